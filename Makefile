@@ -1,0 +1,31 @@
+# Two commands on a fresh machine that has only python3 and make:
+#   make demo   runs the main job end to end, offline
+#   make test   runs the whole suite
+# Both create .venv and install the package pinned by constraints/py<major.minor>.txt.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+CONSTRAINTS := constraints/py$(PYVER).txt
+STAMP  := $(VENV)/.installed-$(PYVER)
+
+.PHONY: test demo venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml $(wildcard constraints/*.txt)
+	@test -f $(CONSTRAINTS) || { echo "No pinned constraints for Python $(PYVER): add $(CONSTRAINTS) (see docs/development.md)."; exit 4; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --constraint $(CONSTRAINTS) --editable ".[test]"
+	@touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .hypothesis
