@@ -3,7 +3,5 @@
 Installing the package makes these fixtures available to any test suite; see docs/testing.md.
 """
 
-pytest_plugins = [
-    "airflow_provider_vectorbackup.testing.astra.fixtures",
-    "airflow_provider_vectorbackup.testing.box.fixtures",
+pytest_plugins: list[str] = [
 ]
