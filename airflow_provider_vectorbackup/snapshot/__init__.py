@@ -1,0 +1,26 @@
+"""The snapshot format core: plain Python with no Airflow imports.
+
+It writes, reads, verifies and guards snapshots as specified in docs/format.md, so hooks,
+operators and a command-line restore all share one implementation of the contract.
+"""
+
+from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
+from airflow_provider_vectorbackup.snapshot.errors import (
+    EnvelopeError, IntegrityError, ManifestError, SnapshotError, SnapshotStateError, UnsupportedTypeError,
+    VectorLossError,
+)
+from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy, check_vector_loss
+from airflow_provider_vectorbackup.snapshot.layout import SnapshotRef, SnapshotState, new_snapshot_id
+from airflow_provider_vectorbackup.snapshot.manifest import FORMAT_VERSION, CollectionEntry, FileEntry, Manifest
+from airflow_provider_vectorbackup.snapshot.provenance import describe_source
+from airflow_provider_vectorbackup.snapshot.reader import Snapshot, latest_snapshot, list_snapshots, open_snapshot
+from airflow_provider_vectorbackup.snapshot.verify import Problem, VerifyReport, verify
+from airflow_provider_vectorbackup.snapshot.writer import CollectionWriter, SnapshotResult, SnapshotWriter
+
+__all__ = [
+    "DEFAULT_CODEC", "FORMAT_VERSION", "Codec", "CollectionEntry", "CollectionWriter", "EnvelopeError", "FileEntry",
+    "IntegrityError", "Manifest", "ManifestError", "Problem", "Snapshot", "SnapshotError", "SnapshotRef",
+    "SnapshotResult", "SnapshotState", "SnapshotStateError", "SnapshotWriter", "UnsupportedTypeError",
+    "VectorLossError", "VectorLossPolicy", "VerifyReport", "check_vector_loss", "describe_source",
+    "latest_snapshot", "list_snapshots", "new_snapshot_id", "open_snapshot", "verify",
+]

@@ -1,0 +1,108 @@
+"""Names on disk: snapshot ids, the three folder states, and paths inside a snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from dataclasses import dataclass
+
+MANIFEST_NAME = "manifest.json"
+DEFINITION_NAME = "definition.json"
+COLLECTIONS_DIR = "collections"
+
+_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
+_ID = r"\d{8}T\d{6}Z(?:-[A-Za-z0-9_-]{1,64})?"
+_ID_RE = re.compile(rf"^{_ID}$")
+_COLLECTION_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")
+
+
+class SnapshotState(str, enum.Enum):
+    COMPLETE = "complete"
+    IN_PROGRESS = "inprogress"
+    INCOMPLETE = "incomplete"
+
+
+_STATE_PATTERNS = (
+    (re.compile(rf"^({_ID})$"), SnapshotState.COMPLETE),
+    (re.compile(rf"^\.({_ID})\.inprogress$"), SnapshotState.IN_PROGRESS),
+    (re.compile(rf"^({_ID})\.INCOMPLETE$"), SnapshotState.INCOMPLETE),
+)
+
+
+@dataclass(frozen=True, order=True)
+class SnapshotRef:
+    """A snapshot folder found in a store: its id, state and folder name."""
+
+    snapshot_id: str
+    state: SnapshotState
+    folder_name: str
+
+    @property
+    def created_at(self) -> dt.datetime:
+        return snapshot_time(self.snapshot_id)
+
+
+def new_snapshot_id(now: dt.datetime | None = None, label: str | None = None) -> str:
+    """A sortable UTC id like ``20261121T235400Z`` (or ``20261121T235400Z-nightly`` with a label)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if now.tzinfo is None:
+        raise ValueError("snapshot ids are UTC: pass an aware datetime")
+    snapshot_id = now.astimezone(dt.timezone.utc).strftime(_ID_TIME_FORMAT)
+    if label:
+        snapshot_id += f"-{label}"
+    check_snapshot_id(snapshot_id)
+    return snapshot_id
+
+
+def check_snapshot_id(snapshot_id: str) -> str:
+    if not _ID_RE.match(snapshot_id):
+        raise ValueError(
+            f"invalid snapshot id {snapshot_id!r}: expected YYYYMMDDTHHMMSSZ with an optional "
+            f"'-label' of letters, digits, '_' or '-' (for example 20261121T235400Z-nightly)")
+    return snapshot_id
+
+
+def snapshot_time(snapshot_id: str) -> dt.datetime:
+    check_snapshot_id(snapshot_id)
+    return dt.datetime.strptime(snapshot_id[:16], _ID_TIME_FORMAT).replace(tzinfo=dt.timezone.utc)
+
+
+def folder_name(snapshot_id: str, state: SnapshotState) -> str:
+    check_snapshot_id(snapshot_id)
+    if state is SnapshotState.IN_PROGRESS:
+        return f".{snapshot_id}.inprogress"
+    if state is SnapshotState.INCOMPLETE:
+        return f"{snapshot_id}.INCOMPLETE"
+    return snapshot_id
+
+
+def parse_folder_name(name: str) -> SnapshotRef | None:
+    """The snapshot a folder name denotes, or ``None`` for anything else in the store."""
+    for pattern, state in _STATE_PATTERNS:
+        match = pattern.match(name)
+        if match:
+            return SnapshotRef(match.group(1), state, name)
+    return None
+
+
+def check_collection_name(name: str) -> str:
+    """Collection names become folder names, so only safe characters are allowed."""
+    if not _COLLECTION_NAME_RE.match(name):
+        raise ValueError(
+            f"collection name {name!r} cannot be stored: use 1-100 letters, digits, '_' or '-' "
+            f"(the Data API itself allows only letters, digits and '_')")
+    return name
+
+
+def collection_dir(name: str) -> str:
+    return f"{COLLECTIONS_DIR}/{check_collection_name(name)}"
+
+
+def definition_path(collection: str) -> str:
+    return f"{collection_dir(collection)}/{DEFINITION_NAME}"
+
+
+def segment_path(collection: str, index: int, compression: str) -> str:
+    suffix = ".jsonl.gz" if compression == "gzip" else ".jsonl"
+    return f"{collection_dir(collection)}/part-{index:05d}{suffix}"

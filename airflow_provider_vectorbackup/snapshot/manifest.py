@@ -1,0 +1,144 @@
+"""``manifest.json``: the contract between the code that writes a snapshot and the code that restores it.
+
+Field by field it is specified in docs/format.md. Readers ignore fields they do not know, and
+refuse a ``format_version`` newer than the one they implement.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_vectorbackup.snapshot.errors import ManifestError
+
+FORMAT_NAME = "vectorbackup-snapshot"
+FORMAT_VERSION = 1
+
+STATUS_COMPLETE = "complete"
+STATUS_INCOMPLETE = "incomplete"
+COLLECTION_FAILED = "failed"
+
+DOCUMENT_FORMAT = {
+    "layout": "JSON Lines: one UTF-8 JSON document per line, in the order the source returned them",
+    "vector_field": "$vector kept as the source returned it: a JSON array of numbers or {\"$binary\": base64 big-endian float32}",
+    "ejson": "Data API EJSON ($date, $uuid, $objectId, $binary) kept verbatim",
+    "special_types": "other non-JSON values wrapped as {\"$backupType\": <name>, \"value\": <json>}",
+}
+
+
+@dataclass
+class FileEntry:
+    """One stored file, with what a verifier needs to check it without trusting the store."""
+
+    path: str
+    bytes: int
+    sha256: str
+    documents: int | None = None
+    uncompressed_bytes: int | None = None
+
+
+@dataclass
+class VectorSummary:
+    documents_with_vector: int = 0
+    documents_with_vectorize: int = 0
+    dimensions: dict[str, int] = field(default_factory=dict)
+    encodings: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class CollectionEntry:
+    name: str
+    status: str
+    definition: dict[str, Any]
+    definition_file: FileEntry | None
+    document_count: int
+    vectors: VectorSummary
+    content_digest: str
+    digest_algorithm: str
+    segments: list[FileEntry] = field(default_factory=list)
+    embedding: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def files(self) -> list[FileEntry]:
+        return ([self.definition_file] if self.definition_file else []) + self.segments
+
+
+@dataclass
+class Manifest:
+    snapshot_id: str
+    status: str
+    started_at: str
+    finished_at: str
+    duration_seconds: float
+    software: dict[str, str]
+    source: dict[str, Any]
+    settings: dict[str, Any]
+    collections: list[CollectionEntry]
+    error: str | None = None
+    document_format: dict[str, str] = field(default_factory=lambda: dict(DOCUMENT_FORMAT))
+    format: str = FORMAT_NAME
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def files(self) -> list[FileEntry]:
+        return [entry for collection in self.collections for entry in collection.files]
+
+    def collection(self, name: str) -> CollectionEntry:
+        for entry in self.collections:
+            if entry.name == name:
+                return entry
+        known = ", ".join(c.name for c in self.collections) or "none"
+        raise KeyError(f"snapshot {self.snapshot_id} has no collection {name!r} (it has: {known})")
+
+    def to_json(self) -> bytes:
+        data = {"format": self.format, "format_version": self.format_version}
+        data.update({k: v for k, v in dataclasses.asdict(self).items() if k not in data})
+        return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Manifest:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"manifest.json is not valid JSON ({exc}); the snapshot cannot be trusted") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+            raise ManifestError("manifest.json does not describe a vectorbackup snapshot (its 'format' field is missing or different)")
+        version = data.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ManifestError(
+                f"manifest.json has format_version {version!r}, but this reader implements version "
+                f"{FORMAT_VERSION}; upgrade airflow-provider-vectorbackup to read it")
+        try:
+            return cls(
+                **_known(cls, data, exclude={"collections"}),
+                collections=[_collection_from_dict(c) for c in data["collections"]],
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ManifestError(f"manifest.json is missing or has a malformed field ({exc!r})") from None
+
+
+def _known(cls: type, data: dict[str, Any], exclude: set[str] = frozenset()) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)} - exclude
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _file_from_dict(data: dict[str, Any] | None) -> FileEntry | None:
+    return None if data is None else FileEntry(**_known(FileEntry, data))
+
+
+def _collection_from_dict(data: dict[str, Any]) -> CollectionEntry:
+    return CollectionEntry(
+        **_known(CollectionEntry, data, exclude={"definition_file", "segments", "vectors"}),
+        definition_file=_file_from_dict(data["definition_file"]),
+        segments=[_file_from_dict(s) for s in data["segments"]],
+        vectors=VectorSummary(**_known(VectorSummary, data["vectors"])),
+    )
+
+
+def sha256_hex(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()

@@ -1,0 +1,55 @@
+"""Recognising ``$vector`` values in the two encodings the Data API stores and echoes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import struct
+from typing import Any
+
+VECTOR_FIELD = "$vector"
+VECTORIZE_FIELD = "$vectorize"
+
+ARRAY = "array"
+"""``"$vector": [0.1, 0.2, ...]``: a JSON array of numbers."""
+BINARY = "binary"
+"""``"$vector": {"$binary": "<base64>"}``: big-endian IEEE-754 float32, base64-encoded."""
+INVALID = "invalid"
+"""Present but neither of the above: unreadable as a vector."""
+
+
+def inspect_vector(value: Any) -> tuple[str, int]:
+    """Return ``(encoding, dimension)`` of a ``$vector`` value without decoding its floats."""
+    kind = type(value)
+    if kind is list:
+        if set(map(type, value)) <= {float, int}:
+            return ARRAY, len(value)
+        return INVALID, 0
+    if kind is dict and len(value) == 1 and type(value.get("$binary")) is str:
+        size = _base64_decoded_size(value["$binary"])
+        if size is not None and size % 4 == 0:
+            return BINARY, size // 4
+    return INVALID, 0
+
+
+def _base64_decoded_size(text: str) -> int | None:
+    length = len(text)
+    if length % 4:
+        return None
+    return length // 4 * 3 - (text.endswith("==") + text.endswith("="))
+
+
+def binary_to_floats(text: str) -> list[float]:
+    """Decode a ``$binary`` vector into Python floats (float32 values widened to float64)."""
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise ValueError(f"not a base64 vector: {exc}") from None
+    if len(raw) % 4:
+        raise ValueError(f"binary vector has {len(raw)} bytes, not a multiple of 4")
+    return list(struct.unpack(f">{len(raw) // 4}f", raw))
+
+
+def floats_to_binary(values: list[float]) -> str:
+    """Encode floats as the Data API's ``$binary`` form (big-endian float32, base64)."""
+    return base64.b64encode(struct.pack(f">{len(values)}f", *values)).decode("ascii")

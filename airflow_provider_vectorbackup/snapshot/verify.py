@@ -1,0 +1,268 @@
+"""Verification that re-reads what is stored and reports every problem, not just the first.
+
+``files``: every listed file exists with its size and SHA-256, and nothing unlisted is there.
+``records``: additionally parses every line and checks counts, vector dimensions, envelopes
+and each collection's content digest against the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
+from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM, ContentDigest
+from airflow_provider_vectorbackup.snapshot.errors import EnvelopeError, IntegrityError, SnapshotError
+from airflow_provider_vectorbackup.snapshot.files import sha256_of_file
+from airflow_provider_vectorbackup.snapshot.guard import declared_dimension
+from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, SnapshotState
+from airflow_provider_vectorbackup.snapshot.manifest import (
+    COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest,
+)
+from airflow_provider_vectorbackup.snapshot.reader import SegmentScan, folder_state, read_manifest
+from airflow_provider_vectorbackup.snapshot.vectors import INVALID, VECTOR_FIELD, inspect_vector
+
+LEVELS = ("files", "records")
+_MAX_LINE_PROBLEMS_PER_FILE = 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message} [{self.code}]"
+
+
+@dataclass
+class VerifyReport:
+    snapshot: str
+    level: str
+    problems: list[Problem] = field(default_factory=list)
+    files_checked: int = 0
+    bytes_checked: int = 0
+    documents_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, path: str, code: str, message: str) -> None:
+        self.problems.append(Problem(path, code, message))
+
+    def summary(self) -> str:
+        head = (f"snapshot {self.snapshot}: {self.level} verification "
+                f"{'passed' if self.ok else f'FAILED with {len(self.problems)} problem(s)'} "
+                f"({self.files_checked} file(s), {self.bytes_checked} byte(s), {self.documents_checked} document(s) checked)")
+        if self.ok:
+            return head
+        lines = [head, *(f"  - {problem}" for problem in self.problems),
+                 "Do not restore from this snapshot as it is: restore from another snapshot, or re-run the backup."]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def verify(
+    path: str | os.PathLike[str], level: str = "files", *, allow_incomplete: bool = False, codec: Codec = DEFAULT_CODEC,
+) -> VerifyReport:
+    """Check a snapshot folder against its manifest and return a report of every problem found."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
+    path = Path(path)
+    report = VerifyReport(snapshot=path.name, level=level)
+    if not path.is_dir():
+        report.add(path.name, "snapshot_missing", "no such snapshot folder")
+        return report
+    state = folder_state(path)
+    if state is SnapshotState.IN_PROGRESS:
+        report.add(path.name, "in_progress", "the snapshot is still being written or was abandoned by a crash; "
+                   "it is never restorable")
+        return report
+    try:
+        manifest = read_manifest(path)
+    except SnapshotError as exc:
+        report.add(MANIFEST_NAME, "manifest_invalid", str(exc))
+        return report
+    report.snapshot = manifest.snapshot_id
+    _check_status(manifest, state, allow_incomplete, report)
+    listed = _listed_files(manifest, report)
+    _check_unlisted(path, listed, report)
+    for collection in manifest.collections:
+        _verify_collection(path, collection, level, codec, report)
+    return report
+
+
+def _check_status(manifest: Manifest, state: SnapshotState, allow_incomplete: bool, report: VerifyReport) -> None:
+    if state is SnapshotState.COMPLETE and manifest.status != STATUS_COMPLETE:
+        report.add(MANIFEST_NAME, "status_mismatch", f"the folder is named as complete but the manifest says "
+                   f"{manifest.status!r}")
+    if allow_incomplete:
+        return
+    if manifest.status != STATUS_COMPLETE or state is SnapshotState.INCOMPLETE:
+        report.add(MANIFEST_NAME, "incomplete", "the snapshot is INCOMPLETE"
+                   + (f" ({manifest.error})" if manifest.error else "") + "; pass allow_incomplete to check it anyway")
+    for collection in manifest.collections:
+        if collection.status == COLLECTION_FAILED:
+            report.add(f"collections/{collection.name}", "collection_failed",
+                       f"the collection failed during the backup: {collection.error}")
+
+
+def _listed_files(manifest: Manifest, report: VerifyReport) -> set[str]:
+    listed: set[str] = set()
+    for entry in manifest.files:
+        if entry.path in listed:
+            report.add(entry.path, "duplicate_entry", "the manifest lists this file twice")
+        if entry.path.startswith("/") or ".." in entry.path.split("/"):
+            report.add(entry.path, "unsafe_path", "the manifest lists a path outside the snapshot folder")
+        listed.add(entry.path)
+    return listed
+
+
+def _check_unlisted(path: Path, listed: set[str], report: VerifyReport) -> None:
+    for child in sorted(path.rglob("*")):
+        if child.is_dir():
+            continue
+        relative = child.relative_to(path).as_posix()
+        if relative != MANIFEST_NAME and relative not in listed:
+            report.add(relative, "unlisted_file", "file is not listed in the manifest: it was added after the "
+                       "backup, or left by an interrupted write")
+
+
+def _verify_collection(path: Path, collection: CollectionEntry, level: str, codec: Codec, report: VerifyReport) -> None:
+    for entry in collection.files:
+        if _is_safe(entry) and (path / entry.path).is_file():
+            report.files_checked += 1
+            report.bytes_checked += entry.bytes
+        elif _is_safe(entry):
+            report.add(entry.path, "missing_file", "listed in the manifest but not in the snapshot")
+    if level == "files":
+        for entry in collection.files:
+            if _is_safe(entry) and (path / entry.path).is_file():
+                _check_whole_file(path, entry, report)
+        return
+    if collection.definition_file is not None:
+        _check_definition(path, collection, report)
+    _check_records(path, collection, codec, report)
+
+
+def _is_safe(entry: FileEntry) -> bool:
+    return not entry.path.startswith("/") and ".." not in entry.path.split("/")
+
+
+def _check_whole_file(path: Path, entry: FileEntry, report: VerifyReport) -> None:
+    digest, size = sha256_of_file(path / entry.path)
+    if size != entry.bytes:
+        report.add(entry.path, "size_mismatch", f"file has {size} bytes, the manifest says {entry.bytes}")
+    if digest != entry.sha256:
+        report.add(entry.path, "checksum_mismatch", f"SHA-256 is {digest}, the manifest says {entry.sha256}: the file "
+                   f"changed after it was written (corruption or tampering)")
+
+
+def _check_definition(path: Path, collection: CollectionEntry, report: VerifyReport) -> None:
+    entry = collection.definition_file
+    local = path / entry.path
+    if not _is_safe(entry) or not local.is_file():
+        return
+    _check_whole_file(path, entry, report)
+    try:
+        stored = json.loads(local.read_bytes())
+    except ValueError:
+        report.add(entry.path, "invalid_json", "the collection definition is not valid JSON")
+        return
+    if stored != collection.definition:
+        report.add(entry.path, "definition_mismatch", "the stored collection definition differs from the manifest's")
+
+
+class _RecordTally:
+    """What a records-level pass saw in one collection, to compare with the manifest."""
+
+    def __init__(self) -> None:
+        self.documents = 0
+        self.with_vector = 0
+        self.dimensions: dict[str, int] = {}
+        self.digest = ContentDigest()
+
+
+def _check_records(path: Path, collection: CollectionEntry, codec: Codec, report: VerifyReport) -> None:
+    tally = _RecordTally()
+    complete = True
+    for entry in collection.segments:
+        local = path / entry.path
+        if not _is_safe(entry) or not local.is_file():
+            complete = False
+            continue
+        if not _check_segment(SegmentScan(local, entry), collection, codec, tally, report):
+            complete = False
+    name = f"collections/{collection.name}"
+    if tally.documents != collection.document_count:
+        report.add(name, "count_mismatch", f"the segments hold {tally.documents} readable document(s), the "
+                   f"manifest says {collection.document_count}")
+    if tally.with_vector != collection.vectors.documents_with_vector:
+        report.add(name, "vector_count_mismatch", f"{tally.with_vector} document(s) carry $vector, the manifest "
+                   f"says {collection.vectors.documents_with_vector}")
+    declared = declared_dimension(collection.definition)
+    wrong = {dim: n for dim, n in tally.dimensions.items() if declared is not None and dim != str(declared)}
+    if wrong:
+        report.add(name, "vector_dimension_mismatch", f"the collection declares dimension {declared} but "
+                   + ", ".join(f"{n} vector(s) have dimension {dim}" for dim, n in sorted(wrong.items())))
+    if collection.digest_algorithm != DIGEST_ALGORITHM:
+        report.add(name, "unknown_digest", f"content digest algorithm {collection.digest_algorithm!r} is not "
+                   f"{DIGEST_ALGORITHM!r}; upgrade this package to check it")
+    elif complete and tally.digest.hexdigest() != collection.content_digest:
+        report.add(name, "digest_mismatch", "the documents' content digest differs from the manifest's: the "
+                   "stored documents are not the ones that were backed up")
+
+
+def _check_segment(scan: SegmentScan, collection: CollectionEntry, codec: Codec, tally: _RecordTally,
+                   report: VerifyReport) -> bool:
+    """Parse every line of one segment into the tally; return False if the segment could not be fully read."""
+    line_problems = 0
+    readable = True
+    try:
+        for number, line in enumerate(scan.lines(), start=1):
+            problem = _check_line(line, codec, tally)
+            if problem is None:
+                continue
+            line_problems += 1
+            readable = False
+            if line_problems <= _MAX_LINE_PROBLEMS_PER_FILE:
+                report.add(scan.entry.path, problem[0], f"line {number}: {problem[1]}")
+    except IntegrityError as exc:
+        report.add(scan.entry.path, "corrupt_compression", str(exc).split(": ", 1)[1])
+        readable = False
+    if line_problems > _MAX_LINE_PROBLEMS_PER_FILE:
+        report.add(scan.entry.path, "more_problems", f"{line_problems - _MAX_LINE_PROBLEMS_PER_FILE} more bad line(s) not listed")
+    for code, message in scan.mismatches():
+        report.add(scan.entry.path, code, message)
+    report.documents_checked += scan.lines_read
+    return readable
+
+
+def _check_line(line: bytes, codec: Codec, tally: _RecordTally) -> tuple[str, str] | None:
+    try:
+        document = json.loads(line)
+    except ValueError as exc:
+        return "invalid_json", f"not valid JSON ({exc})"
+    if type(document) is not dict or "_id" not in document:
+        return "invalid_document", "not a JSON object with an _id"
+    try:
+        codec.decode(document)
+    except EnvelopeError as exc:
+        return "invalid_envelope", str(exc)
+    tally.documents += 1
+    tally.digest.add(document)
+    vector = document.get(VECTOR_FIELD)
+    if vector is not None:
+        encoding, dimension = inspect_vector(vector)
+        if encoding == INVALID:
+            return "invalid_vector", "$vector is neither an array of numbers nor a $binary float32 vector"
+        tally.with_vector += 1
+        tally.dimensions[str(dimension)] = tally.dimensions.get(str(dimension), 0) + 1
+    return None

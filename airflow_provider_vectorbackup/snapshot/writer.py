@@ -1,0 +1,334 @@
+"""Streaming, atomic snapshot writer.
+
+A snapshot is built in ``.<id>.inprogress/`` and becomes visible under its final name only
+once ``manifest.json`` is durable: ``<id>/`` when every collection succeeded, ``<id>.INCOMPLETE/``
+when any failed. A hard kill leaves the ``.inprogress`` folder, which readers ignore. Memory
+stays flat: documents go to disk one line at a time and segments roll over at a set size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
+from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM, ContentDigest
+from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
+from airflow_provider_vectorbackup.snapshot.files import HashingWriter, fsync_dir, write_file_durably
+from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy, check_vector_loss
+from airflow_provider_vectorbackup.snapshot.layout import (
+    MANIFEST_NAME, SnapshotState, collection_dir, definition_path, folder_name, new_snapshot_id, segment_path,
+)
+from airflow_provider_vectorbackup.snapshot.manifest import (
+    COLLECTION_FAILED, STATUS_COMPLETE, STATUS_INCOMPLETE, CollectionEntry, FileEntry, Manifest, VectorSummary,
+    sha256_hex,
+)
+from airflow_provider_vectorbackup.snapshot.provenance import embedding_metadata, software_versions
+from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD, inspect_vector
+
+DEFAULT_SEGMENT_MAX_BYTES = 256 * 1024 * 1024
+DEFAULT_COMPRESS_LEVEL = 6
+COMPRESSIONS = ("gzip", "none")
+_WRITE_BUFFER = 1 << 20
+
+FileCallback = Callable[[FileEntry, Path], None]
+"""Called with each finished data or definition file, e.g. to upload it while the next one is written."""
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    snapshot_id: str
+    status: str
+    path: Path
+    manifest: Manifest
+    manifest_sha256: str
+
+
+class _Segment:
+    """One data file being written: JSON lines, optionally gzip-compressed, hashed as they reach disk."""
+
+    def __init__(self, path: Path, relative_path: str, compression: str, compress_level: int) -> None:
+        self.path = path
+        self.relative_path = relative_path
+        self._raw = HashingWriter(path)
+        self._stream: Any = self._raw
+        if compression == "gzip":
+            # mtime=0 keeps the bytes a pure function of the content.
+            self._stream = gzip.GzipFile(filename="", mode="wb", compresslevel=compress_level, fileobj=self._raw, mtime=0)
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self.documents = 0
+        self.uncompressed_bytes = 0
+
+    def write_line(self, line: bytes) -> None:
+        self._buffer.append(line)
+        self._buffered += len(line)
+        self.documents += 1
+        self.uncompressed_bytes += len(line)
+        if self._buffered >= _WRITE_BUFFER:
+            self._flush_buffer()
+
+    def _flush_buffer(self) -> None:
+        if self._buffer:
+            self._stream.write(b"".join(self._buffer))
+            self._buffer.clear()
+            self._buffered = 0
+
+    def close(self) -> FileEntry:
+        self._flush_buffer()
+        if self._stream is not self._raw:
+            self._stream.close()  # writes the gzip trailer; leaves the underlying file open
+        digest = self._raw.close()
+        return FileEntry(self.relative_path, self._raw.size, digest, self.documents, self.uncompressed_bytes)
+
+    def discard(self) -> None:
+        self._raw.discard()
+
+
+class CollectionWriter:
+    """Writes one collection's documents into size-rolled segments, then runs the vector-loss guard.
+
+    Use it as a context manager: leaving it with an exception records the collection as
+    failed (the snapshot will be INCOMPLETE) and lets the exception propagate.
+    """
+
+    def __init__(self, snapshot: SnapshotWriter, name: str, definition: dict[str, Any]) -> None:
+        self._snapshot = snapshot
+        self.name = name
+        self.definition = definition
+        self.document_count = 0
+        self.vectors = VectorSummary()
+        self._digest = ContentDigest()
+        self._segments: list[FileEntry] = []
+        self._open: _Segment | None = None
+        self._closed = False
+        snapshot.path.joinpath(definition_path(name)).parent.mkdir(parents=True, exist_ok=False)
+        raw = (json.dumps(definition, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+        local = snapshot.path / definition_path(name)
+        digest = write_file_durably(local, raw)
+        self._definition_file = FileEntry(definition_path(name), len(raw), digest)
+        snapshot._file_complete(self._definition_file, local)
+
+    def write(self, document: dict[str, Any]) -> None:
+        """Append one document exactly as the source returned it (non-JSON values in envelopes)."""
+        if self._closed:
+            raise SnapshotError(f"collection {self.name!r} is already closed")
+        if type(document) is not dict or "_id" not in document:
+            raise SnapshotError(
+                f"collection {self.name!r}: every document must be a JSON object with an _id, got "
+                f"{type(document).__name__}{'' if type(document) is not dict else ' without _id'}; "
+                f"a document without its _id cannot be restored faithfully")
+        encoded = self._snapshot.codec.encode(document)
+        line = json.dumps(encoded, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
+        self._count_vector(encoded)
+        self._digest.add(encoded)
+        segment = self._open
+        limit = self._snapshot.segment_max_bytes
+        if segment is not None and segment.uncompressed_bytes + len(line) > limit and segment.documents:
+            self._close_segment()
+            segment = None
+        if segment is None:
+            segment = self._open = self._snapshot._new_segment(self.name, len(self._segments))
+        segment.write_line(line)
+        self.document_count += 1
+
+    def write_many(self, documents: Iterable[dict[str, Any]]) -> None:
+        for document in documents:
+            self.write(document)
+
+    def _count_vector(self, document: dict[str, Any]) -> None:
+        vectors = self.vectors
+        if document.get(VECTORIZE_FIELD) is not None:
+            vectors.documents_with_vectorize += 1
+        value = document.get(VECTOR_FIELD)
+        if value is None:
+            return
+        encoding, dimension = inspect_vector(value)
+        vectors.documents_with_vector += 1
+        vectors.encodings[encoding] = vectors.encodings.get(encoding, 0) + 1
+        if dimension:
+            key = str(dimension)
+            vectors.dimensions[key] = vectors.dimensions.get(key, 0) + 1
+
+    def _close_segment(self) -> None:
+        if self._open is not None:
+            segment, self._open = self._open, None
+            entry = segment.close()
+            self._segments.append(entry)
+            self._snapshot._file_complete(entry, segment.path)
+
+    def close(self) -> CollectionEntry:
+        """Finish the last segment and run the vector-loss guard; a guard failure fails the collection."""
+        try:
+            self._close_segment()
+            warnings = check_vector_loss(self.name, self.definition, self.document_count, self.vectors,
+                                         self._snapshot.vector_policy)
+        except BaseException as exc:
+            return self.fail(exc, reraise=True)
+        return self._finish("complete", warnings=warnings)
+
+    def fail(self, exc: BaseException, reraise: bool = False) -> CollectionEntry:
+        """Record the collection as failed: finished segments stay listed, a half-written one is removed."""
+        if self._open is not None:
+            self._open.discard()
+            self._open = None
+        entry = self._finish(COLLECTION_FAILED, error=f"{type(exc).__name__}: {exc}")
+        if reraise:
+            raise exc
+        return entry
+
+    def _finish(self, status: str, warnings: list[str] | None = None, error: str | None = None) -> CollectionEntry:
+        self._closed = True
+        entry = CollectionEntry(
+            name=self.name, status=status, definition=self.definition, definition_file=self._definition_file,
+            document_count=self.document_count, vectors=self.vectors, content_digest=self._digest.hexdigest(),
+            digest_algorithm=DIGEST_ALGORITHM, segments=list(self._segments),
+            embedding=embedding_metadata(self.definition), warnings=warnings or [], error=error,
+        )
+        self._snapshot._collection_done(entry)
+        return entry
+
+    def __enter__(self) -> CollectionWriter:
+        return self
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
+        if self._closed:
+            return
+        if exc is None:
+            self.close()
+        else:
+            self.fail(exc)
+
+
+class SnapshotWriter:
+    """Builds one snapshot under ``root``. Use as a context manager, or call :meth:`finish` / :meth:`abort`.
+
+    :param root: folder that holds snapshots (the store).
+    :param source: what was backed up, from :func:`provenance.describe_source`; never credentials.
+    :param segment_max_bytes: a segment rolls over before its uncompressed JSON would exceed this.
+    :param on_file_complete: called with each finished file, so it can be uploaded at once.
+    """
+
+    def __init__(
+        self, root: str | os.PathLike[str], *, source: dict[str, Any], snapshot_id: str | None = None,
+        segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, compression: str = "gzip",
+        compress_level: int = DEFAULT_COMPRESS_LEVEL, codec: Codec = DEFAULT_CODEC,
+        vector_policy: VectorLossPolicy = VectorLossPolicy(), on_file_complete: FileCallback | None = None,
+    ) -> None:
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {COMPRESSIONS}, not {compression!r}")
+        if segment_max_bytes < 1:
+            raise ValueError("segment_max_bytes must be positive")
+        self.root = Path(root)
+        self.source = dict(source)
+        self.snapshot_id = snapshot_id or new_snapshot_id()
+        self.segment_max_bytes = segment_max_bytes
+        self.compression = compression
+        self.compress_level = compress_level
+        self.codec = codec
+        self.vector_policy = vector_policy
+        self._on_file_complete = on_file_complete
+        self._collections: dict[str, CollectionEntry] = {}
+        self._active: CollectionWriter | None = None
+        self._started_at: dt.datetime | None = None
+        self._started_clock = 0.0
+        self.result: SnapshotResult | None = None
+        self.path = self.root / folder_name(self.snapshot_id, SnapshotState.IN_PROGRESS)
+
+    def open(self) -> SnapshotWriter:
+        """Create the ``.inprogress`` folder; refuse if this id exists in any state."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        for state in SnapshotState:
+            existing = self.root / folder_name(self.snapshot_id, state)
+            if existing.exists():
+                raise SnapshotError(f"snapshot {self.snapshot_id} already exists as {existing.name!r}; "
+                                    f"choose another snapshot id or remove the old folder")
+        self.path.mkdir()
+        fsync_dir(self.root)
+        self._started_at = dt.datetime.now(dt.timezone.utc)
+        self._started_clock = time.monotonic()
+        return self
+
+    def collection(self, name: str, definition: dict[str, Any]) -> CollectionWriter:
+        """Start writing a collection. Starting a failed collection again rewrites it from scratch."""
+        if self._started_at is None:
+            raise SnapshotError("open the snapshot writer before adding collections")
+        if self._active is not None and not self._active._closed:
+            raise SnapshotError(f"collection {self._active.name!r} is still being written")
+        previous = self._collections.pop(name, None)
+        if previous is not None:
+            if previous.status != COLLECTION_FAILED:
+                raise SnapshotError(f"collection {name!r} is already in snapshot {self.snapshot_id}")
+            shutil.rmtree(self.path / collection_dir(name))
+        self._active = CollectionWriter(self, name, definition)
+        return self._active
+
+    def _new_segment(self, collection: str, index: int) -> _Segment:
+        relative = segment_path(collection, index, self.compression)
+        return _Segment(self.path / relative, relative, self.compression, self.compress_level)
+
+    def _file_complete(self, entry: FileEntry, local: Path) -> None:
+        if self._on_file_complete is not None:
+            self._on_file_complete(entry, local)
+
+    def _collection_done(self, entry: CollectionEntry) -> None:
+        self._collections[entry.name] = entry
+
+    def finish(self) -> SnapshotResult:
+        """Write the manifest last, then rename: ``<id>/`` if every collection succeeded, else ``<id>.INCOMPLETE/``."""
+        if self._active is not None and not self._active._closed:
+            self._active.fail(SnapshotError("the snapshot was finished while this collection was still open"))
+        failed = any(c.status == COLLECTION_FAILED for c in self._collections.values())
+        return self._seal(STATUS_INCOMPLETE if failed else STATUS_COMPLETE)
+
+    def abort(self, reason: BaseException | str) -> SnapshotResult:
+        """Seal the snapshot as INCOMPLETE, recording why, with whatever collections were written."""
+        if self._active is not None and not self._active._closed:
+            self._active.fail(reason if isinstance(reason, BaseException) else SnapshotError(reason))
+        return self._seal(STATUS_INCOMPLETE, error=reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}")
+
+    def _seal(self, status: str, error: str | None = None) -> SnapshotResult:
+        if self.result is not None:
+            return self.result
+        if self._started_at is None:
+            raise SnapshotError("the snapshot writer was never opened")
+        finished = dt.datetime.now(dt.timezone.utc)
+        settings = {"segment_max_bytes": self.segment_max_bytes, "compression": self.compression,
+                    "compress_level": self.compress_level, "vector_policy": asdict(self.vector_policy),
+                    "envelopes": self.codec.envelope_names}
+        manifest = Manifest(
+            snapshot_id=self.snapshot_id, status=status,
+            started_at=self._started_at.isoformat(timespec="milliseconds"),
+            finished_at=finished.isoformat(timespec="milliseconds"),
+            duration_seconds=round(time.monotonic() - self._started_clock, 3),
+            software=software_versions(), source=self.source, settings=settings,
+            collections=list(self._collections.values()), error=error,
+        )
+        raw = manifest.to_json()
+        write_file_durably(self.path / MANIFEST_NAME, raw)
+        state = SnapshotState.COMPLETE if status == STATUS_COMPLETE else SnapshotState.INCOMPLETE
+        final = self.root / folder_name(self.snapshot_id, state)
+        os.rename(self.path, final)
+        fsync_dir(self.root)
+        self.path = final
+        self.result = SnapshotResult(self.snapshot_id, status, final, manifest, sha256_hex(raw))
+        return self.result
+
+    def __enter__(self) -> SnapshotWriter:
+        return self.open()
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
+        if self.result is not None:
+            return
+        if exc is None:
+            self.finish()
+        else:
+            self.abort(exc)
