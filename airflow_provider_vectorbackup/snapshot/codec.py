@@ -210,38 +210,34 @@ def canonical_sort_key(encoded: Any) -> str:
     return json.dumps(encoded, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _decode_datetime(text: str) -> dt.datetime:
-    if type(text) is not str:
-        raise ValueError("value must be an ISO 8601 string")
-    return dt.datetime.fromisoformat(text)
+def _string(inner: Any, what: str) -> str:
+    if type(inner) is not str:
+        raise ValueError(f"value must be {what}")
+    return inner
 
 
-def _decode_date(text: str) -> dt.date:
-    if type(text) is not str:
-        raise ValueError("value must be an ISO 8601 date string")
-    return dt.date.fromisoformat(text)
+def _decode_datetime(inner: Any) -> dt.datetime:
+    return dt.datetime.fromisoformat(_string(inner, "an ISO 8601 date-time string"))
 
 
-def _decode_time(text: str) -> dt.time:
-    if type(text) is not str:
-        raise ValueError("value must be an ISO 8601 time string")
-    return dt.time.fromisoformat(text)
+def _decode_date(inner: Any) -> dt.date:
+    return dt.date.fromisoformat(_string(inner, "an ISO 8601 date string"))
 
 
-def _decode_decimal(text: str) -> Decimal:
-    if type(text) is not str:
-        raise ValueError("value must be a decimal string")
-    return Decimal(text)
+def _decode_time(inner: Any) -> dt.time:
+    return dt.time.fromisoformat(_string(inner, "an ISO 8601 time string"))
 
 
-def _decode_uuid(text: str) -> uuid.UUID:
-    return uuid.UUID(text)
+def _decode_decimal(inner: Any) -> Decimal:
+    return Decimal(_string(inner, "a decimal string"))
 
 
-def _decode_bytes(text: str) -> bytes:
-    if type(text) is not str:
-        raise ValueError("value must be a base64 string")
-    return base64.b64decode(text.encode("ascii"), validate=True)
+def _decode_uuid(inner: Any) -> uuid.UUID:
+    return uuid.UUID(_string(inner, "a UUID string"))
+
+
+def _decode_bytes(inner: Any) -> bytes:
+    return base64.b64decode(_string(inner, "a base64 string").encode("ascii"), validate=True)
 
 
 def _build_default_codec() -> Codec:

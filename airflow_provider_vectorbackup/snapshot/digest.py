@@ -56,5 +56,9 @@ class ContentDigest:
         self._total = (self._total + int.from_bytes(hashlib.sha256(canonical_json(document)).digest(), "big")) % _MODULUS
         self.documents += 1
 
+    def merge(self, other: ContentDigest) -> None:
+        self._total = (self._total + other._total) % _MODULUS
+        self.documents += other.documents
+
     def hexdigest(self) -> str:
         return f"{self._total:064x}"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
-from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM, ContentDigest
+from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM
 from airflow_provider_vectorbackup.snapshot.errors import EnvelopeError, IntegrityError, SnapshotError
 from airflow_provider_vectorbackup.snapshot.files import sha256_of_file
 from airflow_provider_vectorbackup.snapshot.guard import declared_dimension
@@ -23,7 +23,8 @@ from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest,
 )
 from airflow_provider_vectorbackup.snapshot.reader import SegmentScan, folder_state, read_manifest
-from airflow_provider_vectorbackup.snapshot.vectors import INVALID, VECTOR_FIELD, inspect_vector
+from airflow_provider_vectorbackup.snapshot.tally import Tally
+from airflow_provider_vectorbackup.snapshot.vectors import INVALID
 
 LEVELS = ("files", "records")
 _MAX_LINE_PROBLEMS_PER_FILE = 20
@@ -180,18 +181,8 @@ def _check_definition(path: Path, collection: CollectionEntry, report: VerifyRep
         report.add(entry.path, "definition_mismatch", "the stored collection definition differs from the manifest's")
 
 
-class _RecordTally:
-    """What a records-level pass saw in one collection, to compare with the manifest."""
-
-    def __init__(self) -> None:
-        self.documents = 0
-        self.with_vector = 0
-        self.dimensions: dict[str, int] = {}
-        self.digest = ContentDigest()
-
-
 def _check_records(path: Path, collection: CollectionEntry, codec: Codec, report: VerifyReport) -> None:
-    tally = _RecordTally()
+    tally = Tally()
     complete = True
     for entry in collection.segments:
         local = path / entry.path
@@ -204,11 +195,11 @@ def _check_records(path: Path, collection: CollectionEntry, codec: Codec, report
     if tally.documents != collection.document_count:
         report.add(name, "count_mismatch", f"the segments hold {tally.documents} readable document(s), the "
                    f"manifest says {collection.document_count}")
-    if tally.with_vector != collection.vectors.documents_with_vector:
-        report.add(name, "vector_count_mismatch", f"{tally.with_vector} document(s) carry $vector, the manifest "
+    if tally.vectors.documents_with_vector != collection.vectors.documents_with_vector:
+        report.add(name, "vector_count_mismatch", f"{tally.vectors.documents_with_vector} document(s) carry $vector, the manifest "
                    f"says {collection.vectors.documents_with_vector}")
     declared = declared_dimension(collection.definition)
-    wrong = {dim: n for dim, n in tally.dimensions.items() if declared is not None and dim != str(declared)}
+    wrong = {dim: n for dim, n in tally.vectors.dimensions.items() if declared is not None and dim != str(declared)}
     if wrong:
         report.add(name, "vector_dimension_mismatch", f"the collection declares dimension {declared} but "
                    + ", ".join(f"{n} vector(s) have dimension {dim}" for dim, n in sorted(wrong.items())))
@@ -220,7 +211,7 @@ def _check_records(path: Path, collection: CollectionEntry, codec: Codec, report
                    "stored documents are not the ones that were backed up")
 
 
-def _check_segment(scan: SegmentScan, collection: CollectionEntry, codec: Codec, tally: _RecordTally,
+def _check_segment(scan: SegmentScan, collection: CollectionEntry, codec: Codec, tally: Tally,
                    report: VerifyReport) -> bool:
     """Parse every line of one segment into the tally; return False if the segment could not be fully read."""
     line_problems = 0
@@ -245,7 +236,7 @@ def _check_segment(scan: SegmentScan, collection: CollectionEntry, codec: Codec,
     return readable
 
 
-def _check_line(line: bytes, codec: Codec, tally: _RecordTally) -> tuple[str, str] | None:
+def _check_line(line: bytes, codec: Codec, tally: Tally) -> tuple[str, str] | None:
     try:
         document = json.loads(line)
     except ValueError as exc:
@@ -256,13 +247,6 @@ def _check_line(line: bytes, codec: Codec, tally: _RecordTally) -> tuple[str, st
         codec.decode(document)
     except EnvelopeError as exc:
         return "invalid_envelope", str(exc)
-    tally.documents += 1
-    tally.digest.add(document)
-    vector = document.get(VECTOR_FIELD)
-    if vector is not None:
-        encoding, dimension = inspect_vector(vector)
-        if encoding == INVALID:
-            return "invalid_vector", "$vector is neither an array of numbers nor a $binary float32 vector"
-        tally.with_vector += 1
-        tally.dimensions[str(dimension)] = tally.dimensions.get(str(dimension), 0) + 1
+    if tally.add(document) == INVALID:
+        return "invalid_vector", "$vector is neither an array of numbers nor a $binary float32 vector"
     return None

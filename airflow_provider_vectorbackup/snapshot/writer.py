@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
-from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM, ContentDigest
+from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.files import HashingWriter, fsync_dir, write_file_durably
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy, check_vector_loss
@@ -28,11 +28,10 @@ from airflow_provider_vectorbackup.snapshot.layout import (
     MANIFEST_NAME, SnapshotState, collection_dir, definition_path, folder_name, new_snapshot_id, segment_path,
 )
 from airflow_provider_vectorbackup.snapshot.manifest import (
-    COLLECTION_FAILED, STATUS_COMPLETE, STATUS_INCOMPLETE, CollectionEntry, FileEntry, Manifest, VectorSummary,
-    sha256_hex,
+    COLLECTION_FAILED, STATUS_COMPLETE, STATUS_INCOMPLETE, CollectionEntry, FileEntry, Manifest, sha256_hex,
 )
 from airflow_provider_vectorbackup.snapshot.provenance import embedding_metadata, software_versions
-from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD, inspect_vector
+from airflow_provider_vectorbackup.snapshot.tally import Tally
 
 DEFAULT_SEGMENT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_COMPRESS_LEVEL = 6
@@ -104,9 +103,8 @@ class CollectionWriter:
         self._snapshot = snapshot
         self.name = name
         self.definition = definition
-        self.document_count = 0
-        self.vectors = VectorSummary()
-        self._digest = ContentDigest()
+        self._stored = Tally()  # documents in finished segments
+        self._pending = Tally()  # documents in the open segment
         self._segments: list[FileEntry] = []
         self._open: _Segment | None = None
         self._closed = False
@@ -128,8 +126,6 @@ class CollectionWriter:
                 f"a document without its _id cannot be restored faithfully")
         encoded = self._snapshot.codec.encode(document)
         line = json.dumps(encoded, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
-        self._count_vector(encoded)
-        self._digest.add(encoded)
         segment = self._open
         limit = self._snapshot.segment_max_bytes
         if segment is not None and segment.uncompressed_bytes + len(line) > limit and segment.documents:
@@ -138,30 +134,18 @@ class CollectionWriter:
         if segment is None:
             segment = self._open = self._snapshot._new_segment(self.name, len(self._segments))
         segment.write_line(line)
-        self.document_count += 1
+        self._pending.add(encoded)
 
     def write_many(self, documents: Iterable[dict[str, Any]]) -> None:
         for document in documents:
             self.write(document)
 
-    def _count_vector(self, document: dict[str, Any]) -> None:
-        vectors = self.vectors
-        if document.get(VECTORIZE_FIELD) is not None:
-            vectors.documents_with_vectorize += 1
-        value = document.get(VECTOR_FIELD)
-        if value is None:
-            return
-        encoding, dimension = inspect_vector(value)
-        vectors.documents_with_vector += 1
-        vectors.encodings[encoding] = vectors.encodings.get(encoding, 0) + 1
-        if dimension:
-            key = str(dimension)
-            vectors.dimensions[key] = vectors.dimensions.get(key, 0) + 1
-
     def _close_segment(self) -> None:
         if self._open is not None:
             segment, self._open = self._open, None
             entry = segment.close()
+            self._stored.merge(self._pending)
+            self._pending = Tally()
             self._segments.append(entry)
             self._snapshot._file_complete(entry, segment.path)
 
@@ -169,8 +153,8 @@ class CollectionWriter:
         """Finish the last segment and run the vector-loss guard; a guard failure fails the collection."""
         try:
             self._close_segment()
-            warnings = check_vector_loss(self.name, self.definition, self.document_count, self.vectors,
-                                         self._snapshot.vector_policy)
+            warnings = check_vector_loss(self.name, self.definition, self._stored.documents,
+                                         self._stored.vectors, self._snapshot.vector_policy)
         except BaseException as exc:
             return self.fail(exc, reraise=True)
         return self._finish("complete", warnings=warnings)
@@ -180,6 +164,7 @@ class CollectionWriter:
         if self._open is not None:
             self._open.discard()
             self._open = None
+            self._pending = Tally()
         entry = self._finish(COLLECTION_FAILED, error=f"{type(exc).__name__}: {exc}")
         if reraise:
             raise exc
@@ -189,7 +174,8 @@ class CollectionWriter:
         self._closed = True
         entry = CollectionEntry(
             name=self.name, status=status, definition=self.definition, definition_file=self._definition_file,
-            document_count=self.document_count, vectors=self.vectors, content_digest=self._digest.hexdigest(),
+            document_count=self._stored.documents, vectors=self._stored.vectors,
+            content_digest=self._stored.digest.hexdigest(),
             digest_algorithm=DIGEST_ALGORITHM, segments=list(self._segments),
             embedding=embedding_metadata(self.definition), warnings=warnings or [], error=error,
         )

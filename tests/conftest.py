@@ -1,0 +1,11 @@
+"""Suite-wide set-up: an isolated Airflow home, so no test touches a developer's real one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Airflow reads these at import time, so they are set before any test module imports it.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="vectorbackup-airflow-home-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
