@@ -34,7 +34,7 @@ from airflow_provider_vectorbackup.snapshot.provenance import embedding_metadata
 from airflow_provider_vectorbackup.snapshot.tally import Tally
 
 DEFAULT_SEGMENT_MAX_BYTES = 256 * 1024 * 1024
-DEFAULT_COMPRESS_LEVEL = 6
+DEFAULT_COMPRESS_LEVEL = 1  # measured: 5x faster than 6 on vector JSON for ~6% more bytes (docs/format.md)
 COMPRESSIONS = ("gzip", "none")
 _WRITE_BUFFER = 1 << 20
 

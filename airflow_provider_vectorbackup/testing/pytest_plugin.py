@@ -4,4 +4,6 @@ Installing the package makes these fixtures available to any test suite; see doc
 """
 
 pytest_plugins: list[str] = [
+    "airflow_provider_vectorbackup.testing.astra.fixtures",
+    "airflow_provider_vectorbackup.testing.box.fixtures",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import struct
 
+import httpx
 import pytest
 from astrapy import DataAPIClient
 from astrapy.api_options import APIOptions, DataAPIURLOptions
@@ -129,10 +130,11 @@ def test_empty_page_with_page_state_stops_astrapy_cursor_early(astra_stand_in, p
 def test_api_json_path_form_with_astra_environment_custom_domain(astra_stand_in):
     astra_stand_in.create_collection("default_keyspace", "c")
     astra_stand_in.seed("default_keyspace", "c", [{"_id": i} for i in range(25)])
-    astra_stand_in.reset_request_counts()
     db = DataAPIClient(environment="prod").get_database(astra_stand_in.url, token=astra_stand_in.token)
+    coll = db.get_collection("c")
+    assert coll._api_commander.full_path == f"{astra_stand_in.url}/api/json/v1/default_keyspace/c"
     assert db.list_collection_names() == ["c"]
-    assert len(db.get_collection("c").find({}).to_list()) == 25
+    assert len(coll.find({}).to_list()) == 25
 
 
 def test_url_options_override_the_prefix(astra_stand_in):
@@ -144,8 +146,6 @@ def test_url_options_override_the_prefix(astra_stand_in):
 
 
 def test_unknown_path_is_404(astra_stand_in):
-    import httpx
-
     response = httpx.post(astra_stand_in.url + "/v2/default_keyspace", json={"findCollections": {}},
                           headers={"Token": astra_stand_in.token})
     assert response.status_code == 404

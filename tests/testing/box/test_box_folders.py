@@ -8,7 +8,7 @@ from box_sdk_gen import BoxAPIError, BoxClient, CreateFolderParent, UpdateFileBy
 
 from airflow_provider_vectorbackup.testing.box import BoxStandIn
 
-from .conftest import api_error, make_folder, upload
+from box_helpers import api_error, make_folder, upload
 
 
 def test_create_and_get_folder(box_client: BoxClient) -> None:

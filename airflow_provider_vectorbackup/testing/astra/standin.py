@@ -1,0 +1,149 @@
+"""``AstraStandIn``: the Data API stand-in as one object tests start, steer and inspect."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from airflow_provider_vectorbackup.testing.astra.app import build_app
+from airflow_provider_vectorbackup.testing.astra.auth import Credentials
+from airflow_provider_vectorbackup.testing.astra.behaviour import Behaviour
+from airflow_provider_vectorbackup.testing.astra.ddl import create_collection
+from airflow_provider_vectorbackup.testing.astra.ejson import new_id
+from airflow_provider_vectorbackup.testing.astra.engine import Engine
+from airflow_provider_vectorbackup.testing.astra.store import Store
+from airflow_provider_vectorbackup.testing.astra.updates import plain
+from airflow_provider_vectorbackup.testing.faults import FaultInjector, FaultPlan
+from airflow_provider_vectorbackup.testing.server import BackgroundServer
+
+DEFAULT_TOKEN = "AstraCS:stand-in:token"
+
+
+class AstraStandIn:
+    """A local Astra Data API (collections only) on ``http://host:port``.
+
+    ``token`` (or ``Cassandra:b64(username):b64(password)``) authenticates; ``page_size`` is the
+    ``find`` page size; ``faults`` sets the initial :class:`FaultPlan`, changeable at runtime via
+    :attr:`faults`. :attr:`regression_mode` and :attr:`empty_page_every` are settable anytime.
+    """
+
+    def __init__(
+        self, *, token: str = DEFAULT_TOKEN, username: str = "cassandra", password: str = "cassandra",
+        page_size: int = 20, keyspaces: Iterable[str] = ("default_keyspace",), faults: FaultPlan | None = None,
+        regression_mode: bool = False, empty_page_every: int = 0, host: str = "127.0.0.1", port: int = 0,
+    ) -> None:
+        self.token = token
+        self.credentials = Credentials(token, username, password)
+        self.behaviour = Behaviour(page_size=page_size, regression_mode=regression_mode,
+                                   empty_page_every=empty_page_every)
+        self.store = Store(tuple(keyspaces))
+        self.engine = Engine(self.store, self.behaviour)
+        self.faults = FaultInjector(faults)
+        self.app = build_app(self.engine, self.credentials, self.faults)
+        self._server = BackgroundServer(self.app, host=host, port=port)
+
+    # lifecycle
+    def start(self) -> str:
+        return self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def __enter__(self) -> AstraStandIn:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # switches
+    @property
+    def page_size(self) -> int:
+        return self.behaviour.page_size
+
+    @page_size.setter
+    def page_size(self, value: int) -> None:
+        self.behaviour.page_size = value
+
+    @property
+    def regression_mode(self) -> bool:
+        return self.behaviour.regression_mode
+
+    @regression_mode.setter
+    def regression_mode(self, value: bool) -> None:
+        self.behaviour.regression_mode = value
+
+    @property
+    def empty_page_every(self) -> int:
+        return self.behaviour.empty_page_every
+
+    @empty_page_every.setter
+    def empty_page_every(self, value: int) -> None:
+        with self.store.lock:
+            self.behaviour.empty_page_every = value
+            self.behaviour.find_pages = 0
+
+    @property
+    def empty_pages_served(self) -> int:
+        return self.behaviour.empty_pages_served
+
+    # inspection and setup
+    @property
+    def request_counts(self) -> collections.Counter[str]:
+        """Commands received per command name (a copy); see :meth:`reset_request_counts`."""
+        with self.store.lock:
+            return collections.Counter(self.engine.request_counts)
+
+    def reset_request_counts(self) -> None:
+        with self.store.lock:
+            self.engine.request_counts.clear()
+
+    def create_collection(self, keyspace: str, name: str, options: dict[str, Any] | None = None) -> None:
+        """Create (or keep, if identical) a collection, with the same validation as ``createCollection``."""
+        with self.store.lock:
+            self.store.keyspaces.setdefault(keyspace, {})
+            create_collection(self.store, keyspace, {"name": name, "options": options})
+
+    def seed(self, keyspace: str, name: str, docs: Iterable[dict[str, Any]]) -> list[Any]:
+        """Store documents verbatim with no limits or per-request caps; returns their ``_id`` s.
+
+        Missing ``_id`` s are generated per the collection's ``defaultId``; ``$vector`` is kept in
+        the form given. A duplicate ``_id`` raises :class:`DataAPIError`.
+        """
+        with self.store.lock:
+            coll = self.store.collection(keyspace, name)
+            ids = []
+            for doc in docs:
+                body = {"_id": doc["_id"] if "_id" in doc else new_id(coll.settings.default_id)}
+                body.update((k, v) for k, v in doc.items() if k != "_id")
+                if body.get("$vector") is not None:
+                    body["$vector"] = msgspec.Raw(msgspec.json.encode(body["$vector"]))
+                coll.insert(body)
+                ids.append(body["_id"])
+            return ids
+
+    def dump_collection(self, keyspace: str, name: str) -> list[dict[str, Any]]:
+        """Every stored document, verbatim (``$vector`` in its stored form), in storage order."""
+        with self.store.lock:
+            return [plain(entry.body) for entry in self.store.collection(keyspace, name).scan()]
+
+    def collection_options(self, keyspace: str, name: str) -> dict[str, Any]:
+        with self.store.lock:
+            return dict(self.store.collection(keyspace, name).settings.options)
+
+    def reset(self) -> None:
+        """Drop every collection and reset faults, switches and counters (keeps keyspaces)."""
+        with self.store.lock:
+            for collections_ in self.store.keyspaces.values():
+                collections_.clear()
+            self.engine.request_counts.clear()
+            self.behaviour.regression_mode = False
+            self.behaviour.empty_page_every = self.behaviour.find_pages = self.behaviour.empty_pages_served = 0
+        self.faults.reset()

@@ -1,0 +1,108 @@
+"""Fault injection and regression mode, seen by httpx (exact schedules) and by astrapy (what it raises)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from astrapy import DataAPIClient
+from astrapy.api_options import APIOptions, TimeoutOptions
+from astrapy.exceptions import DataAPIHttpException, DataAPITimeoutException
+
+from airflow_provider_vectorbackup.testing.astra import AstraStandIn, FaultPlan
+
+
+def _post(client: httpx.Client, stand_in: AstraStandIn) -> httpx.Response:
+    return client.post(f"{stand_in.url}/v1/default_keyspace", json={"findCollections": {}},
+                       headers={"Token": stand_in.token})
+
+
+def test_rate_limit_schedule_is_exact_with_retry_after(astra_stand_in):
+    astra_stand_in.faults.configure(rate_limit_every=7, retry_after_seconds=2)
+    with httpx.Client() as client:
+        responses = [_post(client, astra_stand_in) for _ in range(21)]
+    limited = [i + 1 for i, r in enumerate(responses) if r.status_code == 429]
+    assert limited == [7, 14, 21]
+    assert all(r.status_code == 200 for r in responses if r.status_code != 429)
+    assert responses[6].headers["retry-after"] == "2"
+    assert responses[6].json()["errors"][0]["errorCode"] == "TOO_MANY_REQUESTS"
+    assert astra_stand_in.request_counts["findCollections"] == 18  # faulted requests never reach the engine
+
+
+def test_server_errors_every_n_and_runtime_reconfiguration():
+    with AstraStandIn(faults=FaultPlan(server_error_every=3, server_error_status=502)) as stand_in:
+        with httpx.Client() as client:
+            statuses = [_post(client, stand_in).status_code for _ in range(6)]
+            assert statuses == [200, 200, 502, 200, 200, 502]
+            stand_in.faults.configure(server_error_every=0)
+            assert {_post(client, stand_in).status_code for _ in range(6)} == {200}
+        assert stand_in.faults.injected["server_error"] == 2
+
+
+def test_astrapy_does_not_retry_429_or_5xx(astra_stand_in, db):
+    coll = db.create_collection("c")
+    astra_stand_in.faults.configure(rate_limit_every=1, retry_after_seconds=1)
+    with pytest.raises(DataAPIHttpException) as info:
+        coll.find_one({})
+    assert info.value.response.status_code == 429
+    assert astra_stand_in.faults.injected["rate_limit"] == 1  # one attempt: astrapy surfaces it
+    astra_stand_in.faults.configure(rate_limit_every=0, server_error_every=1, server_error_status=503)
+    with pytest.raises(DataAPIHttpException) as info:
+        coll.insert_one({"a": 1})
+    assert info.value.response.status_code == 503
+    astra_stand_in.faults.reset()
+    assert coll.estimated_document_count() == 0  # the 503'd insert never happened
+
+
+def test_dropped_connection_is_a_transport_error(astra_stand_in, db):
+    coll = db.create_collection("c")
+    astra_stand_in.faults.configure(drop_every=2)
+    coll.insert_one({"_id": 1})  # request 1 passes
+    with pytest.raises(httpx.TransportError):
+        coll.insert_one({"_id": 2})  # request 2 is dropped without a response
+    assert astra_stand_in.faults.injected["drop"] == 1
+    astra_stand_in.faults.reset()
+    assert [d["_id"] for d in coll.find({})] == [1]
+
+
+def test_latency_is_added(astra_stand_in, db):
+    coll = db.create_collection("c")
+    astra_stand_in.faults.configure(latency_ms=150)
+    started = time.perf_counter()
+    coll.find_one({})
+    assert time.perf_counter() - started >= 0.15
+
+
+def test_astrapy_request_timeout_fires_on_latency(astra_stand_in):
+    astra_stand_in.create_collection("default_keyspace", "c")
+    astra_stand_in.faults.configure(latency_ms=500)
+    client = DataAPIClient(environment="other",
+                           api_options=APIOptions(timeout_options=TimeoutOptions(request_timeout_ms=100)))
+    coll = client.get_database(astra_stand_in.url, token=astra_stand_in.token,
+                               keyspace="default_keyspace").get_collection("c")
+    with pytest.raises(DataAPITimeoutException):
+        coll.find_one({})
+
+
+def test_regression_mode_never_returns_vector(astra_stand_in, vectors):
+    vectors.insert_many([{"_id": i, "$vector": [1, i, 0]} for i in range(30)])
+    astra_stand_in.regression_mode = True
+    assert all("$vector" not in d for d in vectors.find({}, projection={"*": True}))
+    assert "$vector" not in vectors.find_one({"_id": 1}, projection={"$vector": True})
+    raw = vectors.command({"find": {"sort": {"$vector": [1, 0, 0]}, "projection": {"*": True}}})
+    assert all("$vector" not in d for d in raw["data"]["documents"])
+    assert all("$vector" in d for d in astra_stand_in.dump_collection("default_keyspace", "vectors"))
+    astra_stand_in.regression_mode = False
+    assert all("$vector" in d for d in vectors.find({}, projection={"*": True}))
+
+
+def test_reset_clears_state(astra_stand_in, vectors):
+    vectors.insert_one({"a": 1})
+    astra_stand_in.regression_mode = True
+    astra_stand_in.faults.configure(rate_limit_every=5)
+    astra_stand_in.reset()
+    assert astra_stand_in.request_counts == {}
+    assert not astra_stand_in.regression_mode and astra_stand_in.faults.plan == FaultPlan()
+    assert DataAPIClient(environment="other").get_database(
+        astra_stand_in.url, token=astra_stand_in.token, keyspace="default_keyspace").list_collection_names() == []
