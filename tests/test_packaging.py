@@ -1,0 +1,54 @@
+"""The package installs as an Airflow provider, and its format core stays free of Airflow."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+import airflow_provider_vectorbackup
+from airflow_provider_vectorbackup.get_provider_info import get_provider_info
+
+PACKAGE = Path(airflow_provider_vectorbackup.__file__).parent
+
+
+def test_provider_info_is_registered_through_the_entry_point() -> None:
+    (entry_point,) = [ep for ep in metadata.entry_points(group="apache_airflow_provider")
+                      if ep.value.startswith("airflow_provider_vectorbackup")]
+    info = entry_point.load()()
+    assert info == get_provider_info()
+    assert info["package-name"] == "airflow-provider-vectorbackup" == metadata.metadata("airflow-provider-vectorbackup")["Name"]
+    assert info["versions"] == [airflow_provider_vectorbackup.__version__]
+
+
+@pytest.mark.slow
+def test_airflow_providers_list_shows_the_package(tmp_path: Path) -> None:
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    out = subprocess.run([sys.executable, "-m", "airflow", "providers", "list", "--output", "json"],
+                         env=env, capture_output=True, text=True, timeout=300, check=True).stdout
+    listing = next(line for line in out.splitlines() if line.startswith("[{"))  # log lines may come first
+    providers = {p["package_name"]: p for p in json.loads(listing)}
+    assert providers["airflow-provider-vectorbackup"]["version"] == airflow_provider_vectorbackup.__version__
+
+
+def test_the_format_core_imports_nothing_from_airflow_statically() -> None:
+    offenders = []
+    for path in (PACKAGE / "snapshot").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.name}: {n}" for n in names if n == "airflow" or n.startswith("airflow.")]
+    assert offenders == []
+
+
+def test_the_format_core_loads_no_airflow_module_at_runtime() -> None:
+    code = ("import sys, airflow_provider_vectorbackup.snapshot as s; "
+            "print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
