@@ -125,7 +125,14 @@ class CollectionWriter:
                 f"{type(document).__name__}{'' if type(document) is not dict else ' without _id'}; "
                 f"a document without its _id cannot be restored faithfully")
         encoded = self._snapshot.codec.encode(document)
-        line = json.dumps(encoded, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
+        text = json.dumps(encoded, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        try:
+            line = text.encode("utf-8") + b"\n"
+        except UnicodeEncodeError as exc:
+            raise SnapshotError(
+                f"collection {self.name!r}: document {document['_id']!r} holds a string with a lone surrogate "
+                f"({text[exc.start:exc.end]!r}), which is not valid Unicode and cannot be stored as UTF-8; "
+                f"fix the value at the source") from None
         segment = self._open
         limit = self._snapshot.segment_max_bytes
         if segment is not None and segment.uncompressed_bytes + len(line) > limit and segment.documents:

@@ -156,6 +156,13 @@ def test_an_unknown_type_fails_the_collection_loudly(tmp_path: Path) -> None:
     assert "UnsupportedTypeError" in writer.result.manifest.collection("docs").error
 
 
+def test_strings_that_are_not_valid_unicode_are_refused(tmp_path: Path) -> None:
+    with SnapshotWriter(tmp_path, source=SOURCE) as writer:
+        with pytest.raises(SnapshotError, match="'bad'.*lone surrogate"):
+            with writer.collection("docs", {}) as collection:
+                collection.write({"_id": "bad", "text": "broken \ud800 text"})
+
+
 def test_documents_without_id_are_refused(tmp_path: Path) -> None:
     with SnapshotWriter(tmp_path, source=SOURCE) as writer:
         with pytest.raises(SnapshotError, match="_id"):

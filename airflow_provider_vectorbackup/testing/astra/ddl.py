@@ -56,7 +56,7 @@ def find_keyspaces(store: Store, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_keyspace(store: Store, body: dict[str, Any]) -> dict[str, Any]:
-    name = validate_name(body.get("name"))
+    name = validate_name(body.get("name"), "Keyspace")
     store.keyspaces.setdefault(name, {})
     return OK
 

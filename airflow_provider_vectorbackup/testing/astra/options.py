@@ -50,11 +50,14 @@ def _invalid(message: str) -> Exception:
                         "Resend 'createCollection' with valid options.", "Invalid options for createCollection")
 
 
-def validate_name(name: Any) -> str:
+def validate_name(name: Any, kind: str = "Collection") -> str:
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise field_value_invalid("command.name", f'"{name}"',
-                                  "must match \"^\\w{1,48}$\" (name must be a non-empty String of up to 48 "
-                                  "alphanumeric or underscore characters)")
+        raise schema_error(
+            "UNSUPPORTED_SCHEMA_NAME",
+            f"The command attempted to create a {kind} with a name that is not supported.\n\n"
+            f"The supported {kind} names must not be empty, more than 48 characters long, or contain "
+            f"non-alphanumeric-underscore characters.\nThe command used the unsupported {kind} name: '{name}'.\n\n"
+            f"Resend the command using a supported {kind} name.", "The used schema name is not supported")
     return name
 
 

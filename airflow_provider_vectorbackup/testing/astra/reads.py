@@ -21,6 +21,7 @@ from airflow_provider_vectorbackup.testing.astra.sorting import (
 from airflow_provider_vectorbackup.testing.astra.store import Collection, StoredDoc
 
 MAX_COUNT = 1000
+MAX_SORT_CANDIDATES = 10_000
 
 
 def positive_int(options: dict[str, Any], name: str, *, minimum: int) -> int | None:
@@ -53,6 +54,12 @@ def ordered_matches(coll: Collection, predicate: Predicate, plan: SortPlan) -> l
     if plan.vector is not None:
         return [(e, s) for e, s in vector_ranked(entries, plan, coll.settings.metric)]
     if plan.fields:
+        if len(entries) >= MAX_SORT_CANDIDATES:
+            raise DataAPIError(
+                "OVERLOADED_SORT_ROW_LIMIT",
+                f"The command used in-memory sorting which has a limit of {MAX_SORT_CANDIDATES} documents.\n\n"
+                "Consult any warnings included in the response for how to improve the sort performance.",
+                scope="SORT", title="Sort aborted due to in-memory sort restriction")
         entries = field_sorted(entries, plan)
     return [(e, None) for e in entries]
 

@@ -45,11 +45,28 @@ def shred(doc: Any, settings: CollectionSettings, keyspace: str, collection: str
     stored.update((k, v) for k, v in doc.items() if k != "_id")
     _check_structure(stored)
     _check_indexed(stored, settings)
+    _check_lexical(stored, settings, keyspace, collection)
     _attach_vector(stored, settings, keyspace, collection)
     size = len(_encoder.encode(stored))
     if size > MAX_SIZE:
         raise doc_limit(f"document size ({size} chars) exceeds maximum allowed ({MAX_SIZE})")
     return stored
+
+
+def _check_lexical(stored: dict[str, Any], settings: CollectionSettings, keyspace: str, collection: str) -> None:
+    """``$lexical`` must be text, on a collection whose lexical feature is not switched off."""
+    lexical = stored.get("$lexical")
+    if lexical is None:
+        return
+    if not isinstance(lexical, str):
+        raise document_error("SHRED_BAD_DOCUMENT_LEXICAL_TYPE",
+                             "Bad $lexical value to shred: the value for field '$lexical' must be a STRING",
+                             "Bad $lexical value to shred")
+    if (settings.options.get("lexical") or {}).get("enabled") is False:
+        raise schema_error("LEXICAL_NOT_ENABLED_FOR_COLLECTION",
+                           "Lexical content can only be added and filtering and sort only be used on collections "
+                           f"for which Lexical feature is enabled.\nThe collection {keyspace}.{collection} does not "
+                           "have Lexical feature enabled.", "Lexical search is not enabled for the collection")
 
 
 def _attach_vector(stored: dict[str, Any], settings: CollectionSettings, keyspace: str, collection: str) -> None:
@@ -135,7 +152,7 @@ def _check_indexed(doc: dict[str, Any], settings: CollectionSettings) -> None:
                 raise doc_limit(f"number of elements an indexable Array (field '{field}') has ({len(value)}) "
                                 f"exceeds maximum allowed ({MAX_ARRAY_LENGTH})")
             stack.extend((field, path, item) for item in value)
-        elif isinstance(value, str) and len(value) * 4 > MAX_STRING_BYTES:
+        elif isinstance(value, str) and field != "$binary" and len(value) * 4 > MAX_STRING_BYTES:
             size = len(value.encode())
             if size > MAX_STRING_BYTES:
                 raise doc_limit(f"indexed String value (field '{field}') length ({size} bytes) exceeds maximum "

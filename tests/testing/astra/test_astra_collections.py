@@ -74,6 +74,13 @@ def test_invalid_options_are_refused(db, options, code):
     assert db.list_collection_names() == []
 
 
+@pytest.mark.parametrize("name", ["bad-name", "x" * 49, ""])
+def test_unsupported_collection_names_are_refused(db, name):
+    with pytest.raises(DataAPIResponseException) as info:
+        db.command({"createCollection": {"name": name}})
+    assert _codes(info) == ["UNSUPPORTED_SCHEMA_NAME"]
+
+
 def test_drop_and_unknown_collection(db, astra_stand_in):
     coll = db.create_collection("docs")
     coll.insert_one({"a": 1})

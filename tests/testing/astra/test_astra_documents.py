@@ -87,6 +87,16 @@ def test_ejson_values_stored_verbatim_and_typed_by_astrapy(astra_stand_in, plain
     assert _refused(plain_coll, {"$weird": 1}) == ["SHRED_BAD_FIELD_NAME"]
 
 
+def test_lexical_content(db):
+    coll = db.create_collection("lex", definition={"lexical": {"enabled": True, "analyzer": "standard"}})
+    coll.insert_one({"_id": 1, "$lexical": "some words"})
+    assert coll.find_one({}) == {"_id": 1}  # $lexical is not in the default projection
+    assert coll.find_one({}, projection={"*": True}) == {"_id": 1, "$lexical": "some words"}
+    assert _refused(coll, {"$lexical": 42}) == ["SHRED_BAD_DOCUMENT_LEXICAL_TYPE"]
+    off = db.create_collection("nolex", definition={"lexical": {"enabled": False}})
+    assert _refused(off, {"$lexical": "words"}) == ["LEXICAL_NOT_ENABLED_FOR_COLLECTION"]
+
+
 def _nested(depth: int) -> dict:
     doc: dict = {"leaf": 1}
     for _ in range(depth - 1):
@@ -113,10 +123,11 @@ def test_document_limits(db, ok, too_big, problem):
     assert coll.estimated_document_count() == 1
 
 
-def test_string_and_array_limits_skip_unindexed_paths(db):
+def test_string_and_array_limits_skip_unindexed_paths_and_binary(db):
     coll = db.create_collection("unindexed", definition={"indexing": {"deny": ["blob", "arr"]}})
     coll.insert_one({"blob": "x" * 20_000, "arr": list(range(5000)), "ok": "y"})
-    assert coll.estimated_document_count() == 1
+    coll.insert_one({"bytes": b"\x00" * 30_000})  # a $binary body is not an indexed string
+    assert coll.estimated_document_count() == 2
 
 
 def test_seed_bypasses_limits_and_handles_10k_vector_docs(astra_stand_in, db):

@@ -158,3 +158,11 @@ def test_field_sort_with_skip_returns_one_page(astra_stand_in, plain_coll):
     assert [d["k"] for d in raw["documents"]] == list(range(47, 27, -1))
     assert raw["nextPageState"] is None
     assert plain_coll.find_one({}, sort={"k": 1})["k"] == 0
+
+
+def test_in_memory_sort_refuses_10000_candidates(astra_stand_in, plain_coll):
+    astra_stand_in.seed("default_keyspace", "plain", [{"_id": i, "k": i % 7} for i in range(10_000)])
+    with pytest.raises(DataAPIResponseException) as info:
+        plain_coll.find({}, sort={"k": 1}).to_list()
+    assert _codes(info) == ["OVERLOADED_SORT_ROW_LIMIT"]
+    assert len(plain_coll.find({"k": 3}, sort={"_id": -1}).to_list()) == 20  # filtered below the cap: one page

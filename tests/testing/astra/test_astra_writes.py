@@ -6,6 +6,7 @@ import re
 import uuid
 
 import pytest
+from astrapy.constants import ReturnDocument
 from astrapy.exceptions import (
     CollectionInsertManyException, DataAPIResponseException, TooManyDocumentsToCountException,
 )
@@ -154,3 +155,12 @@ def test_update_one_set_unset_and_upsert(plain_coll):
     with pytest.raises(DataAPIResponseException) as info:
         plain_coll.update_one({"_id": "u"}, {"$rename": {"a": "z"}})
     assert _codes(info) == ["UNSUPPORTED_UPDATE_OPERATION"]
+
+
+def test_find_one_and_update_and_find_one_and_delete(plain_coll):
+    plain_coll.insert_many([{"_id": 1, "n": 1}, {"_id": 2, "n": 5}])
+    after = plain_coll.find_one_and_update({"_id": 1}, {"$inc": {"n": 10}}, return_document=ReturnDocument.AFTER)
+    assert after == {"_id": 1, "n": 11}
+    assert plain_coll.find_one_and_update({"_id": 9}, {"$set": {"n": 0}}) is None
+    assert plain_coll.find_one_and_delete({}, sort={"n": -1}) == {"_id": 1, "n": 11}
+    assert [d["_id"] for d in plain_coll.find({})] == [2]
