@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from airflow_provider_vectorbackup.testing.astra.auth import Credentials
 from airflow_provider_vectorbackup.testing.astra.engine import Engine
-from airflow_provider_vectorbackup.testing.astra.errors import DataAPIError
+from airflow_provider_vectorbackup.testing.astra.errors import DataAPIError, unsupported_content_type
 from airflow_provider_vectorbackup.testing.faults import FaultInjector, FaultMiddleware
 
 _encoder = msgspec.json.Encoder()
@@ -44,6 +44,8 @@ def build_app(engine: Engine, credentials: Credentials, injector: FaultInjector)
     async def command(request: Request) -> Response:
         try:
             credentials.check(request.headers.get("token"))
+            if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+                raise unsupported_content_type()
         except DataAPIError as exc:
             return _json(exc.http_status, {"errors": [exc.to_json()]})
         payload = await request.body()

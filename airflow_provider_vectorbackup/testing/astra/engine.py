@@ -15,7 +15,9 @@ import msgspec
 
 from airflow_provider_vectorbackup.testing.astra import ddl, reads, writes
 from airflow_provider_vectorbackup.testing.astra.behaviour import Behaviour
-from airflow_provider_vectorbackup.testing.astra.errors import DataAPIError, structure_mismatch, unknown_command
+from airflow_provider_vectorbackup.testing.astra.errors import (
+    DataAPIError, not_json, structure_mismatch, unknown_command,
+)
 from airflow_provider_vectorbackup.testing.astra.store import Collection, Store
 
 Response = tuple[int, dict[str, Any]]
@@ -70,8 +72,7 @@ class Engine:
         try:
             command = _decoder.decode(payload)
         except msgspec.DecodeError as exc:
-            raise DataAPIError("REQUEST_NOT_JSON", f"Request not valid JSON, problem: {exc}.",
-                               title="Request not valid JSON") from exc
+            raise not_json(str(exc)) from exc
         if not isinstance(command, dict) or len(command) != 1:
             raise structure_mismatch("the request body must be an Object with exactly one command")
         ((name, body),) = command.items()

@@ -64,8 +64,22 @@ def field_value_invalid(field: str, value: Any, problem: str) -> DataAPIError:
 
 
 def structure_mismatch(problem: str) -> DataAPIError:
-    return DataAPIError("REQUEST_STRUCTURE_MISMATCH", f"Request invalid, mismatching JSON structure: {problem}.",
-                        title="Request structure mismatch")
+    return DataAPIError("REQUEST_STRUCTURE_MISMATCH",
+                        f"Request is valid JSON but has a structural mismatch: {problem}.\n\n"
+                        "Resend request with valid structure.", title="Request structure not valid")
+
+
+def not_json(problem: str) -> DataAPIError:
+    return DataAPIError("REQUEST_NOT_JSON", f"Request not valid JSON, problem: {problem}.\n\n"
+                        "Resend request as valid JSON.", title="Request not valid JSON")
+
+
+def unsupported_content_type() -> DataAPIError:
+    return DataAPIError("UNSUPPORTED_CONTENT_TYPE",
+                        "Request sent with unsupported 'Content-Type' header value.\n\n"
+                        "The API only supports content type: application/json\n\n"
+                        "Resend with supported 'Content-Type' header.",
+                        title="Unsupported Content-Type", http_status=415)
 
 
 def unknown_command(name: str, where: str) -> DataAPIError:

@@ -1,8 +1,9 @@
 """pytest fixtures for the Astra stand-in, registered through the package's ``pytest11`` plugin.
 
-``astra_stand_in`` starts a fresh server per test (about 30 ms to start, so isolation costs
-little) and yields the :class:`AstraStandIn`; ``astra_connection`` points Airflow's
-``astra_default`` connection at it through ``AIRFLOW_CONN_ASTRA_DEFAULT``.
+``astra_stand_in`` starts a fresh server per test and yields the :class:`AstraStandIn`: a server
+starts in ~30 ms and stops in ~0.2 s, cheap enough that no state, fault counter or keep-alive
+connection leaks between tests. ``astra_connection`` points Airflow's ``astra_default``
+connection at it through ``AIRFLOW_CONN_ASTRA_DEFAULT``.
 """
 
 from __future__ import annotations

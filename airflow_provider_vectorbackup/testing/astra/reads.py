@@ -91,10 +91,12 @@ def find(coll: Collection, body: dict[str, Any], behaviour: Behaviour) -> dict[s
         status["sortVector"] = plan.sort_vector
     if plan.vector is not None:
         if skip is not None:
-            raise field_value_invalid("command.options.skip", skip, "skip options should not be used with vector search")
+            raise field_value_invalid("command.options.skip", skip,
+                                      "skip options should not be used with vector search")
         if limit is not None and limit > MAX_VECTOR_RESULTS:
             raise field_value_invalid("command.options.limit", limit,
-                                      f"limit options should not be greater than {MAX_VECTOR_RESULTS} for vector search")
+                                      f"limit options should not be greater than {MAX_VECTOR_RESULTS} for vector "
+                                      "search")
         ranked = ordered_matches(coll, predicate, plan)[: limit or MAX_VECTOR_RESULTS]
         docs = [_render(e, s, project, include_similarity) for e, s in ranked]
         return _page(docs, None, status)

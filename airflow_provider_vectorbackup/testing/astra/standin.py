@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,8 +38,10 @@ class AstraStandIn:
     ) -> None:
         self.token = token
         self.credentials = Credentials(token, username, password)
-        self.behaviour = Behaviour(page_size=page_size, regression_mode=regression_mode,
-                                   empty_page_every=empty_page_every)
+        self._initial = Behaviour(page_size=page_size, regression_mode=regression_mode,
+                                  empty_page_every=empty_page_every)
+        self.behaviour = dataclasses.replace(self._initial)
+        self._initial_faults = faults or FaultPlan()
         self.store = Store(tuple(keyspaces))
         self.engine = Engine(self.store, self.behaviour)
         self.faults = FaultInjector(faults)
@@ -139,11 +142,10 @@ class AstraStandIn:
             return dict(self.store.collection(keyspace, name).settings.options)
 
     def reset(self) -> None:
-        """Drop every collection and reset faults, switches and counters (keeps keyspaces)."""
+        """Back to the state right after construction: initial keyspaces (empty), switches, faults, counters."""
         with self.store.lock:
-            for collections_ in self.store.keyspaces.values():
-                collections_.clear()
+            self.store.keyspaces = {ks: {} for ks in self.store.initial_keyspaces}
             self.engine.request_counts.clear()
-            self.behaviour.regression_mode = False
-            self.behaviour.empty_page_every = self.behaviour.find_pages = self.behaviour.empty_pages_served = 0
-        self.faults.reset()
+            for field in dataclasses.fields(Behaviour):
+                setattr(self.behaviour, field.name, getattr(self._initial, field.name))
+        self.faults.configure(**dataclasses.asdict(self._initial_faults))

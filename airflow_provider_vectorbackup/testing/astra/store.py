@@ -87,6 +87,7 @@ class Store:
 
     def __init__(self, keyspaces: tuple[str, ...]) -> None:
         self.lock = threading.RLock()
+        self.initial_keyspaces = keyspaces
         self.keyspaces: dict[str, dict[str, Collection]] = {ks: {} for ks in keyspaces}
 
     def keyspace(self, keyspace: str) -> dict[str, Collection]:

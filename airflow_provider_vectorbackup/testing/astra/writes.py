@@ -24,6 +24,14 @@ from airflow_provider_vectorbackup.testing.astra.updates import apply_update, ch
 
 MAX_INSERT_MANY = 100
 MAX_DELETE_MANY = 20
+_UNKNOWN = object()  # a document whose _id could not be determined: the service omits "_id" then
+
+
+def _try_shred(coll: Collection, doc: Any) -> tuple[dict[str, Any] | None, DataAPIError | None]:
+    try:
+        return shred(doc, coll.settings, coll.keyspace, coll.name), None
+    except DataAPIError as exc:
+        return None, exc
 
 
 def _insert(coll: Collection, doc: Any) -> Any:
@@ -52,22 +60,29 @@ def insert_many(coll: Collection, body: dict[str, Any]) -> dict[str, Any]:
                                   f"{MAX_INSERT_MANY})")
     options = body.get("options") or {}
     ordered = bool(options.get("ordered", False))
+    shredded = [_try_shred(coll, doc) for doc in docs]  # as the service does: every id is known up front
     responses: list[dict[str, Any]] = []
     inserted: list[Any] = []
     errors: list[dict[str, Any]] = []
     stopped = False
-    for doc in docs:
-        given_id = doc.get("_id") if isinstance(doc, dict) else None
+    for doc, (stored, failure) in zip(docs, shredded):
+        if stored is not None:
+            doc_id = stored["_id"]
+        else:
+            doc_id = doc.get("_id", _UNKNOWN) if isinstance(doc, dict) else _UNKNOWN
         if stopped:
-            responses.append(_response(given_id, "SKIPPED"))
+            responses.append(_response(doc_id, "SKIPPED"))
             continue
-        try:
-            doc_id = _insert(coll, doc)
-        except DataAPIError as exc:
-            if exc.document_ids is None and given_id is not None:
-                exc.document_ids = [given_id]
-            responses.append(_response(given_id, "ERROR", len(errors)))
-            errors.append(exc.to_json())
+        if stored is not None:
+            try:
+                coll.insert(stored)
+            except DataAPIError as exc:
+                failure = exc
+        if failure is not None:
+            if failure.document_ids is None and doc_id is not _UNKNOWN:
+                failure.document_ids = [doc_id]
+            responses.append(_response(doc_id, "ERROR", len(errors)))
+            errors.append(failure.to_json())
             stopped = ordered
             continue
         inserted.append(doc_id)
@@ -80,7 +95,7 @@ def insert_many(coll: Collection, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _response(doc_id: Any, status: str, errors_idx: int | None = None) -> dict[str, Any]:
-    response = {"_id": doc_id, "status": status}
+    response = {"status": status} if doc_id is _UNKNOWN else {"_id": doc_id, "status": status}
     if errors_idx is not None:
         response["errorsIdx"] = errors_idx
     return response

@@ -50,6 +50,7 @@ def test_vector_refusals(db, vectors, plain_coll):
     assert _refused(vectors, {"$vector": "0.1,0.2"}) == ["SHRED_BAD_DOCUMENT_VECTOR_TYPE"]
     assert _refused(vectors, {"$vector": [1, 2, 3], "$vectorize": "text"}) == ["INVALID_USAGE_OF_VECTORIZE"]
     assert _refused(plain_coll, {"$vector": [1, 2, 3]}) == ["VECTOR_SEARCH_NOT_SUPPORTED"]
+    assert _refused(vectors, {"$vectorize": "no provider"}) == ["EMBEDDING_SERVICE_NOT_CONFIGURED"]
     big = db.create_collection("big", definition={"vector": {"dimension": 4096}})
     big.insert_one({"$vector": [0.5] * 4096})
     assert _refused(big, {"$vector": [0.5] * 4097}) == ["INVALID_VECTOR_LENGTH"]  # sent as $binary

@@ -97,12 +97,17 @@ def test_regression_mode_never_returns_vector(astra_stand_in, vectors):
     assert all("$vector" in d for d in vectors.find({}, projection={"*": True}))
 
 
-def test_reset_clears_state(astra_stand_in, vectors):
-    vectors.insert_one({"a": 1})
-    astra_stand_in.regression_mode = True
-    astra_stand_in.faults.configure(rate_limit_every=5)
-    astra_stand_in.reset()
-    assert astra_stand_in.request_counts == {}
-    assert not astra_stand_in.regression_mode and astra_stand_in.faults.plan == FaultPlan()
-    assert DataAPIClient(environment="other").get_database(
-        astra_stand_in.url, token=astra_stand_in.token, keyspace="default_keyspace").list_collection_names() == []
+def test_reset_restores_the_constructed_state():
+    with AstraStandIn(page_size=50, faults=FaultPlan(latency_ms=1)) as stand_in:
+        db = DataAPIClient(environment="other").get_database(stand_in.url, token=stand_in.token,
+                                                             keyspace="default_keyspace")
+        db.create_collection("c").insert_one({"a": 1})
+        db.get_database_admin().create_keyspace("extra")
+        stand_in.regression_mode, stand_in.page_size = True, 20
+        stand_in.faults.configure(rate_limit_every=5)
+        stand_in.reset()
+        assert stand_in.request_counts == {}
+        assert (stand_in.regression_mode, stand_in.page_size) == (False, 50)
+        assert stand_in.faults.plan == FaultPlan(latency_ms=1)
+        assert db.list_collection_names() == []
+        assert db.get_database_admin().list_keyspaces() == ["default_keyspace"]

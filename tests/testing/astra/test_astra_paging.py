@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import struct
 
@@ -126,6 +127,12 @@ def test_empty_page_with_page_state_stops_astrapy_cursor_early(astra_stand_in, p
     assert ids == list(range(100))
     assert astra_stand_in.empty_pages_served == 2  # one more: the last page has no pageState to keep
 
+    astra_stand_in.empty_page_every = 1  # every page that has documents and a successor comes back empty once
+    page = plain_coll.find({}).fetch_next_page()
+    assert page.results == [] and page.next_page_state  # fetch_next_page exposes the state to follow
+    page = plain_coll.find({}, initial_page_state=page.next_page_state).fetch_next_page()
+    assert page.results == [] and page.next_page_state  # same position again: k=1 empties every such page
+
 
 def test_api_json_path_form_with_astra_environment_custom_domain(astra_stand_in):
     astra_stand_in.create_collection("default_keyspace", "c")
@@ -145,10 +152,19 @@ def test_url_options_override_the_prefix(astra_stand_in):
     assert db.list_collection_names() == ["c"]
 
 
-def test_unknown_path_is_404(astra_stand_in):
-    response = httpx.post(astra_stand_in.url + "/v2/default_keyspace", json={"findCollections": {}},
-                          headers={"Token": astra_stand_in.token})
-    assert response.status_code == 404
+def test_http_level_refusals(astra_stand_in):
+    headers = {"Token": astra_stand_in.token}
+    url = f"{astra_stand_in.url}/v1/default_keyspace"
+    assert httpx.post(astra_stand_in.url + "/v2/default_keyspace", json={"findCollections": {}},
+                      headers=headers).status_code == 404
+    assert httpx.get(url, headers=headers).status_code == 405
+    response = httpx.post(url, content=b'{"findCollections": {}}', headers={**headers, "Content-Type": "text/plain"})
+    assert response.status_code == 415
+    assert response.json()["errors"][0]["errorCode"] == "UNSUPPORTED_CONTENT_TYPE"
+    response = httpx.post(url, content=b"{not json", headers={**headers, "Content-Type": "application/json"})
+    assert response.json()["errors"][0]["errorCode"] == "REQUEST_NOT_JSON"
+    response = httpx.post(url, json={"findCollections": {}, "createCollection": {}}, headers=headers)
+    assert response.json()["errors"][0]["errorCode"] == "REQUEST_STRUCTURE_MISMATCH"
 
 
 def test_page_size_from_constructor():
@@ -159,3 +175,12 @@ def test_page_size_from_constructor():
                                                              keyspace="default_keyspace")
         page = db.get_collection("c").find({}).fetch_next_page()
         assert len(page.results) == 50
+
+
+def test_async_client_pages_the_same_way(astra_stand_in, plain_coll):
+    astra_stand_in.seed("default_keyspace", "plain", [{"_id": i} for i in range(55)])
+
+    async def read_all() -> list:
+        return [d["_id"] async for d in plain_coll.to_async().find({})]
+
+    assert asyncio.run(read_all()) == list(range(55))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 import uuid
 
@@ -48,6 +49,26 @@ def test_in_and_exists(people):
     assert _ids(people.find({"_id": {"$in": ["a", 1, "zzz"]}})) == ["a", 1]
     assert _ids(people.find({"address": {"$exists": True}})) == ["a", "b"]
     assert _ids(people.find({"address.zip": {"$exists": False}, "name": {"$in": ["Bob", "Cid"]}})) == ["b", "c"]
+
+
+def test_other_operators(people):
+    assert _ids(people.find({"tags": {"$size": 2}})) == ["a"]
+    assert _ids(people.find({"tags": {"$all": ["y", "x"]}})) == ["a"]
+    assert _ids(people.find({"name": {"$nin": ["Ann", "Bob", "Cid"]}})) == [1, 2.5, True]
+    assert _ids(people.find({"$and": [{"age": {"$gte": 30}}, {"$not": {"name": "Bob"}}]})) == ["a"]
+    assert _ids(people.find({"age": {"$gt": "3"}})) == ["c"]  # ranges work on any path, per type
+
+
+def test_filter_over_64_properties_is_refused(people):
+    with pytest.raises(DataAPIResponseException) as info:
+        people.find({f"f{i}": i for i in range(65)}).to_list()
+    assert _codes(info) == ["FILTER_FIELDS_LIMIT_VIOLATION"]
+
+
+def test_date_ranges(plain_coll):
+    day = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    plain_coll.insert_many([{"_id": i, "at": day + datetime.timedelta(days=i)} for i in range(5)])
+    assert _ids(plain_coll.find({"at": {"$gte": day + datetime.timedelta(days=3)}})) == [3, 4]
 
 
 def test_in_over_100_values_is_refused(people):

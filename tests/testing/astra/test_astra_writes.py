@@ -80,11 +80,19 @@ def test_insert_many_ordered_stops_and_skips(plain_coll):
         "documents": [{"_id": "x1"}, {"_id": "x2"}, {"_id": "x3"}],
         "options": {"ordered": True, "returnDocumentResponses": True}}}, raise_api_errors=False)
     assert [r["status"] for r in raw["status"]["documentResponses"]] == ["OK", "ERROR", "SKIPPED"]
+    raw = plain_coll.command({"insertMany": {
+        "documents": [{"a": 1}, {"$bad": 1}, {"b": 2}],
+        "options": {"ordered": True, "returnDocumentResponses": True}}}, raise_api_errors=False)
+    ok, bad, skipped = raw["status"]["documentResponses"]
+    assert (ok["status"], bad, skipped["status"]) == ("OK", {"status": "ERROR", "errorsIdx": 0}, "SKIPPED")
+    assert UUID4.match(skipped["_id"])  # ids are generated for every document before any insert
+    assert raw["errors"][0]["errorCode"] == "SHRED_BAD_FIELD_NAME"
     plain_coll.insert_one({"_id": "y"})
     raw = plain_coll.command({"insertMany": {"documents": [{"_id": "w"}, {"_id": "y"}, {"_id": "z"}],
                                              "options": {"ordered": True}}}, raise_api_errors=False)
     assert raw["status"] == {"insertedIds": ["w"]}
-    assert {d["_id"] for d in plain_coll.find({})} == {"x1", "x2", "y", "w"}
+    assert {d["_id"] for d in plain_coll.find({"_id": {"$in": ["x1", "x2", "x3", "y", "w", "z"]}})} == {
+        "x1", "x2", "y", "w"}
 
 
 def test_astrapy_insert_many_reports_partial_failure(plain_coll):
