@@ -6,6 +6,7 @@ that asks for "a 429 every 7th request" gets exactly that on every run.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
 import json
@@ -32,6 +33,25 @@ class FaultPlan:
     server_error_every: int = 0
     server_error_status: int = 503
     drop_every: int = 0
+
+
+def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line flags every stand-in accepts for its :class:`FaultPlan`."""
+    group = parser.add_argument_group("fault injection (0 switches a fault off)")
+    group.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
+    group.add_argument("--rate-limit-every", type=int, default=0, help="answer every k-th request 429")
+    group.add_argument("--retry-after-seconds", type=float, default=0.0, help="Retry-After sent with 429s")
+    group.add_argument("--server-error-every", type=int, default=0, help="answer every n-th request 5xx")
+    group.add_argument("--server-error-status", type=int, default=503)
+    group.add_argument("--drop-every", type=int, default=0, help="drop every m-th connection unanswered")
+
+
+def fault_plan_from_arguments(args: argparse.Namespace) -> FaultPlan:
+    return FaultPlan(
+        latency_ms=args.latency_ms, rate_limit_every=args.rate_limit_every,
+        retry_after_seconds=args.retry_after_seconds, server_error_every=args.server_error_every,
+        server_error_status=args.server_error_status, drop_every=args.drop_every,
+    )
 
 
 class FaultInjector:

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from airflow_provider_vectorbackup.testing.astra.standin import DEFAULT_TOKEN, AstraStandIn
-from airflow_provider_vectorbackup.testing.faults import FaultPlan
+from airflow_provider_vectorbackup.testing.faults import add_fault_arguments, fault_plan_from_arguments
 from airflow_provider_vectorbackup.testing.server import serve_from_command_line
 
 
@@ -17,24 +17,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--page-size", type=int, default=20, help="find page size (20, or 50 on newer servers)")
     parser.add_argument("--keyspace", action="append", dest="keyspaces",
                         help="keyspace to create (repeatable; default: default_keyspace)")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--rate-limit-every", type=int, default=0, help="answer every k-th request 429")
-    parser.add_argument("--retry-after-seconds", type=float, default=0.0)
-    parser.add_argument("--server-error-every", type=int, default=0, help="answer every n-th request 5xx")
-    parser.add_argument("--server-error-status", type=int, default=503)
-    parser.add_argument("--drop-every", type=int, default=0, help="drop every m-th connection unanswered")
     parser.add_argument("--regression-mode", action="store_true", help="never return $vector")
+    add_fault_arguments(parser)
 
 
 def build_app(args: argparse.Namespace) -> Any:
     stand_in = AstraStandIn(
         token=args.token, username=args.username, password=args.password, page_size=args.page_size,
         keyspaces=tuple(args.keyspaces or ("default_keyspace",)), regression_mode=args.regression_mode,
-        faults=FaultPlan(
-            latency_ms=args.latency_ms, rate_limit_every=args.rate_limit_every,
-            retry_after_seconds=args.retry_after_seconds, server_error_every=args.server_error_every,
-            server_error_status=args.server_error_status, drop_every=args.drop_every,
-        ),
+        faults=fault_plan_from_arguments(args),
     )
     return stand_in.app
 

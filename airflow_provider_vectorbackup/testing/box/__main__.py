@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from airflow_provider_vectorbackup.testing.box.standin import MIB, BoxStandIn
-from airflow_provider_vectorbackup.testing.faults import FaultPlan
+from airflow_provider_vectorbackup.testing.faults import add_fault_arguments, fault_plan_from_arguments
 from airflow_provider_vectorbackup.testing.server import serve_from_command_line
 
 
@@ -25,12 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-minimum", type=int, default=20 * MIB, help="smallest upload session, bytes")
     parser.add_argument("--part-size", type=int, default=8 * MIB, help="upload session part size, bytes")
     parser.add_argument("--storage-dir", type=Path, default=None, help="where file bytes go (default: a temp dir)")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--rate-limit-every", type=int, default=0, help="answer every k-th request 429")
-    parser.add_argument("--retry-after", type=float, default=0.0, help="Retry-After seconds sent with 429s")
-    parser.add_argument("--server-error-every", type=int, default=0, help="answer every n-th request 5xx")
-    parser.add_argument("--server-error-status", type=int, default=503)
-    parser.add_argument("--drop-every", type=int, default=0, help="drop every m-th connection unanswered")
+    add_fault_arguments(parser)
 
 
 def build_app(args: argparse.Namespace) -> object:
@@ -40,9 +35,7 @@ def build_app(args: argparse.Namespace) -> object:
         jwt_public_key=args.jwt_public_key.read_bytes() if args.jwt_public_key else None,
         token_ttl_seconds=args.token_ttl, chunk_minimum=args.chunk_minimum, part_size=args.part_size,
         storage_dir=args.storage_dir, host=args.host,
-        faults=FaultPlan(latency_ms=args.latency_ms, rate_limit_every=args.rate_limit_every,
-                         retry_after_seconds=args.retry_after, server_error_every=args.server_error_every,
-                         server_error_status=args.server_error_status, drop_every=args.drop_every),
+        faults=fault_plan_from_arguments(args),
     )
     stand_in.start_download_host()
     return stand_in.api_app

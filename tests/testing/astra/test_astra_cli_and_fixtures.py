@@ -9,13 +9,14 @@ import sys
 
 import pytest
 from astrapy import DataAPIClient
+from astrapy.exceptions import DataAPIHttpException
 
 
 @pytest.mark.slow
 def test_command_line_prints_url_and_serves():
     process = subprocess.Popen(
         [sys.executable, "-m", "airflow_provider_vectorbackup.testing.astra", "--port", "0", "--token", "T0k",
-         "--page-size", "50", "--keyspace", "ks"],
+         "--page-size", "50", "--keyspace", "ks", "--rate-limit-every", "5", "--retry-after-seconds", "3"],
         stdout=subprocess.PIPE, text=True,
     )
     try:
@@ -24,14 +25,18 @@ def test_command_line_prints_url_and_serves():
         db = DataAPIClient(environment="other").get_database(url, token="T0k", keyspace="ks")
         coll = db.create_collection("c")
         coll.insert_many([{"_id": i} for i in range(60)])
-        assert len(coll.find({}).fetch_next_page().results) == 50
+        assert len(coll.find({}).fetch_next_page().results) == 50  # requests 1-4: create, 2 inserts, find
+        with pytest.raises(DataAPIHttpException) as rate_limited:  # request 5: the fault flags took effect
+            coll.find_one({})
+        assert rate_limited.value.response.status_code == 429
+        assert rate_limited.value.response.headers["retry-after"] == "3"
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
 def test_astra_connection_fixture(astra_connection, astra_stand_in):
-    from airflow.sdk.bases.hook import BaseHook  # imported here: Airflow's import costs seconds
+    from airflow.sdk import BaseHook  # imported here: Airflow's import costs seconds
 
     assert astra_connection == "astra_default"
     conn = BaseHook.get_connection(astra_connection)
