@@ -1,10 +1,72 @@
-"""Provider metadata read by Airflow's ProvidersManager through the ``apache_airflow_provider`` entry point."""
+"""Provider metadata read by Airflow's ProvidersManager through the ``apache_airflow_provider`` entry point.
+
+Connection forms are declared here as ``conn-fields`` / ``ui-field-behaviour`` (the Airflow 3.2+
+way), so the UI can render them without importing any hook.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from airflow_provider_vectorbackup import __version__
+
+_OPTIONAL_STRING = {"type": ["string", "null"]}
+
+
+def _field(label: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"label": label, "description": description, "schema": schema or dict(_OPTIONAL_STRING)}
+
+
+ASTRA_CONNECTION = {
+    "hook-class-name": "airflow_provider_vectorbackup.hooks.astra.AstraDBHook",
+    "hook-name": "Astra DB (Data API)",
+    "connection-type": "astra_db",
+    "conn-fields": {
+        "keyspace": _field("Keyspace", "Keyspace (namespace) holding the collections; Astra's default is "
+                           "default_keyspace."),
+        "environment": _field(
+            "Environment", "astrapy environment: prod, dev or test for Astra; hcd, dse or other for a "
+                           "self-managed Data API (uses the /v1 path and username/password).",
+            {"type": ["string", "null"], "enum": ["prod", "dev", "test", "hcd", "dse", "cassandra", "other", None],
+             "default": "prod"}),
+        "request_timeout_ms": _field("Request timeout (ms)", "Timeout of one Data API request.",
+                                     {"type": ["integer", "null"], "default": 30000}),
+        "insert_timeout_ms": _field("Insert timeout (ms)", "Timeout of one insertMany request during a restore.",
+                                    {"type": ["integer", "null"], "default": 120000}),
+        "max_attempts": _field("Attempts per request", "Attempts for a retryable request (timeouts, 429, 5xx, "
+                               "dropped connections) before giving up.", {"type": ["integer", "null"], "default": 8}),
+    },
+    "ui-field-behaviour": {
+        "hidden-fields": ["schema", "port", "extra"],
+        "relabeling": {"host": "API endpoint", "password": "Application token (or password)",
+                       "login": "Username (HCD/DSE only)"},
+        "placeholders": {"host": "https://<database-id>-<region>.apps.astra.datastax.com",
+                         "password": "AstraCS:...", "login": "leave empty for Astra",
+                         "keyspace": "default_keyspace", "environment": "prod"},
+    },
+}
+
+BOX_CONNECTION = {
+    "hook-class-name": "airflow_provider_vectorbackup.hooks.box.BoxHook",
+    "hook-name": "Box",
+    "connection-type": "box",
+    "conn-fields": {
+        "enterprise_id": _field("Enterprise ID", "CCG or JWT: act as the enterprise's service account."),
+        "user_id": _field("User ID", "CCG or JWT: act as this managed user instead of the service account."),
+        "jwt_config": _field("JWT app config (JSON)", "JWT: the app's config JSON as downloaded from the Box "
+                             "developer console.", {"type": ["string", "null"], "format": "password"}),
+        "jwt_config_path": _field("JWT app config file", "JWT: path to the config JSON on the worker."),
+        "base_url": _field("API base URL", "Override for proxies or the local stand-in; default "
+                           "https://api.box.com."),
+        "upload_url": _field("Upload base URL", "Override; default https://upload.box.com/api."),
+        "oauth2_url": _field("OAuth2 base URL", "Override; default https://account.box.com/api/oauth2."),
+    },
+    "ui-field-behaviour": {
+        "hidden-fields": ["schema", "port", "host", "extra"],
+        "relabeling": {"login": "Client ID (CCG)", "password": "Client secret (CCG) or developer token"},
+        "placeholders": {"login": "leave empty for JWT or a developer token", "enterprise_id": "123456"},
+    },
+}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -14,4 +76,5 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Vector Backup",
         "description": "Full-fidelity, verifiable backups of vector collections (Astra DB) to Box.",
         "versions": [__version__],
+        "connection-types": [ASTRA_CONNECTION, BOX_CONNECTION],
     }

@@ -1,0 +1,1 @@
+"""Hooks: the provider's public Python API over astrapy and boxsdk."""

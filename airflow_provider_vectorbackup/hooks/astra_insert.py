@@ -1,0 +1,130 @@
+"""Idempotent bulk inserts for restores: bounded concurrency, per-document outcomes, safe re-runs.
+
+A restore that crashed half-way must be able to run again and end with the same collection.
+``insertMany`` is unordered here, so a chunk whose response was lost is simply sent again:
+documents that made it the first time come back ``DOCUMENT_ALREADY_EXISTS``, and count as
+present once the stored copy is confirmed identical.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_vectorbackup.snapshot.digest import canonical_json
+
+if TYPE_CHECKING:
+    from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+
+log = logging.getLogger(__name__)
+
+MAX_CHUNK = 100
+"""The Data API refuses ``insertMany`` with more documents."""
+ALREADY_EXISTS = "DOCUMENT_ALREADY_EXISTS"
+
+
+@dataclass(frozen=True)
+class DocumentFailure:
+    id: Any
+    error_code: str
+    message: str
+
+
+@dataclass
+class InsertReport:
+    """What happened to every document: inserted now, already there identically, or failed (and why)."""
+
+    inserted: int = 0
+    already_present: int = 0
+    failures: list[DocumentFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def documents(self) -> int:
+        return self.inserted + self.already_present + len(self.failures)
+
+    def merge(self, other: InsertReport) -> None:
+        self.inserted += other.inserted
+        self.already_present += other.already_present
+        self.failures.extend(other.failures)
+
+    def summary(self) -> str:
+        text = f"{self.inserted} inserted, {self.already_present} already present, {len(self.failures)} failed"
+        if self.failures:
+            first = self.failures[0]
+            text += f" (first failure: _id {first.id!r}: {first.error_code}: {first.message})"
+        return text
+
+
+def insert_documents(hook: AstraDBHook, collection: str, documents: Iterable[dict[str, Any]], *,
+                     chunk_size: int, concurrency: int) -> InsertReport:
+    if not 1 <= chunk_size <= MAX_CHUNK:
+        raise ValueError(f"chunk_size must be between 1 and {MAX_CHUNK}")
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    report = InsertReport()
+    in_flight: set[Future[InsertReport]] = set()
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"insert-{collection}") as pool:
+        for chunk in _chunks(documents, chunk_size):
+            if len(in_flight) >= concurrency:  # bounded: never more than `concurrency` chunks in memory
+                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    report.merge(future.result())
+            in_flight.add(pool.submit(_insert_chunk, hook, collection, chunk))
+        for future in in_flight:
+            report.merge(future.result())
+    return report
+
+
+def _chunks(documents: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(documents)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _insert_chunk(hook: AstraDBHook, collection: str, chunk: list[dict[str, Any]]) -> InsertReport:
+    body = {"insertMany": {"documents": chunk, "options": {"ordered": False, "returnDocumentResponses": True}}}
+    response = hook.command(body, collection=collection, timeout_ms=hook.insert_timeout_ms, raise_api_errors=False)
+    errors = response.get("errors") or []
+    outcomes = (response.get("status") or {}).get("documentResponses")
+    report = InsertReport()
+    if outcomes is None:
+        # The whole request was refused (e.g. a malformed document): every document failed alike.
+        error = errors[0] if errors else {"errorCode": "UNKNOWN", "message": "no documentResponses in the answer"}
+        report.failures = [DocumentFailure(doc.get("_id"), error.get("errorCode", "UNKNOWN"), error.get("message", ""))
+                           for doc in chunk]
+        return report
+    existing: list[dict[str, Any]] = []
+    for document, outcome in zip(chunk, outcomes):
+        if outcome.get("status") == "OK":
+            report.inserted += 1
+            continue
+        error = errors[outcome["errorsIdx"]] if "errorsIdx" in outcome else {}
+        code = error.get("errorCode", outcome.get("status", "UNKNOWN"))
+        if code == ALREADY_EXISTS:
+            existing.append(document)
+        else:
+            report.failures.append(DocumentFailure(document.get("_id"), code, error.get("message", "")))
+    if existing:
+        _confirm_identical(hook, collection, existing, report)
+    return report
+
+
+def _confirm_identical(hook: AstraDBHook, collection: str, documents: list[dict[str, Any]], report: InsertReport) -> None:
+    stored = {canonical_json({"_id": d["_id"]}): d for d in hook.find_by_ids(collection, [d["_id"] for d in documents])}
+    for document in documents:
+        found = stored.get(canonical_json({"_id": document["_id"]}))
+        if found is not None and canonical_json(found) == canonical_json(document):
+            report.already_present += 1
+        else:
+            report.failures.append(DocumentFailure(
+                document["_id"], ALREADY_EXISTS,
+                "a different document with this _id is already in the collection; restore into an empty "
+                "collection or replace it explicitly"))
