@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Digests:
+    """SHA-256 is the format's own check; SHA-1 is what Box records, so verification needs no download."""
+
+    sha256: str
+    sha1: str
 
 
 class HashingWriter:
@@ -21,23 +30,25 @@ class HashingWriter:
     def __init__(self, path: Path) -> None:
         self._file = open(path, "wb")
         self._sha256 = hashlib.sha256()
+        self._sha1 = hashlib.sha1()
         self.size = 0
 
     def write(self, data: bytes) -> int:
         self._file.write(data)
         self._sha256.update(data)
+        self._sha1.update(data)
         self.size += len(data)
         return len(data)
 
     def flush(self) -> None:
         self._file.flush()
 
-    def close(self) -> str:
-        """Flush to stable storage, close, and return the SHA-256 hex digest."""
+    def close(self) -> Digests:
+        """Flush to stable storage, close, and return the file's digests."""
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        return self._sha256.hexdigest()
+        return Digests(self._sha256.hexdigest(), self._sha1.hexdigest())
 
     def discard(self) -> None:
         self._file.close()
@@ -50,11 +61,13 @@ class HashingReader:
     def __init__(self, file: BinaryIO) -> None:
         self._file = file
         self._sha256 = hashlib.sha256()
+        self._sha1 = hashlib.sha1()
         self.size = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self._file.read(size)
         self._sha256.update(data)
+        self._sha1.update(data)
         self.size += len(data)
         return data
 
@@ -63,26 +76,26 @@ class HashingReader:
         while self.read(READ_CHUNK):
             pass
 
-    def hexdigest(self) -> str:
-        return self._sha256.hexdigest()
+    def digests(self) -> Digests:
+        return Digests(self._sha256.hexdigest(), self._sha1.hexdigest())
 
 
-def sha256_of_file(path: Path) -> tuple[str, int]:
+def digests_of_file(path: Path) -> tuple[Digests, int]:
     with open(path, "rb") as file:
         reader = HashingReader(file)
         reader.drain()
-    return reader.hexdigest(), reader.size
+    return reader.digests(), reader.size
 
 
-def write_file_durably(path: Path, data: bytes) -> str:
-    """Write a small file through a temporary name so it is either absent or whole; return its SHA-256."""
+def write_file_durably(path: Path, data: bytes) -> Digests:
+    """Write a small file through a temporary name so it is either absent or whole."""
     tmp = path.with_name(path.name + ".tmp")
     writer = HashingWriter(tmp)
     writer.write(data)
-    digest = writer.close()
+    digests = writer.close()
     os.replace(tmp, path)
     fsync_dir(path.parent)
-    return digest
+    return digests
 
 
 def fsync_dir(path: Path) -> None:

@@ -7,7 +7,6 @@ refuse a ``format_version`` newer than the one they implement.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +37,7 @@ class FileEntry:
     sha256: str
     documents: int | None = None
     uncompressed_bytes: int | None = None
+    sha1: str | None = None
 
 
 @dataclass
@@ -138,7 +138,3 @@ def _collection_from_dict(data: dict[str, Any]) -> CollectionEntry:
         segments=[_file_from_dict(s) for s in data["segments"]],
         vectors=VectorSummary(**_known(VectorSummary, data["vectors"])),
     )
-
-
-def sha256_hex(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()

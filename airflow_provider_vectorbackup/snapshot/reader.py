@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
 from airflow_provider_vectorbackup.snapshot.errors import IntegrityError, ManifestError, SnapshotStateError
-from airflow_provider_vectorbackup.snapshot.files import HashingReader
+from airflow_provider_vectorbackup.snapshot.files import Digests, HashingReader
 from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, SnapshotRef, SnapshotState, parse_folder_name
 from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest,
@@ -58,13 +58,20 @@ class SegmentScan:
         found: list[tuple[str, str]] = []
         if self._reader.size != self.entry.bytes:
             found.append(("size_mismatch", f"file has {self._reader.size} bytes, the manifest says {self.entry.bytes}"))
-        digest = self._reader.hexdigest()
-        if digest != self.entry.sha256:
-            found.append(("checksum_mismatch", f"SHA-256 is {digest}, the manifest says {self.entry.sha256}: the "
-                          f"file changed after it was written (corruption or tampering)"))
+        found.extend(checksum_mismatches(self._reader.digests(), self.entry))
         if self.entry.documents is not None and self.lines_read != self.entry.documents:
             found.append(("count_mismatch", f"holds {self.lines_read} document line(s), the manifest says {self.entry.documents}"))
         return found
+
+
+def checksum_mismatches(digests: Digests, entry: FileEntry) -> list[tuple[str, str]]:
+    """``(code, message)`` for each digest of a file that differs from its manifest entry."""
+    found = []
+    for name, actual, expected in (("SHA-256", digests.sha256, entry.sha256), ("SHA-1", digests.sha1, entry.sha1)):
+        if expected is not None and actual != expected:
+            found.append(("checksum_mismatch", f"{name} is {actual}, the manifest says {expected}: the file changed "
+                          f"after it was written (corruption or tampering)"))
+    return found[:1] if len(found) == 2 else found  # one problem per file, not one per algorithm
 
 
 @dataclass

@@ -16,13 +16,13 @@ from typing import Any
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
 from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM
 from airflow_provider_vectorbackup.snapshot.errors import EnvelopeError, IntegrityError, SnapshotError
-from airflow_provider_vectorbackup.snapshot.files import sha256_of_file
+from airflow_provider_vectorbackup.snapshot.files import digests_of_file
 from airflow_provider_vectorbackup.snapshot.guard import declared_dimension
 from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest,
 )
-from airflow_provider_vectorbackup.snapshot.reader import SegmentScan, folder_state, read_manifest
+from airflow_provider_vectorbackup.snapshot.reader import SegmentScan, checksum_mismatches, folder_state, read_manifest
 from airflow_provider_vectorbackup.snapshot.tally import Tally
 from airflow_provider_vectorbackup.snapshot.vectors import INVALID
 
@@ -158,12 +158,11 @@ def _is_safe(entry: FileEntry) -> bool:
 
 
 def _check_whole_file(path: Path, entry: FileEntry, report: VerifyReport) -> None:
-    digest, size = sha256_of_file(path / entry.path)
+    digests, size = digests_of_file(path / entry.path)
     if size != entry.bytes:
         report.add(entry.path, "size_mismatch", f"file has {size} bytes, the manifest says {entry.bytes}")
-    if digest != entry.sha256:
-        report.add(entry.path, "checksum_mismatch", f"SHA-256 is {digest}, the manifest says {entry.sha256}: the file "
-                   f"changed after it was written (corruption or tampering)")
+    for code, message in checksum_mismatches(digests, entry):
+        report.add(entry.path, code, message)
 
 
 def _check_definition(path: Path, collection: CollectionEntry, report: VerifyReport) -> None:

@@ -28,7 +28,7 @@ from airflow_provider_vectorbackup.snapshot.layout import (
     MANIFEST_NAME, SnapshotState, collection_dir, definition_path, folder_name, new_snapshot_id, segment_path,
 )
 from airflow_provider_vectorbackup.snapshot.manifest import (
-    COLLECTION_FAILED, STATUS_COMPLETE, STATUS_INCOMPLETE, CollectionEntry, FileEntry, Manifest, sha256_hex,
+    COLLECTION_FAILED, STATUS_COMPLETE, STATUS_INCOMPLETE, CollectionEntry, FileEntry, Manifest,
 )
 from airflow_provider_vectorbackup.snapshot.provenance import embedding_metadata, software_versions
 from airflow_provider_vectorbackup.snapshot.tally import Tally
@@ -49,6 +49,7 @@ class SnapshotResult:
     path: Path
     manifest: Manifest
     manifest_sha256: str
+    manifest_sha1: str
 
 
 class _Segment:
@@ -85,8 +86,9 @@ class _Segment:
         self._flush_buffer()
         if self._stream is not self._raw:
             self._stream.close()  # writes the gzip trailer; leaves the underlying file open
-        digest = self._raw.close()
-        return FileEntry(self.relative_path, self._raw.size, digest, self.documents, self.uncompressed_bytes)
+        digests = self._raw.close()
+        return FileEntry(self.relative_path, self._raw.size, digests.sha256, self.documents, self.uncompressed_bytes,
+                         sha1=digests.sha1)
 
     def discard(self) -> None:
         self._raw.discard()
@@ -111,8 +113,8 @@ class CollectionWriter:
         snapshot.path.joinpath(definition_path(name)).parent.mkdir(parents=True, exist_ok=False)
         raw = (json.dumps(definition, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
         local = snapshot.path / definition_path(name)
-        digest = write_file_durably(local, raw)
-        self._definition_file = FileEntry(definition_path(name), len(raw), digest)
+        digests = write_file_durably(local, raw)
+        self._definition_file = FileEntry(definition_path(name), len(raw), digests.sha256, sha1=digests.sha1)
         snapshot._file_complete(self._definition_file, local)
 
     def write(self, document: dict[str, Any]) -> None:
@@ -306,13 +308,14 @@ class SnapshotWriter:
             collections=list(self._collections.values()), error=error,
         )
         raw = manifest.to_json()
-        write_file_durably(self.path / MANIFEST_NAME, raw)
+        manifest_digests = write_file_durably(self.path / MANIFEST_NAME, raw)
         state = SnapshotState.COMPLETE if status == STATUS_COMPLETE else SnapshotState.INCOMPLETE
         final = self.root / folder_name(self.snapshot_id, state)
         os.rename(self.path, final)
         fsync_dir(self.root)
         self.path = final
-        self.result = SnapshotResult(self.snapshot_id, status, final, manifest, sha256_hex(raw))
+        self.result = SnapshotResult(self.snapshot_id, status, final, manifest, manifest_digests.sha256,
+                                     manifest_digests.sha1)
         return self.result
 
     def __enter__(self) -> SnapshotWriter:

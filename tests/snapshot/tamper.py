@@ -23,7 +23,7 @@ def edit_manifest(snapshot: Path, edit: Any) -> None:
 
 
 def rewrite_segment_consistently(snapshot: Path, relative: str, lines: list[bytes]) -> None:
-    """Replace a segment's content and fix its size and SHA-256 in the manifest, as a careful tamperer would."""
+    """Replace a segment's content and fix its size and checksums in the manifest, as a careful tamperer would."""
     raw = gzip.compress(b"".join(line + b"\n" for line in lines), mtime=0)
     (snapshot / relative).write_bytes(raw)
 
@@ -31,7 +31,8 @@ def rewrite_segment_consistently(snapshot: Path, relative: str, lines: list[byte
         for collection in manifest["collections"]:
             for segment in collection["segments"]:
                 if segment["path"] == relative:
-                    segment.update(bytes=len(raw), sha256=hashlib.sha256(raw).hexdigest(), documents=len(lines))
+                    segment.update(bytes=len(raw), sha256=hashlib.sha256(raw).hexdigest(),
+                                   sha1=hashlib.sha1(raw).hexdigest(), documents=len(lines))
 
     edit_manifest(snapshot, fix)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from pathlib import Path
 
@@ -71,7 +72,12 @@ def test_manifest_records_counts_vectors_versions_and_source(write_snapshot) -> 
     assert collection["definition"] == definition
     assert len(collection["content_digest"]) == 64 and collection["digest_algorithm"] == "sha256-sum/v1"
     for entry in [collection["definition_file"], *collection["segments"]]:
-        assert len(entry["sha256"]) == 64 and entry["bytes"] == (result.path / entry["path"]).stat().st_size
+        stored = (result.path / entry["path"]).read_bytes()
+        assert entry["bytes"] == len(stored)
+        assert entry["sha256"] == hashlib.sha256(stored).hexdigest() and entry["sha1"] == hashlib.sha1(stored).hexdigest()
+    manifest_bytes = (result.path / "manifest.json").read_bytes()
+    assert result.manifest_sha256 == hashlib.sha256(manifest_bytes).hexdigest()
+    assert result.manifest_sha1 == hashlib.sha1(manifest_bytes).hexdigest()
 
 
 def test_endpoint_credentials_never_reach_the_manifest(tmp_path: Path) -> None:
