@@ -60,6 +60,10 @@ BOX_CONNECTION = {
                            "https://api.box.com."),
         "upload_url": _field("Upload base URL", "Override; default https://upload.box.com/api."),
         "oauth2_url": _field("OAuth2 base URL", "Override; default https://account.box.com/api/oauth2."),
+        "max_attempts": _field("Attempts per request", "Attempts boxsdk makes for a retryable request (429, 5xx, "
+                               "expired token).", {"type": ["integer", "null"], "default": 5}),
+        "retry_base_interval": _field("Retry base interval (s)", "First back-off pause when Box sends no "
+                                      "Retry-After; it doubles per attempt.", {"type": ["number", "null"], "default": 1}),
     },
     "ui-field-behaviour": {
         "hidden-fields": ["schema", "port", "host", "extra"],

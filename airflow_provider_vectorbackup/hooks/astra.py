@@ -296,6 +296,12 @@ class AstraDBHook(BaseHook):
         """
         return insert_documents(self, collection, documents, chunk_size=chunk_size, concurrency=concurrency)
 
+    def vector_search(self, collection: str, vector: list[float], *, limit: int = 10) -> list[Any]:
+        """The ``_id`` s of the ``limit`` documents nearest to ``vector`` by the collection's metric, nearest first."""
+        body = {"find": {"filter": {}, "sort": {"$vector": vector}, "projection": {"_id": True},
+                         "options": {"limit": limit}}}
+        return [d["_id"] for d in self.command(body, collection=collection)["data"]["documents"]]
+
     def find_by_ids(self, collection: str, ids: list[Any]) -> list[dict[str, Any]]:
         """Stored documents for up to 100 ``_id`` values (the ``$in`` limit), verbatim, across pages."""
         return list(self.iter_documents(collection, filter={"_id": {"$in": ids}}))

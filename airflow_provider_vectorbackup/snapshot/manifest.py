@@ -80,6 +80,7 @@ class Manifest:
     settings: dict[str, Any]
     collections: list[CollectionEntry]
     error: str | None = None
+    producer: dict[str, str] | None = None
     document_format: dict[str, str] = field(default_factory=lambda: dict(DOCUMENT_FORMAT))
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -127,13 +128,51 @@ def _listed_files(manifest: Manifest, report: VerifyReport) -> set[str]:
 
 
 def _check_unlisted(path: Path, listed: set[str], report: VerifyReport) -> None:
-    for child in sorted(path.rglob("*")):
-        if child.is_dir():
-            continue
-        relative = child.relative_to(path).as_posix()
+    present = (child.relative_to(path).as_posix() for child in path.rglob("*") if not child.is_dir())
+    _report_unlisted(present, listed, report)
+
+
+def _report_unlisted(present: Iterable[str], listed: set[str], report: VerifyReport) -> None:
+    for relative in sorted(present):
         if relative != MANIFEST_NAME and relative not in listed:
             report.add(relative, "unlisted_file", "file is not listed in the manifest: it was added after the "
                        "backup, or left by an interrupted write")
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What a store knows about a file without reading it: its size and, where the store keeps one, its SHA-1."""
+
+    size: int | None
+    sha1: str | None
+
+
+def verify_listing(snapshot: str, state: SnapshotState, manifest: Manifest, listing: Mapping[str, StoredFile], *,
+                   allow_incomplete: bool = False) -> VerifyReport:
+    """The ``files`` level for a remote store, from its listing alone: presence, size and SHA-1 of every file.
+
+    :param listing: every file under the snapshot folder, by path relative to it.
+    """
+    report = VerifyReport(snapshot=manifest.snapshot_id or snapshot, level="files")
+    _check_status(manifest, state, allow_incomplete, report)
+    listed = _listed_files(manifest, report)
+    _report_unlisted(listing, listed, report)
+    for entry in manifest.files:
+        stored = listing.get(entry.path)
+        if stored is None:
+            report.add(entry.path, "missing_file", "listed in the manifest but not in the snapshot")
+            continue
+        report.files_checked += 1
+        report.bytes_checked += entry.bytes
+        if stored.size is not None and stored.size != entry.bytes:
+            report.add(entry.path, "size_mismatch", f"file has {stored.size} bytes, the manifest says {entry.bytes}")
+        if entry.sha1 is None:
+            report.add(entry.path, "checksum_unavailable", "the manifest has no SHA-1 for this file; use the deep "
+                       "(records) level to check it")
+        elif stored.sha1 is None or stored.sha1.lower() != entry.sha1:
+            report.add(entry.path, "checksum_mismatch", f"the store's SHA-1 is {stored.sha1}, the manifest says "
+                       f"{entry.sha1}: the file changed after it was written (corruption or tampering)")
+    return report
 
 
 def _verify_collection(path: Path, collection: CollectionEntry, level: str, codec: Codec, report: VerifyReport) -> None:

@@ -210,6 +210,8 @@ class SnapshotWriter:
     :param source: what was backed up, from :func:`provenance.describe_source`; never credentials.
     :param segment_max_bytes: a segment rolls over before its uncompressed JSON would exceed this.
     :param on_file_complete: called with each finished file, so it can be uploaded at once.
+    :param producer: what made the snapshot (e.g. Airflow ``dag_id``, ``task_id``, ``run_id``), so
+        retention can tell its own snapshots from others'.
     """
 
     def __init__(
@@ -217,6 +219,7 @@ class SnapshotWriter:
         segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, compression: str = "gzip",
         compress_level: int = DEFAULT_COMPRESS_LEVEL, codec: Codec = DEFAULT_CODEC,
         vector_policy: VectorLossPolicy = VectorLossPolicy(), on_file_complete: FileCallback | None = None,
+        producer: dict[str, str] | None = None,
     ) -> None:
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {COMPRESSIONS}, not {compression!r}")
@@ -231,6 +234,7 @@ class SnapshotWriter:
         self.codec = codec
         self.vector_policy = vector_policy
         self._on_file_complete = on_file_complete
+        self.producer = producer
         self._collections: dict[str, CollectionEntry] = {}
         self._active: CollectionWriter | None = None
         self._started_at: dt.datetime | None = None
@@ -305,7 +309,7 @@ class SnapshotWriter:
             finished_at=finished.isoformat(timespec="milliseconds"),
             duration_seconds=round(time.monotonic() - self._started_clock, 3),
             software=software_versions(), source=self.source, settings=settings,
-            collections=list(self._collections.values()), error=error,
+            collections=list(self._collections.values()), error=error, producer=self.producer,
         )
         raw = manifest.to_json()
         manifest_digests = write_file_durably(self.path / MANIFEST_NAME, raw)

@@ -1,0 +1,19 @@
+"""Exceptions that Airflow must treat specially, built on the format core's own."""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
+
+
+class VectorLossTaskFailure(VectorLossError, AirflowFailException):
+    """A tripped vector-loss guard inside a task.
+
+    It is a :class:`VectorLossError`, so failure callbacks recognise it, and an
+    ``AirflowFailException``, so Airflow does not retry: a retry would lose the same vectors.
+    """
+
+    @classmethod
+    def from_error(cls, error: VectorLossError, **more_facts: object) -> VectorLossTaskFailure:
+        return cls(error.collection, error.reason, **{**error.facts, **more_facts})

@@ -1,0 +1,130 @@
+"""Turn an Airflow ``box`` connection into a boxsdk client: auth, base URLs and retries.
+
+The kind of auth (CCG, JWT or developer token) is decided by which fields are filled in, so
+one connection type covers all three; see ``docs/connections.md``. Nothing here logs or
+raises a secret: errors name the fields, never their values.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from box_sdk_gen import (
+    BaseUrls,
+    BoxCCGAuth,
+    BoxClient,
+    BoxDeveloperTokenAuth,
+    BoxJWTAuth,
+    BoxRetryStrategy,
+    CCGConfig,
+    JWTConfig,
+    NetworkSession,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+    from box_sdk_gen.networking.auth import Authentication
+
+ACCEPTED_FIELDS = (
+    "Accepted field combinations for a Box connection: "
+    "CCG = login (client id) + password (client secret) + extra enterprise_id or user_id; "
+    "JWT = extra jwt_config (the app's config JSON) or extra jwt_config_path (a file on the worker), "
+    "optionally with extra enterprise_id or user_id; "
+    "developer token = password only (login empty)."
+)
+
+
+class BoxConnectionError(ValueError):
+    """The connection's fields do not describe any supported way to authenticate."""
+
+
+def _text(value: Any) -> str | None:
+    """Extras may arrive as numbers (``"enterprise_id": 123``) or blanks; normalise to text or None."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def build_client(conn: Connection) -> tuple[BoxClient, str]:
+    """Build a client for ``conn``; returns it with a secret-free description of the auth used."""
+    extra = conn.extra_dejson
+    auth, description = _auth(conn, extra)
+    session = NetworkSession(base_urls=_base_urls(extra), retry_strategy=_retry_strategy(conn.conn_id, extra))
+    return BoxClient(auth, network_session=session), description
+
+
+def _retry_strategy(conn_id: str | None, extra: dict[str, Any]) -> BoxRetryStrategy:
+    """boxsdk's own retry (429, 5xx, 202, 401, dropped connections), tunable from extras.
+
+    ``max_attempts`` (default 5) bounds attempts per request; ``retry_base_interval`` (seconds,
+    default 1) scales the exponential back-off used when Box sends no ``Retry-After``.
+    """
+    try:
+        max_attempts = int(extra.get("max_attempts") or 5)
+        base_interval = float(extra.get("retry_base_interval") or 1.0)
+    except (TypeError, ValueError):
+        raise BoxConnectionError(f"Box connection {conn_id!r}: extras max_attempts and retry_base_interval "
+                                 "must be numbers") from None
+    if max_attempts < 1 or base_interval < 0:
+        raise BoxConnectionError(f"Box connection {conn_id!r}: max_attempts must be >= 1 and "
+                                 "retry_base_interval >= 0")
+    return BoxRetryStrategy(max_attempts=max_attempts, retry_base_interval=base_interval)
+
+
+def _auth(conn: Connection, extra: dict[str, Any]) -> tuple[Authentication, str]:
+    login, password = _text(conn.login), _text(conn.password)
+    enterprise_id, user_id = _text(extra.get("enterprise_id")), _text(extra.get("user_id"))
+    jwt_raw = extra.get("jwt_config")  # a JSON string, or already an object when the extras were written as JSON
+    jwt_json = json.dumps(jwt_raw) if isinstance(jwt_raw, dict) else _text(jwt_raw)
+    jwt_path = _text(extra.get("jwt_config_path"))
+    if jwt_json and jwt_path:
+        raise BoxConnectionError(f"Box connection {conn.conn_id!r} sets both jwt_config and jwt_config_path; "
+                                 f"keep one. {ACCEPTED_FIELDS}")
+    if jwt_json or jwt_path:
+        config = _jwt_config(conn.conn_id, jwt_json, jwt_path)
+        # Explicit extras override the config file's subject; a user id wins, as it does for CCG.
+        if user_id:
+            config.enterprise_id, config.user_id = None, user_id
+        elif enterprise_id:
+            config.enterprise_id = enterprise_id
+        subject = f"user {config.user_id}" if config.enterprise_id is None else f"enterprise {config.enterprise_id}"
+        return BoxJWTAuth(config), f"JWT ({subject})"
+    if login and password:
+        if not (enterprise_id or user_id):
+            raise BoxConnectionError(f"Box connection {conn.conn_id!r} has a client id and secret (CCG) but "
+                                     f"neither extra enterprise_id nor user_id. {ACCEPTED_FIELDS}")
+        subject = f"user {user_id}" if user_id else f"enterprise {enterprise_id}"
+        return BoxCCGAuth(CCGConfig(login, password, enterprise_id=enterprise_id, user_id=user_id)), f"CCG ({subject})"
+    if password and not login:
+        return BoxDeveloperTokenAuth(password), "developer token"
+    raise BoxConnectionError(f"Box connection {conn.conn_id!r} has no usable credentials. {ACCEPTED_FIELDS}")
+
+
+def _jwt_config(conn_id: str | None, jwt_json: str | None, jwt_path: str | None) -> JWTConfig:
+    # The SDK's parse errors can quote the document, which holds the private key and the
+    # client secret, so they are replaced rather than chained.
+    try:
+        if jwt_path:
+            return JWTConfig.from_config_file(jwt_path)
+        return JWTConfig.from_config_json_string(jwt_json or "")
+    except OSError as error:
+        raise BoxConnectionError(f"Box connection {conn_id!r}: cannot read jwt_config_path {jwt_path!r} "
+                                 f"({error.strerror})") from None
+    except Exception:
+        source = f"the file {jwt_path!r}" if jwt_path else "extra jwt_config"
+        raise BoxConnectionError(
+            f"Box connection {conn_id!r}: {source} is not a Box JWT app config (expected the JSON downloaded "
+            "from the Box developer console, with boxAppSettings.clientID, clientSecret and "
+            "appAuth.publicKeyID, privateKey, passphrase)") from None
+
+
+def _base_urls(extra: dict[str, Any]) -> BaseUrls:
+    """Box's default hosts, overridden per extra (a trailing slash would produce ``//2.0`` paths)."""
+    overrides = {
+        keyword: url.rstrip("/")
+        for keyword, field in (("base_url", "base_url"), ("upload_url", "upload_url"), ("oauth_2_url", "oauth2_url"))
+        if (url := _text(extra.get(field)))
+    }
+    return BaseUrls(**overrides)

@@ -1,0 +1,130 @@
+"""What :class:`~airflow_provider_vectorbackup.hooks.box.BoxHook` returns and raises.
+
+Plain, frozen values instead of boxsdk models: they pickle, compare and fit in XCom, and they
+carry no client (and so no credential) with them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class BoxItem:
+    """A Box file, folder or web link.
+
+    :param id: Box item id.
+    :param name: item name.
+    :param type: ``"file"``, ``"folder"`` (or ``"web_link"``).
+    :param size: bytes, when Box sent it.
+    :param sha1: lowercase hex SHA-1 of a file's current version; ``None`` for folders.
+    :param parent_id: id of the containing folder, when Box sent it.
+    """
+
+    id: str
+    name: str
+    type: str
+    size: int | None = None
+    sha1: str | None = None
+    parent_id: str | None = None
+
+    @classmethod
+    def from_sdk(cls, item: Any, *, parent_id: str | None = None) -> BoxItem:
+        """Convert any boxsdk file/folder/web-link model (mini or full).
+
+        :param parent_id: the parent to record when the model has none (boxsdk parses listed
+            folders as ``FolderMini``, which drops ``parent``).
+        """
+        parent = getattr(item, "parent", None)
+        sha1 = getattr(item, "sha_1", None)
+        item_type = getattr(item, "type", None)
+        return cls(
+            id=str(item.id),
+            name=getattr(item, "name", None) or "",
+            type=str(getattr(item_type, "value", item_type) or "file"),
+            size=getattr(item, "size", None),
+            sha1=sha1.lower() if sha1 else None,
+            parent_id=getattr(parent, "id", None) or parent_id,
+        )
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> BoxItem:
+        """Convert a raw item as found in an error's ``context_info.conflicts``."""
+        parent = item.get("parent") or {}
+        sha1 = item.get("sha1")
+        return cls(
+            id=str(item["id"]),
+            name=item.get("name") or "",
+            type=item.get("type") or "file",
+            size=item.get("size"),
+            sha1=sha1.lower() if sha1 else None,
+            parent_id=parent.get("id"),
+        )
+
+
+class BoxIntegrityError(Exception):
+    """The SHA-1 of bytes in Box and of bytes on this machine differ.
+
+    :param message: what was being checked and what to do about it.
+    :param name: file name or id concerned.
+    :param expected_sha1: the SHA-1 that should have been found.
+    :param actual_sha1: the SHA-1 actually found.
+    """
+
+    def __init__(self, message: str, *, name: str, expected_sha1: str | None, actual_sha1: str | None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.expected_sha1 = expected_sha1
+        self.actual_sha1 = actual_sha1
+
+
+class BoxNameConflictError(Exception):
+    """A name is already taken in the target folder by a different item.
+
+    :param message: both names and what to do about it.
+    :param existing: the item that holds the name, when Box reported it.
+    """
+
+    def __init__(self, message: str, *, existing: BoxItem | None) -> None:
+        super().__init__(message)
+        self.existing = existing
+
+
+def conflicting_item(error: Any) -> BoxItem | None:
+    """The item named in a 409 ``item_name_in_use``, or ``None`` for any other error.
+
+    Box sends ``context_info.conflicts`` as an object for uploads and as an array for folder
+    operations; both are accepted.
+    """
+    info = getattr(error, "response_info", None)
+    if info is None or info.status_code != 409 or info.code != "item_name_in_use":
+        return None
+    conflicts = (info.context_info or {}).get("conflicts")
+    if isinstance(conflicts, list):
+        conflicts = conflicts[0] if conflicts else None
+    if not isinstance(conflicts, dict) or "id" not in conflicts:
+        return None
+    return BoxItem.from_json(conflicts)
+
+
+def describe_api_error(error: Exception) -> str:
+    """A one-line, secret-free description of a boxsdk error.
+
+    ``str()`` of a boxsdk error embeds the request (headers and body, only partly redacted);
+    this keeps to the status, Box's error code and message, and the request id.
+    """
+    info = getattr(error, "response_info", None)
+    if info is None:
+        return f"{type(error).__name__}: {getattr(error, 'message', None) or error}"
+    body = info.body if isinstance(info.body, dict) else {}
+    code = info.code or body.get("error")
+    message = body.get("message") or body.get("error_description") or ""
+    text = f"HTTP {info.status_code}"
+    if code:
+        text += f" {code}"
+    if message:
+        text += f": {message}"
+    if info.request_id:
+        text += f" (request id {info.request_id})"
+    return text

@@ -1,0 +1,1 @@
+"""Notifiers: alerts that the vector-loss guard fires."""

@@ -1,0 +1,1 @@
+"""Operators: thin tasks that delegate to the hooks, the stores and the snapshot format core."""

@@ -1,0 +1,46 @@
+"""Progress lines for long dumps and restores: documents per second, bytes, and an ETA when a total is known."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+
+class Progress:
+    """Logs at most every ``interval`` seconds, so a multi-hour dump shows it is alive without flooding logs.
+
+    :param expected: an estimate of the total (e.g. ``estimatedDocumentCount``), or ``None``.
+    """
+
+    def __init__(self, log: logging.Logger, what: str, expected: int | None = None, interval: float = 30.0) -> None:
+        self.log = log
+        self.what = what
+        self.expected = expected or None
+        self.interval = interval
+        self.documents = 0
+        self.bytes = 0
+        self._started = time.monotonic()
+        self._last = self._started
+
+    def advance(self, documents: int, bytes_: int = 0) -> None:
+        self.documents += documents
+        self.bytes += bytes_
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            self.log.info("%s", self.line(now))
+
+    def line(self, now: float | None = None) -> str:
+        elapsed = max((now or time.monotonic()) - self._started, 1e-9)
+        rate = self.documents / elapsed
+        text = f"{self.what}: {self.documents:,} documents, {rate:,.0f} docs/s, {self.bytes / 1e6:,.1f} MB"
+        if self.expected and rate > 0 and self.documents < self.expected:
+            remaining = dt.timedelta(seconds=round((self.expected - self.documents) / rate))
+            text += f", ~{self.expected:,} expected, ETA {remaining}"
+        return text
+
+    def done(self) -> str:
+        line = self.line() + f" in {dt.timedelta(seconds=round(time.monotonic() - self._started))}"
+        self.log.info("%s (done)", line)
+        return line

@@ -1,0 +1,1 @@
+"""Sensors: wait for a snapshot, then prove it intact."""

@@ -1,0 +1,91 @@
+"""ManifestVerifySensor: wait until a snapshot is sealed in Box, then prove it intact, or fail naming each bad file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.configuration import conf
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.stores.checks import FAILED, LEVELS, VERIFIED, check_snapshot
+from airflow_provider_vectorbackup.triggers.manifest import ManifestVerifyTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class ManifestVerifySensor(BaseSensorOperator):
+    """Succeed once snapshot ``snapshot_id`` is complete in Box and passes verification.
+
+    :param box_folder: path of the Box folder holding snapshots (as given to the dump).
+    :param snapshot_id: templated; an id, or ``"latest"``. Ignored when ``dump_task_id`` is set.
+    :param dump_task_id: take the snapshot id from this upstream ``VectorDumpOperator``'s XCom.
+    :param level: ``"files"`` (presence, size and Box SHA-1 of every file against the manifest) or
+        ``"deep"`` (download, SHA-256 and every record re-read).
+    :param allow_incomplete: verify an ``.INCOMPLETE`` snapshot instead of failing on it.
+    :param deferrable: wait in the triggerer instead of occupying a worker slot.
+
+    Returns (XCom) the verification report. A mismatch fails the task with a report naming
+    each bad file; it never passes silently.
+    """
+
+    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "level")
+    ui_color = "#b7e4c7"
+
+    def __init__(
+        self, *, box_folder: str, snapshot_id: str = "latest", dump_task_id: str | None = None, level: str = "files",
+        box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", allow_incomplete: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False), **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if level not in LEVELS:
+            raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
+        self.box_folder = box_folder
+        self.snapshot_id = snapshot_id
+        self.dump_task_id = dump_task_id
+        self.level = level
+        self.box_conn_id = box_conn_id
+        self.box_folder_id = box_folder_id
+        self.allow_incomplete = allow_incomplete
+        self.deferrable = deferrable
+
+    def _snapshot_id(self, context: Context) -> str:
+        if self.dump_task_id is None:
+            return self.snapshot_id
+        summary = context["ti"].xcom_pull(task_ids=self.dump_task_id)
+        if not summary or "snapshot_id" not in summary:
+            raise AirflowFailException(f"task {self.dump_task_id!r} pushed no snapshot summary to XCom")
+        return summary["snapshot_id"]
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        check = check_snapshot(self.box_conn_id, self.box_folder, self.box_folder_id, self._snapshot_id(context),
+                               self.level, self.allow_incomplete)
+        self.log.info("%s", check.message)
+        if check.outcome == FAILED:
+            raise AirflowFailException(check.message)
+        return PokeReturnValue(is_done=check.outcome == VERIFIED, xcom_value=check.report)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)
+        if first.is_done:
+            return first.xcom_value
+        self.defer(
+            timeout=timedelta(seconds=self.timeout),
+            trigger=ManifestVerifyTrigger(
+                box_conn_id=self.box_conn_id, box_folder=self.box_folder, box_folder_id=self.box_folder_id,
+                snapshot_id=self._snapshot_id(context), level=self.level, allow_incomplete=self.allow_incomplete,
+                poke_interval=self.poke_interval),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any] | None:
+        if event.get("status") != "success":
+            raise AirflowFailException(event.get("message") or "snapshot verification failed")
+        self.log.info("%s", event.get("message"))
+        return event.get("report")

@@ -1,0 +1,275 @@
+"""Which snapshots to keep and which to delete: a retention policy in the spirit of restic ``forget``.
+
+Pure on purpose: no I/O, no clock, no Airflow. The operator lists the store, says which
+snapshots this DAG made and which were verified, passes ``now``, and then deletes what the
+plan says (or only logs it, on a dry run). Keeping the decision here makes it testable over
+thousands of generated histories, which is where retention bugs hide. See docs/retention.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_vectorbackup.snapshot.layout import SnapshotRef, SnapshotState, check_snapshot_id
+
+UNVERIFIED_RUN_HOLD = "current run's snapshot is not verified: nothing is deleted"
+NOT_OURS = "not produced by this DAG"
+NEWEST_VERIFIED = "newest verified complete snapshot"
+CURRENT_SNAPSHOT = "current run's snapshot"
+
+_KEEP_FIELDS = ("keep_last", "keep_daily", "keep_weekly", "keep_monthly")
+_STATE_WORDS = {
+    SnapshotState.COMPLETE: "complete",
+    SnapshotState.INCOMPLETE: "incomplete",
+    SnapshotState.IN_PROGRESS: "in progress",
+}
+_DURATION_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def _day(when: dt.datetime) -> str:
+    return when.date().isoformat()
+
+
+def _iso_week(when: dt.datetime) -> str:
+    year, week, _ = when.isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
+def _month(when: dt.datetime) -> str:
+    return f"{when.year:04d}-{when.month:02d}"
+
+
+# (reason prefix, policy field, the UTC period a snapshot time falls in)
+_PERIOD_RULES: tuple[tuple[str, str, Callable[[dt.datetime], str]], ...] = (
+    ("daily", "keep_daily", _day),
+    ("weekly", "keep_weekly", _iso_week),
+    ("monthly", "keep_monthly", _month),
+)
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How many complete snapshots to keep, and how long failed or abandoned folders may linger.
+
+    The keep rules count complete snapshots only; a snapshot kept by several rules is kept once.
+    """
+
+    keep_last: int = 7
+    keep_daily: int = 0
+    keep_weekly: int = 0
+    keep_monthly: int = 0
+    incomplete_grace: dt.timedelta = dt.timedelta(days=7)
+
+    def __post_init__(self) -> None:
+        for name in _KEEP_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"retention {name} must be a whole number >= 0, got {value!r}")
+        if not any(getattr(self, name) for name in _KEEP_FIELDS):
+            raise ValueError(
+                "a retention policy must keep something: set keep_last, keep_daily, keep_weekly or keep_monthly "
+                "above 0 (with all of them at 0 every complete snapshot but the newest verified one would be deleted)")
+        if not isinstance(self.incomplete_grace, dt.timedelta) or self.incomplete_grace < dt.timedelta(0):
+            raise ValueError(f"retention incomplete_grace must be a timedelta >= 0, got {self.incomplete_grace!r}")
+
+    def describe(self) -> str:
+        """``keep-last 7, daily 7, weekly 4``: the keep rules in force, for reasons and logs."""
+        rules = [f"keep-last {self.keep_last}"] if self.keep_last else []
+        rules += [f"{name} {getattr(self, field)}" for name, field, _ in _PERIOD_RULES if getattr(self, field)]
+        return ", ".join(rules)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{name: getattr(self, name) for name in _KEEP_FIELDS},
+                "incomplete_grace_seconds": self.incomplete_grace.total_seconds()}
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """A snapshot folder in the store, with what the caller knows about it."""
+
+    ref: SnapshotRef
+    ours: bool  # produced by this DAG: in the manifests its dumps pushed AND present in the store
+    verified: bool  # a verification of this snapshot passed
+
+
+@dataclass(frozen=True)
+class Decision:
+    record: SnapshotRecord
+    delete: bool
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        ref = self.record.ref
+        return {
+            "snapshot_id": ref.snapshot_id, "folder_name": ref.folder_name, "state": ref.state.value,
+            "created_at": ref.created_at.isoformat(), "ours": self.record.ours, "verified": self.record.verified,
+            "delete": self.delete, "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class RetentionPlan:
+    """One decision per snapshot folder, oldest first; ``hold`` says why nothing is deleted, if so."""
+
+    decisions: tuple[Decision, ...]
+    policy: RetentionPolicy
+    now: dt.datetime
+    current_snapshot_id: str | None
+    current_run_verified: bool
+    hold: str | None
+
+    @property
+    def keep(self) -> list[Decision]:
+        return [decision for decision in self.decisions if not decision.delete]
+
+    @property
+    def delete(self) -> list[Decision]:
+        return [decision for decision in self.decisions if decision.delete]
+
+    @property
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Keeps and deletions per folder state, so failed and abandoned folders are not lost in the totals."""
+        tally = Counter((d.record.ref.state, d.delete) for d in self.decisions)
+        return {state.value: {"keep": tally[state, False], "delete": tally[state, True]} for state in _STATE_WORDS}
+
+    def summary(self) -> str:
+        counts = self.counts
+        per_state = "; ".join(
+            f"{word}: keep {counts[state.value]['keep']}, delete {counts[state.value]['delete']}"
+            for state, word in _STATE_WORDS.items())
+        foreign = sum(not d.record.ours for d in self.decisions)
+        text = f"retention: keep {len(self.keep)}, delete {len(self.delete)} ({per_state})"
+        if foreign:
+            text += f"; {foreign} kept as {NOT_OURS}"
+        if self.hold:
+            text += f"; {self.hold}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe, for XCom and logs."""
+        return {
+            "policy": self.policy.to_dict(), "now": self.now.isoformat(),
+            "current_snapshot_id": self.current_snapshot_id, "current_run_verified": self.current_run_verified,
+            "hold": self.hold, "counts": self.counts, "summary": self.summary(),
+            "decisions": [decision.to_dict() for decision in self.decisions],
+        }
+
+
+def plan_retention(records: Iterable[SnapshotRecord], policy: RetentionPolicy, *, now: dt.datetime,
+                   current_snapshot_id: str | None, current_run_verified: bool) -> RetentionPlan:
+    """Decide, for every snapshot folder, whether to keep or delete it; see docs/retention.md for the rules."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("retention needs an aware 'now' (snapshot ids are UTC): pass datetime.now(timezone.utc)")
+    now = now.astimezone(dt.timezone.utc)
+    if current_snapshot_id is not None:
+        check_snapshot_id(current_snapshot_id)
+    oldest_first = _oldest_first(records)
+    complete_ours_newest_first = [record for record in reversed(oldest_first)
+                                  if record.ours and record.ref.state is SnapshotState.COMPLETE]
+    rule_reasons = _keep_rule_reasons(complete_ours_newest_first, policy)
+    newest_verified = next((record.ref for record in complete_ours_newest_first if record.verified), None)
+    hold = _hold(complete_ours_newest_first, current_snapshot_id, current_run_verified)
+
+    def decide(record: SnapshotRecord) -> Decision:
+        if not record.ours:
+            delete, reasons = False, [NOT_OURS]
+        else:
+            reasons = [CURRENT_SNAPSHOT] if record.ref.snapshot_id == current_snapshot_id else []
+            if record.ref == newest_verified:
+                reasons.append(NEWEST_VERIFIED)
+            if record.ref.state is SnapshotState.COMPLETE:
+                reasons += rule_reasons.get(record.ref, [])
+                delete = not reasons
+                if delete:
+                    reasons = [f"selected by no keep rule ({policy.describe()})"]
+            else:
+                within_grace, age_reason = _age_reason(record.ref, now, policy.incomplete_grace)
+                delete = not reasons and not within_grace
+                reasons.append(age_reason)
+        if hold is None:
+            return Decision(record, delete, tuple(reasons))
+        if delete:
+            return Decision(record, False, (hold, f"would otherwise be deleted: {'; '.join(reasons)}"))
+        return Decision(record, False, (hold, *reasons))
+
+    return RetentionPlan(tuple(decide(record) for record in oldest_first), policy, now, current_snapshot_id,
+                         current_run_verified, hold)
+
+
+def _oldest_first(records: Iterable[SnapshotRecord]) -> list[SnapshotRecord]:
+    """Sort by folder (ids sort by time, then label), so input order never changes the plan."""
+    ordered = sorted(records, key=lambda record: record.ref)
+    for earlier, later in zip(ordered, ordered[1:]):
+        if earlier.ref.folder_name == later.ref.folder_name:
+            raise ValueError(f"snapshot folder {later.ref.folder_name!r} is listed twice: "
+                             f"a store holds each folder once, so the listing given to retention is wrong")
+    return ordered
+
+
+def _keep_rule_reasons(complete_ours_newest_first: list[SnapshotRecord],
+                       policy: RetentionPolicy) -> dict[SnapshotRef, list[str]]:
+    """Which keep rules select each complete snapshot, walking newest first as restic does."""
+    reasons: dict[SnapshotRef, list[str]] = {}
+    for position, record in enumerate(complete_ours_newest_first[:policy.keep_last], start=1):
+        reasons.setdefault(record.ref, []).append(f"keep-last {position} of {policy.keep_last}")
+    for name, field, period_of in _PERIOD_RULES:
+        periods_left = getattr(policy, field)
+        previous_period = None
+        for record in complete_ours_newest_first:
+            if periods_left == 0:
+                break
+            period = period_of(record.ref.created_at)
+            if period != previous_period:  # the first seen in a period is its newest
+                reasons.setdefault(record.ref, []).append(f"{name} {period}")
+                previous_period = period
+                periods_left -= 1
+    return reasons
+
+
+def _hold(complete_ours_newest_first: list[SnapshotRecord], current_snapshot_id: str | None,
+          current_run_verified: bool) -> str | None:
+    """Why nothing may be deleted this run: deleting is only safe once a fresh, proven snapshot exists."""
+    if not current_run_verified:
+        return UNVERIFIED_RUN_HOLD
+    if current_snapshot_id is not None and not any(
+            record.ref.snapshot_id == current_snapshot_id for record in complete_ours_newest_first):
+        return (f"current run's snapshot {current_snapshot_id} is not in the store as a complete snapshot "
+                f"of this DAG: nothing is deleted")
+    return None
+
+
+def _age_reason(ref: SnapshotRef, now: dt.datetime, grace: dt.timedelta) -> tuple[bool, str]:
+    """Whether an incomplete or in-progress folder is within its grace period, and the words saying so."""
+    age = now - ref.created_at
+    age_text = f"{_duration(age)} old" if age >= dt.timedelta(0) else f"dated {_duration(-age)} in the future"
+    grace_text = f"the {_duration(grace, hyphenated=True)} grace period" if grace else "a grace period of zero"
+    state_word = _STATE_WORDS[ref.state]
+    if age <= grace:
+        still_running = " (the dump may still be running)" if ref.state is SnapshotState.IN_PROGRESS else ""
+        return True, f"{state_word}, {age_text}, within {grace_text}{still_running}"
+    return False, f"{state_word}, {age_text}, past {grace_text}"
+
+
+def _duration(span: dt.timedelta, *, hyphenated: bool = False) -> str:
+    """``2 days 3 hours``: the largest unit and the next one, rounded down; ``7-day`` for a whole-unit grace."""
+    seconds = int(span.total_seconds())
+    for index, (unit, size) in enumerate(_DURATION_UNITS):
+        if seconds >= size or size == 1:
+            break
+    amount, rest = divmod(seconds, size)
+    if hyphenated and not rest:
+        return f"{amount}-{unit}"
+    text = _plural(amount, unit)
+    if index + 1 < len(_DURATION_UNITS):
+        smaller_unit, smaller_size = _DURATION_UNITS[index + 1]
+        if rest // smaller_size:
+            text += f" {_plural(rest // smaller_size, smaller_unit)}"
+    return text
+
+
+def _plural(amount: int, unit: str) -> str:
+    return f"{amount} {unit}{'' if amount == 1 else 's'}"

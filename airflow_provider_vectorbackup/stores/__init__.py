@@ -1,0 +1,1 @@
+"""Where snapshots live: the snapshot format mapped onto a storage service."""

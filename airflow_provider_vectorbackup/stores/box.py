@@ -1,0 +1,214 @@
+"""The snapshot format on Box: one Box folder holds snapshot folders, in the format's three states.
+
+Files are uploaded as the writer finishes them, so local disk holds a few segments at a time,
+not a collection. ``manifest.json`` goes up last and the folder is renamed from
+``.<id>.inprogress`` to ``<id>`` (or ``<id>.INCOMPLETE``) in one Box call: no reader ever sees
+a half-written snapshot under a complete name.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.hooks.box_items import BoxItem
+from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotError, SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.layout import (
+    MANIFEST_NAME, SnapshotRef, SnapshotState, folder_name, parse_folder_name,
+)
+from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
+from airflow_provider_vectorbackup.snapshot.verify import StoredFile, VerifyReport, verify_listing
+from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
+
+log = logging.getLogger(__name__)
+
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+
+
+class SnapshotExistsError(SnapshotError):
+    """A complete snapshot with this id is already in the store; it is never overwritten."""
+
+
+@dataclass(frozen=True)
+class StoredSnapshot:
+    """A snapshot folder in Box."""
+
+    ref: SnapshotRef
+    folder_id: str
+
+    @property
+    def snapshot_id(self) -> str:
+        return self.ref.snapshot_id
+
+    @property
+    def state(self) -> SnapshotState:
+        return self.ref.state
+
+
+class BoxSnapshotStore:
+    """Snapshots kept in one Box folder (the store root).
+
+    :param hook: the Box hook to talk through.
+    :param root_folder_id: id of the folder that holds the snapshot folders.
+    """
+
+    def __init__(self, hook: BoxHook, root_folder_id: str) -> None:
+        self.hook = hook
+        self.root_folder_id = root_folder_id
+
+    @classmethod
+    def at_path(cls, hook: BoxHook, path: str, parent_id: str = "0", *, create: bool = False) -> BoxSnapshotStore:
+        """The store in folder ``path`` below ``parent_id``; created when ``create``, else it must exist."""
+        if create:
+            return cls(hook, hook.ensure_folder(path, parent_id))
+        folder_id = parent_id
+        for name in filter(None, path.split("/")):
+            item = hook.find_item(folder_id, name)
+            if item is None or item.type != "folder":
+                raise SnapshotStateError(f"Box has no folder {path!r} (below folder {parent_id}): no snapshots there")
+            folder_id = item.id
+        return cls(hook, folder_id)
+
+    def snapshots(self) -> list[StoredSnapshot]:
+        """Every snapshot folder in the root, oldest first, in whatever state; other items are ignored."""
+        found = []
+        for item in self.hook.list_folder(self.root_folder_id):
+            ref = parse_folder_name(item.name) if item.type == "folder" else None
+            if ref is not None:
+                found.append(StoredSnapshot(ref, item.id))
+        return sorted(found, key=lambda s: s.ref)
+
+    def get(self, snapshot_id: str) -> StoredSnapshot:
+        """The folder of a snapshot id; ``"latest"`` means the newest complete snapshot."""
+        snapshots = self.snapshots()
+        if snapshot_id == "latest":
+            complete = [s for s in snapshots if s.state is SnapshotState.COMPLETE]
+            if not complete:
+                raise SnapshotStateError(f"Box folder {self.root_folder_id} holds no complete snapshot")
+            return complete[-1]
+        matching = [s for s in snapshots if s.snapshot_id == snapshot_id]
+        if not matching:
+            raise SnapshotStateError(f"Box folder {self.root_folder_id} holds no snapshot {snapshot_id!r}")
+        # If a crash left both, the sealed folder is the one that counts.
+        return sorted(matching, key=lambda s: s.state is SnapshotState.IN_PROGRESS)[0]
+
+    def begin(self, snapshot_id: str) -> SnapshotUpload:
+        """Create ``.<id>.inprogress``; leftovers of an earlier, failed attempt at the same id are removed first.
+
+        :raises SnapshotExistsError: a complete snapshot with this id exists.
+        """
+        for existing in self.snapshots():
+            if existing.snapshot_id != snapshot_id:
+                continue
+            if existing.state is SnapshotState.COMPLETE:
+                raise SnapshotExistsError(f"snapshot {snapshot_id} is already complete in Box folder "
+                                          f"{self.root_folder_id} (folder id {existing.folder_id})")
+            log.warning("Removing %s left by an earlier attempt at snapshot %s", existing.ref.folder_name, snapshot_id)
+            self.hook.delete_folder(existing.folder_id, recursive=True)
+        name = folder_name(snapshot_id, SnapshotState.IN_PROGRESS)
+        folder_id = self.hook.ensure_folder(name, self.root_folder_id)
+        return SnapshotUpload(self, snapshot_id, folder_id)
+
+    def files(self, snapshot: StoredSnapshot) -> dict[str, BoxItem]:
+        """Every file under a snapshot folder, by path relative to it."""
+        return dict(self._walk(snapshot.folder_id, ""))
+
+    def _walk(self, folder_id: str, prefix: str) -> Iterator[tuple[str, BoxItem]]:
+        for item in self.hook.list_folder(folder_id):
+            path = f"{prefix}{item.name}"
+            if item.type == "folder":
+                yield from self._walk(item.id, f"{path}/")
+            else:
+                yield path, item
+
+    def read_manifest(self, snapshot: StoredSnapshot, files: dict[str, BoxItem] | None = None) -> Manifest:
+        files = self.files(snapshot) if files is None else files
+        item = files.get(MANIFEST_NAME)
+        if item is None:
+            raise ManifestError(f"{snapshot.ref.folder_name} in Box has no {MANIFEST_NAME}: it is not a finished "
+                                f"snapshot (or was damaged)")
+        if (item.size or 0) > MAX_MANIFEST_BYTES:
+            raise ManifestError(f"{MANIFEST_NAME} of {snapshot.ref.folder_name} is {item.size} bytes: not a manifest")
+        with tempfile.TemporaryDirectory(prefix="vectorbackup-manifest-") as tmp:
+            local = Path(tmp) / MANIFEST_NAME
+            self.hook.download(item.id, local, expected_sha1=item.sha1)
+            return Manifest.from_json(local.read_bytes())
+
+    def verify_files(self, snapshot: StoredSnapshot, *, allow_incomplete: bool = False) -> VerifyReport:
+        """Check presence, size and Box SHA-1 of every listed file against the manifest, downloading only the manifest."""
+        if snapshot.state is SnapshotState.IN_PROGRESS:
+            report = VerifyReport(snapshot=snapshot.snapshot_id, level="files")
+            report.add(snapshot.ref.folder_name, "in_progress", "the snapshot is still being written or was "
+                       "abandoned by a crash; it is never restorable")
+            return report
+        files = self.files(snapshot)
+        try:
+            manifest = self.read_manifest(snapshot, files)
+        except SnapshotError as exc:
+            report = VerifyReport(snapshot=snapshot.snapshot_id, level="files")
+            report.add(MANIFEST_NAME, "manifest_invalid", str(exc))
+            return report
+        listing = {path: StoredFile(item.size, item.sha1) for path, item in files.items()}
+        return verify_listing(snapshot.ref.folder_name, snapshot.state, manifest, listing,
+                              allow_incomplete=allow_incomplete)
+
+    def download(self, snapshot: StoredSnapshot, local_root: str | Path) -> Path:
+        """Copy a snapshot folder to ``local_root/<folder name>``, checking each file's SHA-1 against the manifest.
+
+        The copy keeps the folder name, so the local readers see the same state.
+        """
+        files = self.files(snapshot)
+        manifest = self.read_manifest(snapshot, files)
+        target = Path(local_root) / snapshot.ref.folder_name
+        target.mkdir(parents=True, exist_ok=False)
+        expected = {entry.path: entry for entry in manifest.files}
+        for path, item in files.items():
+            local = target / path
+            local.parent.mkdir(parents=True, exist_ok=True)
+            entry = expected.get(path)
+            self.hook.download(item.id, local, expected_sha1=(entry.sha1 if entry else None) or item.sha1)
+        log.info("Downloaded snapshot %s (%d files) to %s", snapshot.snapshot_id, len(files), target)
+        return target
+
+    def delete(self, snapshot: StoredSnapshot) -> None:
+        self.hook.delete_folder(snapshot.folder_id, recursive=True)
+        log.info("Deleted snapshot folder %s (id %s)", snapshot.ref.folder_name, snapshot.folder_id)
+
+
+class SnapshotUpload:
+    """The Box side of one snapshot being written: files go up as they finish, the manifest last."""
+
+    def __init__(self, store: BoxSnapshotStore, snapshot_id: str, folder_id: str) -> None:
+        self.store = store
+        self.snapshot_id = snapshot_id
+        self.folder_id = folder_id
+        self._folders: dict[str, str] = {"": folder_id}
+        self.uploaded_bytes = 0
+
+    def put(self, entry: FileEntry, local: Path) -> None:
+        """Upload one finished file (a :data:`~snapshot.writer.FileCallback`), then free its local disk."""
+        directory, _, name = entry.path.rpartition("/")
+        folder_id = self._folder(directory)
+        item = self.store.hook.upload(local, folder_id, name)
+        if entry.sha1 is not None and item.sha1 != entry.sha1:
+            raise SnapshotError(f"{entry.path}: Box stored SHA-1 {item.sha1}, the file written has {entry.sha1}")
+        self.uploaded_bytes += entry.bytes
+        local.unlink()
+
+    def _folder(self, directory: str) -> str:
+        if directory not in self._folders:
+            self._folders[directory] = self.store.hook.ensure_folder(directory, self.folder_id)
+        return self._folders[directory]
+
+    def seal(self, result: SnapshotResult) -> StoredSnapshot:
+        """Upload ``manifest.json`` and rename the folder to its final state, the same as the local writer's."""
+        self.store.hook.upload(result.path / MANIFEST_NAME, self.folder_id, MANIFEST_NAME)
+        state = SnapshotState.COMPLETE if result.status == "complete" else SnapshotState.INCOMPLETE
+        name = folder_name(self.snapshot_id, state)
+        self.store.hook.rename_folder(self.folder_id, name)
+        log.info("Snapshot %s is now visible in Box as %s (folder id %s)", self.snapshot_id, name, self.folder_id)
+        return StoredSnapshot(SnapshotRef(self.snapshot_id, state, name), self.folder_id)

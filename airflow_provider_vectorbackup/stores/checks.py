@@ -1,0 +1,59 @@
+"""One look at a snapshot in Box: still coming, verified, or failed. Shared by the sensor's poke and its trigger."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.snapshot.errors import SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
+from airflow_provider_vectorbackup.snapshot.verify import verify
+from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore
+
+LEVELS = ("files", "deep")
+WAITING, VERIFIED, FAILED = "waiting", "verified", "failed"
+
+
+@dataclass(frozen=True)
+class SnapshotCheck:
+    outcome: str
+    message: str
+    report: dict[str, Any] | None = None
+
+
+def check_snapshot(box_conn_id: str, box_folder: str, box_folder_id: str, snapshot_id: str, level: str,
+                   allow_incomplete: bool = False) -> SnapshotCheck:
+    """Blocking: look for the snapshot and, once sealed, verify it at ``level``.
+
+    ``files`` compares every listed file's presence, size and Box SHA-1 with the manifest
+    (downloading only the manifest); ``deep`` downloads everything and re-reads every record,
+    which also catches bytes that rotted at rest while Box's recorded SHA-1 stayed the same.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
+    hook = BoxHook(box_conn_id)
+    try:
+        store = BoxSnapshotStore.at_path(hook, box_folder, box_folder_id)
+        snapshot = store.get(snapshot_id)
+    except SnapshotStateError as exc:
+        return SnapshotCheck(WAITING, str(exc))
+    if snapshot.state is SnapshotState.IN_PROGRESS:
+        return SnapshotCheck(WAITING, f"snapshot {snapshot.snapshot_id} is still in progress")
+    if snapshot.state is SnapshotState.INCOMPLETE and not allow_incomplete:
+        report = store.verify_files(snapshot, allow_incomplete=True).to_dict()
+        return SnapshotCheck(FAILED, f"snapshot {snapshot.snapshot_id} was sealed INCOMPLETE: a collection failed "
+                             f"during the dump (see its manifest)", report)
+    if level == "files":
+        report = store.verify_files(snapshot, allow_incomplete=allow_incomplete)
+    else:
+        with tempfile.TemporaryDirectory(prefix="vectorbackup-verify-") as tmp:
+            try:
+                local = store.download(snapshot, tmp)
+            except Exception as exc:  # a file whose bytes no longer match its SHA-1 fails the download
+                return SnapshotCheck(FAILED, f"deep verification of {snapshot.snapshot_id} failed while downloading: "
+                                     f"{type(exc).__name__}: {exc}")
+            report = verify(local, "records", allow_incomplete=allow_incomplete)
+    outcome = VERIFIED if report.ok else FAILED
+    return SnapshotCheck(outcome, report.summary(), report.to_dict())

@@ -1,0 +1,45 @@
+"""Weekly restore drill: restore the latest snapshot into scratch collections, validate, then drop them.
+
+A backup that has never been restored is a hope. This DAG proves the latest snapshot restores
+(counts, content digests, vector search recall) and cleans up after itself. See docs/restore.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import DAG, task
+
+from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.operators.restore import RestoreOperator
+
+BOX_FOLDER = "vector-backups"
+
+with DAG(
+    dag_id="vector_restore_drill",
+    schedule="@weekly",
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    tags=["vector-backup"],
+    doc_md=__doc__,
+) as dag:
+    restore = RestoreOperator(
+        task_id="restore",
+        box_folder=BOX_FOLDER,
+        snapshot_id="latest",
+        target_prefix="drill_",
+        if_exists="replace",  # a leftover of an earlier drill is scratch data, never live data
+        validation_queries=10,
+    )
+
+    @task(trigger_rule="all_done")
+    def drop_scratch_collections(report: dict | None) -> list[str]:
+        """Drop what the drill restored, whether or not validation passed."""
+        hook = AstraDBHook()
+        targets = [c["target"] for c in (report or {}).get("collections", {}).values()]
+        for target in targets:
+            hook.drop_collection(target)
+        return targets
+
+    drop_scratch_collections(restore.output)
