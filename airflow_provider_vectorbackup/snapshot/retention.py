@@ -98,6 +98,8 @@ class SnapshotRecord:
 
 @dataclass(frozen=True)
 class Decision:
+    """Keep or delete one folder, with every reason in words, so a dry-run log can be audited."""
+
     record: SnapshotRecord
     delete: bool
     reasons: tuple[str, ...]

@@ -55,3 +55,40 @@ def test_backup_then_restore_into_new_names_is_semantically_identical(stores) ->
         semantically_equal(astra.dump_collection(KS, name), astra.dump_collection(KS, f"restored_{name}"),
                            vectorize=name == "faq")
     assert AstraDBHook().collection_definition("restored_articles") == astra.collection_options(KS, "articles")
+
+
+def test_vector_loss_fails_the_dump_alerts_and_leaves_nothing_complete(stores) -> None:
+    from airflow_provider_vectorbackup.notifications.vector_loss import vector_loss_callback
+
+    astra, box = stores
+    astra.regression_mode = True  # the server "forgets" to return $vector, as after a client regression
+    alerts: list[str] = []
+    dag = load_dag("vector_backup")
+    dag.get_task("dump").on_failure_callback = [vector_loss_callback(lambda text, context: alerts.append(text))]
+    dag_run = dag.test()
+    states = task_states(dag_run)
+    assert states["dump"] == "failed" and states["verify"] == "upstream_failed" and states["retention"] == "success"
+    assert len(alerts) == 1 and "VECTOR LOSS in collection 'articles'" in alerts[0] and "384" in alerts[0]
+    folders = [row["path"] for row in box.tree() if row["type"] == "folder" and row["path"].count("/") == 2]
+    assert len(folders) == 1 and folders[0].endswith(".INCOMPLETE"), folders
+    plan = dag_run.get_task_instance("retention").xcom_pull(task_ids="retention")
+    assert plan["current_run_verified"] is False and plan["hold"]
+    assert [d["delete"] for d in plan["decisions"]] == [False], "retention deletes nothing after a failed run"
+
+
+def test_silent_corruption_fails_deep_verification_and_restore(stores) -> None:
+    from airflow_provider_vectorbackup.stores.checks import FAILED, VERIFIED, check_snapshot
+
+    astra, box = stores
+    dag_run, ok = run("vector_backup")
+    assert ok, task_states(dag_run)
+    segment = next(row["path"] for row in box.tree() if row["path"].endswith("articles/part-00000.jsonl.gz"))
+    box.corrupt_file(segment)  # bytes rot at rest; Box's recorded SHA-1 stays the same
+    assert check_snapshot("box_default", "vector-backups", "0", "latest", "files").outcome == VERIFIED
+    deep = check_snapshot("box_default", "vector-backups", "0", "latest", "deep")
+    assert deep.outcome == FAILED and "part-00000.jsonl.gz" in deep.message
+
+    dag_run, ok = run("vector_restore", snapshot_id="latest", collections=[], target_prefix="restored_",
+                      if_exists="fail")
+    assert not ok and task_states(dag_run)["restore"] == "failed"
+    assert AstraDBHook().collection_definition("restored_articles") is None, "nothing may be written"
