@@ -10,7 +10,7 @@ PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2]
 CONSTRAINTS := constraints/py$(PYVER).txt
 STAMP  := $(VENV)/.installed-$(PYVER)
 
-.PHONY: test demo venv clean
+.PHONY: test demo demo-guard venv clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,9 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py
+
+demo-guard: $(STAMP)
+	$(PY) scripts/demo.py --regression
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .hypothesis

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
+from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_vectorbackup.notifications.vector_loss import vector_loss_callback
 from airflow_provider_vectorbackup.operators.dump import VectorDumpOperator
@@ -55,3 +56,10 @@ with DAG(
         trigger_rule="all_done",  # records a failed dump's snapshot too; deletes nothing unless this run verified
     )
     dump >> verify >> retention
+
+    @task(trigger_rule="one_failed", retries=0)
+    def watcher() -> None:
+        """Fails the run when any task failed: retention runs regardless, and would otherwise decide the run's state."""
+        raise AirflowException("a backup task failed: see the dump and verify tasks")
+
+    [dump, verify, retention] >> watcher()

@@ -68,6 +68,7 @@ def test_vector_loss_fails_the_dump_alerts_and_leaves_nothing_complete(stores) -
     dag_run = dag.test()
     states = task_states(dag_run)
     assert states["dump"] == "failed" and states["verify"] == "upstream_failed" and states["retention"] == "success"
+    assert states["watcher"] == "failed" and dag_run.state == "failed", "a failed backup must fail the DAG run"
     assert len(alerts) == 1 and "VECTOR LOSS in collection 'articles'" in alerts[0] and "384" in alerts[0]
     folders = [row["path"] for row in box.tree() if row["type"] == "folder" and row["path"].count("/") == 2]
     assert len(folders) == 1 and folders[0].endswith(".INCOMPLETE"), folders
