@@ -22,6 +22,20 @@ if TYPE_CHECKING:
 LEDGER_KEY = "snapshot_ledger"
 
 
+def merge_ledgers(pulled: Any) -> dict[str, dict[str, bool]]:
+    """One ledger from what XCom returns: a single ledger, or (with prior dates) a list of them, in any order.
+
+    A snapshot counts as verified if any run recorded it so; Box decides later which still exist.
+    """
+    ledgers = pulled if isinstance(pulled, list) else [pulled]
+    merged: dict[str, dict[str, bool]] = {}
+    for ledger in ledgers:
+        for snapshot_id, facts in (ledger or {}).items():
+            verified = merged.get(snapshot_id, {}).get("verified", False) or bool(facts.get("verified"))
+            merged[snapshot_id] = {"verified": verified}
+    return merged
+
+
 class RetentionOperator(BaseOperator):
     """Apply a keep-last / daily / weekly / monthly policy to the snapshots this DAG made.
 
@@ -71,8 +85,7 @@ class RetentionOperator(BaseOperator):
         report = ti.xcom_pull(task_ids=self.verify_task_id) if self.verify_task_id else None
         current_verified = bool(current and report and report.get("ok"))
         # Pull the previous ledger before pushing this run's: XComs of this task are cleared on retry.
-        ledger: dict[str, dict[str, bool]] = dict(
-            ti.xcom_pull(task_ids=self.task_id, key=LEDGER_KEY, include_prior_dates=True) or {})
+        ledger = merge_ledgers(ti.xcom_pull(task_ids=self.task_id, key=LEDGER_KEY, include_prior_dates=True))
         if current:
             ledger[current] = {"verified": current_verified or ledger.get(current, {}).get("verified", False)}
         store = BoxSnapshotStore.at_path(self.box_hook, self.box_folder, self.box_folder_id)

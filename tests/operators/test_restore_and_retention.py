@@ -108,3 +108,12 @@ def test_retention_deletes_nothing_when_this_run_did_not_verify(seeded) -> None:
     ti.xcoms[("verify", "return_value")] = {"ok": False}
     plan = RetentionOperator(task_id="retention", box_folder=FOLDER, keep_last=1).execute(context_for(ti))
     assert not any(d["delete"] for d in plan["decisions"]) and plan["hold"]
+
+
+def test_ledgers_from_prior_runs_merge_whatever_xcom_returns() -> None:
+    from airflow_provider_vectorbackup.operators.retention import merge_ledgers
+
+    assert merge_ledgers(None) == {}
+    assert merge_ledgers({"a": {"verified": True}}) == {"a": {"verified": True}}
+    merged = merge_ledgers([{"a": {"verified": False}, "b": {"verified": True}}, None, {"a": {"verified": True}}])
+    assert merged == {"a": {"verified": True}, "b": {"verified": True}}
