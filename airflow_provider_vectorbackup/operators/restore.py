@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.upstream import resolve_snapshot_id
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from airflow_provider_vectorbackup.snapshot.guard import is_vectorize
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
@@ -101,7 +102,7 @@ class RestoreOperator(BaseOperator):
         if self.if_exists not in IF_EXISTS:
             raise AirflowFailException(f"if_exists must be one of {IF_EXISTS}, not {self.if_exists!r}")
         store = BoxSnapshotStore.at_path(self.box_hook, self.box_folder, self.box_folder_id)
-        stored = store.get(self._snapshot_id(context))
+        stored = store.get(resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id))
         if stored.state is SnapshotState.IN_PROGRESS:
             raise AirflowFailException(f"snapshot {stored.snapshot_id} is still in progress (or was abandoned by a "
                                        f"crash); it is never restorable")
@@ -124,14 +125,6 @@ class RestoreOperator(BaseOperator):
             bad = {name: r for name, r in results.items() if not r["ok"]}
             raise AirflowFailException(f"restore of {stored.snapshot_id} did not validate: {bad}")
         return summary
-
-    def _snapshot_id(self, context: Context) -> str:
-        if self.dump_task_id is None:
-            return self.snapshot_id
-        summary = context["ti"].xcom_pull(task_ids=self.dump_task_id)
-        if not summary or "snapshot_id" not in summary:
-            raise AirflowFailException(f"task {self.dump_task_id!r} pushed no snapshot summary to XCom")
-        return summary["snapshot_id"]
 
     def _plan(self, snapshot: Snapshot) -> dict[str, str]:
         """Source → target names, with every refusal checked before anything is written."""

@@ -11,6 +11,7 @@ from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.upstream import resolve_snapshot_id
 from airflow_provider_vectorbackup.stores.checks import FAILED, LEVELS, VERIFIED, check_snapshot
 from airflow_provider_vectorbackup.triggers.manifest import ManifestVerifyTrigger
 
@@ -53,17 +54,10 @@ class ManifestVerifySensor(BaseSensorOperator):
         self.allow_incomplete = allow_incomplete
         self.deferrable = deferrable
 
-    def _snapshot_id(self, context: Context) -> str:
-        if self.dump_task_id is None:
-            return self.snapshot_id
-        summary = context["ti"].xcom_pull(task_ids=self.dump_task_id)
-        if not summary or "snapshot_id" not in summary:
-            raise AirflowFailException(f"task {self.dump_task_id!r} pushed no snapshot summary to XCom")
-        return summary["snapshot_id"]
-
     def poke(self, context: Context) -> PokeReturnValue:
-        check = check_snapshot(self.box_conn_id, self.box_folder, self.box_folder_id, self._snapshot_id(context),
-                               self.level, self.allow_incomplete)
+        snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
+        check = check_snapshot(self.box_conn_id, self.box_folder, self.box_folder_id, snapshot_id, self.level,
+                               self.allow_incomplete)
         self.log.info("%s", check.message)
         if check.outcome == FAILED:
             raise AirflowFailException(check.message)
@@ -79,8 +73,8 @@ class ManifestVerifySensor(BaseSensorOperator):
             timeout=timedelta(seconds=self.timeout),
             trigger=ManifestVerifyTrigger(
                 box_conn_id=self.box_conn_id, box_folder=self.box_folder, box_folder_id=self.box_folder_id,
-                snapshot_id=self._snapshot_id(context), level=self.level, allow_incomplete=self.allow_incomplete,
-                poke_interval=self.poke_interval),
+                snapshot_id=resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id), level=self.level,
+                allow_incomplete=self.allow_incomplete, poke_interval=self.poke_interval),
             method_name="execute_complete",
         )
 
