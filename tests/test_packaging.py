@@ -28,13 +28,19 @@ def test_provider_info_is_registered_through_the_entry_point() -> None:
 
 
 @pytest.mark.slow
-def test_airflow_providers_list_shows_the_package(tmp_path: Path) -> None:
+def test_airflow_providers_list_shows_the_package_and_both_connection_types(tmp_path: Path) -> None:
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     out = subprocess.run([sys.executable, "-m", "airflow", "providers", "list", "--output", "json"],
                          env=env, capture_output=True, text=True, timeout=300, check=True).stdout
     listing = next(line for line in out.splitlines() if line.startswith("[{"))  # log lines may come first
     providers = {p["package_name"]: p for p in json.loads(listing)}
     assert providers["airflow-provider-vectorbackup"]["version"] == airflow_provider_vectorbackup.__version__
+    out = subprocess.run([sys.executable, "-m", "airflow", "providers", "hooks", "--output", "json"],
+                         env=env, capture_output=True, text=True, timeout=300, check=True).stdout
+    hooks = json.loads(next(line for line in out.splitlines() if line.startswith("[{")))
+    ours = {h["connection_type"]: h["class"] for h in hooks if h["package_name"] == "airflow-provider-vectorbackup"}
+    assert ours == {"astra_db": "airflow_provider_vectorbackup.hooks.astra.AstraDBHook",
+                    "box": "airflow_provider_vectorbackup.hooks.box.BoxHook"}
 
 
 def test_the_format_core_imports_nothing_from_airflow_statically() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
@@ -30,13 +32,18 @@ def task_states(dag_run) -> dict[str, str]:
     return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
 
 
+def as_float32(document: dict) -> bytes | None:
+    vector = vector_of(document)
+    return None if vector is None else struct.pack(f">{len(vector)}f", *vector)
+
+
 def semantically_equal(source: list[dict], restored: list[dict], vectorize: bool) -> None:
     """Same ids, same fields and values, $vector equal as float32 whatever its encoding, EJSON equal."""
-    assert sorted(d["_id"] for d in source) == sorted(d["_id"] for d in restored)
+    assert sorted(map(repr, (d["_id"] for d in source))) == sorted(map(repr, (d["_id"] for d in restored)))
     restored_by_id = {repr(d["_id"]): d for d in restored}
     for original in source:
         copy = restored_by_id[repr(original["_id"])]
-        assert vector_of(copy) == pytest.approx(vector_of(original), rel=1e-6) if "$vector" in original else True
+        assert as_float32(copy) == as_float32(original)
         ignore = {"$vector"} | ({"$vectorize"} if vectorize else set())
         assert {k: v for k, v in copy.items() if k not in ignore} == {k: v for k, v in original.items() if k not in ignore}
 
@@ -93,3 +100,15 @@ def test_silent_corruption_fails_deep_verification_and_restore(stores) -> None:
                       if_exists="fail")
     assert not ok and task_states(dag_run)["restore"] == "failed"
     assert AstraDBHook().collection_definition("restored_articles") is None, "nothing may be written"
+
+
+def test_the_restore_drill_restores_validates_and_cleans_up(stores) -> None:
+    astra, _ = stores
+    dag_run, ok = run("vector_backup")
+    assert ok, task_states(dag_run)
+    dag_run, ok = run("vector_restore_drill")
+    assert ok, task_states(dag_run)
+    report = dag_run.get_task_instance("restore").xcom_pull(task_ids="restore")
+    assert report["ok"] and {c["target"] for c in report["collections"].values()} == {f"drill_{n}" for n in SIZES}
+    assert all(c["recall_at_10"] == 1.0 for c in report["collections"].values())
+    assert not any(AstraDBHook().collection_definition(f"drill_{name}") for name in SIZES), "scratch dropped"
