@@ -80,7 +80,7 @@ def print_backup(xcoms: dict[str, object]) -> bool:
     if not summary:
         print("backup: the dump reported no snapshot")
         return False
-    print(f"\nBackup {summary['snapshot_id']}: {summary['status']}, in Box at /{summary['box_path']}")
+    print(f"\nBackup {summary['snapshot_id']}: {summary['status']}, in {summary['store']} at {summary['path']}")
     print(f"  {'collection':<12}{'documents':>10}{'with $vector':>14}{'bytes':>12}  content digest")
     for name, c in summary["collections"].items():
         print(f"  {name:<12}{c['documents']:>10,}{c['documents_with_vector']:>14,}{c['bytes']:>12,}  "

@@ -6,8 +6,19 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 # Airflow reads these at import time, so they are set before any test module imports it.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="vectorbackup-airflow-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).resolve().parents[1] / "example_dags"))
+
+
+@pytest.fixture
+def seeded(astra_stand_in, astra_connection, box_stand_in, box_connection):
+    """Both stand-ins running with Airflow connections to them, and small sample collections in Astra."""
+    from airflow_provider_vectorbackup.testing import sample_data
+
+    sample_data.seed(astra_stand_in, {"articles": 120, "products": 40, "faq": 10})
+    return astra_stand_in, box_stand_in

@@ -22,7 +22,7 @@ from airflow_provider_vectorbackup.snapshot.reader import Snapshot, open_snapsho
 from airflow_provider_vectorbackup.snapshot.similarity import exact_top_k, id_key, recall_at_k, vector_of
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
 from airflow_provider_vectorbackup.snapshot.verify import verify
-from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore
+from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -38,6 +38,7 @@ class RestoreOperator(BaseOperator):
     idempotent and identical documents already present are accepted.
 
     :param box_folder: path of the Box folder holding snapshots.
+    :param local_folder: instead of Box, the local or mounted folder holding snapshots.
     :param snapshot_id: templated; an id or ``"latest"``. Ignored when ``dump_task_id`` is set.
     :param dump_task_id: restore the snapshot an upstream ``VectorDumpOperator`` reported in XCom.
     :param collections: names to restore (default: every complete collection of the snapshot).
@@ -58,12 +59,12 @@ class RestoreOperator(BaseOperator):
     .. seealso:: docs/restore.md
     """
 
-    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "collections", "target_prefix", "name_mapping",
+    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "local_folder", "collections", "target_prefix", "name_mapping",
                                       "target_keyspace", "if_exists")
     ui_color = "#95d5b2"
 
     def __init__(
-        self, *, box_folder: str, snapshot_id: str = "latest", dump_task_id: str | None = None,
+        self, *, box_folder: str | None = None, local_folder: str | None = None, snapshot_id: str = "latest", dump_task_id: str | None = None,
         collections: list[str] | None = None, target_prefix: str | None = None,
         name_mapping: dict[str, str] | None = None, target_keyspace: str | None = None, if_exists: str = "fail",
         allow_incomplete: bool = False, astra_conn_id: str = AstraDBHook.default_conn_name,
@@ -72,7 +73,10 @@ class RestoreOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
+                                 box_folder_id=box_folder_id)  # refuse a wrong combination when the DAG is parsed
         self.box_folder = box_folder
+        self.local_folder = local_folder
         self.snapshot_id = snapshot_id
         self.dump_task_id = dump_task_id
         self.collections = collections
@@ -94,14 +98,14 @@ class RestoreOperator(BaseOperator):
     def astra_hook(self) -> AstraDBHook:
         return AstraDBHook(self.astra_conn_id, keyspace=self.target_keyspace)
 
-    @cached_property
-    def box_hook(self) -> BoxHook:
-        return BoxHook(self.box_conn_id)
+    def store_spec(self) -> StoreSpec:
+        return StoreSpec.from_arguments(box_folder=self.box_folder, local_folder=self.local_folder,
+                                        box_conn_id=self.box_conn_id, box_folder_id=self.box_folder_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         if self.if_exists not in IF_EXISTS:
             raise AirflowFailException(f"if_exists must be one of {IF_EXISTS}, not {self.if_exists!r}")
-        store = BoxSnapshotStore.at_path(self.box_hook, self.box_folder, self.box_folder_id)
+        store = self.store_spec().open()
         stored = store.get(resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id))
         if stored.state is SnapshotState.IN_PROGRESS:
             raise AirflowFailException(f"snapshot {stored.snapshot_id} is still in progress (or was abandoned by a "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -14,7 +13,8 @@ from airflow_provider_vectorbackup.operators.dump import SNAPSHOT_ID_KEY
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.retention import RetentionPolicy, SnapshotRecord, plan_retention
-from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore, StoredSnapshot
+from airflow_provider_vectorbackup.stores.base import SnapshotStore, StoredSnapshot
+from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -47,6 +47,7 @@ class RetentionOperator(BaseOperator):
     alone. Nothing is deleted unless this run's snapshot verified.
 
     :param box_folder: path of the Box folder holding snapshots.
+    :param local_folder: instead of Box, the local or mounted folder holding snapshots.
     :param dump_task_id: the ``VectorDumpOperator`` of this DAG (its XCom names this run's snapshot).
     :param verify_task_id: the ``ManifestVerifySensor`` that verified it.
     :param keep_last, keep_daily, keep_weekly, keep_monthly: the policy (see docs/retention.md).
@@ -56,17 +57,20 @@ class RetentionOperator(BaseOperator):
     Returns (XCom) the plan: every snapshot with keep or delete and why.
     """
 
-    template_fields: Sequence[str] = ("box_folder",)
+    template_fields: Sequence[str] = ("box_folder", "local_folder")
     ui_color = "#ffe8d6"
 
     def __init__(
-        self, *, box_folder: str, dump_task_id: str = "dump", verify_task_id: str | None = "verify",
+        self, *, box_folder: str | None = None, local_folder: str | None = None, dump_task_id: str = "dump", verify_task_id: str | None = "verify",
         keep_last: int = 7, keep_daily: int = 0, keep_weekly: int = 0, keep_monthly: int = 0,
         incomplete_grace: dt.timedelta = dt.timedelta(days=7), dry_run: bool = False,
         box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
+                                 box_folder_id=box_folder_id)  # refuse a wrong combination when the DAG is parsed
         self.box_folder = box_folder
+        self.local_folder = local_folder
         self.dump_task_id = dump_task_id
         self.verify_task_id = verify_task_id
         self.policy = RetentionPolicy(keep_last=keep_last, keep_daily=keep_daily, keep_weekly=keep_weekly,
@@ -75,9 +79,9 @@ class RetentionOperator(BaseOperator):
         self.box_conn_id = box_conn_id
         self.box_folder_id = box_folder_id
 
-    @cached_property
-    def box_hook(self) -> BoxHook:
-        return BoxHook(self.box_conn_id)
+    def store_spec(self) -> StoreSpec:
+        return StoreSpec.from_arguments(box_folder=self.box_folder, local_folder=self.local_folder,
+                                        box_conn_id=self.box_conn_id, box_folder_id=self.box_folder_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]
@@ -88,7 +92,7 @@ class RetentionOperator(BaseOperator):
         ledger = merge_ledgers(ti.xcom_pull(task_ids=self.task_id, key=LEDGER_KEY, include_prior_dates=True))
         if current:
             ledger[current] = {"verified": current_verified or ledger.get(current, {}).get("verified", False)}
-        store = BoxSnapshotStore.at_path(self.box_hook, self.box_folder, self.box_folder_id)
+        store = self.store_spec().open()
         stored = store.snapshots()
         present = {s.snapshot_id for s in stored}
         ledger = {sid: facts for sid, facts in ledger.items() if sid in present}
@@ -104,7 +108,7 @@ class RetentionOperator(BaseOperator):
                 store.delete(by_id[(decision.record.ref.snapshot_id, decision.record.ref.state)])
         return {**plan.to_dict(), "dry_run": self.dry_run}
 
-    def _is_ours(self, store: BoxSnapshotStore, snapshot: StoredSnapshot, ledger: dict[str, Any],
+    def _is_ours(self, store: SnapshotStore, snapshot: StoredSnapshot, ledger: dict[str, Any],
                  context: Context) -> bool:
         if snapshot.snapshot_id not in ledger:
             return False

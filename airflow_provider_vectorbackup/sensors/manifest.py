@@ -1,4 +1,4 @@
-"""ManifestVerifySensor: wait until a snapshot is sealed in Box, then prove it intact, or fail naming each bad file."""
+"""ManifestVerifySensor: wait until a snapshot is sealed, then prove it intact, or fail naming each bad file."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.upstream import resolve_snapshot_id
 from airflow_provider_vectorbackup.stores.checks import FAILED, LEVELS, VERIFIED, check_snapshot
+from airflow_provider_vectorbackup.stores.spec import StoreSpec
 from airflow_provider_vectorbackup.triggers.manifest import ManifestVerifyTrigger
 
 if TYPE_CHECKING:
@@ -20,9 +21,10 @@ if TYPE_CHECKING:
 
 
 class ManifestVerifySensor(BaseSensorOperator):
-    """Succeed once snapshot ``snapshot_id`` is complete in Box and passes verification.
+    """Succeed once snapshot ``snapshot_id`` is complete in its store and passes verification.
 
     :param box_folder: path of the Box folder holding snapshots (as given to the dump).
+    :param local_folder: instead of Box, the local or mounted folder holding snapshots.
     :param snapshot_id: templated; an id, or ``"latest"``. Ignored when ``dump_task_id`` is set.
     :param dump_task_id: take the snapshot id from this upstream ``VectorDumpOperator``'s XCom.
     :param level: ``"files"`` (presence, size and Box SHA-1 of every file against the manifest) or
@@ -34,18 +36,21 @@ class ManifestVerifySensor(BaseSensorOperator):
     each bad file; it never passes silently.
     """
 
-    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "level")
+    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "local_folder", "level")
     ui_color = "#b7e4c7"
 
     def __init__(
-        self, *, box_folder: str, snapshot_id: str = "latest", dump_task_id: str | None = None, level: str = "files",
+        self, *, box_folder: str | None = None, local_folder: str | None = None, snapshot_id: str = "latest", dump_task_id: str | None = None, level: str = "files",
         box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", allow_incomplete: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False), **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
+        StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
+                                 box_folder_id=box_folder_id)  # refuse a wrong combination when the DAG is parsed
         self.box_folder = box_folder
+        self.local_folder = local_folder
         self.snapshot_id = snapshot_id
         self.dump_task_id = dump_task_id
         self.level = level
@@ -54,10 +59,13 @@ class ManifestVerifySensor(BaseSensorOperator):
         self.allow_incomplete = allow_incomplete
         self.deferrable = deferrable
 
+    def store_spec(self) -> StoreSpec:
+        return StoreSpec.from_arguments(box_folder=self.box_folder, local_folder=self.local_folder,
+                                        box_conn_id=self.box_conn_id, box_folder_id=self.box_folder_id)
+
     def poke(self, context: Context) -> PokeReturnValue:
         snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
-        check = check_snapshot(self.box_conn_id, self.box_folder, self.box_folder_id, snapshot_id, self.level,
-                               self.allow_incomplete)
+        check = check_snapshot(self.store_spec(), snapshot_id, self.level, self.allow_incomplete)
         self.log.info("%s", check.message)
         if check.outcome == FAILED:
             raise AirflowFailException(check.message)
@@ -72,9 +80,9 @@ class ManifestVerifySensor(BaseSensorOperator):
         self.defer(
             timeout=timedelta(seconds=self.timeout),
             trigger=ManifestVerifyTrigger(
-                box_conn_id=self.box_conn_id, box_folder=self.box_folder, box_folder_id=self.box_folder_id,
-                snapshot_id=resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id), level=self.level,
-                allow_incomplete=self.allow_incomplete, poke_interval=self.poke_interval),
+                store=self.store_spec().to_dict(), snapshot_id=resolve_snapshot_id(context, self.snapshot_id,
+                                                                                   self.dump_task_id),
+                level=self.level, allow_incomplete=self.allow_incomplete, poke_interval=self.poke_interval),
             method_name="execute_complete",
         )
 

@@ -14,13 +14,19 @@ from airflow_provider_vectorbackup.snapshot.layout import SnapshotRef, SnapshotS
 from airflow_provider_vectorbackup.snapshot.manifest import FORMAT_VERSION, CollectionEntry, FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.provenance import describe_source
 from airflow_provider_vectorbackup.snapshot.reader import Snapshot, latest_snapshot, list_snapshots, open_snapshot
+from airflow_provider_vectorbackup.snapshot.signing import (
+    SIGNATURE_NAME, Ed25519Signer, Ed25519Verifier, HmacKey, ManifestSigner, ManifestVerifier, SignatureError,
+    signer_from_key, verifier_from_key,
+)
 from airflow_provider_vectorbackup.snapshot.verify import Problem, VerifyReport, verify
 from airflow_provider_vectorbackup.snapshot.writer import CollectionWriter, SnapshotResult, SnapshotWriter
 
 __all__ = [
-    "DEFAULT_CODEC", "FORMAT_VERSION", "Codec", "CollectionEntry", "CollectionWriter", "EnvelopeError", "FileEntry",
-    "IntegrityError", "Manifest", "ManifestError", "Problem", "Snapshot", "SnapshotError", "SnapshotRef",
-    "SnapshotResult", "SnapshotState", "SnapshotStateError", "SnapshotWriter", "UnsupportedTypeError",
+    "DEFAULT_CODEC", "FORMAT_VERSION", "SIGNATURE_NAME", "Codec", "CollectionEntry", "CollectionWriter",
+    "Ed25519Signer", "Ed25519Verifier", "EnvelopeError", "FileEntry", "HmacKey", "IntegrityError", "Manifest",
+    "ManifestError", "ManifestSigner", "ManifestVerifier", "Problem", "SignatureError", "Snapshot", "SnapshotError",
+    "SnapshotRef", "SnapshotResult", "SnapshotState", "SnapshotStateError", "SnapshotWriter", "UnsupportedTypeError",
     "VectorLossError", "VectorLossPolicy", "VerifyReport", "check_vector_loss", "describe_source",
-    "latest_snapshot", "list_snapshots", "new_snapshot_id", "open_snapshot", "verify",
+    "latest_snapshot", "list_snapshots", "new_snapshot_id", "open_snapshot", "signer_from_key", "verifier_from_key",
+    "verify",
 ]

@@ -18,6 +18,7 @@ from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, Snapsho
 from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest,
 )
+from airflow_provider_vectorbackup.snapshot.signing import Verifiers, read_signature, verify_signature
 
 _DECOMPRESSION_ERRORS = (EOFError, OSError, zlib.error)
 
@@ -82,6 +83,8 @@ class Snapshot:
     state: SnapshotState
     manifest: Manifest
     codec: Codec = DEFAULT_CODEC
+    signature_key_id: str | None = None
+    """The key whose signature on ``manifest.json`` was checked when opening, if a verifier was given."""
 
     @property
     def snapshot_id(self) -> str:
@@ -135,11 +138,14 @@ def latest_snapshot(root: str | os.PathLike[str]) -> SnapshotRef:
     return complete[-1]
 
 
-def open_snapshot(path: str | os.PathLike[str], *, allow_incomplete: bool = False, codec: Codec = DEFAULT_CODEC) -> Snapshot:
+def open_snapshot(path: str | os.PathLike[str], *, allow_incomplete: bool = False, codec: Codec = DEFAULT_CODEC,
+                  verifier: Verifiers | None = None) -> Snapshot:
     """Open a snapshot folder for reading.
 
     ``.inprogress`` folders are always refused: they are being written or were abandoned by a
     crash. ``.INCOMPLETE`` ones (or any whose manifest says incomplete) need ``allow_incomplete``.
+    With a ``verifier`` (one key or several, see :mod:`signing`), ``manifest.json`` must carry a
+    valid signature by one of them, else :class:`signing.SignatureError` is raised.
     """
     path = Path(path)
     state = folder_state(path)
@@ -147,7 +153,9 @@ def open_snapshot(path: str | os.PathLike[str], *, allow_incomplete: bool = Fals
         raise SnapshotStateError(
             f"{path.name} is still in progress or was abandoned by a crash; it is never restorable. "
             f"Use a complete snapshot")
-    manifest = read_manifest(path)
+    raw = read_manifest_bytes(path)
+    key_id = verify_signature(raw, read_signature(path), verifier) if verifier is not None else None
+    manifest = Manifest.from_json(raw)
     if state is SnapshotState.COMPLETE and manifest.status != STATUS_COMPLETE:
         state = SnapshotState.INCOMPLETE
     if state is SnapshotState.INCOMPLETE and not allow_incomplete:
@@ -156,7 +164,7 @@ def open_snapshot(path: str | os.PathLike[str], *, allow_incomplete: bool = Fals
         raise SnapshotStateError(
             f"snapshot {manifest.snapshot_id} is INCOMPLETE{why}. Pick a complete snapshot, or pass "
             f"allow_incomplete=True to read what it holds")
-    return Snapshot(path, state, manifest, codec)
+    return Snapshot(path, state, manifest, codec, key_id)
 
 
 def folder_state(path: Path) -> SnapshotState:
@@ -166,8 +174,12 @@ def folder_state(path: Path) -> SnapshotState:
 
 
 def read_manifest(path: Path) -> Manifest:
+    return Manifest.from_json(read_manifest_bytes(path))
+
+
+def read_manifest_bytes(path: Path) -> bytes:
+    """The exact bytes of ``manifest.json``: what a signature covers, read once and then parsed."""
     try:
-        raw = (path / MANIFEST_NAME).read_bytes()
+        return (path / MANIFEST_NAME).read_bytes()
     except FileNotFoundError:
         raise ManifestError(f"{path} has no {MANIFEST_NAME}: it is not a finished snapshot (or was damaged)") from None
-    return Manifest.from_json(raw)

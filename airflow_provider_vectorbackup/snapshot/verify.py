@@ -23,7 +23,8 @@ from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, Snapsho
 from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest,
 )
-from airflow_provider_vectorbackup.snapshot.reader import SegmentScan, checksum_mismatches, folder_state, read_manifest
+from airflow_provider_vectorbackup.snapshot.reader import SegmentScan, checksum_mismatches, folder_state, read_manifest_bytes
+from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, Verifiers, check_signature, read_signature
 from airflow_provider_vectorbackup.snapshot.tally import Tally
 from airflow_provider_vectorbackup.snapshot.vectors import INVALID
 
@@ -49,6 +50,8 @@ class VerifyReport:
     files_checked: int = 0
     bytes_checked: int = 0
     documents_checked: int = 0
+    signature_key_id: str | None = None
+    """The key whose valid signature on ``manifest.json`` was checked, when a verifier was given."""
 
     @property
     def ok(self) -> bool:
@@ -60,7 +63,8 @@ class VerifyReport:
     def summary(self) -> str:
         head = (f"snapshot {self.snapshot}: {self.level} verification "
                 f"{'passed' if self.ok else f'FAILED with {len(self.problems)} problem(s)'} "
-                f"({self.files_checked} file(s), {self.bytes_checked} byte(s), {self.documents_checked} document(s) checked)")
+                f"({self.files_checked} file(s), {self.bytes_checked} byte(s), {self.documents_checked} document(s) checked"
+                f"{f'; manifest signed by key {self.signature_key_id}' if self.signature_key_id else ''})")
         if self.ok:
             return head
         lines = [head, *(f"  - {problem}" for problem in self.problems),
@@ -73,8 +77,13 @@ class VerifyReport:
 
 def verify(
     path: str | os.PathLike[str], level: str = "files", *, allow_incomplete: bool = False, codec: Codec = DEFAULT_CODEC,
+    verifier: Verifiers | None = None,
 ) -> VerifyReport:
-    """Check a snapshot folder against its manifest and return a report of every problem found."""
+    """Check a snapshot folder against its manifest and return a report of every problem found.
+
+    With a ``verifier`` (one key or several, see :mod:`signing`), ``manifest.json`` must also carry
+    a valid signature by one of them; without one, ``manifest.json.sig`` is ignored.
+    """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
     path = Path(path)
@@ -88,17 +97,30 @@ def verify(
                    "it is never restorable")
         return report
     try:
-        manifest = read_manifest(path)
+        raw = read_manifest_bytes(path)
+        manifest = Manifest.from_json(raw)
     except SnapshotError as exc:
         report.add(MANIFEST_NAME, "manifest_invalid", str(exc))
         return report
     report.snapshot = manifest.snapshot_id
+    if verifier is not None:
+        check_manifest_signature(raw, read_signature(path), verifier, report)
     _check_status(manifest, state, allow_incomplete, report)
     listed = _listed_files(manifest, report)
     _check_unlisted(path, listed, report)
     for collection in manifest.collections:
         _verify_collection(path, collection, level, codec, report)
     return report
+
+
+def check_manifest_signature(manifest_raw: bytes, signature_raw: bytes | None, verifier: Verifiers,
+                             report: VerifyReport) -> None:
+    """Add any signature problem to ``report`` under ``manifest.json``; usable by remote stores with downloaded bytes."""
+    problems = check_signature(manifest_raw, signature_raw, verifier)
+    for code, message in problems:
+        report.add(MANIFEST_NAME, code, message)
+    if not problems:
+        report.signature_key_id = json.loads(signature_raw)["key_id"]
 
 
 def _check_status(manifest: Manifest, state: SnapshotState, allow_incomplete: bool, report: VerifyReport) -> None:
@@ -134,7 +156,7 @@ def _check_unlisted(path: Path, listed: set[str], report: VerifyReport) -> None:
 
 def _report_unlisted(present: Iterable[str], listed: set[str], report: VerifyReport) -> None:
     for relative in sorted(present):
-        if relative != MANIFEST_NAME and relative not in listed:
+        if relative not in (MANIFEST_NAME, SIGNATURE_NAME) and relative not in listed:
             report.add(relative, "unlisted_file", "file is not listed in the manifest: it was added after the "
                        "backup, or left by an interrupted write")
 

@@ -31,6 +31,7 @@ from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, STATUS_INCOMPLETE, CollectionEntry, FileEntry, Manifest,
 )
 from airflow_provider_vectorbackup.snapshot.provenance import embedding_metadata, software_versions
+from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, ManifestSigner, signature_document
 from airflow_provider_vectorbackup.snapshot.tally import Tally
 
 DEFAULT_SEGMENT_MAX_BYTES = 256 * 1024 * 1024
@@ -50,6 +51,8 @@ class SnapshotResult:
     manifest: Manifest
     manifest_sha256: str
     manifest_sha1: str
+    signature_key_id: str | None = None
+    """The ``key_id`` that signed ``manifest.json`` (the snapshot then holds ``manifest.json.sig``), else ``None``."""
 
 
 class _Segment:
@@ -212,6 +215,8 @@ class SnapshotWriter:
     :param on_file_complete: called with each finished file, so it can be uploaded at once.
     :param producer: what made the snapshot (e.g. Airflow ``dag_id``, ``task_id``, ``run_id``), so
         retention can tell its own snapshots from others'.
+    :param signer: optional :class:`signing.HmacKey` or :class:`signing.Ed25519Signer`; when given,
+        ``manifest.json.sig`` is written after the manifest and before the folder is renamed.
     """
 
     def __init__(
@@ -219,7 +224,7 @@ class SnapshotWriter:
         segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, compression: str = "gzip",
         compress_level: int = DEFAULT_COMPRESS_LEVEL, codec: Codec = DEFAULT_CODEC,
         vector_policy: VectorLossPolicy = VectorLossPolicy(), on_file_complete: FileCallback | None = None,
-        producer: dict[str, str] | None = None,
+        producer: dict[str, str] | None = None, signer: ManifestSigner | None = None,
     ) -> None:
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {COMPRESSIONS}, not {compression!r}")
@@ -235,6 +240,7 @@ class SnapshotWriter:
         self.vector_policy = vector_policy
         self._on_file_complete = on_file_complete
         self.producer = producer
+        self.signer = signer
         self._collections: dict[str, CollectionEntry] = {}
         self._active: CollectionWriter | None = None
         self._started_at: dt.datetime | None = None
@@ -312,14 +318,19 @@ class SnapshotWriter:
             collections=list(self._collections.values()), error=error, producer=self.producer,
         )
         raw = manifest.to_json()
+        # Signed before anything is written, so a failing signer leaves only the .inprogress folder.
+        signature = signature_document(raw, self.signer) if self.signer is not None else None
         manifest_digests = write_file_durably(self.path / MANIFEST_NAME, raw)
+        if signature is not None:
+            write_file_durably(self.path / SIGNATURE_NAME, signature)
         state = SnapshotState.COMPLETE if status == STATUS_COMPLETE else SnapshotState.INCOMPLETE
         final = self.root / folder_name(self.snapshot_id, state)
         os.rename(self.path, final)
         fsync_dir(self.root)
         self.path = final
         self.result = SnapshotResult(self.snapshot_id, status, final, manifest, manifest_digests.sha256,
-                                     manifest_digests.sha1)
+                                     manifest_digests.sha1,
+                                     self.signer.key_id if self.signer is not None else None)
         return self.result
 
     def __enter__(self) -> SnapshotWriter:

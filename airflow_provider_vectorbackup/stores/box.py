@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from airflow_provider_vectorbackup.hooks.box import BoxHook
@@ -20,6 +19,7 @@ from airflow_provider_vectorbackup.snapshot.errors import ManifestError, Snapsho
 from airflow_provider_vectorbackup.snapshot.layout import (
     MANIFEST_NAME, SnapshotRef, SnapshotState, folder_name, parse_folder_name,
 )
+from airflow_provider_vectorbackup.stores.base import StoredSnapshot, leftovers, select
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.verify import StoredFile, VerifyReport, verify_listing
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
@@ -29,26 +29,6 @@ log = logging.getLogger(__name__)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
-class SnapshotExistsError(SnapshotError):
-    """A complete snapshot with this id is already in the store; it is never overwritten."""
-
-
-@dataclass(frozen=True)
-class StoredSnapshot:
-    """A snapshot folder in Box."""
-
-    ref: SnapshotRef
-    folder_id: str
-
-    @property
-    def snapshot_id(self) -> str:
-        return self.ref.snapshot_id
-
-    @property
-    def state(self) -> SnapshotState:
-        return self.ref.state
-
-
 class BoxSnapshotStore:
     """Snapshots kept in one Box folder (the store root).
 
@@ -56,9 +36,14 @@ class BoxSnapshotStore:
     :param root_folder_id: id of the folder that holds the snapshot folders.
     """
 
+    kind = "box"
+
     def __init__(self, hook: BoxHook, root_folder_id: str) -> None:
         self.hook = hook
         self.root_folder_id = root_folder_id
+
+    def describe(self) -> str:
+        return f"Box folder {self.root_folder_id}"
 
     @classmethod
     def at_path(cls, hook: BoxHook, path: str, parent_id: str = "0", *, create: bool = False) -> BoxSnapshotStore:
@@ -84,38 +69,23 @@ class BoxSnapshotStore:
 
     def get(self, snapshot_id: str) -> StoredSnapshot:
         """The folder of a snapshot id; ``"latest"`` means the newest complete snapshot."""
-        snapshots = self.snapshots()
-        if snapshot_id == "latest":
-            complete = [s for s in snapshots if s.state is SnapshotState.COMPLETE]
-            if not complete:
-                raise SnapshotStateError(f"Box folder {self.root_folder_id} holds no complete snapshot")
-            return complete[-1]
-        matching = [s for s in snapshots if s.snapshot_id == snapshot_id]
-        if not matching:
-            raise SnapshotStateError(f"Box folder {self.root_folder_id} holds no snapshot {snapshot_id!r}")
-        # If a crash left both, the sealed folder is the one that counts.
-        return sorted(matching, key=lambda s: s.state is SnapshotState.IN_PROGRESS)[0]
+        return select(self.snapshots(), snapshot_id, self.describe())
 
     def begin(self, snapshot_id: str) -> SnapshotUpload:
         """Create ``.<id>.inprogress``; leftovers of an earlier, failed attempt at the same id are removed first.
 
         :raises SnapshotExistsError: a complete snapshot with this id exists.
         """
-        for existing in self.snapshots():
-            if existing.snapshot_id != snapshot_id:
-                continue
-            if existing.state is SnapshotState.COMPLETE:
-                raise SnapshotExistsError(f"snapshot {snapshot_id} is already complete in Box folder "
-                                          f"{self.root_folder_id} (folder id {existing.folder_id})")
-            log.warning("Removing %s left by an earlier attempt at snapshot %s", existing.ref.folder_name, snapshot_id)
-            self.hook.delete_folder(existing.folder_id, recursive=True)
+        for leftover in leftovers(self.snapshots(), snapshot_id, self.describe()):
+            log.warning("Removing %s left by an earlier attempt at snapshot %s", leftover.ref.folder_name, snapshot_id)
+            self.hook.delete_folder(leftover.location, recursive=True)
         name = folder_name(snapshot_id, SnapshotState.IN_PROGRESS)
         folder_id = self.hook.ensure_folder(name, self.root_folder_id)
         return SnapshotUpload(self, snapshot_id, folder_id)
 
     def files(self, snapshot: StoredSnapshot) -> dict[str, BoxItem]:
         """Every file under a snapshot folder, by path relative to it."""
-        return dict(self._walk(snapshot.folder_id, ""))
+        return dict(self._walk(snapshot.location, ""))
 
     def _walk(self, folder_id: str, prefix: str) -> Iterator[tuple[str, BoxItem]]:
         for item in self.hook.list_folder(folder_id):
@@ -175,8 +145,8 @@ class BoxSnapshotStore:
         return target
 
     def delete(self, snapshot: StoredSnapshot) -> None:
-        self.hook.delete_folder(snapshot.folder_id, recursive=True)
-        log.info("Deleted snapshot folder %s (id %s)", snapshot.ref.folder_name, snapshot.folder_id)
+        self.hook.delete_folder(snapshot.location, recursive=True)
+        log.info("Deleted snapshot folder %s (id %s)", snapshot.ref.folder_name, snapshot.location)
 
 
 class SnapshotUpload:
@@ -186,6 +156,7 @@ class SnapshotUpload:
         self.store = store
         self.snapshot_id = snapshot_id
         self.folder_id = folder_id
+        self.location = folder_id
         self._folders: dict[str, str] = {"": folder_id}
         self.uploaded_bytes = 0
 

@@ -1,4 +1,4 @@
-"""One look at a snapshot in Box: still coming, verified, or failed. Shared by the sensor's poke and its trigger."""
+"""One look at a snapshot in a store: still coming, verified, or failed. Shared by the sensor's poke and its trigger."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.verify import verify
-from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore
+from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
 LEVELS = ("files", "deep")
 WAITING, VERIFIED, FAILED = "waiting", "verified", "failed"
@@ -23,19 +22,18 @@ class SnapshotCheck:
     report: dict[str, Any] | None = None
 
 
-def check_snapshot(box_conn_id: str, box_folder: str, box_folder_id: str, snapshot_id: str, level: str,
-                   allow_incomplete: bool = False) -> SnapshotCheck:
+def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomplete: bool = False) -> SnapshotCheck:
     """Blocking: look for the snapshot and, once sealed, verify it at ``level``.
 
-    ``files`` compares every listed file's presence, size and Box SHA-1 with the manifest
-    (downloading only the manifest); ``deep`` downloads everything and re-reads every record,
-    which also catches bytes that rotted at rest while Box's recorded SHA-1 stayed the same.
+    ``files`` compares every listed file's presence, size and checksum with the manifest (in Box,
+    its recorded SHA-1, downloading only the manifest); ``deep`` downloads everything and re-reads
+    every record, which also catches bytes that rotted at rest while Box's recorded SHA-1 stayed
+    the same.
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
-    hook = BoxHook(box_conn_id)
     try:
-        store = BoxSnapshotStore.at_path(hook, box_folder, box_folder_id)
+        store = spec.open()
         snapshot = store.get(snapshot_id)
     except SnapshotStateError as exc:
         return SnapshotCheck(WAITING, str(exc))

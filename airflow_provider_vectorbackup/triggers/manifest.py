@@ -9,17 +9,19 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_vectorbackup.stores.checks import VERIFIED, WAITING, check_snapshot
+from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
 
 class ManifestVerifyTrigger(BaseTrigger):
-    """Polls Box until the snapshot is sealed, then verifies it; the SDK calls run in a thread."""
+    """Polls the store until the snapshot is sealed, then verifies it; the blocking calls run in a thread.
 
-    def __init__(self, *, box_conn_id: str, box_folder: str, box_folder_id: str, snapshot_id: str, level: str,
-                 allow_incomplete: bool, poke_interval: float) -> None:
+    :param store: a :class:`StoreSpec` as a dict (triggers serialize to primitives).
+    """
+
+    def __init__(self, *, store: dict[str, Any], snapshot_id: str, level: str, allow_incomplete: bool,
+                 poke_interval: float) -> None:
         super().__init__()
-        self.box_conn_id = box_conn_id
-        self.box_folder = box_folder
-        self.box_folder_id = box_folder_id
+        self.store = store
         self.snapshot_id = snapshot_id
         self.level = level
         self.allow_incomplete = allow_incomplete
@@ -27,16 +29,15 @@ class ManifestVerifyTrigger(BaseTrigger):
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (f"{type(self).__module__}.{type(self).__qualname__}", {
-            "box_conn_id": self.box_conn_id, "box_folder": self.box_folder, "box_folder_id": self.box_folder_id,
-            "snapshot_id": self.snapshot_id, "level": self.level, "allow_incomplete": self.allow_incomplete,
+            "store": self.store, "snapshot_id": self.snapshot_id, "level": self.level, "allow_incomplete": self.allow_incomplete,
             "poke_interval": self.poke_interval,
         })
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
             while True:
-                check = await asyncio.to_thread(check_snapshot, self.box_conn_id, self.box_folder, self.box_folder_id,
-                                                self.snapshot_id, self.level, self.allow_incomplete)
+                check = await asyncio.to_thread(check_snapshot, StoreSpec(**self.store), self.snapshot_id, self.level,
+                                                self.allow_incomplete)
                 if check.outcome != WAITING:
                     status = "success" if check.outcome == VERIFIED else "error"
                     yield TriggerEvent({"status": status, "message": check.message, "report": check.report})

@@ -9,8 +9,9 @@ from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
 from airflow_provider_vectorbackup.operators.dump import DEFAULT_SNAPSHOT_ID, VectorDumpOperator, snapshot_asset
 from airflow_provider_vectorbackup.sensors.manifest import ManifestVerifySensor
+from airflow_provider_vectorbackup.stores.spec import StoreSpec
 from airflow_provider_vectorbackup.triggers.manifest import ManifestVerifyTrigger
-from tests.operators.conftest import RecordingTI, context_for
+from tests.airflow_context import RecordingTI, context_for
 
 SNAPSHOT = "20260301T120000Z"
 
@@ -27,7 +28,7 @@ def test_operator_conventions() -> None:
     assert operator.astra_conn_id == "astra_default" and operator.box_conn_id == "box_default"
     assert {"snapshot_id", "box_folder", "collections", "keyspace"} <= set(operator.template_fields)
     assert operator.snapshot_id == DEFAULT_SNAPSHOT_ID and "logical_date" not in DEFAULT_SNAPSHOT_ID
-    assert operator.outlets == [snapshot_asset("b")]
+    assert operator.outlets == [snapshot_asset(StoreSpec("box", "b"))]
     with pytest.raises(TypeError):
         VectorDumpOperator("dump", "b")  # keyword-only
 
@@ -36,22 +37,22 @@ def test_dump_returns_a_small_summary_and_emits_link_and_asset(seeded) -> None:
     astra, box = seeded
     summary, ti, context = dump()
     assert summary["snapshot_id"] == SNAPSHOT and summary["status"] == "complete"
-    assert summary["box_path"] == f"backups/vectors/{SNAPSHOT}"
+    assert summary["path"] == f"backups/vectors/{SNAPSHOT}" and summary["store"] == "box"
     assert summary["collections"]["articles"]["documents"] == 120
     assert summary["collections"]["articles"]["documents_with_vector"] == 120
     assert len(summary["manifest_sha256"]) == 64 and len(summary["manifest_sha1"]) == 40
     manifest_row = next(r for r in box.tree() if r["path"].endswith(f"{SNAPSHOT}/manifest.json"))
     assert manifest_row["sha1"] == summary["manifest_sha1"]
     assert ti.xcoms[("dump", "snapshot_id")] == SNAPSHOT
-    assert ti.xcoms[("dump", "box_folder_link")] == f"https://app.box.com/folder/{summary['box_folder_id']}"
-    assert context["outlet_events"][snapshot_asset("backups/vectors")].extra["snapshot_id"] == SNAPSHOT
+    assert ti.xcoms[("dump", "box_folder_link")] == f"https://app.box.com/folder/{summary['location']}"
+    assert context["outlet_events"][snapshot_asset(StoreSpec("box", "backups/vectors"))].extra["snapshot_id"] == SNAPSHOT
     assert len(str(summary)) < 2_000, "XCom stays small"
 
 
 def test_a_repeated_run_reports_the_sealed_snapshot_instead_of_redoing_it(seeded) -> None:
     first, _, _ = dump()
     again, _, _ = dump()
-    assert again["box_folder_id"] == first["box_folder_id"] and again["status"] == "complete"
+    assert again["location"] == first["location"] and again["status"] == "complete"
 
 
 def test_unknown_collections_are_named(seeded) -> None:

@@ -10,7 +10,7 @@ from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.operators.dump import VectorDumpOperator
 from airflow_provider_vectorbackup.operators.restore import RestoreOperator
 from airflow_provider_vectorbackup.operators.retention import LEDGER_KEY, RetentionOperator
-from tests.operators.conftest import RecordingTI, context_for
+from tests.airflow_context import RecordingTI, context_for
 
 KS = "default_keyspace"
 FOLDER = "backups/vectors"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.operators.conftest import seeded  # noqa: F401  (a fixture shared with the operator tests)
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 

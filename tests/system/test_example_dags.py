@@ -8,11 +8,13 @@ import pytest
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.snapshot.similarity import vector_of
+from airflow_provider_vectorbackup.stores.spec import StoreSpec
 from airflow_provider_vectorbackup.testing import sample_data
 from tests.system.conftest import load_dag
 
 KS = sample_data.KEYSPACE
 SIZES = {"articles": 400, "products": 120, "faq": 40}
+BOX = StoreSpec("box", "vector-backups")
 
 
 @pytest.fixture
@@ -92,8 +94,8 @@ def test_silent_corruption_fails_deep_verification_and_restore(stores) -> None:
     assert ok, task_states(dag_run)
     segment = next(row["path"] for row in box.tree() if row["path"].endswith("articles/part-00000.jsonl.gz"))
     box.corrupt_file(segment)  # bytes rot at rest; Box's recorded SHA-1 stays the same
-    assert check_snapshot("box_default", "vector-backups", "0", "latest", "files").outcome == VERIFIED
-    deep = check_snapshot("box_default", "vector-backups", "0", "latest", "deep")
+    assert check_snapshot(BOX, "latest", "files").outcome == VERIFIED
+    deep = check_snapshot(BOX, "latest", "deep")
     assert deep.outcome == FAILED and "part-00000.jsonl.gz" in deep.message
 
     dag_run, ok = run("vector_restore", snapshot_id="latest", collections=[], target_prefix="restored_",

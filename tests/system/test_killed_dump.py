@@ -16,10 +16,12 @@ from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.retention import RetentionPolicy, SnapshotRecord, plan_retention
 from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore
 from airflow_provider_vectorbackup.stores.checks import WAITING, check_snapshot
+from airflow_provider_vectorbackup.stores.spec import StoreSpec
 from airflow_provider_vectorbackup.testing import sample_data
 
 REPO = Path(__file__).resolve().parents[2]
 SNAPSHOT_ID = "20260101T000000Z"
+BOX = StoreSpec("box", "vector-backups")
 
 
 def dump_until_killed(after_uploads: int) -> list[str]:
@@ -53,7 +55,7 @@ def test_a_killed_dump_is_never_taken_for_a_complete_snapshot(astra_stand_in, as
     store = BoxSnapshotStore.at_path(BoxHook(), "vector-backups")
     (left,) = store.snapshots()
     assert left.state is SnapshotState.IN_PROGRESS and left.ref.folder_name == f".{SNAPSHOT_ID}.inprogress"
-    assert check_snapshot("box_default", "vector-backups", "0", SNAPSHOT_ID, "files").outcome == WAITING
+    assert check_snapshot(BOX, SNAPSHOT_ID, "files").outcome == WAITING
     with pytest.raises(Exception, match="no complete snapshot"):
         store.get("latest")
     now = left.ref.created_at + dt.timedelta(days=1)

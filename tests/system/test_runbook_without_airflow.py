@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from tests.operators.conftest import RecordingTI, context_for
+from tests.airflow_context import RecordingTI, context_for
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "restore.md"
 

@@ -1,12 +1,10 @@
+"""Just enough of Airflow's task context to run operators outside a DAG run, with XCom kept in a dict."""
+
 from __future__ import annotations
 
 from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
-
-import pytest
-
-from airflow_provider_vectorbackup.testing import sample_data
 
 
 class RecordingTI:
@@ -25,9 +23,3 @@ class RecordingTI:
 
 def context_for(ti: RecordingTI) -> dict[str, Any]:
     return {"ti": ti, "outlet_events": defaultdict(SimpleNamespace)}
-
-
-@pytest.fixture
-def seeded(astra_stand_in, astra_connection, box_stand_in, box_connection):
-    sample_data.seed(astra_stand_in, {"articles": 120, "products": 40, "faq": 10})
-    return astra_stand_in, box_stand_in

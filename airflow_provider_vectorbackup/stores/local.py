@@ -1,0 +1,95 @@
+"""The snapshot format in a local or mounted folder: the writer's own layout, made durable and atomic."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from airflow_provider_vectorbackup.snapshot.files import fsync_dir
+from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, SnapshotRef, SnapshotState, folder_name
+from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
+from airflow_provider_vectorbackup.snapshot.reader import list_snapshots, read_manifest
+from airflow_provider_vectorbackup.snapshot.verify import VerifyReport, verify
+from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
+from airflow_provider_vectorbackup.stores.base import StoredSnapshot, leftovers, select
+
+log = logging.getLogger(__name__)
+
+
+class LocalSnapshotStore:
+    """Snapshots kept side by side in one folder, e.g. a network share or a download of a Box snapshot.
+
+    :param root: the folder; created when a snapshot is first written into it.
+    """
+
+    kind = "local"
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).absolute()
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def snapshots(self) -> list[StoredSnapshot]:
+        return [StoredSnapshot(ref, str(self.root / ref.folder_name)) for ref in list_snapshots(self.root)]
+
+    def get(self, snapshot_id: str) -> StoredSnapshot:
+        return select(self.snapshots(), snapshot_id, f"folder {self.root}")
+
+    def begin(self, snapshot_id: str) -> LocalPendingSnapshot:
+        for leftover in leftovers(self.snapshots(), snapshot_id, f"folder {self.root}"):
+            log.warning("Removing %s left by an earlier attempt at snapshot %s", leftover.location, snapshot_id)
+            shutil.rmtree(leftover.location)
+        path = self.root / folder_name(snapshot_id, SnapshotState.IN_PROGRESS)
+        path.mkdir(parents=True)
+        fsync_dir(self.root)
+        return LocalPendingSnapshot(self, snapshot_id, path)
+
+    def read_manifest(self, snapshot: StoredSnapshot) -> Manifest:
+        return read_manifest(Path(snapshot.location))
+
+    def verify_files(self, snapshot: StoredSnapshot, *, allow_incomplete: bool = False) -> VerifyReport:
+        """Every listed file's size, SHA-256 and SHA-1, read from disk (stronger than a store's recorded checksums)."""
+        return verify(snapshot.location, "files", allow_incomplete=allow_incomplete)
+
+    def download(self, snapshot: StoredSnapshot, local_root: str | Path) -> Path:
+        """Already local: the snapshot's own folder, read in place (readers never write to it)."""
+        return Path(snapshot.location)
+
+    def delete(self, snapshot: StoredSnapshot) -> None:
+        shutil.rmtree(snapshot.location)
+        fsync_dir(self.root)
+        log.info("Deleted snapshot folder %s", snapshot.location)
+
+
+class LocalPendingSnapshot:
+    """Files move from the writer's staging folder into ``.<id>.inprogress``; sealing renames it."""
+
+    def __init__(self, store: LocalSnapshotStore, snapshot_id: str, path: Path) -> None:
+        self.store = store
+        self.snapshot_id = snapshot_id
+        self.path = path
+        self.location = str(path)
+
+    def put(self, entry: FileEntry, local: Path) -> None:
+        target = self.path / entry.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(local, target)  # a rename on the same file system; a copy across mounts
+        _fsync_file(target)
+        fsync_dir(target.parent)
+
+    def seal(self, result: SnapshotResult) -> StoredSnapshot:
+        self.put(FileEntry(MANIFEST_NAME, 0, ""), result.path / MANIFEST_NAME)
+        state = SnapshotState.COMPLETE if result.status == "complete" else SnapshotState.INCOMPLETE
+        final = self.store.root / folder_name(self.snapshot_id, state)
+        os.rename(self.path, final)
+        fsync_dir(self.store.root)
+        log.info("Snapshot %s is now visible as %s", self.snapshot_id, final)
+        return StoredSnapshot(SnapshotRef(self.snapshot_id, state, final.name), str(final))
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as file:
+        os.fsync(file.fileno())

@@ -1,0 +1,55 @@
+"""Which store a task uses, as plain data: operators build it from their arguments, triggers serialize it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from airflow_provider_vectorbackup.stores.base import SnapshotStore
+
+KINDS = ("box", "local")
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """``kind="box"``: ``folder`` is a Box path below ``box_folder_id``; ``kind="local"``: a local or mounted path."""
+
+    kind: str
+    folder: str
+    box_conn_id: str = "box_default"
+    box_folder_id: str = "0"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"store kind must be one of {KINDS}, not {self.kind!r}")
+
+    @classmethod
+    def from_arguments(cls, *, box_folder: str | None, local_folder: str | None, box_conn_id: str,
+                       box_folder_id: str) -> StoreSpec:
+        """What an operator's ``box_folder`` / ``local_folder`` arguments mean; exactly one must be given."""
+        if bool(box_folder) == bool(local_folder):
+            raise ValueError("give exactly one of box_folder (snapshots in Box) and local_folder (snapshots in a "
+                             "local or mounted folder)")
+        if local_folder:
+            return cls("local", local_folder)
+        return cls("box", box_folder, box_conn_id, box_folder_id)
+
+    def open(self, *, create: bool = False) -> SnapshotStore:
+        """The store; with ``create`` its folder is made if missing, else a missing Box folder is an error."""
+        if self.kind == "local":
+            from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
+
+            return LocalSnapshotStore(self.folder)
+        from airflow_provider_vectorbackup.hooks.box import BoxHook
+        from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore
+
+        return BoxSnapshotStore.at_path(BoxHook(self.box_conn_id), self.folder, self.box_folder_id, create=create)
+
+    def uri(self) -> str:
+        """For Assets: ``box://<folder>`` or ``file://<absolute path>``."""
+        if self.kind == "local":
+            return f"file://{self.folder if self.folder.startswith('/') else '/' + self.folder}"
+        return f"box://{self.folder.strip('/')}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,92 @@
+"""The same operators and sensor against a local folder store: a network share, or a download verified offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.operators.dump import VectorDumpOperator
+from airflow_provider_vectorbackup.operators.restore import RestoreOperator
+from airflow_provider_vectorbackup.operators.retention import LEDGER_KEY, RetentionOperator
+from airflow_provider_vectorbackup.sensors.manifest import ManifestVerifySensor
+from airflow_provider_vectorbackup.snapshot import verify
+from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
+from airflow_provider_vectorbackup.stores.base import SnapshotExistsError
+from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
+from airflow_provider_vectorbackup.stores.spec import StoreSpec
+from tests.airflow_context import RecordingTI, context_for
+
+
+def dump(folder: Path, snapshot_id: str) -> dict:
+    operator = VectorDumpOperator(task_id="dump", local_folder=str(folder), snapshot_id=snapshot_id,
+                                  segment_max_bytes=50_000)
+    return operator.execute(context_for(RecordingTI(task_id="dump")))
+
+
+def test_dump_verify_and_restore_through_a_local_folder(seeded, tmp_path: Path) -> None:
+    astra, box = seeded
+    summary = dump(tmp_path / "share", "20260301T000000Z")
+    assert summary["store"] == "local" and summary["location"] == str(tmp_path / "share" / "20260301T000000Z")
+    assert verify(summary["location"], "records").ok
+    assert not any("20260301T000000Z" in row["path"] for row in box.tree()), "nothing went to Box"
+    sensor = ManifestVerifySensor(task_id="verify", local_folder=str(tmp_path / "share"), snapshot_id="latest",
+                                  level="deep")
+    assert sensor.poke(context_for(RecordingTI())).xcom_value["ok"] is True
+    report = RestoreOperator(task_id="restore", local_folder=str(tmp_path / "share"), target_prefix="offline_",
+                             validation_queries=3).execute(context_for(RecordingTI(task_id="restore")))
+    assert report["ok"] and report["collections"]["articles"]["documents_restored"] == 120
+
+
+def test_a_damaged_local_snapshot_is_refused_before_anything_is_written(seeded, tmp_path: Path) -> None:
+    astra, _ = seeded
+    summary = dump(tmp_path / "share", "20260301T000000Z")
+    inserts_before = astra.request_counts.get("insertMany", 0)
+    segment = Path(summary["location"]) / "collections/products/part-00000.jsonl.gz"
+    data = bytearray(segment.read_bytes())
+    data[100] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    sensor = ManifestVerifySensor(task_id="verify", local_folder=str(tmp_path / "share"), snapshot_id="latest")
+    with pytest.raises(AirflowFailException, match="products/part-00000.jsonl.gz"):
+        sensor.poke(context_for(RecordingTI()))
+    with pytest.raises(AirflowFailException, match="fails verification; nothing was written"):
+        RestoreOperator(task_id="restore", local_folder=str(tmp_path / "share"), target_prefix="x_").execute(
+            context_for(RecordingTI(task_id="restore")))
+    assert AstraDBHook().collection_definition("x_articles") is None
+    assert astra.request_counts.get("insertMany", 0) == inserts_before
+
+
+def test_retention_on_a_local_folder(seeded, tmp_path: Path) -> None:
+    ids = [f"2026030{day}T000000Z" for day in range(1, 5)]
+    for snapshot_id in ids:
+        dump(tmp_path / "share", snapshot_id)
+    ti = RecordingTI(task_id="retention")
+    ti.xcoms[("retention", LEDGER_KEY)] = {sid: {"verified": True} for sid in ids}
+    ti.xcoms[("dump", "snapshot_id")] = ids[-1]
+    ti.xcoms[("verify", "return_value")] = {"ok": True}
+    RetentionOperator(task_id="retention", local_folder=str(tmp_path / "share"), keep_last=2).execute(context_for(ti))
+    assert sorted(p.name for p in (tmp_path / "share").iterdir()) == ids[2:]
+
+
+def test_the_local_store_keeps_the_atomic_states(tmp_path: Path) -> None:
+    store = LocalSnapshotStore(tmp_path)
+    pending = store.begin("20260301T000000Z")
+    assert Path(pending.location).name == ".20260301T000000Z.inprogress"
+    assert [s.state for s in store.snapshots()] == [SnapshotState.IN_PROGRESS]
+    again = store.begin("20260301T000000Z")  # a retry removes the abandoned attempt
+    assert Path(again.location).is_dir() and len(store.snapshots()) == 1
+    (tmp_path / "20260302T000000Z").mkdir()
+    with pytest.raises(SnapshotExistsError, match="already complete"):
+        store.begin("20260302T000000Z")
+    assert store.get("latest").snapshot_id == "20260302T000000Z"
+
+
+@pytest.mark.parametrize("arguments", [{}, {"box_folder": "a", "local_folder": "/b"}])
+def test_exactly_one_store_must_be_named(arguments: dict) -> None:
+    with pytest.raises(ValueError, match="exactly one of box_folder"):
+        VectorDumpOperator(task_id="dump", **arguments)
+    with pytest.raises(ValueError, match="exactly one of box_folder"):
+        StoreSpec.from_arguments(box_conn_id="b", box_folder_id="0", **{"box_folder": None, "local_folder": None,
+                                                                         **arguments})
