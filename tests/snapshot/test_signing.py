@@ -296,3 +296,14 @@ def test_check_signature_works_on_bytes_for_remote_stores() -> None:
     assert check_signature(manifest, signature, ED_PUBLIC) == []
     assert [code for code, _ in check_signature(manifest + b" ", signature, ED_PUBLIC)] == ["signature_invalid"]
     assert [code for code, _ in check_signature(manifest, None, ED_PUBLIC)] == ["signature_missing"]
+
+
+def test_every_signature_code_and_constant_is_in_the_format_spec() -> None:
+    from airflow_provider_vectorbackup.snapshot import signing
+
+    spec = (Path(__file__).parents[2] / "docs" / "format.md").read_text()
+    for code in (signing.SIGNATURE_MISSING, signing.SIGNATURE_MALFORMED, signing.SIGNATURE_UNSUPPORTED,
+                 signing.SIGNATURE_KEY_MISMATCH, signing.SIGNATURE_INVALID, *signing.ALGORITHMS):
+        assert f"`{code}`" in spec or f'"{code}"' in spec, code
+    assert f"`{SIGNED_PREFIX.rstrip().decode()}`" in spec and f"the {len(SIGNED_PREFIX) - 1} ASCII bytes" in spec
+    assert "`manifest.json.sig`" in spec

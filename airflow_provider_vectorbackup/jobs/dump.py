@@ -1,0 +1,138 @@
+"""Dump Astra collections into a new snapshot in a store. Shared by VectorDumpOperator and the CLI.
+
+No Airflow context here: the caller says where to read, where to write and who is producing
+the snapshot, and gets back what happened, failures included, to report its own way.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.progress import Progress
+from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
+from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id
+from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
+from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES, SnapshotResult, SnapshotWriter
+from airflow_provider_vectorbackup.stores.base import (
+    PendingSnapshot, SnapshotExistsError, SnapshotStore, StoredSnapshot,
+)
+
+log = logging.getLogger(__name__)
+
+
+class UnknownCollectionsError(ValueError):
+    """Collections were asked for that the keyspace does not have; nothing was written."""
+
+
+@dataclass
+class DumpOutcome:
+    """A sealed snapshot (complete or INCOMPLETE) and what failed on the way, by collection."""
+
+    snapshot: StoredSnapshot
+    manifest: Manifest
+    result: SnapshotResult | None
+    failures: dict[str, BaseException] = field(default_factory=dict)
+    already_complete: bool = False
+
+
+class _StoredFiles:
+    """Hands each finished file to the store and counts the bytes stored, for progress lines."""
+
+    def __init__(self, pending: PendingSnapshot) -> None:
+        self.pending = pending
+        self.bytes = 0
+
+    def put(self, entry: FileEntry, local: Any) -> None:
+        self.pending.put(entry, local)
+        self.bytes += entry.bytes
+
+
+def dump_snapshot(
+    astra: AstraDBHook, store: SnapshotStore, snapshot_id: str, *, collections: list[str] | None = None,
+    segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, staging_dir: str | None = None,
+    vector_policy: VectorLossPolicy = VectorLossPolicy(), producer: dict[str, str] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> DumpOutcome:
+    """Stream every selected collection into ``store`` as snapshot ``snapshot_id``.
+
+    A collection that fails (the vector-loss guard, or a fault that outlasted the retries) is
+    recorded as failed and the others are still backed up; the snapshot is then sealed
+    INCOMPLETE. An id that is already complete is reported, never written again.
+    """
+    check_snapshot_id(snapshot_id)
+    try:
+        pending = store.begin(snapshot_id)
+    except SnapshotExistsError:
+        log.warning("Snapshot %s is already complete in %s; reporting it instead of dumping again",
+                    snapshot_id, store.describe())
+        existing = store.get(snapshot_id)
+        return DumpOutcome(existing, store.read_manifest(existing), None, already_complete=True)
+    definitions = {info.name: info.definition for info in astra.list_collections()}
+    names = collections or sorted(definitions)
+    missing = [name for name in names if name not in definitions]
+    if missing:
+        raise UnknownCollectionsError(f"collections not found in keyspace {astra.keyspace!r}: {missing}; "
+                                      f"it has: {sorted(definitions)}")
+    log.info("Dumping %d collection(s) of keyspace %r into %s, snapshot %s: %s", len(names), astra.keyspace,
+             store.describe(), snapshot_id, ", ".join(names))
+    stored = _StoredFiles(pending)
+    failures: dict[str, BaseException] = {}
+    with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=staging_dir) as staging:
+        writer = SnapshotWriter(staging, source=astra.describe_source(), snapshot_id=snapshot_id,
+                                segment_max_bytes=segment_max_bytes, vector_policy=vector_policy,
+                                on_file_complete=stored.put, producer=producer)
+        with writer:
+            for name in names:
+                try:
+                    _dump_collection(astra, writer, name, definitions[name], stored, on_progress)
+                except Exception as exc:  # recorded in the manifest; the other collections still get backed up
+                    log.error("Collection %r failed: %s: %s", name, type(exc).__name__, exc)
+                    failures[name] = exc
+        result = writer.result
+        sealed = pending.seal(result)
+    return DumpOutcome(sealed, result.manifest, result, failures)
+
+
+def _dump_collection(astra: AstraDBHook, writer: SnapshotWriter, name: str, definition: dict[str, Any],
+                     stored: _StoredFiles, on_progress: Callable[[Progress], None] | None) -> None:
+    progress = Progress(log, name, _estimate(astra, name))
+    with writer.collection(name, definition) as collection:
+        for page in astra.scan_pages(name):
+            collection.write_many(page.documents)
+            progress.bytes = stored.bytes
+            progress.advance(len(page.documents))
+            if on_progress is not None:
+                on_progress(progress)
+    progress.bytes = stored.bytes
+    progress.done()
+
+
+def _estimate(astra: AstraDBHook, name: str) -> int | None:
+    try:
+        return astra.estimated_document_count(name)
+    except Exception:  # only feeds the ETA; a dump must not fail for it
+        return None
+
+
+def summary_of(outcome: DumpOutcome, kind: str, folder: str) -> dict[str, Any]:
+    """The small, JSON-safe report of a dump: enough for verify, restore and retention to find the snapshot."""
+    snapshot, manifest = outcome.snapshot, outcome.manifest
+    collections = {
+        c.name: {"status": c.status, "documents": c.document_count,
+                 "documents_with_vector": c.vectors.documents_with_vector,
+                 "bytes": sum(f.bytes for f in c.files), "content_digest": c.content_digest}
+        for c in manifest.collections
+    }
+    summary = {
+        "snapshot_id": snapshot.snapshot_id, "status": manifest.status, "store": kind, "location": snapshot.location,
+        "path": f"{folder.rstrip('/')}/{snapshot.ref.folder_name}", "collections": collections,
+        "bytes": sum(c["bytes"] for c in collections.values()),
+    }
+    if outcome.result is not None:
+        summary.update(manifest_sha256=outcome.result.manifest_sha256, manifest_sha1=outcome.result.manifest_sha1)
+    return summary

@@ -1,0 +1,187 @@
+"""Restore collections from a snapshot into Astra, and prove the result. Shared by RestoreOperator and the CLI.
+
+Nothing is written until the whole snapshot is local and verified record by record and every
+target has been checked; after writing, counts, content digests and vector-search recall are
+measured against the snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
+from airflow_provider_vectorbackup.snapshot.guard import is_vectorize
+from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
+from airflow_provider_vectorbackup.snapshot.manifest import COLLECTION_FAILED, CollectionEntry
+from airflow_provider_vectorbackup.snapshot.reader import Snapshot, open_snapshot
+from airflow_provider_vectorbackup.snapshot.similarity import exact_top_k, id_key, recall_at_k, vector_of
+from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
+from airflow_provider_vectorbackup.snapshot.verify import verify
+from airflow_provider_vectorbackup.stores.base import SnapshotStore
+
+log = logging.getLogger(__name__)
+
+IF_EXISTS = ("fail", "resume", "replace")
+
+
+class RestoreRefused(Exception):
+    """The restore did not start: the snapshot or a target is not safe to use. Nothing was written."""
+
+
+class RestoreNotValidated(Exception):
+    """Documents were written but the result does not match the snapshot; the report says where."""
+
+    def __init__(self, message: str, report: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class RestoreOptions:
+    """What to restore and how; see RestoreOperator for each option."""
+
+    collections: list[str] | None = None
+    target_prefix: str | None = None
+    name_mapping: dict[str, str] | None = None
+    if_exists: str = "fail"
+    allow_incomplete: bool = False
+    chunk_size: int = 20
+    concurrency: int = 8
+    validation_queries: int = 10
+    min_recall: float = 0.9
+    staging_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.if_exists not in IF_EXISTS:
+            raise RestoreRefused(f"if_exists must be one of {IF_EXISTS}, not {self.if_exists!r}")
+
+
+def restore_snapshot(store: SnapshotStore, snapshot_id: str, astra: AstraDBHook,
+                     options: RestoreOptions = RestoreOptions()) -> dict[str, Any]:
+    """Restore and validate; return the validation report.
+
+    :raises RestoreRefused: before anything is written.
+    :raises RestoreNotValidated: after writing, if counts, digests or recall do not hold.
+    """
+    return _Restore(astra, options).run(store, snapshot_id)
+
+
+class _Restore:
+    def __init__(self, astra: AstraDBHook, options: RestoreOptions) -> None:
+        self.astra = astra
+        self.options = options
+
+    def run(self, store: SnapshotStore, snapshot_id: str) -> dict[str, Any]:
+        stored = store.get(snapshot_id)
+        if stored.state is SnapshotState.IN_PROGRESS:
+            raise RestoreRefused(f"snapshot {stored.snapshot_id} is still in progress (or was abandoned by a crash); "
+                                 f"it is never restorable")
+        if stored.state is SnapshotState.INCOMPLETE and not self.options.allow_incomplete:
+            raise RestoreRefused(f"snapshot {stored.snapshot_id} is INCOMPLETE; pick a complete snapshot, or allow "
+                                 f"incomplete snapshots to restore its complete collections")
+        with tempfile.TemporaryDirectory(prefix="vectorbackup-restore-", dir=self.options.staging_dir) as staging:
+            try:
+                local = store.download(stored, staging)
+            except Exception as exc:  # a file whose bytes no longer match its checksum fails the download
+                raise RestoreRefused(f"refusing to restore: downloading snapshot {stored.snapshot_id} failed "
+                                     f"({type(exc).__name__}: {exc}); nothing was written") from None
+            report = verify(local, "records", allow_incomplete=self.options.allow_incomplete)
+            if not report.ok:
+                raise RestoreRefused("refusing to restore from a snapshot that fails verification; nothing was "
+                                     "written.\n" + report.summary())
+            snapshot = open_snapshot(local, allow_incomplete=self.options.allow_incomplete)
+            plan = self._plan(snapshot)
+            results = {source: self._restore(snapshot, snapshot.manifest.collection(source), target)
+                       for source, target in plan.items()}
+        summary = {"snapshot_id": stored.snapshot_id, "keyspace": self.astra.keyspace, "collections": results,
+                   "ok": all(r["ok"] for r in results.values())}
+        if not summary["ok"]:
+            bad = {name: r for name, r in results.items() if not r["ok"]}
+            raise RestoreNotValidated(f"restore of {stored.snapshot_id} did not validate: {bad}", summary)
+        return summary
+
+    def _plan(self, snapshot: Snapshot) -> dict[str, str]:
+        """Source → target names, with every refusal checked before anything is written."""
+        available = {c.name: c for c in snapshot.collections()}
+        names = self.options.collections or [c.name for c in available.values() if c.status != COLLECTION_FAILED]
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            raise RestoreRefused(f"snapshot {snapshot.snapshot_id} has no collection(s) {unknown}; it has "
+                                       f"{sorted(available)}")
+        failed = [n for n in names if available[n].status == COLLECTION_FAILED]
+        if failed:
+            raise RestoreRefused(f"collection(s) {failed} failed during snapshot {snapshot.snapshot_id}; their "
+                                       f"data is partial and is not restored")
+        plan = {n: (self.options.name_mapping or {}).get(n) or f"{self.options.target_prefix or ''}{n}" for n in names}
+        if len(set(plan.values())) != len(plan):
+            raise RestoreRefused(f"two collections would be restored under the same name: {plan}")
+        for source, target in plan.items():
+            self._check_target(target, available[source].definition)
+        return plan
+
+    def _check_target(self, target: str, definition: dict[str, Any]) -> None:
+        existing = self.astra.collection_definition(target)
+        if existing is None or self.options.if_exists == "replace":
+            return
+        if existing == definition and (self.options.if_exists == "resume" or self.astra.count_documents(target).count == 0):
+            return
+        raise RestoreRefused(
+            f"collection {target!r} already exists in keyspace {self.astra.keyspace!r}"
+            + (" with documents" if existing == definition else " with a different definition")
+            + ". Nothing was written. Restore under another name (target_prefix or name_mapping), set "
+            "if_exists='resume' to continue a restore that crashed, or if_exists='replace' to drop and recreate it")
+
+    def _restore(self, snapshot: Snapshot, entry: CollectionEntry, target: str) -> dict[str, Any]:
+        hook = self.astra
+        if self.options.if_exists == "replace" and hook.collection_definition(target) is not None:
+            log.warning("Dropping existing collection %r to replace it (if_exists='replace')", target)
+            hook.drop_collection(target)
+        hook.create_collection(target, entry.definition)
+        expected = ContentDigest()
+        stripped = 0
+
+        def documents() -> Iterator[dict[str, Any]]:
+            nonlocal stripped
+            for record in snapshot.records(entry.name):
+                if is_vectorize(entry.definition) and VECTOR_FIELD in record and VECTORIZE_FIELD in record:
+                    # The Data API refuses both together; keep the stored vector (no re-embedding), drop the text.
+                    record = {k: v for k, v in record.items() if k != VECTORIZE_FIELD}
+                    stripped += 1
+                expected.add(record)
+                yield record
+
+        inserted = hook.insert_documents(target, documents(), chunk_size=self.options.chunk_size, concurrency=self.options.concurrency)
+        log.info("Restored %r into %r: %s", entry.name, target, inserted.summary())
+        restored = ContentDigest()
+        for document in hook.iter_documents(target):
+            restored.add(document)
+        result: dict[str, Any] = {
+            "target": target, "documents_expected": entry.document_count, "documents_restored": restored.documents,
+            "inserted": inserted.inserted, "already_present": inserted.already_present,
+            "failures": [f"{f.id!r}: {f.error_code}: {f.message}" for f in inserted.failures[:20]],
+            "digest_expected": expected.hexdigest(), "digest_restored": restored.hexdigest(),
+            "digest_matches_manifest": expected.hexdigest() == entry.content_digest,
+            "vectorize_text_dropped": stripped,
+        }
+        result["recall_at_10"], result["queries"] = self._recall(snapshot, entry, target)
+        result["ok"] = (inserted.ok and restored.documents == entry.document_count
+                        and restored.hexdigest() == expected.hexdigest()
+                        and (result["recall_at_10"] is None or result["recall_at_10"] >= self.options.min_recall))
+        log.info("Validation of %r: %s", target, result)
+        return result
+
+    def _recall(self, snapshot: Snapshot, entry: CollectionEntry, target: str) -> tuple[float | None, int]:
+        metric = (entry.definition.get("vector") or {}).get("metric", "cosine")
+        if not self.options.validation_queries or not entry.vectors.documents_with_vector:
+            return None, 0
+        step = max(1, entry.vectors.documents_with_vector // self.options.validation_queries)
+        queries = [v for i, v in enumerate(filter(None, map(vector_of, snapshot.records(entry.name))))
+                   if i % step == 0][: self.options.validation_queries]
+        expected = exact_top_k(snapshot.records(entry.name), queries, metric)
+        found = [[id_key(i) for i in self.astra.vector_search(target, q, limit=10)] for q in queries]
+        return round(recall_at_k(expected, found), 4), len(queries)
