@@ -33,6 +33,14 @@ class RestoreRefused(Exception):
     """The restore did not start: the snapshot or a target is not safe to use. Nothing was written."""
 
 
+class SnapshotUnusable(RestoreRefused):
+    """The snapshot is in progress, incomplete, damaged or fails verification."""
+
+
+class TargetConflict(RestoreRefused):
+    """The request does not fit the snapshot or the target: unknown collections, name clashes, existing targets."""
+
+
 class RestoreNotValidated(Exception):
     """Documents were written but the result does not match the snapshot; the report says where."""
 
@@ -58,7 +66,7 @@ class RestoreOptions:
 
     def __post_init__(self) -> None:
         if self.if_exists not in IF_EXISTS:
-            raise RestoreRefused(f"if_exists must be one of {IF_EXISTS}, not {self.if_exists!r}")
+            raise TargetConflict(f"if_exists must be one of {IF_EXISTS}, not {self.if_exists!r}")
 
 
 def restore_snapshot(store: SnapshotStore, snapshot_id: str, astra: AstraDBHook,
@@ -79,20 +87,20 @@ class _Restore:
     def run(self, store: SnapshotStore, snapshot_id: str) -> dict[str, Any]:
         stored = store.get(snapshot_id)
         if stored.state is SnapshotState.IN_PROGRESS:
-            raise RestoreRefused(f"snapshot {stored.snapshot_id} is still in progress (or was abandoned by a crash); "
+            raise SnapshotUnusable(f"snapshot {stored.snapshot_id} is still in progress (or was abandoned by a crash); "
                                  f"it is never restorable")
         if stored.state is SnapshotState.INCOMPLETE and not self.options.allow_incomplete:
-            raise RestoreRefused(f"snapshot {stored.snapshot_id} is INCOMPLETE; pick a complete snapshot, or allow "
+            raise SnapshotUnusable(f"snapshot {stored.snapshot_id} is INCOMPLETE; pick a complete snapshot, or allow "
                                  f"incomplete snapshots to restore its complete collections")
         with tempfile.TemporaryDirectory(prefix="vectorbackup-restore-", dir=self.options.staging_dir) as staging:
             try:
                 local = store.download(stored, staging)
             except Exception as exc:  # a file whose bytes no longer match its checksum fails the download
-                raise RestoreRefused(f"refusing to restore: downloading snapshot {stored.snapshot_id} failed "
+                raise SnapshotUnusable(f"refusing to restore: downloading snapshot {stored.snapshot_id} failed "
                                      f"({type(exc).__name__}: {exc}); nothing was written") from None
             report = verify(local, "records", allow_incomplete=self.options.allow_incomplete)
             if not report.ok:
-                raise RestoreRefused("refusing to restore from a snapshot that fails verification; nothing was "
+                raise SnapshotUnusable("refusing to restore from a snapshot that fails verification; nothing was "
                                      "written.\n" + report.summary())
             snapshot = open_snapshot(local, allow_incomplete=self.options.allow_incomplete)
             plan = self._plan(snapshot)
@@ -111,15 +119,15 @@ class _Restore:
         names = self.options.collections or [c.name for c in available.values() if c.status != COLLECTION_FAILED]
         unknown = [n for n in names if n not in available]
         if unknown:
-            raise RestoreRefused(f"snapshot {snapshot.snapshot_id} has no collection(s) {unknown}; it has "
+            raise TargetConflict(f"snapshot {snapshot.snapshot_id} has no collection(s) {unknown}; it has "
                                        f"{sorted(available)}")
         failed = [n for n in names if available[n].status == COLLECTION_FAILED]
         if failed:
-            raise RestoreRefused(f"collection(s) {failed} failed during snapshot {snapshot.snapshot_id}; their "
+            raise SnapshotUnusable(f"collection(s) {failed} failed during snapshot {snapshot.snapshot_id}; their "
                                        f"data is partial and is not restored")
         plan = {n: (self.options.name_mapping or {}).get(n) or f"{self.options.target_prefix or ''}{n}" for n in names}
         if len(set(plan.values())) != len(plan):
-            raise RestoreRefused(f"two collections would be restored under the same name: {plan}")
+            raise TargetConflict(f"two collections would be restored under the same name: {plan}")
         for source, target in plan.items():
             self._check_target(target, available[source].definition)
         return plan
@@ -130,7 +138,7 @@ class _Restore:
             return
         if existing == definition and (self.options.if_exists == "resume" or self.astra.count_documents(target).count == 0):
             return
-        raise RestoreRefused(
+        raise TargetConflict(
             f"collection {target!r} already exists in keyspace {self.astra.keyspace!r}"
             + (" with documents" if existing == definition else " with a different definition")
             + ". Nothing was written. Restore under another name (target_prefix or name_mapping), set "
