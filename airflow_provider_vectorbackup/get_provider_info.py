@@ -27,8 +27,7 @@ ASTRA_CONNECTION = {
         "environment": _field(
             "Environment", "astrapy environment: prod, dev or test for Astra; hcd, dse or other for a "
                            "self-managed Data API (uses the /v1 path and username/password).",
-            {"type": ["string", "null"], "enum": ["prod", "dev", "test", "hcd", "dse", "cassandra", "other", None],
-             "default": "prod"}),
+            {"type": ["string", "null"], "enum": ["prod", "dev", "test", "hcd", "dse", "cassandra", "other", None]}),
         "request_timeout_ms": _field("Request timeout (ms)", "Timeout of one Data API request.",
                                      {"type": ["integer", "null"], "default": 30000}),
         "insert_timeout_ms": _field("Insert timeout (ms)", "Timeout of one insertMany request during a restore.",

@@ -23,9 +23,9 @@ class Progress:
         self._started = time.monotonic()
         self._last = self._started
 
-    def advance(self, documents: int, bytes_: int = 0) -> None:
+    def advance(self, documents: int) -> None:
+        """Count documents; set :attr:`bytes` directly, from whatever knows how much was stored."""
         self.documents += documents
-        self.bytes += bytes_
         now = time.monotonic()
         if now - self._last >= self.interval:
             self._last = now

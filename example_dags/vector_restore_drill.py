@@ -14,6 +14,7 @@ from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.operators.restore import RestoreOperator
 
 BOX_FOLDER = "vector-backups"
+SCRATCH_PREFIX = "drill_"  # every collection with this prefix belongs to the drill and is dropped after it
 
 with DAG(
     dag_id="vector_restore_drill",
@@ -28,18 +29,18 @@ with DAG(
         task_id="restore",
         box_folder=BOX_FOLDER,
         snapshot_id="latest",
-        target_prefix="drill_",
+        target_prefix=SCRATCH_PREFIX,
         if_exists="replace",  # a leftover of an earlier drill is scratch data, never live data
         validation_queries=10,
     )
 
     @task(trigger_rule="all_done")
-    def drop_scratch_collections(report: dict | None) -> list[str]:
-        """Drop what the drill restored, whether or not validation passed."""
+    def drop_scratch_collections() -> list[str]:
+        """Drop what the drill restored, whether or not the restore or its validation passed."""
         hook = AstraDBHook()
-        targets = [c["target"] for c in (report or {}).get("collections", {}).values()]
+        targets = [c.name for c in hook.list_collections() if c.name.startswith(SCRATCH_PREFIX)]
         for target in targets:
             hook.drop_collection(target)
         return targets
 
-    drop_scratch_collections(restore.output)
+    restore >> drop_scratch_collections()

@@ -22,7 +22,7 @@ from airflow.sdk import BaseHook
 from airflow_provider_vectorbackup import __version__
 from airflow_provider_vectorbackup.hooks.astra_insert import InsertReport, insert_documents
 from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy, describe
-from airflow_provider_vectorbackup.snapshot.provenance import endpoint_origin
+from airflow_provider_vectorbackup.snapshot.provenance import describe_source, endpoint_origin
 
 if TYPE_CHECKING:
     from astrapy import Database
@@ -185,8 +185,7 @@ class AstraDBHook(BaseHook):
 
     def describe_source(self) -> dict[str, Any]:
         """What a snapshot manifest records about this source: never the token."""
-        return {"kind": "astra", "endpoint": endpoint_origin(self.endpoint), "keyspace": self.keyspace,
-                "environment": self.environment}
+        return describe_source("astra", self.endpoint, self.keyspace, environment=self.environment)
 
     # -- low level -------------------------------------------------------------------------------
 

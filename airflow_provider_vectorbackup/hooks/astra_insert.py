@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
+from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
 
 if TYPE_CHECKING:
     from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
@@ -121,6 +122,8 @@ def _confirm_identical(hook: AstraDBHook, collection: str, documents: list[dict[
     stored = {canonical_json({"_id": d["_id"]}): d for d in hook.find_by_ids(collection, [d["_id"] for d in documents])}
     for document in documents:
         found = stored.get(canonical_json({"_id": document["_id"]}))
+        if found is not None and VECTOR_FIELD not in document and VECTORIZE_FIELD in document:
+            found = {k: v for k, v in found.items() if k != VECTOR_FIELD}  # the server embedded it on insert
         if found is not None and canonical_json(found) == canonical_json(document):
             report.already_present += 1
         else:

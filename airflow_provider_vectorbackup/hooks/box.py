@@ -32,15 +32,17 @@ from airflow_provider_vectorbackup.hooks.box_items import (
     BoxIntegrityError,
     BoxItem,
     BoxNameConflictError,
+    BoxOperationError,
     conflicting_item,
     describe_api_error,
+    secret_free_errors,
 )
 from airflow_provider_vectorbackup.hooks.box_upload import ChunkedUpload, ChunkTooSmall
 
 if TYPE_CHECKING:
     from box_sdk_gen import BoxClient
 
-__all__ = ["BoxHook", "BoxIntegrityError", "BoxItem", "BoxNameConflictError"]
+__all__ = ["BoxHook", "BoxIntegrityError", "BoxItem", "BoxNameConflictError", "BoxOperationError"]
 
 MIB = 1024 * 1024
 ITEM_FIELDS = ["type", "id", "name", "size", "sha1", "parent"]
@@ -119,6 +121,7 @@ class BoxHook(BaseHook):
 
     # -- folders ---------------------------------------------------------------------------
 
+    @secret_free_errors
     def ensure_folder(self, path: str, parent_id: str = "0") -> str:
         """Return the id of folder ``path`` below ``parent_id``, creating what is missing.
 
@@ -152,6 +155,7 @@ class BoxHook(BaseHook):
         self.log.info("Created Box folder %r (id %s) in folder %s", name, folder.id, parent_id)
         return folder.id
 
+    @secret_free_errors
     def list_folder(self, folder_id: str, *, page_size: int = 1000) -> Iterator[BoxItem]:
         """Yield every item of a folder, following Box's marker paging to the end.
 
@@ -168,6 +172,7 @@ class BoxHook(BaseHook):
             if not marker:
                 return
 
+    @secret_free_errors
     def find_item(self, folder_id: str, name: str) -> BoxItem | None:
         """The item called ``name`` in a folder, compared case-insensitively as Box does, or ``None``.
 
@@ -177,6 +182,7 @@ class BoxHook(BaseHook):
         wanted = name.casefold()
         return next((item for item in self.list_folder(folder_id) if item.name.casefold() == wanted), None)
 
+    @secret_free_errors
     def rename_folder(self, folder_id: str, new_name: str) -> BoxItem:
         """Rename a folder in place; a single call, which is how a finished snapshot becomes visible.
 
@@ -198,6 +204,7 @@ class BoxHook(BaseHook):
         self.log.info("Renamed Box folder %s to %r", folder_id, new_name)
         return BoxItem.from_sdk(folder)
 
+    @secret_free_errors
     def delete_folder(self, folder_id: str, *, recursive: bool = True) -> None:
         """Delete a folder (to the trash or permanently, per the enterprise's settings).
 
@@ -209,6 +216,7 @@ class BoxHook(BaseHook):
 
     # -- files -----------------------------------------------------------------------------
 
+    @secret_free_errors
     def file_info(self, file_id: str) -> BoxItem:
         """Name, size, SHA-1 and parent of a file.
 
@@ -216,6 +224,7 @@ class BoxHook(BaseHook):
         """
         return BoxItem.from_sdk(self.client.files.get_file_by_id(file_id, fields=ITEM_FIELDS))
 
+    @secret_free_errors
     def delete_file(self, file_id: str) -> None:
         """Delete a file (to the trash or permanently, per the enterprise's settings).
 
@@ -224,6 +233,7 @@ class BoxHook(BaseHook):
         self.client.files.delete_file_by_id(file_id)
         self.log.info("Deleted Box file %s", file_id)
 
+    @secret_free_errors
     def upload(
         self, local_path: str | os.PathLike[str], folder_id: str, name: str | None = None, *,
         new_version_if_exists: bool = False,
@@ -323,6 +333,7 @@ class BoxHook(BaseHook):
         """The file an upload creates (by name) or versions (by id), if it exists."""
         return self.file_info(file_id) if file_id is not None else self.find_item(folder_id or "0", name)
 
+    @secret_free_errors
     def download(self, file_id: str, local_path: str | os.PathLike[str], *, expected_sha1: str | None = None) -> str:
         """Stream a file to ``local_path``, verifying its SHA-1 as it is written.
 
@@ -347,10 +358,15 @@ class BoxHook(BaseHook):
                 stream = self.client.downloads.download_file(file_id)
                 if stream is None:
                     raise BoxSDKError(f"Box file {file_id} is not ready for download yet; retry later")
-                for block in iter(lambda: stream.read(DOWNLOAD_BLOCK), b""):
-                    digest.update(block)
-                    out.write(block)
-                    size += len(block)
+                try:
+                    for block in iter(lambda: stream.read(DOWNLOAD_BLOCK), b""):
+                        digest.update(block)
+                        out.write(block)
+                        size += len(block)
+                finally:
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()  # releases the HTTP connection even when writing failed
             actual = digest.hexdigest()
             if actual != expected:
                 raise BoxIntegrityError(

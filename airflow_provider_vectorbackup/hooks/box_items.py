@@ -7,7 +7,12 @@ carry no client (and so no credential) with them.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
+
+from box_sdk_gen import BoxSDKError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +111,46 @@ def conflicting_item(error: Any) -> BoxItem | None:
     if not isinstance(conflicts, dict) or "id" not in conflicts:
         return None
     return BoxItem.from_json(conflicts)
+
+
+class BoxOperationError(Exception):
+    """A Box call failed. Carries status, Box's error code and request id, never the request itself.
+
+    boxsdk's own errors print the request, and for a JWT token grant that includes the signed
+    assertion, a short-lived credential; the hook raises this instead.
+    """
+
+    def __init__(self, message: str, *, status_code: int | None, code: str | None, request_id: str | None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.request_id = request_id
+
+    @classmethod
+    def from_sdk(cls, error: Exception) -> BoxOperationError:
+        info = getattr(error, "response_info", None)
+        return cls(describe_api_error(error), status_code=getattr(info, "status_code", None),
+                   code=getattr(info, "code", None), request_id=getattr(info, "request_id", None))
+
+
+def secret_free_errors(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn boxsdk errors escaping a public hook method into :class:`BoxOperationError`."""
+    if inspect.isgeneratorfunction(function):
+        @functools.wraps(function)
+        def generator(*args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from function(*args, **kwargs)
+            except BoxSDKError as error:
+                raise BoxOperationError.from_sdk(error) from None
+        return generator
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except BoxSDKError as error:
+            raise BoxOperationError.from_sdk(error) from None
+    return wrapper
 
 
 def describe_api_error(error: Exception) -> str:

@@ -68,34 +68,60 @@ def dump_snapshot(
     try:
         pending = store.begin(snapshot_id)
     except SnapshotExistsError:
-        log.warning("Snapshot %s is already complete in %s; reporting it instead of dumping again",
-                    snapshot_id, store.describe())
-        existing = store.get(snapshot_id)
-        return DumpOutcome(existing, store.read_manifest(existing), None, already_complete=True)
-    definitions = {info.name: info.definition for info in astra.list_collections()}
-    names = collections or sorted(definitions)
-    missing = [name for name in names if name not in definitions]
-    if missing:
-        raise UnknownCollectionsError(f"collections not found in keyspace {astra.keyspace!r}: {missing}; "
-                                      f"it has: {sorted(definitions)}")
-    log.info("Dumping %d collection(s) of keyspace %r into %s, snapshot %s: %s", len(names), astra.keyspace,
-             store.describe(), snapshot_id, ", ".join(names))
+        return _already_complete(store, snapshot_id, collections, producer)
     stored = _StoredFiles(pending)
     failures: dict[str, BaseException] = {}
     with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=staging_dir) as staging:
-        writer = SnapshotWriter(staging, source=astra.describe_source(), snapshot_id=snapshot_id,
+        writer = SnapshotWriter(staging, source=_source(astra), snapshot_id=snapshot_id,
                                 segment_max_bytes=segment_max_bytes, vector_policy=vector_policy,
                                 on_file_complete=stored.put, producer=producer)
-        with writer:
-            for name in names:
-                try:
-                    _dump_collection(astra, writer, name, definitions[name], stored, on_progress)
-                except Exception as exc:  # recorded in the manifest; the other collections still get backed up
-                    log.error("Collection %r failed: %s: %s", name, type(exc).__name__, exc)
-                    failures[name] = exc
-        result = writer.result
-        sealed = pending.seal(result)
-    return DumpOutcome(sealed, result.manifest, result, failures)
+        try:
+            # Everything after begin() runs inside the writer: a failure anywhere, even before the first
+            # collection, seals the snapshot INCOMPLETE with the reason instead of leaving .inprogress.
+            with writer:
+                definitions = {info.name: info.definition for info in astra.list_collections()}
+                names = collections or sorted(definitions)
+                missing = [name for name in names if name not in definitions]
+                if missing:
+                    raise UnknownCollectionsError(f"collections not found in keyspace {astra.keyspace!r}: "
+                                                  f"{missing}; it has: {sorted(definitions)}")
+                log.info("Dumping %d collection(s) of keyspace %r into %s, snapshot %s: %s", len(names),
+                         astra.keyspace, store.describe(), snapshot_id, ", ".join(names))
+                for name in names:
+                    try:
+                        _dump_collection(astra, writer, name, definitions[name], stored, on_progress)
+                    except Exception as exc:  # recorded in the manifest; the other collections still get backed up
+                        log.error("Collection %r failed: %s: %s", name, type(exc).__name__, exc)
+                        failures[name] = exc
+        finally:
+            if writer.result is not None:
+                sealed = pending.seal(writer.result)
+    return DumpOutcome(sealed, writer.result.manifest, writer.result, failures)
+
+
+def _source(astra: AstraDBHook) -> dict[str, Any]:
+    try:
+        return astra.describe_source()
+    except Exception:  # a broken connection must still leave a sealed, explained INCOMPLETE snapshot
+        return {"kind": "astra"}
+
+
+def _already_complete(store: SnapshotStore, snapshot_id: str, collections: list[str] | None,
+                      producer: dict[str, str] | None) -> DumpOutcome:
+    """A retry after the snapshot was sealed: report it, but only if it is this producer's and holds what was asked."""
+    existing = store.get(snapshot_id)
+    manifest = store.read_manifest(existing)
+    theirs = (manifest.producer or {}).get("dag_id")
+    if producer is not None and theirs != producer.get("dag_id"):
+        raise SnapshotExistsError(f"snapshot {snapshot_id} in {store.describe()} was made by {theirs or 'someone else'}"
+                                  f", not {producer.get('dag_id')}; give this dump another snapshot id")
+    names = {c.name for c in manifest.collections}
+    if collections and not set(collections) <= names:
+        raise SnapshotExistsError(f"snapshot {snapshot_id} already exists without collection(s) "
+                                  f"{sorted(set(collections) - names)}; give this dump another snapshot id")
+    log.warning("Snapshot %s is already complete in %s; reporting it instead of dumping again", snapshot_id,
+                store.describe())
+    return DumpOutcome(existing, manifest, None, already_complete=True)
 
 
 def _dump_collection(astra: AstraDBHook, writer: SnapshotWriter, name: str, definition: dict[str, Any],
@@ -131,7 +157,7 @@ def summary_of(outcome: DumpOutcome, kind: str, folder: str) -> dict[str, Any]:
     summary = {
         "snapshot_id": snapshot.snapshot_id, "status": manifest.status, "store": kind, "location": snapshot.location,
         "path": f"{folder.rstrip('/')}/{snapshot.ref.folder_name}", "collections": collections,
-        "bytes": sum(c["bytes"] for c in collections.values()),
+        "bytes": sum(c["bytes"] for c in collections.values()), "already_complete": outcome.already_complete,
     }
     if outcome.result is not None:
         summary.update(manifest_sha256=outcome.result.manifest_sha256, manifest_sha1=outcome.result.manifest_sha1)

@@ -19,7 +19,7 @@ from airflow_provider_vectorbackup.snapshot.guard import is_vectorize
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import COLLECTION_FAILED, CollectionEntry
 from airflow_provider_vectorbackup.snapshot.reader import Snapshot, open_snapshot
-from airflow_provider_vectorbackup.snapshot.similarity import exact_top_k, id_key, recall_at_k, vector_of
+from airflow_provider_vectorbackup.snapshot.similarity import exact_neighbours, id_key, recall_at_k, vector_of
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
 from airflow_provider_vectorbackup.snapshot.verify import verify
 from airflow_provider_vectorbackup.stores.base import SnapshotStore
@@ -152,21 +152,28 @@ class _Restore:
         hook.create_collection(target, entry.definition)
         expected = ContentDigest()
         stripped = 0
+        embedded_by_server: set[str] = set()  # $vectorize documents sent without a vector: the server makes one
 
         def documents() -> Iterator[dict[str, Any]]:
             nonlocal stripped
+            vectorize = is_vectorize(entry.definition)
             for record in snapshot.records(entry.name):
-                if is_vectorize(entry.definition) and VECTOR_FIELD in record and VECTORIZE_FIELD in record:
+                if vectorize and VECTOR_FIELD in record and VECTORIZE_FIELD in record:
                     # The Data API refuses both together; keep the stored vector (no re-embedding), drop the text.
                     record = {k: v for k, v in record.items() if k != VECTORIZE_FIELD}
                     stripped += 1
+                elif vectorize and VECTOR_FIELD not in record and VECTORIZE_FIELD in record:
+                    embedded_by_server.add(id_key(record["_id"]))
                 expected.add(record)
                 yield record
 
-        inserted = hook.insert_documents(target, documents(), chunk_size=self.options.chunk_size, concurrency=self.options.concurrency)
+        inserted = hook.insert_documents(target, documents(), chunk_size=self.options.chunk_size,
+                                         concurrency=self.options.concurrency)
         log.info("Restored %r into %r: %s", entry.name, target, inserted.summary())
         restored = ContentDigest()
         for document in hook.iter_documents(target):
+            if embedded_by_server and id_key(document["_id"]) in embedded_by_server:
+                document = {k: v for k, v in document.items() if k != VECTOR_FIELD}  # not part of the snapshot
             restored.add(document)
         result: dict[str, Any] = {
             "target": target, "documents_expected": entry.document_count, "documents_restored": restored.documents,
@@ -174,7 +181,7 @@ class _Restore:
             "failures": [f"{f.id!r}: {f.error_code}: {f.message}" for f in inserted.failures[:20]],
             "digest_expected": expected.hexdigest(), "digest_restored": restored.hexdigest(),
             "digest_matches_manifest": expected.hexdigest() == entry.content_digest,
-            "vectorize_text_dropped": stripped,
+            "vectorize_text_dropped": stripped, "vectors_embedded_by_server": len(embedded_by_server),
         }
         result["recall_at_10"], result["queries"] = self._recall(snapshot, entry, target)
         result["ok"] = (inserted.ok and restored.documents == entry.document_count
@@ -190,6 +197,6 @@ class _Restore:
         step = max(1, entry.vectors.documents_with_vector // self.options.validation_queries)
         queries = [v for i, v in enumerate(filter(None, map(vector_of, snapshot.records(entry.name))))
                    if i % step == 0][: self.options.validation_queries]
-        expected = exact_top_k(snapshot.records(entry.name), queries, metric)
+        expected = exact_neighbours(lambda: snapshot.records(entry.name), queries, metric)
         found = [[id_key(i) for i in self.astra.vector_search(target, q, limit=10)] for q in queries]
         return round(recall_at_k(expected, found), 4), len(queries)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -16,16 +17,22 @@ from airflow_provider_vectorbackup.links import BoxFolderLink
 from airflow_provider_vectorbackup.jobs.dump import UnknownCollectionsError, dump_snapshot, summary_of
 from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
-from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id
+from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id, new_snapshot_id
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES
+from airflow_provider_vectorbackup.stores.base import SnapshotExistsError
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 SNAPSHOT_ID_KEY = "snapshot_id"
-DEFAULT_SNAPSHOT_ID = "{{ dag_run.run_after.strftime('%Y%m%dT%H%M%SZ') }}"
-"""From ``run_after``, which every run has (``logical_date`` is missing for manual and asset-triggered runs)."""
+
+
+def default_snapshot_id(context: Context) -> str:
+    """``<run_after>-<dag_id>``: ``run_after`` exists for every run (``logical_date`` is missing for manual and
+    asset-triggered runs), and the DAG label keeps two DAGs sharing a store folder from colliding."""
+    label = re.sub(r"[^A-Za-z0-9_-]", "-", context["dag_run"].dag_id)[:64]
+    return new_snapshot_id(context["dag_run"].run_after, label=label)
 
 
 def snapshot_asset(store: StoreSpec) -> Asset:
@@ -49,7 +56,7 @@ class VectorDumpOperator(BaseOperator):
     :param local_folder: instead of Box, a local or mounted folder holding snapshots (e.g. a network share).
     :param keyspace: overrides the connection's keyspace.
     :param collections: names to back up; ``None`` backs up every collection of the keyspace.
-    :param snapshot_id: templated; default from the run's ``run_after`` (``YYYYMMDDTHHMMSSZ``).
+    :param snapshot_id: templated; default ``<run_after as YYYYMMDDTHHMMSSZ>-<dag_id>``.
     :param segment_max_bytes: uncompressed size at which a segment rolls over.
     :param staging_dir: local folder for segments before upload (default: the system temp dir).
     :param max_missing_vector_fraction: share of documents allowed to lack ``$vector`` in a vector
@@ -71,7 +78,7 @@ class VectorDumpOperator(BaseOperator):
         self, *, box_folder: str | None = None, local_folder: str | None = None,
         astra_conn_id: str = AstraDBHook.default_conn_name, box_conn_id: str = BoxHook.default_conn_name,
         box_folder_id: str = "0", keyspace: str | None = None,
-        collections: list[str] | None = None, snapshot_id: str = DEFAULT_SNAPSHOT_ID,
+        collections: list[str] | None = None, snapshot_id: str | None = None,
         segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, staging_dir: str | None = None,
         max_missing_vector_fraction: float = 0.0, **kwargs: Any,
     ) -> None:
@@ -101,7 +108,7 @@ class VectorDumpOperator(BaseOperator):
                                         box_conn_id=self.box_conn_id, box_folder_id=self.box_folder_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        snapshot_id = check_snapshot_id(self.snapshot_id)
+        snapshot_id = check_snapshot_id(self.snapshot_id or default_snapshot_id(context))
         ti = context["ti"]
         # Pushed before any work, so retention learns of this snapshot even if the dump fails.
         ti.xcom_push(key=SNAPSHOT_ID_KEY, value=snapshot_id)
@@ -112,7 +119,7 @@ class VectorDumpOperator(BaseOperator):
                 segment_max_bytes=self.segment_max_bytes, staging_dir=self.staging_dir,
                 vector_policy=self.vector_policy,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id})
-        except UnknownCollectionsError as exc:
+        except (UnknownCollectionsError, SnapshotExistsError) as exc:
             raise AirflowException(str(exc)) from None
         summary = summary_of(outcome, spec.kind, spec.folder)
         if spec.kind == "box":

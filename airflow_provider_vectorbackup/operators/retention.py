@@ -86,8 +86,9 @@ class RetentionOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]
         current = ti.xcom_pull(task_ids=self.dump_task_id, key=SNAPSHOT_ID_KEY)
-        report = ti.xcom_pull(task_ids=self.verify_task_id) if self.verify_task_id else None
-        current_verified = bool(current and report and report.get("ok"))
+        report = ti.xcom_pull(task_ids=self.verify_task_id) or {}
+        # Only a passing report about this very snapshot counts (a sensor may have checked "latest" or another id).
+        current_verified = bool(current and report.get("ok") and report.get("snapshot") == current)
         # Pull the previous ledger before pushing this run's: XComs of this task are cleared on retry.
         ledger = merge_ledgers(ti.xcom_pull(task_ids=self.task_id, key=LEDGER_KEY, include_prior_dates=True))
         if current:

@@ -45,8 +45,6 @@ class ManifestVerifySensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False), **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if level not in LEVELS:
-            raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
         StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
                                  box_folder_id=box_folder_id)  # refuse a wrong combination when the DAG is parsed
         self.box_folder = box_folder
@@ -64,6 +62,8 @@ class ManifestVerifySensor(BaseSensorOperator):
                                         box_conn_id=self.box_conn_id, box_folder_id=self.box_folder_id)
 
     def poke(self, context: Context) -> PokeReturnValue:
+        if self.level not in LEVELS:  # checked here, not at parse time: the level may be templated
+            raise AirflowFailException(f"level must be one of {LEVELS}, not {self.level!r}")
         snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
         check = check_snapshot(self.store_spec(), snapshot_id, self.level, self.allow_incomplete)
         self.log.info("%s", check.message)
@@ -79,15 +79,18 @@ class ManifestVerifySensor(BaseSensorOperator):
             return first.xcom_value
         self.defer(
             timeout=timedelta(seconds=self.timeout),
-            trigger=ManifestVerifyTrigger(
-                store=self.store_spec().to_dict(), snapshot_id=resolve_snapshot_id(context, self.snapshot_id,
-                                                                                   self.dump_task_id),
-                level=self.level, allow_incomplete=self.allow_incomplete, poke_interval=self.poke_interval),
+            trigger=ManifestVerifyTrigger(store=self.store_spec().to_dict(),
+                                          snapshot_id=resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id),
+                                          poke_interval=self.poke_interval),
             method_name="execute_complete",
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any] | None:
+        """Back on a worker once the snapshot is sealed: verify it here, where heavy work belongs."""
         if event.get("status") != "success":
-            raise AirflowFailException(event.get("message") or "snapshot verification failed")
+            raise AirflowFailException(event.get("message") or "waiting for the snapshot failed")
         self.log.info("%s", event.get("message"))
-        return event.get("report")
+        result = self.poke(context)
+        if not result.is_done:
+            raise AirflowFailException("the snapshot was sealed but is no longer there; it may have been deleted")
+        return result.xcom_value

@@ -13,8 +13,8 @@ COLLECTIONS_DIR = "collections"
 
 _ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 _ID = r"\d{8}T\d{6}Z(?:-[A-Za-z0-9_-]{1,64})?"
-_ID_RE = re.compile(rf"^{_ID}$")
-_COLLECTION_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")
+_ID_RE = re.compile(_ID)
+_COLLECTION_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,99}")
 
 
 class SnapshotState(str, enum.Enum):
@@ -24,9 +24,9 @@ class SnapshotState(str, enum.Enum):
 
 
 _STATE_PATTERNS = (
-    (re.compile(rf"^({_ID})$"), SnapshotState.COMPLETE),
-    (re.compile(rf"^\.({_ID})\.inprogress$"), SnapshotState.IN_PROGRESS),
-    (re.compile(rf"^({_ID})\.INCOMPLETE$"), SnapshotState.INCOMPLETE),
+    (re.compile(rf"({_ID})"), SnapshotState.COMPLETE),
+    (re.compile(rf"\.({_ID})\.inprogress"), SnapshotState.IN_PROGRESS),
+    (re.compile(rf"({_ID})\.INCOMPLETE"), SnapshotState.INCOMPLETE),
 )
 
 
@@ -56,7 +56,7 @@ def new_snapshot_id(now: dt.datetime | None = None, label: str | None = None) ->
 
 
 def check_snapshot_id(snapshot_id: str) -> str:
-    if not _ID_RE.match(snapshot_id):
+    if not _ID_RE.fullmatch(snapshot_id):
         raise ValueError(
             f"invalid snapshot id {snapshot_id!r}: expected YYYYMMDDTHHMMSSZ with an optional "
             f"'-label' of letters, digits, '_' or '-' (for example 20261121T235400Z-nightly)")
@@ -80,7 +80,7 @@ def folder_name(snapshot_id: str, state: SnapshotState) -> str:
 def parse_folder_name(name: str) -> SnapshotRef | None:
     """The snapshot a folder name denotes, or ``None`` for anything else in the store."""
     for pattern, state in _STATE_PATTERNS:
-        match = pattern.match(name)
+        match = pattern.fullmatch(name)
         if match:
             return SnapshotRef(match.group(1), state, name)
     return None
@@ -88,7 +88,7 @@ def parse_folder_name(name: str) -> SnapshotRef | None:
 
 def check_collection_name(name: str) -> str:
     """Collection names become folder names, so only safe characters are allowed."""
-    if not _COLLECTION_NAME_RE.match(name):
+    if not _COLLECTION_NAME_RE.fullmatch(name):
         raise ValueError(
             f"collection name {name!r} cannot be stored: use 1-100 letters, digits, '_' or '-' "
             f"(the Data API itself allows only letters, digits and '_')")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 import operator
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
@@ -48,27 +48,46 @@ def id_key(document_id: Any) -> str:
     return canonical_json({"_id": document_id}).decode()
 
 
-def exact_top_k(documents: Iterable[dict[str, Any]], queries: list[list[float]], metric: str,
-                k: int = 10) -> list[list[str]]:
-    """For each query, the ``id_key`` of its ``k`` nearest documents, in one streaming pass."""
-    heaps: list[list[tuple[float, str]]] = [[] for _ in queries]
+def exact_neighbours(documents: Callable[[], Iterable[dict[str, Any]]], queries: list[list[float]], metric: str,
+                     k: int = 10) -> list[set[str]]:
+    """For each query, the ``id_key`` of every document at least as close as its k-th nearest.
+
+    Ties matter: with duplicate embeddings a store may return any of the equally close
+    documents, and each of them is a correct answer. Two streaming passes over ``documents()``.
+    """
+    heaps: list[list[float]] = [[] for _ in queries]
+    for vector in _vectors(documents()):
+        for heap, query in zip(heaps, queries):
+            score = similarity(metric, query, vector[1])
+            if len(heap) < k:
+                heapq.heappush(heap, score)
+            elif score > heap[0]:
+                heapq.heapreplace(heap, score)
+    thresholds = [heap[0] - _TOLERANCE * max(1.0, abs(heap[0])) if heap else math.inf for heap in heaps]
+    eligible: list[set[str]] = [set() for _ in queries]
+    for key, vector in _vectors(documents()):
+        for ids, query, threshold in zip(eligible, queries, thresholds):
+            if similarity(metric, query, vector) >= threshold:
+                ids.add(key)
+    return eligible
+
+
+_TOLERANCE = 1e-9
+
+
+def _vectors(documents: Iterable[dict[str, Any]]) -> Iterable[tuple[str, list[float]]]:
     for document in documents:
         vector = vector_of(document)
-        if vector is None:
-            continue
-        key = id_key(document["_id"])
-        for heap, query in zip(heaps, queries):
-            entry = (similarity(metric, query, vector), key)
-            if len(heap) < k:
-                heapq.heappush(heap, entry)
-            elif entry > heap[0]:
-                heapq.heapreplace(heap, entry)
-    return [[key for _, key in sorted(heap, reverse=True)] for heap in heaps]
+        if vector is not None:
+            yield id_key(document["_id"]), vector
 
 
-def recall_at_k(expected: list[list[str]], found: list[list[str]]) -> float:
-    """Mean share of each query's exact top-k that the store also returned."""
-    if not expected:
+def recall_at_k(eligible: list[set[str]], found: list[list[str]], k: int = 10) -> float:
+    """Mean share of the k results the store returned that are among the exact nearest (ties included)."""
+    if not eligible:
         return 1.0
-    shares = [len(set(e) & set(f)) / len(e) if e else 1.0 for e, f in zip(expected, found)]
+    shares = []
+    for ids, returned in zip(eligible, found):
+        wanted = min(k, len(ids))
+        shares.append(len(set(returned[:k]) & ids) / wanted if wanted else 1.0)
     return sum(shares) / len(shares)

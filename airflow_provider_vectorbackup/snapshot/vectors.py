@@ -19,24 +19,29 @@ INVALID = "invalid"
 
 
 def inspect_vector(value: Any) -> tuple[str, int]:
-    """Return ``(encoding, dimension)`` of a ``$vector`` value without decoding its floats."""
+    """Return ``(encoding, dimension)`` of a ``$vector`` value without decoding its floats.
+
+    An empty array, an empty or non-base64 ``$binary``, or anything else is ``INVALID``: the
+    guard must never count junk as a vector.
+    """
     kind = type(value)
     if kind is list:
-        if set(map(type, value)) <= {float, int}:
+        if value and set(map(type, value)) <= {float, int}:
             return ARRAY, len(value)
         return INVALID, 0
     if kind is dict and len(value) == 1 and type(value.get("$binary")) is str:
-        size = _base64_decoded_size(value["$binary"])
-        if size is not None and size % 4 == 0:
+        size = _decoded_size(value["$binary"])
+        if size and size % 4 == 0:
             return BINARY, size // 4
     return INVALID, 0
 
 
-def _base64_decoded_size(text: str) -> int | None:
-    length = len(text)
-    if length % 4:
+def _decoded_size(text: str) -> int | None:
+    """Bytes a strict base64 string decodes to, or ``None`` if it is not base64 at all."""
+    try:
+        return len(base64.b64decode(text.encode("ascii"), validate=True))
+    except (binascii.Error, UnicodeEncodeError):
         return None
-    return length // 4 * 3 - (text.endswith("==") + text.endswith("="))
 
 
 def binary_to_floats(text: str) -> list[float]:

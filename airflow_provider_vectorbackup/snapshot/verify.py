@@ -143,7 +143,7 @@ def _listed_files(manifest: Manifest, report: VerifyReport) -> set[str]:
     for entry in manifest.files:
         if entry.path in listed:
             report.add(entry.path, "duplicate_entry", "the manifest lists this file twice")
-        if entry.path.startswith("/") or ".." in entry.path.split("/"):
+        if not _is_safe(entry):
             report.add(entry.path, "unsafe_path", "the manifest lists a path outside the snapshot folder")
         listed.add(entry.path)
     return listed

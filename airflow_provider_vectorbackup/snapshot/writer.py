@@ -113,12 +113,20 @@ class CollectionWriter:
         self._segments: list[FileEntry] = []
         self._open: _Segment | None = None
         self._closed = False
-        snapshot.path.joinpath(definition_path(name)).parent.mkdir(parents=True, exist_ok=False)
-        raw = (json.dumps(definition, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+        self._definition_file: FileEntry | None = None
         local = snapshot.path / definition_path(name)
-        digests = write_file_durably(local, raw)
-        self._definition_file = FileEntry(definition_path(name), len(raw), digests.sha256, sha1=digests.sha1)
-        snapshot._file_complete(self._definition_file, local)
+        try:
+            local.parent.mkdir(parents=True, exist_ok=False)
+            raw = (json.dumps(definition, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+            digests = write_file_durably(local, raw)
+            entry = FileEntry(definition_path(name), len(raw), digests.sha256, sha1=digests.sha1)
+            snapshot._file_complete(entry, local)
+            self._definition_file = entry
+        except BaseException as exc:
+            # Recorded as failed before it is raised: a collection that could not even start must never be
+            # missing from the manifest of a snapshot that then looks complete.
+            local.unlink(missing_ok=True)
+            self.fail(exc, reraise=True)
 
     def write(self, document: dict[str, Any]) -> None:
         """Append one document exactly as the source returned it (non-JSON values in envelopes)."""
@@ -153,13 +161,19 @@ class CollectionWriter:
             self.write(document)
 
     def _close_segment(self) -> None:
+        """Finish the open segment and hand it on; it is listed only once the hand-off succeeded."""
         if self._open is not None:
             segment, self._open = self._open, None
             entry = segment.close()
+            try:
+                self._snapshot._file_complete(entry, segment.path)
+            except BaseException:
+                segment.path.unlink(missing_ok=True)
+                self._pending = Tally()
+                raise
             self._stored.merge(self._pending)
             self._pending = Tally()
             self._segments.append(entry)
-            self._snapshot._file_complete(entry, segment.path)
 
     def close(self) -> CollectionEntry:
         """Finish the last segment and run the vector-loss guard; a guard failure fails the collection."""

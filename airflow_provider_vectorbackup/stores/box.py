@@ -158,16 +158,12 @@ class SnapshotUpload:
         self.folder_id = folder_id
         self.location = folder_id
         self._folders: dict[str, str] = {"": folder_id}
-        self.uploaded_bytes = 0
 
     def put(self, entry: FileEntry, local: Path) -> None:
         """Upload one finished file (a :data:`~snapshot.writer.FileCallback`), then free its local disk."""
         directory, _, name = entry.path.rpartition("/")
         folder_id = self._folder(directory)
-        item = self.store.hook.upload(local, folder_id, name)
-        if entry.sha1 is not None and item.sha1 != entry.sha1:
-            raise SnapshotError(f"{entry.path}: Box stored SHA-1 {item.sha1}, the file written has {entry.sha1}")
-        self.uploaded_bytes += entry.bytes
+        self.store.hook.upload(local, folder_id, name)  # checks Box's SHA-1 against the local file's
         local.unlink()
 
     def _folder(self, directory: str) -> str:

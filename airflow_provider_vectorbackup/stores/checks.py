@@ -12,7 +12,7 @@ from airflow_provider_vectorbackup.snapshot.verify import verify
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
 LEVELS = ("files", "deep")
-WAITING, VERIFIED, FAILED = "waiting", "verified", "failed"
+WAITING, SEALED, VERIFIED, FAILED = "waiting", "sealed", "verified", "failed"
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,17 @@ class SnapshotCheck:
     outcome: str
     message: str
     report: dict[str, Any] | None = None
+
+
+def check_sealed(spec: StoreSpec, snapshot_id: str) -> SnapshotCheck:
+    """Blocking but light: is the snapshot sealed yet (complete or INCOMPLETE)? Used while waiting in a trigger."""
+    try:
+        snapshot = spec.open().get(snapshot_id)
+    except SnapshotStateError as exc:
+        return SnapshotCheck(WAITING, str(exc))
+    if snapshot.state is SnapshotState.IN_PROGRESS:
+        return SnapshotCheck(WAITING, f"snapshot {snapshot.snapshot_id} is still in progress")
+    return SnapshotCheck(SEALED, f"snapshot {snapshot.snapshot_id} is sealed ({snapshot.state.value})")
 
 
 def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomplete: bool = False) -> SnapshotCheck:

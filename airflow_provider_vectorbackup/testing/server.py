@@ -57,6 +57,7 @@ class BackgroundServer:
         )
         self._thread.start()
         if not self._server.ready.wait(timeout):
+            self.stop()
             raise RuntimeError(f"stand-in did not start within {timeout}s")
         return self.url
 

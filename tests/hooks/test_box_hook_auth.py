@@ -172,6 +172,7 @@ def test_canary_secrets_never_surface(auth_stand_in: BoxStandIn, monkeypatch: py
     for canary in (secret, token, passphrase, key_body):
         assert canary not in text
     assert "CANARY" not in text
+    assert "assertion=" not in text and "eyJ" not in text, "a signed JWT grant is a (short-lived) credential too"
 
 
 # -- the Airflow CLI -----------------------------------------------------------------------

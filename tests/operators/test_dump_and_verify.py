@@ -7,7 +7,10 @@ import asyncio
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
-from airflow_provider_vectorbackup.operators.dump import DEFAULT_SNAPSHOT_ID, VectorDumpOperator, snapshot_asset
+import datetime as dt
+from types import SimpleNamespace
+
+from airflow_provider_vectorbackup.operators.dump import VectorDumpOperator, default_snapshot_id, snapshot_asset
 from airflow_provider_vectorbackup.sensors.manifest import ManifestVerifySensor
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 from airflow_provider_vectorbackup.triggers.manifest import ManifestVerifyTrigger
@@ -27,7 +30,8 @@ def test_operator_conventions() -> None:
     operator = VectorDumpOperator(task_id="dump", box_folder="b")
     assert operator.astra_conn_id == "astra_default" and operator.box_conn_id == "box_default"
     assert {"snapshot_id", "box_folder", "collections", "keyspace"} <= set(operator.template_fields)
-    assert operator.snapshot_id == DEFAULT_SNAPSHOT_ID and "logical_date" not in DEFAULT_SNAPSHOT_ID
+    run = SimpleNamespace(dag_id="team.vector_backup", run_after=dt.datetime(2026, 3, 1, 12, tzinfo=dt.timezone.utc))
+    assert default_snapshot_id({"dag_run": run}) == "20260301T120000Z-team-vector_backup"
     assert operator.outlets == [snapshot_asset(StoreSpec("box", "b"))]
     with pytest.raises(TypeError):
         VectorDumpOperator("dump", "b")  # keyword-only
@@ -53,11 +57,25 @@ def test_a_repeated_run_reports_the_sealed_snapshot_instead_of_redoing_it(seeded
     first, _, _ = dump()
     again, _, _ = dump()
     assert again["location"] == first["location"] and again["status"] == "complete"
+    assert set(again["collections"]) == {"articles", "products", "faq"}
 
 
-def test_unknown_collections_are_named(seeded) -> None:
+def test_another_producers_snapshot_under_the_same_id_is_never_taken_for_ours(seeded) -> None:
+    dump(collections=["articles"])
+    ti = RecordingTI(dag_id="someone_elses_dag", task_id="dump")
+    operator = VectorDumpOperator(task_id="dump", box_folder="backups/vectors", snapshot_id=SNAPSHOT)
+    with pytest.raises(Exception, match="was made by vector_backup, not someone_elses_dag"):
+        operator.execute(context_for(ti))
+
+
+def test_a_failure_before_any_collection_still_seals_an_explained_incomplete_snapshot(seeded) -> None:
+    _, box = seeded
     with pytest.raises(Exception, match=r"not found.*\['nope'\]"):
         dump(collections=["nope"])
+    folders = [row["path"] for row in box.tree() if row["type"] == "folder" and "2026" in row["path"]]
+    assert folders == [f"/backups/vectors/{SNAPSHOT}.INCOMPLETE"]
+    manifest = box.read_file_bytes(f"/backups/vectors/{SNAPSHOT}.INCOMPLETE/manifest.json").decode()
+    assert "UnknownCollectionsError" in manifest and "nope" in manifest
 
 
 def test_verify_sensor_passes_a_good_snapshot_and_names_bad_files(seeded) -> None:
@@ -87,10 +105,17 @@ def test_verify_sensor_defers_and_its_trigger_verifies(seeded) -> None:
     assert classpath.endswith("ManifestVerifyTrigger") and kwargs["snapshot_id"] == SNAPSHOT
     dump()
     event = asyncio.run(anext(ManifestVerifyTrigger(**kwargs).run()))
-    assert event.payload["status"] == "success" and event.payload["report"]["ok"] is True
-    assert sensor.execute_complete(context_for(ti), event.payload)["ok"] is True
-    with pytest.raises(AirflowFailException, match="bad file"):
-        sensor.execute_complete(context_for(ti), {"status": "error", "message": "bad file"})
+    assert event.payload["status"] == "success" and "sealed (complete)" in event.payload["message"]
+    assert sensor.execute_complete(context_for(ti), event.payload)["ok"] is True  # verified on the worker
+    with pytest.raises(AirflowFailException, match="Box unreachable"):
+        sensor.execute_complete(context_for(ti), {"status": "error", "message": "Box unreachable"})
+
+
+def test_a_templated_level_is_checked_when_the_task_runs() -> None:
+    sensor = ManifestVerifySensor(task_id="verify", box_folder="b", level="{{ params.level }}")
+    sensor.level = "thorough"  # what rendering produced
+    with pytest.raises(AirflowFailException, match="level must be one of"):
+        sensor.poke(context_for(RecordingTI()))
 
 
 def test_an_incomplete_snapshot_fails_verification_unless_allowed(seeded) -> None:

@@ -89,7 +89,7 @@ def test_retention_prunes_only_this_dags_snapshots(seeded) -> None:
     ti = RecordingTI(task_id="retention")
     ti.xcoms[("retention", LEDGER_KEY)] = {sid: {"verified": True} for sid in ids[:-1]}
     ti.xcoms[("dump", "snapshot_id")] = ids[-1]
-    ti.xcoms[("verify", "return_value")] = {"ok": True}
+    ti.xcoms[("verify", "return_value")] = {"ok": True, "snapshot": ids[-1]}
     plan = RetentionOperator(task_id="retention", box_folder=FOLDER, keep_last=2).execute(context_for(ti))
     deleted = sorted(d["snapshot_id"] for d in plan["decisions"] if d["delete"])
     assert deleted == ids[:3]
@@ -105,9 +105,12 @@ def test_retention_deletes_nothing_when_this_run_did_not_verify(seeded) -> None:
     ti = RecordingTI(task_id="retention")
     ti.xcoms[("retention", LEDGER_KEY)] = {sid: {"verified": True} for sid in ids}
     ti.xcoms[("dump", "snapshot_id")] = ids[-1]
-    ti.xcoms[("verify", "return_value")] = {"ok": False}
+    ti.xcoms[("verify", "return_value")] = {"ok": False, "snapshot": ids[-1]}
     plan = RetentionOperator(task_id="retention", box_folder=FOLDER, keep_last=1).execute(context_for(ti))
     assert not any(d["delete"] for d in plan["decisions"]) and plan["hold"]
+    ti.xcoms[("verify", "return_value")] = {"ok": True, "snapshot": ids[0]}  # a pass, but about another snapshot
+    plan = RetentionOperator(task_id="retention", box_folder=FOLDER, keep_last=1).execute(context_for(ti))
+    assert not any(d["delete"] for d in plan["decisions"]) and plan["current_run_verified"] is False
 
 
 def test_ledgers_from_prior_runs_merge_whatever_xcom_returns() -> None:

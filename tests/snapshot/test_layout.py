@@ -39,3 +39,10 @@ def test_folder_names_round_trip(state: SnapshotState, name: str) -> None:
 @pytest.mark.parametrize("name", ["20260101T000000Z.inprogress", ".20260101T000000Z", "2026-01-01", "x.INCOMPLETE"])
 def test_other_folders_are_not_snapshots(name: str) -> None:
     assert parse_folder_name(name) is None
+
+
+def test_ids_with_trailing_newlines_are_refused() -> None:
+    with pytest.raises(ValueError):
+        from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id
+        check_snapshot_id("20261121T000000Z\n")
+    assert parse_folder_name("20261121T000000Z\n") is None

@@ -225,3 +225,47 @@ def test_unsafe_collection_names_are_refused(tmp_path: Path, name: str) -> None:
     with SnapshotWriter(tmp_path, source=SOURCE) as writer:
         with pytest.raises(ValueError, match="cannot be stored"):
             writer.collection(name, {})
+
+
+def test_a_collection_whose_definition_cannot_be_stored_is_failed_not_forgotten(tmp_path: Path) -> None:
+    def refuse_definitions(entry, local: Path) -> None:
+        if entry.path.endswith("definition.json") and "/second/" in f"/{entry.path}":
+            raise ConnectionError("upload failed")
+
+    with SnapshotWriter(tmp_path, source=SOURCE, on_file_complete=refuse_definitions) as writer:
+        with writer.collection("first", VECTOR_DEFINITION) as collection:
+            collection.write_many(sample_documents(5))
+        with pytest.raises(ConnectionError):
+            writer.collection("second", VECTOR_DEFINITION)
+    result = writer.result
+    assert result.status == "incomplete", "a snapshot missing a collection must never look complete"
+    assert result.manifest.collection("second").status == "failed"
+    assert result.manifest.collection("second").definition_file is None
+    assert verify(result.path, "records", allow_incomplete=True).ok
+
+
+def test_a_segment_that_could_not_be_stored_is_not_listed(tmp_path: Path) -> None:
+    stored = []
+
+    def refuse_second_segment(entry, local: Path) -> None:
+        if entry.path.endswith("part-00001.jsonl.gz"):
+            raise ConnectionError("upload failed")
+        stored.append(entry.path)
+
+    with SnapshotWriter(tmp_path, source=SOURCE, segment_max_bytes=5_000,
+                        on_file_complete=refuse_second_segment) as writer:
+        with pytest.raises(ConnectionError):
+            with writer.collection("docs", VECTOR_DEFINITION) as collection:
+                collection.write_many(sample_documents(200))
+    entry = writer.result.manifest.collection("docs")
+    assert [s.path for s in entry.segments] == ["collections/docs/part-00000.jsonl.gz"]
+    assert entry.document_count == entry.segments[0].documents
+    assert verify(writer.result.path, "records", allow_incomplete=True).ok
+
+
+@pytest.mark.parametrize("vector", [[], {"$binary": ""}, {"$binary": "################"}, "0.1,0.2"])
+def test_empty_or_junk_vectors_trip_the_guard(tmp_path: Path, vector) -> None:
+    with SnapshotWriter(tmp_path, source=SOURCE) as writer:
+        with pytest.raises(VectorLossError, match="neither an array"):
+            with writer.collection("docs", {"vector": {"dimension": 3}}) as collection:
+                collection.write({"_id": 1, "$vector": vector})

@@ -1,0 +1,36 @@
+"""Exact neighbours and recall@k, including ties from duplicate embeddings."""
+
+from __future__ import annotations
+
+import random
+import struct
+
+import pytest
+
+from airflow_provider_vectorbackup.snapshot.similarity import exact_neighbours, id_key, recall_at_k, similarity
+from airflow_provider_vectorbackup.snapshot.vectors import floats_to_binary
+
+
+def docs(vectors):
+    return [{"_id": i, "$vector": v if i % 2 else {"$binary": floats_to_binary(v)}} for i, v in enumerate(vectors)]
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot_product", "euclidean"])
+def test_exact_neighbours_match_a_full_sort(metric: str) -> None:
+    rng = random.Random(5)
+    vectors = [[rng.uniform(-1, 1) for _ in range(8)] for _ in range(200)]
+    stored = docs(vectors)
+    stored_vectors = [list(struct.unpack(">8f", struct.pack(">8f", *v))) for v in vectors]  # as float32, stored
+    query = stored_vectors[3]
+    ranked = sorted(range(200), key=lambda i: similarity(metric, query, stored_vectors[i]), reverse=True)
+    (eligible,) = exact_neighbours(lambda: stored, [query], metric, k=10)
+    assert eligible == {id_key(i) for i in ranked[:10]}
+
+
+def test_ties_count_as_hits() -> None:
+    stored = docs([[1.0, 0.0]] * 20 + [[0.0, 1.0]] * 5)
+    (eligible,) = exact_neighbours(lambda: stored, [[1.0, 0.0]], "cosine", k=10)
+    assert len(eligible) == 20  # every duplicate is an exact nearest neighbour
+    store_answer = [id_key(i) for i in range(10, 20)]  # an equally correct top 10
+    assert recall_at_k([eligible], [store_answer]) == 1.0
+    assert recall_at_k([eligible], [[id_key(i) for i in range(20, 25)] + store_answer[:5]]) == 0.5
