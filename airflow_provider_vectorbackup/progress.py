@@ -31,6 +31,11 @@ class Progress:
             self._last = now
             self.log.info("%s", self.line(now))
 
+    @property
+    def rate(self) -> float:
+        """Documents per second so far."""
+        return self.documents / max(time.monotonic() - self._started, 1e-9)
+
     def line(self, now: float | None = None) -> str:
         elapsed = max((now or time.monotonic()) - self._started, 1e-9)
         rate = self.documents / elapsed

@@ -15,6 +15,7 @@ from typing import Protocol
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError, SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotRef, SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
+from airflow_provider_vectorbackup.snapshot.signing import Verifiers
 from airflow_provider_vectorbackup.snapshot.verify import VerifyReport
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 
@@ -63,7 +64,8 @@ class SnapshotStore(Protocol):
 
     def read_manifest(self, snapshot: StoredSnapshot) -> Manifest: ...
 
-    def verify_files(self, snapshot: StoredSnapshot, *, allow_incomplete: bool = False) -> VerifyReport: ...
+    def verify_files(self, snapshot: StoredSnapshot, *, allow_incomplete: bool = False,
+                     verifier: Verifiers | None = None) -> VerifyReport: ...
 
     def download(self, snapshot: StoredSnapshot, local_root: str | Path) -> Path: ...
 

@@ -21,7 +21,10 @@ from airflow_provider_vectorbackup.snapshot.layout import (
 )
 from airflow_provider_vectorbackup.stores.base import StoredSnapshot, leftovers, select
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
-from airflow_provider_vectorbackup.snapshot.verify import StoredFile, VerifyReport, verify_listing
+from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, Verifiers
+from airflow_provider_vectorbackup.snapshot.verify import (
+    StoredFile, VerifyReport, check_manifest_signature, verify_listing,
+)
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 
 log = logging.getLogger(__name__)
@@ -97,19 +100,31 @@ class BoxSnapshotStore:
 
     def read_manifest(self, snapshot: StoredSnapshot, files: dict[str, BoxItem] | None = None) -> Manifest:
         files = self.files(snapshot) if files is None else files
-        item = files.get(MANIFEST_NAME)
-        if item is None:
+        raw = self._small_file(snapshot, files, MANIFEST_NAME)
+        if raw is None:
             raise ManifestError(f"{snapshot.ref.folder_name} in Box has no {MANIFEST_NAME}: it is not a finished "
                                 f"snapshot (or was damaged)")
-        if (item.size or 0) > MAX_MANIFEST_BYTES:
-            raise ManifestError(f"{MANIFEST_NAME} of {snapshot.ref.folder_name} is {item.size} bytes: not a manifest")
-        with tempfile.TemporaryDirectory(prefix="vectorbackup-manifest-") as tmp:
-            local = Path(tmp) / MANIFEST_NAME
-            self.hook.download(item.id, local, expected_sha1=item.sha1)
-            return Manifest.from_json(local.read_bytes())
+        return Manifest.from_json(raw)
 
-    def verify_files(self, snapshot: StoredSnapshot, *, allow_incomplete: bool = False) -> VerifyReport:
-        """Check presence, size and Box SHA-1 of every listed file against the manifest, downloading only the manifest."""
+    def _small_file(self, snapshot: StoredSnapshot, files: dict[str, BoxItem], name: str) -> bytes | None:
+        """The bytes of the manifest or its signature (SHA-1 checked), or ``None`` if absent."""
+        item = files.get(name)
+        if item is None:
+            return None
+        if (item.size or 0) > MAX_MANIFEST_BYTES:
+            raise ManifestError(f"{name} of {snapshot.ref.folder_name} is {item.size} bytes: not a manifest file")
+        with tempfile.TemporaryDirectory(prefix="vectorbackup-manifest-") as tmp:
+            local = Path(tmp) / name
+            self.hook.download(item.id, local, expected_sha1=item.sha1)
+            return local.read_bytes()
+
+    def verify_files(self, snapshot: StoredSnapshot, *, allow_incomplete: bool = False,
+                     verifier: Verifiers | None = None) -> VerifyReport:
+        """Check presence, size and Box SHA-1 of every listed file against the manifest, downloading only the manifest.
+
+        With ``verifier``, the manifest's signature is checked too, so a manifest edited together
+        with its files' checksums is caught.
+        """
         if snapshot.state is SnapshotState.IN_PROGRESS:
             report = VerifyReport(snapshot=snapshot.snapshot_id, level="files")
             report.add(snapshot.ref.folder_name, "in_progress", "the snapshot is still being written or was "
@@ -123,8 +138,12 @@ class BoxSnapshotStore:
             report.add(MANIFEST_NAME, "manifest_invalid", str(exc))
             return report
         listing = {path: StoredFile(item.size, item.sha1) for path, item in files.items()}
-        return verify_listing(snapshot.ref.folder_name, snapshot.state, manifest, listing,
-                              allow_incomplete=allow_incomplete)
+        report = verify_listing(snapshot.ref.folder_name, snapshot.state, manifest, listing,
+                                allow_incomplete=allow_incomplete)
+        if verifier is not None:
+            check_manifest_signature(self._small_file(snapshot, files, MANIFEST_NAME) or b"",
+                                     self._small_file(snapshot, files, SIGNATURE_NAME), verifier, report)
+        return report
 
     def download(self, snapshot: StoredSnapshot, local_root: str | Path) -> Path:
         """Copy a snapshot folder to ``local_root/<folder name>``, checking each file's SHA-1 against the manifest.
@@ -174,6 +193,8 @@ class SnapshotUpload:
     def seal(self, result: SnapshotResult) -> StoredSnapshot:
         """Upload ``manifest.json`` and rename the folder to its final state, the same as the local writer's."""
         self.store.hook.upload(result.path / MANIFEST_NAME, self.folder_id, MANIFEST_NAME)
+        if (result.path / SIGNATURE_NAME).exists():
+            self.store.hook.upload(result.path / SIGNATURE_NAME, self.folder_id, SIGNATURE_NAME)
         state = SnapshotState.COMPLETE if result.status == "complete" else SnapshotState.INCOMPLETE
         name = folder_name(self.snapshot_id, state)
         self.store.hook.rename_folder(self.folder_id, name)

@@ -11,6 +11,7 @@ from airflow_provider_vectorbackup.snapshot.files import fsync_dir
 from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, SnapshotRef, SnapshotState, folder_name
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.reader import list_snapshots, read_manifest
+from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, Verifiers
 from airflow_provider_vectorbackup.snapshot.verify import VerifyReport, verify
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 from airflow_provider_vectorbackup.stores.base import StoredSnapshot, leftovers, select
@@ -50,9 +51,10 @@ class LocalSnapshotStore:
     def read_manifest(self, snapshot: StoredSnapshot) -> Manifest:
         return read_manifest(Path(snapshot.location))
 
-    def verify_files(self, snapshot: StoredSnapshot, *, allow_incomplete: bool = False) -> VerifyReport:
+    def verify_files(self, snapshot: StoredSnapshot, *, allow_incomplete: bool = False,
+                     verifier: Verifiers | None = None) -> VerifyReport:
         """Every listed file's size, SHA-256 and SHA-1, read from disk (stronger than a store's recorded checksums)."""
-        return verify(snapshot.location, "files", allow_incomplete=allow_incomplete)
+        return verify(snapshot.location, "files", allow_incomplete=allow_incomplete, verifier=verifier)
 
     def download(self, snapshot: StoredSnapshot, local_root: str | Path) -> Path:
         """Already local: the snapshot's own folder, read in place (readers never write to it)."""
@@ -82,6 +84,8 @@ class LocalPendingSnapshot:
 
     def seal(self, result: SnapshotResult) -> StoredSnapshot:
         self.put(FileEntry(MANIFEST_NAME, 0, ""), result.path / MANIFEST_NAME)
+        if (result.path / SIGNATURE_NAME).exists():
+            self.put(FileEntry(SIGNATURE_NAME, 0, ""), result.path / SIGNATURE_NAME)
         state = SnapshotState.COMPLETE if result.status == "complete" else SnapshotState.INCOMPLETE
         final = self.store.root / folder_name(self.snapshot_id, state)
         os.rename(self.path, final)

@@ -1,0 +1,436 @@
+"""``vectorbackup``: list, inspect, verify, dump, restore, prune and download snapshots with no Airflow running.
+
+It runs the same jobs as the operators and reads the same connections, given as ``AIRFLOW_CONN_*``
+environment variables (JSON or URI), so one configuration serves the scheduler and a bad day
+without it. No metadata database, no scheduler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_INCOMPLETE = 2
+EXIT_VECTOR_LOSS = 3
+EXIT_USAGE = 4
+
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}  success
+  {EXIT_INCOMPLETE}  the snapshot is incomplete, or verification or restore validation failed
+  {EXIT_VECTOR_LOSS}  the vector-loss guard tripped: a collection lost its vectors
+  {EXIT_USAGE}  bad usage or configuration (arguments, connections, keys, names)
+  {EXIT_FAILURE}  anything else (e.g. a service stayed unreachable)
+
+credentials come from Airflow connections in the environment, e.g.
+  AIRFLOW_CONN_ASTRA_DEFAULT='{{"conn_type": "astra_db", "host": "https://...", "password": "AstraCS:..."}}'
+  AIRFLOW_CONN_BOX_DEFAULT='{{"conn_type": "box", "login": "<client id>", "password": "<secret>", ...}}'
+or, for Astra, --astra-endpoint with the token in ASTRA_DB_APPLICATION_TOKEN.
+"""
+
+log = logging.getLogger("vectorbackup")
+
+
+class UsageError(Exception):
+    """Bad arguments or configuration: exit code 4."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse's own exit code 2 means "incomplete" here
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    where = common.add_argument_group("where snapshots live (exactly one)")
+    where.add_argument("--box-folder", help="Box folder path holding snapshots, e.g. vector-backups")
+    where.add_argument("--local-folder", help="local or mounted folder holding snapshots")
+    where.add_argument("--box-conn-id", default="box_default")
+    where.add_argument("--box-folder-id", default="0", help="resolve --box-folder below this folder id")
+    source = common.add_argument_group("the Astra database")
+    source.add_argument("--astra-conn-id", default="astra_default")
+    source.add_argument("--astra-endpoint", help="instead of a connection: the API endpoint; the token is read "
+                                                 "from ASTRA_DB_APPLICATION_TOKEN")
+    source.add_argument("--keyspace")
+    keys = common.add_argument_group("keys")
+    keys.add_argument("--signing-conn-id", help="connection holding the manifest signing key")
+    keys.add_argument("--encryption-conn-id", help="connection holding age recipients (dump) or identity (restore)")
+    keys.add_argument("--identity-file", help="age identity file, for deep verification and restore")
+    keys.add_argument("--recipient", action="append", default=[], help="age recipient (age1...), repeatable")
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    common.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+
+    parser = _Parser(prog="vectorbackup", description=__doc__.splitlines()[0], epilog=EXIT_CODES,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser("snapshots", parents=[common], help="list snapshots with status, age, size and collections")
+    inspect = commands.add_parser("inspect", parents=[common], help="show a snapshot's manifest")
+    inspect.add_argument("snapshot_id", help="an id, or latest")
+    check = commands.add_parser("verify", parents=[common], help="verify a snapshot")
+    check.add_argument("snapshot_id")
+    check.add_argument("--deep", action="store_true", help="download and re-read every record (needs the identity "
+                                                           "for encrypted snapshots)")
+    check.add_argument("--allow-incomplete", action="store_true")
+    dump = commands.add_parser("dump", parents=[common], help="back up collections into a new snapshot")
+    dump.add_argument("--collections", help="comma-separated names (default: all)")
+    dump.add_argument("--snapshot-id", help="default: the current UTC time, labelled 'cli'")
+    dump.add_argument("--segment-max-bytes", type=int)
+    dump.add_argument("--staging-dir")
+    dump.add_argument("--max-missing-vector-fraction", type=float, default=0.0)
+    restore = commands.add_parser("restore", parents=[common], help="restore collections and validate them")
+    restore.add_argument("snapshot_id")
+    restore.add_argument("--collections", help="comma-separated names (default: all complete ones)")
+    restore.add_argument("--target-prefix", default="")
+    restore.add_argument("--map", action="append", default=[], metavar="SOURCE=TARGET", help="rename, repeatable")
+    restore.add_argument("--if-exists", choices=["fail", "resume", "replace"], default="fail")
+    restore.add_argument("--allow-incomplete", action="store_true")
+    restore.add_argument("--validation-queries", type=int, default=10)
+    restore.add_argument("--staging-dir")
+    prune = commands.add_parser("prune", parents=[common], help="delete old snapshots by a keep policy")
+    for rule in ("last", "daily", "weekly", "monthly"):
+        prune.add_argument(f"--keep-{rule}", type=int, default=7 if rule == "last" else 0)
+    prune.add_argument("--grace-days", type=float, default=7.0, help="keep INCOMPLETE/in-progress folders this long")
+    prune.add_argument("--dry-run", action="store_true")
+    download = commands.add_parser("download", parents=[common], help="copy a snapshot into a local folder")
+    download.add_argument("snapshot_id")
+    download.add_argument("directory")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _log_to_stderr(logging.ERROR if args.quiet else logging.INFO)
+    for noisy in ("astrapy", "httpx", "box_sdk_gen", "airflow"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"vectorbackup: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # the last line of defence: a clear message and a documented code, no traceback
+        code = _exit_code_for(exc)
+        print(f"vectorbackup: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return code
+
+
+def _log_to_stderr(level: int) -> None:
+    """Logs go to stderr, stdout carries only results (``--json`` output stays parseable).
+
+    Importing Airflow configures its own logging to stdout (and may log while doing so), so it is
+    imported first, with stdout pointed at stderr, and then overridden.
+    """
+    with contextlib.redirect_stdout(sys.stderr):
+        import airflow  # noqa: F401
+    import structlog
+
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(message)s", force=True)
+    structlog.configure(logger_factory=structlog.stdlib.LoggerFactory(),
+                        processors=[structlog.stdlib.filter_by_level, structlog.stdlib.render_to_log_kwargs])
+
+
+def _exit_code_for(exc: BaseException) -> int:
+    from airflow_provider_vectorbackup.hooks.astra import AstraConnectionError
+    from airflow_provider_vectorbackup.hooks.box_client import BoxConnectionError
+    from airflow_provider_vectorbackup.jobs.restore import RestoreNotValidated, SnapshotUnusable, TargetConflict
+    from airflow_provider_vectorbackup.keys import KeyConfigurationError
+    from airflow_provider_vectorbackup.snapshot.errors import (
+        IntegrityError, ManifestError, SnapshotStateError, VectorLossError,
+    )
+
+    if isinstance(exc, VectorLossError):
+        return EXIT_VECTOR_LOSS
+    if isinstance(exc, (SnapshotUnusable, RestoreNotValidated, IntegrityError, ManifestError)):
+        return EXIT_INCOMPLETE
+    if isinstance(exc, (TargetConflict, KeyConfigurationError, AstraConnectionError, BoxConnectionError,
+                        SnapshotStateError, ValueError)):
+        return EXIT_USAGE
+    return EXIT_FAILURE
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+def _store(args: argparse.Namespace, *, create: bool = False) -> Any:
+    from airflow_provider_vectorbackup.stores.spec import StoreSpec
+
+    try:
+        spec = StoreSpec.from_arguments(box_folder=args.box_folder, local_folder=args.local_folder,
+                                        box_conn_id=args.box_conn_id, box_folder_id=args.box_folder_id)
+    except ValueError as exc:
+        raise UsageError(str(exc).replace("box_folder", "--box-folder").replace("local_folder", "--local-folder"))
+    return spec, spec.open(create=create)
+
+
+def _astra(args: argparse.Namespace) -> Any:
+    from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+
+    conn_id = args.astra_conn_id
+    if args.astra_endpoint:
+        token = os.environ.get("ASTRA_DB_APPLICATION_TOKEN")
+        if not token:
+            raise UsageError("--astra-endpoint needs the token in the environment variable ASTRA_DB_APPLICATION_TOKEN")
+        conn_id = "vectorbackup_cli_astra"
+        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
+            {"conn_type": "astra_db", "host": args.astra_endpoint, "password": token})
+    return AstraDBHook(conn_id, keyspace=args.keyspace)
+
+
+def _signer(args: argparse.Namespace) -> Any:
+    from airflow_provider_vectorbackup.keys import signer_from_connection
+
+    return signer_from_connection(args.signing_conn_id) if args.signing_conn_id else None
+
+
+def _verifier(args: argparse.Namespace) -> Any:
+    from airflow_provider_vectorbackup.keys import verifier_from_connection
+
+    return verifier_from_connection(args.signing_conn_id) if args.signing_conn_id else None
+
+
+def _encryption(args: argparse.Namespace) -> Any:
+    from airflow_provider_vectorbackup.keys import recipients_from_connection
+    from airflow_provider_vectorbackup.snapshot.encryption import AgeEncryption
+
+    recipients = list(args.recipient)
+    if args.encryption_conn_id:
+        recipients += recipients_from_connection(args.encryption_conn_id)
+    return AgeEncryption.from_recipients(recipients) if recipients else None
+
+
+def _identities(args: argparse.Namespace) -> Any:
+    from airflow_provider_vectorbackup.keys import identity_text_from_connection
+    from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
+
+    if args.identity_file:
+        try:
+            return AgeIdentities.from_file(args.identity_file)
+        except OSError as exc:
+            raise UsageError(f"cannot read --identity-file: {exc.strerror}") from None
+    if args.encryption_conn_id:
+        return AgeIdentities.from_text(identity_text_from_connection(args.encryption_conn_id))
+    return None
+
+
+def _names(value: str | None) -> list[str] | None:
+    return [n.strip() for n in value.split(",") if n.strip()] if value else None
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2, default=str) if args.json else text)
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
+
+    _, store = _store(args)
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = []
+    for snapshot in store.snapshots():
+        row = {"snapshot_id": snapshot.snapshot_id, "state": snapshot.state.value,
+               "age_hours": round((now - snapshot.ref.created_at).total_seconds() / 3600, 1),
+               "bytes": None, "collections": []}
+        if snapshot.state is not SnapshotState.IN_PROGRESS:
+            try:
+                manifest = store.read_manifest(snapshot)
+                row["bytes"] = sum(f.bytes for f in manifest.files)
+                row["collections"] = [f"{c.name}({c.document_count})" for c in manifest.collections]
+            except Exception as exc:  # a damaged snapshot is listed, not hidden
+                row["collections"] = [f"unreadable manifest: {type(exc).__name__}"]
+        rows.append(row)
+    lines = [f"{'snapshot':<36}{'state':<12}{'age':>8}{'bytes':>14}  collections"]
+    lines += [f"{r['snapshot_id']:<36}{r['state']:<12}{r['age_hours']:>7}h{r['bytes'] or '-':>14}  "
+              f"{', '.join(r['collections'])}" for r in rows]
+    _emit(args, rows, "\n".join(lines) if rows else f"no snapshots in {store.describe()}")
+    return EXIT_OK
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    _, store = _store(args)
+    snapshot = store.get(args.snapshot_id)
+    manifest = store.read_manifest(snapshot)
+    lines = [f"snapshot {manifest.snapshot_id}: {manifest.status} ({snapshot.ref.folder_name})",
+             f"  {manifest.started_at} → {manifest.finished_at} ({manifest.duration_seconds} s)",
+             f"  source {manifest.source}", f"  software {manifest.software}"]
+    if manifest.error:
+        lines.append(f"  error: {manifest.error}")
+    for c in manifest.collections:
+        lines.append(f"  {c.name}: {c.status}, {c.document_count} documents, {c.vectors.documents_with_vector} with "
+                     f"$vector {c.vectors.dimensions}, {len(c.segments)} segment(s), digest {c.content_digest[:16]}…")
+        lines += [f"    warning: {w}" for w in c.warnings] + ([f"    error: {c.error}"] if c.error else [])
+    _emit(args, json.loads(manifest.to_json()), "\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from airflow_provider_vectorbackup.snapshot.verify import verify
+
+    _, store = _store(args)
+    snapshot = store.get(args.snapshot_id)
+    if not args.deep:
+        report = store.verify_files(snapshot, allow_incomplete=args.allow_incomplete, verifier=_verifier(args))
+    else:
+        with tempfile.TemporaryDirectory(prefix="vectorbackup-verify-") as tmp:
+            local = store.download(snapshot, tmp)
+            report = verify(local, "records", allow_incomplete=args.allow_incomplete, verifier=_verifier(args),
+                            identities=_identities(args))
+    _emit(args, report.to_dict(), report.summary())
+    return EXIT_OK if report.ok else EXIT_INCOMPLETE
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    from airflow_provider_vectorbackup.jobs.dump import dump_snapshot, summary_of
+    from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
+    from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
+    from airflow_provider_vectorbackup.snapshot.layout import new_snapshot_id
+
+    spec, store = _store(args, create=True)
+    options: dict[str, Any] = {}
+    if args.segment_max_bytes:
+        options["segment_max_bytes"] = args.segment_max_bytes
+    with _ProgressDisplay(enabled=not args.quiet and sys.stderr.isatty()) as display:
+        outcome = dump_snapshot(
+            _astra(args), store, args.snapshot_id or new_snapshot_id(label="cli"), collections=_names(args.collections),
+            staging_dir=args.staging_dir, vector_policy=VectorLossPolicy(args.max_missing_vector_fraction),
+            producer={"tool": "vectorbackup-cli"}, signer=_signer(args), encryption=_encryption(args),
+            on_progress=display.update, **options)
+    summary = summary_of(outcome, spec.kind, spec.folder)
+    text = f"snapshot {summary['snapshot_id']}: {summary['status']} at {summary['path']}\n" + "\n".join(
+        f"  {name}: {c['status']}, {c['documents']} documents, {c['documents_with_vector']} with $vector"
+        for name, c in summary["collections"].items())
+    _emit(args, summary, text)
+    for name, exc in outcome.failures.items():
+        print(f"vectorbackup: collection {name!r} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    if any(isinstance(exc, VectorLossError) for exc in outcome.failures.values()):
+        return EXIT_VECTOR_LOSS
+    return EXIT_INCOMPLETE if outcome.failures or summary["status"] != "complete" else EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from airflow_provider_vectorbackup.jobs.restore import RestoreNotValidated, RestoreOptions, restore_snapshot
+
+    mapping = {}
+    for item in args.map:
+        source, sep, target = item.partition("=")
+        if not sep or not source or not target:
+            raise UsageError(f"--map takes SOURCE=TARGET, not {item!r}")
+        mapping[source] = target
+    _, store = _store(args)
+    options = RestoreOptions(
+        collections=_names(args.collections), target_prefix=args.target_prefix or None, name_mapping=mapping or None,
+        if_exists=args.if_exists, allow_incomplete=args.allow_incomplete, validation_queries=args.validation_queries,
+        staging_dir=args.staging_dir, identities=_identities(args), verifier=_verifier(args))
+    try:
+        report = restore_snapshot(store, args.snapshot_id, _astra(args), options)
+    except RestoreNotValidated as exc:
+        _emit(args, exc.report, _restore_text(exc.report))
+        raise
+    _emit(args, report, _restore_text(report))
+    return EXIT_OK
+
+
+def _restore_text(report: dict[str, Any]) -> str:
+    lines = [f"restore of {report['snapshot_id']} into keyspace {report['keyspace']}: "
+             f"{'validated' if report['ok'] else 'FAILED validation'}"]
+    for name, r in report["collections"].items():
+        lines.append(f"  {name} → {r['target']}: {r['documents_restored']}/{r['documents_expected']} documents, "
+                     f"digest {'match' if r['digest_restored'] == r['digest_expected'] else 'DIFFERS'}, "
+                     f"recall@10 {r['recall_at_10']}")
+    return "\n".join(lines)
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
+    from airflow_provider_vectorbackup.snapshot.retention import RetentionPolicy, SnapshotRecord, plan_retention
+
+    _, store = _store(args)
+    policy = RetentionPolicy(keep_last=args.keep_last, keep_daily=args.keep_daily, keep_weekly=args.keep_weekly,
+                             keep_monthly=args.keep_monthly, incomplete_grace=dt.timedelta(days=args.grace_days))
+    snapshots = store.snapshots()
+    complete = [s for s in snapshots if s.state is SnapshotState.COMPLETE]
+    # The newest complete snapshot must verify before anything is deleted: it is the one that stays.
+    newest = complete[-1] if complete else None
+    newest_ok = bool(newest and store.verify_files(newest, verifier=_verifier(args)).ok)
+    records = [SnapshotRecord(s.ref, ours=True, verified=newest_ok and s is newest) for s in snapshots]
+    plan = plan_retention(records, policy, now=dt.datetime.now(dt.timezone.utc),
+                          current_snapshot_id=newest.snapshot_id if newest else None, current_run_verified=newest_ok)
+    by_ref = {s.ref: s for s in snapshots}
+    if not args.dry_run:
+        for decision in plan.delete:
+            store.delete(by_ref[decision.record.ref])
+    lines = [("dry run: " if args.dry_run else "") + plan.summary()]
+    lines += [f"  {'delete' if d.delete else 'keep  '} {d.record.ref.folder_name}: {'; '.join(d.reasons)}"
+              for d in plan.decisions]
+    _emit(args, {**plan.to_dict(), "dry_run": args.dry_run}, "\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    _, store = _store(args)
+    snapshot = store.get(args.snapshot_id)
+    target_root = Path(args.directory)
+    target_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="vectorbackup-download-", dir=target_root) as tmp:
+        local = store.download(snapshot, tmp)
+        final = target_root / snapshot.ref.folder_name
+        if final.exists():
+            raise UsageError(f"{final} already exists; choose another directory")
+        if Path(tmp) in local.parents:
+            local.rename(final)
+        else:
+            shutil.copytree(local, final)
+    _emit(args, {"snapshot_id": snapshot.snapshot_id, "path": str(final)}, f"downloaded to {final}")
+    return EXIT_OK
+
+
+COMMANDS = {"snapshots": cmd_snapshots, "inspect": cmd_inspect, "verify": cmd_verify, "dump": cmd_dump,
+            "restore": cmd_restore, "prune": cmd_prune, "download": cmd_download}
+
+
+class _ProgressDisplay:
+    """A rich progress bar with docs/s and ETA on a terminal; elsewhere the jobs' plain log lines suffice."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _ProgressDisplay:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+            )
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[rate]:,.0f} docs/s"), TimeElapsedColumn(),
+                                 TimeRemainingColumn(), transient=False)
+            self._bar.start()
+        return self
+
+    def update(self, progress: Any) -> None:
+        if self._bar is None:
+            return
+        task = self._tasks.get(progress.what)
+        if task is None:
+            task = self._tasks[progress.what] = self._bar.add_task(progress.what, total=progress.expected, rate=0.0)
+        self._bar.update(task, completed=progress.documents, rate=progress.rate)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

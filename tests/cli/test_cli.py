@@ -1,0 +1,130 @@
+"""The vectorbackup command line, run as a subprocess with no Airflow metadata database: every exit code caused."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.testing import sample_data
+
+
+def cli(*args: str, tmp_path: Path, env: dict[str, str] | None = None, optimize: bool = False):
+    """Run the CLI in a fresh interpreter whose AIRFLOW_HOME has no database."""
+    home = tmp_path / "no-airflow-home"
+    environment = {**os.environ, "AIRFLOW_HOME": str(home), **(env or {})}
+    command = [sys.executable, *(["-O"] if optimize else []), "-m", "airflow_provider_vectorbackup.cli", *args]
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
+    assert not (home / "airflow.db").exists(), "the CLI must not need or create a metadata database"
+    return result
+
+
+@pytest.fixture
+def small(astra_stand_in, astra_connection, box_stand_in, box_connection):
+    sample_data.seed(astra_stand_in, {"articles": 60, "products": 20, "faq": 5})
+    return astra_stand_in, box_stand_in
+
+
+def test_dump_list_inspect_verify_restore_prune_and_download_through_a_local_folder(small, tmp_path: Path) -> None:
+    store = ["--local-folder", str(tmp_path / "share")]
+    dumped = cli("dump", *store, "--snapshot-id", "20260301T000000Z", "--json", tmp_path=tmp_path)
+    assert dumped.returncode == 0, dumped.stderr
+    assert json.loads(dumped.stdout)["collections"]["articles"]["documents"] == 60
+    cli("dump", *store, "--snapshot-id", "20260302T000000Z", tmp_path=tmp_path)
+
+    listed = cli("snapshots", *store, tmp_path=tmp_path)
+    assert listed.returncode == 0 and "20260301T000000Z" in listed.stdout and "articles(60)" in listed.stdout
+    inspected = cli("inspect", *store, "latest", tmp_path=tmp_path)
+    assert inspected.returncode == 0 and "snapshot 20260302T000000Z: complete" in inspected.stdout
+    for extra in ([], ["--deep"]):
+        checked = cli("verify", *store, "20260301T000000Z", *extra, tmp_path=tmp_path)
+        assert checked.returncode == 0 and "verification passed" in checked.stdout, checked.stderr
+
+    restored = cli("restore", *store, "latest", "--target-prefix", "cli_", "--collections", "articles,products",
+                   "--validation-queries", "3", tmp_path=tmp_path)
+    assert restored.returncode == 0, restored.stderr
+    assert "validated" in restored.stdout and AstraDBHook().count_documents("cli_articles").count == 60
+
+    target = tmp_path / "copy"
+    copied = cli("download", *store, "20260301T000000Z", str(target), tmp_path=tmp_path)
+    assert copied.returncode == 0 and (target / "20260301T000000Z" / "manifest.json").is_file()
+
+    dry = cli("prune", *store, "--keep-last", "1", "--dry-run", tmp_path=tmp_path)
+    assert dry.returncode == 0 and "delete 20260301T000000Z" in dry.stdout
+    assert (tmp_path / "share" / "20260301T000000Z").is_dir()
+    pruned = cli("prune", *store, "--keep-last", "1", tmp_path=tmp_path)
+    assert pruned.returncode == 0 and not (tmp_path / "share" / "20260301T000000Z").exists()
+    assert (tmp_path / "share" / "20260302T000000Z").is_dir()
+
+
+def test_box_is_a_store_too(small, tmp_path: Path) -> None:
+    dumped = cli("dump", "--box-folder", "cli-backups", "--collections", "products", tmp_path=tmp_path)
+    assert dumped.returncode == 0, dumped.stderr
+    checked = cli("verify", "--box-folder", "cli-backups", "latest", tmp_path=tmp_path)
+    assert checked.returncode == 0 and "files verification passed" in checked.stdout
+
+
+def test_exit_code_2_when_verification_fails(small, tmp_path: Path) -> None:
+    store = ["--local-folder", str(tmp_path / "share")]
+    assert cli("dump", *store, "--snapshot-id", "20260301T000000Z", tmp_path=tmp_path).returncode == 0
+    segment = tmp_path / "share/20260301T000000Z/collections/products/part-00000.jsonl.gz"
+    segment.write_bytes(segment.read_bytes()[:-10])
+    checked = cli("verify", *store, "latest", tmp_path=tmp_path)
+    assert checked.returncode == 2 and "products/part-00000.jsonl.gz" in checked.stdout
+    refused = cli("restore", *store, "latest", "--target-prefix", "x_", tmp_path=tmp_path)
+    assert refused.returncode == 2 and "nothing was written" in refused.stderr
+    assert AstraDBHook().collection_definition("x_articles") is None
+
+
+def test_exit_code_3_when_vectors_are_lost(small, tmp_path: Path) -> None:
+    astra, _ = small
+    astra.regression_mode = True
+    dumped = cli("dump", "--local-folder", str(tmp_path / "share"), tmp_path=tmp_path)
+    assert dumped.returncode == 3 and "VectorLossError" in dumped.stderr
+    assert [p.name.endswith(".INCOMPLETE") for p in (tmp_path / "share").iterdir()] == [True]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["snapshots"], "exactly one of --box-folder"),
+    (["restore", "--local-folder", "/tmp", "latest", "--map", "nonsense"], "--map takes SOURCE=TARGET"),
+    (["frobnicate"], "invalid choice"),
+    (["verify", "--local-folder", "{share}", "20991231T000000Z"], "holds no snapshot"),
+])
+def test_exit_code_4_for_bad_usage_or_configuration(small, tmp_path: Path, arguments: list[str], message: str) -> None:
+    (tmp_path / "share").mkdir()
+    result = cli(*[a.replace("{share}", str(tmp_path / "share")) for a in arguments], tmp_path=tmp_path)
+    assert result.returncode == 4 and message in result.stderr
+
+
+def test_exit_code_1_when_the_source_stays_unreachable(tmp_path: Path) -> None:
+    unreachable = json.dumps({"conn_type": "astra_db", "host": "http://127.0.0.1:9", "password": "t",
+                              "extra": {"keyspace": "ks", "environment": "other", "max_attempts": 1}})
+    result = cli("dump", "--local-folder", str(tmp_path / "share"), tmp_path=tmp_path,
+                 env={"AIRFLOW_CONN_ASTRA_DEFAULT": unreachable})
+    assert result.returncode == 1 and "ConnectError" in result.stderr
+    assert [p.name.endswith(".INCOMPLETE") for p in (tmp_path / "share").iterdir()] == [True]
+
+
+def test_exit_codes_hold_under_python_dash_o(small, tmp_path: Path) -> None:
+    """No failure may depend on an assert statement, which -O strips."""
+    store = ["--local-folder", str(tmp_path / "share")]
+    assert cli("dump", *store, "--snapshot-id", "20260301T000000Z", tmp_path=tmp_path, optimize=True).returncode == 0
+    segment = tmp_path / "share/20260301T000000Z/collections/articles/part-00000.jsonl.gz"
+    data = bytearray(segment.read_bytes())
+    data[50] ^= 1
+    segment.write_bytes(bytes(data))
+    assert cli("verify", *store, "latest", tmp_path=tmp_path, optimize=True).returncode == 2
+    assert cli("snapshots", tmp_path=tmp_path, optimize=True).returncode == 4
+
+
+def test_help_documents_the_exit_codes(tmp_path: Path) -> None:
+    result = cli("--help", tmp_path=tmp_path)
+    assert result.returncode == 0
+    for line in ("0  success", "2  the snapshot is incomplete", "3  the vector-loss guard", "4  bad usage",
+                 "1  anything else"):
+        assert line in result.stdout
