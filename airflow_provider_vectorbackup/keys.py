@@ -48,6 +48,20 @@ def verifier_from_connection(conn_id: str) -> ManifestVerifier:
     return verifier_from_key(algorithm, key)
 
 
+def encryption_from_connection(conn_id: str) -> Any:
+    """An ``AgeEncryption`` for the connection's recipients: what a backup worker holds."""
+    from airflow_provider_vectorbackup.snapshot.encryption import AgeEncryption
+
+    return AgeEncryption.from_recipients(recipients_from_connection(conn_id))
+
+
+def identities_from_connection(conn_id: str) -> Any:
+    """``AgeIdentities`` from the connection's password: what only a restore or deep verification needs."""
+    from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
+
+    return AgeIdentities.from_text(identity_text_from_connection(conn_id))
+
+
 def recipients_from_connection(conn_id: str) -> list[str]:
     raw = _connection(conn_id).extra_dejson.get("recipients")
     recipients = [r.strip() for r in (raw.split(",") if isinstance(raw, str) else raw or []) if r.strip()]

@@ -17,6 +17,7 @@ from airflow_provider_vectorbackup.progress import Progress
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
+from airflow_provider_vectorbackup.snapshot.encryption import AgeEncryption
 from airflow_provider_vectorbackup.snapshot.signing import ManifestSigner
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES, SnapshotResult, SnapshotWriter
 from airflow_provider_vectorbackup.stores.base import (
@@ -58,7 +59,7 @@ def dump_snapshot(
     segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, staging_dir: str | None = None,
     vector_policy: VectorLossPolicy = VectorLossPolicy(), producer: dict[str, str] | None = None,
     on_progress: Callable[[Progress], None] | None = None, signer: ManifestSigner | None = None,
-    encryption: Any = None,
+    encryption: AgeEncryption | None = None,
 ) -> DumpOutcome:
     """Stream every selected collection into ``store`` as snapshot ``snapshot_id``.
 
@@ -79,8 +80,7 @@ def dump_snapshot(
     with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=staging_dir) as staging:
         writer = SnapshotWriter(staging, source=_source(astra), snapshot_id=snapshot_id,
                                 segment_max_bytes=segment_max_bytes, vector_policy=vector_policy,
-                                on_file_complete=stored.put, producer=producer, signer=signer,
-                                **({"encryption": encryption} if encryption is not None else {}))
+                                on_file_complete=stored.put, producer=producer, signer=signer, encryption=encryption)
         try:
             # Everything after begin() runs inside the writer: a failure anywhere, even before the first
             # collection, seals the snapshot INCOMPLETE with the reason instead of leaving .inprogress.

@@ -15,10 +15,12 @@ from typing import Any
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
+from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
 from airflow_provider_vectorbackup.snapshot.guard import is_vectorize
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import COLLECTION_FAILED, CollectionEntry
 from airflow_provider_vectorbackup.snapshot.reader import Snapshot, open_snapshot
+from airflow_provider_vectorbackup.snapshot.signing import Verifiers
 from airflow_provider_vectorbackup.snapshot.similarity import exact_neighbours, id_key, recall_at_k, vector_of
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
 from airflow_provider_vectorbackup.snapshot.verify import verify
@@ -63,6 +65,10 @@ class RestoreOptions:
     validation_queries: int = 10
     min_recall: float = 0.9
     staging_dir: str | None = None
+    identities: AgeIdentities | None = None
+    """Private age identities, needed (only) to restore an encrypted snapshot."""
+    verifier: Verifiers | None = None
+    """Manifest signature keys: when given, an unsigned or badly signed snapshot is refused."""
 
     def __post_init__(self) -> None:
         if self.if_exists not in IF_EXISTS:
@@ -98,11 +104,14 @@ class _Restore:
             except Exception as exc:  # a file whose bytes no longer match its checksum fails the download
                 raise SnapshotUnusable(f"refusing to restore: downloading snapshot {stored.snapshot_id} failed "
                                      f"({type(exc).__name__}: {exc}); nothing was written") from None
-            report = verify(local, "records", allow_incomplete=self.options.allow_incomplete)
+            report = verify(local, "records", allow_incomplete=self.options.allow_incomplete,
+                            identities=self.options.identities, verifier=self.options.verifier, scratch_dir=staging)
             if not report.ok:
                 raise SnapshotUnusable("refusing to restore from a snapshot that fails verification; nothing was "
                                      "written.\n" + report.summary())
-            snapshot = open_snapshot(local, allow_incomplete=self.options.allow_incomplete)
+            snapshot = open_snapshot(local, allow_incomplete=self.options.allow_incomplete,
+                                     identities=self.options.identities, verifier=self.options.verifier,
+                                     scratch_dir=staging)
             plan = self._plan(snapshot)
             results = {source: self._restore(snapshot, snapshot.manifest.collection(source), target)
                        for source, target in plan.items()}
@@ -129,7 +138,7 @@ class _Restore:
         if len(set(plan.values())) != len(plan):
             raise TargetConflict(f"two collections would be restored under the same name: {plan}")
         for source, target in plan.items():
-            self._check_target(target, available[source].definition)
+            self._check_target(target, snapshot.definition(source))
         return plan
 
     def _check_target(self, target: str, definition: dict[str, Any]) -> None:
@@ -149,14 +158,15 @@ class _Restore:
         if self.options.if_exists == "replace" and hook.collection_definition(target) is not None:
             log.warning("Dropping existing collection %r to replace it (if_exists='replace')", target)
             hook.drop_collection(target)
-        hook.create_collection(target, entry.definition)
+        definition = snapshot.definition(entry.name)
+        hook.create_collection(target, definition)
         expected = ContentDigest()
         stripped = 0
         embedded_by_server: set[str] = set()  # $vectorize documents sent without a vector: the server makes one
 
         def documents() -> Iterator[dict[str, Any]]:
             nonlocal stripped
-            vectorize = is_vectorize(entry.definition)
+            vectorize = is_vectorize(definition)
             for record in snapshot.records(entry.name):
                 if vectorize and VECTOR_FIELD in record and VECTORIZE_FIELD in record:
                     # The Data API refuses both together; keep the stored vector (no re-embedding), drop the text.
@@ -191,7 +201,7 @@ class _Restore:
         return result
 
     def _recall(self, snapshot: Snapshot, entry: CollectionEntry, target: str) -> tuple[float | None, int]:
-        metric = (entry.definition.get("vector") or {}).get("metric", "cosine")
+        metric = (snapshot.definition(entry.name).get("vector") or {}).get("metric", "cosine")
         if not self.options.validation_queries or not entry.vectors.documents_with_vector:
             return None, 0
         step = max(1, entry.vectors.documents_with_vector // self.options.validation_queries)

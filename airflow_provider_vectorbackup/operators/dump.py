@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_provider_vectorbackup.exceptions import VectorLossTaskFailure
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.keys import encryption_from_connection, signer_from_connection
 from airflow_provider_vectorbackup.links import BoxFolderLink
 from airflow_provider_vectorbackup.jobs.dump import UnknownCollectionsError, dump_snapshot, summary_of
 from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
@@ -61,6 +62,9 @@ class VectorDumpOperator(BaseOperator):
     :param staging_dir: local folder for segments before upload (default: the system temp dir).
     :param max_missing_vector_fraction: share of documents allowed to lack ``$vector`` in a vector
         collection before the vector-loss guard trips (default 0.0).
+    :param signing_conn_id: connection holding the key that signs ``manifest.json`` (see docs/security.md).
+    :param encryption_conn_id: connection whose ``recipients`` (public age keys) encrypt segments and
+        definitions; the worker never needs the private identity.
 
     Returns (XCom) a small summary: ``snapshot_id``, ``status``, ``store`` (``box``/``local``),
     ``location`` (Box folder id or local path), ``path``, per-collection counts and bytes, ``bytes``,
@@ -80,7 +84,8 @@ class VectorDumpOperator(BaseOperator):
         box_folder_id: str = "0", keyspace: str | None = None,
         collections: list[str] | None = None, snapshot_id: str | None = None,
         segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, staging_dir: str | None = None,
-        max_missing_vector_fraction: float = 0.0, **kwargs: Any,
+        max_missing_vector_fraction: float = 0.0, signing_conn_id: str | None = None,
+        encryption_conn_id: str | None = None, **kwargs: Any,
     ) -> None:
         store = StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
                                          box_folder_id=box_folder_id)
@@ -98,6 +103,8 @@ class VectorDumpOperator(BaseOperator):
         self.segment_max_bytes = segment_max_bytes
         self.staging_dir = staging_dir
         self.vector_policy = VectorLossPolicy(max_missing_fraction=max_missing_vector_fraction)
+        self.signing_conn_id = signing_conn_id
+        self.encryption_conn_id = encryption_conn_id
 
     @cached_property
     def astra_hook(self) -> AstraDBHook:
@@ -118,7 +125,9 @@ class VectorDumpOperator(BaseOperator):
                 self.astra_hook, spec.open(create=True), snapshot_id, collections=self.collections,
                 segment_max_bytes=self.segment_max_bytes, staging_dir=self.staging_dir,
                 vector_policy=self.vector_policy,
-                producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id})
+                producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},
+                signer=signer_from_connection(self.signing_conn_id) if self.signing_conn_id else None,
+                encryption=encryption_from_connection(self.encryption_conn_id) if self.encryption_conn_id else None)
         except (UnknownCollectionsError, SnapshotExistsError) as exc:
             raise AirflowException(str(exc)) from None
         summary = summary_of(outcome, spec.kind, spec.folder)

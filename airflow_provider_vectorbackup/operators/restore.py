@@ -14,6 +14,9 @@ from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.jobs.restore import (
     RestoreNotValidated, RestoreOptions, RestoreRefused, restore_snapshot,
 )
+from airflow_provider_vectorbackup.keys import (
+    KeyConfigurationError, identities_from_connection, verifier_from_connection,
+)
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 from airflow_provider_vectorbackup.upstream import resolve_snapshot_id
 
@@ -44,6 +47,8 @@ class RestoreOperator(BaseOperator):
     :param allow_incomplete: restore the complete collections of an ``.INCOMPLETE`` snapshot.
     :param validation_queries: sample vector queries per collection for recall@10 (0 disables).
     :param min_recall: fail if recall@10 falls below this (default 0.9).
+    :param signing_conn_id: connection with the manifest key: an unsigned or badly signed snapshot is refused.
+    :param encryption_conn_id: connection whose password holds the age identity of an encrypted snapshot.
 
     Returns (XCom) the validation report per collection.
 
@@ -61,7 +66,7 @@ class RestoreOperator(BaseOperator):
         allow_incomplete: bool = False, astra_conn_id: str = AstraDBHook.default_conn_name,
         box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", chunk_size: int = 20,
         concurrency: int = 8, validation_queries: int = 10, min_recall: float = 0.9, staging_dir: str | None = None,
-        **kwargs: Any,
+        signing_conn_id: str | None = None, encryption_conn_id: str | None = None, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
@@ -84,6 +89,8 @@ class RestoreOperator(BaseOperator):
         self.validation_queries = validation_queries
         self.min_recall = min_recall
         self.staging_dir = staging_dir
+        self.signing_conn_id = signing_conn_id
+        self.encryption_conn_id = encryption_conn_id
 
     @cached_property
     def astra_hook(self) -> AstraDBHook:
@@ -99,8 +106,10 @@ class RestoreOperator(BaseOperator):
                 collections=self.collections, target_prefix=self.target_prefix, name_mapping=self.name_mapping,
                 if_exists=self.if_exists, allow_incomplete=self.allow_incomplete, chunk_size=self.chunk_size,
                 concurrency=self.concurrency, validation_queries=self.validation_queries,
-                min_recall=self.min_recall, staging_dir=self.staging_dir)
+                min_recall=self.min_recall, staging_dir=self.staging_dir,
+                identities=identities_from_connection(self.encryption_conn_id) if self.encryption_conn_id else None,
+                verifier=verifier_from_connection(self.signing_conn_id) if self.signing_conn_id else None)
             snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
             return restore_snapshot(self.store_spec().open(), snapshot_id, self.astra_hook, options)
-        except (RestoreRefused, RestoreNotValidated) as exc:
+        except (RestoreRefused, RestoreNotValidated, KeyConfigurationError) as exc:
             raise AirflowFailException(str(exc)) from None

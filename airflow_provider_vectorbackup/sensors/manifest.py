@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.upstream import resolve_snapshot_id
+from airflow_provider_vectorbackup.keys import identities_from_connection, verifier_from_connection
 from airflow_provider_vectorbackup.stores.checks import FAILED, LEVELS, VERIFIED, check_snapshot
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 from airflow_provider_vectorbackup.triggers.manifest import ManifestVerifyTrigger
@@ -31,6 +32,9 @@ class ManifestVerifySensor(BaseSensorOperator):
         ``"deep"`` (download, SHA-256 and every record re-read).
     :param allow_incomplete: verify an ``.INCOMPLETE`` snapshot instead of failing on it.
     :param deferrable: wait in the triggerer instead of occupying a worker slot.
+    :param signing_conn_id: connection with the manifest key: an unsigned or badly signed snapshot fails.
+    :param encryption_conn_id: connection holding the age identity, for ``deep`` on encrypted snapshots
+        (``files`` needs no key).
 
     Returns (XCom) the verification report. A mismatch fails the task with a report naming
     each bad file; it never passes silently.
@@ -42,7 +46,8 @@ class ManifestVerifySensor(BaseSensorOperator):
     def __init__(
         self, *, box_folder: str | None = None, local_folder: str | None = None, snapshot_id: str = "latest", dump_task_id: str | None = None, level: str = "files",
         box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", allow_incomplete: bool = False,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False), **kwargs: Any,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        signing_conn_id: str | None = None, encryption_conn_id: str | None = None, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
@@ -56,6 +61,8 @@ class ManifestVerifySensor(BaseSensorOperator):
         self.box_folder_id = box_folder_id
         self.allow_incomplete = allow_incomplete
         self.deferrable = deferrable
+        self.signing_conn_id = signing_conn_id
+        self.encryption_conn_id = encryption_conn_id
 
     def store_spec(self) -> StoreSpec:
         return StoreSpec.from_arguments(box_folder=self.box_folder, local_folder=self.local_folder,
@@ -65,7 +72,10 @@ class ManifestVerifySensor(BaseSensorOperator):
         if self.level not in LEVELS:  # checked here, not at parse time: the level may be templated
             raise AirflowFailException(f"level must be one of {LEVELS}, not {self.level!r}")
         snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
-        check = check_snapshot(self.store_spec(), snapshot_id, self.level, self.allow_incomplete)
+        check = check_snapshot(
+            self.store_spec(), snapshot_id, self.level, self.allow_incomplete,
+            verifier=verifier_from_connection(self.signing_conn_id) if self.signing_conn_id else None,
+            identities=identities_from_connection(self.encryption_conn_id) if self.encryption_conn_id else None)
         self.log.info("%s", check.message)
         if check.outcome == FAILED:
             raise AirflowFailException(check.message)

@@ -5,6 +5,7 @@ operators and a command-line restore all share one implementation of the contrac
 """
 
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
+from airflow_provider_vectorbackup.snapshot.encryption import AgeEncryption, AgeIdentities, DecryptionError
 from airflow_provider_vectorbackup.snapshot.errors import (
     EnvelopeError, IntegrityError, ManifestError, SnapshotError, SnapshotStateError, UnsupportedTypeError,
     VectorLossError,
@@ -22,7 +23,7 @@ from airflow_provider_vectorbackup.snapshot.verify import Problem, VerifyReport,
 from airflow_provider_vectorbackup.snapshot.writer import CollectionWriter, SnapshotResult, SnapshotWriter
 
 __all__ = [
-    "DEFAULT_CODEC", "FORMAT_VERSION", "SIGNATURE_NAME", "Codec", "CollectionEntry", "CollectionWriter",
+    "AgeEncryption", "AgeIdentities", "DecryptionError", "DEFAULT_CODEC", "FORMAT_VERSION", "SIGNATURE_NAME", "Codec", "CollectionEntry", "CollectionWriter",
     "Ed25519Signer", "Ed25519Verifier", "EnvelopeError", "FileEntry", "HmacKey", "IntegrityError", "Manifest",
     "ManifestError", "ManifestSigner", "ManifestVerifier", "Problem", "SignatureError", "Snapshot", "SnapshotError",
     "SnapshotRef", "SnapshotResult", "SnapshotState", "SnapshotStateError", "SnapshotWriter", "UnsupportedTypeError",

@@ -19,6 +19,7 @@ FORMAT_VERSION = 1
 STATUS_COMPLETE = "complete"
 STATUS_INCOMPLETE = "incomplete"
 COLLECTION_FAILED = "failed"
+ENCRYPTION_SCHEME = "age"
 
 DOCUMENT_FORMAT = {
     "layout": "JSON Lines: one UTF-8 JSON document per line, in the order the source returned them",
@@ -81,6 +82,8 @@ class Manifest:
     collections: list[CollectionEntry]
     error: str | None = None
     producer: dict[str, str] | None = None
+    encryption: dict[str, Any] | None = None
+    """``{"scheme": "age", "recipients_fingerprint": …}`` when data and definitions are encrypted; omitted otherwise."""
     document_format: dict[str, str] = field(default_factory=lambda: dict(DOCUMENT_FORMAT))
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
@@ -88,6 +91,10 @@ class Manifest:
     @property
     def files(self) -> list[FileEntry]:
         return [entry for collection in self.collections for entry in collection.files]
+
+    @property
+    def encrypted(self) -> bool:
+        return self.encryption is not None
 
     def collection(self, name: str) -> CollectionEntry:
         for entry in self.collections:
@@ -99,6 +106,8 @@ class Manifest:
     def to_json(self) -> bytes:
         data = {"format": self.format, "format_version": self.format_version}
         data.update({k: v for k, v in dataclasses.asdict(self).items() if k not in data})
+        if data["encryption"] is None:
+            del data["encryption"]  # unencrypted manifests stay exactly as they were before encryption existed
         return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
     @classmethod
@@ -114,6 +123,12 @@ class Manifest:
             raise ManifestError(
                 f"manifest.json has format_version {version!r}, but this reader implements version "
                 f"{FORMAT_VERSION}; upgrade airflow-provider-vectorbackup to read it")
+        encryption = data.get("encryption")
+        if encryption is not None and (not isinstance(encryption, dict) or encryption.get("scheme") != ENCRYPTION_SCHEME):
+            scheme = encryption.get("scheme") if isinstance(encryption, dict) else encryption
+            raise ManifestError(
+                f"manifest.json says the snapshot is encrypted with scheme {scheme!r}, which this reader does not "
+                f"implement (it knows {ENCRYPTION_SCHEME!r}); upgrade airflow-provider-vectorbackup to read it")
         try:
             return cls(
                 **_known(cls, data, exclude={"collections"}),

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
+import tempfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
+from airflow_provider_vectorbackup.snapshot.encryption import (
+    AgeIdentities, DecryptionError, identity_required, is_encrypted_path, plaintext_name,
+)
 from airflow_provider_vectorbackup.snapshot.errors import IntegrityError, ManifestError, SnapshotStateError
-from airflow_provider_vectorbackup.snapshot.files import Digests, HashingReader
+from airflow_provider_vectorbackup.snapshot.files import READ_CHUNK, Digests, HashingReader
 from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, SnapshotRef, SnapshotState, parse_folder_name
 from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest,
@@ -28,41 +33,110 @@ class SegmentScan:
 
     Iterating :meth:`lines` raises :class:`IntegrityError` for a truncated or corrupt gzip stream;
     :meth:`mismatches` lists size, checksum and count problems once the lines are exhausted.
+
+    An encrypted segment (``….age``) is first decrypted whole into a temporary file (in
+    ``scratch_dir``, else the system's temporary folder), hashing the ciphertext on the way, so
+    age's authentication and the ciphertext's size and hashes are known before the first line;
+    the temporary file is deleted when iteration ends or is abandoned. Without ``identities``, or
+    when decryption fails, :class:`encryption.DecryptionError` is raised.
     """
 
-    def __init__(self, path: Path, entry: FileEntry) -> None:
+    def __init__(self, path: Path, entry: FileEntry, identities: AgeIdentities | None = None,
+                 scratch_dir: str | os.PathLike[str] | None = None, encryption: dict[str, Any] | None = None) -> None:
         self.path = path
         self.entry = entry
+        self.identities = identities
+        self.scratch_dir = scratch_dir
+        self.encryption = encryption
         self.lines_read = 0
         self._reader: HashingReader | None = None
+        self._stored: tuple[Digests, int] | None = None  # digests and size of the stored (encrypted) file
+
+    @property
+    def encrypted(self) -> bool:
+        return is_encrypted_path(self.entry.path)
 
     def lines(self) -> Iterator[bytes]:
+        if self.encrypted:
+            yield from self._decrypted_lines()
+            return
         with open(self.path, "rb") as file:
             self._reader = HashingReader(file)
-            stream: Any = self._reader
-            if self.entry.path.endswith(".gz"):
-                stream = gzip.GzipFile(filename="", mode="rb", fileobj=self._reader)
-            try:
-                for line in stream:
-                    self.lines_read += 1
-                    yield line
-            except _DECOMPRESSION_ERRORS as exc:
-                self._reader.drain()
-                raise IntegrityError(self.entry.path, f"truncated or corrupt gzip data after {self.lines_read} "
-                                     f"line(s) ({exc}); the file was damaged after it was written") from None
-            self._reader.drain()
+            yield from self._lines_of(self._reader, self.entry.path.endswith(".gz"))
+
+    def _decrypted_lines(self) -> Iterator[bytes]:
+        if self.identities is None:
+            raise identity_required(self.entry.path, self.encryption)
+        fd, temporary = tempfile.mkstemp(prefix=".vectorbackup-decrypted-", suffix=".part", dir=self.scratch_dir)
+        try:
+            with os.fdopen(fd, "wb") as plain:
+                try:
+                    self._stored = self.identities.decrypt_file(self.path, plain, self.entry.path)
+                except DecryptionError as exc:
+                    self._stored = (exc.cipher_digests, exc.cipher_size)  # type: ignore[attr-defined]
+                    raise
+            with open(temporary, "rb") as file:
+                yield from self._lines_of(file, plaintext_name(self.entry.path).endswith(".gz"))
+        finally:
+            os.unlink(temporary)
+
+    def stored_mismatches(self) -> list[tuple[str, str]]:
+        """Size and checksum problems of an encrypted segment, known as soon as it was decrypted (none before)."""
+        if self._stored is None:
+            return []
+        digests, size = self._stored
+        found: list[tuple[str, str]] = []
+        if size != self.entry.bytes:
+            found.append(("size_mismatch", f"file has {size} bytes, the manifest says {self.entry.bytes}"))
+        found.extend(checksum_mismatches(digests, self.entry))
+        return found
+
+    def _lines_of(self, raw: Any, compressed: bool) -> Iterator[bytes]:
+        stream: Any = gzip.GzipFile(filename="", mode="rb", fileobj=raw) if compressed else raw
+        try:
+            for line in (stream if compressed else _split_lines(raw)):
+                self.lines_read += 1
+                yield line
+        except _DECOMPRESSION_ERRORS as exc:
+            _drain(raw)
+            raise IntegrityError(self.entry.path, f"truncated or corrupt gzip data after {self.lines_read} "
+                                 f"line(s) ({exc}); the file was damaged after it was written") from None
+        _drain(raw)
 
     def mismatches(self) -> list[tuple[str, str]]:
         """``(code, message)`` pairs for size, SHA-256 and document-count differences from the manifest."""
-        if self._reader is None:
+        if self._stored is not None:
+            found = self.stored_mismatches()
+        elif self._reader is None:
             raise RuntimeError("read the lines first")
-        found: list[tuple[str, str]] = []
-        if self._reader.size != self.entry.bytes:
-            found.append(("size_mismatch", f"file has {self._reader.size} bytes, the manifest says {self.entry.bytes}"))
-        found.extend(checksum_mismatches(self._reader.digests(), self.entry))
+        else:
+            found = []
+            if self._reader.size != self.entry.bytes:
+                found.append(("size_mismatch", f"file has {self._reader.size} bytes, the manifest says {self.entry.bytes}"))
+            found.extend(checksum_mismatches(self._reader.digests(), self.entry))
         if self.entry.documents is not None and self.lines_read != self.entry.documents:
             found.append(("count_mismatch", f"holds {self.lines_read} document line(s), the manifest says {self.entry.documents}"))
         return found
+
+
+def _split_lines(raw: Any) -> Iterator[bytes]:
+    """Lines of an uncompressed segment, each with its ``\\n``, read in bounded chunks."""
+    rest = b""
+    while True:
+        chunk = raw.read(READ_CHUNK)
+        if not chunk:
+            break
+        parts = (rest + chunk).split(b"\n")
+        rest = parts.pop()
+        for part in parts:
+            yield part + b"\n"
+    if rest:
+        yield rest
+
+
+def _drain(raw: Any) -> None:
+    while raw.read(READ_CHUNK):
+        pass
 
 
 def checksum_mismatches(digests: Digests, entry: FileEntry) -> list[tuple[str, str]]:
@@ -85,41 +159,106 @@ class Snapshot:
     codec: Codec = DEFAULT_CODEC
     signature_key_id: str | None = None
     """The key whose signature on ``manifest.json`` was checked when opening, if a verifier was given."""
+    identities: AgeIdentities | None = field(default=None, repr=False)
+    """Private age identities that decrypt an encrypted snapshot; ``None`` for unencrypted ones (or manifest-only use)."""
+    scratch_dir: str | os.PathLike[str] | None = None
+    """Where an encrypted segment is decrypted to while it is read (default: the system's temporary folder)."""
+    _definitions: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def snapshot_id(self) -> str:
         return self.manifest.snapshot_id
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether data and definitions are age-encrypted (the manifest has an ``encryption`` object)."""
+        return self.manifest.encrypted
+
+    def definition(self, name: str) -> dict[str, Any]:
+        """The collection's definition: the decrypted ``definition.json`` when encrypted, else the manifest's.
+
+        :raises encryption.DecryptionError: encrypted, and no identity given or none that decrypts it.
+        :raises IntegrityError: the stored definition file is missing, altered or not a JSON object.
+        """
+        entry = self.manifest.collection(name)
+        if entry.definition_file is None or not is_encrypted_path(entry.definition_file.path):
+            if self.encrypted:
+                raise IntegrityError(f"collections/{name}", "the snapshot is encrypted but this collection has no "
+                                     "encrypted definition file; its definition is not stored")
+            return entry.definition
+        if name not in self._definitions:
+            self._definitions[name] = read_encrypted_definition(self.path, entry.definition_file, self.identities,
+                                                                self.manifest.encryption)
+        return self._definitions[name]
 
     def documents(self, collection: str, *, allow_failed: bool = False) -> Iterator[dict[str, Any]]:
         """Yield a collection's documents decoded to Python values, checking each segment as it is read.
 
         A segment's SHA-256 is known only once it has been read to the end, so a damaged
         segment raises :class:`IntegrityError` after its documents were yielded. A caller that
-        must not act on unverified data (a restore) runs :func:`verify.verify` first.
+        must not act on unverified data (a restore) runs :func:`verify.verify` first. (An
+        encrypted segment is decrypted and authenticated whole before its first document.)
         """
         for raw in self.records(collection, allow_failed=allow_failed):
             yield self.codec.decode(raw)
 
     def records(self, collection: str, *, allow_failed: bool = False) -> Iterator[dict[str, Any]]:
-        """Yield documents in their stored JSON form (envelopes not decoded): what a restore sends back."""
+        """Yield documents in their stored JSON form (envelopes not decoded): what a restore sends back.
+
+        :raises encryption.DecryptionError: the snapshot is encrypted and no identity, or no matching
+            one, was given, or a segment's ciphertext is truncated or altered.
+        """
         entry = self.manifest.collection(collection)
         if entry.status == COLLECTION_FAILED and not allow_failed:
             raise SnapshotStateError(
                 f"collection {collection!r} failed during snapshot {self.snapshot_id} ({entry.error}); "
                 f"its data may be partial. Pass allow_failed=True only if you accept that")
         for segment in entry.segments:
-            scan = SegmentScan(self.path / segment.path, segment)
-            for number, line in enumerate(scan.lines(), start=1):
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    raise IntegrityError(segment.path, f"line {number} is not valid JSON; the file is damaged") from None
+            scan = SegmentScan(self.path / segment.path, segment, self.identities, self.scratch_dir,
+                               self.manifest.encryption)
+            lines = scan.lines()
+            try:
+                for number, line in enumerate(lines, start=1):
+                    if number == 1 and scan.encrypted:
+                        problems = scan.stored_mismatches()  # known before anything of the segment is used
+                        if problems:
+                            raise IntegrityError(segment.path, "; ".join(message for _, message in problems))
+                    try:
+                        document = json.loads(line)
+                    except ValueError:
+                        raise IntegrityError(segment.path, f"line {number} is not valid JSON; the file is damaged") from None
+                    yield document
+            finally:
+                lines.close()  # deletes a decrypted temporary file at once, even when the caller stops early
             problems = scan.mismatches()
             if problems:
                 raise IntegrityError(segment.path, "; ".join(message for _, message in problems))
 
     def collections(self) -> list[CollectionEntry]:
         return list(self.manifest.collections)
+
+
+def read_encrypted_definition(folder: Path, entry: FileEntry, identities: AgeIdentities | None,
+                              encryption: dict[str, Any] | None) -> dict[str, Any]:
+    """Decrypt and parse ``definition.json.age``, checking its size and hashes against the manifest entry."""
+    if identities is None:
+        raise identity_required(entry.path, encryption)
+    buffer = io.BytesIO()
+    try:
+        digests, size = identities.decrypt_file(folder / entry.path, buffer, entry.path)
+    except FileNotFoundError:
+        raise IntegrityError(entry.path, "listed in the manifest but not in the snapshot") from None
+    problems = ([f"file has {size} bytes, the manifest says {entry.bytes}"] if size != entry.bytes else [])
+    problems += [message for _, message in checksum_mismatches(digests, entry)]
+    if problems:
+        raise IntegrityError(entry.path, "; ".join(problems))
+    try:
+        definition = json.loads(buffer.getvalue())
+    except ValueError:
+        definition = None
+    if not isinstance(definition, dict):
+        raise IntegrityError(entry.path, "the decrypted collection definition is not a JSON object")
+    return definition
 
 
 def list_snapshots(root: str | os.PathLike[str]) -> list[SnapshotRef]:
@@ -139,13 +278,19 @@ def latest_snapshot(root: str | os.PathLike[str]) -> SnapshotRef:
 
 
 def open_snapshot(path: str | os.PathLike[str], *, allow_incomplete: bool = False, codec: Codec = DEFAULT_CODEC,
-                  verifier: Verifiers | None = None) -> Snapshot:
+                  verifier: Verifiers | None = None, identities: AgeIdentities | None = None,
+                  scratch_dir: str | os.PathLike[str] | None = None) -> Snapshot:
     """Open a snapshot folder for reading.
 
     ``.inprogress`` folders are always refused: they are being written or were abandoned by a
     crash. ``.INCOMPLETE`` ones (or any whose manifest says incomplete) need ``allow_incomplete``.
     With a ``verifier`` (one key or several, see :mod:`signing`), ``manifest.json`` must carry a
     valid signature by one of them, else :class:`signing.SignatureError` is raised.
+
+    An encrypted snapshot opens without ``identities`` (its manifest is readable), but its
+    definitions and documents then raise :class:`encryption.DecryptionError`. With ``identities``,
+    every collection's definition is decrypted at once, so a wrong identity fails here, before
+    anything is read or written.
     """
     path = Path(path)
     state = folder_state(path)
@@ -164,7 +309,12 @@ def open_snapshot(path: str | os.PathLike[str], *, allow_incomplete: bool = Fals
         raise SnapshotStateError(
             f"snapshot {manifest.snapshot_id} is INCOMPLETE{why}. Pick a complete snapshot, or pass "
             f"allow_incomplete=True to read what it holds")
-    return Snapshot(path, state, manifest, codec, key_id)
+    snapshot = Snapshot(path, state, manifest, codec, key_id, identities, scratch_dir)
+    if identities is not None and snapshot.encrypted:
+        for collection in manifest.collections:
+            if collection.definition_file is not None:
+                snapshot.definition(collection.name)
+    return snapshot
 
 
 def folder_state(path: Path) -> SnapshotState:

@@ -7,6 +7,7 @@ and each collection's content digest against the manifest.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -16,6 +17,9 @@ from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
 from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM
+from airflow_provider_vectorbackup.snapshot.encryption import (
+    DECRYPTION_FAILED, IDENTITY_REQUIRED, AgeIdentities, DecryptionError, identity_required, is_encrypted_path,
+)
 from airflow_provider_vectorbackup.snapshot.errors import EnvelopeError, IntegrityError, SnapshotError
 from airflow_provider_vectorbackup.snapshot.files import digests_of_file
 from airflow_provider_vectorbackup.snapshot.guard import declared_dimension
@@ -77,12 +81,19 @@ class VerifyReport:
 
 def verify(
     path: str | os.PathLike[str], level: str = "files", *, allow_incomplete: bool = False, codec: Codec = DEFAULT_CODEC,
-    verifier: Verifiers | None = None,
+    verifier: Verifiers | None = None, identities: AgeIdentities | None = None,
+    scratch_dir: str | os.PathLike[str] | None = None,
 ) -> VerifyReport:
     """Check a snapshot folder against its manifest and return a report of every problem found.
 
     With a ``verifier`` (one key or several, see :mod:`signing`), ``manifest.json`` must also carry
     a valid signature by one of them; without one, ``manifest.json.sig`` is ignored.
+
+    An encrypted snapshot verifies at ``files`` level without a key (the manifest lists the
+    ciphertexts). The ``records`` level needs its age ``identities``: without them it reports
+    ``identity_required`` (and still checks every file), with a wrong one ``decryption_failed``.
+    Each segment is decrypted to a temporary file in ``scratch_dir`` (default: the system's
+    temporary folder), which is deleted once the segment is checked.
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
@@ -108,9 +119,32 @@ def verify(
     _check_status(manifest, state, allow_incomplete, report)
     listed = _listed_files(manifest, report)
     _check_unlisted(path, listed, report)
+    keys = _Decryption(identities, scratch_dir, manifest.encryption)
+    if level == "records" and manifest.encrypted and identities is None:
+        report.add(MANIFEST_NAME, IDENTITY_REQUIRED, identity_required(MANIFEST_NAME, manifest.encryption).reason
+                   + ". Only the files (size and hashes) were checked")
+        level = "files"
     for collection in manifest.collections:
-        _verify_collection(path, collection, level, codec, report)
+        _verify_collection(path, collection, level, codec, report, keys)
     return report
+
+
+@dataclass
+class _Decryption:
+    """What the records level needs to read encrypted files, and whether the identities already failed."""
+
+    identities: AgeIdentities | None
+    scratch_dir: str | os.PathLike[str] | None
+    encryption: dict[str, Any] | None
+    wrong_identity: bool = False
+
+    def failed(self, exc: DecryptionError, report: VerifyReport) -> None:
+        message = exc.reason
+        if exc.code == DECRYPTION_FAILED:
+            self.wrong_identity = True
+            message += ("; the other encrypted files were checked at file level only (size and hashes), since "
+                        "every file is encrypted to the same recipients")
+        report.add(exc.path, exc.code, message)
 
 
 def check_manifest_signature(manifest_raw: bytes, signature_raw: bytes | None, verifier: Verifiers,
@@ -146,6 +180,9 @@ def _listed_files(manifest: Manifest, report: VerifyReport) -> set[str]:
         if not _is_safe(entry):
             report.add(entry.path, "unsafe_path", "the manifest lists a path outside the snapshot folder")
         listed.add(entry.path)
+        if manifest.encrypted and not is_encrypted_path(entry.path):
+            report.add(entry.path, "not_encrypted", "the manifest says the snapshot is encrypted, but this file is "
+                       "listed without encryption ('.age'): it was not written by an encrypting writer")
     return listed
 
 
@@ -197,21 +234,28 @@ def verify_listing(snapshot: str, state: SnapshotState, manifest: Manifest, list
     return report
 
 
-def _verify_collection(path: Path, collection: CollectionEntry, level: str, codec: Codec, report: VerifyReport) -> None:
+def _verify_collection(path: Path, collection: CollectionEntry, level: str, codec: Codec, report: VerifyReport,
+                       keys: _Decryption) -> None:
     for entry in collection.files:
         if _is_safe(entry) and (path / entry.path).is_file():
             report.files_checked += 1
             report.bytes_checked += entry.bytes
         elif _is_safe(entry):
             report.add(entry.path, "missing_file", "listed in the manifest but not in the snapshot")
-    if level == "files":
+    if level == "files" or keys.wrong_identity:
         for entry in collection.files:
             if _is_safe(entry) and (path / entry.path).is_file():
                 _check_whole_file(path, entry, report)
         return
+    definition = collection.definition
     if collection.definition_file is not None:
-        _check_definition(path, collection, report)
-    _check_records(path, collection, codec, report)
+        definition = _check_definition(path, collection, report, keys)
+        if keys.wrong_identity:
+            for entry in collection.segments:
+                if _is_safe(entry) and (path / entry.path).is_file():
+                    _check_whole_file(path, entry, report)
+            return
+    _check_records(path, collection, definition, codec, report, keys)
 
 
 def _is_safe(entry: FileEntry) -> bool:
@@ -226,22 +270,57 @@ def _check_whole_file(path: Path, entry: FileEntry, report: VerifyReport) -> Non
         report.add(entry.path, code, message)
 
 
-def _check_definition(path: Path, collection: CollectionEntry, report: VerifyReport) -> None:
+def _check_definition(path: Path, collection: CollectionEntry, report: VerifyReport,
+                      keys: _Decryption) -> dict[str, Any] | None:
+    """Check ``definition.json`` (or decrypt ``definition.json.age``); return the definition to check records against."""
     entry = collection.definition_file
     local = path / entry.path
     if not _is_safe(entry) or not local.is_file():
-        return
+        return None if is_encrypted_path(entry.path) else collection.definition
+    if is_encrypted_path(entry.path):
+        return _check_encrypted_definition(local, entry, report, keys)
     _check_whole_file(path, entry, report)
     try:
         stored = json.loads(local.read_bytes())
     except ValueError:
         report.add(entry.path, "invalid_json", "the collection definition is not valid JSON")
-        return
+        return collection.definition
     if stored != collection.definition:
         report.add(entry.path, "definition_mismatch", "the stored collection definition differs from the manifest's")
+    return collection.definition
 
 
-def _check_records(path: Path, collection: CollectionEntry, codec: Codec, report: VerifyReport) -> None:
+def _check_encrypted_definition(local: Path, entry: FileEntry, report: VerifyReport,
+                                keys: _Decryption) -> dict[str, Any] | None:
+    """The manifest holds no copy of an encrypted definition: check its file, that it decrypts, and that it parses."""
+    if keys.identities is None:
+        keys.failed(identity_required(entry.path, keys.encryption), report)
+        return None
+    buffer: io.BytesIO | None = io.BytesIO()
+    try:
+        digests, size = keys.identities.decrypt_file(local, buffer, entry.path)
+    except DecryptionError as exc:
+        keys.failed(exc, report)
+        digests, size = exc.cipher_digests, exc.cipher_size  # type: ignore[attr-defined]
+        buffer = None
+    if size != entry.bytes:
+        report.add(entry.path, "size_mismatch", f"file has {size} bytes, the manifest says {entry.bytes}")
+    for code, message in checksum_mismatches(digests, entry):
+        report.add(entry.path, code, message)
+    if buffer is None:
+        return None
+    try:
+        definition = json.loads(buffer.getvalue())
+    except ValueError:
+        definition = None
+    if not isinstance(definition, dict):
+        report.add(entry.path, "invalid_json", "the decrypted collection definition is not a JSON object")
+        return None
+    return definition
+
+
+def _check_records(path: Path, collection: CollectionEntry, definition: dict[str, Any] | None, codec: Codec,
+                   report: VerifyReport, keys: _Decryption) -> None:
     tally = Tally()
     complete = True
     for entry in collection.segments:
@@ -249,8 +328,14 @@ def _check_records(path: Path, collection: CollectionEntry, codec: Codec, report
         if not _is_safe(entry) or not local.is_file():
             complete = False
             continue
-        if not _check_segment(SegmentScan(local, entry), collection, codec, tally, report):
+        if keys.wrong_identity:
+            _check_whole_file(path, entry, report)
+            continue
+        scan = SegmentScan(local, entry, keys.identities, keys.scratch_dir, keys.encryption)
+        if not _check_segment(scan, collection, codec, tally, report, keys):
             complete = False
+    if keys.wrong_identity:
+        return  # nothing was decrypted: counts and digests cannot be compared
     name = f"collections/{collection.name}"
     if tally.documents != collection.document_count:
         report.add(name, "count_mismatch", f"the segments hold {tally.documents} readable document(s), the "
@@ -258,7 +343,7 @@ def _check_records(path: Path, collection: CollectionEntry, codec: Codec, report
     if tally.vectors.documents_with_vector != collection.vectors.documents_with_vector:
         report.add(name, "vector_count_mismatch", f"{tally.vectors.documents_with_vector} document(s) carry $vector, the manifest "
                    f"says {collection.vectors.documents_with_vector}")
-    declared = declared_dimension(collection.definition)
+    declared = declared_dimension(definition) if definition is not None else None
     wrong = {dim: n for dim, n in tally.vectors.dimensions.items() if declared is not None and dim != str(declared)}
     if wrong:
         report.add(name, "vector_dimension_mismatch", f"the collection declares dimension {declared} but "
@@ -272,7 +357,7 @@ def _check_records(path: Path, collection: CollectionEntry, codec: Codec, report
 
 
 def _check_segment(scan: SegmentScan, collection: CollectionEntry, codec: Codec, tally: Tally,
-                   report: VerifyReport) -> bool:
+                   report: VerifyReport, keys: _Decryption) -> bool:
     """Parse every line of one segment into the tally; return False if the segment could not be fully read."""
     line_problems = 0
     readable = True
@@ -285,6 +370,11 @@ def _check_segment(scan: SegmentScan, collection: CollectionEntry, codec: Codec,
             readable = False
             if line_problems <= _MAX_LINE_PROBLEMS_PER_FILE:
                 report.add(scan.entry.path, problem[0], f"line {number}: {problem[1]}")
+    except DecryptionError as exc:  # nothing was read: report the file's own checks, not a line count
+        keys.failed(exc, report)
+        for code, message in scan.stored_mismatches():
+            report.add(scan.entry.path, code, message)
+        return False
     except IntegrityError as exc:
         report.add(scan.entry.path, "corrupt_compression", str(exc).split(": ", 1)[1])
         readable = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import io
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
 from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM
+from airflow_provider_vectorbackup.snapshot.encryption import ENCRYPTED_SUFFIX, AgeEncryption
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.files import HashingWriter, fsync_dir, write_file_durably
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy, check_vector_loss
@@ -114,12 +116,19 @@ class CollectionWriter:
         self._open: _Segment | None = None
         self._closed = False
         self._definition_file: FileEntry | None = None
-        local = snapshot.path / definition_path(name)
+        encryption = snapshot.encryption
+        relative = definition_path(name) + (ENCRYPTED_SUFFIX if encryption is not None else "")
+        local = snapshot.path / relative
         try:
             local.parent.mkdir(parents=True, exist_ok=False)
             raw = (json.dumps(definition, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
-            digests = write_file_durably(local, raw)
-            entry = FileEntry(definition_path(name), len(raw), digests.sha256, sha1=digests.sha1)
+            if encryption is None:
+                digests = write_file_durably(local, raw)
+                size = len(raw)
+            else:  # encrypted straight from memory: the plaintext definition never reaches disk
+                digests, size = encryption.encrypt_stream(io.BytesIO(raw), local)
+                fsync_dir(local.parent)
+            entry = FileEntry(relative, size, digests.sha256, sha1=digests.sha1)
             snapshot._file_complete(entry, local)
             self._definition_file = entry
         except BaseException as exc:
@@ -164,11 +173,15 @@ class CollectionWriter:
         """Finish the open segment and hand it on; it is listed only once the hand-off succeeded."""
         if self._open is not None:
             segment, self._open = self._open, None
-            entry = segment.close()
+            stored = segment.path
             try:
-                self._snapshot._file_complete(entry, segment.path)
+                entry = segment.close()
+                if self._snapshot.encryption is not None:
+                    entry, stored = self._snapshot._encrypt_segment(entry, segment.path)
+                self._snapshot._file_complete(entry, stored)
             except BaseException:
                 segment.path.unlink(missing_ok=True)
+                stored.unlink(missing_ok=True)
                 self._pending = Tally()
                 raise
             self._stored.merge(self._pending)
@@ -198,12 +211,14 @@ class CollectionWriter:
 
     def _finish(self, status: str, warnings: list[str] | None = None, error: str | None = None) -> CollectionEntry:
         self._closed = True
+        encrypted = self._snapshot.encryption is not None  # the definition is then only in definition.json.age
         entry = CollectionEntry(
-            name=self.name, status=status, definition=self.definition, definition_file=self._definition_file,
+            name=self.name, status=status, definition={} if encrypted else self.definition,
+            definition_file=self._definition_file,
             document_count=self._stored.documents, vectors=self._stored.vectors,
             content_digest=self._stored.digest.hexdigest(),
             digest_algorithm=DIGEST_ALGORITHM, segments=list(self._segments),
-            embedding=embedding_metadata(self.definition), warnings=warnings or [], error=error,
+            embedding={} if encrypted else embedding_metadata(self.definition), warnings=warnings or [], error=error,
         )
         self._snapshot._collection_done(entry)
         return entry
@@ -231,6 +246,9 @@ class SnapshotWriter:
         retention can tell its own snapshots from others'.
     :param signer: optional :class:`signing.HmacKey` or :class:`signing.Ed25519Signer`; when given,
         ``manifest.json.sig`` is written after the manifest and before the folder is renamed.
+    :param encryption: optional :class:`encryption.AgeEncryption` (public recipients only); when given,
+        every segment and ``definition.json`` is stored age-encrypted as ``<name>.age``, the manifest
+        lists the ciphertexts and carries no definition, and ``on_file_complete`` sees only ciphertext.
     """
 
     def __init__(
@@ -239,6 +257,7 @@ class SnapshotWriter:
         compress_level: int = DEFAULT_COMPRESS_LEVEL, codec: Codec = DEFAULT_CODEC,
         vector_policy: VectorLossPolicy = VectorLossPolicy(), on_file_complete: FileCallback | None = None,
         producer: dict[str, str] | None = None, signer: ManifestSigner | None = None,
+        encryption: AgeEncryption | None = None,
     ) -> None:
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {COMPRESSIONS}, not {compression!r}")
@@ -255,6 +274,9 @@ class SnapshotWriter:
         self._on_file_complete = on_file_complete
         self.producer = producer
         self.signer = signer
+        if encryption is not None and not isinstance(encryption, AgeEncryption):
+            raise TypeError(f"encryption must be an AgeEncryption (public recipients), not {type(encryption).__name__}")
+        self.encryption = encryption
         self._collections: dict[str, CollectionEntry] = {}
         self._active: CollectionWriter | None = None
         self._started_at: dt.datetime | None = None
@@ -294,6 +316,18 @@ class SnapshotWriter:
         relative = segment_path(collection, index, self.compression)
         return _Segment(self.path / relative, relative, self.compression, self.compress_level)
 
+    def _encrypt_segment(self, entry: FileEntry, plain: Path) -> tuple[FileEntry, Path]:
+        """Encrypt a finished segment into ``<name>.age`` and delete the plaintext; the entry describes the ciphertext."""
+        encryption = self.encryption
+        if encryption is None:
+            raise SnapshotError("internal error: no encryption configured")
+        encrypted = plain.with_name(plain.name + ENCRYPTED_SUFFIX)
+        digests, size = encryption.encrypt_file(plain, encrypted)
+        plain.unlink()
+        fsync_dir(plain.parent)
+        return FileEntry(entry.path + ENCRYPTED_SUFFIX, size, digests.sha256, entry.documents, entry.uncompressed_bytes,
+                         sha1=digests.sha1), encrypted
+
     def _file_complete(self, entry: FileEntry, local: Path) -> None:
         if self._on_file_complete is not None:
             self._on_file_complete(entry, local)
@@ -330,6 +364,7 @@ class SnapshotWriter:
             duration_seconds=round(time.monotonic() - self._started_clock, 3),
             software=software_versions(), source=self.source, settings=settings,
             collections=list(self._collections.values()), error=error, producer=self.producer,
+            encryption=self.encryption.manifest_entry() if self.encryption is not None else None,
         )
         raw = manifest.to_json()
         # Signed before anything is written, so a failing signer leaves only the .inprogress folder.

@@ -33,7 +33,8 @@ def check_sealed(spec: StoreSpec, snapshot_id: str) -> SnapshotCheck:
     return SnapshotCheck(SEALED, f"snapshot {snapshot.snapshot_id} is sealed ({snapshot.state.value})")
 
 
-def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomplete: bool = False) -> SnapshotCheck:
+def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomplete: bool = False, *,
+                   verifier: Any = None, identities: Any = None) -> SnapshotCheck:
     """Blocking: look for the snapshot and, once sealed, verify it at ``level``.
 
     ``files`` compares every listed file's presence, size and checksum with the manifest (in Box,
@@ -55,7 +56,7 @@ def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomple
         return SnapshotCheck(FAILED, f"snapshot {snapshot.snapshot_id} was sealed INCOMPLETE: a collection failed "
                              f"during the dump (see its manifest)", report)
     if level == "files":
-        report = store.verify_files(snapshot, allow_incomplete=allow_incomplete)
+        report = store.verify_files(snapshot, allow_incomplete=allow_incomplete, verifier=verifier)
     else:
         with tempfile.TemporaryDirectory(prefix="vectorbackup-verify-") as tmp:
             try:
@@ -63,6 +64,7 @@ def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomple
             except Exception as exc:  # a file whose bytes no longer match its SHA-1 fails the download
                 return SnapshotCheck(FAILED, f"deep verification of {snapshot.snapshot_id} failed while downloading: "
                                      f"{type(exc).__name__}: {exc}")
-            report = verify(local, "records", allow_incomplete=allow_incomplete)
+            report = verify(local, "records", allow_incomplete=allow_incomplete, verifier=verifier,
+                            identities=identities)
     outcome = VERIFIED if report.ok else FAILED
     return SnapshotCheck(outcome, report.summary(), report.to_dict())
