@@ -21,7 +21,7 @@ from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id, new_snapshot_id
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES
 from airflow_provider_vectorbackup.stores.base import SnapshotExistsError
-from airflow_provider_vectorbackup.stores.spec import StoreSpec
+from airflow_provider_vectorbackup.stores.spec import StoreArguments, StoreSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -41,7 +41,7 @@ def snapshot_asset(store: StoreSpec) -> Asset:
     return Asset(name=f"vectorbackup:{store.uri()}", uri=store.uri(), group="vector-backup")
 
 
-class VectorDumpOperator(BaseOperator):
+class VectorDumpOperator(StoreArguments, BaseOperator):
     """Dump collections of an Astra keyspace into a new, verified-by-construction snapshot in Box (or a folder).
 
     Documents stream page by page into size-rolled segments; each finished segment is uploaded
@@ -88,15 +88,12 @@ class VectorDumpOperator(BaseOperator):
         encryption_conn_id: str | None = None, **kwargs: Any,
     ) -> None:
         store = StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
-                                         box_folder_id=box_folder_id)
+                                         box_folder_id=box_folder_id)  # a wrong combination fails at parse
         if "{{" not in store.folder:  # a templated folder is only known at run time: no default Asset
             kwargs.setdefault("outlets", [snapshot_asset(store)])
         super().__init__(**kwargs)
+        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)
         self.astra_conn_id = astra_conn_id
-        self.box_conn_id = box_conn_id
-        self.box_folder = box_folder
-        self.local_folder = local_folder
-        self.box_folder_id = box_folder_id
         self.keyspace = keyspace
         self.collections = collections
         self.snapshot_id = snapshot_id
@@ -109,10 +106,6 @@ class VectorDumpOperator(BaseOperator):
     @cached_property
     def astra_hook(self) -> AstraDBHook:
         return AstraDBHook(self.astra_conn_id, keyspace=self.keyspace)
-
-    def store_spec(self) -> StoreSpec:
-        return StoreSpec.from_arguments(box_folder=self.box_folder, local_folder=self.local_folder,
-                                        box_conn_id=self.box_conn_id, box_folder_id=self.box_folder_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         snapshot_id = check_snapshot_id(self.snapshot_id or default_snapshot_id(context))

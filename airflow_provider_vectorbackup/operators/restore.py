@@ -17,14 +17,14 @@ from airflow_provider_vectorbackup.jobs.restore import (
 from airflow_provider_vectorbackup.keys import (
     KeyConfigurationError, identities_from_connection, verifier_from_connection,
 )
-from airflow_provider_vectorbackup.stores.spec import StoreSpec
+from airflow_provider_vectorbackup.stores.spec import StoreArguments, StoreSpec
 from airflow_provider_vectorbackup.upstream import resolve_snapshot_id
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class RestoreOperator(BaseOperator):
+class RestoreOperator(StoreArguments, BaseOperator):
     """Restore collections from a snapshot into Astra, then validate counts, content digests and vector search.
 
     Nothing is written until the whole snapshot has been downloaded and verified record by
@@ -60,7 +60,8 @@ class RestoreOperator(BaseOperator):
     ui_color = "#95d5b2"
 
     def __init__(
-        self, *, box_folder: str | None = None, local_folder: str | None = None, snapshot_id: str = "latest", dump_task_id: str | None = None,
+        self, *, box_folder: str | None = None, local_folder: str | None = None, snapshot_id: str = "latest",
+        dump_task_id: str | None = None,
         collections: list[str] | None = None, target_prefix: str | None = None,
         name_mapping: dict[str, str] | None = None, target_keyspace: str | None = None, if_exists: str = "fail",
         allow_incomplete: bool = False, astra_conn_id: str = AstraDBHook.default_conn_name,
@@ -69,10 +70,7 @@ class RestoreOperator(BaseOperator):
         signing_conn_id: str | None = None, encryption_conn_id: str | None = None, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
-                                 box_folder_id=box_folder_id)  # refuse a wrong combination when the DAG is parsed
-        self.box_folder = box_folder
-        self.local_folder = local_folder
+        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)  # a wrong combination fails at parse
         self.snapshot_id = snapshot_id
         self.dump_task_id = dump_task_id
         self.collections = collections
@@ -82,8 +80,6 @@ class RestoreOperator(BaseOperator):
         self.if_exists = if_exists
         self.allow_incomplete = allow_incomplete
         self.astra_conn_id = astra_conn_id
-        self.box_conn_id = box_conn_id
-        self.box_folder_id = box_folder_id
         self.chunk_size = chunk_size
         self.concurrency = concurrency
         self.validation_queries = validation_queries
@@ -95,10 +91,6 @@ class RestoreOperator(BaseOperator):
     @cached_property
     def astra_hook(self) -> AstraDBHook:
         return AstraDBHook(self.astra_conn_id, keyspace=self.target_keyspace)
-
-    def store_spec(self) -> StoreSpec:
-        return StoreSpec.from_arguments(box_folder=self.box_folder, local_folder=self.local_folder,
-                                        box_conn_id=self.box_conn_id, box_folder_id=self.box_folder_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:

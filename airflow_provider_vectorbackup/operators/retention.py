@@ -14,7 +14,7 @@ from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.retention import RetentionPolicy, SnapshotRecord, plan_retention
 from airflow_provider_vectorbackup.stores.base import SnapshotStore, StoredSnapshot
-from airflow_provider_vectorbackup.stores.spec import StoreSpec
+from airflow_provider_vectorbackup.stores.spec import StoreArguments, StoreSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -36,7 +36,7 @@ def merge_ledgers(pulled: Any) -> dict[str, dict[str, bool]]:
     return merged
 
 
-class RetentionOperator(BaseOperator):
+class RetentionOperator(StoreArguments, BaseOperator):
     """Apply a keep-last / daily / weekly / monthly policy to the snapshots this DAG made.
 
     Run it with ``trigger_rule="all_done"`` so a failed dump's snapshot still enters the ledger.
@@ -61,27 +61,19 @@ class RetentionOperator(BaseOperator):
     ui_color = "#ffe8d6"
 
     def __init__(
-        self, *, box_folder: str | None = None, local_folder: str | None = None, dump_task_id: str = "dump", verify_task_id: str | None = "verify",
+        self, *, box_folder: str | None = None, local_folder: str | None = None, dump_task_id: str = "dump",
+        verify_task_id: str = "verify",
         keep_last: int = 7, keep_daily: int = 0, keep_weekly: int = 0, keep_monthly: int = 0,
         incomplete_grace: dt.timedelta = dt.timedelta(days=7), dry_run: bool = False,
         box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
-                                 box_folder_id=box_folder_id)  # refuse a wrong combination when the DAG is parsed
-        self.box_folder = box_folder
-        self.local_folder = local_folder
+        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)  # a wrong combination fails at parse
         self.dump_task_id = dump_task_id
         self.verify_task_id = verify_task_id
         self.policy = RetentionPolicy(keep_last=keep_last, keep_daily=keep_daily, keep_weekly=keep_weekly,
                                       keep_monthly=keep_monthly, incomplete_grace=incomplete_grace)
         self.dry_run = dry_run
-        self.box_conn_id = box_conn_id
-        self.box_folder_id = box_folder_id
-
-    def store_spec(self) -> StoreSpec:
-        return StoreSpec.from_arguments(box_folder=self.box_folder, local_folder=self.local_folder,
-                                        box_conn_id=self.box_conn_id, box_folder_id=self.box_folder_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]

@@ -14,14 +14,14 @@ from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.upstream import resolve_snapshot_id
 from airflow_provider_vectorbackup.keys import identities_from_connection, verifier_from_connection
 from airflow_provider_vectorbackup.stores.checks import FAILED, LEVELS, VERIFIED, check_snapshot
-from airflow_provider_vectorbackup.stores.spec import StoreSpec
+from airflow_provider_vectorbackup.stores.spec import StoreArguments, StoreSpec
 from airflow_provider_vectorbackup.triggers.manifest import ManifestVerifyTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class ManifestVerifySensor(BaseSensorOperator):
+class ManifestVerifySensor(StoreArguments, BaseSensorOperator):
     """Succeed once snapshot ``snapshot_id`` is complete in its store and passes verification.
 
     :param box_folder: path of the Box folder holding snapshots (as given to the dump).
@@ -50,23 +50,14 @@ class ManifestVerifySensor(BaseSensorOperator):
         signing_conn_id: str | None = None, encryption_conn_id: str | None = None, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
-                                 box_folder_id=box_folder_id)  # refuse a wrong combination when the DAG is parsed
-        self.box_folder = box_folder
-        self.local_folder = local_folder
+        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)  # a wrong combination fails at parse
         self.snapshot_id = snapshot_id
         self.dump_task_id = dump_task_id
         self.level = level
-        self.box_conn_id = box_conn_id
-        self.box_folder_id = box_folder_id
         self.allow_incomplete = allow_incomplete
         self.deferrable = deferrable
         self.signing_conn_id = signing_conn_id
         self.encryption_conn_id = encryption_conn_id
-
-    def store_spec(self) -> StoreSpec:
-        return StoreSpec.from_arguments(box_folder=self.box_folder, local_folder=self.local_folder,
-                                        box_conn_id=self.box_conn_id, box_folder_id=self.box_folder_id)
 
     def poke(self, context: Context) -> PokeReturnValue:
         if self.level not in LEVELS:  # checked here, not at parse time: the level may be templated

@@ -53,3 +53,26 @@ class StoreSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class StoreArguments:
+    """The store arguments shared by the operators and the sensor: ``box_folder`` or ``local_folder``.
+
+    Validated when the DAG is parsed (exactly one must be given); resolved to a :class:`StoreSpec`
+    when the task runs, after templating.
+    """
+
+    box_folder: str | None
+    local_folder: str | None
+    box_conn_id: str
+    box_folder_id: str
+
+    def _set_store(self, box_folder: str | None, local_folder: str | None, box_conn_id: str,
+                   box_folder_id: str) -> StoreSpec:
+        self.box_folder, self.local_folder = box_folder, local_folder
+        self.box_conn_id, self.box_folder_id = box_conn_id, box_folder_id
+        return self.store_spec()
+
+    def store_spec(self) -> StoreSpec:
+        return StoreSpec.from_arguments(box_folder=self.box_folder, local_folder=self.local_folder,
+                                        box_conn_id=self.box_conn_id, box_folder_id=self.box_folder_id)
