@@ -109,9 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, configure_logging: bool = True) -> int:
+    """Run one command; return its exit code. ``configure_logging=False`` leaves logging to an embedding program."""
     args = build_parser().parse_args(argv)
-    _log_to_stderr(logging.ERROR if args.quiet else logging.INFO)
+    if configure_logging:
+        _log_to_stderr(logging.ERROR if args.quiet else logging.INFO)
     for noisy in ("astrapy", "httpx", "box_sdk_gen", "airflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:

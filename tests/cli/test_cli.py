@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_vectorbackup.cli import main
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.testing import sample_data
 
@@ -24,6 +27,18 @@ def cli(*args: str, tmp_path: Path, env: dict[str, str] | None = None, optimize:
     return result
 
 
+def run(*args: str, tmp_path: Path | None = None) -> subprocess.CompletedProcess:
+    """The same CLI, in this process (Airflow is imported once for all of them): for the many cases where a
+    fresh interpreter proves nothing more. The subprocess runs above cover the process boundary and -O."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args), configure_logging=False)
+        except SystemExit as exit_:  # argparse
+            code = exit_.code
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
 def small(astra_stand_in, astra_connection, box_stand_in, box_connection):
     sample_data.seed(astra_stand_in, {"articles": 60, "products": 20, "faq": 5})
@@ -35,48 +50,48 @@ def test_dump_list_inspect_verify_restore_prune_and_download_through_a_local_fol
     dumped = cli("dump", *store, "--snapshot-id", "20260301T000000Z", "--json", tmp_path=tmp_path)
     assert dumped.returncode == 0, dumped.stderr
     assert json.loads(dumped.stdout)["collections"]["articles"]["documents"] == 60
-    cli("dump", *store, "--snapshot-id", "20260302T000000Z", tmp_path=tmp_path)
+    run("dump", *store, "--snapshot-id", "20260302T000000Z", tmp_path=tmp_path)
 
-    listed = cli("snapshots", *store, tmp_path=tmp_path)
+    listed = run("snapshots", *store, tmp_path=tmp_path)
     assert listed.returncode == 0 and "20260301T000000Z" in listed.stdout and "articles(60)" in listed.stdout
-    inspected = cli("inspect", *store, "latest", tmp_path=tmp_path)
+    inspected = run("inspect", *store, "latest", tmp_path=tmp_path)
     assert inspected.returncode == 0 and "snapshot 20260302T000000Z: complete" in inspected.stdout
     for extra in ([], ["--deep"]):
-        checked = cli("verify", *store, "20260301T000000Z", *extra, tmp_path=tmp_path)
+        checked = run("verify", *store, "20260301T000000Z", *extra, tmp_path=tmp_path)
         assert checked.returncode == 0 and "verification passed" in checked.stdout, checked.stderr
 
-    restored = cli("restore", *store, "latest", "--target-prefix", "cli_", "--collections", "articles,products",
+    restored = run("restore", *store, "latest", "--target-prefix", "cli_", "--collections", "articles,products",
                    "--validation-queries", "3", tmp_path=tmp_path)
     assert restored.returncode == 0, restored.stderr
     assert "validated" in restored.stdout and AstraDBHook().count_documents("cli_articles").count == 60
 
     target = tmp_path / "copy"
-    copied = cli("download", *store, "20260301T000000Z", str(target), tmp_path=tmp_path)
+    copied = run("download", *store, "20260301T000000Z", str(target), tmp_path=tmp_path)
     assert copied.returncode == 0 and (target / "20260301T000000Z" / "manifest.json").is_file()
 
-    dry = cli("prune", *store, "--keep-last", "1", "--dry-run", tmp_path=tmp_path)
+    dry = run("prune", *store, "--keep-last", "1", "--dry-run", tmp_path=tmp_path)
     assert dry.returncode == 0 and "delete 20260301T000000Z" in dry.stdout
     assert (tmp_path / "share" / "20260301T000000Z").is_dir()
-    pruned = cli("prune", *store, "--keep-last", "1", tmp_path=tmp_path)
+    pruned = run("prune", *store, "--keep-last", "1", tmp_path=tmp_path)
     assert pruned.returncode == 0 and not (tmp_path / "share" / "20260301T000000Z").exists()
     assert (tmp_path / "share" / "20260302T000000Z").is_dir()
 
 
 def test_box_is_a_store_too(small, tmp_path: Path) -> None:
-    dumped = cli("dump", "--box-folder", "cli-backups", "--collections", "products", tmp_path=tmp_path)
+    dumped = run("dump", "--box-folder", "cli-backups", "--collections", "products", tmp_path=tmp_path)
     assert dumped.returncode == 0, dumped.stderr
-    checked = cli("verify", "--box-folder", "cli-backups", "latest", tmp_path=tmp_path)
+    checked = run("verify", "--box-folder", "cli-backups", "latest", tmp_path=tmp_path)
     assert checked.returncode == 0 and "files verification passed" in checked.stdout
 
 
 def test_exit_code_2_when_verification_fails(small, tmp_path: Path) -> None:
     store = ["--local-folder", str(tmp_path / "share")]
-    assert cli("dump", *store, "--snapshot-id", "20260301T000000Z", tmp_path=tmp_path).returncode == 0
+    assert run("dump", *store, "--snapshot-id", "20260301T000000Z", tmp_path=tmp_path).returncode == 0
     segment = tmp_path / "share/20260301T000000Z/collections/products/part-00000.jsonl.gz"
     segment.write_bytes(segment.read_bytes()[:-10])
-    checked = cli("verify", *store, "latest", tmp_path=tmp_path)
+    checked = run("verify", *store, "latest", tmp_path=tmp_path)
     assert checked.returncode == 2 and "products/part-00000.jsonl.gz" in checked.stdout
-    refused = cli("restore", *store, "latest", "--target-prefix", "x_", tmp_path=tmp_path)
+    refused = run("restore", *store, "latest", "--target-prefix", "x_", tmp_path=tmp_path)
     assert refused.returncode == 2 and "nothing was written" in refused.stderr
     assert AstraDBHook().collection_definition("x_articles") is None
 
@@ -84,7 +99,7 @@ def test_exit_code_2_when_verification_fails(small, tmp_path: Path) -> None:
 def test_exit_code_3_when_vectors_are_lost(small, tmp_path: Path) -> None:
     astra, _ = small
     astra.regression_mode = True
-    dumped = cli("dump", "--local-folder", str(tmp_path / "share"), tmp_path=tmp_path)
+    dumped = run("dump", "--local-folder", str(tmp_path / "share"), tmp_path=tmp_path)
     assert dumped.returncode == 3 and "VectorLossError" in dumped.stderr
     assert [p.name.endswith(".INCOMPLETE") for p in (tmp_path / "share").iterdir()] == [True]
 
@@ -97,7 +112,7 @@ def test_exit_code_3_when_vectors_are_lost(small, tmp_path: Path) -> None:
 ])
 def test_exit_code_4_for_bad_usage_or_configuration(small, tmp_path: Path, arguments: list[str], message: str) -> None:
     (tmp_path / "share").mkdir()
-    result = cli(*[a.replace("{share}", str(tmp_path / "share")) for a in arguments], tmp_path=tmp_path)
+    result = run(*[a.replace("{share}", str(tmp_path / "share")) for a in arguments], tmp_path=tmp_path)
     assert result.returncode == 4 and message in result.stderr
 
 

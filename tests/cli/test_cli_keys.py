@@ -11,7 +11,7 @@ import pytest
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.testing import sample_data
-from tests.cli.test_cli import cli
+from tests.cli.test_cli import cli, run
 
 SNAPSHOT = "20260301T000000Z"
 
@@ -59,12 +59,12 @@ def test_a_wrong_identity_fails_cleanly_and_writes_nothing(small, identity, tmp_
     astra, _ = small
     _, recipient = identity
     store = ["--local-folder", str(tmp_path / "share")]
-    assert cli("dump", *store, "--snapshot-id", SNAPSHOT, "--recipient", recipient, tmp_path=tmp_path).returncode == 0
+    assert run("dump", *store, "--snapshot-id", SNAPSHOT, "--recipient", recipient, tmp_path=tmp_path).returncode == 0
     stranger = pyrage.x25519.Identity.generate()
     wrong = tmp_path / "wrong.age"
     wrong.write_text(str(stranger))
     inserts = astra.request_counts.get("insertMany", 0)
-    refused = cli("restore", *store, SNAPSHOT, "--identity-file", str(wrong), "--target-prefix", "x_",
+    refused = run("restore", *store, SNAPSHOT, "--identity-file", str(wrong), "--target-prefix", "x_",
                   tmp_path=tmp_path)
     assert refused.returncode == 2 and "decryption_failed" in refused.stderr
     assert str(stranger) not in refused.stderr + refused.stdout
@@ -77,8 +77,8 @@ def test_a_signed_manifest_edited_with_its_files_fails_verification(small, tmp_p
         {"conn_type": "generic", "password": "a-long-enough-hmac-secret", "extra": {"algorithm": "hmac-sha256"}}))
     store = ["--local-folder", str(tmp_path / "share")]
     signing = ["--signing-conn-id", "vectorbackup_signing"]
-    assert cli("dump", *store, "--snapshot-id", SNAPSHOT, *signing, tmp_path=tmp_path).returncode == 0
-    assert cli("verify", *store, SNAPSHOT, *signing, tmp_path=tmp_path).returncode == 0
+    assert run("dump", *store, "--snapshot-id", SNAPSHOT, *signing, tmp_path=tmp_path).returncode == 0
+    assert run("verify", *store, SNAPSHOT, *signing, tmp_path=tmp_path).returncode == 0
 
     folder = tmp_path / "share" / SNAPSHOT
     segment = folder / "collections/products/part-00000.jsonl.gz"
@@ -89,6 +89,6 @@ def test_a_signed_manifest_edited_with_its_files_fails_verification(small, tmp_p
         entry.update(bytes=len(forged), sha256=hashlib.sha256(forged).hexdigest(), sha1=hashlib.sha1(forged).hexdigest())
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
-    assert cli("verify", *store, SNAPSHOT, tmp_path=tmp_path).returncode == 0, "consistent edits pass plain checks"
-    signed = cli("verify", *store, SNAPSHOT, *signing, tmp_path=tmp_path)
+    assert run("verify", *store, SNAPSHOT, tmp_path=tmp_path).returncode == 0, "consistent edits pass plain checks"
+    signed = run("verify", *store, SNAPSHOT, *signing, tmp_path=tmp_path)
     assert signed.returncode == 2 and "signature_invalid" in signed.stdout
