@@ -44,7 +44,8 @@ class ManifestVerifySensor(StoreArguments, BaseSensorOperator):
     ui_color = "#b7e4c7"
 
     def __init__(
-        self, *, box_folder: str | None = None, local_folder: str | None = None, snapshot_id: str = "latest", dump_task_id: str | None = None, level: str = "files",
+        self, *, box_folder: str | None = None, local_folder: str | None = None, snapshot_id: str = "latest",
+        dump_task_id: str | None = None, level: str = "files",
         box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", allow_incomplete: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         signing_conn_id: str | None = None, encryption_conn_id: str | None = None, **kwargs: Any,
