@@ -27,7 +27,7 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
 _WORDS = "vector backup restore manifest segment guard embedding snapshot ärger café 東京 данные".split()
 
 
-def _unit_vector(rng: random.Random, dimension: int) -> list[float]:
+def unit_vector(rng: random.Random, dimension: int) -> list[float]:
     vector = [rng.gauss(0.0, 1.0) for _ in range(dimension)]
     norm = sum(x * x for x in vector) ** 0.5
     return [x / norm for x in vector]
@@ -38,7 +38,7 @@ def articles(count: int, seed: int = 1) -> Iterator[dict[str, Any]]:
     for i in range(count):
         yield {
             "_id": f"article-{i:06d}",
-            "$vector": {"$binary": floats_to_binary(_unit_vector(rng, 384))},
+            "$vector": {"$binary": floats_to_binary(unit_vector(rng, 384))},
             "title": " ".join(rng.choice(_WORDS) for _ in range(6)),
             "published": {"$date": 1_760_000_000_000 + i * 3_600_000},
             "views": rng.randrange(1_000_000),
@@ -50,7 +50,7 @@ def products(count: int, seed: int = 2) -> Iterator[dict[str, Any]]:
     for i in range(count):
         yield {
             "_id": f"sku-{i:05d}",
-            "$vector": [round(x, 6) for x in _unit_vector(rng, 64)],
+            "$vector": [round(x, 6) for x in unit_vector(rng, 64)],
             "name": f"Produkt {i} – «{rng.choice(_WORDS)}»",
             "price": {"amount": round(rng.uniform(1, 500), 2), "currency": "EUR"},
             "created": {"$date": 1_700_000_000_000 + i},
