@@ -17,7 +17,7 @@ from airflow_provider_vectorbackup.jobs.restore import (
 from airflow_provider_vectorbackup.keys import (
     KeyConfigurationError, identities_from_connection, verifier_from_connection,
 )
-from airflow_provider_vectorbackup.stores.spec import StoreArguments, StoreSpec
+from airflow_provider_vectorbackup.stores.spec import StoreArguments
 from airflow_provider_vectorbackup.upstream import resolve_snapshot_id
 
 if TYPE_CHECKING:

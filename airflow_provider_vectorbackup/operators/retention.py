@@ -14,7 +14,7 @@ from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.retention import RetentionPolicy, SnapshotRecord, plan_retention
 from airflow_provider_vectorbackup.stores.base import SnapshotStore, StoredSnapshot
-from airflow_provider_vectorbackup.stores.spec import StoreArguments, StoreSpec
+from airflow_provider_vectorbackup.stores.spec import StoreArguments
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -14,7 +14,7 @@ from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.upstream import resolve_snapshot_id
 from airflow_provider_vectorbackup.keys import identities_from_connection, verifier_from_connection
 from airflow_provider_vectorbackup.stores.checks import FAILED, LEVELS, VERIFIED, check_snapshot
-from airflow_provider_vectorbackup.stores.spec import StoreArguments, StoreSpec
+from airflow_provider_vectorbackup.stores.spec import StoreArguments
 from airflow_provider_vectorbackup.triggers.manifest import ManifestVerifyTrigger
 
 if TYPE_CHECKING:

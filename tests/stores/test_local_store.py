@@ -90,3 +90,41 @@ def test_exactly_one_store_must_be_named(arguments: dict) -> None:
     with pytest.raises(ValueError, match="exactly one of box_folder"):
         StoreSpec.from_arguments(box_conn_id="b", box_folder_id="0", **{"box_folder": None, "local_folder": None,
                                                                          **arguments})
+
+
+def test_operators_take_their_keys_from_connections(seeded, tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    import pyrage
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airflow_provider_vectorbackup.snapshot.signing import Ed25519Signer
+
+    identity, signer = pyrage.x25519.Identity.generate(), Ed25519Signer.generate()
+    private_pem, public_pem = signer.private_key_pem().decode(), signer.public_key_pem().decode()
+    # Backup workers hold the recipient and the signing key; restores hold the identity and only the public key.
+    monkeypatch.setenv("AIRFLOW_CONN_BACKUP_ENCRYPTION", json.dumps(
+        {"conn_type": "generic", "extra": {"recipients": [str(identity.to_public())]}}))
+    monkeypatch.setenv("AIRFLOW_CONN_RESTORE_ENCRYPTION", json.dumps({"conn_type": "generic", "password": str(identity)}))
+    monkeypatch.setenv("AIRFLOW_CONN_BACKUP_SIGNING", json.dumps(
+        {"conn_type": "generic", "password": private_pem, "extra": {"algorithm": "ed25519"}}))
+    monkeypatch.setenv("AIRFLOW_CONN_RESTORE_SIGNING", json.dumps(
+        {"conn_type": "generic", "extra": {"algorithm": "ed25519", "public_key": public_pem}}))
+    share = str(tmp_path / "share")
+    VectorDumpOperator(task_id="dump", local_folder=share, snapshot_id="20260301T000000Z",
+                       encryption_conn_id="backup_encryption", signing_conn_id="backup_signing").execute(
+        context_for(RecordingTI(task_id="dump")))
+    folder = tmp_path / "share" / "20260301T000000Z"
+    assert (folder / "manifest.json.sig").is_file()
+    assert sorted(p.name for p in (folder / "collections/articles").iterdir())[0] == "definition.json.age"
+
+    deep = ManifestVerifySensor(task_id="verify", local_folder=share, snapshot_id="latest", level="deep",
+                                encryption_conn_id="restore_encryption", signing_conn_id="restore_signing")
+    assert deep.poke(context_for(RecordingTI())).xcom_value["ok"] is True
+    without_identity = ManifestVerifySensor(task_id="verify", local_folder=share, level="deep")
+    with pytest.raises(AirflowFailException, match="identity_required"):
+        without_identity.poke(context_for(RecordingTI()))
+    report = RestoreOperator(task_id="restore", local_folder=share, target_prefix="keyed_", validation_queries=2,
+                             encryption_conn_id="restore_encryption", signing_conn_id="restore_signing").execute(
+        context_for(RecordingTI(task_id="restore")))
+    assert report["ok"] and report["collections"]["products"]["documents_restored"] == 40
