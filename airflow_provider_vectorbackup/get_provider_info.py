@@ -34,6 +34,10 @@ ASTRA_CONNECTION = {
                                     {"type": ["integer", "null"], "default": 120000}),
         "max_attempts": _field("Attempts per request", "Attempts for a retryable request (timeouts, 429, 5xx, "
                                "dropped connections) before giving up.", {"type": ["integer", "null"], "default": 8}),
+        "max_requests_per_second": _field(
+            "Max requests per second", "Throttle: at most this many Data API requests per second from one hook "
+                                       "(retries included), so a backup leaves room for production. Empty or 0: "
+                                       "unlimited.", {"type": ["number", "null"], "minimum": 0}),
     },
     "ui-field-behaviour": {
         "hidden-fields": ["schema", "port", "extra"],
@@ -63,6 +67,14 @@ BOX_CONNECTION = {
                                "expired token).", {"type": ["integer", "null"], "default": 5}),
         "retry_base_interval": _field("Retry base interval (s)", "First back-off pause when Box sends no "
                                       "Retry-After; it doubles per attempt.", {"type": ["number", "null"], "default": 1}),
+        "max_uploads_per_minute": _field(
+            "Max uploads per minute", "Throttle for requests to the upload host (files, upload sessions, each part, "
+                                      "commits; retries included), per hook. Box allows 240 per user; 0: unlimited.",
+            {"type": ["number", "null"], "minimum": 0, "default": 200}),
+        "max_requests_per_minute": _field(
+            "Max requests per minute", "Throttle for every Box request of one hook, uploads included. Box allows "
+                                       "1000 per user; 0: unlimited.",
+            {"type": ["number", "null"], "minimum": 0, "default": 900}),
     },
     "ui-field-behaviour": {
         "hidden-fields": ["schema", "port", "host", "extra"],

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from functools import cached_property, partial
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from airflow.sdk import BaseHook
 from box_sdk_gen import (
@@ -27,7 +27,12 @@ from box_sdk_gen import (
     UploadFileVersionAttributes,
 )
 
-from airflow_provider_vectorbackup.hooks.box_client import BoxConnectionError, build_client
+from airflow_provider_vectorbackup.hooks.box_client import (
+    BoxConnectionError,
+    BoxRateLimits,
+    build_client,
+    parse_rate_limits,
+)
 from airflow_provider_vectorbackup.hooks.box_items import (
     BoxIntegrityError,
     BoxItem,
@@ -38,6 +43,7 @@ from airflow_provider_vectorbackup.hooks.box_items import (
     secret_free_errors,
 )
 from airflow_provider_vectorbackup.hooks.box_upload import ChunkedUpload, ChunkTooSmall
+from airflow_provider_vectorbackup.throttle import once
 
 if TYPE_CHECKING:
     from box_sdk_gen import BoxClient
@@ -63,6 +69,8 @@ class BoxHook(BaseHook):
 
     The connection may hold CCG, JWT or developer-token credentials; see ``docs/connections.md``.
     Constructing the hook does no I/O; the client is built on first use and then reused.
+    Every request the client sends is paced by :attr:`rate_limits` (connection extras
+    ``max_uploads_per_minute`` and ``max_requests_per_minute``), shared by all threads.
 
     :param box_conn_id: Airflow connection id of type ``box``.
     :param chunk_threshold: files of at least this many bytes use a chunked upload session
@@ -89,6 +97,7 @@ class BoxHook(BaseHook):
         self.chunk_threshold = chunk_threshold
         self.upload_concurrency = upload_concurrency
         self._auth_description = "not connected yet"
+        self._rate_limits: BoxRateLimits | None = None
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(box_conn_id={self.box_conn_id!r}, chunk_threshold={self.chunk_threshold}, "
@@ -97,9 +106,19 @@ class BoxHook(BaseHook):
     @cached_property
     def client(self) -> BoxClient:
         """The boxsdk client, built from the connection on first use."""
-        client, self._auth_description = build_client(self.get_connection(self.box_conn_id))
+        connection = self.get_connection(self.box_conn_id)
+        parsed = parse_rate_limits(connection)
+        limits = once(self, "_rate_limits", lambda: parsed)  # threads racing to build a client share one budget
+        client, self._auth_description = build_client(connection, limits=limits)
         self.log.info("Box connection %r uses %s auth", self.box_conn_id, self._auth_description)
         return client
+
+    @property
+    def rate_limits(self) -> BoxRateLimits:
+        """The limiters (uploads, all requests) this hook's client is paced against, with their counters."""
+        if self._rate_limits is None:
+            self.client  # noqa: B018 - the limiters are made with the client
+        return cast("BoxRateLimits", self._rate_limits)
 
     def get_conn(self) -> BoxClient:
         """Return the (cached) boxsdk ``BoxClient`` for calls this hook does not wrap."""

@@ -1,26 +1,38 @@
-"""Turn an Airflow ``box`` connection into a boxsdk client: auth, base URLs and retries.
+"""Turn an Airflow ``box`` connection into a boxsdk client: auth, base URLs, retries and throttling.
 
 The kind of auth (CCG, JWT or developer token) is decided by which fields are filled in, so
 one connection type covers all three; see ``docs/connections.md``. Nothing here logs or
 raises a secret: errors name the fields, never their values.
+
+Throttling sits at the transport (:class:`ThrottledAdapter`, mounted on the client's
+``requests`` session), so every HTTP request the client sends passes the hook's limiters:
+each part of a chunked upload, each of boxsdk's own retries, token requests, and calls made
+through ``get_conn()``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+import requests
 from box_sdk_gen import (
     BaseUrls,
     BoxCCGAuth,
     BoxClient,
     BoxDeveloperTokenAuth,
     BoxJWTAuth,
+    BoxNetworkClient,
     BoxRetryStrategy,
     CCGConfig,
     JWTConfig,
     NetworkSession,
 )
+from requests.adapters import HTTPAdapter
+
+from airflow_provider_vectorbackup.throttle import RateLimiter, parse_limit
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -47,11 +59,89 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def build_client(conn: Connection) -> tuple[BoxClient, str]:
-    """Build a client for ``conn``; returns it with a secret-free description of the auth used."""
+DEFAULT_UPLOADS_PER_MINUTE = 200.0
+"""Box allows 240 upload requests per minute per user; with the 5 % burst this stays at or below 210."""
+DEFAULT_REQUESTS_PER_MINUTE = 900.0
+"""Box allows 1000 API requests per minute per user; with the 5 % burst this stays at or below 945."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BoxRateLimits:
+    """The two budgets every request of one hook's client is paced against.
+
+    :param uploads: requests to the upload host (``upload_url``): direct uploads and new
+        versions, upload-session creation, every part, part listings, commits (and their
+        re-polls) and aborts, retries included. From extra ``max_uploads_per_minute``.
+    :param requests: every request, uploads included. From extra ``max_requests_per_minute``.
+    """
+
+    uploads: RateLimiter
+    requests: RateLimiter
+
+
+def parse_rate_limits(conn: Connection) -> BoxRateLimits:
+    """Limiters from the connection's extras: unset means Box-safe defaults, ``0`` means unlimited."""
+    extra = conn.extra_dejson
+
+    def limit(name: str, default: float) -> float | None:
+        value = extra.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return default
+        try:
+            return parse_limit(value, name)
+        except ValueError as error:
+            raise BoxConnectionError(f"Box connection {conn.conn_id!r}: {error}") from None
+
+    uploads = limit("max_uploads_per_minute", DEFAULT_UPLOADS_PER_MINUTE)
+    every = limit("max_requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE)
+    return BoxRateLimits(
+        uploads=RateLimiter(uploads, per=60.0, name=f"Box uploads of connection {conn.conn_id!r}"),
+        requests=RateLimiter(every, per=60.0, name=f"Box requests of connection {conn.conn_id!r}"))
+
+
+class ThrottledAdapter(HTTPAdapter):
+    """A ``requests`` transport that takes a permit from the limiters before each request it sends.
+
+    Every request takes one from ``limits.requests``; a request under ``upload_url`` then also
+    takes one from ``limits.uploads``, the last gate before the wire, so uploads go out when
+    their own budget says.
+    """
+
+    def __init__(self, limits: BoxRateLimits, upload_url: str) -> None:
+        super().__init__()
+        self.limits = limits
+        upload = urlsplit(upload_url)
+        self._upload_origin = (upload.scheme.lower(), (upload.netloc or "").lower())
+        self._upload_path = upload.path.rstrip("/") + "/"
+
+    def is_upload(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return ((parts.scheme.lower(), parts.netloc.lower()) == self._upload_origin
+                and parts.path.startswith(self._upload_path))
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        self.limits.requests.acquire()
+        if self.is_upload(request.url or ""):
+            self.limits.uploads.acquire()
+        return super().send(request, *args, **kwargs)
+
+
+def build_client(conn: Connection, *, limits: BoxRateLimits | None = None) -> tuple[BoxClient, str]:
+    """Build a client for ``conn``; returns it with a secret-free description of the auth used.
+
+    :param limits: the limiters its requests are paced against; by default new ones from the
+        connection's extras (:func:`parse_rate_limits`).
+    """
     extra = conn.extra_dejson
     auth, description = _auth(conn, extra)
-    session = NetworkSession(base_urls=_base_urls(extra), retry_strategy=_retry_strategy(conn.conn_id, extra))
+    limits = limits or parse_rate_limits(conn)
+    base_urls = _base_urls(extra)
+    transport = requests.Session()
+    adapter = ThrottledAdapter(limits, base_urls.upload_url)
+    transport.mount("https://", adapter)
+    transport.mount("http://", adapter)
+    session = NetworkSession(base_urls=base_urls, retry_strategy=_retry_strategy(conn.conn_id, extra),
+                             network_client=BoxNetworkClient(requests_session=transport))
     return BoxClient(auth, network_session=session), description
 
 

@@ -5,6 +5,10 @@ with ``assert`` and never aborts a failed session. Here parts are read with ``os
 bounded thread pool, so memory stays near ``concurrency x part_size`` whatever the file size;
 every part carries its SHA-1, the session is aborted on any failure, a commit answered 202
 is polled, and the committed file's SHA-1 is checked against the local one.
+
+Nothing here paces requests: the client's transport does (``box_client.ThrottledAdapter``), so
+the session, every part, every re-send and every commit poll take a permit from the hook's
+upload budget, whichever thread sends them.
 """
 
 from __future__ import annotations

@@ -37,11 +37,16 @@ def box_stand_in(box_stand_in_session: BoxStandIn) -> BoxStandIn:
 
 @pytest.fixture
 def box_connection(box_stand_in: BoxStandIn, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point Airflow connection ``box_default`` at the stand-in (CCG credentials); returns the conn id."""
+    """Point Airflow connection ``box_default`` at the stand-in (CCG credentials); returns the conn id.
+
+    Throttling is off (``max_uploads_per_minute`` and ``max_requests_per_minute`` are 0): the
+    stand-in has no rate limits, and Box's defaults would only slow tests down.
+    """
     connection = {
         "conn_type": "box", "login": box_stand_in.client_id, "password": box_stand_in.client_secret,
         "extra": {"enterprise_id": box_stand_in.enterprise_id, "base_url": box_stand_in.url,
-                  "upload_url": box_stand_in.upload_url, "oauth2_url": box_stand_in.oauth2_url},
+                  "upload_url": box_stand_in.upload_url, "oauth2_url": box_stand_in.oauth2_url,
+                  "max_uploads_per_minute": 0, "max_requests_per_minute": 0},
     }
     monkeypatch.setenv(f"AIRFLOW_CONN_{BOX_CONN_ID.upper()}", json.dumps(connection))
     return BOX_CONN_ID

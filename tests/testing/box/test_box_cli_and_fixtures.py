@@ -42,7 +42,8 @@ def test_box_connection_points_airflow_at_the_stand_in(box_connection: str, box_
     connection = json.loads(os.environ["AIRFLOW_CONN_BOX_DEFAULT"])
     assert connection["login"] == box_stand_in.client_id and connection["password"] == box_stand_in.client_secret
     assert connection["extra"] == {"enterprise_id": box_stand_in.enterprise_id, "base_url": box_stand_in.url,
-                                   "upload_url": box_stand_in.url + "/api", "oauth2_url": box_stand_in.url + "/oauth2"}
+                                   "upload_url": box_stand_in.url + "/api", "oauth2_url": box_stand_in.url + "/oauth2",
+                                   "max_uploads_per_minute": 0, "max_requests_per_minute": 0}
     from airflow.sdk import Connection
 
     airflow_connection = Connection.get(box_connection)
