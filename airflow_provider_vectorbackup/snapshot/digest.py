@@ -7,40 +7,60 @@ definition is in docs/format.md, section "Content digest"; keep the two in step.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from typing import Any
 
-from airflow_provider_vectorbackup.snapshot.vectors import ARRAY, BINARY, VECTOR_FIELD, floats_to_binary, inspect_vector
+import msgspec
+
+from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, read_vector
 
 DIGEST_ALGORITHM = "sha256-sum/v1"
 _MODULUS = 1 << 256
 
 
-def canonical_json(document: dict[str, Any]) -> bytes:
-    """The digest's canonical form of one stored document (its JSON, envelopes included)."""
-    vector = document.get(VECTOR_FIELD)
+_UNREAD = object()
+_SORTED = msgspec.json.Encoder(order="sorted")
+_POSITIONAL_FLOATS = (1e-4, 1e16)
+"""Floats whose repr has no exponent; msgspec and Python print those identically (docs/format.md, 7.1)."""
+
+
+def canonical_json(document: dict[str, Any], vector: Any = _UNREAD) -> bytes:
+    """The digest's canonical form of one stored document (its JSON, envelopes included).
+
+    :param vector: the canonical ``$vector`` from :func:`vectors.read_vector`, if the caller
+        already has it (``None``: digest the value as stored); read from the document otherwise.
+    """
+    if vector is _UNREAD:
+        stored = document.get(VECTOR_FIELD)
+        vector = read_vector(stored)[2] if stored is not None else None
     if vector is not None:
-        canonical_vector = _canonical_vector(vector)
-        if canonical_vector is not None:
-            document = {**document, VECTOR_FIELD: canonical_vector}
+        document = {**document, VECTOR_FIELD: vector}
+    if _has_exponent_floats(document):
+        return _reference_json(document)
+    try:
+        return _SORTED.encode(document)
+    except (TypeError, ValueError):  # e.g. a lone surrogate: the reference path raises the usual error
+        return _reference_json(document)
+
+
+def _reference_json(document: dict[str, Any]) -> bytes:
+    """The canonical form as the specification defines it, through the standard library (slower)."""
     return json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
 
 
-def _canonical_vector(vector: Any) -> dict[str, str] | None:
-    """Both encodings of one float32 vector map to a single ``{"$binary": ...}`` spelling."""
-    encoding, _ = inspect_vector(vector)
-    try:
-        if encoding == ARRAY:
-            return {"$binary": floats_to_binary(vector)}
-        if encoding == BINARY:
-            return {"$binary": base64.b64encode(base64.b64decode(vector["$binary"], validate=True)).decode("ascii")}
-    except (OverflowError, ValueError):
-        pass  # not representable as float32, or not base64: digest the value as stored
-    return None
+def _has_exponent_floats(value: Any) -> bool:
+    """Whether any float would print with an exponent (or is not finite), where msgspec and Python differ."""
+    kind = type(value)
+    if kind is float:
+        return value != 0.0 and not (_POSITIONAL_FLOATS[0] <= abs(value) < _POSITIONAL_FLOATS[1])
+    if kind is dict:
+        return any(_has_exponent_floats(item) for item in value.values())
+    if kind is list:
+        return any(_has_exponent_floats(item) for item in value)
+    return False
 
 
 class ContentDigest:
@@ -52,8 +72,10 @@ class ContentDigest:
         self._total = 0
         self.documents = 0
 
-    def add(self, document: dict[str, Any]) -> None:
-        self._total = (self._total + int.from_bytes(hashlib.sha256(canonical_json(document)).digest(), "big")) % _MODULUS
+    def add(self, document: dict[str, Any], vector: Any = _UNREAD) -> None:
+        """Add one document; ``vector`` as for :func:`canonical_json`."""
+        digest = hashlib.sha256(canonical_json(document, vector)).digest()
+        self._total = (self._total + int.from_bytes(digest, "big")) % _MODULUS
         self.documents += 1
 
     def merge(self, other: ContentDigest) -> None:

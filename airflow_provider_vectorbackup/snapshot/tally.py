@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from airflow_provider_vectorbackup.snapshot.manifest import VectorSummary
-from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD, inspect_vector
+from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD, read_vector
 
 
 class Tally:
@@ -23,14 +23,15 @@ class Tally:
     def add(self, document: dict[str, Any]) -> str | None:
         """Count one stored-form document; return its vector encoding (``None`` without ``$vector``)."""
         self.documents += 1
-        self.digest.add(document)
         vectors = self.vectors
         if document.get(VECTORIZE_FIELD) is not None:
             vectors.documents_with_vectorize += 1
         value = document.get(VECTOR_FIELD)
         if value is None:
+            self.digest.add(document, None)
             return None
-        encoding, dimension = inspect_vector(value)
+        encoding, dimension, canonical = read_vector(value)  # one decode serves the statistics and the digest
+        self.digest.add(document, canonical)
         vectors.documents_with_vector += 1
         vectors.encodings[encoding] = vectors.encodings.get(encoding, 0) + 1
         if dimension:

@@ -36,6 +36,47 @@ def inspect_vector(value: Any) -> tuple[str, int]:
     return INVALID, 0
 
 
+def read_vector(value: Any) -> tuple[str, int, dict[str, str] | None]:
+    """``(encoding, dimension, canonical)`` of a ``$vector`` value, decoding a ``$binary`` at most once.
+
+    ``canonical`` is the content digest's ``{"$binary": ...}`` spelling (docs/format.md, 7.1), or
+    ``None`` when the value is digested as stored (invalid, or an array outside float32 range).
+    A ``$binary`` that is already canonical is returned as the same object, not re-encoded.
+    """
+    kind = type(value)
+    if kind is list:
+        encoding, dimension = inspect_vector(value)
+        if encoding != ARRAY:
+            return encoding, dimension, None
+        try:
+            return ARRAY, dimension, {"$binary": floats_to_binary(value)}
+        except OverflowError:  # a number outside float32 range: digested as stored
+            return ARRAY, dimension, None
+    if kind is dict and len(value) == 1 and type(value.get("$binary")) is str:
+        text = value["$binary"]
+        try:
+            raw = base64.b64decode(text.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError):
+            return INVALID, 0, None
+        if not raw or len(raw) % 4:
+            return INVALID, 0, None
+        return BINARY, len(raw) // 4, value if _is_canonical_base64(text, raw) else {
+            "$binary": base64.b64encode(raw).decode("ascii")}
+    return INVALID, 0, None
+
+
+def _is_canonical_base64(text: str, raw: bytes) -> bool:
+    """Whether ``text`` is exactly ``b64encode(raw)``, checking only its length and last quantum.
+
+    Strict decoding already fixed every full quantum; only the unused bits of a padded last
+    quantum can differ between spellings of the same bytes.
+    """
+    if len(text) != 4 * -(-len(raw) // 3):
+        return False
+    tail = len(raw) % 3 or 3
+    return text[-4:] == base64.b64encode(raw[-tail:]).decode("ascii")
+
+
 def _decoded_size(text: str) -> int | None:
     """Bytes a strict base64 string decodes to, or ``None`` if it is not base64 at all."""
     try:
