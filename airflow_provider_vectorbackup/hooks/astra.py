@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,9 +24,10 @@ from airflow_provider_vectorbackup import __version__
 from airflow_provider_vectorbackup.hooks.astra_insert import InsertReport, insert_documents
 from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy, describe
 from airflow_provider_vectorbackup.snapshot.provenance import describe_source, endpoint_origin
+from airflow_provider_vectorbackup.throttle import RateLimiter, once, parse_limit
 
 if TYPE_CHECKING:
-    from astrapy import Database
+    from astrapy import Collection, Database
     from airflow.sdk import Connection
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,17 @@ ENVIRONMENTS = ASTRA_ENVIRONMENTS | {"hcd", "dse", "cassandra", "other"}
 COUNT_LIMIT = 1000
 """``countDocuments`` stops counting here and answers ``moreData``."""
 MAX_EMPTY_PAGES = 100
+
+
+def _quiet_astrapy_request_logs() -> None:
+    """astrapy logs two INFO lines per request: millions in a task log for one large dump.
+
+    Raised to WARNING only where nobody configured a level, so a user's explicit setting wins.
+    """
+    for name in ("astrapy.data.database", "astrapy.data.collection"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 
 
 class AstraConnectionError(ValueError):
@@ -95,6 +108,8 @@ class AstraDBHook(BaseHook):
         self.astra_conn_id = astra_conn_id
         self._keyspace = keyspace
         self._retry_policy = retry_policy
+        self._handles: dict[str, Collection] = {}
+        self._handles_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(astra_conn_id={self.astra_conn_id!r})"
@@ -161,6 +176,19 @@ class AstraDBHook(BaseHook):
     def insert_timeout_ms(self) -> int:
         return int(self._extras.get("insert_timeout_ms") or 120_000)
 
+    @cached_property
+    def request_limiter(self) -> RateLimiter:
+        """Paces every request (retries too) to the ``max_requests_per_second`` extra; unlimited if unset.
+
+        One per hook, shared by all the threads that use it.
+        """
+        try:
+            limit = parse_limit(self._extras.get("max_requests_per_second"), "max_requests_per_second")
+        except ValueError as error:
+            raise AstraConnectionError(f"connection {self.astra_conn_id!r}: {error}") from None
+        name = f"Data API requests of connection {self.astra_conn_id!r}"
+        return once(self, "_request_limiter", lambda: RateLimiter(limit, name=name))
+
     def get_conn(self) -> Database:
         """The astrapy ``Database`` for the connection's endpoint and keyspace (built once, then cached)."""
         return self.database
@@ -181,6 +209,7 @@ class AstraDBHook(BaseHook):
                                   general_method_timeout_ms=self.request_timeout_ms)
         client = DataAPIClient(environment=self.environment, callers=[("airflow-provider-vectorbackup", __version__)],
                                api_options=APIOptions(timeout_options=timeouts))
+        _quiet_astrapy_request_logs()
         return client.get_database(self.endpoint, token=token, keyspace=self.keyspace)
 
     def describe_source(self) -> dict[str, Any]:
@@ -193,9 +222,27 @@ class AstraDBHook(BaseHook):
                 raise_api_errors: bool = True) -> dict[str, Any]:
         """Send one raw Data API command, retried per :attr:`retry_policy`. Only for idempotent commands."""
         what = f"{next(iter(body))} on {collection or self.keyspace}"
-        return self.retry_policy.call(what, lambda: self.database.command(
-            body, collection_or_table_name=collection, raise_api_errors=raise_api_errors,
-            timeout_ms=timeout_ms or self.request_timeout_ms))
+
+        def send() -> dict[str, Any]:
+            self.request_limiter.acquire()  # per attempt: a retry is one more request to the server
+            if collection is None:
+                return self.database.command(body, raise_api_errors=raise_api_errors,
+                                             timeout_ms=timeout_ms or self.request_timeout_ms)
+            return self._collection(collection).command(body, raise_api_errors=raise_api_errors,
+                                                        timeout_ms=timeout_ms or self.request_timeout_ms)
+        return self.retry_policy.call(what, send)
+
+    def _collection(self, name: str) -> Collection:
+        """astrapy's handle on one collection, kept: it holds the HTTP connection pool its requests reuse.
+
+        ``Database.command`` builds a new HTTP client, and so a new connection, for every call;
+        a scan of a large collection is thousands of calls.
+        """
+        with self._handles_lock:
+            handle = self._handles.get(name)
+            if handle is None:
+                handle = self._handles[name] = self.database.get_collection(name)
+            return handle
 
     # -- operations ------------------------------------------------------------------------------
 

@@ -1,0 +1,135 @@
+"""Parallel, prefetched collection scans against the Astra stand-in, through the real hook and astrapy.
+
+The point of these tests is completeness: whatever the mix of ``_id`` types, every document is
+read exactly once, and the scan record says how and why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections import Counter
+
+import pytest
+
+from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy
+from airflow_provider_vectorbackup.hooks.astra_scan import CollectionScan, id_range_shards, rangeable_id
+
+KS = "default_keyspace"
+DEFINITION = {"vector": {"dimension": 2, "metric": "cosine"}}
+
+
+@pytest.fixture
+def hook(astra_stand_in, astra_connection) -> AstraDBHook:
+    return AstraDBHook(retry_policy=RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01))
+
+
+def string_ids(count: int, seed: int = 5) -> list[str]:
+    rng = __import__("random").Random(seed)
+    return [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(count)]
+
+
+ODD_STRINGS = ["", "Zulu", "~tilde", "é-accent", "東京", "0", "f", "ffff", "10", "😀"]
+RANGEABLE_OTHERS = [0, -1, 7, 2.5, -1e300, 2**53, {"$date": 0}, {"$date": -86_400_000}, {"$date": 1_760_000_000_000},
+                    True, False]
+UNRANGEABLE = [{"$uuid": "12345678-1234-4234-8234-567812345678"}, {"$objectId": "5f1a2b3c4d5e6f7a8b9c0d1e"}]
+
+
+def seed(astra_stand_in, name: str, ids: list, definition: dict = DEFINITION) -> None:
+    astra_stand_in.create_collection(KS, name, definition)
+    astra_stand_in.seed(KS, name, ({"_id": i, "$vector": [1.0, float(n + 1)], "n": n} for n, i in enumerate(ids)))
+
+
+def read_all(scan: CollectionScan) -> list[dict]:
+    with contextlib.closing(scan.pages()) as pages:
+        return [document for page in pages for document in page]
+
+
+def key(value) -> str:
+    return repr(sorted(value.items())) if isinstance(value, dict) else f"{type(value).__name__}:{value!r}"
+
+
+def assert_each_read_once(documents: list[dict], ids: list) -> None:
+    seen = Counter(key(d["_id"]) for d in documents)
+    assert seen == Counter(key(i) for i in ids), "every document exactly once"
+
+
+def test_the_shards_cover_every_rangeable_id_type_and_only_those() -> None:
+    shards = id_range_shards()
+    assert len({s.name for s in shards}) == len(shards) == 22
+    assert all(rangeable_id(i) for i in ODD_STRINGS + RANGEABLE_OTHERS)
+    assert not any(rangeable_id(i) for i in UNRANGEABLE + [None, [1]])
+
+
+def test_generated_uuid_ids_are_read_in_parallel_and_reconciled(hook, astra_stand_in) -> None:
+    ids = string_ids(300) + ODD_STRINGS
+    seed(astra_stand_in, "docs", ids)
+    scan = CollectionScan(hook, "docs", DEFINITION, streams=4)
+    documents = read_all(scan)
+    assert_each_read_once(documents, ids)
+    record = scan.record
+    assert record.mode == "id-ranges" and record.streams == 4 and record.documents == len(ids)
+    assert sum(record.shards.values()) == len(ids) and record.shards["string[,1)"] >= 2  # "" and "0" sort first
+    assert record.server_count == len(ids) and record.server_count_exact is True
+    assert record.full_pass_documents is None, "nothing was missing, so no second pass"
+
+
+def test_mixed_id_types_are_all_read_exactly_once(hook, astra_stand_in) -> None:
+    # Strings first, so the probe page sees only strings and the scan goes by range; numbers, dates and
+    # booleans are then read by the typed shards, and $uuid/$objectId ids (which no range can select)
+    # by the reconciling full pass that the server's count triggers.
+    ids = string_ids(60) + ODD_STRINGS + RANGEABLE_OTHERS + UNRANGEABLE
+    seed(astra_stand_in, "mixed", ids)
+    scan = CollectionScan(hook, "mixed", DEFINITION, streams=3)
+    documents = read_all(scan)
+    assert_each_read_once(documents, ids)
+    record = scan.record
+    assert record.mode == "id-ranges"
+    assert record.shards["number<0"] == 2 and record.shards["number>=0"] == 4
+    assert record.shards["date<1970"] == 1 and record.shards["date>=1970"] == 2
+    assert record.shards["boolean:true"] == 1 and record.shards["boolean:false"] == 1
+    assert record.full_pass_documents == len(UNRANGEABLE)
+    assert record.documents == len(ids) == record.server_count
+
+
+def test_a_probe_page_with_other_id_types_means_one_scan_resumed_after_the_probe(hook, astra_stand_in) -> None:
+    ids = UNRANGEABLE + RANGEABLE_OTHERS + string_ids(50)
+    seed(astra_stand_in, "odd_first", ids)
+    scan = CollectionScan(hook, "odd_first", DEFINITION, streams=4)
+    documents = read_all(scan)
+    assert_each_read_once(documents, ids)
+    assert scan.record.mode == "single" and "not strings" in scan.record.reason
+
+
+def test_default_id_collections_and_single_mode_use_one_scan(hook, astra_stand_in) -> None:
+    definition = {**DEFINITION, "defaultId": {"type": "uuidv7"}}
+    seed(astra_stand_in, "v7", string_ids(45), definition)
+    scan = CollectionScan(hook, "v7", definition, streams=4)
+    assert len(read_all(scan)) == 45
+    assert scan.record.mode == "single" and "defaultId" in scan.record.reason
+    single = CollectionScan(hook, "v7", definition, mode="single")
+    assert len(read_all(single)) == 45 and single.record.reason == "single scan requested"
+
+
+def test_a_collection_of_one_page_is_read_by_the_probe_alone(hook, astra_stand_in) -> None:
+    seed(astra_stand_in, "small", string_ids(5))
+    scan = CollectionScan(hook, "small", DEFINITION, streams=4)
+    assert len(read_all(scan)) == 5 and scan.record.mode == "single"
+
+
+def test_a_fault_that_outlasts_the_retries_is_raised_to_the_reader(hook, astra_stand_in) -> None:
+    seed(astra_stand_in, "flaky", string_ids(200))
+    astra_stand_in.faults.configure(server_error_every=1)
+    with pytest.raises(Exception, match="503|Service Unavailable|server"):
+        read_all(CollectionScan(hook, "flaky", DEFINITION, streams=4))
+
+
+def test_leaving_early_stops_the_fetchers(hook, astra_stand_in) -> None:
+    seed(astra_stand_in, "big", string_ids(400))
+    scan = CollectionScan(hook, "big", DEFINITION, streams=4)
+    with contextlib.closing(scan.pages()) as pages:
+        first = next(pages)
+    assert first
+    assert not [t for t in threading.enumerate() if t.name.startswith("scan-big")], "no fetcher left running"
