@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--segment-max-bytes", type=int)
     dump.add_argument("--staging-dir")
     dump.add_argument("--max-missing-vector-fraction", type=float, default=0.0)
+    dump.add_argument("--scan-streams", type=int, default=4, help="requests in flight per collection (default 4)")
+    dump.add_argument("--scan-mode", choices=["auto", "single"], default="auto",
+                      help="auto: read by _id range when provably complete; single: one scan per collection")
+    dump.add_argument("--collections-at-once", type=int, default=2)
+    dump.add_argument("--uploads-at-once", type=int, default=2)
     restore = commands.add_parser("restore", parents=[common], help="restore collections and validate them")
     restore.add_argument("snapshot_id")
     restore.add_argument("--collections", help="comma-separated names (default: all complete ones)")
@@ -293,13 +298,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
-    from airflow_provider_vectorbackup.jobs.dump import dump_snapshot, summary_of
+    from airflow_provider_vectorbackup.jobs.dump import DumpTuning, dump_snapshot, summary_of
     from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
     from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
     from airflow_provider_vectorbackup.snapshot.layout import new_snapshot_id
 
     spec, store = _store(args, create=True)
-    options: dict[str, Any] = {}
+    try:
+        tuning = DumpTuning(scan_mode=args.scan_mode, scan_streams=args.scan_streams,
+                            collections_at_once=args.collections_at_once, uploads_at_once=args.uploads_at_once)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    options: dict[str, Any] = {"tuning": tuning}
     if args.segment_max_bytes:
         options["segment_max_bytes"] = args.segment_max_bytes
     with _ProgressDisplay(enabled=not args.quiet and sys.stderr.isatty()) as display:

@@ -80,7 +80,7 @@ class ScanRecord:
     """How a collection was read and why, with the counts that show nothing was missed."""
 
     mode: str
-    """``"single"`` (one scan) or ``"id-ranges"`` (parallel shards)."""
+    """``"single"`` (one scan) or ``"id-ranges"`` (parallel shards); ``"probe"`` if it failed before choosing."""
     streams: int
     reason: str
     documents: int = 0
@@ -122,6 +122,7 @@ class CollectionScan:
         if reason is not None:
             yield from self._single(reason, None)
             return
+        self.record = ScanRecord("probe", 1, "reading the first page to choose how to scan")  # if the probe fails
         probe = next(self.hook.scan_pages(self.collection))
         if not probe.next_page_state:
             self.record = ScanRecord("single", 1, "the collection fits in one page", len(probe.documents))

@@ -6,13 +6,17 @@ the snapshot, and gets back what happened, failures included, to report its own 
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import logging
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS, SCAN_MODES, CollectionScan
 from airflow_provider_vectorbackup.progress import Progress
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id
@@ -43,15 +47,45 @@ class DumpOutcome:
 
 
 class _StoredFiles:
-    """Hands each finished file to the store and counts the bytes stored, for progress lines."""
+    """Hands each finished file to the store and counts the bytes stored, for progress lines.
+
+    Called from the writer's hand-off threads; the store removes the local file once it holds it.
+    """
 
     def __init__(self, pending: PendingSnapshot) -> None:
         self.pending = pending
         self.bytes = 0
+        self._lock = threading.Lock()
 
     def put(self, entry: FileEntry, local: Any) -> None:
         self.pending.put(entry, local)
-        self.bytes += entry.bytes
+        with self._lock:
+            self.bytes += entry.bytes
+
+
+@dataclass(frozen=True)
+class DumpTuning:
+    """How hard a dump works the source and the store; the defaults were chosen by measurement (docs/benchmarks.md).
+
+    :param scan_mode: ``"auto"`` reads a collection by ``_id`` range when that is provably complete,
+        ``"single"`` always with one scan.
+    :param scan_streams: requests in flight per collection.
+    :param collections_at_once: collections dumped concurrently.
+    :param uploads_at_once: finished segments handed to the store concurrently; local staging holds
+        at most this many segments plus one being written per collection.
+    """
+
+    scan_mode: str = "auto"
+    scan_streams: int = DEFAULT_STREAMS
+    collections_at_once: int = 2
+    uploads_at_once: int = 2
+
+    def __post_init__(self) -> None:
+        if self.scan_mode not in SCAN_MODES:
+            raise ValueError(f"scan_mode must be one of {SCAN_MODES}, not {self.scan_mode!r}")
+        for name in ("scan_streams", "collections_at_once", "uploads_at_once"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
 
 
 def dump_snapshot(
@@ -59,7 +93,7 @@ def dump_snapshot(
     segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, staging_dir: str | None = None,
     vector_policy: VectorLossPolicy = VectorLossPolicy(), producer: dict[str, str] | None = None,
     on_progress: Callable[[Progress], None] | None = None, signer: ManifestSigner | None = None,
-    encryption: AgeEncryption | None = None,
+    encryption: AgeEncryption | None = None, tuning: DumpTuning = DumpTuning(),
 ) -> DumpOutcome:
     """Stream every selected collection into ``store`` as snapshot ``snapshot_id``.
 
@@ -69,6 +103,7 @@ def dump_snapshot(
 
     :param signer: signs ``manifest.json`` (see docs/format.md, "Signed manifests").
     :param encryption: an ``AgeEncryption``: segments and definitions are encrypted to its recipients.
+    :param tuning: scan streams and concurrency; see :class:`DumpTuning`.
     """
     check_snapshot_id(snapshot_id)
     try:
@@ -80,7 +115,8 @@ def dump_snapshot(
     with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=staging_dir) as staging:
         writer = SnapshotWriter(staging, source=_source(astra), snapshot_id=snapshot_id,
                                 segment_max_bytes=segment_max_bytes, vector_policy=vector_policy,
-                                on_file_complete=stored.put, producer=producer, signer=signer, encryption=encryption)
+                                on_file_complete=stored.put, producer=producer, signer=signer, encryption=encryption,
+                                handoff_concurrency=tuning.uploads_at_once)
         try:
             # Everything after begin() runs inside the writer: a failure anywhere, even before the first
             # collection, seals the snapshot INCOMPLETE with the reason instead of leaving .inprogress.
@@ -93,12 +129,18 @@ def dump_snapshot(
                                                   f"{missing}; it has: {sorted(definitions)}")
                 log.info("Dumping %d collection(s) of keyspace %r into %s, snapshot %s: %s", len(names),
                          astra.keyspace, store.describe(), snapshot_id, ", ".join(names))
-                for name in names:
+
+                def dump(name: str) -> None:
                     try:
-                        _dump_collection(astra, writer, name, definitions[name], stored, on_progress)
+                        _dump_collection(astra, writer, name, definitions[name], stored, on_progress, tuning)
                     except Exception as exc:  # recorded in the manifest; the other collections still get backed up
                         log.error("Collection %r failed: %s: %s", name, type(exc).__name__, exc)
                         failures[name] = exc
+
+                with concurrent.futures.ThreadPoolExecutor(tuning.collections_at_once,
+                                                           thread_name_prefix="dump") as pool:
+                    for done in [pool.submit(dump, name) for name in names]:
+                        done.result()
         finally:
             if writer.result is not None:
                 sealed = pending.seal(writer.result)
@@ -131,15 +173,20 @@ def _already_complete(store: SnapshotStore, snapshot_id: str, collections: list[
 
 
 def _dump_collection(astra: AstraDBHook, writer: SnapshotWriter, name: str, definition: dict[str, Any],
-                     stored: _StoredFiles, on_progress: Callable[[Progress], None] | None) -> None:
+                     stored: _StoredFiles, on_progress: Callable[[Progress], None] | None, tuning: DumpTuning) -> None:
     progress = Progress(log, name, _estimate(astra, name))
+    scan = CollectionScan(astra, name, definition, streams=tuning.scan_streams, mode=tuning.scan_mode)
     with writer.collection(name, definition) as collection:
-        for page in astra.scan_pages(name):
-            collection.write_many(page.documents)
-            progress.bytes = stored.bytes
-            progress.advance(len(page.documents))
-            if on_progress is not None:
-                on_progress(progress)
+        try:
+            with contextlib.closing(scan.pages()) as pages:
+                for documents in pages:
+                    collection.write_many(documents)
+                    progress.bytes = stored.bytes
+                    progress.advance(len(documents))
+                    if on_progress is not None:
+                        on_progress(progress)
+        finally:  # a failed collection's manifest entry still says how far the scan got
+            collection.scan = scan.record.to_dict() if scan.record is not None else None
     progress.bytes = stored.bytes
     progress.done()
 

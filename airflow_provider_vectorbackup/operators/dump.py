@@ -15,7 +15,8 @@ from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.keys import encryption_from_connection, signer_from_connection
 from airflow_provider_vectorbackup.links import BoxFolderLink
-from airflow_provider_vectorbackup.jobs.dump import UnknownCollectionsError, dump_snapshot, summary_of
+from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS
+from airflow_provider_vectorbackup.jobs.dump import DumpTuning, UnknownCollectionsError, dump_snapshot, summary_of
 from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id, new_snapshot_id
@@ -45,7 +46,9 @@ class VectorDumpOperator(StoreArguments, BaseOperator):
     """Dump collections of an Astra keyspace into a new, verified-by-construction snapshot in Box (or a folder).
 
     Documents stream page by page into size-rolled segments; each finished segment is uploaded
-    at once and deleted locally, so staging disk holds about one segment. The snapshot is built
+    while the next is written and deleted locally, so staging disk holds at most
+    ``uploads_at_once`` segments plus one per collection being written. A collection with string
+    ids is read by ``_id`` range on several streams (docs/operators.md, "Speed"). The snapshot is built
     in ``.<id>.inprogress``, ``manifest.json`` goes up last, and the folder is renamed to ``<id>``
     only if every collection succeeded (else ``<id>.INCOMPLETE``).
 
@@ -65,6 +68,10 @@ class VectorDumpOperator(StoreArguments, BaseOperator):
     :param signing_conn_id: connection holding the key that signs ``manifest.json`` (see docs/security.md).
     :param encryption_conn_id: connection whose ``recipients`` (public age keys) encrypt segments and
         definitions; the worker never needs the private identity.
+    :param scan_streams: requests in flight per collection (default 4); more suits a distant database.
+    :param scan_mode: ``"auto"`` (by ``_id`` range when provably complete) or ``"single"`` (one scan).
+    :param collections_at_once: collections dumped concurrently (default 2).
+    :param uploads_at_once: segments uploaded concurrently while the next is written (default 2).
 
     Returns (XCom) a small summary: ``snapshot_id``, ``status``, ``store`` (``box``/``local``),
     ``location`` (Box folder id or local path), ``path``, per-collection counts and bytes, ``bytes``,
@@ -85,7 +92,8 @@ class VectorDumpOperator(StoreArguments, BaseOperator):
         collections: list[str] | None = None, snapshot_id: str | None = None,
         segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, staging_dir: str | None = None,
         max_missing_vector_fraction: float = 0.0, signing_conn_id: str | None = None,
-        encryption_conn_id: str | None = None, **kwargs: Any,
+        encryption_conn_id: str | None = None, scan_streams: int = DEFAULT_STREAMS, scan_mode: str = "auto",
+        collections_at_once: int = 2, uploads_at_once: int = 2, **kwargs: Any,
     ) -> None:
         store = StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
                                          box_folder_id=box_folder_id)  # a wrong combination fails at parse
@@ -102,6 +110,8 @@ class VectorDumpOperator(StoreArguments, BaseOperator):
         self.vector_policy = VectorLossPolicy(max_missing_fraction=max_missing_vector_fraction)
         self.signing_conn_id = signing_conn_id
         self.encryption_conn_id = encryption_conn_id
+        self.tuning = DumpTuning(scan_mode=scan_mode, scan_streams=scan_streams,
+                                 collections_at_once=collections_at_once, uploads_at_once=uploads_at_once)
 
     @cached_property
     def astra_hook(self) -> AstraDBHook:
@@ -120,7 +130,8 @@ class VectorDumpOperator(StoreArguments, BaseOperator):
                 vector_policy=self.vector_policy,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},
                 signer=signer_from_connection(self.signing_conn_id) if self.signing_conn_id else None,
-                encryption=encryption_from_connection(self.encryption_conn_id) if self.encryption_conn_id else None)
+                encryption=encryption_from_connection(self.encryption_conn_id) if self.encryption_conn_id else None,
+                tuning=self.tuning)
         except (UnknownCollectionsError, SnapshotExistsError) as exc:
             raise AirflowException(str(exc)) from None
         summary = summary_of(outcome, spec.kind, spec.folder)

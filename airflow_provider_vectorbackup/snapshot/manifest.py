@@ -63,10 +63,24 @@ class CollectionEntry:
     embedding: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    scan: dict[str, Any] | None = None
+    """How the source was read and the counts that reconcile it (docs/format.md, "Scan record")."""
 
     @property
     def files(self) -> list[FileEntry]:
         return ([self.definition_file] if self.definition_file else []) + self.segments
+
+    def to_dict(self) -> dict[str, Any]:
+        """This entry exactly as ``manifest.json`` holds it: JSON-safe, e.g. to pass between workers."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CollectionEntry:
+        """The inverse of :meth:`to_dict` (unknown fields are ignored, as a reader of the manifest does)."""
+        try:
+            return _collection_from_dict(data)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ManifestError(f"a collection entry is missing or has a malformed field ({exc!r})") from None
 
 
 @dataclass

@@ -8,23 +8,28 @@ stays flat: documents go to disk one line at a time and segments roll over at a 
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import gzip
 import io
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
 from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM
 from airflow_provider_vectorbackup.snapshot.encryption import ENCRYPTED_SUFFIX, AgeEncryption
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.files import HashingWriter, fsync_dir, write_file_durably
+from airflow_provider_vectorbackup.snapshot.handoff import FileHandoff
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy, check_vector_loss
 from airflow_provider_vectorbackup.snapshot.layout import (
     MANIFEST_NAME, SnapshotState, collection_dir, definition_path, folder_name, new_snapshot_id, segment_path,
@@ -40,6 +45,7 @@ DEFAULT_SEGMENT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_COMPRESS_LEVEL = 1  # measured: 5x faster than 6 on vector JSON for ~6% more bytes (docs/format.md)
 COMPRESSIONS = ("gzip", "none")
 _WRITE_BUFFER = 1 << 20
+_LINE_ENCODER = msgspec.json.Encoder()
 
 FileCallback = Callable[[FileEntry, Path], None]
 """Called with each finished data or definition file, e.g. to upload it while the next one is written."""
@@ -99,6 +105,15 @@ class _Segment:
         self._raw.discard()
 
 
+class _Starting:
+    """Holds a collection's name while its writer is being created, so a second start is refused."""
+
+    _closed = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
 class CollectionWriter:
     """Writes one collection's documents into size-rolled segments, then runs the vector-loss guard.
 
@@ -113,9 +128,13 @@ class CollectionWriter:
         self._stored = Tally()  # documents in finished segments
         self._pending = Tally()  # documents in the open segment
         self._segments: list[FileEntry] = []
+        self._in_flight: list[tuple[concurrent.futures.Future[FileEntry], Tally]] = []  # handed off, in index order
+        self._next_index = 0
         self._open: _Segment | None = None
         self._closed = False
         self._definition_file: FileEntry | None = None
+        self.scan: dict[str, Any] | None = None
+        """Set by the reader of the source: how it read the collection, recorded in the manifest."""
         encryption = snapshot.encryption
         relative = definition_path(name) + (ENCRYPTED_SUFFIX if encryption is not None else "")
         local = snapshot.path / relative
@@ -147,21 +166,21 @@ class CollectionWriter:
                 f"{type(document).__name__}{'' if type(document) is not dict else ' without _id'}; "
                 f"a document without its _id cannot be restored faithfully")
         encoded = self._snapshot.codec.encode(document)
-        text = json.dumps(encoded, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         try:
-            line = text.encode("utf-8") + b"\n"
-        except UnicodeEncodeError as exc:
+            # The codec leaves only JSON types and finite floats, which msgspec prints as compact JSON.
+            line = _LINE_ENCODER.encode(encoded) + b"\n"
+        except UnicodeEncodeError:
             raise SnapshotError(
-                f"collection {self.name!r}: document {document['_id']!r} holds a string with a lone surrogate "
-                f"({text[exc.start:exc.end]!r}), which is not valid Unicode and cannot be stored as UTF-8; "
-                f"fix the value at the source") from None
+                f"collection {self.name!r}: document {document['_id']!r} holds a string with a lone surrogate, "
+                f"which is not valid Unicode and cannot be stored as UTF-8; fix the value at the source") from None
         segment = self._open
         limit = self._snapshot.segment_max_bytes
         if segment is not None and segment.uncompressed_bytes + len(line) > limit and segment.documents:
             self._close_segment()
             segment = None
         if segment is None:
-            segment = self._open = self._snapshot._new_segment(self.name, len(self._segments))
+            segment = self._open = self._snapshot._new_segment(self.name, self._next_index)
+            self._next_index += 1
         segment.write_line(line)
         self._pending.add(encoded)
 
@@ -171,27 +190,53 @@ class CollectionWriter:
 
     def _close_segment(self) -> None:
         """Finish the open segment and hand it on; it is listed only once the hand-off succeeded."""
-        if self._open is not None:
-            segment, self._open = self._open, None
+        if self._open is None:
+            return
+        segment, self._open = self._open, None
+        tally, self._pending = self._pending, Tally()
+        snapshot = self._snapshot
+
+        def hand_off() -> FileEntry:
             stored = segment.path
             try:
                 entry = segment.close()
-                if self._snapshot.encryption is not None:
-                    entry, stored = self._snapshot._encrypt_segment(entry, segment.path)
-                self._snapshot._file_complete(entry, stored)
+                if snapshot.encryption is not None:
+                    entry, stored = snapshot._encrypt_segment(entry, segment.path)
+                snapshot._file_complete(entry, stored)
             except BaseException:
                 segment.path.unlink(missing_ok=True)
                 stored.unlink(missing_ok=True)
-                self._pending = Tally()
                 raise
-            self._stored.merge(self._pending)
-            self._pending = Tally()
-            self._segments.append(entry)
+            return entry
+
+        self._in_flight.append((snapshot._handoff.submit(hand_off), tally))
+        self._collect(wait=False)
+
+    def _collect(self, wait: bool) -> None:
+        """List the handed-off segments that are done, in index order; raise the first hand-off failure.
+
+        With ``wait`` it first waits for every one in flight, so a failed collection still lists
+        each segment that did reach the store and nothing is left uploading behind the manifest.
+        """
+        if wait:
+            concurrent.futures.wait([future for future, _ in self._in_flight])
+        failure: BaseException | None = None
+        while self._in_flight and self._in_flight[0][0].done():
+            future, tally = self._in_flight.pop(0)
+            error = future.exception()
+            if error is not None:
+                failure = failure or error
+                continue
+            self._stored.merge(tally)
+            self._segments.append(future.result())
+        if failure is not None:
+            raise failure
 
     def close(self) -> CollectionEntry:
         """Finish the last segment and run the vector-loss guard; a guard failure fails the collection."""
         try:
             self._close_segment()
+            self._collect(wait=True)
             warnings = check_vector_loss(self.name, self.definition, self._stored.documents,
                                          self._stored.vectors, self._snapshot.vector_policy)
         except BaseException as exc:
@@ -199,11 +244,15 @@ class CollectionWriter:
         return self._finish("complete", warnings=warnings)
 
     def fail(self, exc: BaseException, reraise: bool = False) -> CollectionEntry:
-        """Record the collection as failed: finished segments stay listed, a half-written one is removed."""
+        """Record the collection as failed: stored segments stay listed, a half-written one is removed."""
         if self._open is not None:
             self._open.discard()
             self._open = None
             self._pending = Tally()
+        try:
+            self._collect(wait=True)
+        except BaseException:  # the collection is failing for ``exc`` already; that cause is the one recorded
+            pass
         entry = self._finish(COLLECTION_FAILED, error=f"{type(exc).__name__}: {exc}")
         if reraise:
             raise exc
@@ -219,6 +268,7 @@ class CollectionWriter:
             content_digest=self._stored.digest.hexdigest(),
             digest_algorithm=DIGEST_ALGORITHM, segments=list(self._segments),
             embedding={} if encrypted else embedding_metadata(self.definition), warnings=warnings or [], error=error,
+            scan=self.scan,
         )
         self._snapshot._collection_done(entry)
         return entry
@@ -249,6 +299,9 @@ class SnapshotWriter:
     :param encryption: optional :class:`encryption.AgeEncryption` (public recipients only); when given,
         every segment and ``definition.json`` is stored age-encrypted as ``<name>.age``, the manifest
         lists the ciphertexts and carries no definition, and ``on_file_complete`` sees only ciphertext.
+    :param handoff_concurrency: 0 calls ``on_file_complete`` inline; ``n`` runs closing, encrypting
+        and ``on_file_complete`` of up to ``n`` segments on threads while the next segment is written
+        (the callback must then be thread-safe). A segment is listed only once its hand-off succeeded.
     """
 
     def __init__(
@@ -257,7 +310,7 @@ class SnapshotWriter:
         compress_level: int = DEFAULT_COMPRESS_LEVEL, codec: Codec = DEFAULT_CODEC,
         vector_policy: VectorLossPolicy = VectorLossPolicy(), on_file_complete: FileCallback | None = None,
         producer: dict[str, str] | None = None, signer: ManifestSigner | None = None,
-        encryption: AgeEncryption | None = None,
+        encryption: AgeEncryption | None = None, handoff_concurrency: int = 0,
     ) -> None:
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {COMPRESSIONS}, not {compression!r}")
@@ -278,7 +331,9 @@ class SnapshotWriter:
             raise TypeError(f"encryption must be an AgeEncryption (public recipients), not {type(encryption).__name__}")
         self.encryption = encryption
         self._collections: dict[str, CollectionEntry] = {}
-        self._active: CollectionWriter | None = None
+        self._writing: dict[str, CollectionWriter] = {}
+        self._lock = threading.Lock()
+        self._handoff = FileHandoff(handoff_concurrency)
         self._started_at: dt.datetime | None = None
         self._started_clock = 0.0
         self.result: SnapshotResult | None = None
@@ -299,18 +354,32 @@ class SnapshotWriter:
         return self
 
     def collection(self, name: str, definition: dict[str, Any]) -> CollectionWriter:
-        """Start writing a collection. Starting a failed collection again rewrites it from scratch."""
+        """Start writing a collection. Starting a failed collection again rewrites it from scratch.
+
+        Several collections may be written at once, each from its own thread.
+        """
         if self._started_at is None:
             raise SnapshotError("open the snapshot writer before adding collections")
-        if self._active is not None and not self._active._closed:
-            raise SnapshotError(f"collection {self._active.name!r} is still being written")
-        previous = self._collections.pop(name, None)
-        if previous is not None:
-            if previous.status != COLLECTION_FAILED:
+        with self._lock:
+            if name in self._writing:
+                raise SnapshotError(f"collection {name!r} is still being written")
+            previous = self._collections.get(name)
+            if previous is not None and previous.status != COLLECTION_FAILED:
                 raise SnapshotError(f"collection {name!r} is already in snapshot {self.snapshot_id}")
-            shutil.rmtree(self.path / collection_dir(name))
-        self._active = CollectionWriter(self, name, definition)
-        return self._active
+            self._collections.pop(name, None)
+            self._writing[name] = placeholder = _Starting(name)
+        try:
+            if previous is not None:
+                shutil.rmtree(self.path / collection_dir(name))
+            writer = CollectionWriter(self, name, definition)
+        except BaseException:  # a failed start has recorded itself as failed; free the name
+            with self._lock:
+                if self._writing.get(name) is placeholder:
+                    del self._writing[name]
+            raise
+        with self._lock:
+            self._writing[name] = writer
+        return writer
 
     def _new_segment(self, collection: str, index: int) -> _Segment:
         relative = segment_path(collection, index, self.compression)
@@ -333,19 +402,92 @@ class SnapshotWriter:
             self._on_file_complete(entry, local)
 
     def _collection_done(self, entry: CollectionEntry) -> None:
-        self._collections[entry.name] = entry
+        with self._lock:
+            self._collections[entry.name] = entry
+            self._writing.pop(entry.name, None)
+
+    # -- assembling one snapshot from collections that other writers wrote (scale-out across workers) --
+
+    def recorded(self, name: str) -> CollectionEntry | None:
+        """The manifest entry recorded so far for collection ``name`` (complete or failed), else ``None``."""
+        with self._lock:
+            return self._collections.get(name)
+
+    def close_unsealed(self) -> None:
+        """Let go of a writer that is never sealed, because another writer's manifest lists its collections.
+
+        Waits for every file hand-off in flight and frees their threads; the staging folder is the caller's.
+        """
+        self._handoff.shutdown()
+
+    def backdate(self, started_at: dt.datetime) -> None:
+        """Date the run from ``started_at`` (timezone-aware), when it began before this writer was opened.
+
+        A snapshot assembled from collections that other workers wrote is sealed by a writer opened at
+        the end; its manifest's ``started_at`` and ``duration_seconds`` must still describe the whole run.
+        """
+        if self._started_at is None or self.result is not None:
+            raise SnapshotError("backdate an open snapshot writer, before it is sealed")
+        if started_at.tzinfo is None:
+            raise ValueError("started_at must be timezone-aware")
+        started_at = started_at.astimezone(dt.timezone.utc)
+        elapsed = max((self._started_at - started_at).total_seconds(), 0.0)
+        self._started_at = started_at
+        self._started_clock -= elapsed
+
+    def adopt(self, entry: CollectionEntry) -> None:
+        """List a collection that another writer (e.g. on another worker) wrote into this snapshot's store folder.
+
+        The entry must be one a :class:`CollectionWriter` with this writer's settings produced: its file
+        names, compression, encryption and digest algorithm are checked, so the sealed manifest reads
+        exactly as if this writer had written every collection itself. Checking that the listed files
+        really are in the store is the caller's job.
+        """
+        if self._started_at is None or self.result is not None:
+            raise SnapshotError("adopt collections into an open snapshot writer, before it is sealed")
+        name = entry.name
+        collection_dir(name)  # refuses unsafe names
+        if entry.status not in (STATUS_COMPLETE, COLLECTION_FAILED):
+            raise SnapshotError(f"collection {name!r} has status {entry.status!r}, not complete or failed")
+        if entry.digest_algorithm != DIGEST_ALGORITHM:
+            raise SnapshotError(f"collection {name!r} was digested with {entry.digest_algorithm!r}, "
+                                f"not {DIGEST_ALGORITHM!r}")
+        suffix = ENCRYPTED_SUFFIX if self.encryption is not None else ""
+        expected = [definition_path(name) + suffix] if entry.definition_file is not None else []
+        expected += [segment_path(name, index, self.compression) + suffix for index in range(len(entry.segments))]
+        listed = [f.path for f in entry.files]
+        if listed != expected:
+            raise SnapshotError(
+                f"collection {name!r} lists files {listed}, but a writer with this snapshot's settings "
+                f"(compression {self.compression!r}, {'encrypted' if suffix else 'not encrypted'}) writes {expected}")
+        if entry.status == STATUS_COMPLETE and entry.definition_file is None:
+            raise SnapshotError(f"collection {name!r} is complete but lists no definition file")
+        in_segments = sum(s.documents or 0 for s in entry.segments)
+        if in_segments != entry.document_count:
+            raise SnapshotError(f"collection {name!r}: its segments hold {in_segments} documents, its "
+                                f"document_count says {entry.document_count}")
+        if suffix and (entry.definition or entry.embedding):
+            raise SnapshotError(f"collection {name!r} carries its definition in the manifest of an encrypted snapshot")
+        with self._lock:
+            if name in self._collections or name in self._writing:
+                raise SnapshotError(f"collection {name!r} is already in snapshot {self.snapshot_id}")
+        self._collection_done(entry)
+
+    def _fail_unfinished(self, reason: BaseException) -> None:
+        with self._lock:
+            unfinished = [w for w in self._writing.values() if isinstance(w, CollectionWriter) and not w._closed]
+        for writer in unfinished:
+            writer.fail(reason)
 
     def finish(self) -> SnapshotResult:
         """Write the manifest last, then rename: ``<id>/`` if every collection succeeded, else ``<id>.INCOMPLETE/``."""
-        if self._active is not None and not self._active._closed:
-            self._active.fail(SnapshotError("the snapshot was finished while this collection was still open"))
+        self._fail_unfinished(SnapshotError("the snapshot was finished while this collection was still open"))
         failed = any(c.status == COLLECTION_FAILED for c in self._collections.values())
         return self._seal(STATUS_INCOMPLETE if failed else STATUS_COMPLETE)
 
     def abort(self, reason: BaseException | str) -> SnapshotResult:
         """Seal the snapshot as INCOMPLETE, recording why, with whatever collections were written."""
-        if self._active is not None and not self._active._closed:
-            self._active.fail(reason if isinstance(reason, BaseException) else SnapshotError(reason))
+        self._fail_unfinished(reason if isinstance(reason, BaseException) else SnapshotError(reason))
         return self._seal(STATUS_INCOMPLETE, error=reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}")
 
     def _seal(self, status: str, error: str | None = None) -> SnapshotResult:
@@ -353,6 +495,7 @@ class SnapshotWriter:
             return self.result
         if self._started_at is None:
             raise SnapshotError("the snapshot writer was never opened")
+        self._handoff.shutdown()
         finished = dt.datetime.now(dt.timezone.utc)
         settings = {"segment_max_bytes": self.segment_max_bytes, "compression": self.compression,
                     "compress_level": self.compress_level, "vector_policy": asdict(self.vector_policy),

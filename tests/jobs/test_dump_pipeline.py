@@ -1,0 +1,177 @@
+"""The dump's fast paths keep the snapshot exact: concurrent collections, parallel scans, uploads
+that overlap writing, bounded staging, and failures that still leave an explained snapshot.
+
+Real hooks and SDKs over HTTP against the stand-ins; a local-folder store where the test needs
+to look inside the store's hand-off.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy
+from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.jobs.dump import DumpTuning, dump_snapshot
+from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
+from airflow_provider_vectorbackup.snapshot.handoff import FileHandoff
+from airflow_provider_vectorbackup.snapshot.reader import open_snapshot
+from airflow_provider_vectorbackup.snapshot.verify import verify
+from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore
+from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
+from airflow_provider_vectorbackup.testing.sample_data import KEYSPACE, unit_vector
+from airflow_provider_vectorbackup.snapshot.vectors import floats_to_binary
+
+SNAPSHOT = "20260401T000000Z-pipeline"
+FAST = RetryPolicy(max_attempts=2, initial_wait=0.001, max_wait=0.01)
+SMALL_SEGMENTS = 8_000  # bytes of JSON: a few dozen documents per segment, so hand-offs overlap writing
+
+
+def seed_uuid_collections(astra_stand_in, sizes: dict[str, int]) -> dict[str, str]:
+    """Collections with Astra-style UUID string ids; returns each one's content digest as read back from the source."""
+    import random
+
+    rng = random.Random(11)
+    digests = {}
+    for name, count in sizes.items():
+        astra_stand_in.create_collection(KEYSPACE, name, {"vector": {"dimension": 8, "metric": "cosine"}})
+        docs = [{"_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "n": i, "text": f"{name} {i} é",
+                 "$vector": {"$binary": floats_to_binary(unit_vector(rng, 8))}} for i in range(count)]
+        astra_stand_in.seed(KEYSPACE, name, docs)
+        digest = ContentDigest()
+        for document in docs:
+            digest.add(document)
+        digests[name] = digest.hexdigest()
+    return digests
+
+
+def test_concurrent_collections_parallel_scans_and_overlapped_uploads_make_an_exact_snapshot(
+        astra_stand_in, astra_connection, box_stand_in, box_connection, tmp_path) -> None:
+    expected = seed_uuid_collections(astra_stand_in, {"alpha": 700, "beta": 450, "gamma": 15})
+    store = BoxSnapshotStore.at_path(BoxHook(), "backups/pipeline", create=True)
+    tuning = DumpTuning(scan_streams=4, collections_at_once=3, uploads_at_once=2)
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT, tuning=tuning,
+                            segment_max_bytes=SMALL_SEGMENTS)
+    assert outcome.manifest.status == "complete" and not outcome.failures
+    for name, digest in expected.items():
+        entry = outcome.manifest.collection(name)
+        assert entry.content_digest == digest, f"{name}: the snapshot holds exactly the source's documents"
+        assert [s.path.rsplit("/", 1)[1] for s in entry.segments] == [
+            f"part-{i:05d}.jsonl.gz" for i in range(len(entry.segments))], "segments listed in order, without gaps"
+    assert outcome.manifest.collection("alpha").scan["mode"] == "id-ranges"
+    assert outcome.manifest.collection("alpha").scan["streams"] == 4
+    assert len(outcome.manifest.collection("alpha").segments) > 5
+    assert outcome.manifest.collection("gamma").scan["mode"] == "single"  # one page: the probe read it all
+    report = store.verify_files(store.get(SNAPSHOT))
+    assert report.ok, report.summary()
+    local = store.download(store.get(SNAPSHOT), tmp_path)
+    assert verify(local, "records").ok
+
+
+class RecordingPending:
+    """Wraps a local store's pending snapshot: counts staged segments at each hand-off, fails chosen ones."""
+
+    def __init__(self, pending, staging: Path, fail_segment: str | None = None) -> None:
+        self.pending, self.staging, self.fail_segment = pending, staging, fail_segment
+        self.location = pending.location
+        self.most_staged = 0
+        self._lock = threading.Lock()
+
+    def put(self, entry, local) -> None:
+        with self._lock:
+            staged = len(list(self.staging.rglob("part-*")))
+            self.most_staged = max(self.most_staged, staged)
+        if self.fail_segment and entry.path.endswith(self.fail_segment):
+            raise OSError(f"injected: the store refused {entry.path}")
+        self.pending.put(entry, local)
+
+    def seal(self, result):
+        return self.pending.seal(result)
+
+
+class RecordingStore(LocalSnapshotStore):
+    def __init__(self, root, staging: Path, fail_segment: str | None = None) -> None:
+        super().__init__(root)
+        self.staging, self.fail_segment, self.recorder = staging, fail_segment, None
+
+    def begin(self, snapshot_id):
+        self.recorder = RecordingPending(super().begin(snapshot_id), self.staging, self.fail_segment)
+        return self.recorder
+
+
+def test_local_staging_holds_at_most_the_uploads_in_flight_plus_the_open_segment(
+        astra_stand_in, astra_connection, tmp_path) -> None:
+    seed_uuid_collections(astra_stand_in, {"alpha": 600})
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    store = RecordingStore(tmp_path / "store", staging)
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT, staging_dir=str(staging),
+                            segment_max_bytes=SMALL_SEGMENTS, tuning=DumpTuning(uploads_at_once=2, collections_at_once=1))
+    assert outcome.manifest.status == "complete"
+    assert len(outcome.manifest.collection("alpha").segments) > 10
+    assert 1 <= store.recorder.most_staged <= 2 + 1
+
+
+def test_a_failed_hand_off_fails_its_collection_and_lists_exactly_what_was_stored(
+        astra_stand_in, astra_connection, tmp_path) -> None:
+    seed_uuid_collections(astra_stand_in, {"alpha": 600, "beta": 200})
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    store = RecordingStore(tmp_path / "store", staging, fail_segment="alpha/part-00003.jsonl.gz")
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT, staging_dir=str(staging),
+                            segment_max_bytes=SMALL_SEGMENTS, tuning=DumpTuning(uploads_at_once=2))
+    assert outcome.manifest.status == "incomplete" and set(outcome.failures) == {"alpha"}
+    alpha = outcome.manifest.collection("alpha")
+    assert alpha.status == "failed" and "injected" in alpha.error
+    assert "part-00003.jsonl.gz" not in {s.path.rsplit("/", 1)[1] for s in alpha.segments}
+    assert alpha.document_count == sum(s.documents for s in alpha.segments), "counts describe the listed files"
+    assert outcome.manifest.collection("beta").status == "complete"
+    sealed = store.get(SNAPSHOT)
+    report = verify(sealed.location, "records", allow_incomplete=True)
+    assert report.ok, report.summary()  # every listed file is there and right; nothing unlisted was left behind
+    assert sum(1 for _ in open_snapshot(sealed.location, allow_incomplete=True).documents("beta")) == 200
+    assert not list(staging.rglob("part-*")), "no staged segment is left behind"
+
+
+def test_a_scan_that_fails_mid_way_fails_only_its_collection(astra_stand_in, astra_connection, tmp_path) -> None:
+    seed_uuid_collections(astra_stand_in, {"alpha": 300, "beta": 300})
+    hook = AstraDBHook(retry_policy=RetryPolicy(max_attempts=1))
+    hook.list_collections()
+    astra_stand_in.faults.configure(server_error_every=9)
+    outcome = dump_snapshot(hook, LocalSnapshotStore(tmp_path), SNAPSHOT, tuning=DumpTuning(collections_at_once=1))
+    assert outcome.manifest.status == "incomplete" and outcome.failures
+    for name in outcome.failures:
+        entry = outcome.manifest.collection(name)
+        assert entry.status == "failed" and entry.scan is not None, "the manifest says how far the scan got"
+    assert verify(outcome.snapshot.location, "records", allow_incomplete=True).ok
+
+
+def test_the_hand_off_blocks_while_every_slot_is_busy() -> None:
+    handoff = FileHandoff(2)
+    release = threading.Event()
+    busy = [handoff.submit(release.wait) for _ in range(2)]
+    third_submitted = threading.Event()
+
+    def submit_third() -> None:
+        handoff.submit(lambda: True)
+        third_submitted.set()
+
+    submitter = threading.Thread(target=submit_third)
+    submitter.start()
+    submitter.join(timeout=0.2)  # a correct hand-off stays blocked however long this waits
+    assert not third_submitted.is_set(), "a third segment must wait for a free slot"
+    release.set()
+    submitter.join()
+    assert third_submitted.is_set() and all(f.result() for f in busy)
+    handoff.shutdown()
+
+
+def test_an_inline_hand_off_keeps_the_error_in_its_future() -> None:
+    future = FileHandoff(0).submit(lambda: 1 / 0)
+    assert isinstance(future.exception(), ZeroDivisionError)
+    with pytest.raises(ValueError):
+        FileHandoff(-1)
