@@ -7,6 +7,8 @@ measured against the snapshot.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import logging
 import tempfile
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS, CollectionScan
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
 from airflow_provider_vectorbackup.snapshot.guard import is_vectorize
@@ -21,7 +24,7 @@ from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import COLLECTION_FAILED, CollectionEntry
 from airflow_provider_vectorbackup.snapshot.reader import Snapshot, open_snapshot
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers
-from airflow_provider_vectorbackup.snapshot.similarity import exact_neighbours, id_key, recall_at_k, vector_of
+from airflow_provider_vectorbackup.snapshot.similarity import NearestNeighbours, id_key, recall_at_k, vector_of
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
 from airflow_provider_vectorbackup.snapshot.verify import verify
 from airflow_provider_vectorbackup.stores.base import SnapshotStore
@@ -62,6 +65,8 @@ class RestoreOptions:
     allow_incomplete: bool = False
     chunk_size: int = 20
     concurrency: int = 8
+    read_streams: int = DEFAULT_STREAMS
+    """Requests in flight when the restored collection is read back for validation."""
     validation_queries: int = 10
     min_recall: float = 0.9
     staging_dir: str | None = None
@@ -163,10 +168,14 @@ class _Restore:
         expected = ContentDigest()
         stripped = 0
         embedded_by_server: set[str] = set()  # $vectorize documents sent without a vector: the server makes one
+        queries: list[list[float]] = []
+        wanted = self.options.validation_queries if entry.vectors.documents_with_vector else 0
+        step = max(1, entry.vectors.documents_with_vector // max(1, wanted))
 
         def documents() -> Iterator[dict[str, Any]]:
             nonlocal stripped
             vectorize = is_vectorize(definition)
+            with_vector = 0
             for record in snapshot.records(entry.name):
                 if vectorize and VECTOR_FIELD in record and VECTORIZE_FIELD in record:
                     # The Data API refuses both together; keep the stored vector (no re-embedding), drop the text.
@@ -174,17 +183,35 @@ class _Restore:
                     stripped += 1
                 elif vectorize and VECTOR_FIELD not in record and VECTORIZE_FIELD in record:
                     embedded_by_server.add(id_key(record["_id"]))
+                if record.get(VECTOR_FIELD) is not None:
+                    if with_vector % step == 0 and len(queries) < wanted:  # sample queries spread over the snapshot
+                        query = vector_of(record)
+                        if query is not None:
+                            queries.append(query)
+                    with_vector += 1
                 expected.add(record)
                 yield record
 
         inserted = hook.insert_documents(target, documents(), chunk_size=self.options.chunk_size,
                                          concurrency=self.options.concurrency)
         log.info("Restored %r into %r: %s", entry.name, target, inserted.summary())
+        # One parallel read-back serves the count, the content digest and the exact neighbours of the queries,
+        # while the store answers the same queries: its answers do not depend on the read-back.
         restored = ContentDigest()
-        for document in hook.iter_documents(target):
-            if embedded_by_server and id_key(document["_id"]) in embedded_by_server:
-                document = {k: v for k, v in document.items() if k != VECTOR_FIELD}  # not part of the snapshot
-            restored.add(document)
+        metric = (definition.get("vector") or {}).get("metric", "cosine")
+        neighbours = NearestNeighbours(queries, metric)
+        scan = CollectionScan(hook, target, definition, streams=self.options.read_streams)
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="restore-search") as searches:
+            answers = searches.submit(lambda: [[id_key(i) for i in hook.vector_search(target, q, limit=10)]
+                                               for q in queries])
+            with contextlib.closing(scan.pages()) as pages:
+                for page in pages:
+                    for document in page:
+                        neighbours.add(document)  # the server searches its own vectors, embedded ones included
+                        if embedded_by_server and id_key(document["_id"]) in embedded_by_server:
+                            document = {k: v for k, v in document.items() if k != VECTOR_FIELD}  # not in the snapshot
+                        restored.add(document)
+            found = answers.result()
         result: dict[str, Any] = {
             "target": target, "documents_expected": entry.document_count, "documents_restored": restored.documents,
             "inserted": inserted.inserted, "already_present": inserted.already_present,
@@ -193,20 +220,10 @@ class _Restore:
             "digest_matches_manifest": expected.hexdigest() == entry.content_digest,
             "vectorize_text_dropped": stripped, "vectors_embedded_by_server": len(embedded_by_server),
         }
-        result["recall_at_10"], result["queries"] = self._recall(snapshot, entry, target)
+        result["recall_at_10"] = round(recall_at_k(neighbours.eligible(), found), 4) if queries else None
+        result["queries"] = len(queries)
         result["ok"] = (inserted.ok and restored.documents == entry.document_count
                         and restored.hexdigest() == expected.hexdigest()
                         and (result["recall_at_10"] is None or result["recall_at_10"] >= self.options.min_recall))
         log.info("Validation of %r: %s", target, result)
         return result
-
-    def _recall(self, snapshot: Snapshot, entry: CollectionEntry, target: str) -> tuple[float | None, int]:
-        metric = (snapshot.definition(entry.name).get("vector") or {}).get("metric", "cosine")
-        if not self.options.validation_queries or not entry.vectors.documents_with_vector:
-            return None, 0
-        step = max(1, entry.vectors.documents_with_vector // self.options.validation_queries)
-        queries = [v for i, v in enumerate(filter(None, map(vector_of, snapshot.records(entry.name))))
-                   if i % step == 0][: self.options.validation_queries]
-        expected = exact_neighbours(lambda: snapshot.records(entry.name), queries, metric)
-        found = [[id_key(i) for i in self.astra.vector_search(target, q, limit=10)] for q in queries]
-        return round(recall_at_k(expected, found), 4), len(queries)

@@ -3,7 +3,7 @@
 A restore that brings back every document can still serve different search results (a wrong
 metric or dimension in the recreated collection, vectors altered in transit). Comparing the
 store's top-k with a brute-force top-k over the snapshot gives recall@k, measured rather than
-assumed. Pure Python: it runs on a handful of sample queries, not on the whole collection.
+assumed. Pure Python, one pass: a handful of sample queries against every document.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ def vector_of(document: dict[str, Any]) -> list[float] | None:
 def similarity(metric: str, a: list[float], b: list[float]) -> float:
     """Higher is closer, for every metric (Euclidean distance is negated)."""
     if metric == "dot_product":
-        return math.fsum(map(operator.mul, a, b))
+        return _dot(a, b)
     if metric == "cosine":
-        norms = math.sqrt(math.fsum(x * x for x in a)) * math.sqrt(math.fsum(x * x for x in b))
-        return math.fsum(map(operator.mul, a, b)) / norms if norms else 0.0
+        norms = _norm(a) * _norm(b)
+        return _dot(a, b) / norms if norms else 0.0
     if metric == "euclidean":
         return -math.dist(a, b)
     raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
@@ -48,38 +48,85 @@ def id_key(document_id: Any) -> str:
     return canonical_json({"_id": document_id}).decode()
 
 
-def exact_neighbours(documents: Callable[[], Iterable[dict[str, Any]]], queries: list[list[float]], metric: str,
-                     k: int = 10) -> list[set[str]]:
-    """For each query, the ``id_key`` of every document at least as close as its k-th nearest.
+class NearestNeighbours:
+    """Exact, tie-aware top-k for a few queries, fed one document at a time (one pass, flat memory).
 
     Ties matter: with duplicate embeddings a store may return any of the equally close
-    documents, and each of them is a correct answer. Two streaming passes over ``documents()``.
+    documents, and each of them is a correct answer. Each document's vector is decoded and its
+    norm taken once, whatever the number of queries.
     """
-    heaps: list[list[float]] = [[] for _ in queries]
-    for vector in _vectors(documents()):
-        for heap, query in zip(heaps, queries):
-            score = similarity(metric, query, vector[1])
-            if len(heap) < k:
-                heapq.heappush(heap, score)
-            elif score > heap[0]:
-                heapq.heapreplace(heap, score)
-    thresholds = [heap[0] - _TOLERANCE * max(1.0, abs(heap[0])) if heap else math.inf for heap in heaps]
-    eligible: list[set[str]] = [set() for _ in queries]
-    for key, vector in _vectors(documents()):
-        for ids, query, threshold in zip(eligible, queries, thresholds):
-            if similarity(metric, query, vector) >= threshold:
-                ids.add(key)
-    return eligible
+
+    def __init__(self, queries: list[list[float]], metric: str, k: int = 10) -> None:
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+        self.metric = metric
+        self.k = k
+        self._queries = [list(map(float, q)) for q in queries]
+        self._query_norms = [_norm(q) for q in self._queries]
+        self._top: list[list[float]] = [[] for _ in queries]  # min-heaps of the k best scores
+        self._candidates: list[list[tuple[float, str]]] = [[] for _ in queries]
+
+    def add(self, document: dict[str, Any]) -> None:
+        vector = vector_of(document)
+        if vector is None:
+            return
+        key = id_key(document["_id"])
+        norm = _norm(vector) if self.metric == "cosine" else 0.0
+        for index, query in enumerate(self._queries):
+            score = self._score(index, query, vector, norm)
+            top = self._top[index]
+            if len(top) < self.k:
+                heapq.heappush(top, score)
+            elif score > top[0]:
+                heapq.heapreplace(top, score)
+            if len(top) < self.k or score >= _threshold(top):
+                candidates = self._candidates[index]
+                candidates.append((score, key))
+                if len(candidates) > 4 * self.k:  # the threshold only rises: drop what fell below it
+                    floor = _threshold(top)
+                    candidates[:] = [c for c in candidates if c[0] >= floor]
+
+    def _score(self, index: int, query: list[float], vector: list[float], norm: float) -> float:
+        if self.metric == "dot_product":
+            return _dot(query, vector)
+        if self.metric == "cosine":
+            norms = self._query_norms[index] * norm
+            return _dot(query, vector) / norms if norms else 0.0
+        return -math.dist(query, vector)
+
+    def eligible(self) -> list[set[str]]:
+        """For each query, the ``id_key`` of every document at least as close as its k-th nearest."""
+        result = []
+        for top, candidates in zip(self._top, self._candidates):
+            floor = _threshold(top) if top else math.inf
+            result.append({key for score, key in candidates if score >= floor})
+        return result
 
 
 _TOLERANCE = 1e-9
 
 
-def _vectors(documents: Iterable[dict[str, Any]]) -> Iterable[tuple[str, list[float]]]:
-    for document in documents:
-        vector = vector_of(document)
-        if vector is not None:
-            yield id_key(document["_id"]), vector
+def _threshold(top: list[float]) -> float:
+    """The k-th best score, widened by a relative tolerance so float rounding cannot break a tie."""
+    return top[0] - _TOLERANCE * max(1.0, abs(top[0]))
+
+
+def _norm(vector: list[float]) -> float:
+    return math.sqrt(_dot(vector, vector))
+
+
+_dot: Callable[[list[float], list[float]], float] = getattr(
+    math, "sumprod", lambda a, b: sum(map(operator.mul, a, b)))
+"""``math.sumprod`` (Python 3.12+, exact-rounded), else a plain sum of products."""
+
+
+def exact_neighbours(documents: Callable[[], Iterable[dict[str, Any]]], queries: list[list[float]], metric: str,
+                     k: int = 10) -> list[set[str]]:
+    """:class:`NearestNeighbours` over every document ``documents()`` yields."""
+    neighbours = NearestNeighbours(queries, metric, k)
+    for document in documents():
+        neighbours.add(document)
+    return neighbours.eligible()
 
 
 def recall_at_k(eligible: list[set[str]], found: list[list[str]], k: int = 10) -> float:

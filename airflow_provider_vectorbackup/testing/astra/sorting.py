@@ -18,7 +18,7 @@ from airflow_provider_vectorbackup.testing.astra.ejson import typed
 from airflow_provider_vectorbackup.testing.astra.errors import schema_error, sort_invalid
 from airflow_provider_vectorbackup.testing.astra.store import Collection, StoredDoc
 from airflow_provider_vectorbackup.testing.astra.vectors import (
-    as_json_floats, check_dimension, decode_vector, not_vector_enabled, pseudo_embedding, similarity,
+    as_json_floats, check_dimension, decode_vector, norm, not_vector_enabled, pseudo_embedding, similarity,
 )
 
 MAX_VECTOR_RESULTS = 1000
@@ -85,11 +85,19 @@ def stored_vector(body: dict[str, Any]) -> array | None:
 def vector_ranked(entries: list[StoredDoc], plan: SortPlan, metric: str) -> list[tuple[StoredDoc, float]]:
     """Entries with a vector, best first, with their similarity; at most 1000."""
     assert plan.vector is not None
+    query = list(plan.vector)
+    query_norm = norm(query)
     scored = []
     for entry in entries:
-        vec = stored_vector(entry.body)
-        if vec is not None:
-            scored.append((entry, similarity(metric, plan.vector, vec)))
+        raw = entry.body.get("$vector")
+        cached = entry.decoded_vector
+        if cached is None or cached[0] is not raw:  # a replaced document has a new $vector object
+            vec = stored_vector(entry.body)
+            floats = None if vec is None else list(vec)
+            cached = entry.decoded_vector = (raw, floats, norm(floats) if floats is not None else 0.0)
+        _, floats, stored_norm = cached
+        if floats is not None:
+            scored.append((entry, similarity(metric, query, floats, query_norm=query_norm, stored_norm=stored_norm)))
     scored.sort(key=lambda pair: -pair[1])
     return scored[:MAX_VECTOR_RESULTS]
 

@@ -24,6 +24,8 @@ class StoredDoc:
     seq: int
     body: dict[str, Any]
     alive: bool = True
+    decoded_vector: tuple[Any, Any] | None = None
+    """``(stored $vector value, its floats)``: vector search decodes each stored vector once, not per query."""
 
 
 class Collection:

@@ -14,6 +14,7 @@ import math
 import operator
 import struct
 from array import array
+from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_vectorbackup.testing.astra.errors import document_error, schema_error
@@ -88,15 +89,21 @@ def not_vector_enabled(keyspace: str, collection: str) -> Exception:
                         "Vector search is not enabled")
 
 
-def similarity(metric: str, query: array, stored: array) -> float:
+def similarity(metric: str, query: Sequence[float], stored: Sequence[float], *, query_norm: float | None = None,
+               stored_norm: float | None = None) -> float:
+    """The Data API's ``$similarity`` in [0, 1]; pass norms already known to skip recomputing them."""
     if metric == "euclidean":
         diff = list(map(operator.sub, query, stored))
         return 1.0 / (1.0 + sum(map(operator.mul, diff, diff)))
     dot = sum(map(operator.mul, query, stored))
     if metric == "dot_product":
         return (1.0 + dot) / 2.0
-    norms = math.sqrt(sum(map(operator.mul, query, query))) * math.sqrt(sum(map(operator.mul, stored, stored)))
+    norms = (norm(query) if query_norm is None else query_norm) * (norm(stored) if stored_norm is None else stored_norm)
     return 0.5 if norms == 0 else (1.0 + dot / norms) / 2.0
+
+
+def norm(vector: Sequence[float]) -> float:
+    return math.sqrt(sum(map(operator.mul, vector, vector)))
 
 
 def pseudo_embedding(text: str, dimension: int) -> list[float]:
