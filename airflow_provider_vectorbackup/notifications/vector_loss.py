@@ -37,7 +37,9 @@ def format_alert(error: VectorLossError, context: Context) -> str:
         f"with $vector: {facts.get('documents_with_vector')}; dimensions seen: {facts.get('dimensions_seen')}",
     ]
     if facts.get("snapshot_id"):
-        lines.append(f"  snapshot {facts['snapshot_id']} was sealed INCOMPLETE; it will not be used for restores "
+        sealed = "will be sealed INCOMPLETE by its commit task" if facts.get("sealed_by_commit") else \
+            "was sealed INCOMPLETE"
+        lines.append(f"  snapshot {facts['snapshot_id']} {sealed}; it will not be used for restores "
                      "or counted by retention")
     lines.append("  Check: the scan projects {\"*\": true}; the astrapy version (a change in projection or vector "
                  "handling); the collection definition; whether documents were written without vectors.")

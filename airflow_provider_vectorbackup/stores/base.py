@@ -16,12 +16,16 @@ from airflow_provider_vectorbackup.snapshot.errors import SnapshotError, Snapsho
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotRef, SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers
-from airflow_provider_vectorbackup.snapshot.verify import VerifyReport
+from airflow_provider_vectorbackup.snapshot.verify import StoredFile, VerifyReport
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 
 
 class SnapshotExistsError(SnapshotError):
     """A complete snapshot with this id is already in the store; it is never overwritten."""
+
+
+class SnapshotSealedError(SnapshotStateError):
+    """A worker asked to join a snapshot that is already sealed (complete or INCOMPLETE): it is never reopened."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,14 @@ class PendingSnapshot(Protocol):
 
     def seal(self, result: SnapshotResult) -> StoredSnapshot: ...
 
+    def files(self) -> dict[str, StoredFile]:
+        """Every file in the folder now, by path relative to it, with its size (and SHA-1 where the store keeps one)."""
+        ...
+
+    def discard_collection(self, name: str) -> None:
+        """Remove whatever is stored for collection ``name`` (e.g. by an earlier attempt); nothing there is fine."""
+        ...
+
 
 class SnapshotStore(Protocol):
     kind: str
@@ -61,6 +73,14 @@ class SnapshotStore(Protocol):
     def get(self, snapshot_id: str) -> StoredSnapshot: ...
 
     def begin(self, snapshot_id: str) -> PendingSnapshot: ...
+
+    def resume(self, snapshot_id: str) -> PendingSnapshot:
+        """Join snapshot ``snapshot_id`` while it is ``.inprogress``, e.g. from another worker.
+
+        :raises SnapshotSealedError: it is already sealed (complete or INCOMPLETE).
+        :raises SnapshotStateError: the store holds no such snapshot in progress.
+        """
+        ...
 
     def read_manifest(self, snapshot: StoredSnapshot) -> Manifest: ...
 
@@ -85,6 +105,24 @@ def select(snapshots: Iterable[StoredSnapshot], snapshot_id: str, where: str) ->
         raise SnapshotStateError(f"{where} holds no snapshot {snapshot_id!r}")
     # If a crash left both, the sealed folder is the one that counts.
     return sorted(matching, key=lambda s: s.state is SnapshotState.IN_PROGRESS)[0]
+
+
+def joinable(snapshots: Iterable[StoredSnapshot], snapshot_id: str, where: str) -> StoredSnapshot:
+    """The ``.inprogress`` folder a worker may join. Shared by every store's ``resume``.
+
+    :raises SnapshotSealedError: the id is sealed (a sealed folder wins even beside a stale ``.inprogress`` one).
+    :raises SnapshotStateError: there is no such snapshot in progress.
+    """
+    same = [s for s in snapshots if s.snapshot_id == snapshot_id]
+    sealed = [s for s in same if s.state is not SnapshotState.IN_PROGRESS]
+    if sealed:
+        raise SnapshotSealedError(
+            f"snapshot {snapshot_id} is already sealed in {where} as {sealed[0].ref.folder_name}; a sealed snapshot "
+            f"is never reopened: make it again from the start (a new plan) or under another id")
+    if not same:
+        raise SnapshotStateError(f"{where} holds no snapshot {snapshot_id} in progress: the task that begins it "
+                                 f"(the plan) has not run, or an earlier attempt at it was removed")
+    return same[0]
 
 
 def leftovers(snapshots: Iterable[StoredSnapshot], snapshot_id: str, where: str) -> list[StoredSnapshot]:

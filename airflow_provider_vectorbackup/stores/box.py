@@ -17,9 +17,9 @@ from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.hooks.box_items import BoxItem
 from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotError, SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import (
-    MANIFEST_NAME, SnapshotRef, SnapshotState, folder_name, parse_folder_name,
+    COLLECTIONS_DIR, MANIFEST_NAME, SnapshotRef, SnapshotState, check_collection_name, folder_name, parse_folder_name,
 )
-from airflow_provider_vectorbackup.stores.base import StoredSnapshot, leftovers, select
+from airflow_provider_vectorbackup.stores.base import StoredSnapshot, joinable, leftovers, select
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, Verifiers
 from airflow_provider_vectorbackup.snapshot.verify import (
@@ -85,6 +85,15 @@ class BoxSnapshotStore:
         name = folder_name(snapshot_id, SnapshotState.IN_PROGRESS)
         folder_id = self.hook.ensure_folder(name, self.root_folder_id)
         return SnapshotUpload(self, snapshot_id, folder_id)
+
+    def resume(self, snapshot_id: str) -> SnapshotUpload:
+        """Join ``.<id>.inprogress`` from another worker, e.g. one mapped task per collection.
+
+        :raises SnapshotSealedError: the snapshot is already sealed (complete or INCOMPLETE).
+        :raises SnapshotStateError: no such snapshot is in progress.
+        """
+        found = joinable(self.snapshots(), snapshot_id, self.describe())
+        return SnapshotUpload(self, snapshot_id, found.location)
 
     def files(self, snapshot: StoredSnapshot) -> dict[str, BoxItem]:
         """Every file under a snapshot folder, by path relative to it."""
@@ -190,11 +199,36 @@ class SnapshotUpload:
             self._folders[directory] = self.store.hook.ensure_folder(directory, self.folder_id)
         return self._folders[directory]
 
+    def files(self) -> dict[str, StoredFile]:
+        """Every file in the folder with the size and SHA-1 Box recorded, from listings alone."""
+        return {path: StoredFile(item.size, item.sha1) for path, item in self.store._walk(self.folder_id, "")}
+
+    def discard_collection(self, name: str) -> None:
+        """Delete ``collections/<name>`` with whatever an earlier attempt uploaded into it."""
+        directory = f"{COLLECTIONS_DIR}/{check_collection_name(name)}"
+        hook = self.store.hook
+        parent = self._folders.get(COLLECTIONS_DIR)
+        if parent is None:
+            found = hook.find_item(self.folder_id, COLLECTIONS_DIR)
+            if found is None or found.type != "folder":
+                return
+            parent = found.id
+        for item in hook.list_folder(parent):
+            if item.type == "folder" and item.name == name:  # exact: Box compares names case-insensitively
+                log.warning("Removing collection %s from snapshot %s in Box: files of an earlier or unreported "
+                            "attempt", name, self.snapshot_id)
+                hook.delete_folder(item.id, recursive=True)
+        self._folders.pop(directory, None)
+
     def seal(self, result: SnapshotResult) -> StoredSnapshot:
-        """Upload ``manifest.json`` and rename the folder to its final state, the same as the local writer's."""
-        self.store.hook.upload(result.path / MANIFEST_NAME, self.folder_id, MANIFEST_NAME)
+        """Upload ``manifest.json`` and rename the folder to its final state, the same as the local writer's.
+
+        A manifest left by an attempt that died before the rename (a retried commit) is replaced by a new version.
+        """
+        self.store.hook.upload(result.path / MANIFEST_NAME, self.folder_id, MANIFEST_NAME, new_version_if_exists=True)
         if (result.path / SIGNATURE_NAME).exists():
-            self.store.hook.upload(result.path / SIGNATURE_NAME, self.folder_id, SIGNATURE_NAME)
+            self.store.hook.upload(result.path / SIGNATURE_NAME, self.folder_id, SIGNATURE_NAME,
+                                   new_version_if_exists=True)
         state = SnapshotState.COMPLETE if result.status == "complete" else SnapshotState.INCOMPLETE
         name = folder_name(self.snapshot_id, state)
         self.store.hook.rename_folder(self.folder_id, name)

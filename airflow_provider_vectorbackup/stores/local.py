@@ -8,13 +8,15 @@ import shutil
 from pathlib import Path
 
 from airflow_provider_vectorbackup.snapshot.files import fsync_dir
-from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, SnapshotRef, SnapshotState, folder_name
+from airflow_provider_vectorbackup.snapshot.layout import (
+    MANIFEST_NAME, SnapshotRef, SnapshotState, collection_dir, folder_name,
+)
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.reader import list_snapshots, read_manifest
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, Verifiers
-from airflow_provider_vectorbackup.snapshot.verify import VerifyReport, verify
+from airflow_provider_vectorbackup.snapshot.verify import StoredFile, VerifyReport, verify
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
-from airflow_provider_vectorbackup.stores.base import StoredSnapshot, leftovers, select
+from airflow_provider_vectorbackup.stores.base import StoredSnapshot, joinable, leftovers, select
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,11 @@ class LocalSnapshotStore:
         path.mkdir(parents=True)
         fsync_dir(self.root)
         return LocalPendingSnapshot(self, snapshot_id, path)
+
+    def resume(self, snapshot_id: str) -> LocalPendingSnapshot:
+        """Join ``.<id>.inprogress`` from another process or worker (the folder must be shared between them)."""
+        found = joinable(self.snapshots(), snapshot_id, f"folder {self.root}")
+        return LocalPendingSnapshot(self, snapshot_id, Path(found.location))
 
     def read_manifest(self, snapshot: StoredSnapshot) -> Manifest:
         return read_manifest(Path(snapshot.location))
@@ -81,6 +88,19 @@ class LocalPendingSnapshot:
         shutil.move(local, target)  # a rename on the same file system; a copy across mounts
         _fsync_file(target)
         fsync_dir(target.parent)
+
+    def files(self) -> dict[str, StoredFile]:
+        """Sizes only: hashing every file here would re-read the whole snapshot (the verifier does that)."""
+        return {path.relative_to(self.path).as_posix(): StoredFile(path.stat().st_size, None)
+                for path in sorted(self.path.rglob("*")) if path.is_file()}
+
+    def discard_collection(self, name: str) -> None:
+        folder = self.path / collection_dir(name)
+        if folder.exists():
+            log.warning("Removing collection %s from snapshot %s: files of an earlier or unreported attempt",
+                        name, self.snapshot_id)
+            shutil.rmtree(folder)
+            fsync_dir(folder.parent)
 
     def seal(self, result: SnapshotResult) -> StoredSnapshot:
         self.put(FileEntry(MANIFEST_NAME, 0, ""), result.path / MANIFEST_NAME)

@@ -1,0 +1,409 @@
+"""One snapshot written by many workers, one collection each, and sealed once. Shared by the scale-out operators.
+
+A single-task dump (:mod:`.dump`) writes every collection from one process. Here the same
+snapshot is made in three steps that may each run in another process on another machine:
+
+1. :func:`plan_snapshot` creates ``.<id>.inprogress`` in the store and decides which collections
+   go into it;
+2. :func:`dump_collection`, once per collection and in any order or in parallel, joins that
+   folder, removes whatever an earlier attempt at the same collection left there, writes the
+   collection and returns its manifest entry as JSON-safe data;
+3. :func:`commit_snapshot` takes the plan and whatever entries came back, checks each against
+   what the store actually holds, records a collection without a usable entry as failed (and
+   removes its files), then writes ``manifest.json`` last and seals the folder: ``<id>`` if every
+   collection succeeded, else ``<id>.INCOMPLETE``.
+
+The sealed snapshot is format version 1 exactly as a single-task dump writes it: each collection
+is read and written by the single-task dump's own code with the same settings, and one writer
+seals one manifest. No Airflow here; the operators pass the plan and the entries between tasks
+through XCom.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.jobs.dump import (
+    DumpOutcome, DumpTuning, UnknownCollectionsError, _already_complete, _dump_collection, _source, _StoredFiles,
+)
+from airflow_provider_vectorbackup.progress import Progress
+from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM
+from airflow_provider_vectorbackup.snapshot.encryption import AgeEncryption
+from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotError
+from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
+from airflow_provider_vectorbackup.snapshot.layout import (
+    COLLECTIONS_DIR, MANIFEST_NAME, check_collection_name, check_snapshot_id,
+)
+from airflow_provider_vectorbackup.snapshot.manifest import (
+    COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, VectorSummary,
+)
+from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, ManifestSigner
+from airflow_provider_vectorbackup.snapshot.verify import StoredFile
+from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES, SnapshotWriter
+from airflow_provider_vectorbackup.stores.base import (
+    PendingSnapshot, SnapshotExistsError, SnapshotSealedError, SnapshotStore,
+)
+
+log = logging.getLogger(__name__)
+
+EMPTY_DIGEST = "0" * 64
+_MAX_LISTED_PROBLEMS = 5
+
+
+class CollectionNotReported(SnapshotError):
+    """The commit got no usable entry for a planned collection: its task was killed, never ran, or failed early."""
+
+
+class CollectionMismatch(SnapshotError):
+    """A collection's entry disagrees with the snapshot (its settings) or with what the store holds."""
+
+
+class CollectionVanishedError(SnapshotError):
+    """A planned collection is no longer in the keyspace when its task runs."""
+
+
+class CollectionFailed(SnapshotError):
+    """A collection that a sealed manifest records as failed, with the error recorded there."""
+
+
+@dataclass(frozen=True)
+class SnapshotPlan:
+    """What every worker of one scale-out snapshot must agree on. JSON-safe through :meth:`to_dict`.
+
+    ``sealed`` means the snapshot was already sealed when it was planned (a rerun after a success
+    whose report was lost): there is nothing to dump and the commit only reports it.
+    """
+
+    snapshot_id: str
+    started_at: str
+    source: dict[str, Any]
+    collections: list[str]
+    segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES
+    max_missing_vector_fraction: float = 0.0
+    sealed: bool = False
+
+    @property
+    def vector_policy(self) -> VectorLossPolicy:
+        return VectorLossPolicy(max_missing_fraction=self.max_missing_vector_fraction)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SnapshotPlan:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass
+class CollectionOutcome:
+    """What :func:`dump_collection` produced: the JSON-safe ``result`` to hand to the commit, and why it failed."""
+
+    result: dict[str, Any]
+    error: Exception | None = None
+
+    @property
+    def entry(self) -> CollectionEntry:
+        return CollectionEntry.from_dict(self.result["collection"])
+
+
+# -- 1. plan ---------------------------------------------------------------------------------------
+
+
+def plan_snapshot(
+    astra: AstraDBHook, store: SnapshotStore, snapshot_id: str, *, collections: list[str] | None = None,
+    segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, vector_policy: VectorLossPolicy = VectorLossPolicy(),
+    producer: dict[str, str] | None = None, staging_dir: str | None = None,
+) -> SnapshotPlan:
+    """Create ``.<id>.inprogress`` and list the collections to dump into it (``None``: the whole keyspace).
+
+    Leftovers of an earlier attempt at the same id are removed first. If the id is already
+    complete (and this producer's, holding what was asked), a ``sealed`` plan with no collections
+    is returned. A failure after the folder exists seals it INCOMPLETE with the reason, as a
+    single-task dump does, and is raised.
+    """
+    check_snapshot_id(snapshot_id)
+    started = dt.datetime.now(dt.timezone.utc)
+    source = _source(astra)
+    common = dict(snapshot_id=snapshot_id, started_at=started.isoformat(timespec="milliseconds"), source=source,
+                  segment_max_bytes=segment_max_bytes, max_missing_vector_fraction=vector_policy.max_missing_fraction)
+    try:
+        pending = store.begin(snapshot_id)
+    except SnapshotExistsError:
+        _already_complete(store, snapshot_id, collections, producer)  # raises unless it is ours and has it all
+        log.warning("Snapshot %s is already complete in %s; nothing to dump", snapshot_id, store.describe())
+        return SnapshotPlan(**common, collections=[], sealed=True)
+    try:
+        definitions = {info.name: info.definition for info in astra.list_collections()}
+        names = list(collections) if collections else sorted(definitions)
+        missing = [name for name in names if name not in definitions]
+        if missing:
+            raise UnknownCollectionsError(f"collections not found in keyspace {astra.keyspace!r}: {missing}; "
+                                          f"it has: {sorted(definitions)}")
+        for name in names:
+            check_collection_name(name)
+        if len(set(names)) != len(names):
+            raise ValueError(f"collections are listed more than once: {names}")
+    except Exception as exc:
+        _seal_failed_plan(pending, SnapshotPlan(**common, collections=[]), exc, producer, staging_dir)
+        raise
+    log.info("Planned snapshot %s in %s: %d collection(s), one task each: %s", snapshot_id, store.describe(),
+             len(names), ", ".join(names))
+    return SnapshotPlan(**common, collections=names)
+
+
+def _seal_failed_plan(pending: PendingSnapshot, plan: SnapshotPlan, exc: BaseException,
+                      producer: dict[str, str] | None, staging_dir: str | None) -> None:
+    try:
+        with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=staging_dir) as staging:
+            writer = _writer(staging, plan, producer=producer)
+            writer.backdate(dt.datetime.fromisoformat(plan.started_at))
+            writer.abort(exc)
+            pending.seal(writer.result)  # type: ignore[arg-type]
+    except Exception:
+        log.exception("Could not seal snapshot %s INCOMPLETE after the plan failed; it stays .inprogress, which "
+                      "no reader uses", plan.snapshot_id)
+
+
+# -- 2. one collection -----------------------------------------------------------------------------
+
+
+def dump_collection(
+    astra: AstraDBHook, store: SnapshotStore, plan: SnapshotPlan, name: str, *, staging_dir: str | None = None,
+    encryption: AgeEncryption | None = None, on_progress: Callable[[Progress], None] | None = None,
+    tuning: DumpTuning = DumpTuning(),
+) -> CollectionOutcome:
+    """Write collection ``name`` into the planned snapshot, from scratch, and return its entry for the commit.
+
+    Whatever an earlier attempt stored for this collection is removed first, so a retry never
+    appends to or mixes with a previous try. A failure of the collection itself (the vector-loss
+    guard, a fault that outlasted the retries, the collection gone) is returned in the outcome
+    together with a ``failed`` entry that lists the segments that were finished and stored;
+    the caller reports the entry and then fails. The collection is read and written exactly as a
+    single-task dump reads and writes each of its collections (``tuning``: scan streams and uploads
+    in flight; ``collections_at_once`` does not apply).
+
+    :raises SnapshotSealedError: the snapshot is already sealed; it is never reopened.
+    :raises SnapshotStateError: the snapshot is not in progress (the plan did not run).
+    """
+    if name not in plan.collections:
+        raise ValueError(f"collection {name!r} is not in the plan of snapshot {plan.snapshot_id} "
+                         f"({', '.join(plan.collections) or 'no collections'})")
+    pending = store.resume(plan.snapshot_id)
+    pending.discard_collection(name)
+    stored = _StoredFiles(pending)
+    with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=staging_dir) as staging:
+        writer = _writer(staging, plan, on_file_complete=stored.put, encryption=encryption,
+                         handoff_concurrency=tuning.uploads_at_once)
+        error: Exception | None = None
+        try:
+            definition = astra.collection_definition(name)
+            if definition is None:
+                raise CollectionVanishedError(f"collection {name!r} is no longer in keyspace {astra.keyspace!r}; it "
+                                              f"was there when snapshot {plan.snapshot_id} was planned")
+            _dump_collection(astra, writer, name, definition, stored, on_progress, tuning)
+        except Exception as exc:  # reported in the entry; the caller decides how the task fails
+            log.error("Collection %r failed: %s: %s", name, type(exc).__name__, exc)
+            error = exc
+        finally:
+            writer.close_unsealed()
+        entry = writer.recorded(name) or _failed_entry(name, error or SnapshotError("no entry was recorded"))
+        result = {"collection": entry.to_dict(), "written_with": written_with(writer)}
+    return CollectionOutcome(result, error)
+
+
+# -- 3. commit -------------------------------------------------------------------------------------
+
+
+def commit_snapshot(
+    store: SnapshotStore, plan: SnapshotPlan, results: Iterable[Mapping[str, Any] | None], *,
+    staging_dir: str | None = None, producer: dict[str, str] | None = None, signer: ManifestSigner | None = None,
+    encryption: AgeEncryption | None = None,
+) -> DumpOutcome:
+    """Seal the planned snapshot from the entries its collections' tasks returned.
+
+    A planned collection is recorded as failed, and whatever the store holds for it is removed,
+    when its entry is missing (the task was killed, timed out, or never ran) or unusable (written
+    with other settings, or its files in the store are not the ones it lists). The manifest is
+    written last; the folder becomes ``<id>`` only if every collection is complete, else
+    ``<id>.INCOMPLETE``. A snapshot that is already sealed (a retried commit) is reported as it is.
+
+    :param results: what :func:`dump_collection` returned for each collection (``None`` for none), any order.
+    :param signer: signs ``manifest.json``; ``encryption`` must be what the collections were written with.
+    """
+    if plan.sealed:
+        return _already_sealed(store, plan.snapshot_id, producer)
+    try:
+        pending = store.resume(plan.snapshot_id)
+    except SnapshotSealedError:
+        return _already_sealed(store, plan.snapshot_id, producer)
+    reported: dict[str, Mapping[str, Any]] = {}
+    for result in results:
+        name = _reported_name(result)
+        if name is not None:
+            reported[name] = result  # type: ignore[assignment]
+    with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=staging_dir) as staging:
+        writer = _writer(staging, plan, producer=producer, signer=signer, encryption=encryption)
+        writer.backdate(dt.datetime.fromisoformat(plan.started_at))
+        expected = written_with(writer)
+        entries: dict[str, CollectionEntry] = {}
+        problems: dict[str, SnapshotError] = {}
+        for name in plan.collections:
+            try:
+                entries[name] = _usable_entry(reported.get(name), name, expected)
+            except SnapshotError as exc:
+                problems[name] = exc
+        strays = _reconcile(pending, plan, entries, problems)
+        for name in plan.collections:
+            entry = entries.get(name) if name not in problems else None
+            if entry is not None:
+                try:
+                    writer.adopt(entry)
+                    continue
+                except SnapshotError as exc:
+                    problems[name] = CollectionMismatch(f"its entry cannot be part of this snapshot: {exc}")
+            log.error("Collection %r is recorded as failed: %s", name, problems[name])
+            pending.discard_collection(name)
+            writer.adopt(_failed_entry(name, problems[name]))
+        if strays:
+            result = writer.abort(f"the in-progress folder holds files no collection lists: {_some(strays)}")
+        else:
+            result = writer.finish()
+        sealed = pending.seal(result)
+    failures: dict[str, BaseException] = {c.name: CollectionFailed(c.error or "failed")
+                                          for c in result.manifest.collections if c.status == COLLECTION_FAILED}
+    log.info("Snapshot %s sealed %s with %d collection(s), %d failed", plan.snapshot_id, result.status,
+             len(result.manifest.collections), len(failures))
+    return DumpOutcome(sealed, result.manifest, result, failures)
+
+
+def _reported_name(result: Mapping[str, Any] | None) -> str | None:
+    try:
+        return result["collection"]["name"] if result else None  # type: ignore[index]
+    except (KeyError, TypeError):
+        return None
+
+
+def _usable_entry(result: Mapping[str, Any] | None, name: str, expected: dict[str, Any]) -> CollectionEntry:
+    if result is None:
+        raise CollectionNotReported(
+            "its dump task reported no result: it was killed or timed out, did not run (its upstream failed), or "
+            "failed before it could report; see that task's log. What it stored was removed")
+    try:
+        entry = CollectionEntry.from_dict(result["collection"])
+        written = result["written_with"]
+    except (KeyError, TypeError, ManifestError) as exc:
+        raise CollectionMismatch(f"its dump task reported a malformed result ({exc})") from None
+    if written != expected:
+        differences = sorted(k for k in expected.keys() | written.keys() if expected.get(k) != written.get(k))
+        raise CollectionMismatch(
+            f"it was written with other settings than this snapshot records ({', '.join(differences)}: "
+            f"{ {k: written.get(k) for k in differences} } instead of { {k: expected.get(k) for k in differences} }); "
+            f"every worker must run the same package version and configuration")
+    return entry
+
+
+def _reconcile(pending: PendingSnapshot, plan: SnapshotPlan, entries: dict[str, CollectionEntry],
+               problems: dict[str, SnapshotError]) -> list[str]:
+    """Compare what the store holds with the entries: a collection whose files differ becomes a problem.
+
+    Folders of collections outside the plan are removed. Returns files outside any collection
+    folder that are neither the manifest nor its signature (there should be none).
+    """
+    listing: dict[str, StoredFile] = pending.files()
+    expected: dict[str, tuple[str, FileEntry]] = {
+        f.path: (name, f) for name, entry in entries.items() if name not in problems for f in entry.files}
+    found: dict[str, list[str]] = {}
+    for path, (name, entry) in expected.items():
+        stored = listing.get(path)
+        if stored is None:
+            found.setdefault(name, []).append(f"{path} is missing")
+        elif stored.size is not None and stored.size != entry.bytes:
+            found.setdefault(name, []).append(f"{path} has {stored.size} bytes, not {entry.bytes}")
+        elif stored.sha1 is not None and entry.sha1 is not None and stored.sha1.lower() != entry.sha1:
+            found.setdefault(name, []).append(f"{path} has SHA-1 {stored.sha1}, not {entry.sha1}")
+    planned = set(plan.collections)
+    unplanned: set[str] = set()
+    strays: list[str] = []
+    for path in sorted(listing):
+        if path in expected or path in (MANIFEST_NAME, SIGNATURE_NAME):
+            continue
+        parts = path.split("/")
+        owner = parts[1] if len(parts) >= 3 and parts[0] == COLLECTIONS_DIR else None
+        if owner is not None and owner in planned:
+            if owner in entries and owner not in problems:
+                found.setdefault(owner, []).append(f"{path} is not one of its files")
+        elif owner is not None and _valid_name(owner):
+            unplanned.add(owner)
+        else:
+            strays.append(path)
+    for name, details in found.items():
+        problems[name] = CollectionMismatch(
+            f"its files in the store are not the ones its task reported ({_some(details)}); another attempt may "
+            f"have been writing at the same time. What it stored was removed")
+    for name in sorted(unplanned):
+        log.warning("Removing collections/%s from snapshot %s: that collection is not in its plan", name,
+                    plan.snapshot_id)
+        pending.discard_collection(name)
+    return strays
+
+
+def _already_sealed(store: SnapshotStore, snapshot_id: str, producer: dict[str, str] | None) -> DumpOutcome:
+    """A snapshot sealed before this commit ran (a retry after a lost success): report it as it is."""
+    existing = store.get(snapshot_id)
+    manifest = store.read_manifest(existing)
+    theirs = (manifest.producer or {}).get("dag_id")
+    if producer is not None and theirs != producer.get("dag_id"):
+        raise SnapshotExistsError(f"snapshot {snapshot_id} in {store.describe()} was made by {theirs or 'someone else'}"
+                                  f", not {producer.get('dag_id')}; give this backup another snapshot id")
+    log.warning("Snapshot %s is already sealed (%s) in %s; reporting it as it is", snapshot_id, manifest.status,
+                store.describe())
+    failures: dict[str, BaseException] = {c.name: CollectionFailed(c.error or "failed")
+                                          for c in manifest.collections if c.status == COLLECTION_FAILED}
+    return DumpOutcome(existing, manifest, None, failures, already_complete=manifest.status == STATUS_COMPLETE)
+
+
+# -- shared ----------------------------------------------------------------------------------------
+
+
+def _writer(staging: str, plan: SnapshotPlan, **kwargs: Any) -> SnapshotWriter:
+    """A writer with the plan's settings, opened in a private staging folder (never sealed into the store itself)."""
+    return SnapshotWriter(staging, source=plan.source, snapshot_id=plan.snapshot_id,
+                          segment_max_bytes=plan.segment_max_bytes, vector_policy=plan.vector_policy,
+                          **kwargs).open()
+
+
+def written_with(writer: SnapshotWriter) -> dict[str, Any]:
+    """The settings that decide a collection's bytes, as the manifest records them, plus the encryption.
+
+    A collection written by one worker may be listed by another's commit only if these agree.
+    """
+    return {"segment_max_bytes": writer.segment_max_bytes, "compression": writer.compression,
+            "compress_level": writer.compress_level, "vector_policy": asdict(writer.vector_policy),
+            "envelopes": list(writer.codec.envelope_names),
+            "encryption": writer.encryption.manifest_entry() if writer.encryption is not None else None}
+
+
+def _failed_entry(name: str, error: BaseException) -> CollectionEntry:
+    """A failed collection with nothing stored: what the manifest says of a collection that never got written."""
+    return CollectionEntry(name=name, status=COLLECTION_FAILED, definition={}, definition_file=None, document_count=0,
+                           vectors=VectorSummary(), content_digest=EMPTY_DIGEST, digest_algorithm=DIGEST_ALGORITHM,
+                           error=f"{type(error).__name__}: {error}")
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        check_collection_name(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _some(items: list[str]) -> str:
+    shown = "; ".join(items[:_MAX_LISTED_PROBLEMS])
+    return shown + (f"; and {len(items) - _MAX_LISTED_PROBLEMS} more" if len(items) > _MAX_LISTED_PROBLEMS else "")
