@@ -1,7 +1,8 @@
-# Two commands on a fresh machine that has only python3 and make:
+# Commands for a fresh machine that has only python3 and make:
 #   make demo   runs the main job end to end, offline
 #   make test   runs the whole suite
-# Both create .venv and install the package pinned by constraints/py<major.minor>.txt.
+#   make bench  measures ours against the baselines (docs/benchmarks.md; minutes, best on an idle machine)
+# Each creates .venv and installs the package pinned by constraints/py<major.minor>.txt.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,7 +11,7 @@ PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2]
 CONSTRAINTS := constraints/py$(PYVER).txt
 STAMP  := $(VENV)/.installed-$(PYVER)
 
-.PHONY: test demo demo-guard venv clean
+.PHONY: test demo demo-guard bench venv clean
 
 venv: $(STAMP)
 
@@ -29,6 +30,11 @@ demo: $(STAMP)
 
 demo-guard: $(STAMP)
 	$(PY) scripts/demo.py --regression
+
+# Options go through BENCH_ARGS, e.g. make bench BENCH_ARGS="--quick --only dump-latency"
+bench: $(STAMP)
+	@$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install --quiet --constraint $(CONSTRAINTS) --editable ".[bench]"
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .hypothesis

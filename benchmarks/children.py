@@ -1,0 +1,331 @@
+"""Each side of each scenario, run in a child process of its own so that its time and peak RSS are its alone.
+
+The parent calls :func:`run_child`. The child (``python benchmarks/children.py SIDE ARGUMENTS_JSON``)
+imports only what its side needs, so the baseline never pays for importing Airflow; it times
+the work alone (client set-up included, imports excluded) and prints one JSON line of figures
+ending with ``peak_rss_mib``, the process's high-water resident set (``VmHWM`` in /proc/self/status).
+
+Our sides reach the stand-ins through Airflow connections ``bench_astra`` and ``bench_box``,
+which the parent passes as ``AIRFLOW_CONN_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ASTRA_CONN_ID = "bench_astra"
+BOX_CONN_ID = "bench_box"
+KEYSPACE = "default_keyspace"
+BASELINE_RESTORE_BATCH = 1000
+CHILD_TIMEOUT_SECONDS = 4 * 3600
+
+SIDES: dict[str, Callable[..., dict[str, Any]]] = {}
+
+
+class ChildFailed(RuntimeError):
+    """A side exited with an error; the message ends with its stderr."""
+
+
+def run_child(side: str, env: dict[str, str], **arguments: Any) -> dict[str, Any]:
+    """Run one side in a fresh interpreter and return its figures."""
+    result = subprocess.run([sys.executable, __file__, side, json.dumps(arguments)], capture_output=True, text=True,
+                            env=env, timeout=CHILD_TIMEOUT_SECONDS)
+    if result.returncode:
+        raise ChildFailed(f"{side} exited with {result.returncode}:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def side(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    SIDES[function.__name__.replace("_", "-")] = function
+    return function
+
+
+def peak_rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmHWM in /proc/self/status: peak RSS needs Linux")
+
+
+# -- dump ------------------------------------------------------------------------------------------
+
+@side
+def dump_baseline(url: str, token: str, collection: str, out: str) -> dict[str, Any]:
+    """The seed article's loop: astrapy's cursor with custom datatypes off, json.dumps, gzip.open(..., "wt")."""
+    import base64
+    import datetime as dt
+    import decimal
+    import gzip
+    import uuid
+
+    from astrapy import DataAPIClient
+    from astrapy.api_options import APIOptions, SerdesOptions
+
+    def envelope(value: Any) -> Any:  # the article's json default: non-JSON values in typed envelopes
+        if isinstance(value, dt.datetime):
+            return {"$backupType": "datetime", "value": value.isoformat()}
+        if isinstance(value, dt.date):
+            return {"$backupType": "date", "value": value.isoformat()}
+        if isinstance(value, (bytes, bytearray)):
+            return {"$backupType": "bytes_b64", "value": base64.b64encode(bytes(value)).decode("ascii")}
+        if isinstance(value, decimal.Decimal):
+            return {"$backupType": "decimal", "value": str(value)}
+        if isinstance(value, uuid.UUID):
+            return {"$backupType": "uuid", "value": str(value)}
+        if isinstance(value, (set, frozenset)):
+            return {"$backupType": "set", "value": sorted(value, key=repr)}
+        if hasattr(value, "__iter__") and not isinstance(value, (str, bytes, dict)):
+            return list(value)
+        raise TypeError(f"refusing to write a lossy backup: cannot serialize {type(value).__name__}")
+
+    started = time.perf_counter()
+    options = APIOptions(serdes_options=SerdesOptions(custom_datatypes_in_reading=False,
+                                                      unroll_iterables_to_lists=True))
+    database = DataAPIClient(environment="other", api_options=options).get_database(url, token=token,
+                                                                                    keyspace=KEYSPACE)
+    written = 0
+    with gzip.open(out, "wt", encoding="utf-8") as handle:
+        for document in database.get_collection(collection).find({}, projection={"*": True}):
+            handle.write(json.dumps(document, ensure_ascii=False, default=envelope))
+            handle.write("\n")
+            written += 1
+    return {"documents": written, "seconds": time.perf_counter() - started, "output_bytes": os.path.getsize(out),
+            "streams": 1}
+
+
+class StagingWatch:
+    """Counts the segment files (``part-*``) in a dump's staging folder, and keeps the maximum.
+
+    It counts at every hand-off of a finished file to the store (the moment a finished segment
+    and the next one being written can both be on disk) and, from a thread, every
+    ``interval`` seconds in between, so segments piling up while an upload is in flight are
+    seen too.
+    """
+
+    def __init__(self, folder: Path, interval: float = 0.002) -> None:
+        self.folder = folder
+        self.interval = interval
+        self.maximum = 0
+        self.samples = 0
+        self.handoffs = 0
+        self._lock = threading.Lock()  # counted from the sampler and from the dump's hand-off threads at once
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="staging-watch", daemon=True)
+
+    def count(self, *, handoff: bool = False) -> None:
+        present = sum(name.startswith("part-") for _, _, names in os.walk(self.folder) for name in names)
+        with self._lock:
+            self.maximum = max(self.maximum, present)
+            self.handoffs += handoff
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.count()
+            self.samples += 1
+
+    def __enter__(self) -> StagingWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def watching(self, store: Any) -> Any:
+        """``store``, with every file it is handed counted first."""
+        watch = self
+
+        class Pending:
+            def __init__(self, pending: Any) -> None:
+                self.pending = pending
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self.pending, name)
+
+            def put(self, entry: Any, local: Path) -> None:
+                watch.count(handoff=True)
+                self.pending.put(entry, local)
+
+        class Store:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(store, name)
+
+            def begin(self, snapshot_id: str) -> Pending:
+                return Pending(store.begin(snapshot_id))
+
+        return Store()
+
+
+@side
+def dump_ours(collection: str, snapshot_id: str, out: str | None = None, box_folder: str | None = None,
+              staging_dir: str | None = None, segment_max_bytes: int | None = None) -> dict[str, Any]:
+    """``jobs.dump.dump_snapshot`` into a local folder (``out``) or a Box folder (``box_folder``).
+
+    With ``staging_dir`` the segment files in it are watched (see :class:`StagingWatch`).
+    """
+    import contextlib
+
+    from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+    from airflow_provider_vectorbackup.jobs import dump
+
+    started = time.perf_counter()
+    if box_folder is not None:
+        from airflow_provider_vectorbackup.hooks.box import BoxHook
+        from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore
+
+        store: Any = BoxSnapshotStore.at_path(BoxHook(BOX_CONN_ID), box_folder, create=True)
+    else:
+        from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
+
+        store = LocalSnapshotStore(out)
+    options: dict[str, Any] = {}
+    if segment_max_bytes is not None:
+        options["segment_max_bytes"] = segment_max_bytes
+    watch = StagingWatch(Path(staging_dir)) if staging_dir is not None else None
+    if watch is not None:
+        options["staging_dir"] = staging_dir
+        store = watch.watching(store)
+    with watch if watch is not None else contextlib.nullcontext():
+        outcome = dump.dump_snapshot(AstraDBHook(ASTRA_CONN_ID), store, snapshot_id, collections=[collection],
+                                     **options)
+    seconds = time.perf_counter() - started
+    if outcome.failures or outcome.manifest.status != "complete":
+        raise RuntimeError(f"our dump did not complete: {outcome.manifest.status}, {outcome.failures}")
+    # Read through the manifest's JSON, not its dataclass, so that fields newer than this
+    # harness (the per-collection "scan" record) are seen whenever the writer records them.
+    entry = next(c for c in json.loads(outcome.manifest.to_json())["collections"] if c["name"] == collection)
+    scan = entry.get("scan") or {}
+    figures = {"documents": entry["document_count"], "seconds": seconds,
+               "output_bytes": sum(f["bytes"] for f in entry["segments"]),
+               "segments": len(entry["segments"]), "streams": int(scan.get("streams") or 1), "scan": scan}
+    if watch is not None:
+        figures["staging"] = {"max_segments": watch.maximum, "handoffs": watch.handoffs, "samples": watch.samples}
+        # Finished files handed to the store at once: the dump's default tuning, or one (inline) before it had any.
+        tuning = getattr(dump, "DumpTuning", None)
+        figures["uploads_at_once"] = tuning().uploads_at_once if tuning is not None else 1
+    return figures
+
+
+# -- restore ---------------------------------------------------------------------------------------
+
+@side
+def restore_baseline(url: str, token: str, source: str, target: str, definition: dict[str, Any]) -> dict[str, Any]:
+    """The baseline's JSONL.gz read line by line, inserted with astrapy's defaults in batches of 1,000."""
+    import gzip
+
+    from astrapy import DataAPIClient
+    from astrapy.info import CollectionDefinition
+    from astrapy.settings.defaults import DEFAULT_INSERT_MANY_CHUNK_SIZE, DEFAULT_INSERT_MANY_CONCURRENCY
+
+    started = time.perf_counter()
+    database = DataAPIClient(environment="other").get_database(url, token=token, keyspace=KEYSPACE)
+    collection = database.create_collection(target, definition=CollectionDefinition.coerce(definition))
+    inserted, batch = 0, []
+    with gzip.open(source, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            batch.append(json.loads(line))
+            if len(batch) == BASELINE_RESTORE_BATCH:
+                inserted += len(collection.insert_many(batch).inserted_ids)
+                batch = []
+    if batch:
+        inserted += len(collection.insert_many(batch).inserted_ids)
+    return {"documents": inserted, "seconds": time.perf_counter() - started,
+            "streams": DEFAULT_INSERT_MANY_CONCURRENCY, "documents_per_request": DEFAULT_INSERT_MANY_CHUNK_SIZE}
+
+
+@side
+def restore_ours(store: str, snapshot_id: str, collection: str, target_prefix: str) -> dict[str, Any]:
+    """``jobs.restore.restore_snapshot`` with its default options and every post-restore check on.
+
+    Phases are timed by wrapping the hook's public methods on this instance: ``prepare`` (snapshot
+    verified record by record, target checked and created), ``insert`` (records read from the
+    snapshot and inserted), ``read_back`` (the whole target scanned for its count and content
+    digest) and ``recall`` (vector-search recall@10 against exact neighbours from the snapshot).
+    """
+    from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+    from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
+    from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
+
+    hook = AstraDBHook(ASTRA_CONN_ID)
+    marks: dict[str, float] = {}
+    insert, iterate = hook.insert_documents, hook.iter_documents
+
+    def timed_insert(*args: Any, **kwargs: Any) -> Any:
+        marks["insert_started"] = time.perf_counter()
+        try:
+            return insert(*args, **kwargs)
+        finally:
+            marks["insert_finished"] = time.perf_counter()
+
+    def timed_iterate(*args: Any, **kwargs: Any) -> Any:
+        yield from iterate(*args, **kwargs)
+        marks["read_back_finished"] = time.perf_counter()
+
+    hook.insert_documents, hook.iter_documents = timed_insert, timed_iterate
+    options = RestoreOptions(collections=[collection], target_prefix=target_prefix)
+    started = time.perf_counter()
+    report = restore_snapshot(LocalSnapshotStore(store), snapshot_id, hook, options)
+    finished = time.perf_counter()
+    result = report["collections"][collection]
+    return {
+        "documents": result["documents_restored"], "seconds": finished - started,
+        "streams": options.concurrency, "documents_per_request": options.chunk_size,
+        "phases": {"prepare": marks["insert_started"] - started,
+                   "insert": marks["insert_finished"] - marks["insert_started"],
+                   "read_back": marks["read_back_finished"] - marks["insert_finished"],
+                   "recall": finished - marks["read_back_finished"]},
+        "checks": {"snapshot_verified": "records", "documents_restored": result["documents_restored"],
+                   "digest_matches": result["digest_restored"] == result["digest_expected"],
+                   "digest_matches_manifest": result["digest_matches_manifest"],
+                   "recall_at_10": result["recall_at_10"], "recall_queries": result["queries"],
+                   "min_recall": options.min_recall},
+    }
+
+
+# -- upload ----------------------------------------------------------------------------------------
+
+@side
+def upload_baseline(box: dict[str, str], path: str, name: str) -> dict[str, Any]:
+    """boxsdk's ``chunked_uploads.upload_big_file`` into the root folder."""
+    from box_sdk_gen import BaseUrls, BoxCCGAuth, BoxClient, CCGConfig, NetworkSession
+
+    started = time.perf_counter()
+    auth = BoxCCGAuth(CCGConfig(box["client_id"], box["client_secret"], enterprise_id=box["enterprise_id"]))
+    urls = BaseUrls(base_url=box["base_url"], upload_url=box["upload_url"], oauth_2_url=box["oauth2_url"])
+    client = BoxClient(auth, network_session=NetworkSession(base_urls=urls))
+    size = os.path.getsize(path)
+    with open(path, "rb") as stream:
+        file = client.chunked_uploads.upload_big_file(stream, name, size, "0")
+    return {"bytes": size, "seconds": time.perf_counter() - started, "sha1": file.sha_1, "streams": 1}
+
+
+@side
+def upload_ours(path: str, name: str, chunk_threshold: int) -> dict[str, Any]:
+    """``BoxHook.upload``: SHA-1 of the file, then its own chunked upload with parts in parallel."""
+    from airflow_provider_vectorbackup.hooks.box import BoxHook
+
+    started = time.perf_counter()
+    hook = BoxHook(BOX_CONN_ID, chunk_threshold=chunk_threshold)
+    item = hook.upload(path, "0", name)
+    return {"bytes": os.path.getsize(path), "seconds": time.perf_counter() - started, "sha1": item.sha1,
+            "streams": hook.upload_concurrency}
+
+
+def main() -> None:
+    name, arguments = sys.argv[1], json.loads(sys.argv[2])
+    figures = SIDES[name](**arguments)
+    figures["peak_rss_mib"] = peak_rss_mib()
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,372 @@
+"""The scenarios of issue 7: each starts its stand-ins, seeds them, runs its sides and judges its targets.
+
+Every scenario returns the same shape: ``settings``, ``sides`` (the figures of each side),
+``headline`` (the two numbers the table and the chart compare), ``targets`` (each with
+``pass``) and ``notes`` (what a reader needs to interpret the figures).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from children import ASTRA_CONN_ID, BOX_CONN_ID, run_child
+from data import COLLECTION, definition, random_file, seed_collection
+
+from airflow_provider_vectorbackup.testing.astra import AstraStandIn
+from airflow_provider_vectorbackup.testing.box.standin import BoxStandIn
+from airflow_provider_vectorbackup.testing.faults import FaultPlan
+from airflow_provider_vectorbackup.testing.sample_data import KEYSPACE
+
+MB = 1_000_000
+MIB = 1 << 20
+BOX_CHUNK_MINIMUM = 20 * MIB
+SNAPSHOT_ID = "20260101T000000Z-bench"
+BOX_UNTHROTTLED = {"max_uploads_per_minute": 0, "max_requests_per_minute": 0}
+"""The stand-in has no rate limits and the baseline no throttle: ours' Box-safe pacing is switched off too."""
+
+
+class ScenarioFailed(RuntimeError):
+    """The sides did not do the same work (e.g. different document counts): the figures would not compare."""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Scratch space of one scenario and the environment its children start from."""
+
+    folder: Path
+    env: dict[str, str]
+
+    def child_env(self, astra: AstraStandIn | None = None, box: BoxStandIn | None = None) -> dict[str, str]:
+        """The children's environment, with Airflow connections to the stand-ins given."""
+        env = dict(self.env)
+        if astra is not None:
+            env[f"AIRFLOW_CONN_{ASTRA_CONN_ID.upper()}"] = json.dumps({
+                "conn_type": "astra_db", "host": astra.url, "password": astra.token,
+                "extra": {"keyspace": KEYSPACE, "environment": "other"}})
+        if box is not None:
+            env[f"AIRFLOW_CONN_{BOX_CONN_ID.upper()}"] = json.dumps({
+                "conn_type": "box", "login": box.client_id, "password": box.client_secret,
+                "extra": {"enterprise_id": box.enterprise_id, "base_url": box.url, "upload_url": box.upload_url,
+                          "oauth2_url": box.oauth2_url, **BOX_UNTHROTTLED}})
+        return env
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    settings: dict[str, Any]
+    """Full-size defaults: the sizes of the issue's targets."""
+    quick: dict[str, Any]
+    """Tiny sizes for smoke checks (``--quick``)."""
+    run: Callable[[Workspace, dict[str, Any]], dict[str, Any]]
+
+
+# -- figures ---------------------------------------------------------------------------------------
+
+def wire_limit(streams: int, per_request: float, latency_ms: float) -> float | None:
+    """streams x (documents or bytes per request) / round trip, with the injected latency as the round trip.
+
+    ``None`` without injected latency: the wire then sets no limit worth quoting.
+    """
+    return streams * per_request / (latency_ms / 1000) if latency_ms else None
+
+
+def target(name: str, short: str, measured: float | None, comparison: str, threshold: float) -> dict[str, Any]:
+    """One of the issue's targets, judged on the measure as reported; ``short`` labels it on the chart."""
+    passed = measured is not None and (measured >= threshold if comparison == ">=" else measured <= threshold)
+    return {"name": name, "short": short, "measured": _round(measured, 4), "comparison": comparison,
+            "threshold": threshold, "pass": passed}
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _ratio(ours: float, baseline: float) -> float | None:
+    return ours / baseline if baseline else None
+
+
+def _add_document_rates(figures: dict[str, Any], payload_bytes: int, per_request: int, latency_ms: float) -> None:
+    """Add docs/s, payload MB/s and the share of the wire limit to a side's own figures."""
+    seconds = figures["seconds"]
+    rate = figures["documents"] / seconds
+    limit = wire_limit(figures["streams"], per_request, latency_ms)
+    figures.update(seconds=round(seconds, 3), docs_per_second=round(rate, 1),
+                   mb_per_second=round(payload_bytes / MB / seconds, 3), wire_limit_docs_per_second=_round(limit, 1),
+                   wire_fraction=_round(rate / limit if limit else None, 4))
+
+
+def _add_output(figures: dict[str, Any]) -> None:
+    figures["output_mb"] = round(figures.pop("output_bytes") / MB, 3)
+    figures["output_mb_per_second"] = round(figures["output_mb"] / figures["seconds"], 3)
+
+
+def _same_documents(expected: int, sides: dict[str, dict[str, Any]]) -> None:
+    counts = {name: figures["documents"] for name, figures in sides.items()}
+    if any(count != expected for count in counts.values()):
+        raise ScenarioFailed(f"expected {expected} documents on every side, got {counts}")
+
+
+def headline(unit: str, labels: list[str], values: list[float], *, ratio: float | None = None,
+             higher_is_better: bool = True, limits: list[float | None] | None = None,
+             limit_label: str = "wire limit") -> dict[str, Any]:
+    """The values a scenario is summed up by, in the table and the chart; ``limits`` are drawn per bar."""
+    return {"unit": unit, "labels": labels, "values": values, "ratio": _round(ratio, 4),
+            "higher_is_better": higher_is_better, "limits": limits or [None] * len(values), "limit_label": limit_label}
+
+
+def _versus(unit: str, sides: dict[str, dict[str, Any]], key: str, limit_key: str) -> dict[str, Any]:
+    """Baseline against ours, with each side's wire limit."""
+    values = [sides["baseline"][key], sides["ours"][key]]
+    return headline(unit, ["baseline", "ours"], values, ratio=_ratio(values[1], values[0]),
+                    limits=[sides["baseline"][limit_key], sides["ours"][limit_key]])
+
+
+# -- dump ------------------------------------------------------------------------------------------
+
+def _dump(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
+    """Both dumps of the same seeded collection, with their figures."""
+    with AstraStandIn(page_size=settings["page_size"], faults=FaultPlan(latency_ms=settings["latency_ms"])) as astra:
+        payload = seed_collection(astra, settings["documents"], settings["dimension"])
+        env = workspace.child_env(astra)
+        baseline = run_child("dump-baseline", env, url=astra.url, token=astra.token, collection=COLLECTION,
+                             out=str(workspace.folder / "baseline.jsonl.gz"))
+        ours = run_child("dump-ours", env, collection=COLLECTION, snapshot_id=SNAPSHOT_ID,
+                         out=str(workspace.folder / "store"))
+    sides = {"baseline": baseline, "ours": ours}
+    _same_documents(settings["documents"], sides)
+    for figures in sides.values():
+        _add_document_rates(figures, payload, settings["page_size"], settings["latency_ms"])
+        _add_output(figures)
+    return {"settings": settings, "payload_mb": round(payload / MB, 3), "sides": sides,
+            "headline": _versus("docs/s", sides, "docs_per_second", "wire_limit_docs_per_second")}
+
+
+def dump_latency(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
+    result = _dump(workspace, settings)
+    ours = result["sides"]["ours"]
+    result["targets"] = [
+        target("ours / baseline docs/s", ">= 8x", result["headline"]["ratio"], ">=", 8),
+        target(f"ours' share of the wire limit of its {ours['streams']} stream(s)", ">= 50% of wire",
+               ours["wire_fraction"], ">=", 0.5)]
+    result["notes"] = [_streams_note(ours)]
+    return result
+
+
+def dump_cpu(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
+    result = _dump(workspace, settings)
+    result["targets"] = [target("ours / baseline docs/s", ">= 3x", result["headline"]["ratio"], ">=", 3)]
+    result["notes"] = [_streams_note(result["sides"]["ours"])]
+    return result
+
+
+def _streams_note(ours: dict[str, Any]) -> str:
+    scan = ours["scan"]
+    if scan:
+        return (f"ours scanned with {ours['streams']} stream(s), as its manifest records (mode "
+                f"{scan.get('mode')!r}: {scan.get('reason')})")
+    return "ours' manifest records no 'scan': counted as 1 stream"
+
+
+# -- restore ---------------------------------------------------------------------------------------
+
+def restore(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
+    """Each side restores its own dump of the same collection into a fresh collection.
+
+    The dumps are made first without injected latency and are not part of the figures.
+    """
+    baseline_target, ours_prefix = f"{COLLECTION}_baseline_restore", "restored_"
+    with AstraStandIn(page_size=settings["page_size"]) as astra:
+        payload = seed_collection(astra, settings["documents"], settings["dimension"])
+        env = workspace.child_env(astra)
+        source, store = workspace.folder / "baseline.jsonl.gz", workspace.folder / "store"
+        run_child("dump-baseline", env, url=astra.url, token=astra.token, collection=COLLECTION, out=str(source))
+        run_child("dump-ours", env, collection=COLLECTION, snapshot_id=SNAPSHOT_ID, out=str(store))
+        astra.faults.configure(latency_ms=settings["latency_ms"])
+        baseline = run_child("restore-baseline", env, url=astra.url, token=astra.token, source=str(source),
+                             target=baseline_target, definition=definition(settings["dimension"]))
+        ours = run_child("restore-ours", env, store=str(store), snapshot_id=SNAPSHOT_ID, collection=COLLECTION,
+                         target_prefix=ours_prefix)
+        astra.faults.configure(latency_ms=0)
+        original = _contents(astra, COLLECTION)
+        identical = {"baseline": _contents(astra, baseline_target) == original,
+                     "ours": _contents(astra, ours_prefix + COLLECTION) == original}
+    sides = {"baseline": baseline, "ours": ours}
+    _same_documents(settings["documents"], sides)
+    for name, figures in sides.items():
+        _add_document_rates(figures, payload, figures["documents_per_request"], settings["latency_ms"])
+        figures["identical_to_source"] = identical[name]
+    phases = ours["phases"] = {phase: round(seconds, 3) for phase, seconds in ours["phases"].items()}
+    # Until every document is written (ours' checks before writing included, its checks after excluded):
+    # the point at which the baseline is done.
+    ours["written_docs_per_second"] = round(ours["documents"] / (phases["prepare"] + phases["insert"]), 1)
+    summary = _versus("docs/s", sides, "docs_per_second", "wire_limit_docs_per_second")
+    written_ratio = _ratio(ours["written_docs_per_second"], sides["baseline"]["docs_per_second"])
+    checks = ours["checks"]
+    return {
+        "settings": settings, "payload_mb": round(payload / MB, 3), "sides": sides, "headline": summary,
+        "ratio_until_written": _round(written_ratio),
+        "targets": [
+            target("ours / baseline docs/s, end to end with every check", ">= 3x", summary["ratio"], ">=", 3),
+            target("the same until every document is written (ours' post-restore checks excluded)",
+                   ">= 3x until written", written_ratio, ">=", 3)],
+        "notes": [
+            "the baseline only inserts; ours also verifies the snapshot record by record before writing, then "
+            "reads the whole target back (count and content digest) and measures vector-search recall@10 over "
+            f"{checks['recall_queries']} queries (got {checks['recall_at_10']}, needs {checks['min_recall']})",
+            f"ours' phases in seconds: {phases}; until every document is written (prepare + insert) it runs at "
+            f"{ours['written_docs_per_second']} docs/s, {_round(written_ratio)}x the baseline",
+            f"requests in flight x documents per insertMany: baseline {sides['baseline']['streams']} x "
+            f"{sides['baseline']['documents_per_request']} (astrapy's defaults), ours {ours['streams']} x "
+            f"{ours['documents_per_request']} (RestoreOptions' defaults)",
+        ],
+    }
+
+
+def _contents(astra: AstraStandIn, name: str) -> dict[str, str]:
+    """A collection's documents by ``_id``, each as canonical JSON."""
+    return {json.dumps(doc["_id"]): json.dumps(doc, sort_keys=True) for doc in astra.dump_collection(KEYSPACE, name)}
+
+
+# -- upload ----------------------------------------------------------------------------------------
+
+def upload(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
+    size, part_size = int(settings["megabytes"] * MB), int(settings["part_mib"] * MIB)
+    path = workspace.folder / "upload.bin"
+    sha1 = random_file(path, size)
+    # Box accepts upload sessions from 20 MiB; smaller (--quick) files get a stand-in that
+    # accepts them, and ours is told to use its chunked path for them too.
+    chunk_minimum = min(BOX_CHUNK_MINIMUM, size)
+    with BoxStandIn(part_size=part_size, chunk_minimum=chunk_minimum,
+                    faults=FaultPlan(latency_ms=settings["latency_ms"])) as box:
+        env = workspace.child_env(box=box)
+        account = {"client_id": box.client_id, "client_secret": box.client_secret,
+                   "enterprise_id": box.enterprise_id, "base_url": box.url, "upload_url": box.upload_url,
+                   "oauth2_url": box.oauth2_url}
+        baseline = run_child("upload-baseline", env, box=account, path=str(path), name="baseline.bin")
+        ours = run_child("upload-ours", env, path=str(path), name="ours.bin", chunk_threshold=chunk_minimum)
+        parts = box.request_counts.get("upload_part")
+    path.unlink()
+    sides = {"baseline": baseline, "ours": ours}
+    wrong = {name: figures["sha1"] for name, figures in sides.items() if figures["sha1"] != sha1}
+    if wrong:
+        raise ScenarioFailed(f"uploaded SHA-1 differs from the file's {sha1}: {wrong}")
+    for figures in sides.values():
+        seconds = figures["seconds"]
+        limit = wire_limit(figures["streams"], part_size / MB, settings["latency_ms"])
+        rate = figures["bytes"] / MB / seconds
+        figures.update(seconds=round(seconds, 3), mb_per_second=round(rate, 3), wire_limit_mb_per_second=_round(limit),
+                       wire_fraction=_round(rate / limit if limit else None, 4))
+    summary = _versus("MB/s", sides, "mb_per_second", "wire_limit_mb_per_second")
+    return {
+        "settings": settings, "sides": sides, "headline": summary,
+        "targets": [target("ours / baseline MB/s", ">= 3x", summary["ratio"], ">=", 3)],
+        "notes": [f"{size:,} random bytes in parts of {part_size:,} bytes; the stand-in received {parts} part uploads "
+                  f"in all; ours sends {ours['streams']} parts at a time, the baseline one",
+                  "both times include computing the file's SHA-1 and fetching a token; ours' Box rate limits "
+                  f"(connection extras) are off: {BOX_UNTHROTTLED}"],
+    }
+
+
+# -- memory ----------------------------------------------------------------------------------------
+
+def memory(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
+    """Ours only: the same dump at two collection sizes, each in a fresh stand-in."""
+    sides: dict[str, dict[str, Any]] = {}
+    latency = FaultPlan(latency_ms=settings["latency_ms"])
+    for label in ("small", "large"):
+        count = settings[f"{label}_documents"]
+        with AstraStandIn(page_size=settings["page_size"], faults=latency) as astra:
+            payload = seed_collection(astra, count, settings["dimension"])
+            store = workspace.folder / f"store-{label}"
+            figures = run_child("dump-ours", workspace.child_env(astra), collection=COLLECTION,
+                                snapshot_id=SNAPSHOT_ID, out=str(store))
+        shutil.rmtree(store)
+        _same_documents(count, {label: figures})
+        _add_document_rates(figures, payload, settings["page_size"], settings["latency_ms"])
+        _add_output(figures)
+        sides[label] = figures
+    small, large = sides["small"]["peak_rss_mib"], sides["large"]["peak_rss_mib"]
+    ratio = _ratio(large, small)
+    labels = [f"{settings['small_documents']:,} docs", f"{settings['large_documents']:,} docs"]
+    return {
+        "settings": settings, "sides": sides,
+        "headline": headline("peak RSS MiB", labels, [small, large], ratio=ratio, higher_is_better=False,
+                             limits=[None, round(1.25 * small, 1)], limit_label="target"),
+        "targets": [target("peak RSS, large / small dump", "<= 1.25x", ratio, "<=", 1.25)],
+        "notes": ["peak RSS includes importing Airflow and the provider, the same in both runs"],
+    }
+
+
+# -- staging ---------------------------------------------------------------------------------------
+
+def staging(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
+    """Ours only: the most segment files in the dump's local staging folder at any one time.
+
+    The dump goes to Box (a store whose hand-off is an upload, so finished segments can wait on
+    disk) or to a local folder, in small segments so that there are many; see children.StagingWatch.
+    The limit is the hand-offs (uploads) the dump allows in flight plus the one segment being
+    written (one collection).
+    """
+    if settings["store"] not in ("box", "local"):
+        raise ValueError(f"the staging store is 'box' or 'local', not {settings['store']!r}")
+    staging_dir = workspace.folder / "staging"
+    staging_dir.mkdir()
+    latency = FaultPlan(latency_ms=settings["latency_ms"])
+    with contextlib.ExitStack() as running:
+        astra = running.enter_context(AstraStandIn(page_size=settings["page_size"], faults=latency))
+        seed_collection(astra, settings["documents"], settings["dimension"])
+        if settings["store"] == "box":
+            box, where = running.enter_context(BoxStandIn(faults=latency)), {"box_folder": "benchmarks"}
+        else:
+            box, where = None, {"out": str(workspace.folder / "store")}
+        ours = run_child("dump-ours", workspace.child_env(astra, box), collection=COLLECTION,
+                         snapshot_id=SNAPSHOT_ID, staging_dir=str(staging_dir),
+                         segment_max_bytes=int(settings["segment_mb"] * MB), **where)
+    _same_documents(settings["documents"], {"ours": ours})
+    watched = ours["staging"]
+    limit = ours["uploads_at_once"] + 1
+    return {
+        "settings": settings, "sides": {"ours": ours},
+        "headline": headline("segment files", ["ours"], [watched["max_segments"]], higher_is_better=False,
+                             limits=[limit], limit_label=f"limit {limit}"),
+        "targets": [target("most segment files staged at once", f"<= {limit}", watched["max_segments"], "<=", limit)],
+        "notes": [f"{ours['segments']} segments of at most {settings['segment_mb']} MB (uncompressed) into the "
+                  f"{settings['store']} store; counted at each of {watched['handoffs']} hand-offs to the store and in "
+                  f"{watched['samples']} samples every 2 ms",
+                  f"limit = {ours['uploads_at_once']} hand-off(s) in flight (DumpTuning.uploads_at_once) + 1 segment "
+                  f"being written", _streams_note(ours)],
+    }
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
+    Scenario("dump-latency", "Latency-bound dump",
+             {"documents": 20_000, "dimension": 384, "page_size": 20, "latency_ms": 20.0},
+             {"documents": 400, "dimension": 64, "page_size": 20, "latency_ms": 20.0}, dump_latency),
+    Scenario("dump-cpu", "CPU-bound dump",
+             {"documents": 20_000, "dimension": 1536, "page_size": 50, "latency_ms": 0.0},
+             {"documents": 400, "dimension": 256, "page_size": 50, "latency_ms": 0.0}, dump_cpu),
+    Scenario("restore", "Restore",
+             {"documents": 20_000, "dimension": 384, "page_size": 20, "latency_ms": 20.0},
+             {"documents": 400, "dimension": 64, "page_size": 20, "latency_ms": 20.0}, restore),
+    Scenario("upload", "Box upload",
+             {"megabytes": 300.0, "part_mib": 8.0, "latency_ms": 20.0},
+             {"megabytes": 6.0, "part_mib": 1.0, "latency_ms": 20.0}, upload),
+    Scenario("memory", "Peak RSS of our dump",
+             {"small_documents": 10_000, "large_documents": 100_000, "dimension": 1536, "page_size": 50,
+              "latency_ms": 0.0},
+             {"small_documents": 200, "large_documents": 2_000, "dimension": 64, "page_size": 50,
+              "latency_ms": 0.0}, memory),
+    Scenario("staging", "Local staging disk",
+             {"documents": 20_000, "dimension": 384, "page_size": 50, "latency_ms": 20.0, "segment_mb": 1.0,
+              "store": "box"},
+             {"documents": 600, "dimension": 64, "page_size": 50, "latency_ms": 5.0, "segment_mb": 0.05,
+              "store": "box"}, staging),
+)}
