@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="auto: read by _id range when provably complete; single: one scan per collection")
     dump.add_argument("--collections-at-once", type=int, default=2)
     dump.add_argument("--uploads-at-once", type=int, default=2)
+    dump.add_argument("--compression", choices=["gzip", "zstd", "none"], default="gzip",
+                      help="gzip (level 1, default); zstd needs the zstd extra and writes format version 2")
     restore = commands.add_parser("restore", parents=[common], help="restore collections and validate them")
     restore.add_argument("snapshot_id")
     restore.add_argument("--collections", help="comma-separated names (default: all complete ones)")
@@ -309,7 +311,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
                             collections_at_once=args.collections_at_once, uploads_at_once=args.uploads_at_once)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    options: dict[str, Any] = {"tuning": tuning}
+    options: dict[str, Any] = {"tuning": tuning, "compression": args.compression}
     if args.segment_max_bytes:
         options["segment_max_bytes"] = args.segment_max_bytes
     with _ProgressDisplay(enabled=not args.quiet and sys.stderr.isatty()) as display:

@@ -331,7 +331,7 @@ class AstraDBHook(BaseHook):
         return int(self.command({"estimatedDocumentCount": {}}, collection=collection)["status"]["count"])
 
     def insert_documents(self, collection: str, documents: Iterable[dict[str, Any]], *, chunk_size: int = 20,
-                         concurrency: int = 8) -> InsertReport:
+                         concurrency: int = 16) -> InsertReport:
         """Insert stored-form documents with bounded concurrency; re-running it is safe.
 
         A document whose ``_id`` already exists counts as present when the stored document is

@@ -18,6 +18,7 @@ from typing import Any
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS, SCAN_MODES, CollectionScan
 from airflow_provider_vectorbackup.progress import Progress
+from airflow_provider_vectorbackup.snapshot.compression import check as check_compression
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
@@ -93,7 +94,7 @@ def dump_snapshot(
     segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, staging_dir: str | None = None,
     vector_policy: VectorLossPolicy = VectorLossPolicy(), producer: dict[str, str] | None = None,
     on_progress: Callable[[Progress], None] | None = None, signer: ManifestSigner | None = None,
-    encryption: AgeEncryption | None = None, tuning: DumpTuning = DumpTuning(),
+    encryption: AgeEncryption | None = None, tuning: DumpTuning = DumpTuning(), compression: str = "gzip",
 ) -> DumpOutcome:
     """Stream every selected collection into ``store`` as snapshot ``snapshot_id``.
 
@@ -104,8 +105,10 @@ def dump_snapshot(
     :param signer: signs ``manifest.json`` (see docs/format.md, "Signed manifests").
     :param encryption: an ``AgeEncryption``: segments and definitions are encrypted to its recipients.
     :param tuning: scan streams and concurrency; see :class:`DumpTuning`.
+    :param compression: ``"gzip"`` (level 1), ``"zstd"`` (needs the ``zstd`` extra; format version 2) or ``"none"``.
     """
     check_snapshot_id(snapshot_id)
+    check_compression(compression)  # a missing zstandard package is reported before the store is touched
     try:
         pending = store.begin(snapshot_id)
     except SnapshotExistsError:
@@ -116,7 +119,7 @@ def dump_snapshot(
         writer = SnapshotWriter(staging, source=_source(astra), snapshot_id=snapshot_id,
                                 segment_max_bytes=segment_max_bytes, vector_policy=vector_policy,
                                 on_file_complete=stored.put, producer=producer, signer=signer, encryption=encryption,
-                                handoff_concurrency=tuning.uploads_at_once)
+                                handoff_concurrency=tuning.uploads_at_once, compression=compression)
         try:
             # Everything after begin() runs inside the writer: a failure anywhere, even before the first
             # collection, seals the snapshot INCOMPLETE with the reason instead of leaving .inprogress.

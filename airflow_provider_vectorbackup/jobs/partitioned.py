@@ -33,6 +33,7 @@ from airflow_provider_vectorbackup.jobs.dump import (
     DumpOutcome, DumpTuning, UnknownCollectionsError, _already_complete, _dump_collection, _source, _StoredFiles,
 )
 from airflow_provider_vectorbackup.progress import Progress
+from airflow_provider_vectorbackup.snapshot.compression import check as check_compression
 from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM
 from airflow_provider_vectorbackup.snapshot.encryption import AgeEncryption
 from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotError
@@ -87,6 +88,7 @@ class SnapshotPlan:
     segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES
     max_missing_vector_fraction: float = 0.0
     sealed: bool = False
+    compression: str = "gzip"
 
     @property
     def vector_policy(self) -> VectorLossPolicy:
@@ -118,7 +120,7 @@ class CollectionOutcome:
 def plan_snapshot(
     astra: AstraDBHook, store: SnapshotStore, snapshot_id: str, *, collections: list[str] | None = None,
     segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, vector_policy: VectorLossPolicy = VectorLossPolicy(),
-    producer: dict[str, str] | None = None, staging_dir: str | None = None,
+    producer: dict[str, str] | None = None, staging_dir: str | None = None, compression: str = "gzip",
 ) -> SnapshotPlan:
     """Create ``.<id>.inprogress`` and list the collections to dump into it (``None``: the whole keyspace).
 
@@ -131,7 +133,9 @@ def plan_snapshot(
     started = dt.datetime.now(dt.timezone.utc)
     source = _source(astra)
     common = dict(snapshot_id=snapshot_id, started_at=started.isoformat(timespec="milliseconds"), source=source,
-                  segment_max_bytes=segment_max_bytes, max_missing_vector_fraction=vector_policy.max_missing_fraction)
+                  segment_max_bytes=segment_max_bytes, max_missing_vector_fraction=vector_policy.max_missing_fraction,
+                  compression=compression)
+    check_compression(compression)  # every worker and the commit will need its package
     try:
         pending = store.begin(snapshot_id)
     except SnapshotExistsError:
@@ -375,7 +379,7 @@ def _writer(staging: str, plan: SnapshotPlan, **kwargs: Any) -> SnapshotWriter:
     """A writer with the plan's settings, opened in a private staging folder (never sealed into the store itself)."""
     return SnapshotWriter(staging, source=plan.source, snapshot_id=plan.snapshot_id,
                           segment_max_bytes=plan.segment_max_bytes, vector_policy=plan.vector_policy,
-                          **kwargs).open()
+                          compression=plan.compression, **kwargs).open()
 
 
 def written_with(writer: SnapshotWriter) -> dict[str, Any]:

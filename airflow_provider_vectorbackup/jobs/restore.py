@@ -64,7 +64,7 @@ class RestoreOptions:
     if_exists: str = "fail"
     allow_incomplete: bool = False
     chunk_size: int = 20
-    concurrency: int = 8
+    concurrency: int = 16
     read_streams: int = DEFAULT_STREAMS
     """Requests in flight when the restored collection is read back for validation."""
     validation_queries: int = 10

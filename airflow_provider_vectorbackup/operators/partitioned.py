@@ -32,6 +32,7 @@ from airflow_provider_vectorbackup.jobs.partitioned import (
 from airflow_provider_vectorbackup.keys import encryption_from_connection, signer_from_connection
 from airflow_provider_vectorbackup.links import BoxFolderLink
 from airflow_provider_vectorbackup.operators.dump import SNAPSHOT_ID_KEY, default_snapshot_id, snapshot_asset
+from airflow_provider_vectorbackup.snapshot.compression import COMPRESSIONS
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotStateError, VectorLossError
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id
@@ -80,6 +81,7 @@ class SnapshotPlanOperator(StoreArguments, BaseOperator):
     :param scan_mode: ``"auto"`` (by ``_id`` range when provably complete) or ``"single"`` (one scan).
     :param uploads_at_once: segments each collection task uploads concurrently while writing the next
         (default 2). How many collections run at once is the mapped task's ``max_active_tis_per_dagrun``.
+    :param compression: ``"gzip"`` (default), ``"zstd"`` (the ``zstd`` extra on every worker) or ``"none"``.
 
     Returns (XCom) the list of collection names, for ``.expand(collection=plan.output)``; pushes the
     snapshot id (key ``snapshot_id``) before any work.
@@ -98,12 +100,16 @@ class SnapshotPlanOperator(StoreArguments, BaseOperator):
         snapshot_id: str | None = None, segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES,
         staging_dir: str | None = None, max_missing_vector_fraction: float = 0.0,
         signing_conn_id: str | None = None, encryption_conn_id: str | None = None,
-        scan_streams: int = DEFAULT_STREAMS, scan_mode: str = "auto", uploads_at_once: int = 2, **kwargs: Any,
+        scan_streams: int = DEFAULT_STREAMS, scan_mode: str = "auto", uploads_at_once: int = 2,
+        compression: str = "gzip", **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)  # a wrong combination fails at parse
         self.tuning = DumpTuning(scan_mode=scan_mode, scan_streams=scan_streams, collections_at_once=1,
                                  uploads_at_once=uploads_at_once)  # invalid values fail at parse
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {COMPRESSIONS}, not {compression!r}")
+        self.compression = compression
         self.astra_conn_id = astra_conn_id
         self.keyspace = keyspace
         self.collections = collections
@@ -131,7 +137,7 @@ class SnapshotPlanOperator(StoreArguments, BaseOperator):
                 self.astra_hook, spec.open(create=True), snapshot_id, collections=self.collections,
                 segment_max_bytes=self.segment_max_bytes, vector_policy=self.vector_policy,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},
-                staging_dir=self.staging_dir)
+                staging_dir=self.staging_dir, compression=self.compression)
         except (UnknownCollectionsError, SnapshotExistsError, ValueError) as exc:
             raise AirflowException(str(exc)) from None
         ti.xcom_push(key=PLAN_KEY, value={

@@ -66,7 +66,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
         name_mapping: dict[str, str] | None = None, target_keyspace: str | None = None, if_exists: str = "fail",
         allow_incomplete: bool = False, astra_conn_id: str = AstraDBHook.default_conn_name,
         box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", chunk_size: int = 20,
-        concurrency: int = 8, validation_queries: int = 10, min_recall: float = 0.9, staging_dir: str | None = None,
+        concurrency: int = 16, validation_queries: int = 10, min_recall: float = 0.9, staging_dir: str | None = None,
         signing_conn_id: str | None = None, encryption_conn_id: str | None = None, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

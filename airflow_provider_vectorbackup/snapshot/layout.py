@@ -7,6 +7,8 @@ import enum
 import re
 from dataclasses import dataclass
 
+from airflow_provider_vectorbackup.snapshot.compression import SUFFIXES
+
 MANIFEST_NAME = "manifest.json"
 DEFINITION_NAME = "definition.json"
 COLLECTIONS_DIR = "collections"
@@ -104,5 +106,4 @@ def definition_path(collection: str) -> str:
 
 
 def segment_path(collection: str, index: int, compression: str) -> str:
-    suffix = ".jsonl.gz" if compression == "gzip" else ".jsonl"
-    return f"{collection_dir(collection)}/part-{index:05d}{suffix}"
+    return f"{collection_dir(collection)}/part-{index:05d}{SUFFIXES[compression]}"

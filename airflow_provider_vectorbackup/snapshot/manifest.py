@@ -14,7 +14,8 @@ from typing import Any
 from airflow_provider_vectorbackup.snapshot.errors import ManifestError
 
 FORMAT_NAME = "vectorbackup-snapshot"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The newest version this package reads. It writes 1, or 2 when segments are zstd-compressed (docs/format.md, 1)."""
 
 STATUS_COMPLETE = "complete"
 STATUS_INCOMPLETE = "incomplete"
@@ -100,7 +101,7 @@ class Manifest:
     """``{"scheme": "age", "recipients_fingerprint": …}`` when data and definitions are encrypted; omitted otherwise."""
     document_format: dict[str, str] = field(default_factory=lambda: dict(DOCUMENT_FORMAT))
     format: str = FORMAT_NAME
-    format_version: int = FORMAT_VERSION
+    format_version: int = 1
 
     @property
     def files(self) -> list[FileEntry]:

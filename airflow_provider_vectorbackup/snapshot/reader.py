@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
 import tempfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
+from airflow_provider_vectorbackup.snapshot.compression import DECOMPRESSION_ERRORS, compression_of
+from airflow_provider_vectorbackup.snapshot.compression import lines as plaintext_lines
 from airflow_provider_vectorbackup.snapshot.encryption import (
     AgeIdentities, DecryptionError, identity_required, is_encrypted_path, plaintext_name,
 )
@@ -25,13 +25,12 @@ from airflow_provider_vectorbackup.snapshot.manifest import (
 )
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers, read_signature, verify_signature
 
-_DECOMPRESSION_ERRORS = (EOFError, OSError, zlib.error)
 
 
 class SegmentScan:
     """Iterates one segment's lines while hashing the file, then checks it against its manifest entry.
 
-    Iterating :meth:`lines` raises :class:`IntegrityError` for a truncated or corrupt gzip stream;
+    Iterating :meth:`lines` raises :class:`IntegrityError` for a truncated or corrupt compressed stream;
     :meth:`mismatches` lists size, checksum and count problems once the lines are exhausted.
 
     An encrypted segment (``….age``) is first decrypted whole into a temporary file (in
@@ -62,7 +61,7 @@ class SegmentScan:
             return
         with open(self.path, "rb") as file:
             self._reader = HashingReader(file)
-            yield from self._lines_of(self._reader, self.entry.path.endswith(".gz"))
+            yield from self._lines_of(self._reader, compression_of(self.entry.path))
 
     def _decrypted_lines(self) -> Iterator[bytes]:
         if self.identities is None:
@@ -76,7 +75,7 @@ class SegmentScan:
                     self._stored = (exc.cipher_digests, exc.cipher_size)  # type: ignore[attr-defined]
                     raise
             with open(temporary, "rb") as file:
-                yield from self._lines_of(file, plaintext_name(self.entry.path).endswith(".gz"))
+                yield from self._lines_of(file, compression_of(plaintext_name(self.entry.path)))
         finally:
             os.unlink(temporary)
 
@@ -91,15 +90,14 @@ class SegmentScan:
         found.extend(checksum_mismatches(digests, self.entry))
         return found
 
-    def _lines_of(self, raw: Any, compressed: bool) -> Iterator[bytes]:
-        stream: Any = gzip.GzipFile(filename="", mode="rb", fileobj=raw) if compressed else raw
+    def _lines_of(self, raw: Any, compression: str) -> Iterator[bytes]:
         try:
-            for line in (stream if compressed else _split_lines(raw)):
+            for line in plaintext_lines(raw, compression):
                 self.lines_read += 1
                 yield line
-        except _DECOMPRESSION_ERRORS as exc:
+        except DECOMPRESSION_ERRORS as exc:
             _drain(raw)
-            raise IntegrityError(self.entry.path, f"truncated or corrupt gzip data after {self.lines_read} "
+            raise IntegrityError(self.entry.path, f"truncated or corrupt {compression} data after {self.lines_read} "
                                  f"line(s) ({exc}); the file was damaged after it was written") from None
         _drain(raw)
 
@@ -117,21 +115,6 @@ class SegmentScan:
         if self.entry.documents is not None and self.lines_read != self.entry.documents:
             found.append(("count_mismatch", f"holds {self.lines_read} document line(s), the manifest says {self.entry.documents}"))
         return found
-
-
-def _split_lines(raw: Any) -> Iterator[bytes]:
-    """Lines of an uncompressed segment, each with its ``\\n``, read in bounded chunks."""
-    rest = b""
-    while True:
-        chunk = raw.read(READ_CHUNK)
-        if not chunk:
-            break
-        parts = (rest + chunk).split(b"\n")
-        rest = parts.pop()
-        for part in parts:
-            yield part + b"\n"
-    if rest:
-        yield rest
 
 
 def _drain(raw: Any) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
-import gzip
 import io
 import json
 import os
@@ -25,6 +24,8 @@ from typing import Any
 import msgspec
 
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
+from airflow_provider_vectorbackup.snapshot.compression import FORMAT_VERSION_FOR, compressing, finish
+from airflow_provider_vectorbackup.snapshot.compression import check as check_compression
 from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM
 from airflow_provider_vectorbackup.snapshot.encryption import ENCRYPTED_SUFFIX, AgeEncryption
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
@@ -43,7 +44,6 @@ from airflow_provider_vectorbackup.snapshot.tally import Tally
 
 DEFAULT_SEGMENT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_COMPRESS_LEVEL = 1  # measured: 5x faster than 6 on vector JSON for ~6% more bytes (docs/format.md)
-COMPRESSIONS = ("gzip", "none")
 _WRITE_BUFFER = 1 << 20
 _LINE_ENCODER = msgspec.json.Encoder()
 
@@ -64,16 +64,13 @@ class SnapshotResult:
 
 
 class _Segment:
-    """One data file being written: JSON lines, optionally gzip-compressed, hashed as they reach disk."""
+    """One data file being written: JSON lines, compressed (gzip or zstd) or not, hashed as they reach disk."""
 
     def __init__(self, path: Path, relative_path: str, compression: str, compress_level: int) -> None:
         self.path = path
         self.relative_path = relative_path
         self._raw = HashingWriter(path)
-        self._stream: Any = self._raw
-        if compression == "gzip":
-            # mtime=0 keeps the bytes a pure function of the content.
-            self._stream = gzip.GzipFile(filename="", mode="wb", compresslevel=compress_level, fileobj=self._raw, mtime=0)
+        self._stream: Any = compressing(self._raw, compression, compress_level)
         self._buffer: list[bytes] = []
         self._buffered = 0
         self.documents = 0
@@ -95,8 +92,7 @@ class _Segment:
 
     def close(self) -> FileEntry:
         self._flush_buffer()
-        if self._stream is not self._raw:
-            self._stream.close()  # writes the gzip trailer; leaves the underlying file open
+        finish(self._stream, self._raw)  # the compression trailer; the underlying file stays open
         digests = self._raw.close()
         return FileEntry(self.relative_path, self._raw.size, digests.sha256, self.documents, self.uncompressed_bytes,
                          sha1=digests.sha1)
@@ -312,8 +308,7 @@ class SnapshotWriter:
         producer: dict[str, str] | None = None, signer: ManifestSigner | None = None,
         encryption: AgeEncryption | None = None, handoff_concurrency: int = 0,
     ) -> None:
-        if compression not in COMPRESSIONS:
-            raise ValueError(f"compression must be one of {COMPRESSIONS}, not {compression!r}")
+        check_compression(compression)
         if segment_max_bytes < 1:
             raise ValueError("segment_max_bytes must be positive")
         self.root = Path(root)
@@ -508,6 +503,7 @@ class SnapshotWriter:
             software=software_versions(), source=self.source, settings=settings,
             collections=list(self._collections.values()), error=error, producer=self.producer,
             encryption=self.encryption.manifest_entry() if self.encryption is not None else None,
+            format_version=FORMAT_VERSION_FOR[self.compression],  # zstd segments need a reader that knows them
         )
         raw = manifest.to_json()
         # Signed before anything is written, so a failing signer leaves only the .inprogress folder.

@@ -175,3 +175,17 @@ def test_an_inline_hand_off_keeps_the_error_in_its_future() -> None:
     assert isinstance(future.exception(), ZeroDivisionError)
     with pytest.raises(ValueError):
         FileHandoff(-1)
+
+
+def test_a_zstd_snapshot_dumps_verifies_and_restores(astra_stand_in, astra_connection, tmp_path) -> None:
+    from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
+
+    expected = seed_uuid_collections(astra_stand_in, {"alpha": 250})
+    store = LocalSnapshotStore(tmp_path)
+    hook = AstraDBHook(retry_policy=FAST)
+    outcome = dump_snapshot(hook, store, SNAPSHOT, compression="zstd", segment_max_bytes=SMALL_SEGMENTS)
+    assert outcome.manifest.format_version == 2 and outcome.manifest.settings["compression"] == "zstd"
+    assert outcome.manifest.collection("alpha").content_digest == expected["alpha"]
+    assert all(s.path.endswith(".jsonl.zst") for s in outcome.manifest.collection("alpha").segments)
+    report = restore_snapshot(store, SNAPSHOT, hook, RestoreOptions(target_prefix="back_"))
+    assert report["ok"] and report["collections"]["alpha"]["digest_restored"] == expected["alpha"]

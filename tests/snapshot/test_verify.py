@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_vectorbackup.snapshot import verify
+from airflow_provider_vectorbackup.snapshot import FORMAT_VERSION, verify
 from tests.snapshot.tamper import edit_manifest, flip_byte, rewrite_segment_consistently, segment_lines
 
 SEGMENT = "collections/docs/part-00001.jsonl.gz"
@@ -145,7 +145,7 @@ def test_in_progress_and_manifestless_snapshots_are_refused(write_snapshot, tmp_
 
 def test_a_manifest_from_a_newer_format_asks_for_an_upgrade(write_snapshot) -> None:
     snapshot = write_snapshot().path
-    edit_manifest(snapshot, lambda m: m.update(format_version=2))
+    edit_manifest(snapshot, lambda m: m.update(format_version=FORMAT_VERSION + 1))
     report = verify(snapshot)
     assert codes(report) == {("manifest.json", "manifest_invalid")}
     assert "upgrade airflow-provider-vectorbackup" in report.summary()
