@@ -63,8 +63,9 @@ def _panel(axis: Any, name: str, result: dict[str, Any]) -> None:
                    color="white", fontsize=9, fontweight="bold")
     axis.bar_label(bars, labels=["" if t else _label(v) for v, t in zip(values, tall)], fontsize=8)
     verdicts = "; ".join(f"{goal['short']} {'pass' if goal['pass'] else 'MISS'}" for goal in result["targets"])
-    ratio = f"{headline['ratio']:.2f}x; " if headline["ratio"] is not None else ""
-    axis.set_title(f"{name}\n{ratio}target {verdicts}", fontsize=9)
+    ratio = f"{headline['ratio']:.2f}x" if headline["ratio"] is not None else ""
+    axis.set_title(f"{name}\n{'; '.join(part for part in (ratio, verdicts and f'target {verdicts}') if part)}",
+                   fontsize=9)
     axis.set_ylabel(headline["unit"] + ("" if headline["higher_is_better"] else " (lower is better)"), fontsize=8)
     axis.tick_params(labelsize=8)
     axis.set_xlim(-0.75, len(values) - 0.25)
