@@ -157,15 +157,24 @@ def _source(astra: AstraDBHook) -> dict[str, Any]:
         return {"kind": "astra"}
 
 
-def _already_complete(store: SnapshotStore, snapshot_id: str, collections: list[str] | None,
-                      producer: dict[str, str] | None) -> DumpOutcome:
-    """A retry after the snapshot was sealed: report it, but only if it is this producer's and holds what was asked."""
+def sealed_by(store: SnapshotStore, snapshot_id: str, producer: dict[str, str] | None) -> tuple[StoredSnapshot, Manifest]:
+    """A sealed snapshot and its manifest, if this producer made it; a retry may report it, never another DAG's.
+
+    :raises SnapshotExistsError: another producer's snapshot has this id.
+    """
     existing = store.get(snapshot_id)
     manifest = store.read_manifest(existing)
     theirs = (manifest.producer or {}).get("dag_id")
     if producer is not None and theirs != producer.get("dag_id"):
         raise SnapshotExistsError(f"snapshot {snapshot_id} in {store.describe()} was made by {theirs or 'someone else'}"
-                                  f", not {producer.get('dag_id')}; give this dump another snapshot id")
+                                  f", not {producer.get('dag_id')}; give this backup another snapshot id")
+    return existing, manifest
+
+
+def _already_complete(store: SnapshotStore, snapshot_id: str, collections: list[str] | None,
+                      producer: dict[str, str] | None) -> DumpOutcome:
+    """A retry after the snapshot was sealed: report it, but only if it is this producer's and holds what was asked."""
+    existing, manifest = sealed_by(store, snapshot_id, producer)
     names = {c.name for c in manifest.collections}
     if collections and not set(collections) <= names:
         raise SnapshotExistsError(f"snapshot {snapshot_id} already exists without collection(s) "

@@ -31,6 +31,7 @@ from typing import Any
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.jobs.dump import (
     DumpOutcome, DumpTuning, UnknownCollectionsError, _already_complete, _dump_collection, _source, _StoredFiles,
+    sealed_by,
 )
 from airflow_provider_vectorbackup.progress import Progress
 from airflow_provider_vectorbackup.snapshot.compression import check as check_compression
@@ -359,12 +360,7 @@ def _reconcile(pending: PendingSnapshot, plan: SnapshotPlan, entries: dict[str, 
 
 def _already_sealed(store: SnapshotStore, snapshot_id: str, producer: dict[str, str] | None) -> DumpOutcome:
     """A snapshot sealed before this commit ran (a retry after a lost success): report it as it is."""
-    existing = store.get(snapshot_id)
-    manifest = store.read_manifest(existing)
-    theirs = (manifest.producer or {}).get("dag_id")
-    if producer is not None and theirs != producer.get("dag_id"):
-        raise SnapshotExistsError(f"snapshot {snapshot_id} in {store.describe()} was made by {theirs or 'someone else'}"
-                                  f", not {producer.get('dag_id')}; give this backup another snapshot id")
+    existing, manifest = sealed_by(store, snapshot_id, producer)
     log.warning("Snapshot %s is already sealed (%s) in %s; reporting it as it is", snapshot_id, manifest.status,
                 store.describe())
     failures: dict[str, BaseException] = {c.name: CollectionFailed(c.error or "failed")

