@@ -255,7 +255,7 @@ class BoxHook(BaseHook):
     @secret_free_errors
     def upload(
         self, local_path: str | os.PathLike[str], folder_id: str, name: str | None = None, *,
-        new_version_if_exists: bool = False,
+        new_version_if_exists: bool = False, sha1: str | None = None,
     ) -> BoxItem:
         """Upload a local file and check that Box stored exactly its bytes (SHA-1).
 
@@ -267,6 +267,9 @@ class BoxHook(BaseHook):
         :param name: name in Box; defaults to the local file name.
         :param new_version_if_exists: when ``name`` holds different bytes, upload a new version
             of that file instead of raising.
+        :param sha1: the file's SHA-1 in hex, when the caller already has it (the snapshot writer
+            hashes every file as it writes it); saves reading the file once more. Box checks it
+            against the bytes it receives, so a wrong value fails the upload, never passes it.
         :return: the stored file.
         :raises BoxNameConflictError: ``name`` holds a folder, or a file with different bytes
             and ``new_version_if_exists`` is false.
@@ -277,7 +280,7 @@ class BoxHook(BaseHook):
         started = time.monotonic()
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
-            sha1 = _sha1_of(stream)
+            sha1 = sha1 or _sha1_of(stream)
             try:
                 item = self._send(stream, size, sha1, name, folder_id=folder_id)
             except BoxAPIError as error:

@@ -191,7 +191,7 @@ class SnapshotUpload:
         """Upload one finished file (a :data:`~snapshot.writer.FileCallback`), then free its local disk."""
         directory, _, name = entry.path.rpartition("/")
         folder_id = self._folder(directory)
-        self.store.hook.upload(local, folder_id, name)  # checks Box's SHA-1 against the local file's
+        self.store.hook.upload(local, folder_id, name, sha1=entry.sha1)  # Box's SHA-1 must equal the writer's
         local.unlink()
 
     def _folder(self, directory: str) -> str:

@@ -240,6 +240,18 @@ def test_chunked_upload_sends_every_part_with_its_digest(chunky: BoxHook, box_st
     assert item.sha1 == sha1 == hashlib.sha1(box_stand_in.read_file_bytes(item.id)).hexdigest()
 
 
+@pytest.mark.parametrize("size", [300_000, 3 * MIB + 12345], ids=["direct", "chunked"])
+def test_a_known_sha1_is_trusted_only_as_far_as_box_confirms_it(chunky: BoxHook, box_stand_in: BoxStandIn,
+                                                              tmp_path: Path, size: int) -> None:
+    folder = chunky.ensure_folder("known")
+    sha1 = write_file(tmp_path / "seg.bin", size, seed=3)
+    assert chunky.upload(tmp_path / "seg.bin", folder, sha1=sha1).sha1 == sha1
+    wrong = hashlib.sha1(b"not these bytes").hexdigest()
+    with pytest.raises(Exception, match="sha1|SHA-1|digest|Digest"):
+        chunky.upload(tmp_path / "seg.bin", folder, "other.bin", sha1=wrong)
+    assert "other.bin" not in {item.name for item in chunky.list_folder(folder)}, "a wrong digest stores nothing"
+
+
 def test_chunked_below_boxs_minimum_falls_back_to_direct(fast_connection: str, box_stand_in: BoxStandIn,
                                                          tmp_path: Path) -> None:
     hook = BoxHook(fast_connection, chunk_threshold=1 * MIB)  # the stand-in keeps Box's 20 MB minimum
