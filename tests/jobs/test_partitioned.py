@@ -285,3 +285,16 @@ def test_the_commit_signs_the_manifest_it_seals(astra, tmp_path: Path) -> None:
     assert report.ok, report.problems
     wrong = verify(outcome.snapshot.location, "files", verifier=HmacKey("another secret, also long enough"))
     assert {p.code for p in wrong.problems} == {"signature_key_mismatch"}
+
+
+def test_a_zstd_plan_makes_every_worker_and_the_commit_write_format_version_2(astra, tmp_path: Path) -> None:
+    store = LocalSnapshotStore(tmp_path / "share")
+    planned = plan(store, compression="zstd")
+    results = [dump(store, SnapshotPlan.from_dict(planned.to_dict()), name).result for name in planned.collections]
+    outcome = commit_snapshot(store, planned, results, producer=PRODUCER)
+    assert outcome.manifest.status == "complete" and outcome.manifest.format_version == 2
+    assert outcome.manifest.settings["compression"] == "zstd"
+    assert all(s.path.endswith(".jsonl.zst") for c in outcome.manifest.collections for s in c.segments)
+    assert verify(outcome.snapshot.location, "records").ok
+    with pytest.raises(ValueError, match="compression must be one of"):
+        plan(LocalSnapshotStore(tmp_path / "other"), compression="lz4")
