@@ -90,8 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--staging-dir")
     dump.add_argument("--max-missing-vector-fraction", type=float, default=0.0)
     dump.add_argument("--scan-streams", type=int, default=4, help="requests in flight per collection (default 4)")
-    dump.add_argument("--scan-mode", choices=["auto", "single"], default="auto",
-                      help="auto: read by _id range when provably complete; single: one scan per collection")
+    dump.add_argument("--scan-mode", choices=["auto", "ranges", "single"], default="auto",
+                      help="auto: read by _id range when provably complete; ranges: by range, trusting that no id "
+                           "is a $uuid/$objectId; single: one scan per collection")
     dump.add_argument("--collections-at-once", type=int, default=2)
     dump.add_argument("--uploads-at-once", type=int, default=2)
     dump.add_argument("--compression", choices=["gzip", "zstd", "none"], default="gzip",

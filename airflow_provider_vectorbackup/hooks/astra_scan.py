@@ -13,9 +13,10 @@ streams at once:
 ``$uuid`` and ``$objectId`` ids cannot be range-filtered. They come from a ``defaultId`` option
 (the collection is then read by one scan) or from clients writing such ids explicitly. A probe
 page decides first: any id in it that is not a string means one scan. After the shards,
-completeness is reconciled against the server's count; if the server reports more documents
-than the shards found, a full pass reads the collection once more and keeps only documents
-whose ids no shard can hold. Every decision and count is kept in :class:`ScanRecord`, which
+completeness must be proven by the server's count: an exact count (up to 1,000) not above what
+the shards found, or an estimate equal to it. Otherwise a full pass reads the collection once
+more and keeps only documents whose ids no shard can hold, so an explicitly written ``$uuid``
+id is never silently left out. Every decision and count is kept in :class:`ScanRecord`, which
 the dump stores in the manifest (docs/format.md, "Scan record").
 
 Pages are fetched on background threads into a bounded queue, so fetching overlaps with
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCAN_MODES = ("auto", "single")
+SCAN_MODES = ("auto", "ranges", "single")
 DEFAULT_STREAMS = 4
 _STRING_BOUNDS = "123456789abcdef"
 _PAGES_PER_STREAM = 2
@@ -88,8 +89,10 @@ class ScanRecord:
     """Documents read per shard (``id-ranges`` only)."""
     server_count: int | None = None
     server_count_exact: bool | None = None
+    reconciliation: str | None = None
+    """How completeness was established: an exact count, an estimate equal to what was found, a full pass."""
     full_pass_documents: int | None = None
-    """Documents only the reconciling full pass found (``None``: no full pass was needed)."""
+    """Documents only the reconciling full pass found (``None``: no full pass was made)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None and v != {}}
@@ -101,7 +104,9 @@ class CollectionScan:
     Use :meth:`pages` inside ``contextlib.closing`` (or exhaust it): closing stops the fetchers.
 
     :param mode: ``"auto"`` reads by ``_id`` range when that is provably complete, else one scan;
-        ``"single"`` always reads with one scan (still prefetched).
+        ``"ranges"`` reads by range without the reconciling pass, for collections whose ids are
+        strings, numbers, dates or booleans by construction; ``"single"`` always reads with one
+        scan (still prefetched).
     """
 
     def __init__(self, hook: AstraDBHook, collection: str, definition: dict[str, Any], *,
@@ -169,15 +174,33 @@ class CollectionScan:
         yield from self._reconcile(record)
 
     def _reconcile(self, record: ScanRecord) -> Iterator[list[dict[str, Any]]]:
-        """Compare with the server's count; if it holds more, read everything once more for unrangeable ids."""
+        """Prove nothing was missed, or read everything once more for ids that no range can hold.
+
+        An exact count (the server counts up to 1,000) proves it when it is not above what the
+        shards found. Above that, only the server's estimate is available: it proves nothing
+        unless it equals what was found, so any other value costs a full pass rather than a
+        snapshot that could lack ``$uuid``/``$objectId`` documents and still look complete.
+        ``scan_mode="ranges"`` skips this for collections whose ids cannot be of those types.
+        """
         counted = self.hook.count_documents(self.collection)
         record.server_count_exact = counted.exact
-        record.server_count = counted.count if counted.exact else self.hook.estimated_document_count(self.collection)
-        if record.server_count <= record.documents:
+        record.server_count = counted.count
+        if not counted.exact:
+            record.server_count = max(counted.count, self.hook.estimated_document_count(self.collection))
+        if self.mode == "ranges":
+            record.reconciliation = "trusted: scan_mode='ranges' says every id is rangeable"
             return
-        log.warning("Collection %r: the server counts %d documents, the id ranges found %d; reading it once more "
-                    "for ids that ranges cannot hold ($uuid, $objectId)", self.collection, record.server_count,
-                    record.documents)
+        if counted.exact and record.server_count <= record.documents:
+            record.reconciliation = "exact count"
+            return
+        if not counted.exact and record.server_count == record.documents:
+            record.reconciliation = "estimated count equals the documents found"
+            return
+        why = (f"the server counts {record.server_count} documents" if counted.exact else
+               f"the server's estimate ({record.server_count}) cannot confirm the {record.documents} found")
+        record.reconciliation = f"full pass: {why}"
+        log.warning("Collection %r: %s; reading it once more for ids that ranges cannot hold ($uuid, $objectId)",
+                    self.collection, why)
         record.full_pass_documents = 0
         for _, documents in _fetch_ahead(self.hook, self.collection, [Shard("all", {})], streams=1):
             extra = [d for d in documents if not rangeable_id(d.get("_id"))]
@@ -204,6 +227,9 @@ def _fetch_ahead(hook: AstraDBHook, collection: str, shards: list[Shard],
     stop = threading.Event()
 
     def fetch(shard: Shard) -> None:
+        if stop.is_set():  # a shard that had not started when another failed, or the reader left
+            pages.put(_Finished())
+            return
         try:
             for page in hook.scan_pages(collection, filter=shard.filter, page_state=shard.page_state):
                 if stop.is_set():

@@ -69,6 +69,7 @@ class DumpTuning:
     """How hard a dump works the source and the store; the defaults were chosen by measurement (docs/benchmarks.md).
 
     :param scan_mode: ``"auto"`` reads a collection by ``_id`` range when that is provably complete,
+        ``"ranges"`` by range trusting that no id is a ``$uuid``/``$objectId`` (no reconciling pass),
         ``"single"`` always with one scan.
     :param scan_streams: requests in flight per collection.
     :param collections_at_once: collections dumped concurrently.
@@ -132,18 +133,27 @@ def dump_snapshot(
                                                   f"{missing}; it has: {sorted(definitions)}")
                 log.info("Dumping %d collection(s) of keyspace %r into %s, snapshot %s: %s", len(names),
                          astra.keyspace, store.describe(), snapshot_id, ", ".join(names))
+                stop = threading.Event()
 
                 def dump(name: str) -> None:
                     try:
-                        _dump_collection(astra, writer, name, definitions[name], stored, on_progress, tuning)
+                        _dump_collection(astra, writer, name, definitions[name], stored, on_progress, tuning,
+                                         stop=stop)
                     except Exception as exc:  # recorded in the manifest; the other collections still get backed up
                         log.error("Collection %r failed: %s: %s", name, type(exc).__name__, exc)
                         failures[name] = exc
 
-                with concurrent.futures.ThreadPoolExecutor(tuning.collections_at_once,
-                                                           thread_name_prefix="dump") as pool:
+                pool = concurrent.futures.ThreadPoolExecutor(tuning.collections_at_once, thread_name_prefix="dump")
+                try:
                     for done in [pool.submit(dump, name) for name in names]:
                         done.result()
+                except BaseException:
+                    # The task is being stopped (a timeout, a signal): collections stop at their next page,
+                    # those not started never start, and the snapshot is sealed INCOMPLETE with the reason.
+                    stop.set()
+                    raise
+                finally:
+                    pool.shutdown(wait=True, cancel_futures=True)
         finally:
             if writer.result is not None:
                 sealed = pending.seal(writer.result)
@@ -184,14 +194,22 @@ def _already_complete(store: SnapshotStore, snapshot_id: str, collections: list[
     return DumpOutcome(existing, manifest, None, already_complete=True)
 
 
+class DumpStopped(RuntimeError):
+    """The dump was stopped from outside (a task timeout or signal) while this collection was being read."""
+
+
 def _dump_collection(astra: AstraDBHook, writer: SnapshotWriter, name: str, definition: dict[str, Any],
-                     stored: _StoredFiles, on_progress: Callable[[Progress], None] | None, tuning: DumpTuning) -> None:
+                     stored: _StoredFiles, on_progress: Callable[[Progress], None] | None, tuning: DumpTuning, *,
+                     stop: threading.Event | None = None) -> None:
     progress = Progress(log, name, _estimate(astra, name))
     scan = CollectionScan(astra, name, definition, streams=tuning.scan_streams, mode=tuning.scan_mode)
     with writer.collection(name, definition) as collection:
         try:
             with contextlib.closing(scan.pages()) as pages:
                 for documents in pages:
+                    if stop is not None and stop.is_set():
+                        raise DumpStopped(f"the dump was stopped while collection {name!r} was being read; "
+                                          f"run it again")
                     collection.write_many(documents)
                     progress.bytes = stored.bytes
                     progress.advance(len(documents))

@@ -13,7 +13,7 @@ snapshot is made in three steps that may each run in another process on another 
    removes its files), then writes ``manifest.json`` last and seals the folder: ``<id>`` if every
    collection succeeded, else ``<id>.INCOMPLETE``.
 
-The sealed snapshot is format version 1 exactly as a single-task dump writes it: each collection
+The sealed snapshot is the one a single-task dump with the same settings writes: each collection
 is read and written by the single-task dump's own code with the same settings, and one writer
 seals one manifest. No Airflow here; the operators pass the plan and the entries between tasks
 through XCom.

@@ -70,7 +70,8 @@ class VectorDumpOperator(StoreArguments, BaseOperator):
     :param encryption_conn_id: connection whose ``recipients`` (public age keys) encrypt segments and
         definitions; the worker never needs the private identity.
     :param scan_streams: requests in flight per collection (default 4); more suits a distant database.
-    :param scan_mode: ``"auto"`` (by ``_id`` range when provably complete) or ``"single"`` (one scan).
+    :param scan_mode: ``"auto"`` (by ``_id`` range when provably complete, default), ``"ranges"`` (by range,
+        trusting that no id is a ``$uuid``/``$objectId``) or ``"single"`` (one scan).
     :param collections_at_once: collections dumped concurrently (default 2).
     :param uploads_at_once: segments uploaded concurrently while the next is written (default 2).
     :param compression: ``"gzip"`` (default, level 1), ``"zstd"`` (about 16 times less CPU for a little less

@@ -78,7 +78,8 @@ class SnapshotPlanOperator(StoreArguments, BaseOperator):
     :param signing_conn_id: connection holding the key with which the commit signs ``manifest.json``.
     :param encryption_conn_id: connection whose ``recipients`` (public age keys) encrypt every collection.
     :param scan_streams: requests in flight per collection task (default 4).
-    :param scan_mode: ``"auto"`` (by ``_id`` range when provably complete) or ``"single"`` (one scan).
+    :param scan_mode: ``"auto"`` (by ``_id`` range when provably complete, default), ``"ranges"`` (by range,
+        trusting that no id is a ``$uuid``/``$objectId``) or ``"single"`` (one scan).
     :param uploads_at_once: segments each collection task uploads concurrently while writing the next
         (default 2). How many collections run at once is the mapped task's ``max_active_tis_per_dagrun``.
     :param compression: ``"gzip"`` (default), ``"zstd"`` (the ``zstd`` extra on every worker) or ``"none"``.

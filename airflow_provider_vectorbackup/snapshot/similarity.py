@@ -1,9 +1,10 @@
-"""Exact nearest neighbours over a snapshot's vectors, to check a restored collection's vector search.
+"""Exact nearest neighbours, to check a restored collection's vector search.
 
 A restore that brings back every document can still serve different search results (a wrong
 metric or dimension in the recreated collection, vectors altered in transit). Comparing the
-store's top-k with a brute-force top-k over the snapshot gives recall@k, measured rather than
-assumed. Pure Python, one pass: a handful of sample queries against every document.
+store's top-k with a brute-force top-k over the same documents (the restore feeds it its
+read-back of the target, whose digest must equal the snapshot's) gives recall@k, measured
+rather than assumed. Pure Python, one pass: a handful of sample queries against every document.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class NearestNeighbours:
         self._query_norms = [_norm(q) for q in self._queries]
         self._top: list[list[float]] = [[] for _ in queries]  # min-heaps of the k best scores
         self._candidates: list[list[tuple[float, str]]] = [[] for _ in queries]
+        self._prune_at = [4 * k for _ in queries]  # doubles past what survives a pruning: linear time even with ties
 
     def add(self, document: dict[str, Any]) -> None:
         vector = vector_of(document)
@@ -82,9 +84,10 @@ class NearestNeighbours:
             if len(top) < self.k or score >= _threshold(top):
                 candidates = self._candidates[index]
                 candidates.append((score, key))
-                if len(candidates) > 4 * self.k:  # the threshold only rises: drop what fell below it
+                if len(candidates) > self._prune_at[index]:  # the threshold only rises: drop what fell below it
                     floor = _threshold(top)
                     candidates[:] = [c for c in candidates if c[0] >= floor]
+                    self._prune_at[index] = max(4 * self.k, 2 * len(candidates))
 
     def _score(self, index: int, query: list[float], vector: list[float], norm: float) -> float:
         if self.metric == "dot_product":

@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -99,6 +100,9 @@ class _Segment:
 
     def discard(self) -> None:
         self._raw.discard()
+
+
+_SEGMENT_INDEX = re.compile(r"/part-(\d{5})\.")
 
 
 class _Starting:
@@ -449,7 +453,12 @@ class SnapshotWriter:
                                 f"not {DIGEST_ALGORITHM!r}")
         suffix = ENCRYPTED_SUFFIX if self.encryption is not None else ""
         expected = [definition_path(name) + suffix] if entry.definition_file is not None else []
-        expected += [segment_path(name, index, self.compression) + suffix for index in range(len(entry.segments))]
+        indices: list[int] = list(range(len(entry.segments)))
+        if entry.status == COLLECTION_FAILED:  # it may skip the index of a segment whose upload failed
+            found = [int(m.group(1)) if (m := _SEGMENT_INDEX.search(s.path)) else -1 for s in entry.segments]
+            if -1 not in found and found == sorted(set(found)):
+                indices = found  # still checked name by name below
+        expected += [segment_path(name, index, self.compression) + suffix for index in indices]
         listed = [f.path for f in entry.files]
         if listed != expected:
             raise SnapshotError(

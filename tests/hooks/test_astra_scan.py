@@ -133,3 +133,29 @@ def test_leaving_early_stops_the_fetchers(hook, astra_stand_in) -> None:
         first = next(pages)
     assert first
     assert not [t for t in threading.enumerate() if t.name.startswith("scan-big")], "no fetcher left running"
+
+
+@pytest.mark.parametrize("estimate", [0, 1050, 5000], ids=["estimate-zero", "estimate-below", "estimate-above"])
+def test_beyond_the_exact_count_only_an_equal_estimate_spares_the_full_pass(hook, astra_stand_in, estimate) -> None:
+    # 1,100 string ids and then $uuid/$objectId ids: countDocuments stops at 1,000, so only the estimate is left,
+    # and a stale one (the stand-in's is exact, hence the patch) must not let the unrangeable ids go unread.
+    ids = string_ids(1100) + UNRANGEABLE
+    seed(astra_stand_in, "large", ids)
+    hook.estimated_document_count = lambda name: estimate
+    scan = CollectionScan(hook, "large", DEFINITION, streams=4)
+    assert_each_read_once(read_all(scan), ids)
+    assert scan.record.server_count_exact is False and scan.record.full_pass_documents == len(UNRANGEABLE)
+    assert scan.record.reconciliation.startswith("full pass")
+
+
+def test_an_estimate_equal_to_what_was_found_proves_it_and_ranges_mode_trusts(hook, astra_stand_in) -> None:
+    ids = string_ids(1100)
+    seed(astra_stand_in, "strings", ids)
+    exact = CollectionScan(hook, "strings", DEFINITION, streams=4)
+    assert_each_read_once(read_all(exact), ids)
+    assert exact.record.reconciliation == "estimated count equals the documents found"
+    assert exact.record.full_pass_documents is None
+    hook.estimated_document_count = lambda name: 0
+    trusting = CollectionScan(hook, "strings", DEFINITION, streams=4, mode="ranges")
+    assert_each_read_once(read_all(trusting), ids)
+    assert trusting.record.reconciliation.startswith("trusted") and trusting.record.full_pass_documents is None

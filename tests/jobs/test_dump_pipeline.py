@@ -189,3 +189,42 @@ def test_a_zstd_snapshot_dumps_verifies_and_restores(astra_stand_in, astra_conne
     assert all(s.path.endswith(".jsonl.zst") for s in outcome.manifest.collection("alpha").segments)
     report = restore_snapshot(store, SNAPSHOT, hook, RestoreOptions(target_prefix="back_"))
     assert report["ok"] and report["collections"]["alpha"]["digest_restored"] == expected["alpha"]
+
+
+def test_a_dump_stopped_from_the_main_thread_stops_its_collections_and_seals_incomplete(
+        astra_stand_in, astra_connection, tmp_path) -> None:
+    """Airflow stops a task (execution_timeout, SIGTERM) by raising in its main thread: collections running on
+    other threads must stop at their next page instead of being waited for to the end."""
+    import signal
+
+    seed_uuid_collections(astra_stand_in, {"alpha": 2000, "beta": 2000, "gamma": 2000})
+    main = threading.main_thread().ident
+
+    class Stopped(Exception):
+        pass
+
+    def on_signal(signum, frame):
+        raise Stopped("the task was told to stop")
+
+    previous = signal.signal(signal.SIGUSR1, on_signal)
+    sent = threading.Event()
+
+    def after_first_page(progress) -> None:  # runs on a collection thread; the main thread is waiting
+        if not sent.is_set():
+            sent.set()
+            signal.pthread_kill(main, signal.SIGUSR1)
+
+    try:
+        with pytest.raises(Stopped):
+            dump_snapshot(AstraDBHook(retry_policy=FAST), LocalSnapshotStore(tmp_path), SNAPSHOT,
+                          on_progress=after_first_page, tuning=DumpTuning(collections_at_once=2, scan_streams=2))
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    sealed = LocalSnapshotStore(tmp_path).get(SNAPSHOT)
+    assert sealed.state.name == "INCOMPLETE"
+    manifest = LocalSnapshotStore(tmp_path).read_manifest(sealed)
+    assert "the task was told to stop" in manifest.error
+    assert "gamma" not in {c.name for c in manifest.collections}, "a collection not yet started never starts"
+    for entry in manifest.collections:
+        assert entry.status == "failed" and entry.document_count < 2000, f"{entry.name} was read to the end"
+    assert not [t for t in threading.enumerate() if t.name.startswith(("dump", "scan-"))], "no thread left running"

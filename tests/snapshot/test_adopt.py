@@ -89,3 +89,20 @@ def test_a_failed_entry_with_nothing_stored_makes_the_snapshot_incomplete(tmp_pa
     result = commit.finish()
     assert result.status == "incomplete" and result.path.name == f"{SID}.INCOMPLETE"
     assert commit.recorded("docs").error.startswith("CollectionNotReported")
+
+
+def test_a_failed_entry_may_skip_the_segment_whose_upload_failed_but_a_complete_one_may_not(tmp_path: Path) -> None:
+    docs, _ = worker_entry(tmp_path, "docs")
+    assert len(docs.segments) >= 3
+    kept = [docs.segments[0], *docs.segments[2:]]  # part-00001 never reached the store
+    failed = dataclasses.replace(docs, status="failed", segments=kept,
+                                 document_count=sum(s.documents for s in kept), error="OSError: upload failed")
+    commit = SnapshotWriter(tmp_path / "commit", source=SOURCE, snapshot_id=SID).open()
+    commit.adopt(failed)
+    assert commit.recorded("docs").error == "OSError: upload failed", "the real cause is kept"
+    complete = dataclasses.replace(failed, status="complete", error=None)
+    with pytest.raises(SnapshotError, match="lists files"):
+        SnapshotWriter(tmp_path / "commit2", source=SOURCE, snapshot_id=SID).open().adopt(complete)
+    shuffled = dataclasses.replace(failed, segments=list(reversed(kept)))
+    with pytest.raises(SnapshotError, match="lists files"):
+        SnapshotWriter(tmp_path / "commit3", source=SOURCE, snapshot_id=SID).open().adopt(shuffled)

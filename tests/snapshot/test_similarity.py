@@ -34,3 +34,21 @@ def test_ties_count_as_hits() -> None:
     store_answer = [id_key(i) for i in range(10, 20)]  # an equally correct top 10
     assert recall_at_k([eligible], [store_answer]) == 1.0
     assert recall_at_k([eligible], [[id_key(i) for i in range(20, 25)] + store_answer[:5]]) == 0.5
+
+
+def test_ties_at_the_kth_place_keep_every_tied_document_and_stay_linear(monkeypatch) -> None:
+    # 3,000 identical vectors all tie with the 10th best: each is a correct answer, and pruning must not
+    # rebuild the candidate list on every document (which made 20,000 such documents take minutes).
+    from airflow_provider_vectorbackup.snapshot import similarity as module
+
+    floors = []
+    original = module._threshold
+    monkeypatch.setattr(module, "_threshold", lambda top: floors.append(1) or original(top))
+    neighbours = module.NearestNeighbours([[1.0, 0.0]], "cosine", k=10)
+    for i in range(3000):
+        neighbours.add({"_id": i, "$vector": [0.0, 1.0]})
+    (eligible,) = neighbours.eligible()
+    assert len(eligible) == 3000
+    floors.clear()
+    neighbours.add({"_id": "one more", "$vector": [0.0, 1.0]})
+    assert len(floors) == 1, "one threshold per document once the list is large: no rebuild on every add"
