@@ -17,7 +17,7 @@ from airflow_provider_vectorbackup.keys import encryption_from_connection, signe
 from airflow_provider_vectorbackup.links import BoxFolderLink
 from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS
 from airflow_provider_vectorbackup.jobs.dump import DumpTuning, UnknownCollectionsError, dump_snapshot, summary_of
-from airflow_provider_vectorbackup.snapshot.compression import COMPRESSIONS
+from airflow_provider_vectorbackup.snapshot.compression import check_name
 from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id, new_snapshot_id
@@ -116,9 +116,7 @@ class VectorDumpOperator(StoreArguments, BaseOperator):
         self.encryption_conn_id = encryption_conn_id
         self.tuning = DumpTuning(scan_mode=scan_mode, scan_streams=scan_streams,
                                  collections_at_once=collections_at_once, uploads_at_once=uploads_at_once)
-        if compression not in COMPRESSIONS:  # a missing zstandard package is reported when the task runs
-            raise ValueError(f"compression must be one of {COMPRESSIONS}, not {compression!r}")
-        self.compression = compression
+        self.compression = check_name(compression)  # a missing zstandard package is reported when the task runs
 
     @cached_property
     def astra_hook(self) -> AstraDBHook:

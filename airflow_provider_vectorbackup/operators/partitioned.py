@@ -32,7 +32,7 @@ from airflow_provider_vectorbackup.jobs.partitioned import (
 from airflow_provider_vectorbackup.keys import encryption_from_connection, signer_from_connection
 from airflow_provider_vectorbackup.links import BoxFolderLink
 from airflow_provider_vectorbackup.operators.dump import SNAPSHOT_ID_KEY, default_snapshot_id, snapshot_asset
-from airflow_provider_vectorbackup.snapshot.compression import COMPRESSIONS
+from airflow_provider_vectorbackup.snapshot.compression import check_name
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotStateError, VectorLossError
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id
@@ -108,9 +108,7 @@ class SnapshotPlanOperator(StoreArguments, BaseOperator):
         self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)  # a wrong combination fails at parse
         self.tuning = DumpTuning(scan_mode=scan_mode, scan_streams=scan_streams, collections_at_once=1,
                                  uploads_at_once=uploads_at_once)  # invalid values fail at parse
-        if compression not in COMPRESSIONS:
-            raise ValueError(f"compression must be one of {COMPRESSIONS}, not {compression!r}")
-        self.compression = compression
+        self.compression = check_name(compression)  # a missing zstandard package is reported when the task runs
         self.astra_conn_id = astra_conn_id
         self.keyspace = keyspace
         self.collections = collections

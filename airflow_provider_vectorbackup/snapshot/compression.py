@@ -35,10 +35,16 @@ def _zstandard(why: str) -> Any:
     return zstandard
 
 
-def check(compression: str) -> None:
-    """Refuse an unknown compression, or zstd without its package, before anything is written."""
+def check_name(compression: str) -> str:
+    """Refuse an unknown compression (e.g. when a DAG is parsed, where the package may not matter yet)."""
     if compression not in COMPRESSIONS:
         raise ValueError(f"compression must be one of {COMPRESSIONS}, not {compression!r}")
+    return compression
+
+
+def check(compression: str) -> None:
+    """Refuse an unknown compression, or zstd without its package, before anything is written."""
+    check_name(compression)
     if compression == "zstd":
         _zstandard("writing zstd segments")
 

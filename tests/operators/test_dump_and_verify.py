@@ -126,3 +126,14 @@ def test_an_incomplete_snapshot_fails_verification_unless_allowed(seeded) -> Non
     sensor = ManifestVerifySensor(task_id="verify", box_folder="backups/vectors", snapshot_id=SNAPSHOT)
     with pytest.raises(AirflowFailException, match="INCOMPLETE"):
         sensor.poke(context_for(RecordingTI()))
+
+
+def test_unknown_speed_and_compression_settings_fail_when_the_dag_is_parsed() -> None:
+    with pytest.raises(ValueError, match="compression must be one of"):
+        VectorDumpOperator(task_id="dump", box_folder="b", compression="brotli")
+    with pytest.raises(ValueError, match="scan_mode must be one of"):
+        VectorDumpOperator(task_id="dump", box_folder="b", scan_mode="fast")
+    with pytest.raises(ValueError, match="scan_streams must be at least 1"):
+        VectorDumpOperator(task_id="dump", box_folder="b", scan_streams=0)
+    operator = VectorDumpOperator(task_id="dump", box_folder="b", compression="zstd", scan_mode="ranges")
+    assert operator.compression == "zstd" and operator.tuning.scan_mode == "ranges"
