@@ -157,7 +157,8 @@ def dump_snapshot(
         finally:
             if writer.result is not None:
                 sealed = pending.seal(writer.result)
-    return DumpOutcome(sealed, writer.result.manifest, writer.result, failures)
+    # By name, not by which thread finished first: the alert names the same collection every time.
+    return DumpOutcome(sealed, writer.result.manifest, writer.result, dict(sorted(failures.items())))
 
 
 def _source(astra: AstraDBHook) -> dict[str, Any]:

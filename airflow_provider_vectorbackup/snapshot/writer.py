@@ -510,7 +510,8 @@ class SnapshotWriter:
             finished_at=finished.isoformat(timespec="milliseconds"),
             duration_seconds=round(time.monotonic() - self._started_clock, 3),
             software=software_versions(), source=self.source, settings=settings,
-            collections=list(self._collections.values()), error=error, producer=self.producer,
+            collections=[self._collections[name] for name in sorted(self._collections)], error=error,
+            producer=self.producer,
             encryption=self.encryption.manifest_entry() if self.encryption is not None else None,
             format_version=FORMAT_VERSION_FOR[self.compression],  # zstd segments need a reader that knows them
         )
