@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import math
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
@@ -121,15 +121,6 @@ def _norm(vector: list[float]) -> float:
 _dot: Callable[[list[float], list[float]], float] = getattr(
     math, "sumprod", lambda a, b: sum(map(operator.mul, a, b)))
 """``math.sumprod`` (Python 3.12+, exact-rounded), else a plain sum of products."""
-
-
-def exact_neighbours(documents: Callable[[], Iterable[dict[str, Any]]], queries: list[list[float]], metric: str,
-                     k: int = 10) -> list[set[str]]:
-    """:class:`NearestNeighbours` over every document ``documents()`` yields."""
-    neighbours = NearestNeighbours(queries, metric, k)
-    for document in documents():
-        neighbours.add(document)
-    return neighbours.eligible()
 
 
 def recall_at_k(eligible: list[set[str]], found: list[list[str]], k: int = 10) -> float:

@@ -29,11 +29,8 @@ def inspect_vector(value: Any) -> tuple[str, int]:
         if value and set(map(type, value)) <= {float, int}:
             return ARRAY, len(value)
         return INVALID, 0
-    if kind is dict and len(value) == 1 and type(value.get("$binary")) is str:
-        size = _decoded_size(value["$binary"])
-        if size and size % 4 == 0:
-            return BINARY, size // 4
-    return INVALID, 0
+    encoding, dimension, _ = read_vector(value)  # a $binary is decoded once there; arrays never reach it
+    return encoding, dimension
 
 
 def read_vector(value: Any) -> tuple[str, int, dict[str, str] | None]:
@@ -75,14 +72,6 @@ def _is_canonical_base64(text: str, raw: bytes) -> bool:
         return False
     tail = len(raw) % 3 or 3
     return text[-4:] == base64.b64encode(raw[-tail:]).decode("ascii")
-
-
-def _decoded_size(text: str) -> int | None:
-    """Bytes a strict base64 string decodes to, or ``None`` if it is not base64 at all."""
-    try:
-        return len(base64.b64decode(text.encode("ascii"), validate=True))
-    except (binascii.Error, UnicodeEncodeError):
-        return None
 
 
 def binary_to_floats(text: str) -> list[float]:

@@ -7,8 +7,15 @@ import struct
 
 import pytest
 
-from airflow_provider_vectorbackup.snapshot.similarity import exact_neighbours, id_key, recall_at_k, similarity
+from airflow_provider_vectorbackup.snapshot.similarity import NearestNeighbours, id_key, recall_at_k, similarity
 from airflow_provider_vectorbackup.snapshot.vectors import floats_to_binary
+
+
+def exact_neighbours(stored, queries, metric, k=10):
+    neighbours = NearestNeighbours(queries, metric, k)
+    for document in stored:
+        neighbours.add(document)
+    return neighbours.eligible()
 
 
 def docs(vectors):
@@ -23,13 +30,13 @@ def test_exact_neighbours_match_a_full_sort(metric: str) -> None:
     stored_vectors = [list(struct.unpack(">8f", struct.pack(">8f", *v))) for v in vectors]  # as float32, stored
     query = stored_vectors[3]
     ranked = sorted(range(200), key=lambda i: similarity(metric, query, stored_vectors[i]), reverse=True)
-    (eligible,) = exact_neighbours(lambda: stored, [query], metric, k=10)
+    (eligible,) = exact_neighbours(stored, [query], metric, k=10)
     assert eligible == {id_key(i) for i in ranked[:10]}
 
 
 def test_ties_count_as_hits() -> None:
     stored = docs([[1.0, 0.0]] * 20 + [[0.0, 1.0]] * 5)
-    (eligible,) = exact_neighbours(lambda: stored, [[1.0, 0.0]], "cosine", k=10)
+    (eligible,) = exact_neighbours(stored, [[1.0, 0.0]], "cosine", k=10)
     assert len(eligible) == 20  # every duplicate is an exact nearest neighbour
     store_answer = [id_key(i) for i in range(10, 20)]  # an equally correct top 10
     assert recall_at_k([eligible], [store_answer]) == 1.0
