@@ -103,8 +103,10 @@ class RecordingStore(LocalSnapshotStore):
         return self.recorder
 
 
-def test_local_staging_holds_at_most_the_uploads_in_flight_plus_the_open_segment(
-        astra_stand_in, astra_connection, tmp_path) -> None:
+def test_staged_segments_leave_staging_as_the_store_takes_them(astra_stand_in, astra_connection, tmp_path) -> None:
+    """End to end, staging never grows with the collection and ends empty. The bound itself (a hand-off
+    waits for a free slot) is proven by test_the_hand_off_blocks_while_every_slot_is_busy: with a
+    local store each hand-off is a quick move, so this run cannot show a missing bound."""
     seed_uuid_collections(astra_stand_in, {"alpha": 600})
     staging = tmp_path / "staging"
     staging.mkdir()
@@ -114,6 +116,7 @@ def test_local_staging_holds_at_most_the_uploads_in_flight_plus_the_open_segment
     assert outcome.manifest.status == "complete"
     assert len(outcome.manifest.collection("alpha").segments) > 10
     assert 1 <= store.recorder.most_staged <= 2 + 1
+    assert not list(staging.rglob("part-*")), "every staged segment was handed to the store"
 
 
 def test_a_failed_hand_off_fails_its_collection_and_lists_exactly_what_was_stored(
