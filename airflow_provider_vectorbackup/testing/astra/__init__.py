@@ -2,7 +2,7 @@
 
 Start it in-process with :class:`AstraStandIn`, from the command line with
 ``python -m airflow_provider_vectorbackup.testing.astra --port N``, or through the pytest
-fixtures in :mod:`airflow_provider_vectorbackup.testing.astra.fixtures`.
+fixtures in :mod:`airflow_provider_vectorbackup.testing.pytest_plugin`.
 """
 
 from __future__ import annotations
