@@ -84,6 +84,14 @@ BOX_CONNECTION = {
 }
 
 
+# The operators, sensor and trigger span both services (and the local-folder store), so they belong
+# to the backup itself; the hooks belong to the service they talk to.
+BACKUP = "Vector Backup"
+ASTRA = "Astra DB"
+BOX = "Box"
+PACKAGE = "airflow_provider_vectorbackup"
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         # Must equal the distribution name, or the ProvidersManager refuses every provider.
@@ -91,5 +99,22 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Vector Backup",
         "description": "Full-fidelity, verifiable backups of vector collections (Astra DB) to Box.",
         "versions": [__version__],
+        "integrations": [
+            {"integration-name": BACKUP, "tags": ["software"]},
+            {"integration-name": ASTRA, "tags": ["service"],
+             "external-doc-url": "https://docs.datastax.com/en/astra-db-serverless/api-reference/dataapiclient.html"},
+            {"integration-name": BOX, "tags": ["service"], "external-doc-url": "https://developer.box.com/reference/"},
+        ],
+        "hooks": [
+            {"integration-name": ASTRA, "python-modules": [f"{PACKAGE}.hooks.astra"]},
+            {"integration-name": BOX, "python-modules": [f"{PACKAGE}.hooks.box"]},
+        ],
+        "operators": [{"integration-name": BACKUP, "python-modules": [
+            f"{PACKAGE}.operators.dump", f"{PACKAGE}.operators.partitioned", f"{PACKAGE}.operators.restore",
+            f"{PACKAGE}.operators.retention"]}],
+        "sensors": [{"integration-name": BACKUP, "python-modules": [f"{PACKAGE}.sensors.manifest"]}],
+        "triggers": [{"integration-name": BACKUP, "python-modules": [f"{PACKAGE}.triggers.manifest"]}],
+        "notifications": [f"{PACKAGE}.notifications.vector_loss.VectorLossNotifier"],
+        "extra-links": [f"{PACKAGE}.links.BoxFolderLink"],
         "connection-types": [ASTRA_CONNECTION, BOX_CONNECTION],
     }

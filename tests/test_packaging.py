@@ -58,3 +58,54 @@ def test_the_format_core_loads_no_airflow_module_at_runtime() -> None:
             "print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _package_modules(skip_testing: bool = True) -> list[str]:
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if skip_testing and parts[1:2] == ("testing",):
+            continue
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def test_provider_info_lists_every_hook_operator_sensor_trigger_notifier_and_link() -> None:
+    """What Airflow shows (`airflow providers hooks/triggers/notifications/links`) is what the package has."""
+    import importlib
+    import inspect
+
+    from airflow.sdk import BaseHook, BaseNotifier, BaseOperator, BaseOperatorLink, BaseSensorOperator
+    from airflow.triggers.base import BaseTrigger
+
+    found: dict[str, set[str]] = {kind: set() for kind in ("hooks", "operators", "sensors", "triggers")}
+    classes: dict[str, set[str]] = {"notifications": set(), "extra-links": set(), "connection-types": set()}
+    for name in _package_modules():
+        module = importlib.import_module(name)
+        for cls in vars(module).values():
+            if not inspect.isclass(cls) or cls.__module__ != name or inspect.isabstract(cls):
+                continue
+            path = f"{name}.{cls.__name__}"
+            if issubclass(cls, BaseSensorOperator):
+                found["sensors"].add(name)
+            elif issubclass(cls, BaseOperator):
+                found["operators"].add(name)
+            elif issubclass(cls, BaseTrigger):
+                found["triggers"].add(name)
+            elif issubclass(cls, BaseHook):
+                found["hooks"].add(name)
+                classes["connection-types"].add(path)
+            elif issubclass(cls, BaseNotifier):
+                classes["notifications"].add(path)
+            elif issubclass(cls, BaseOperatorLink):
+                classes["extra-links"].add(path)
+
+    info = get_provider_info()
+    integrations = {entry["integration-name"] for entry in info["integrations"]}
+    for kind, modules in found.items():
+        assert {entry["integration-name"] for entry in info[kind]} <= integrations, kind
+        assert {m for entry in info[kind] for m in entry["python-modules"]} == modules, kind
+    assert set(info["notifications"]) == classes["notifications"]
+    assert set(info["extra-links"]) == classes["extra-links"]
+    assert {c["hook-class-name"] for c in info["connection-types"]} == classes["connection-types"]
+
