@@ -16,6 +16,7 @@ import airflow_provider_vectorbackup
 from airflow_provider_vectorbackup.get_provider_info import get_provider_info
 
 PACKAGE = Path(airflow_provider_vectorbackup.__file__).parent
+ROOT = PACKAGE.parent
 
 
 def test_provider_info_is_registered_through_the_entry_point() -> None:
@@ -109,3 +110,60 @@ def test_provider_info_lists_every_hook_operator_sensor_trigger_notifier_and_lin
     assert set(info["extra-links"]) == classes["extra-links"]
     assert {c["hook-class-name"] for c in info["connection-types"]} == classes["connection-types"]
 
+
+
+def _constraints(leg: str) -> Path:
+    """The pinned set for this Python: constraints/<leg>/py3.X.txt, or the single set it replaces."""
+    version = "py%d.%d.txt" % sys.version_info[:2]
+    per_leg = ROOT / "constraints" / leg / version
+    return per_leg if per_leg.exists() or leg == "floor" else ROOT / "constraints" / version
+
+
+@pytest.mark.slow
+def test_the_built_wheel_installs_and_works_with_no_extra(tmp_path: Path) -> None:
+    """Build the wheel from a copy of the tree, install it alone in a fresh venv, and use it."""
+    import shutil
+    import zipfile
+
+    source = tmp_path / "source"
+    shutil.copytree(PACKAGE, source / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    clean = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PIP_CONSTRAINT")}
+
+    def run(*command: str | Path, **env: str) -> str:
+        result = subprocess.run([str(part) for part in command], cwd=tmp_path, env={**clean, **env},
+                                capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, f"{command}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        return result.stdout
+
+    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", tmp_path / "dist", source)
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        dist_info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
+        metadata_text = archive.read(f"{dist_info}/METADATA").decode()
+        entry_points = archive.read(f"{dist_info}/entry_points.txt").decode()
+    assert any(n.startswith(f"{dist_info}/") and n.rsplit("/", 1)[1] == "LICENSE" for n in names), names
+    assert "Classifier: Framework :: Apache Airflow\n" in metadata_text
+    assert "Classifier: Framework :: Apache Airflow :: Provider\n" in metadata_text
+    assert any(line in metadata_text for line in ("License: Apache-2.0\n", "License-Expression: Apache-2.0\n"))
+    assert "provider_info = airflow_provider_vectorbackup.get_provider_info:get_provider_info" in entry_points
+    assert not any(n.startswith("tests/") or n.startswith("example_dags/") for n in names)
+
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", venv)
+    bin_dir = venv / "bin"
+    run(bin_dir / "python", "-m", "pip", "install", "--quiet", "--constraint", _constraints("newest"), wheel)
+
+    airflow_home = {"AIRFLOW_HOME": str(tmp_path / "airflow-home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    assert "usage: vectorbackup" in run(bin_dir / "vectorbackup", "--help", **airflow_home)
+    listing = run(bin_dir / "airflow", "providers", "list", "--output", "json", **airflow_home)
+    providers = {p["package_name"]: p for p in json.loads(next(l for l in listing.splitlines() if l.startswith("[{")))}
+    assert providers["airflow-provider-vectorbackup"]["version"] == airflow_provider_vectorbackup.__version__
+    modules = _package_modules()
+    imported = run(bin_dir / "python", "-c",
+                   "import importlib, sys\n"
+                   f"for name in {modules!r}:\n    importlib.import_module(name)\n"
+                   "print(importlib.import_module('airflow_provider_vectorbackup').__file__)", **airflow_home)
+    assert imported.strip().splitlines()[-1].startswith(str(venv)), imported  # the wheel's copy, not the source
