@@ -110,7 +110,7 @@ class ScanRecord:
     full_pass_documents: int | None = None
     """Documents only the reconciling full pass found (``None``: no full pass was made)."""
     fallback: dict[str, Any] | None = None
-    """The server refused ``_id`` range bounds: which types (``refused``), its ``error`` and the split used ``instead``."""
+    """The server refused ``_id`` range bounds: which types (``refused``), its ``error``, the split used ``instead``."""
     in_band_retries: dict[str, int] = field(default_factory=dict)
     """Transient in-band errors (HTTP 200 with an ``errors`` list) retried during this scan, by error code."""
 
@@ -168,8 +168,9 @@ class CollectionScan:
             return
         refused = self._refused_bounds()
         if "string" in refused:
+            fallback = {"refused": sorted(refused), "error": UNSUPPORTED_BOUND, "instead": "single"}
             yield from self._single("the server refuses String bounds on _id (an older Data API release)", probe,
-                                    fallback={"refused": sorted(refused), "error": UNSUPPORTED_BOUND, "instead": "single"})
+                                    fallback)
             return
         yield from self._by_id_ranges(refused)
 
@@ -198,7 +199,8 @@ class CollectionScan:
             return "the collection sets defaultId, whose ids cannot be range-filtered"
         return None
 
-    def _single(self, reason: str, probe: Any, fallback: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
+    def _single(self, reason: str, probe: Any,
+                fallback: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
         record = self.record = ScanRecord("single", 1, reason, fallback=fallback)
         log.info("Reading %r with one scan: %s", self.collection, reason)
         if probe is not None:

@@ -24,6 +24,13 @@ ID_RANGE_KINDS = ("string", "date")
 """Bound types on ``_id`` that :attr:`Behaviour.refuse_id_ranges` can refuse."""
 
 
+def id_range_kinds(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = set(kinds) - set(ID_RANGE_KINDS)
+    if unknown:
+        raise ValueError(f"refuse_id_ranges takes {ID_RANGE_KINDS}, not {sorted(unknown)}")
+    return kinds
+
+
 @dataclasses.dataclass
 class Behaviour:
     page_size: int = 20
@@ -41,9 +48,7 @@ class Behaviour:
     partial_inserts_served: int = 0
 
     def __post_init__(self) -> None:
-        unknown = set(self.refuse_id_ranges) - set(ID_RANGE_KINDS)
-        if unknown:
-            raise ValueError(f"refuse_id_ranges takes {ID_RANGE_KINDS}, not {sorted(unknown)}")
+        id_range_kinds(self.refuse_id_ranges)
 
     def in_band_error_due(self) -> bool:
         """Count one command; true when it must be answered with the in-band error instead."""

@@ -11,7 +11,7 @@ import msgspec
 
 from airflow_provider_vectorbackup.testing.astra.app import build_app
 from airflow_provider_vectorbackup.testing.astra.auth import Credentials
-from airflow_provider_vectorbackup.testing.astra.behaviour import Behaviour
+from airflow_provider_vectorbackup.testing.astra.behaviour import Behaviour, id_range_kinds
 from airflow_provider_vectorbackup.testing.astra.ddl import create_collection
 from airflow_provider_vectorbackup.testing.astra.ejson import new_id
 from airflow_provider_vectorbackup.testing.astra.engine import Engine
@@ -145,7 +145,7 @@ class AstraStandIn:
 
     @refuse_id_ranges.setter
     def refuse_id_ranges(self, kinds: Iterable[str]) -> None:
-        checked = Behaviour(refuse_id_ranges=tuple(kinds)).refuse_id_ranges  # validates the kinds
+        checked = id_range_kinds(tuple(kinds))
         with self.store.lock:
             self.behaviour.refuse_id_ranges = checked
 

@@ -162,7 +162,8 @@ def test_an_older_release_refuses_id_range_bounds_of_a_type(astra_stand_in, db, 
         equality = _command(client, astra_stand_in, {"find": {"filter": {"_id": bound}}})
     error = refusal.json()["errors"][0]
     assert refusal.status_code == 200 and "data" not in refusal.json()
-    assert (error["family"], error["scope"], error["errorCode"]) == ("REQUEST", "FILTER", "FILTER_UNSUPPORTED_DATA_TYPE")
+    assert (error["family"], error["scope"]) == ("REQUEST", "FILTER")
+    assert error["errorCode"] == "FILTER_UNSUPPORTED_DATA_TYPE"
     assert refused.capitalize() in error["message"]
     assert numbers.json()["data"]["documents"] == [{"_id": 5}]  # number bounds are still served
     assert "errors" not in equality.json()  # equality on _id is not a range
