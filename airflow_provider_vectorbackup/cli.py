@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--if-exists", choices=["fail", "resume", "replace"], default="fail")
     restore.add_argument("--allow-incomplete", action="store_true")
     restore.add_argument("--validation-queries", type=int, default=10)
+    restore.add_argument("--scan-mode", choices=["auto", "ranges", "single"], default="auto",
+                         help="how the restored collections are read back for validation, as for dump")
     restore.add_argument("--staging-dir")
     prune = commands.add_parser("prune", parents=[common], help="delete old snapshots by a keep policy")
     for rule in ("last", "daily", "weekly", "monthly"):
@@ -346,7 +348,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     options = RestoreOptions(
         collections=_names(args.collections), target_prefix=args.target_prefix or None, name_mapping=mapping or None,
         if_exists=args.if_exists, allow_incomplete=args.allow_incomplete, validation_queries=args.validation_queries,
-        staging_dir=args.staging_dir, identities=_identities(args), verifier=_verifier(args))
+        scan_mode=args.scan_mode, staging_dir=args.staging_dir, identities=_identities(args), verifier=_verifier(args))
     try:
         report = restore_snapshot(store, args.snapshot_id, _astra(args), options)
     except RestoreNotValidated as exc:

@@ -22,7 +22,7 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_vectorbackup import __version__
 from airflow_provider_vectorbackup.hooks.astra_insert import InsertReport, insert_documents
-from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy, describe
+from airflow_provider_vectorbackup.hooks.astra_retry import InBandRetries, RetryPolicy, describe, raise_if_transient
 from airflow_provider_vectorbackup.snapshot.provenance import describe_source, endpoint_origin
 from airflow_provider_vectorbackup.throttle import RateLimiter, once, parse_limit
 
@@ -110,6 +110,8 @@ class AstraDBHook(BaseHook):
         self._retry_policy = retry_policy
         self._handles: dict[str, Collection] = {}
         self._handles_lock = threading.Lock()
+        self.in_band_retries = InBandRetries()
+        """Transient in-band errors retried so far, per collection: scan records and restore reports read it."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(astra_conn_id={self.astra_conn_id!r})"
@@ -220,17 +222,22 @@ class AstraDBHook(BaseHook):
 
     def command(self, body: dict[str, Any], *, collection: str | None = None, timeout_ms: int | None = None,
                 raise_api_errors: bool = True) -> dict[str, Any]:
-        """Send one raw Data API command, retried per :attr:`retry_policy`. Only for idempotent commands."""
+        """Send one raw Data API command, retried per :attr:`retry_policy`. Only for idempotent commands.
+
+        With ``raise_api_errors=False`` the answer's ``errors`` are the caller's to read, except a
+        transient in-band error (``UNAVAILABLE_DATABASE``, ...): the command is sent again for it.
+        """
         what = f"{next(iter(body))} on {collection or self.keyspace}"
 
         def send() -> dict[str, Any]:
             self.request_limiter.acquire()  # per attempt: a retry is one more request to the server
-            if collection is None:
-                return self.database.command(body, raise_api_errors=raise_api_errors,
-                                             timeout_ms=timeout_ms or self.request_timeout_ms)
-            return self._collection(collection).command(body, raise_api_errors=raise_api_errors,
-                                                        timeout_ms=timeout_ms or self.request_timeout_ms)
-        return self.retry_policy.call(what, send)
+            target: Database | Collection = self.database if collection is None else self._collection(collection)
+            response = target.command(body, raise_api_errors=raise_api_errors,
+                                      timeout_ms=timeout_ms or self.request_timeout_ms)
+            if not raise_api_errors:
+                raise_if_transient(response)
+            return response
+        return self.retry_policy.call(what, send, on_retry=lambda exc: self.in_band_retries.add(collection, exc))
 
     def _collection(self, name: str) -> Collection:
         """astrapy's handle on one collection, kept: it holds the HTTP connection pool its requests reuse.

@@ -19,6 +19,11 @@ more and keeps only documents whose ids no shard can hold, so an explicitly writ
 id is never silently left out. Every decision and count is kept in :class:`ScanRecord`, which
 the dump stores in the manifest (docs/format.md, "Scan record").
 
+Self-managed Data API releases older than Astra's refuse String or Date bounds on ``_id``
+(``FILTER_UNSUPPORTED_DATA_TYPE``). One small range request of each type, before any shard is
+read, finds out: without String bounds the collection is read by one scan, without Date bounds
+by the other shards, with date ids left to the reconciling full pass.
+
 Pages are fetched on background threads into a bounded queue, so fetching overlaps with
 encoding and memory stays at a few pages per stream.
 """
@@ -33,6 +38,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from astrapy.exceptions import DataAPIResponseException
+
 if TYPE_CHECKING:
     from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 
@@ -42,6 +49,11 @@ SCAN_MODES = ("auto", "ranges", "single")
 DEFAULT_STREAMS = 4
 _STRING_BOUNDS = "123456789abcdef"
 _PAGES_PER_STREAM = 2
+UNSUPPORTED_BOUND = "FILTER_UNSUPPORTED_DATA_TYPE"
+"""What a Data API release that cannot range-filter ``_id`` by a type answers for such a bound."""
+_EPOCH = {"$date": 0}
+_PROBE_BOUNDS = {"string": _STRING_BOUNDS[0], "date": _EPOCH}
+"""One bound per ``_id`` type that older releases may refuse (numbers and booleans they accept)."""
 
 
 @dataclass(frozen=True)
@@ -53,27 +65,31 @@ class Shard:
     page_state: str | None = None
 
 
-def id_range_shards() -> list[Shard]:
-    """The string shards on the first character plus typed catch-alls: together, every rangeable ``_id``."""
-    bounds = [None, *_STRING_BOUNDS, None]
+def id_range_shards(refused: frozenset[str] = frozenset()) -> list[Shard]:
+    """The string shards on the first character plus typed catch-alls: together, every rangeable ``_id``.
+
+    :param refused: ``_id`` types the server cannot range-filter (``"string"``, ``"date"``): no shards for them.
+    """
     shards = []
-    for low, high in zip(bounds, bounds[1:]):
-        condition = {**({"$gte": low} if low else {}), **({"$lt": high} if high else {})}
-        shards.append(Shard(f"string[{low or ''},{high or ''})", {"_id": condition}))
-    epoch = {"$date": 0}
-    shards += [
-        Shard("number<0", {"_id": {"$lt": 0}}), Shard("number>=0", {"_id": {"$gte": 0}}),
-        Shard("date<1970", {"_id": {"$lt": epoch}}), Shard("date>=1970", {"_id": {"$gte": epoch}}),
-        Shard("boolean:true", {"_id": True}), Shard("boolean:false", {"_id": False}),
-    ]
+    if "string" not in refused:
+        bounds = [None, *_STRING_BOUNDS, None]
+        for low, high in zip(bounds, bounds[1:]):
+            condition = {**({"$gte": low} if low else {}), **({"$lt": high} if high else {})}
+            shards.append(Shard(f"string[{low or ''},{high or ''})", {"_id": condition}))
+    shards += [Shard("number<0", {"_id": {"$lt": 0}}), Shard("number>=0", {"_id": {"$gte": 0}})]
+    if "date" not in refused:
+        shards += [Shard("date<1970", {"_id": {"$lt": _EPOCH}}), Shard("date>=1970", {"_id": {"$gte": _EPOCH}})]
+    shards += [Shard("boolean:true", {"_id": True}), Shard("boolean:false", {"_id": False})]
     return shards
 
 
-def rangeable_id(value: Any) -> bool:
-    """Whether some shard of :func:`id_range_shards` holds a document with this stored ``_id``."""
-    if isinstance(value, (str, int, float)):  # bool is an int
+def rangeable_id(value: Any, refused: frozenset[str] = frozenset()) -> bool:
+    """Whether some shard of :func:`id_range_shards` (``refused`` passed alike) holds a document with this ``_id``."""
+    if isinstance(value, str):
+        return "string" not in refused
+    if isinstance(value, (int, float)):  # bool is an int
         return True
-    return isinstance(value, dict) and set(value) == {"$date"}
+    return isinstance(value, dict) and set(value) == {"$date"} and "date" not in refused
 
 
 @dataclass
@@ -93,6 +109,10 @@ class ScanRecord:
     """How completeness was established: an exact count, an estimate equal to what was found, a full pass."""
     full_pass_documents: int | None = None
     """Documents only the reconciling full pass found (``None``: no full pass was made)."""
+    fallback: dict[str, Any] | None = None
+    """The server refused ``_id`` range bounds: which types (``refused``), its ``error``, the split used ``instead``."""
+    in_band_retries: dict[str, int] = field(default_factory=dict)
+    """Transient in-band errors (HTTP 200 with an ``errors`` list) retried during this scan, by error code."""
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None and v != {}}
@@ -123,6 +143,14 @@ class CollectionScan:
         self.record: ScanRecord | None = None
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
+        retried_before = self.hook.in_band_retries.of(self.collection)
+        try:
+            yield from self._pages()
+        finally:  # every fetcher has stopped by now: _fetch_ahead waits for them
+            if self.record is not None:
+                self.record.in_band_retries = self.hook.in_band_retries.since(self.collection, retried_before)
+
+    def _pages(self) -> Iterator[list[dict[str, Any]]]:
         reason = self._single_scan_reason()
         if reason is not None:
             yield from self._single(reason, None)
@@ -138,7 +166,29 @@ class CollectionScan:
             yield from self._single(f"the probe page holds ids that are not strings ({', '.join(odd)})",
                                     probe)
             return
-        yield from self._by_id_ranges()
+        refused = self._refused_bounds()
+        if "string" in refused:
+            fallback = {"refused": sorted(refused), "error": UNSUPPORTED_BOUND, "instead": "single"}
+            yield from self._single("the server refuses String bounds on _id (an older Data API release)", probe,
+                                    fallback)
+            return
+        yield from self._by_id_ranges(refused)
+
+    def _refused_bounds(self) -> frozenset[str]:
+        """The ``_id`` types whose range bounds the server refuses: one small request per type, before any shard."""
+        refused = set()
+        for kind, bound in _PROBE_BOUNDS.items():
+            body = {"find": {"filter": {"_id": {"$lt": bound}}, "projection": {"_id": True},
+                             "options": {"limit": 1}}}
+            try:
+                self.hook.command(body, collection=self.collection)
+            except DataAPIResponseException as exc:
+                if not any(d.error_code == UNSUPPORTED_BOUND for d in exc.error_descriptors):
+                    raise
+                log.warning("Collection %r: the server refuses %s bounds on _id (%s); reading it without them",
+                            self.collection, kind.capitalize(), UNSUPPORTED_BOUND)
+                refused.add(kind)
+        return frozenset(refused)
 
     def _single_scan_reason(self) -> str | None:
         if self.mode == "single":
@@ -149,8 +199,9 @@ class CollectionScan:
             return "the collection sets defaultId, whose ids cannot be range-filtered"
         return None
 
-    def _single(self, reason: str, probe: Any) -> Iterator[list[dict[str, Any]]]:
-        record = self.record = ScanRecord("single", 1, reason)
+    def _single(self, reason: str, probe: Any,
+                fallback: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
+        record = self.record = ScanRecord("single", 1, reason, fallback=fallback)
         log.info("Reading %r with one scan: %s", self.collection, reason)
         if probe is not None:
             record.documents += len(probe.documents)
@@ -162,32 +213,36 @@ class CollectionScan:
             record.documents += len(documents)
             yield documents
 
-    def _by_id_ranges(self) -> Iterator[list[dict[str, Any]]]:
-        shards = id_range_shards()
+    def _by_id_ranges(self, refused: frozenset[str]) -> Iterator[list[dict[str, Any]]]:
+        shards = id_range_shards(refused)
         record = self.record = ScanRecord("id-ranges", self.streams, "every id on the probe page is a string",
                                           shards={shard.name: 0 for shard in shards})
+        if refused:
+            record.fallback = {"refused": sorted(refused), "error": UNSUPPORTED_BOUND,
+                               "instead": f"id-ranges without the {' and '.join(sorted(refused))} shards"}
         log.info("Reading %r by _id range: %d shards on %d streams", self.collection, len(shards), self.streams)
         for shard, documents in _fetch_ahead(self.hook, self.collection, shards, streams=self.streams):
             record.shards[shard.name] += len(documents)
             record.documents += len(documents)
             yield documents
-        yield from self._reconcile(record)
+        yield from self._reconcile(record, refused)
 
-    def _reconcile(self, record: ScanRecord) -> Iterator[list[dict[str, Any]]]:
+    def _reconcile(self, record: ScanRecord, refused: frozenset[str]) -> Iterator[list[dict[str, Any]]]:
         """Prove nothing was missed, or read everything once more for ids that no range can hold.
 
         An exact count (the server counts up to 1,000) proves it when it is not above what the
         shards found. Above that, only the server's estimate is available: it proves nothing
         unless it equals what was found, so any other value costs a full pass rather than a
         snapshot that could lack ``$uuid``/``$objectId`` documents and still look complete.
-        ``scan_mode="ranges"`` skips this for collections whose ids cannot be of those types.
+        ``scan_mode="ranges"`` skips this for collections whose ids cannot be of those types, unless
+        the server refused a type's bounds: ids of that type are then read by the full pass too.
         """
         counted = self.hook.count_documents(self.collection)
         record.server_count_exact = counted.exact
         record.server_count = counted.count
         if not counted.exact:
             record.server_count = max(counted.count, self.hook.estimated_document_count(self.collection))
-        if self.mode == "ranges":
+        if self.mode == "ranges" and not refused:
             record.reconciliation = "trusted: scan_mode='ranges' says every id is rangeable"
             return
         if counted.exact and record.server_count <= record.documents:
@@ -199,11 +254,11 @@ class CollectionScan:
         why = (f"the server counts {record.server_count} documents" if counted.exact else
                f"the server's estimate ({record.server_count}) cannot confirm the {record.documents} found")
         record.reconciliation = f"full pass: {why}"
-        log.warning("Collection %r: %s; reading it once more for ids that ranges cannot hold ($uuid, $objectId)",
-                    self.collection, why)
+        log.warning("Collection %r: %s; reading it once more for ids that ranges cannot hold ($uuid, $objectId%s)",
+                    self.collection, why, "".join(f", {kind}" for kind in sorted(refused)))
         record.full_pass_documents = 0
         for _, documents in _fetch_ahead(self.hook, self.collection, [Shard("all", {})], streams=1):
-            extra = [d for d in documents if not rangeable_id(d.get("_id"))]
+            extra = [d for d in documents if not rangeable_id(d.get("_id"), refused)]
             if extra:
                 record.full_pass_documents += len(extra)
                 record.documents += len(extra)

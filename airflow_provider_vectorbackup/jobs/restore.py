@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS, CollectionScan
+from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS, SCAN_MODES, CollectionScan
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
 from airflow_provider_vectorbackup.snapshot.guard import is_vectorize
@@ -67,6 +67,8 @@ class RestoreOptions:
     concurrency: int = 16
     read_streams: int = DEFAULT_STREAMS
     """Requests in flight when the restored collection is read back for validation."""
+    scan_mode: str = "auto"
+    """How the read-back scans: ``"auto"``, ``"ranges"`` or ``"single"``, as for a dump (``DumpTuning``)."""
     validation_queries: int = 10
     min_recall: float = 0.9
     staging_dir: str | None = None
@@ -78,6 +80,8 @@ class RestoreOptions:
     def __post_init__(self) -> None:
         if self.if_exists not in IF_EXISTS:
             raise TargetConflict(f"if_exists must be one of {IF_EXISTS}, not {self.if_exists!r}")
+        if self.scan_mode not in SCAN_MODES:
+            raise ValueError(f"scan_mode must be one of {SCAN_MODES}, not {self.scan_mode!r}")
 
 
 def restore_snapshot(store: SnapshotStore, snapshot_id: str, astra: AstraDBHook,
@@ -160,6 +164,7 @@ class _Restore:
 
     def _restore(self, snapshot: Snapshot, entry: CollectionEntry, target: str) -> dict[str, Any]:
         hook = self.astra
+        retried_before = hook.in_band_retries.of(target)
         if self.options.if_exists == "replace" and hook.collection_definition(target) is not None:
             log.warning("Dropping existing collection %r to replace it (if_exists='replace')", target)
             hook.drop_collection(target)
@@ -200,7 +205,8 @@ class _Restore:
         restored = ContentDigest()
         metric = (definition.get("vector") or {}).get("metric", "cosine")
         neighbours = NearestNeighbours(queries, metric)
-        scan = CollectionScan(hook, target, definition, streams=self.options.read_streams)
+        scan = CollectionScan(hook, target, definition, streams=self.options.read_streams,
+                              mode=self.options.scan_mode)
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="restore-search") as searches:
             answers = searches.submit(lambda: [[id_key(i) for i in hook.vector_search(target, q, limit=10)]
                                                for q in queries])
@@ -219,6 +225,8 @@ class _Restore:
             "digest_expected": expected.hexdigest(), "digest_restored": restored.hexdigest(),
             "digest_matches_manifest": expected.hexdigest() == entry.content_digest,
             "vectorize_text_dropped": stripped, "vectors_embedded_by_server": len(embedded_by_server),
+            "in_band_retries": hook.in_band_retries.since(target, retried_before),
+            "scan": scan.record.to_dict() if scan.record is not None else None,
         }
         result["recall_at_10"] = round(recall_at_k(neighbours.eligible(), found), 4) if queries else None
         result["queries"] = len(queries)

@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.hooks.astra_scan import SCAN_MODES
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.jobs.restore import (
     RestoreNotValidated, RestoreOptions, RestoreRefused, restore_snapshot,
@@ -47,6 +48,8 @@ class RestoreOperator(StoreArguments, BaseOperator):
     :param allow_incomplete: restore the complete collections of an ``.INCOMPLETE`` snapshot.
     :param validation_queries: sample vector queries per collection for recall@10 (0 disables).
     :param min_recall: fail if recall@10 falls below this (default 0.9).
+    :param scan_mode: how restored collections are read back for validation: ``"auto"`` (default),
+        ``"ranges"`` or ``"single"``, as for ``VectorDumpOperator``.
     :param signing_conn_id: connection with the manifest key: an unsigned or badly signed snapshot is refused.
     :param encryption_conn_id: connection whose password holds the age identity of an encrypted snapshot.
 
@@ -67,9 +70,12 @@ class RestoreOperator(StoreArguments, BaseOperator):
         allow_incomplete: bool = False, astra_conn_id: str = AstraDBHook.default_conn_name,
         box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", chunk_size: int = 20,
         concurrency: int = 16, validation_queries: int = 10, min_recall: float = 0.9, staging_dir: str | None = None,
-        signing_conn_id: str | None = None, encryption_conn_id: str | None = None, **kwargs: Any,
+        signing_conn_id: str | None = None, encryption_conn_id: str | None = None, scan_mode: str = "auto",
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if scan_mode not in SCAN_MODES:  # at parse time, not when the task runs
+            raise ValueError(f"scan_mode must be one of {SCAN_MODES}, not {scan_mode!r}")
         self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)  # a wrong combination fails at parse
         self.snapshot_id = snapshot_id
         self.dump_task_id = dump_task_id
@@ -87,6 +93,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
         self.staging_dir = staging_dir
         self.signing_conn_id = signing_conn_id
         self.encryption_conn_id = encryption_conn_id
+        self.scan_mode = scan_mode
 
     @cached_property
     def astra_hook(self) -> AstraDBHook:
@@ -98,7 +105,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
                 collections=self.collections, target_prefix=self.target_prefix, name_mapping=self.name_mapping,
                 if_exists=self.if_exists, allow_incomplete=self.allow_incomplete, chunk_size=self.chunk_size,
                 concurrency=self.concurrency, validation_queries=self.validation_queries,
-                min_recall=self.min_recall, staging_dir=self.staging_dir,
+                min_recall=self.min_recall, staging_dir=self.staging_dir, scan_mode=self.scan_mode,
                 identities=identities_from_connection(self.encryption_conn_id) if self.encryption_conn_id else None,
                 verifier=verifier_from_connection(self.signing_conn_id) if self.signing_conn_id else None)
             snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)

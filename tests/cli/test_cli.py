@@ -77,6 +77,22 @@ def test_dump_list_inspect_verify_restore_prune_and_download_through_a_local_fol
     assert (tmp_path / "share" / "20260302T000000Z").is_dir()
 
 
+def test_restore_reads_back_with_the_scan_mode_asked_for(small, tmp_path: Path) -> None:
+    astra, _ = small
+    store = ["--local-folder", str(tmp_path / "share")]
+    assert run("dump", *store, "--snapshot-id", "20260301T000000Z", tmp_path=tmp_path).returncode == 0
+    astra.refuse_id_ranges = ["date"]  # an older Data API release
+    for mode, reason in (("single", "single scan requested"), ("ranges", "every id on the probe page is a string")):
+        restored = run("restore", *store, "latest", "--target-prefix", f"{mode}_", "--collections", "articles",
+                       "--scan-mode", mode, "--json", tmp_path=tmp_path)
+        assert restored.returncode == 0, restored.stderr
+        scan = json.loads(restored.stdout)["collections"]["articles"]["scan"]
+        assert scan["reason"] == reason
+    assert scan["fallback"]["refused"] == ["date"] and scan["reconciliation"] == "exact count"
+    refused = run("restore", *store, "latest", "--scan-mode", "fast", tmp_path=tmp_path)
+    assert refused.returncode != 0 and "--scan-mode" in refused.stderr
+
+
 def test_box_is_a_store_too(small, tmp_path: Path) -> None:
     dumped = run("dump", "--box-folder", "cli-backups", "--collections", "products", tmp_path=tmp_path)
     assert dumped.returncode == 0, dumped.stderr

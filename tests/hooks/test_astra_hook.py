@@ -17,7 +17,7 @@ from airflow_provider_vectorbackup import __version__
 from airflow_provider_vectorbackup.hooks.astra import (
     AstraConnectionError, AstraDBHook, CollectionDefinitionMismatch, DocumentCount, ScanStalledError,
 )
-from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy
+from airflow_provider_vectorbackup.hooks.astra_retry import TRANSIENT_CODES, RetryPolicy, is_retryable
 from airflow_provider_vectorbackup.snapshot.vectors import floats_to_binary
 
 KS = "default_keyspace"
@@ -208,6 +208,61 @@ def test_retries_give_up_after_the_configured_attempts(astra_stand_in, astra_con
     assert astra_stand_in.faults.injected["server_error"] == 3
 
 
+@pytest.mark.parametrize("code", sorted(TRANSIENT_CODES))
+def test_each_transient_in_band_error_is_retried_and_counted(hook, astra_stand_in, seeded, code) -> None:
+    astra_stand_in.in_band_error_code = code
+    astra_stand_in.in_band_error_every = 4
+    ids = [d["_id"] for d in hook.iter_documents("articles")]
+    assert len(ids) == len(set(ids)) == 1_234
+    served = astra_stand_in.in_band_errors_served
+    assert served > 10 and hook.in_band_retries.of("articles") == {code: served}
+
+
+@pytest.mark.parametrize("error", [
+    {"family": "REQUEST", "scope": "FILTER", "errorCode": "FILTER_INVALID_EXPRESSION"},
+    {"family": "REQUEST", "scope": "DOCUMENT", "errorCode": "SHRED_DOC_LIMIT_VIOLATION"},
+    {"family": "REQUEST", "scope": "SCHEMA", "errorCode": "UNKNOWN_KEYSPACE"},
+    {"family": "REQUEST", "scope": "SECURITY", "errorCode": "UNAUTHENTICATED_REQUEST"},
+    {"family": "SERVER", "scope": "DATABASE", "errorCode": "UNAUTHORIZED_ACCESS"},
+    {"family": "SERVER", "scope": "", "errorCode": "INTERNAL_SERVER_ERROR"},
+    {"family": "SERVER", "scope": "DATABASE", "errorCode": "UNEXPECTED_DRIVER_ERROR"},
+    {"family": "SERVER", "scope": "DATABASE", "errorCode": "INVALID_DATABASE_QUERY"},
+    {"family": "SERVER", "scope": "DATABASE", "errorCode": "UNSUPPORTED_DATABASE_QUERY"},
+], ids=lambda e: f"{e['family']}-{e['errorCode']}")
+def test_client_and_unknown_server_errors_are_never_retried(error) -> None:
+    from astrapy.exceptions import DataAPIResponseException
+
+    calls = []
+
+    def refused() -> None:
+        calls.append(1)
+        raise DataAPIResponseException.from_response(command=None, raw_response={"errors": [error]})
+
+    with pytest.raises(DataAPIResponseException):
+        FAST_RETRIES.call("find on c", refused)
+    assert len(calls) == 1 and not is_retryable(DataAPIResponseException.from_response(
+        command=None, raw_response={"errors": [error]}))
+
+
+def test_a_client_error_from_the_stand_in_is_raised_at_once(hook, astra_stand_in, seeded) -> None:
+    from astrapy.exceptions import DataAPIResponseException
+
+    with pytest.raises(DataAPIResponseException, match="FILTER_UNSUPPORTED_OPERATOR"):
+        list(hook.iter_documents("articles", filter={"_id": {"$foo": 1}}))
+    assert astra_stand_in.request_counts["find"] == 1 and hook.in_band_retries.of("articles") == {}
+
+
+def test_in_band_retries_give_up_after_the_configured_attempts(astra_stand_in, astra_connection, seeded) -> None:
+    from astrapy.exceptions import DataAPIResponseException
+
+    astra_stand_in.in_band_error_every = 1
+    hook = AstraDBHook(retry_policy=RetryPolicy(max_attempts=3, initial_wait=0.001))
+    with pytest.raises(DataAPIResponseException, match="UNAVAILABLE_DATABASE"):
+        list(hook.iter_documents("articles"))
+    assert astra_stand_in.in_band_errors_served == 3
+    assert hook.in_band_retries.of("articles") == {"UNAVAILABLE_DATABASE": 2}  # the last one was not retried
+
+
 def test_counts_are_exact_up_to_the_server_limit(hook, astra_stand_in, seeded) -> None:
     assert hook.count_documents("articles") == DocumentCount(1_000, exact=False)
     assert hook.count_documents("articles", filter={"_id": {"$in": ["000001", "000002"]}}) == DocumentCount(2, True)
@@ -246,6 +301,22 @@ def test_inserts_survive_faults(astra_stand_in, astra_connection, seeded) -> Non
     report = hook.insert_documents("copy", source, chunk_size=10, concurrency=4)
     assert report.ok and report.documents == 1_234
     assert sorted(astra_stand_in.dump_collection(KS, "copy"), key=lambda d: d["_id"]) == source
+
+
+def test_inserts_survive_in_band_errors_and_partly_applied_batches(astra_stand_in, astra_connection, seeded) -> None:
+    hook = AstraDBHook(retry_policy=RetryPolicy(max_attempts=30, initial_wait=0.001, max_wait=0.01))
+    source = list(hook.iter_documents("articles"))
+    hook.create_collection("copy", hook.collection_definition("articles"))
+    astra_stand_in.in_band_error_every = 7
+    astra_stand_in.partial_insert_every = 5
+    report = hook.insert_documents("copy", source, chunk_size=10, concurrency=4)
+    assert report.ok and report.documents == 1_234
+    assert report.already_present > 0  # written by a partly applied batch, then confirmed identical
+    assert astra_stand_in.partial_inserts_served > 10
+    assert sorted(astra_stand_in.dump_collection(KS, "copy"), key=lambda d: d["_id"]) == source
+    retried = hook.in_band_retries.of("copy")
+    assert retried["FAILED_CONCURRENT_OPERATIONS"] == astra_stand_in.partial_inserts_served
+    assert retried["UNAVAILABLE_DATABASE"] > 0
 
 
 def test_a_different_document_under_an_existing_id_is_a_failure(hook, astra_stand_in, seeded) -> None:

@@ -159,3 +159,61 @@ def test_an_estimate_equal_to_what_was_found_proves_it_and_ranges_mode_trusts(ho
     trusting = CollectionScan(hook, "strings", DEFINITION, streams=4, mode="ranges")
     assert_each_read_once(read_all(trusting), ids)
     assert trusting.record.reconciliation.startswith("trusted") and trusting.record.full_pass_documents is None
+
+
+# -- older Data API releases and in-band errors ----------------------------------------------
+
+def test_without_string_bounds_the_scan_falls_back_to_one_stream(hook, astra_stand_in) -> None:
+    ids = string_ids(120) + RANGEABLE_OTHERS + UNRANGEABLE
+    seed(astra_stand_in, "old", ids)
+    astra_stand_in.refuse_id_ranges = ["string", "date"]
+    scan = CollectionScan(hook, "old", DEFINITION, streams=4)
+    assert_each_read_once(read_all(scan), ids)
+    assert scan.record.mode == "single" and "String bounds" in scan.record.reason
+    assert scan.record.fallback == {"refused": ["date", "string"], "error": "FILTER_UNSUPPORTED_DATA_TYPE",
+                                    "instead": "single"}
+    assert scan.record.to_dict()["fallback"]["instead"] == "single"
+
+
+@pytest.mark.parametrize("mode", ["auto", "ranges"])
+def test_without_date_bounds_the_other_shards_are_read_and_date_ids_by_the_full_pass(hook, astra_stand_in,
+                                                                                     mode) -> None:
+    ids = string_ids(120) + ODD_STRINGS + RANGEABLE_OTHERS + UNRANGEABLE
+    seed(astra_stand_in, "old", ids)
+    astra_stand_in.refuse_id_ranges = ["date"]
+    scan = CollectionScan(hook, "old", DEFINITION, streams=4, mode=mode)
+    assert_each_read_once(read_all(scan), ids)  # even "ranges" cannot trust shards that skip a type
+    record = scan.record
+    assert record.mode == "id-ranges" and not any(name.startswith("date") for name in record.shards)
+    assert record.fallback == {"refused": ["date"], "error": "FILTER_UNSUPPORTED_DATA_TYPE",
+                               "instead": "id-ranges without the date shards"}
+    assert record.full_pass_documents == 3 + len(UNRANGEABLE)  # the three date ids, then $uuid and $objectId
+    assert id_range_shards(frozenset({"date"})) == [s for s in id_range_shards() if not s.name.startswith("date")]
+    assert not rangeable_id({"$date": 0}, frozenset({"date"})) and not rangeable_id("a", frozenset({"string"}))
+
+
+def test_a_refusal_is_detected_before_any_shard_is_read(hook, astra_stand_in) -> None:
+    seed(astra_stand_in, "old", string_ids(120))
+    astra_stand_in.refuse_id_ranges = ["string"]
+    astra_stand_in.reset_request_counts()
+    read_all(CollectionScan(hook, "old", DEFINITION, streams=4))
+    # the probe page of 20, one range request per type, then the other 100 documents in 5 pages: no shard at all
+    assert astra_stand_in.request_counts["find"] == 1 + 2 + 5
+
+
+def test_in_band_errors_during_a_scan_are_retried_and_recorded_by_code(astra_stand_in, astra_connection) -> None:
+    hook = AstraDBHook(retry_policy=RetryPolicy(max_attempts=8, initial_wait=0.001, max_wait=0.01))
+    ids = string_ids(500) + UNRANGEABLE
+    seed(astra_stand_in, "busy", ids)
+    seed(astra_stand_in, "quiet", string_ids(10))
+    read_all(CollectionScan(hook, "quiet", DEFINITION, streams=4))
+    astra_stand_in.in_band_error_every = 5
+    scan = CollectionScan(hook, "busy", DEFINITION, streams=4)
+    assert_each_read_once(read_all(scan), ids)
+    served = astra_stand_in.in_band_errors_served
+    assert served > 5 and scan.record.in_band_retries == {"UNAVAILABLE_DATABASE": served}
+    assert scan.record.to_dict()["in_band_retries"] == {"UNAVAILABLE_DATABASE": served}
+    again = CollectionScan(hook, "quiet", DEFINITION, streams=4)  # another scan counts only its own retries
+    astra_stand_in.in_band_error_every = 0
+    read_all(again)
+    assert again.record.in_band_retries == {} and "in_band_retries" not in again.record.to_dict()

@@ -39,6 +39,14 @@ def test_restore_validates_counts_digests_and_vector_recall(seeded) -> None:
     assert AstraDBHook().collection_definition("copy_products") is None, "only the selected collections"
 
 
+def test_restore_reads_back_with_its_scan_mode_and_refuses_an_unknown_one_at_parse_time(seeded) -> None:
+    dump("20260301T000000Z")
+    report = restore(target_prefix="copy_", collections=["articles"], validation_queries=0, scan_mode="single")
+    assert report["ok"] and report["collections"]["articles"]["scan"]["reason"] == "single scan requested"
+    with pytest.raises(ValueError, match="scan_mode must be one of"):
+        RestoreOperator(task_id="restore", box_folder=FOLDER, scan_mode="fast")
+
+
 def test_in_place_restore_over_live_data_needs_replace(seeded) -> None:
     astra, _ = seeded
     dump("20260301T000000Z")

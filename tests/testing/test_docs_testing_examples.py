@@ -7,7 +7,7 @@ import io
 
 import pytest
 from astrapy import DataAPIClient
-from astrapy.exceptions import DataAPIHttpException
+from astrapy.exceptions import DataAPIHttpException, DataAPIResponseException
 from box_sdk_gen import BoxClient, BoxCCGAuth, CCGConfig, NetworkSession, BaseUrls, CreateFolderParent
 from box_sdk_gen import UploadFileAttributes, UploadFileAttributesParentField
 
@@ -46,6 +46,20 @@ def test_my_upload_lands_with_the_right_sha1(box_stand_in, box_connection):
     (row,) = [r for r in box_stand_in.tree() if r["path"] == "/backups/a.jsonl"]
     assert row["sha1"] == hashlib.sha1(b'{"_id": 1}\n').hexdigest()
     assert box_stand_in.read_file_bytes("/backups/a.jsonl") == b'{"_id": 1}\n'
+
+
+# --- docs/testing.md: "Astra", a busy or older database ---------------------------------------
+def test_my_export_survives_a_waking_database(astra_stand_in):
+    astra_stand_in.create_collection("default_keyspace", "articles")
+    astra_stand_in.seed("default_keyspace", "articles", [{"_id": i} for i in range(100)])
+    astra_stand_in.in_band_error_every = 2
+    db = DataAPIClient(environment="other").get_database(astra_stand_in.url, token=astra_stand_in.token,
+                                                         keyspace="default_keyspace")
+    articles = db.get_collection("articles")
+    articles.find_one({})                                     # command 1 is answered
+    with pytest.raises(DataAPIResponseException) as caught:  # command 2: HTTP 200, and still an error
+        articles.find_one({})
+    assert caught.value.error_descriptors[0].error_code == "UNAVAILABLE_DATABASE"
 
 
 # --- docs/testing.md: "Faults" ---------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Routes by path level as the service does (``/v1`` admin, ``/v1/{ks}`` schema,
 ``/v1/{ks}/{coll}`` documents), counts each command by name for tests, and turns any
-:class:`DataAPIError` into an ``errors`` list with the right HTTP status.
+:class:`DataAPIError` into an ``errors`` list with the right HTTP status. The in-band error
+and old-release switches of :class:`Behaviour` are applied here, before a command runs.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import msgspec
 from airflow_provider_vectorbackup.testing.astra import ddl, reads, writes
 from airflow_provider_vectorbackup.testing.astra.behaviour import Behaviour
 from airflow_provider_vectorbackup.testing.astra.errors import (
-    DataAPIError, not_json, structure_mismatch, unknown_command,
+    DataAPIError, not_json, structure_mismatch, transient_server_error, unknown_command,
 )
+from airflow_provider_vectorbackup.testing.astra.filters import refuse_id_ranges
 from airflow_provider_vectorbackup.testing.astra.store import Collection, Store
 
 Response = tuple[int, dict[str, Any]]
@@ -38,7 +40,7 @@ COLLECTION_COMMANDS: dict[str, Callable[[Collection, dict[str, Any], Behaviour],
     "countDocuments": lambda c, b, _: reads.count_documents(c, b),
     "estimatedDocumentCount": lambda c, b, _: reads.estimated_document_count(c, b),
     "insertOne": lambda c, b, _: writes.insert_one(c, b),
-    "insertMany": lambda c, b, _: writes.insert_many(c, b),
+    "insertMany": writes.insert_many,
     "deleteOne": lambda c, b, _: writes.delete_one(c, b),
     "deleteMany": lambda c, b, _: writes.delete_many(c, b),
     "findOneAndReplace": writes.find_one_and_replace,
@@ -63,6 +65,8 @@ class Engine:
             name, body = self._parse(payload)
             with self.store.lock:
                 self.request_counts[name] += 1
+                if self.behaviour.in_band_error_due():
+                    raise transient_server_error(self.behaviour.in_band_error_code, keyspace, collection)
                 return 200, self._dispatch(keyspace, collection, name, body)
         except DataAPIError as exc:
             return exc.http_status, {"errors": [exc.to_json()]}
@@ -93,4 +97,5 @@ class Engine:
             return KEYSPACE_COMMANDS[name](self.store, keyspace, body)
         if name not in COLLECTION_COMMANDS:
             raise unknown_command(name, "Collection")
+        refuse_id_ranges(body.get("filter"), self.behaviour.refuse_id_ranges)
         return COLLECTION_COMMANDS[name](self.store.collection(keyspace, collection), body, self.behaviour)

@@ -141,3 +141,27 @@ def unknown_collection(keyspace: str, name: str, existing: list[str]) -> DataAPI
         "Resend the command using a Collection or Table that exists.",
         "Collection or Table does not exist in the Keyspace",
     )
+
+
+_SERVER_TITLES = {
+    "UNAVAILABLE_DATABASE": "The database is unavailable",
+    "FAILED_TO_CONNECT_TO_DATABASE": "Data API Failed to connect to the database",
+    "FAILED_CONCURRENT_OPERATIONS": "Failed to complete concurrent operations on the database",
+    "COUNT_READ_FAILED": "Count read failed",
+}
+
+
+def transient_server_error(code: str, keyspace: str | None, name: str | None) -> DataAPIError:
+    """A SERVER-family, DATABASE-scope error that the real service answers with HTTP 200."""
+    return DataAPIError(
+        code, f"The Data API could not complete the command on the database (injected by the stand-in).\n\n"
+        f"The command used the keyspace and table or collection: {keyspace}.{name}.\n\n"
+        "It is safe to retry this request.",
+        family="SERVER", scope="DATABASE", title=_SERVER_TITLES.get(code),
+    )
+
+
+def filter_unsupported_data_type(problem: str) -> DataAPIError:
+    return DataAPIError("FILTER_UNSUPPORTED_DATA_TYPE", f"Unsupported filter data type: {problem}.\n\n"
+                        "Resend the command using supported filter data types.", scope="FILTER",
+                        title="Unsupported filter data type")

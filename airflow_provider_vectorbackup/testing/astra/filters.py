@@ -13,7 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_vectorbackup.testing.astra.ejson import RANGE_TYPES, ejson_tag, typed
-from airflow_provider_vectorbackup.testing.astra.errors import DataAPIError, filter_invalid
+from airflow_provider_vectorbackup.testing.astra.errors import (
+    DataAPIError, filter_invalid, filter_unsupported_data_type,
+)
 
 Predicate = Callable[[dict[str, Any]], bool]
 MAX_IN_VALUES = 100
@@ -34,6 +36,24 @@ def compile_filter(clause: Any) -> Predicate:
                            f"The filter uses {count} properties, more than the maximum allowed "
                            f"{MAX_FILTER_PROPERTIES}.", scope="FILTER", title="Filter fields limit violation")
     return _compile_object(clause)
+
+
+def refuse_id_ranges(clause: Any, kinds: tuple[str, ...]) -> None:
+    """Refuse a range bound of one of ``kinds`` on ``_id``, as Data API releases older than Astra's do."""
+    if not isinstance(clause, dict):
+        return
+    for key, value in clause.items():
+        if key in ("$and", "$or") and isinstance(value, list):
+            for sub in value:
+                refuse_id_ranges(sub, kinds)
+        elif key == "$not":
+            refuse_id_ranges(value, kinds)
+        elif key == "_id" and isinstance(value, dict) and ejson_tag(value) is None:
+            for op, bound in value.items():
+                kind = typed(bound)[0] if op in _RANGES else None
+                if kind in kinds:
+                    raise filter_unsupported_data_type(
+                        f"'{op}' on '_id' does not take a {kind.capitalize()} value in this release")
 
 
 def _count_properties(clause: dict[str, Any]) -> int:

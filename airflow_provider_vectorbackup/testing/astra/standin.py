@@ -11,7 +11,7 @@ import msgspec
 
 from airflow_provider_vectorbackup.testing.astra.app import build_app
 from airflow_provider_vectorbackup.testing.astra.auth import Credentials
-from airflow_provider_vectorbackup.testing.astra.behaviour import Behaviour
+from airflow_provider_vectorbackup.testing.astra.behaviour import Behaviour, id_range_kinds
 from airflow_provider_vectorbackup.testing.astra.ddl import create_collection
 from airflow_provider_vectorbackup.testing.astra.ejson import new_id
 from airflow_provider_vectorbackup.testing.astra.engine import Engine
@@ -28,18 +28,24 @@ class AstraStandIn:
 
     ``token`` (or ``Cassandra:b64(username):b64(password)``) authenticates; ``page_size`` is the
     ``find`` page size; ``faults`` sets the initial :class:`FaultPlan`, changeable at runtime via
-    :attr:`faults`. :attr:`regression_mode` and :attr:`empty_page_every` are settable anytime.
+    :attr:`faults`. :attr:`regression_mode`, :attr:`empty_page_every`, the in-band errors
+    (:attr:`in_band_error_every`, :attr:`in_band_error_code`, :attr:`partial_insert_every`) and
+    :attr:`refuse_id_ranges` (an older release) are settable anytime; see :class:`Behaviour`.
     """
 
     def __init__(
         self, *, token: str = DEFAULT_TOKEN, username: str = "cassandra", password: str = "cassandra",
         page_size: int = 20, keyspaces: Iterable[str] = ("default_keyspace",), faults: FaultPlan | None = None,
-        regression_mode: bool = False, empty_page_every: int = 0, host: str = "127.0.0.1", port: int = 0,
+        regression_mode: bool = False, empty_page_every: int = 0, in_band_error_every: int = 0,
+        in_band_error_code: str = "UNAVAILABLE_DATABASE", partial_insert_every: int = 0,
+        refuse_id_ranges: Iterable[str] = (), host: str = "127.0.0.1", port: int = 0,
     ) -> None:
         self.token = token
         self.credentials = Credentials(token, username, password)
         self._initial = Behaviour(page_size=page_size, regression_mode=regression_mode,
-                                  empty_page_every=empty_page_every)
+                                  empty_page_every=empty_page_every, in_band_error_every=in_band_error_every,
+                                  in_band_error_code=in_band_error_code, partial_insert_every=partial_insert_every,
+                                  refuse_id_ranges=tuple(refuse_id_ranges))
         self.behaviour = dataclasses.replace(self._initial)
         self._initial_faults = faults or FaultPlan()
         self.store = Store(tuple(keyspaces))
@@ -96,6 +102,52 @@ class AstraStandIn:
     @property
     def empty_pages_served(self) -> int:
         return self.behaviour.empty_pages_served
+
+    @property
+    def in_band_error_every(self) -> int:
+        return self.behaviour.in_band_error_every
+
+    @in_band_error_every.setter
+    def in_band_error_every(self, value: int) -> None:
+        with self.store.lock:
+            self.behaviour.in_band_error_every = value
+            self.behaviour.commands = 0
+
+    @property
+    def in_band_error_code(self) -> str:
+        return self.behaviour.in_band_error_code
+
+    @in_band_error_code.setter
+    def in_band_error_code(self, value: str) -> None:
+        self.behaviour.in_band_error_code = value
+
+    @property
+    def in_band_errors_served(self) -> int:
+        return self.behaviour.in_band_errors_served
+
+    @property
+    def partial_insert_every(self) -> int:
+        return self.behaviour.partial_insert_every
+
+    @partial_insert_every.setter
+    def partial_insert_every(self, value: int) -> None:
+        with self.store.lock:
+            self.behaviour.partial_insert_every = value
+            self.behaviour.insert_many_calls = 0
+
+    @property
+    def partial_inserts_served(self) -> int:
+        return self.behaviour.partial_inserts_served
+
+    @property
+    def refuse_id_ranges(self) -> tuple[str, ...]:
+        return self.behaviour.refuse_id_ranges
+
+    @refuse_id_ranges.setter
+    def refuse_id_ranges(self, kinds: Iterable[str]) -> None:
+        checked = id_range_kinds(tuple(kinds))
+        with self.store.lock:
+            self.behaviour.refuse_id_ranges = checked
 
     # inspection and setup
     @property

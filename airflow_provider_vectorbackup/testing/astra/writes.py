@@ -13,7 +13,9 @@ from typing import Any
 
 from airflow_provider_vectorbackup.testing.astra.behaviour import Behaviour
 from airflow_provider_vectorbackup.testing.astra.ejson import ejson_tag, typed
-from airflow_provider_vectorbackup.testing.astra.errors import DataAPIError, document_error, field_value_invalid
+from airflow_provider_vectorbackup.testing.astra.errors import (
+    DataAPIError, document_error, field_value_invalid, transient_server_error,
+)
 from airflow_provider_vectorbackup.testing.astra.filters import compile_filter
 from airflow_provider_vectorbackup.testing.astra.projection import compile_projection
 from airflow_provider_vectorbackup.testing.astra.reads import check_fields, ordered_matches
@@ -49,7 +51,7 @@ def insert_one(coll: Collection, body: dict[str, Any]) -> dict[str, Any]:
     return {"status": {"insertedIds": [doc_id]}}
 
 
-def insert_many(coll: Collection, body: dict[str, Any]) -> dict[str, Any]:
+def insert_many(coll: Collection, body: dict[str, Any], behaviour: Behaviour) -> dict[str, Any]:
     check_fields(body, "insertMany", ("documents", "options"))
     docs = body.get("documents")
     if not isinstance(docs, list):
@@ -60,6 +62,14 @@ def insert_many(coll: Collection, body: dict[str, Any]) -> dict[str, Any]:
                                   f"{MAX_INSERT_MANY})")
     options = body.get("options") or {}
     ordered = bool(options.get("ordered", False))
+    if behaviour.partial_insert_due():
+        for stored, _ in [_try_shred(coll, doc) for doc in docs[: (len(docs) + 1) // 2]]:
+            try:
+                if stored is not None:
+                    coll.insert(stored)
+            except DataAPIError:
+                pass  # already there: this answer reports nothing per document anyway
+        raise transient_server_error("FAILED_CONCURRENT_OPERATIONS", coll.keyspace, coll.name)
     shredded = [_try_shred(coll, doc) for doc in docs]  # as the service does: every id is known up front
     responses: list[dict[str, Any]] = []
     inserted: list[Any] = []

@@ -111,3 +111,91 @@ def test_reset_restores_the_constructed_state():
         assert stand_in.faults.plan == FaultPlan(latency_ms=1)
         assert db.list_collection_names() == []
         assert db.get_database_admin().list_keyspaces() == ["default_keyspace"]
+
+
+def _command(client: httpx.Client, stand_in: AstraStandIn, body: dict, collection: str = "c") -> httpx.Response:
+    return client.post(f"{stand_in.url}/v1/default_keyspace/{collection}", json=body,
+                       headers={"Token": stand_in.token})
+
+
+def test_in_band_errors_answer_http_200_on_an_exact_schedule(astra_stand_in, db):
+    from astrapy.exceptions import DataAPIResponseException
+
+    db.create_collection("c").insert_many([{"_id": i} for i in range(3)])
+    astra_stand_in.in_band_error_every = 3
+    with httpx.Client() as client:
+        responses = [_command(client, astra_stand_in, {"countDocuments": {}}) for _ in range(6)]
+    assert {r.status_code for r in responses} == {200}
+    failed = [i + 1 for i, r in enumerate(responses) if "errors" in r.json()]
+    assert failed == [3, 6] and astra_stand_in.in_band_errors_served == 2
+    error = responses[2].json()["errors"][0]
+    assert (error["family"], error["scope"], error["errorCode"]) == ("SERVER", "DATABASE", "UNAVAILABLE_DATABASE")
+    assert "safe to retry" in error["message"] and "status" not in responses[2].json()
+    astra_stand_in.in_band_error_code = "TIMEOUT_READING_DATA"
+    with pytest.raises(DataAPIResponseException) as raised:  # astrapy raises it, HTTP 200 or not
+        for _ in range(3):
+            db.get_collection("c").count_documents({}, upper_bound=10)
+    assert raised.value.error_descriptors[0].error_code == "TIMEOUT_READING_DATA"
+
+
+def test_a_partial_insert_writes_half_the_documents_and_reports_none(astra_stand_in, db):
+    db.create_collection("c")
+    astra_stand_in.partial_insert_every = 2
+    with httpx.Client() as client:
+        first = _command(client, astra_stand_in, {"insertMany": {"documents": [{"_id": i} for i in range(4)]}})
+        second = _command(client, astra_stand_in, {"insertMany": {"documents": [{"_id": i} for i in range(4, 9)]}})
+    assert first.json() == {"status": {"insertedIds": [0, 1, 2, 3]}}
+    assert second.status_code == 200 and "status" not in second.json()
+    assert second.json()["errors"][0]["errorCode"] == "FAILED_CONCURRENT_OPERATIONS"
+    assert second.json()["errors"][0]["family"] == "SERVER"
+    assert [d["_id"] for d in astra_stand_in.dump_collection("default_keyspace", "c")] == [0, 1, 2, 3, 4, 5, 6]
+    assert astra_stand_in.partial_inserts_served == 1
+
+
+@pytest.mark.parametrize("refused, bound", [("string", "a"), ("date", {"$date": 0})])
+def test_an_older_release_refuses_id_range_bounds_of_a_type(astra_stand_in, db, refused, bound):
+    db.create_collection("c").insert_many([{"_id": "x"}, {"_id": 5}])
+    astra_stand_in.refuse_id_ranges = [refused]
+    with httpx.Client() as client:
+        refusal = _command(client, astra_stand_in, {"find": {"filter": {"$and": [{"_id": {"$gte": bound}}]}}})
+        numbers = _command(client, astra_stand_in, {"find": {"filter": {"_id": {"$gte": 0}}}})
+        equality = _command(client, astra_stand_in, {"find": {"filter": {"_id": bound}}})
+    error = refusal.json()["errors"][0]
+    assert refusal.status_code == 200 and "data" not in refusal.json()
+    assert (error["family"], error["scope"]) == ("REQUEST", "FILTER")
+    assert error["errorCode"] == "FILTER_UNSUPPORTED_DATA_TYPE"
+    assert refused.capitalize() in error["message"]
+    assert numbers.json()["data"]["documents"] == [{"_id": 5}]  # number bounds are still served
+    assert "errors" not in equality.json()  # equality on _id is not a range
+    astra_stand_in.refuse_id_ranges = []
+    assert "errors" not in db.get_collection("c").command({"find": {"filter": {"_id": {"$gte": bound}}}})
+
+
+def test_refused_id_range_kinds_are_checked():
+    with pytest.raises(ValueError, match="refuse_id_ranges takes"):
+        AstraStandIn(refuse_id_ranges=["uuid"])
+
+
+def test_the_command_line_sets_in_band_errors_and_refusals():
+    import argparse
+
+    from airflow_provider_vectorbackup.testing.astra.__main__ import add_arguments, build_app
+    from airflow_provider_vectorbackup.testing.server import BackgroundServer
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--in-band-error-every", "2", "--in-band-error-code", "FAILED_READ_REQUEST",
+                              "--partial-insert-every", "3", "--refuse-id-ranges", "string",
+                              "--refuse-id-ranges", "date"])
+    server = BackgroundServer(build_app(args))
+    url = server.start()
+    try:
+        with httpx.Client(base_url=url, headers={"Token": args.token}) as client:
+            client.post("/v1/default_keyspace", json={"createCollection": {"name": "c"}})
+            second = client.post("/v1/default_keyspace/c", json={"find": {}}).json()
+            third = client.post("/v1/default_keyspace/c", json={"find": {"filter": {"_id": {"$lt": {"$date": 1}}}}})
+    finally:
+        server.stop()
+    assert second["errors"][0]["errorCode"] == "FAILED_READ_REQUEST"
+    assert third.json()["errors"][0]["errorCode"] == "FILTER_UNSUPPORTED_DATA_TYPE"
+    assert (args.partial_insert_every, args.refuse_id_ranges) == (3, ["string", "date"])
