@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -158,8 +159,13 @@ def test_unsafe_paths_in_a_manifest_are_never_followed(write_snapshot, tmp_path:
     assert ("../../etc/passwd", "unsafe_path") in found
 
 
-def test_report_is_serialisable_for_xcom(write_snapshot) -> None:
+def test_report_is_serialisable_for_xcom_with_file_problem_expected_and_found(write_snapshot) -> None:
     snapshot = write_snapshot().path
+    listed = json.loads((snapshot / "manifest.json").read_bytes())["collections"][0]["segments"][1]
     flip_byte(snapshot / SEGMENT, 40)
     data = json.loads(json.dumps(verify(snapshot).to_dict()))
-    assert data["ok"] is False and data["problems"][0]["path"] == SEGMENT
+    actual = hashlib.sha256((snapshot / SEGMENT).read_bytes()).hexdigest()
+    assert data["ok"] is False
+    assert data["problems"] == [{"file": SEGMENT, "problem": "checksum_mismatch", "expected": listed["sha256"],
+                                 "found": actual, "message": data["problems"][0]["message"]}]
+    assert actual in data["problems"][0]["message"]
