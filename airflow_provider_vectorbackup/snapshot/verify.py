@@ -102,7 +102,7 @@ class VerifyReport:
 def verify(
     path: str | os.PathLike[str], level: str = "files", *, allow_incomplete: bool = False, codec: Codec = DEFAULT_CODEC,
     verifier: Verifiers | None = None, identities: AgeIdentities | None = None,
-    scratch_dir: str | os.PathLike[str] | None = None,
+    scratch_dir: str | os.PathLike[str] | None = None, damaged: Mapping[str, Problem] | None = None,
 ) -> VerifyReport:
     """Check a snapshot folder against its manifest and return a report of every problem found.
 
@@ -114,6 +114,9 @@ def verify(
     ``identity_required`` (and still checks every file), with a wrong one ``decryption_failed``.
     Each segment is decrypted to a temporary file in ``scratch_dir`` (default: the system's
     temporary folder), which is deleted once the segment is checked.
+
+    ``damaged`` names the files of a downloaded copy that the download found damaged and did not
+    keep, with the problem found: each is reported as that problem rather than as missing.
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
@@ -131,7 +134,7 @@ def verify(
         raw = read_manifest_bytes(path)
         manifest = Manifest.from_json(raw)
     except SnapshotError as exc:
-        report.add(MANIFEST_NAME, "manifest_invalid", str(exc))
+        add_manifest_error(report, exc)
         return report
     report.snapshot = manifest.snapshot_id
     if verifier is not None:
@@ -145,7 +148,7 @@ def verify(
                    + ". Only the files (size and hashes) were checked")
         level = "files"
     for collection in manifest.collections:
-        _verify_collection(path, collection, level, codec, report, keys)
+        _verify_collection(path, collection, level, codec, report, keys, damaged or {})
     return report
 
 
@@ -165,6 +168,11 @@ class _Decryption:
             message += ("; the other encrypted files were checked at file level only (size and hashes), since "
                         "every file is encrypted to the same recipients")
         report.add(exc.path, exc.code, message)
+
+
+def add_manifest_error(report: VerifyReport, exc: SnapshotError) -> None:
+    """Report why ``manifest.json`` was refused; nothing it lists can be checked then."""
+    report.add(MANIFEST_NAME, "manifest_invalid", str(exc))
 
 
 def check_manifest_signature(manifest_raw: bytes, signature_raw: bytes | None, verifier: Verifiers,
@@ -256,11 +264,14 @@ def verify_listing(snapshot: str, state: SnapshotState, manifest: Manifest, list
 
 
 def _verify_collection(path: Path, collection: CollectionEntry, level: str, codec: Codec, report: VerifyReport,
-                       keys: _Decryption) -> None:
+                       keys: _Decryption, damaged: Mapping[str, Problem]) -> None:
     for entry in collection.files:
         if _is_safe(entry) and (path / entry.path).is_file():
             report.files_checked += 1
             report.bytes_checked += entry.bytes
+        elif entry.path in damaged:
+            report.files_checked += 1
+            report.problems.append(damaged[entry.path])
         elif _is_safe(entry):
             report.add(entry.path, "missing_file", "listed in the manifest but not in the snapshot")
     if level == "files" or keys.wrong_identity:
