@@ -27,7 +27,7 @@ from airflow_provider_vectorbackup.snapshot.files import digests_of_file
 from airflow_provider_vectorbackup.snapshot.guard import declared_dimension
 from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import (
-    COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest,
+    COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest, ManifestNameError,
 )
 from airflow_provider_vectorbackup.snapshot.reader import (
     Mismatch, SegmentScan, checksum_mismatches, decode_line, folder_state, read_manifest_bytes, size_mismatches,
@@ -171,7 +171,12 @@ class _Decryption:
 
 
 def add_manifest_error(report: VerifyReport, exc: SnapshotError) -> None:
-    """Report why ``manifest.json`` was refused; nothing it lists can be checked then."""
+    """Report why ``manifest.json`` was refused (each forbidden name on its own); nothing it lists is checked then."""
+    if isinstance(exc, ManifestNameError):
+        for problem in exc.problems:
+            report.add(MANIFEST_NAME, "invalid_name", f"{problem}: nothing the manifest lists was read",
+                       problem.rule, problem.found)
+        return
     report.add(MANIFEST_NAME, "manifest_invalid", str(exc))
 
 
