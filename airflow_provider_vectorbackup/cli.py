@@ -155,6 +155,7 @@ def _log_to_stderr(level: int) -> None:
 def _exit_code_for(exc: BaseException) -> int:
     from airflow_provider_vectorbackup.hooks.astra import AstraConnectionError
     from airflow_provider_vectorbackup.hooks.box_client import BoxConnectionError
+    from airflow_provider_vectorbackup.hooks.box_items import BoxIntegrityError
     from airflow_provider_vectorbackup.jobs.restore import RestoreNotValidated, SnapshotUnusable, TargetConflict
     from airflow_provider_vectorbackup.keys import KeyConfigurationError
     from airflow_provider_vectorbackup.snapshot.errors import (
@@ -163,7 +164,7 @@ def _exit_code_for(exc: BaseException) -> int:
 
     if isinstance(exc, VectorLossError):
         return EXIT_VECTOR_LOSS
-    if isinstance(exc, (SnapshotUnusable, RestoreNotValidated, IntegrityError, ManifestError)):
+    if isinstance(exc, (SnapshotUnusable, RestoreNotValidated, IntegrityError, ManifestError, BoxIntegrityError)):
         return EXIT_INCOMPLETE
     if isinstance(exc, (TargetConflict, KeyConfigurationError, AstraConnectionError, BoxConnectionError,
                         SnapshotStateError, ValueError)):
@@ -287,7 +288,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from airflow_provider_vectorbackup.snapshot.verify import verify
+    from airflow_provider_vectorbackup.stores.base import download_and_verify
 
     _, store = _store(args)
     snapshot = store.get(args.snapshot_id)
@@ -295,9 +296,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         report = store.verify_files(snapshot, allow_incomplete=args.allow_incomplete, verifier=_verifier(args))
     else:
         with tempfile.TemporaryDirectory(prefix="vectorbackup-verify-") as tmp:
-            local = store.download(snapshot, tmp)
-            report = verify(local, "records", allow_incomplete=args.allow_incomplete, verifier=_verifier(args),
-                            identities=_identities(args))
+            _, report = download_and_verify(store, snapshot, tmp, allow_incomplete=args.allow_incomplete,
+                                            verifier=_verifier(args), identities=_identities(args))
     _emit(args, report.to_dict(), report.summary())
     return EXIT_OK if report.ok else EXIT_INCOMPLETE
 

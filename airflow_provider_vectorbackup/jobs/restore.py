@@ -26,8 +26,7 @@ from airflow_provider_vectorbackup.snapshot.reader import Snapshot, open_snapsho
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers
 from airflow_provider_vectorbackup.snapshot.similarity import NearestNeighbours, id_key, recall_at_k, vector_of
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
-from airflow_provider_vectorbackup.snapshot.verify import verify
-from airflow_provider_vectorbackup.stores.base import SnapshotStore
+from airflow_provider_vectorbackup.stores.base import SnapshotStore, download_and_verify
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +108,13 @@ class _Restore:
                                  f"incomplete snapshots to restore its complete collections")
         with tempfile.TemporaryDirectory(prefix="vectorbackup-restore-", dir=self.options.staging_dir) as staging:
             try:
-                local = store.download(stored, staging)
-            except Exception as exc:  # a file whose bytes no longer match its checksum fails the download
+                local, report = download_and_verify(
+                    store, stored, staging, allow_incomplete=self.options.allow_incomplete,
+                    identities=self.options.identities, verifier=self.options.verifier, scratch_dir=staging)
+            except Exception as exc:  # damaged files are in the report: this is the store failing
                 raise SnapshotUnusable(f"refusing to restore: downloading snapshot {stored.snapshot_id} failed "
                                      f"({type(exc).__name__}: {exc}); nothing was written") from None
-            report = verify(local, "records", allow_incomplete=self.options.allow_incomplete,
-                            identities=self.options.identities, verifier=self.options.verifier, scratch_dir=staging)
-            if not report.ok:
+            if local is None or not report.ok:
                 raise SnapshotUnusable("refusing to restore from a snapshot that fails verification; nothing was "
                                      "written.\n" + report.summary())
             snapshot = open_snapshot(local, allow_incomplete=self.options.allow_incomplete,

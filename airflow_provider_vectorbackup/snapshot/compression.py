@@ -15,11 +15,28 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 READ_CHUNK = 1 << 20
+_OUTPUT_CHUNK = 1 << 20
+_ZSTD_SLICE = 256
+"""A zstd block of at most 128 KiB costs at least 4 input bytes, so 256 input bytes yield at most 8 MiB."""
+
+MAX_LINE_BYTES = 32 << 20
+"""The longest document line a reader accepts (docs/format.md, 4.2): a Data API document holds at most
+4,000,000 characters of JSON (at most 16,000,000 bytes of UTF-8), which leaves room for its vector."""
+UNRECORDED_SEGMENT_CEILING = 4 << 30
+"""The most plaintext a segment whose manifest entry records no ``uncompressed_bytes`` may hold."""
 
 COMPRESSIONS = ("gzip", "zstd", "none")
 SUFFIXES = {"gzip": ".jsonl.gz", "zstd": ".jsonl.zst", "none": ".jsonl"}
 FORMAT_VERSION_FOR = {"gzip": 1, "zstd": 2, "none": 1}
 """The lowest ``format_version`` whose readers understand each compression."""
+
+
+class BoundExceeded(Exception):
+    """Decompressing went past what the manifest allows (a hostile or damaged file): reading stopped there."""
+
+    def __init__(self, message: str, bound: int) -> None:
+        super().__init__(message)
+        self.bound = bound
 
 
 class CompressionUnavailable(RuntimeError):
@@ -77,28 +94,56 @@ def finish(stream: Any, raw: BinaryIO) -> None:
         stream.close()
 
 
-def lines(raw: BinaryIO, compression: str) -> Iterator[bytes]:
-    """The plaintext lines of ``raw``, each with its ``\\n``, read in bounded chunks.
+def lines(raw: BinaryIO, compression: str, max_bytes: int | None = None) -> Iterator[bytes]:
+    """The plaintext lines of ``raw``, each with its ``\\n``, decompressed and split in bounded chunks.
 
+    No step holds more than a few MiB of output beyond the line being assembled, whatever the
+    input's compression ratio, so a hostile file (a "decompression bomb") cannot exhaust memory.
+
+    :param max_bytes: the most plaintext bytes the stream may hold (a segment's recorded
+        ``uncompressed_bytes``); ``None`` means :data:`UNRECORDED_SEGMENT_CEILING`.
+    :raises BoundExceeded: the plaintext passes ``max_bytes``, or a line passes :data:`MAX_LINE_BYTES`.
     :raises EOFError: the stream ends before its compressed data does (a truncated file).
     :raises OSError: corrupt compressed data, a checksum that does not match, or trailing data.
     """
     if compression == "gzip":
-        yield from gzip.GzipFile(filename="", mode="rb", fileobj=raw)
+        chunks = _gzip_chunks(raw)
     elif compression == "zstd":
-        yield from _split(_zstd_chunks(raw))
+        chunks = _zstd_chunks(raw)
     else:
-        yield from _split(iter(lambda: raw.read(READ_CHUNK), b""))
+        chunks = iter(lambda: raw.read(READ_CHUNK), b"")
+    yield from _split(_bounded(chunks, UNRECORDED_SEGMENT_CEILING if max_bytes is None else max_bytes))
+
+
+def _gzip_chunks(raw: BinaryIO) -> Iterator[bytes]:
+    """One gzip member (header, CRC-32 and length checked by zlib), at most :data:`_OUTPUT_CHUNK` bytes at a time."""
+    member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    for chunk in iter(lambda: raw.read(READ_CHUNK), b""):
+        if member.eof:
+            raise OSError("data after the end of the gzip member")
+        while chunk and not member.eof:
+            yield member.decompress(chunk, _OUTPUT_CHUNK)
+            chunk = member.unconsumed_tail
+        if member.unused_data:
+            raise OSError("data after the end of the gzip member")
+    while not member.eof:  # output held back by the last call's limit
+        out = member.decompress(b"", _OUTPUT_CHUNK)
+        if not out:
+            raise EOFError("the gzip member is cut short")
+        yield out
 
 
 def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
+    """One zstd frame, fed a slice at a time so that no call can return more than a few MiB."""
     zstandard = _zstandard("reading zstd segments")
     frame = zstandard.ZstdDecompressor().decompressobj()
     try:
         for chunk in iter(lambda: raw.read(READ_CHUNK), b""):
-            if frame.eof:
-                raise OSError("data after the end of the zstd frame")
-            yield frame.decompress(chunk)
+            view = memoryview(chunk)
+            for start in range(0, len(view), _ZSTD_SLICE):
+                if frame.eof:
+                    raise OSError("data after the end of the zstd frame")
+                yield frame.decompress(view[start:start + _ZSTD_SLICE])
         if not frame.eof:
             raise EOFError("the zstd frame is cut short")
         if frame.unused_data:
@@ -107,15 +152,35 @@ def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
         raise OSError(str(exc)) from None
 
 
-def _split(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    rest = b""
+def _bounded(chunks: Iterator[bytes], max_bytes: int) -> Iterator[bytes]:
+    total = 0
     for chunk in chunks:
-        parts = (rest + chunk).split(b"\n")
-        rest = parts.pop()
-        for part in parts:
+        total += len(chunk)
+        if total > max_bytes:
+            raise BoundExceeded(f"it decompresses to more than {max_bytes} bytes, the most its manifest entry allows "
+                                f"(uncompressed_bytes, or the ceiling of {UNRECORDED_SEGMENT_CEILING} when none is "
+                                f"recorded)", max_bytes)
+        yield chunk
+
+
+def _split(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    pending: list[bytes] = []  # the start of a line that continues in the next chunk
+    pending_size = 0
+    for chunk in chunks:
+        parts = chunk.split(b"\n")
+        pending.append(parts[0])
+        pending_size += len(parts[0])
+        if pending_size > MAX_LINE_BYTES:
+            raise BoundExceeded(f"a line is longer than {MAX_LINE_BYTES} bytes, the most a document line may hold",
+                                MAX_LINE_BYTES)
+        if len(parts) == 1:
+            continue
+        yield b"".join(pending) + b"\n"
+        for part in parts[1:-1]:
             yield part + b"\n"
-    if rest:
-        yield rest
+        pending, pending_size = [parts[-1]], len(parts[-1])
+    if pending_size:
+        yield b"".join(pending)
 
 
 DECOMPRESSION_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error)

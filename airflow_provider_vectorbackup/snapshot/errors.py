@@ -64,6 +64,14 @@ class IntegrityError(SnapshotError):
         super().__init__(f"{path}: {message}")
 
 
+class DecompressionBoundError(IntegrityError):
+    """A segment decompresses to more than its manifest entry allows; reading stopped at the first byte past it."""
+
+    def __init__(self, path: str, message: str, *, bound: int) -> None:
+        super().__init__(path, message)
+        self.bound = bound
+
+
 class VectorLossError(SnapshotError):
     """A dump lost embeddings: the collection declares vectors that the dumped documents do not carry.
 

@@ -17,6 +17,11 @@ _ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 _ID = r"\d{8}T\d{6}Z(?:-[A-Za-z0-9_-]{1,64})?"
 _ID_RE = re.compile(_ID)
 _COLLECTION_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,99}")
+COLLECTION_NAME_RULE = ("1-100 letters, digits, '_' or '-', not starting with '-' (the Data API itself allows only "
+                        "letters, digits and '_')")
+_KEYSPACE_NAME_RE = re.compile(r"[A-Za-z0-9_]{1,48}")
+KEYSPACE_NAME_RULE = "1-48 letters, digits or '_' (the Data API's rule for keyspace names)"
+_ENCRYPTED = r"(?:\.age)?"
 
 
 class SnapshotState(str, enum.Enum):
@@ -88,13 +93,31 @@ def parse_folder_name(name: str) -> SnapshotRef | None:
     return None
 
 
+def is_collection_name(name: object) -> bool:
+    return isinstance(name, str) and _COLLECTION_NAME_RE.fullmatch(name) is not None
+
+
+def is_keyspace_name(name: object) -> bool:
+    return isinstance(name, str) and _KEYSPACE_NAME_RE.fullmatch(name) is not None
+
+
 def check_collection_name(name: str) -> str:
     """Collection names become folder names, so only safe characters are allowed."""
-    if not _COLLECTION_NAME_RE.fullmatch(name):
-        raise ValueError(
-            f"collection name {name!r} cannot be stored: use 1-100 letters, digits, '_' or '-' "
-            f"(the Data API itself allows only letters, digits and '_')")
+    if not is_collection_name(name):
+        raise ValueError(f"collection name {name!r} cannot be stored: use {COLLECTION_NAME_RULE}")
     return name
+
+
+def is_definition_path(collection: str, path: object) -> bool:
+    """``collections/<collection>/definition.json``, or ``….age`` when encrypted (docs/format.md, 4)."""
+    return isinstance(path, str) and re.fullmatch(rf"{re.escape(definition_path(collection))}{_ENCRYPTED}", path) is not None
+
+
+def is_segment_path(collection: str, path: object) -> bool:
+    """``collections/<collection>/part-NNNNN.jsonl[.gz|.zst]``, or ``….age`` when encrypted (docs/format.md, 4.2)."""
+    suffixes = "|".join(re.escape(suffix) for suffix in SUFFIXES.values())
+    pattern = rf"{re.escape(collection_dir(collection))}/part-\d{{5,}}(?:{suffixes}){_ENCRYPTED}"
+    return isinstance(path, str) and re.fullmatch(pattern, path) is not None
 
 
 def collection_dir(name: str) -> str:

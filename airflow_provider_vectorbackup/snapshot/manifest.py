@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.errors import ManifestError
+from airflow_provider_vectorbackup.snapshot.layout import (
+    COLLECTION_NAME_RULE, KEYSPACE_NAME_RULE, is_collection_name, is_definition_path, is_keyspace_name,
+    is_segment_path,
+)
 
 FORMAT_NAME = "vectorbackup-snapshot"
 FORMAT_VERSION = 2
@@ -145,12 +149,63 @@ class Manifest:
                 f"manifest.json says the snapshot is encrypted with scheme {scheme!r}, which this reader does not "
                 f"implement (it knows {ENCRYPTION_SCHEME!r}); upgrade airflow-provider-vectorbackup to read it")
         try:
-            return cls(
+            manifest = cls(
                 **_known(cls, data, exclude={"collections"}),
                 collections=[_collection_from_dict(c) for c in data["collections"]],
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ManifestError(f"manifest.json is missing or has a malformed field ({exc!r})") from None
+        problems = name_problems(manifest)
+        if problems:
+            raise ManifestNameError(problems)
+        return manifest
+
+
+@dataclass(frozen=True)
+class NameProblem:
+    """A name or path in the manifest that the format does not allow: the field, its value, and the rule."""
+
+    field: str
+    found: Any
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.field} is {self.found!r}, which is not {self.rule}"
+
+
+class ManifestNameError(ManifestError):
+    """``manifest.json`` carries a collection, keyspace or file name the format forbids: nothing it lists is used."""
+
+    def __init__(self, problems: list[NameProblem]) -> None:
+        self.problems = problems
+        super().__init__("manifest.json cannot be used: " + "; ".join(map(str, problems))
+                         + ". It was not written by this format's writer (or was altered); use another snapshot")
+
+
+def name_problems(manifest: Manifest) -> list[NameProblem]:
+    """Every collection name, keyspace name and file path of ``manifest`` checked against docs/format.md, section 4.
+
+    Readers run it before reading, downloading or writing anything the manifest names, signed or not.
+    """
+    found = []
+    keyspace = manifest.source.get("keyspace") if isinstance(manifest.source, dict) else None
+    if keyspace is not None and not is_keyspace_name(keyspace):
+        found.append(NameProblem("source.keyspace", keyspace, KEYSPACE_NAME_RULE))
+    for i, collection in enumerate(manifest.collections):
+        name = collection.name
+        if not is_collection_name(name):
+            found.append(NameProblem(f"collections[{i}].name", name, COLLECTION_NAME_RULE))
+            continue  # its files cannot belong to it
+        entry = collection.definition_file
+        if entry is not None and not is_definition_path(name, entry.path):
+            found.append(NameProblem(f"collections[{i}].definition_file.path", entry.path,
+                                     f"collections/{name}/definition.json (.age when encrypted)"))
+        for j, segment in enumerate(collection.segments):
+            if not is_segment_path(name, segment.path):
+                found.append(NameProblem(f"collections[{i}].segments[{j}].path", segment.path,
+                                         f"collections/{name}/part-NNNNN.jsonl, .jsonl.gz or .jsonl.zst "
+                                         f"(.age when encrypted)"))
+    return found
 
 
 def _known(cls: type, data: dict[str, Any], exclude: set[str] = frozenset()) -> dict[str, Any]:

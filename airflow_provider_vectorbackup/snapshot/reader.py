@@ -9,17 +9,19 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
-from airflow_provider_vectorbackup.snapshot.compression import DECOMPRESSION_ERRORS, compression_of
+from airflow_provider_vectorbackup.snapshot.compression import DECOMPRESSION_ERRORS, BoundExceeded, compression_of
 from airflow_provider_vectorbackup.snapshot.compression import lines as plaintext_lines
 from airflow_provider_vectorbackup.snapshot.encryption import (
     AgeIdentities, DecryptionError, identity_required, is_encrypted_path, plaintext_name,
 )
-from airflow_provider_vectorbackup.snapshot.errors import IntegrityError, ManifestError, SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.errors import (
+    DecompressionBoundError, IntegrityError, ManifestError, SnapshotStateError,
+)
 from airflow_provider_vectorbackup.snapshot.files import READ_CHUNK, Digests, HashingReader
 from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, SnapshotRef, SnapshotState, parse_folder_name
 from airflow_provider_vectorbackup.snapshot.manifest import (
@@ -38,7 +40,8 @@ errors). Raises ``ValueError`` for anything that is not one JSON value."""
 class SegmentScan:
     """Iterates one segment's lines while hashing the file, then checks it against its manifest entry.
 
-    Iterating :meth:`lines` raises :class:`IntegrityError` for a truncated or corrupt compressed stream;
+    Iterating :meth:`lines` raises :class:`IntegrityError` for a truncated or corrupt compressed stream,
+    and :class:`DecompressionBoundError` at the first byte past the plaintext its entry allows;
     :meth:`mismatches` lists size, checksum and count problems once the lines are exhausted.
 
     An encrypted segment (``….age``) is first decrypted whole into a temporary file (in
@@ -87,42 +90,46 @@ class SegmentScan:
         finally:
             os.unlink(temporary)
 
-    def stored_mismatches(self) -> list[tuple[str, str]]:
+    def stored_mismatches(self) -> list[Mismatch]:
         """Size and checksum problems of an encrypted segment, known as soon as it was decrypted (none before)."""
         if self._stored is None:
             return []
         digests, size = self._stored
-        found: list[tuple[str, str]] = []
-        if size != self.entry.bytes:
-            found.append(("size_mismatch", f"file has {size} bytes, the manifest says {self.entry.bytes}"))
-        found.extend(checksum_mismatches(digests, self.entry))
-        return found
+        return size_mismatches(size, self.entry) + checksum_mismatches(digests, self.entry)
 
     def _lines_of(self, raw: Any, compression: str) -> Iterator[bytes]:
         try:
-            for line in plaintext_lines(raw, compression):
+            for line in plaintext_lines(raw, compression, _recorded(self.entry.uncompressed_bytes)):
                 self.lines_read += 1
                 yield line
+        except BoundExceeded as exc:
+            _drain(raw)
+            raise DecompressionBoundError(self.entry.path, f"reading stopped after {self.lines_read} line(s): {exc}; "
+                                          f"the file is hostile or damaged", bound=exc.bound) from None
         except DECOMPRESSION_ERRORS as exc:
             _drain(raw)
             raise IntegrityError(self.entry.path, f"truncated or corrupt {compression} data after {self.lines_read} "
                                  f"line(s) ({exc}); the file was damaged after it was written") from None
         _drain(raw)
 
-    def mismatches(self) -> list[tuple[str, str]]:
-        """``(code, message)`` pairs for size, SHA-256 and document-count differences from the manifest."""
+    def mismatches(self) -> list[Mismatch]:
+        """Size, SHA-256 and document-count differences from the manifest."""
         if self._stored is not None:
             found = self.stored_mismatches()
         elif self._reader is None:
             raise RuntimeError("read the lines first")
         else:
-            found = []
-            if self._reader.size != self.entry.bytes:
-                found.append(("size_mismatch", f"file has {self._reader.size} bytes, the manifest says {self.entry.bytes}"))
-            found.extend(checksum_mismatches(self._reader.digests(), self.entry))
+            found = size_mismatches(self._reader.size, self.entry) + checksum_mismatches(self._reader.digests(),
+                                                                                         self.entry)
         if self.entry.documents is not None and self.lines_read != self.entry.documents:
-            found.append(("count_mismatch", f"holds {self.lines_read} document line(s), the manifest says {self.entry.documents}"))
+            found.append(Mismatch("count_mismatch", f"holds {self.lines_read} document line(s), the manifest says "
+                                  f"{self.entry.documents}", self.entry.documents, self.lines_read))
         return found
+
+
+def _recorded(size: Any) -> int | None:
+    """A recorded size to bound decompression by; anything but an integer counts as not recorded."""
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
 
 
 def _drain(raw: Any) -> None:
@@ -130,13 +137,28 @@ def _drain(raw: Any) -> None:
         pass
 
 
-def checksum_mismatches(digests: Digests, entry: FileEntry) -> list[tuple[str, str]]:
-    """``(code, message)`` for each digest of a file that differs from its manifest entry."""
+class Mismatch(NamedTuple):
+    """One way a stored file differs from its manifest entry, with both values."""
+
+    code: str
+    message: str
+    expected: Any
+    found: Any
+
+
+def size_mismatches(size: int, entry: FileEntry) -> list[Mismatch]:
+    if size == entry.bytes:
+        return []
+    return [Mismatch("size_mismatch", f"file has {size} bytes, the manifest says {entry.bytes}", entry.bytes, size)]
+
+
+def checksum_mismatches(digests: Digests, entry: FileEntry) -> list[Mismatch]:
+    """Each digest of a file that differs from its manifest entry (one at most: SHA-256 before SHA-1)."""
     found = []
     for name, actual, expected in (("SHA-256", digests.sha256, entry.sha256), ("SHA-1", digests.sha1, entry.sha1)):
         if expected is not None and actual != expected:
-            found.append(("checksum_mismatch", f"{name} is {actual}, the manifest says {expected}: the file changed "
-                          f"after it was written (corruption or tampering)"))
+            found.append(Mismatch("checksum_mismatch", f"{name} is {actual}, the manifest says {expected}: the file "
+                                  f"changed after it was written (corruption or tampering)", expected, actual))
     return found[:1] if len(found) == 2 else found  # one problem per file, not one per algorithm
 
 
@@ -213,7 +235,7 @@ class Snapshot:
                     if number == 1 and scan.encrypted:
                         problems = scan.stored_mismatches()  # known before anything of the segment is used
                         if problems:
-                            raise IntegrityError(segment.path, "; ".join(message for _, message in problems))
+                            raise IntegrityError(segment.path, "; ".join(problem.message for problem in problems))
                     try:
                         document = decode_line(line)
                     except ValueError:
@@ -223,7 +245,7 @@ class Snapshot:
                 lines.close()  # deletes a decrypted temporary file at once, even when the caller stops early
             problems = scan.mismatches()
             if problems:
-                raise IntegrityError(segment.path, "; ".join(message for _, message in problems))
+                raise IntegrityError(segment.path, "; ".join(problem.message for problem in problems))
 
     def collections(self) -> list[CollectionEntry]:
         return list(self.manifest.collections)
@@ -239,10 +261,9 @@ def read_encrypted_definition(folder: Path, entry: FileEntry, identities: AgeIde
         digests, size = identities.decrypt_file(folder / entry.path, buffer, entry.path)
     except FileNotFoundError:
         raise IntegrityError(entry.path, "listed in the manifest but not in the snapshot") from None
-    problems = ([f"file has {size} bytes, the manifest says {entry.bytes}"] if size != entry.bytes else [])
-    problems += [message for _, message in checksum_mismatches(digests, entry)]
+    problems = size_mismatches(size, entry) + checksum_mismatches(digests, entry)
     if problems:
-        raise IntegrityError(entry.path, "; ".join(problems))
+        raise IntegrityError(entry.path, "; ".join(problem.message for problem in problems))
     try:
         definition = json.loads(buffer.getvalue())
     except ValueError:

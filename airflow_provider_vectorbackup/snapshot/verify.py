@@ -20,15 +20,17 @@ from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM
 from airflow_provider_vectorbackup.snapshot.encryption import (
     DECRYPTION_FAILED, IDENTITY_REQUIRED, AgeIdentities, DecryptionError, identity_required, is_encrypted_path,
 )
-from airflow_provider_vectorbackup.snapshot.errors import EnvelopeError, IntegrityError, SnapshotError
+from airflow_provider_vectorbackup.snapshot.errors import (
+    DecompressionBoundError, EnvelopeError, IntegrityError, SnapshotError,
+)
 from airflow_provider_vectorbackup.snapshot.files import digests_of_file
 from airflow_provider_vectorbackup.snapshot.guard import declared_dimension
 from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import (
-    COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest,
+    COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest, ManifestNameError,
 )
 from airflow_provider_vectorbackup.snapshot.reader import (
-    SegmentScan, checksum_mismatches, decode_line, folder_state, read_manifest_bytes,
+    Mismatch, SegmentScan, checksum_mismatches, decode_line, folder_state, read_manifest_bytes, size_mismatches,
 )
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, Verifiers, check_signature, read_signature
 from airflow_provider_vectorbackup.snapshot.tally import Tally
@@ -40,12 +42,24 @@ _MAX_LINE_PROBLEMS_PER_FILE = 20
 
 @dataclass(frozen=True)
 class Problem:
+    """One thing wrong with one file: ``code`` for programs, ``message`` for people, and the two values compared."""
+
     path: str
     code: str
     message: str
+    expected: Any = None
+    """What the manifest (or the format) says, where one value was compared: a size, a checksum, a count, a rule."""
+    found: Any = None
+    """What was found instead."""
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message} [{self.code}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``vectorbackup verify --json``, the sensor's XCom): ``file``, ``problem`` (the code), ``expected``,
+        ``found`` and ``message``."""
+        return {"file": self.path, "problem": self.code, "expected": self.expected, "found": self.found,
+                "message": self.message}
 
 
 @dataclass
@@ -63,8 +77,12 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.problems
 
-    def add(self, path: str, code: str, message: str) -> None:
-        self.problems.append(Problem(path, code, message))
+    def add(self, path: str, code: str, message: str, expected: Any = None, found: Any = None) -> None:
+        self.problems.append(Problem(path, code, message, expected, found))
+
+    def add_mismatches(self, path: str, mismatches: Iterable[Mismatch]) -> None:
+        for mismatch in mismatches:
+            self.add(path, *mismatch)
 
     def summary(self) -> str:
         head = (f"snapshot {self.snapshot}: {self.level} verification "
@@ -78,13 +96,13 @@ class VerifyReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok}
+        return {**asdict(self), "problems": [problem.to_dict() for problem in self.problems], "ok": self.ok}
 
 
 def verify(
     path: str | os.PathLike[str], level: str = "files", *, allow_incomplete: bool = False, codec: Codec = DEFAULT_CODEC,
     verifier: Verifiers | None = None, identities: AgeIdentities | None = None,
-    scratch_dir: str | os.PathLike[str] | None = None,
+    scratch_dir: str | os.PathLike[str] | None = None, damaged: Mapping[str, Problem] | None = None,
 ) -> VerifyReport:
     """Check a snapshot folder against its manifest and return a report of every problem found.
 
@@ -96,6 +114,9 @@ def verify(
     ``identity_required`` (and still checks every file), with a wrong one ``decryption_failed``.
     Each segment is decrypted to a temporary file in ``scratch_dir`` (default: the system's
     temporary folder), which is deleted once the segment is checked.
+
+    ``damaged`` names the files of a downloaded copy that the download found damaged and did not
+    keep, with the problem found: each is reported as that problem rather than as missing.
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
@@ -113,7 +134,7 @@ def verify(
         raw = read_manifest_bytes(path)
         manifest = Manifest.from_json(raw)
     except SnapshotError as exc:
-        report.add(MANIFEST_NAME, "manifest_invalid", str(exc))
+        add_manifest_error(report, exc)
         return report
     report.snapshot = manifest.snapshot_id
     if verifier is not None:
@@ -127,7 +148,7 @@ def verify(
                    + ". Only the files (size and hashes) were checked")
         level = "files"
     for collection in manifest.collections:
-        _verify_collection(path, collection, level, codec, report, keys)
+        _verify_collection(path, collection, level, codec, report, keys, damaged or {})
     return report
 
 
@@ -147,6 +168,16 @@ class _Decryption:
             message += ("; the other encrypted files were checked at file level only (size and hashes), since "
                         "every file is encrypted to the same recipients")
         report.add(exc.path, exc.code, message)
+
+
+def add_manifest_error(report: VerifyReport, exc: SnapshotError) -> None:
+    """Report why ``manifest.json`` was refused (each forbidden name on its own); nothing it lists is checked then."""
+    if isinstance(exc, ManifestNameError):
+        for problem in exc.problems:
+            report.add(MANIFEST_NAME, "invalid_name", f"{problem}: nothing the manifest lists was read",
+                       problem.rule, problem.found)
+        return
+    report.add(MANIFEST_NAME, "manifest_invalid", str(exc))
 
 
 def check_manifest_signature(manifest_raw: bytes, signature_raw: bytes | None, verifier: Verifiers,
@@ -225,23 +256,27 @@ def verify_listing(snapshot: str, state: SnapshotState, manifest: Manifest, list
             continue
         report.files_checked += 1
         report.bytes_checked += entry.bytes
-        if stored.size is not None and stored.size != entry.bytes:
-            report.add(entry.path, "size_mismatch", f"file has {stored.size} bytes, the manifest says {entry.bytes}")
+        if stored.size is not None:
+            report.add_mismatches(entry.path, size_mismatches(stored.size, entry))
         if entry.sha1 is None:
             report.add(entry.path, "checksum_unavailable", "the manifest has no SHA-1 for this file; use the deep "
                        "(records) level to check it")
         elif stored.sha1 is None or stored.sha1.lower() != entry.sha1:
             report.add(entry.path, "checksum_mismatch", f"the store's SHA-1 is {stored.sha1}, the manifest says "
-                       f"{entry.sha1}: the file changed after it was written (corruption or tampering)")
+                       f"{entry.sha1}: the file changed after it was written (corruption or tampering)",
+                       entry.sha1, stored.sha1)
     return report
 
 
 def _verify_collection(path: Path, collection: CollectionEntry, level: str, codec: Codec, report: VerifyReport,
-                       keys: _Decryption) -> None:
+                       keys: _Decryption, damaged: Mapping[str, Problem]) -> None:
     for entry in collection.files:
         if _is_safe(entry) and (path / entry.path).is_file():
             report.files_checked += 1
             report.bytes_checked += entry.bytes
+        elif entry.path in damaged:
+            report.files_checked += 1
+            report.problems.append(damaged[entry.path])
         elif _is_safe(entry):
             report.add(entry.path, "missing_file", "listed in the manifest but not in the snapshot")
     if level == "files" or keys.wrong_identity:
@@ -266,10 +301,7 @@ def _is_safe(entry: FileEntry) -> bool:
 
 def _check_whole_file(path: Path, entry: FileEntry, report: VerifyReport) -> None:
     digests, size = digests_of_file(path / entry.path)
-    if size != entry.bytes:
-        report.add(entry.path, "size_mismatch", f"file has {size} bytes, the manifest says {entry.bytes}")
-    for code, message in checksum_mismatches(digests, entry):
-        report.add(entry.path, code, message)
+    report.add_mismatches(entry.path, size_mismatches(size, entry) + checksum_mismatches(digests, entry))
 
 
 def _check_definition(path: Path, collection: CollectionEntry, report: VerifyReport,
@@ -305,10 +337,7 @@ def _check_encrypted_definition(local: Path, entry: FileEntry, report: VerifyRep
         keys.failed(exc, report)
         digests, size = exc.cipher_digests, exc.cipher_size  # type: ignore[attr-defined]
         buffer = None
-    if size != entry.bytes:
-        report.add(entry.path, "size_mismatch", f"file has {size} bytes, the manifest says {entry.bytes}")
-    for code, message in checksum_mismatches(digests, entry):
-        report.add(entry.path, code, message)
+    report.add_mismatches(entry.path, size_mismatches(size, entry) + checksum_mismatches(digests, entry))
     if buffer is None:
         return None
     try:
@@ -341,10 +370,11 @@ def _check_records(path: Path, collection: CollectionEntry, definition: dict[str
     name = f"collections/{collection.name}"
     if tally.documents != collection.document_count:
         report.add(name, "count_mismatch", f"the segments hold {tally.documents} readable document(s), the "
-                   f"manifest says {collection.document_count}")
+                   f"manifest says {collection.document_count}", collection.document_count, tally.documents)
     if tally.vectors.documents_with_vector != collection.vectors.documents_with_vector:
         report.add(name, "vector_count_mismatch", f"{tally.vectors.documents_with_vector} document(s) carry $vector, the manifest "
-                   f"says {collection.vectors.documents_with_vector}")
+                   f"says {collection.vectors.documents_with_vector}", collection.vectors.documents_with_vector,
+                   tally.vectors.documents_with_vector)
     declared = declared_dimension(definition) if definition is not None else None
     wrong = {dim: n for dim, n in tally.vectors.dimensions.items() if declared is not None and dim != str(declared)}
     if wrong:
@@ -355,7 +385,8 @@ def _check_records(path: Path, collection: CollectionEntry, definition: dict[str
                    f"{DIGEST_ALGORITHM!r}; upgrade this package to check it")
     elif complete and tally.digest.hexdigest() != collection.content_digest:
         report.add(name, "digest_mismatch", "the documents' content digest differs from the manifest's: the "
-                   "stored documents are not the ones that were backed up")
+                   "stored documents are not the ones that were backed up", collection.content_digest,
+                   tally.digest.hexdigest())
 
 
 def _check_segment(scan: SegmentScan, collection: CollectionEntry, codec: Codec, tally: Tally,
@@ -374,16 +405,18 @@ def _check_segment(scan: SegmentScan, collection: CollectionEntry, codec: Codec,
                 report.add(scan.entry.path, problem[0], f"line {number}: {problem[1]}")
     except DecryptionError as exc:  # nothing was read: report the file's own checks, not a line count
         keys.failed(exc, report)
-        for code, message in scan.stored_mismatches():
-            report.add(scan.entry.path, code, message)
+        report.add_mismatches(scan.entry.path, scan.stored_mismatches())
         return False
+    except DecompressionBoundError as exc:
+        report.add(scan.entry.path, "decompression_bound", str(exc).split(": ", 1)[1], f"at most {exc.bound} bytes",
+                   f"more than {exc.bound} bytes")
+        readable = False
     except IntegrityError as exc:
         report.add(scan.entry.path, "corrupt_compression", str(exc).split(": ", 1)[1])
         readable = False
     if line_problems > _MAX_LINE_PROBLEMS_PER_FILE:
         report.add(scan.entry.path, "more_problems", f"{line_problems - _MAX_LINE_PROBLEMS_PER_FILE} more bad line(s) not listed")
-    for code, message in scan.mismatches():
-        report.add(scan.entry.path, code, message)
+    report.add_mismatches(scan.entry.path, scan.mismatches())
     report.documents_checked += scan.lines_read
     return readable
 

@@ -16,7 +16,8 @@ from airflow_provider_vectorbackup.snapshot.errors import SnapshotError, Snapsho
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotRef, SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers
-from airflow_provider_vectorbackup.snapshot.verify import StoredFile, VerifyReport
+from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
+from airflow_provider_vectorbackup.snapshot.verify import Problem, StoredFile, VerifyReport, add_manifest_error, verify
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 
 
@@ -87,9 +88,38 @@ class SnapshotStore(Protocol):
     def verify_files(self, snapshot: StoredSnapshot, *, allow_incomplete: bool = False,
                      verifier: Verifiers | None = None) -> VerifyReport: ...
 
-    def download(self, snapshot: StoredSnapshot, local_root: str | Path) -> Path: ...
+    def download(self, snapshot: StoredSnapshot, local_root: str | Path, *,
+                 damaged: dict[str, Problem] | None = None) -> Path:
+        """A local copy of the snapshot (or the snapshot itself, when it is local) under ``local_root``.
+
+        A file found damaged while copying raises; with ``damaged``, its problem is recorded there
+        under its path instead, the file is left out, and the copy goes on.
+        """
+        ...
 
     def delete(self, snapshot: StoredSnapshot) -> None: ...
+
+
+def download_and_verify(store: SnapshotStore, snapshot: StoredSnapshot, local_root: str | Path, *,
+                        allow_incomplete: bool = False, verifier: Verifiers | None = None,
+                        identities: AgeIdentities | None = None,
+                        scratch_dir: str | Path | None = None) -> tuple[Path | None, VerifyReport]:
+    """Deep (``records``) verification of a stored snapshot: its local copy, and a report of every problem in one run.
+
+    Every file is downloaded even when one is damaged, and the report lists each damaged file
+    along with what reading the others found. A manifest that is refused (unreadable, damaged,
+    or naming an unsafe collection or path) stops before any other file is downloaded: the copy
+    is then ``None``.
+    """
+    damaged: dict[str, Problem] = {}
+    try:
+        local = store.download(snapshot, local_root, damaged=damaged)
+    except SnapshotError as exc:
+        report = VerifyReport(snapshot=snapshot.snapshot_id, level="records")
+        add_manifest_error(report, exc)
+        return None, report
+    return local, verify(local, "records", allow_incomplete=allow_incomplete, verifier=verifier,
+                         identities=identities, scratch_dir=scratch_dir, damaged=damaged)
 
 
 def select(snapshots: Iterable[StoredSnapshot], snapshot_id: str, where: str) -> StoredSnapshot:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.box_items import BoxItem
+from airflow_provider_vectorbackup.hooks.box_items import BoxIntegrityError, BoxItem
 from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotError, SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import (
     COLLECTIONS_DIR, MANIFEST_NAME, SnapshotRef, SnapshotState, check_collection_name, folder_name, parse_folder_name,
@@ -23,7 +23,7 @@ from airflow_provider_vectorbackup.stores.base import StoredSnapshot, joinable, 
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, Verifiers
 from airflow_provider_vectorbackup.snapshot.verify import (
-    StoredFile, VerifyReport, check_manifest_signature, verify_listing,
+    Problem, StoredFile, VerifyReport, add_manifest_error, check_manifest_signature, verify_listing,
 )
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 
@@ -124,7 +124,12 @@ class BoxSnapshotStore:
             raise ManifestError(f"{name} of {snapshot.ref.folder_name} is {item.size} bytes: not a manifest file")
         with tempfile.TemporaryDirectory(prefix="vectorbackup-manifest-") as tmp:
             local = Path(tmp) / name
-            self.hook.download(item.id, local, expected_sha1=item.sha1)
+            try:
+                self.hook.download(item.id, local, expected_sha1=item.sha1)
+            except BoxIntegrityError as exc:
+                raise ManifestError(f"{name} of {snapshot.ref.folder_name} changed in Box after it was written: its "
+                                    f"bytes have SHA-1 {exc.actual_sha1}, Box recorded {exc.expected_sha1}; the "
+                                    f"snapshot cannot be trusted") from None
             return local.read_bytes()
 
     def verify_files(self, snapshot: StoredSnapshot, *, allow_incomplete: bool = False,
@@ -144,7 +149,7 @@ class BoxSnapshotStore:
             manifest = self.read_manifest(snapshot, files)
         except SnapshotError as exc:
             report = VerifyReport(snapshot=snapshot.snapshot_id, level="files")
-            report.add(MANIFEST_NAME, "manifest_invalid", str(exc))
+            add_manifest_error(report, exc)
             return report
         listing = {path: StoredFile(item.size, item.sha1) for path, item in files.items()}
         report = verify_listing(snapshot.ref.folder_name, snapshot.state, manifest, listing,
@@ -154,10 +159,13 @@ class BoxSnapshotStore:
                                      self._small_file(snapshot, files, SIGNATURE_NAME), verifier, report)
         return report
 
-    def download(self, snapshot: StoredSnapshot, local_root: str | Path) -> Path:
+    def download(self, snapshot: StoredSnapshot, local_root: str | Path, *,
+                 damaged: dict[str, Problem] | None = None) -> Path:
         """Copy a snapshot folder to ``local_root/<folder name>``, checking each file's SHA-1 against the manifest.
 
-        The copy keeps the folder name, so the local readers see the same state.
+        The copy keeps the folder name, so the local readers see the same state. A file whose
+        bytes do not have the SHA-1 raises :class:`BoxIntegrityError`; with ``damaged``, it is
+        recorded there under its path instead (and not kept), and the download goes on.
         """
         files = self.files(snapshot)
         manifest = self.read_manifest(snapshot, files)
@@ -168,7 +176,16 @@ class BoxSnapshotStore:
             local = target / path
             local.parent.mkdir(parents=True, exist_ok=True)
             entry = expected.get(path)
-            self.hook.download(item.id, local, expected_sha1=(entry.sha1 if entry else None) or item.sha1)
+            try:
+                self.hook.download(item.id, local, expected_sha1=(entry.sha1 if entry else None) or item.sha1)
+            except BoxIntegrityError as exc:
+                if damaged is None:
+                    raise
+                damaged[path] = Problem(path, "checksum_mismatch", f"the bytes downloaded from Box have SHA-1 "
+                                        f"{exc.actual_sha1}, the manifest says {exc.expected_sha1} ({item.size} "
+                                        f"bytes in Box, {entry.bytes if entry else 'unknown'} in the manifest): the "
+                                        f"file changed after it was written (corruption or tampering)",
+                                        exc.expected_sha1, exc.actual_sha1)
         log.info("Downloaded snapshot %s (%d files) to %s", snapshot.snapshot_id, len(files), target)
         return target
 

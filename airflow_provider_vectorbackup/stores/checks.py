@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
-from airflow_provider_vectorbackup.snapshot.verify import verify
+from airflow_provider_vectorbackup.stores.base import download_and_verify
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
 LEVELS = ("files", "deep")
@@ -40,7 +40,7 @@ def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomple
     ``files`` compares every listed file's presence, size and checksum with the manifest (in Box,
     its recorded SHA-1, downloading only the manifest); ``deep`` downloads everything and re-reads
     every record, which also catches bytes that rotted at rest while Box's recorded SHA-1 stayed
-    the same.
+    the same. Either way the report lists every bad file.
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
@@ -60,11 +60,10 @@ def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomple
     else:
         with tempfile.TemporaryDirectory(prefix="vectorbackup-verify-") as tmp:
             try:
-                local = store.download(snapshot, tmp)
-            except Exception as exc:  # a file whose bytes no longer match its SHA-1 fails the download
+                _, report = download_and_verify(store, snapshot, tmp, allow_incomplete=allow_incomplete,
+                                                verifier=verifier, identities=identities)
+            except Exception as exc:  # damaged files are in the report: this is the store failing
                 return SnapshotCheck(FAILED, f"deep verification of {snapshot.snapshot_id} failed while downloading: "
                                      f"{type(exc).__name__}: {exc}")
-            report = verify(local, "records", allow_incomplete=allow_incomplete, verifier=verifier,
-                            identities=identities)
     outcome = VERIFIED if report.ok else FAILED
     return SnapshotCheck(outcome, report.summary(), report.to_dict())

@@ -14,7 +14,7 @@ from airflow_provider_vectorbackup.snapshot.layout import (
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.reader import list_snapshots, read_manifest
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, Verifiers
-from airflow_provider_vectorbackup.snapshot.verify import StoredFile, VerifyReport, verify
+from airflow_provider_vectorbackup.snapshot.verify import Problem, StoredFile, VerifyReport, verify
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 from airflow_provider_vectorbackup.stores.base import StoredSnapshot, joinable, leftovers, select
 
@@ -63,8 +63,10 @@ class LocalSnapshotStore:
         """Every listed file's size, SHA-256 and SHA-1, read from disk (stronger than a store's recorded checksums)."""
         return verify(snapshot.location, "files", allow_incomplete=allow_incomplete, verifier=verifier)
 
-    def download(self, snapshot: StoredSnapshot, local_root: str | Path) -> Path:
-        """Already local: the snapshot's own folder, read in place (readers never write to it)."""
+    def download(self, snapshot: StoredSnapshot, local_root: str | Path, *,
+                 damaged: dict[str, Problem] | None = None) -> Path:
+        """Already local: the snapshot's own folder, read in place (readers never write to it; the verifier finds
+        every damaged file, so ``damaged`` stays empty)."""
         return Path(snapshot.location)
 
     def delete(self, snapshot: StoredSnapshot) -> None:

@@ -159,3 +159,41 @@ def test_help_documents_the_exit_codes(tmp_path: Path) -> None:
     for line in ("0  success", "2  the snapshot is incomplete", "3  the vector-loss guard", "4  bad usage",
                  "1  anything else"):
         assert line in result.stdout
+
+
+def test_deep_verify_of_box_names_every_file_that_rotted_at_rest_and_exits_2(small, tmp_path: Path) -> None:
+    _, box = small
+    assert run("dump", "--box-folder", "cli-backups", "--snapshot-id", "20260301T000000Z", tmp_path=tmp_path).returncode == 0
+    rotted = sorted(r["path"] for r in box.tree() if r["path"].endswith("part-00000.jsonl.gz")
+                    and ("/articles/" in r["path"] or "/faq/" in r["path"]))
+    for path in rotted:
+        box.corrupt_file(path, offset=30)  # Box's recorded SHA-1 stays the same: only a download sees it
+    names = [path.split("20260301T000000Z/", 1)[1] for path in rotted]
+    checked = run("verify", "--box-folder", "cli-backups", "latest", "--deep", tmp_path=tmp_path)
+    assert checked.returncode == 2, checked.stderr
+    lines = [line for line in checked.stdout.splitlines() if line.endswith("[checksum_mismatch]")]
+    assert [line.split(": ", 1)[0] for line in lines] == [f"  - {name}" for name in names]  # one line per file
+    as_json = json.loads(cli("verify", "--box-folder", "cli-backups", "latest", "--deep", "--json", "--quiet",
+                             tmp_path=tmp_path).stdout)
+    bad = [p for p in as_json["problems"] if p["problem"] == "checksum_mismatch"]
+    assert [p["file"] for p in bad] == names
+    assert all(set(p) >= {"file", "problem", "expected", "found"} and p["expected"] != p["found"] for p in bad)
+    assert as_json["documents_checked"] == 20, "the intact products segment was still read record by record"
+    copied = run("download", "--box-folder", "cli-backups", "latest", str(tmp_path / "copy"), tmp_path=tmp_path)
+    assert copied.returncode == 2 and "BoxIntegrityError" in copied.stderr
+    refused = run("restore", "--box-folder", "cli-backups", "latest", "--target-prefix", "x_", tmp_path=tmp_path)
+    assert refused.returncode == 2 and "nothing was written" in refused.stderr
+    assert all(name in refused.stderr for name in names)
+    assert AstraDBHook().collection_definition("x_products") is None
+
+
+def test_verify_of_a_local_folder_names_every_bad_file_in_one_run(small, tmp_path: Path) -> None:
+    store = ["--local-folder", str(tmp_path / "share")]
+    assert run("dump", *store, "--snapshot-id", "20260301T000000Z", tmp_path=tmp_path).returncode == 0
+    names = ["collections/articles/part-00000.jsonl.gz", "collections/faq/part-00000.jsonl.gz"]
+    for name in names:
+        segment = tmp_path / "share/20260301T000000Z" / name
+        segment.write_bytes(segment.read_bytes()[:-10])
+    for extra in ([], ["--deep"]):
+        data = json.loads(cli("verify", *store, "latest", "--json", *extra, tmp_path=tmp_path).stdout)
+        assert sorted({p["file"] for p in data["problems"] if p["problem"] == "size_mismatch"}) == names

@@ -86,11 +86,15 @@ def test_verify_sensor_passes_a_good_snapshot_and_names_bad_files(seeded) -> Non
     ti.task_id = "verify"
     result = sensor.poke(context_for(ti))
     assert result.is_done and result.xcom_value["ok"] is True
-    path = next(r["path"] for r in box.tree() if r["path"].endswith("products/part-00000.jsonl.gz"))
-    box.corrupt_file(path)
+    for name in ("products/part-00000.jsonl.gz", "faq/part-00000.jsonl.gz"):
+        box.corrupt_file(next(r["path"] for r in box.tree() if r["path"].endswith(name)))
     deep = ManifestVerifySensor(task_id="verify", box_folder="backups/vectors", snapshot_id=SNAPSHOT, level="deep")
-    with pytest.raises(AirflowFailException, match="products/part-00000.jsonl.gz"):
+    with pytest.raises(AirflowFailException) as failed:
         deep.poke(context_for(ti))
+    lines = str(failed.value).splitlines()
+    assert [line for line in lines if line.endswith("[checksum_mismatch]")] == [
+        next(line for line in lines if f"collections/{name}:" in line)
+        for name in ("faq/part-00000.jsonl.gz", "products/part-00000.jsonl.gz")], "every bad file, a line each"
 
 
 def test_verify_sensor_defers_and_its_trigger_verifies(seeded) -> None:

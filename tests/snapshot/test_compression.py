@@ -1,8 +1,11 @@
-"""zstd segments: written, read, verified and refused exactly like gzip ones, under format version 2."""
+"""zstd segments: written, read, verified and refused exactly like gzip ones, under format version 2; and every
+decompression is bounded by what the manifest records."""
 
 from __future__ import annotations
 
+import io
 import json
+import zlib
 
 import pytest
 
@@ -10,7 +13,8 @@ from airflow_provider_vectorbackup.snapshot import SnapshotWriter, open_snapshot
 from airflow_provider_vectorbackup.snapshot import compression
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from tests.snapshot.conftest import sample_documents
-from tests.snapshot.tamper import flip_byte
+from airflow_provider_vectorbackup.snapshot.errors import DecompressionBoundError
+from tests.snapshot.tamper import bomb, flip_byte, plant_segment
 
 SOURCE = {"kind": "test"}
 
@@ -87,3 +91,58 @@ def test_zstd_without_its_package_is_refused_before_anything_is_written(tmp_path
     assert not list(tmp_path.iterdir())
     with pytest.raises(ValueError, match="compression must be one of"):
         SnapshotWriter(tmp_path, source=SOURCE, compression="brotli")
+
+
+def plain_lines(count: int) -> list[bytes]:
+    return [json.dumps({"_id": i, "text": "x" * (i % 3000)}).encode() + b"\n" for i in range(count)]
+
+
+def packed(how: str, plain: bytes) -> bytes:
+    if how == "gzip":
+        return zlib.compress(plain, wbits=31)
+    import zstandard
+
+    return zstandard.ZstdCompressor(write_checksum=True).compress(plain)
+
+
+@pytest.mark.parametrize("how", ["gzip", "zstd"])
+def test_bounded_reading_returns_every_line_across_chunk_boundaries_and_refuses_damage(how) -> None:
+    expected = plain_lines(3000)  # about 4.5 MB: several output chunks, lines cut between them
+    raw = packed(how, b"".join(expected))
+    assert list(compression.lines(io.BytesIO(raw), how)) == expected
+    with pytest.raises(EOFError, match="cut short"):
+        list(compression.lines(io.BytesIO(raw[:-12]), how))
+    with pytest.raises(OSError, match="data after the end"):
+        list(compression.lines(io.BytesIO(raw + raw[:20]), how))
+
+
+@pytest.mark.parametrize("how", ["gzip", "zstd"])
+def test_a_bomb_stops_at_the_uncompressed_size_its_manifest_records(tmp_path, how) -> None:
+    result = write(tmp_path, how, sample_documents(50), segment_max_bytes=10**9)
+    relative = result.manifest.collection("articles").segments[0].path
+    plant_segment(result.path, relative, bomb(how, 64), uncompressed_bytes=4096)
+    report = verify(result.path, "records")
+    bounded = [(p.path, p.expected) for p in report.problems if p.code == "decompression_bound"]
+    assert bounded == [(relative, "at most 4096 bytes")], report.summary()
+    with pytest.raises(DecompressionBoundError, match="more than 4096 bytes"):
+        list(open_snapshot(result.path).records("articles"))
+
+
+@pytest.mark.parametrize("how", ["gzip", "zstd"])
+def test_a_bomb_without_a_recorded_size_stops_at_the_longest_line_a_document_may_have(tmp_path, how) -> None:
+    result = write(tmp_path, how, sample_documents(50), segment_max_bytes=10**9)
+    relative = result.manifest.collection("articles").segments[0].path
+    plant_segment(result.path, relative, bomb(how, 64), uncompressed_bytes=None)
+    report = verify(result.path, "records")
+    bounded = [(p.path, p.expected) for p in report.problems if p.code == "decompression_bound"]
+    assert bounded == [(relative, f"at most {compression.MAX_LINE_BYTES} bytes")], report.summary()
+
+
+def test_without_a_recorded_size_a_segment_is_bounded_by_the_documented_ceiling(tmp_path, monkeypatch) -> None:
+    result = write(tmp_path, "gzip", sample_documents(50), segment_max_bytes=10**9)
+    relative = result.manifest.collection("articles").segments[0].path
+    plant_segment(result.path, relative, packed("gzip", b"".join(plain_lines(3000))), uncompressed_bytes=None,
+                  documents=3000)
+    monkeypatch.setattr(compression, "UNRECORDED_SEGMENT_CEILING", 1 << 20)
+    report = verify(result.path, "records")
+    assert [p.expected for p in report.problems if p.code == "decompression_bound"] == [f"at most {1 << 20} bytes"]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from airflow_provider_vectorbackup.snapshot import FORMAT_VERSION, verify
+from airflow_provider_vectorbackup.snapshot import (
+    FORMAT_VERSION, AgeEncryption, AgeIdentities, HmacKey, open_snapshot, verify,
+)
+from airflow_provider_vectorbackup.snapshot.manifest import ManifestNameError
+from airflow_provider_vectorbackup.snapshot.signing import write_signature
 from tests.snapshot.tamper import edit_manifest, flip_byte, rewrite_segment_consistently, segment_lines
 
 SEGMENT = "collections/docs/part-00001.jsonl.gz"
@@ -154,12 +160,54 @@ def test_a_manifest_from_a_newer_format_asks_for_an_upgrade(write_snapshot) -> N
 def test_unsafe_paths_in_a_manifest_are_never_followed(write_snapshot, tmp_path: Path) -> None:
     snapshot = write_snapshot().path
     edit_manifest(snapshot, lambda m: m["collections"][0]["segments"][0].update(path="../../etc/passwd"))
-    found = codes(verify(snapshot, "records"))
-    assert ("../../etc/passwd", "unsafe_path") in found
+    report = verify(snapshot, "records")
+    assert codes(report) == {("manifest.json", "invalid_name")} and report.documents_checked == 0
+    assert "collections[0].segments[0].path is '../../etc/passwd'" in report.summary()
 
 
-def test_report_is_serialisable_for_xcom(write_snapshot) -> None:
+EVIL = "../../../evil_target/x"
+NAME_EDITS = {
+    "collections[0].name": lambda m: m["collections"][0].update(name=EVIL),
+    "source.keyspace": lambda m: m["source"].update(keyspace="ks/../../x"),
+    "collections[0].definition_file.path": lambda m: m["collections"][0]["definition_file"].update(
+        path="collections/other/definition.json"),
+    "collections[0].segments[1].path": lambda m: m["collections"][0]["segments"][1].update(
+        path="collections/docs/notes.txt"),
+}
+
+
+@pytest.mark.parametrize("field", sorted(NAME_EDITS))
+@pytest.mark.parametrize("level", ["files", "records"])
+def test_every_name_and_path_is_validated_before_anything_is_read(write_snapshot, field: str, level: str) -> None:
+    snapshot = write_snapshot(signer=HmacKey(b"k" * 32)).path
+    edit_manifest(snapshot, NAME_EDITS[field])
+    write_signature(snapshot, (snapshot / "manifest.json").read_bytes(), HmacKey(b"k" * 32))  # a hostile signer
+    report = verify(snapshot, level, verifier=HmacKey(b"k" * 32))
+    assert [(p.path, p.code) for p in report.problems] == [("manifest.json", "invalid_name")], report.summary()
+    assert report.problems[0].message.startswith(f"{field} is ") and report.files_checked == 0
+    with pytest.raises(ManifestNameError, match=re.escape(field)):
+        open_snapshot(snapshot, verifier=HmacKey(b"k" * 32))
+
+
+def test_an_encrypted_snapshot_is_refused_for_a_bad_name_too(write_snapshot) -> None:
+    from pyrage import x25519
+
+    identity = x25519.Identity.generate()
+    snapshot = write_snapshot(encryption=AgeEncryption.from_recipients([str(identity.to_public())])).path
+    edit_manifest(snapshot, NAME_EDITS["collections[0].name"])
+    identities = AgeIdentities.from_text(f"{identity}\n")
+    assert codes(verify(snapshot, "records", identities=identities)) == {("manifest.json", "invalid_name")}
+    with pytest.raises(ManifestNameError, match=re.escape(EVIL)):
+        open_snapshot(snapshot, identities=identities)
+
+
+def test_report_is_serialisable_for_xcom_with_file_problem_expected_and_found(write_snapshot) -> None:
     snapshot = write_snapshot().path
+    listed = json.loads((snapshot / "manifest.json").read_bytes())["collections"][0]["segments"][1]
     flip_byte(snapshot / SEGMENT, 40)
     data = json.loads(json.dumps(verify(snapshot).to_dict()))
-    assert data["ok"] is False and data["problems"][0]["path"] == SEGMENT
+    actual = hashlib.sha256((snapshot / SEGMENT).read_bytes()).hexdigest()
+    assert data["ok"] is False
+    assert data["problems"] == [{"file": SEGMENT, "problem": "checksum_mismatch", "expected": listed["sha256"],
+                                 "found": actual, "message": data["problems"][0]["message"]}]
+    assert actual in data["problems"][0]["message"]
