@@ -210,8 +210,6 @@ def _listed_files(manifest: Manifest, report: VerifyReport) -> set[str]:
     for entry in manifest.files:
         if entry.path in listed:
             report.add(entry.path, "duplicate_entry", "the manifest lists this file twice")
-        if not _is_safe(entry):
-            report.add(entry.path, "unsafe_path", "the manifest lists a path outside the snapshot folder")
         listed.add(entry.path)
         if manifest.encrypted and not is_encrypted_path(entry.path):
             report.add(entry.path, "not_encrypted", "the manifest says the snapshot is encrypted, but this file is "
@@ -271,17 +269,17 @@ def verify_listing(snapshot: str, state: SnapshotState, manifest: Manifest, list
 def _verify_collection(path: Path, collection: CollectionEntry, level: str, codec: Codec, report: VerifyReport,
                        keys: _Decryption, damaged: Mapping[str, Problem]) -> None:
     for entry in collection.files:
-        if _is_safe(entry) and (path / entry.path).is_file():
+        if (path / entry.path).is_file():
             report.files_checked += 1
             report.bytes_checked += entry.bytes
         elif entry.path in damaged:
             report.files_checked += 1
             report.problems.append(damaged[entry.path])
-        elif _is_safe(entry):
+        else:
             report.add(entry.path, "missing_file", "listed in the manifest but not in the snapshot")
     if level == "files" or keys.wrong_identity:
         for entry in collection.files:
-            if _is_safe(entry) and (path / entry.path).is_file():
+            if (path / entry.path).is_file():
                 _check_whole_file(path, entry, report)
         return
     definition = collection.definition
@@ -289,14 +287,10 @@ def _verify_collection(path: Path, collection: CollectionEntry, level: str, code
         definition = _check_definition(path, collection, report, keys)
         if keys.wrong_identity:
             for entry in collection.segments:
-                if _is_safe(entry) and (path / entry.path).is_file():
+                if (path / entry.path).is_file():
                     _check_whole_file(path, entry, report)
             return
     _check_records(path, collection, definition, codec, report, keys)
-
-
-def _is_safe(entry: FileEntry) -> bool:
-    return not entry.path.startswith("/") and ".." not in entry.path.split("/")
 
 
 def _check_whole_file(path: Path, entry: FileEntry, report: VerifyReport) -> None:
@@ -309,7 +303,7 @@ def _check_definition(path: Path, collection: CollectionEntry, report: VerifyRep
     """Check ``definition.json`` (or decrypt ``definition.json.age``); return the definition to check records against."""
     entry = collection.definition_file
     local = path / entry.path
-    if not _is_safe(entry) or not local.is_file():
+    if not local.is_file():
         return None if is_encrypted_path(entry.path) else collection.definition
     if is_encrypted_path(entry.path):
         return _check_encrypted_definition(local, entry, report, keys)
@@ -356,7 +350,7 @@ def _check_records(path: Path, collection: CollectionEntry, definition: dict[str
     complete = True
     for entry in collection.segments:
         local = path / entry.path
-        if not _is_safe(entry) or not local.is_file():
+        if not local.is_file():
             complete = False
             continue
         if keys.wrong_identity:
