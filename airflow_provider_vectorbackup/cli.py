@@ -30,7 +30,7 @@ EXIT_CODES = f"""exit codes:
   {EXIT_OK}  success
   {EXIT_INCOMPLETE}  the snapshot is incomplete, or verification or restore validation failed
   {EXIT_VECTOR_LOSS}  the vector-loss guard tripped: a collection lost its vectors
-  {EXIT_USAGE}  bad usage or configuration (arguments, connections, keys, names)
+  {EXIT_USAGE}  bad usage or configuration (arguments, connections, keys, names), or credentials refused
   {EXIT_FAILURE}  anything else (e.g. a service stayed unreachable)
 
 credentials come from Airflow connections in the environment, e.g.
@@ -153,6 +153,7 @@ def _log_to_stderr(level: int) -> None:
 
 
 def _exit_code_for(exc: BaseException) -> int:
+    from airflow_provider_vectorbackup.exceptions import CredentialsRejected
     from airflow_provider_vectorbackup.hooks.astra import AstraConnectionError
     from airflow_provider_vectorbackup.hooks.box_client import BoxConnectionError
     from airflow_provider_vectorbackup.jobs.restore import RestoreNotValidated, SnapshotUnusable, TargetConflict
@@ -166,7 +167,7 @@ def _exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, (SnapshotUnusable, RestoreNotValidated, IntegrityError, ManifestError)):
         return EXIT_INCOMPLETE
     if isinstance(exc, (TargetConflict, KeyConfigurationError, AstraConnectionError, BoxConnectionError,
-                        SnapshotStateError, ValueError)):
+                        CredentialsRejected, SnapshotStateError, ValueError)):
         return EXIT_USAGE
     return EXIT_FAILURE
 

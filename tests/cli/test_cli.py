@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import io
 import json
 import os
@@ -159,3 +160,41 @@ def test_help_documents_the_exit_codes(tmp_path: Path) -> None:
     for line in ("0  success", "2  the snapshot is incomplete", "3  the vector-loss guard", "4  bad usage",
                  "1  anything else"):
         assert line in result.stdout
+
+
+CANARY = "CANARY-secret-5d1e8b"
+
+
+def _connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, like: str, **changes: object) -> None:
+    """Connection ``conn_id``: a copy of connection ``like`` with ``changes``."""
+    connection = {**json.loads(os.environ[f"AIRFLOW_CONN_{like.upper()}"]), **changes}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
+
+
+def test_refused_credentials_exit_4_naming_the_connection_never_the_secret(
+        small, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    local = ["--local-folder", str(tmp_path / "share")]
+    assert run("dump", *local, "--collections", "faq", tmp_path=tmp_path).returncode == 0
+    assert run("dump", "--box-folder", "cli-backups", "--collections", "faq", tmp_path=tmp_path).returncode == 0
+    _connection(monkeypatch, "astra_backup", "astra_default", password=f"AstraCS:{CANARY}")
+    _connection(monkeypatch, "box_backup", "box_default", password=CANARY)
+    astra, box = ["--astra-conn-id", "astra_backup"], ["--box-folder", "cli-backups", "--box-conn-id", "box_backup"]
+    commands = {  # wrong Astra token, good store; then a wrong Box secret for every command that uses Box
+        "astra_backup": [["dump", *local, *astra], ["restore", *local, *astra, "latest", "--target-prefix", "x_"]],
+        "box_backup": [["snapshots", *box], ["verify", *box, "latest"], ["prune", *box], ["dump", *box],
+                       ["restore", *box, "latest", "--target-prefix", "x_"], ["download", *box, "latest", "here"]],
+    }
+    seen = []
+    with caplog.at_level(logging.DEBUG):
+        for conn_id, runs in commands.items():
+            for arguments in runs:
+                result = run(*arguments, tmp_path=tmp_path)
+                assert result.returncode == 4, (arguments, result.stderr)
+                assert f"connection {conn_id!r}" in result.stderr and "check" in result.stderr, result.stderr
+                assert "CredentialsRejected" in result.stderr
+                seen += [result.stdout, result.stderr]
+    captured = capsys.readouterr()
+    text = "\n".join([*seen, caplog.text, captured.out, captured.err])
+    assert "HTTP 401" in text and "invalid_client" in text
+    assert CANARY not in text
