@@ -140,6 +140,8 @@ def dump_snapshot(
                                                   f"{missing}; it has: {sorted(definitions)}")
                 log.info("Dumping %d collection(s) of keyspace %r into %s, snapshot %s: %s", len(names),
                          astra.keyspace, store.describe(), snapshot_id, ", ".join(names))
+                log.debug("Dump settings: %s, compression %s, segments up to %d bytes", tuning, compression,
+                          segment_max_bytes)
                 stop = threading.Event()
 
                 def dump(name: str) -> None:
@@ -171,7 +173,8 @@ def dump_snapshot(
 def _source(astra: AstraDBHook) -> dict[str, Any]:
     try:
         return astra.describe_source()
-    except Exception:  # a broken connection must still leave a sealed, explained INCOMPLETE snapshot
+    except Exception as exc:  # a broken connection must still leave a sealed, explained INCOMPLETE snapshot
+        log.debug("The manifest records only the source's kind: describing it failed (%s)", type(exc).__name__)
         return {"kind": "astra"}
 
 
@@ -234,7 +237,8 @@ def _dump_collection(astra: AstraDBHook, writer: SnapshotWriter, name: str, defi
 def _estimate(astra: AstraDBHook, name: str) -> int | None:
     try:
         return astra.estimated_document_count(name)
-    except Exception:  # only feeds the ETA; a dump must not fail for it
+    except Exception as exc:  # only feeds the ETA; a dump must not fail for it
+        log.debug("No estimated count for %r (%s): its progress has no ETA", name, type(exc).__name__)
         return None
 
 
