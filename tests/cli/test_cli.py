@@ -175,8 +175,9 @@ def test_refused_credentials_exit_4_naming_the_connection_never_the_secret(
         small, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
         capsys: pytest.CaptureFixture[str]) -> None:
     local = ["--local-folder", str(tmp_path / "share")]
-    assert run("dump", *local, "--collections", "faq", tmp_path=tmp_path).returncode == 0
-    assert run("dump", "--box-folder", "cli-backups", "--collections", "faq", tmp_path=tmp_path).returncode == 0
+    earlier = ["--collections", "faq", "--snapshot-id", "20260301T000000Z"]  # a later dump is another snapshot
+    assert run("dump", *local, *earlier, tmp_path=tmp_path).returncode == 0
+    assert run("dump", "--box-folder", "cli-backups", *earlier, tmp_path=tmp_path).returncode == 0
     _connection(monkeypatch, "astra_backup", "astra_default", password=f"AstraCS:{CANARY}")
     _connection(monkeypatch, "box_backup", "box_default", password=CANARY)
     astra, box = ["--astra-conn-id", "astra_backup"], ["--box-folder", "cli-backups", "--box-conn-id", "box_backup"]
