@@ -243,10 +243,9 @@ class AstraDBHook(BaseHook):
             if not raise_api_errors:
                 raise_if_transient(response)
             return response
-        def counted(exc: BaseException | None) -> None:
-            self.in_band_retries.add(collection, exc)
         try:
-            return self.retry_policy.call(what, send, on_retry=counted)
+            return self.retry_policy.call(what, send,
+                                          on_retry=lambda exc: self.in_band_retries.add(collection, exc))
         except DataAPIHttpException as exc:
             if exc.response.status_code not in REFUSED_STATUS:
                 raise

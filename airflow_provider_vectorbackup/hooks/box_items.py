@@ -178,7 +178,8 @@ def credentials_rejected(error: Exception, conn_id: str, auth: str) -> Credentia
 
 
 def secret_free_errors(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn boxsdk errors escaping a public BoxHook method into :class:`CredentialsRejected` or :class:`BoxOperationError`."""
+    """Turn boxsdk errors escaping a public BoxHook method into :class:`CredentialsRejected` (a refusal of the
+    connection's credentials) or :class:`BoxOperationError`."""
 
     def secret_free(hook: Any, error: BoxSDKError) -> Exception:
         return (credentials_rejected(error, hook.box_conn_id, hook.auth_description)
