@@ -30,7 +30,7 @@ EXIT_CODES = f"""exit codes:
   {EXIT_OK}  success
   {EXIT_INCOMPLETE}  the snapshot is incomplete, or verification or restore validation failed
   {EXIT_VECTOR_LOSS}  the vector-loss guard tripped: a collection lost its vectors
-  {EXIT_USAGE}  bad usage or configuration (arguments, connections, keys, names)
+  {EXIT_USAGE}  bad usage or configuration (arguments, connections, keys, names), or credentials refused
   {EXIT_FAILURE}  anything else (e.g. a service stayed unreachable)
 
 credentials come from Airflow connections in the environment, e.g.
@@ -40,6 +40,8 @@ or, for Astra, --astra-endpoint with the token in ASTRA_DB_APPLICATION_TOKEN.
 """
 
 log = logging.getLogger("vectorbackup")
+OUR_LOGGERS = ("vectorbackup", "airflow_provider_vectorbackup", "airflow.task.hooks.airflow_provider_vectorbackup")
+"""The CLI's, the jobs' and hooks' loggers, and the hooks' Airflow-style ``self.log``: what ``-v`` opens up."""
 
 
 class UsageError(Exception):
@@ -70,7 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--identity-file", help="age identity file, for deep verification and restore")
     keys.add_argument("--recipient", action="append", default=[], help="age recipient (age1...), repeatable")
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    common.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    loudness = common.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    loudness.add_argument("-v", "--verbose", action="store_true",
+                          help="also this tool's debug lines: retries, fallbacks and decisions")
 
     parser = _Parser(prog="vectorbackup", description=__doc__.splitlines()[0], epilog=EXIT_CODES,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -126,6 +131,9 @@ def main(argv: Sequence[str] | None = None, *, configure_logging: bool = True) -
         _log_to_stderr(logging.ERROR if args.quiet else logging.INFO)
     for noisy in ("astrapy", "httpx", "box_sdk_gen", "airflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.verbose:  # ours only: the libraries' debug output is request-level noise, and stays at WARNING
+        for ours in OUR_LOGGERS:
+            logging.getLogger(ours).setLevel(logging.DEBUG)
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
@@ -153,6 +161,7 @@ def _log_to_stderr(level: int) -> None:
 
 
 def _exit_code_for(exc: BaseException) -> int:
+    from airflow_provider_vectorbackup.exceptions import CredentialsRejected
     from airflow_provider_vectorbackup.hooks.astra import AstraConnectionError
     from airflow_provider_vectorbackup.hooks.box_client import BoxConnectionError
     from airflow_provider_vectorbackup.hooks.box_items import BoxIntegrityError
@@ -167,7 +176,7 @@ def _exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, (SnapshotUnusable, RestoreNotValidated, IntegrityError, ManifestError, BoxIntegrityError)):
         return EXIT_INCOMPLETE
     if isinstance(exc, (TargetConflict, KeyConfigurationError, AstraConnectionError, BoxConnectionError,
-                        SnapshotStateError, ValueError)):
+                        CredentialsRejected, SnapshotStateError, ValueError)):
         return EXIT_USAGE
     return EXIT_FAILURE
 
@@ -417,7 +426,8 @@ COMMANDS = {"snapshots": cmd_snapshots, "inspect": cmd_inspect, "verify": cmd_ve
 
 
 class _ProgressDisplay:
-    """A rich progress bar with docs/s and ETA on a terminal; elsewhere the jobs' plain log lines suffice."""
+    """A rich progress bar per collection with docs/s, its stored MB and an ETA on a terminal; elsewhere the jobs'
+    plain log lines suffice."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
@@ -431,8 +441,8 @@ class _ProgressDisplay:
             )
 
             self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[rate]:,.0f} docs/s"), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), transient=False)
+                                 TextColumn("{task.fields[rate]:,.0f} docs/s"), TextColumn("{task.fields[mb]:,.1f} MB"),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
             self._bar.start()
         return self
 
@@ -441,8 +451,9 @@ class _ProgressDisplay:
             return
         task = self._tasks.get(progress.what)
         if task is None:
-            task = self._tasks[progress.what] = self._bar.add_task(progress.what, total=progress.expected, rate=0.0)
-        self._bar.update(task, completed=progress.documents, rate=progress.rate)
+            task = self._tasks[progress.what] = self._bar.add_task(progress.what, total=progress.expected, rate=0.0,
+                                                                   mb=0.0)
+        self._bar.update(task, completed=progress.documents, rate=progress.rate, mb=progress.bytes / 1e6)
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:

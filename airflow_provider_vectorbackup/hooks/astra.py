@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
+from astrapy.exceptions import DataAPIHttpException
 
 from airflow_provider_vectorbackup import __version__
+from airflow_provider_vectorbackup.exceptions import CredentialsRejected
 from airflow_provider_vectorbackup.hooks.astra_insert import InsertReport, insert_documents
 from airflow_provider_vectorbackup.hooks.astra_retry import InBandRetries, RetryPolicy, describe, raise_if_transient
 from airflow_provider_vectorbackup.snapshot.provenance import describe_source, endpoint_origin
@@ -40,6 +42,8 @@ ENVIRONMENTS = ASTRA_ENVIRONMENTS | {"hcd", "dse", "cassandra", "other"}
 COUNT_LIMIT = 1000
 """``countDocuments`` stops counting here and answers ``moreData``."""
 MAX_EMPTY_PAGES = 100
+REFUSED_STATUS = frozenset({401, 403})
+"""The Data API's answers to a wrong or insufficient token; never retried (astra_retry), always reported as such."""
 
 
 def _quiet_astrapy_request_logs() -> None:
@@ -226,6 +230,8 @@ class AstraDBHook(BaseHook):
 
         With ``raise_api_errors=False`` the answer's ``errors`` are the caller's to read, except a
         transient in-band error (``UNAVAILABLE_DATABASE``, ...): the command is sent again for it.
+
+        :raises CredentialsRejected: the server refused the connection's token (HTTP 401 or 403).
         """
         what = f"{next(iter(body))} on {collection or self.keyspace}"
 
@@ -237,7 +243,28 @@ class AstraDBHook(BaseHook):
             if not raise_api_errors:
                 raise_if_transient(response)
             return response
-        return self.retry_policy.call(what, send, on_retry=lambda exc: self.in_band_retries.add(collection, exc))
+        try:
+            return self.retry_policy.call(what, send,
+                                          on_retry=lambda exc: self.in_band_retries.add(collection, exc))
+        except DataAPIHttpException as exc:
+            if exc.response.status_code not in REFUSED_STATUS:
+                raise
+            raise self._refused(exc, what) from exc
+
+    def _refused(self, exc: DataAPIHttpException, what: str) -> CredentialsRejected:
+        """What a 401 or 403 means for this connection, built from the status and error codes, never the request."""
+        status = exc.response.status_code
+        codes = ", ".join(d.error_code for d in exc.error_descriptors if d.error_code)
+        seen = f"HTTP {status}{f' {codes}' if codes else ''} from {endpoint_origin(self.endpoint)}"
+        if status == 401:
+            message = (f"the Data API refused the credentials of connection {self.astra_conn_id!r} ({seen}): check "
+                       f"that its password holds a current application token for this database (not revoked or "
+                       f"expired) or, for HCD/DSE, that its login and password are right")
+        else:
+            message = (f"the Data API refused {what} to connection {self.astra_conn_id!r} ({seen}): check that the "
+                       f"token's role allows it in keyspace {self.keyspace!r} of this database (a dump reads; a "
+                       f"restore also creates collections and writes)")
+        return CredentialsRejected(message, conn_id=self.astra_conn_id, service="Astra", status=status)
 
     def _collection(self, name: str) -> Collection:
         """astrapy's handle on one collection, kept: it holds the HTTP connection pool its requests reuse.

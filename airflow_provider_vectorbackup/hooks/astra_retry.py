@@ -143,7 +143,16 @@ class RetryPolicy:
             retry=retry_if_exception(is_retryable), stop=stop_after_attempt(self.max_attempts),
             wait=self.wait_seconds, reraise=True, before_sleep=before_sleep,
         )
-        return retrying(function)
+        try:
+            result = retrying(function)
+        except Exception as exc:
+            log.debug("%s failed (%s) on attempt %d of %d: %s", what, describe(exc),
+                      retrying.statistics["attempt_number"], self.max_attempts,
+                      "giving up" if is_retryable(exc) else "not retried, it is not transient")
+            raise
+        if retrying.statistics["attempt_number"] > 1:
+            log.debug("%s succeeded on attempt %d", what, retrying.statistics["attempt_number"])
+        return result
 
 
 def _retry_after(exc: BaseException | None) -> float | None:

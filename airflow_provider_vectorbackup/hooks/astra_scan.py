@@ -159,6 +159,7 @@ class CollectionScan:
         probe = next(self.hook.scan_pages(self.collection))
         if not probe.next_page_state:
             self.record = ScanRecord("single", 1, "the collection fits in one page", len(probe.documents))
+            log.debug("Read %r with its first page: the collection fits in one page", self.collection)
             yield probe.documents
             return
         odd = sorted({type(d.get("_id")).__name__ for d in probe.documents if not isinstance(d.get("_id"), str)})
@@ -225,6 +226,8 @@ class CollectionScan:
             record.shards[shard.name] += len(documents)
             record.documents += len(documents)
             yield documents
+        log.debug("Read %r by _id range: %d documents by shard: %s", self.collection, record.documents,
+                  ", ".join(f"{name} {count}" for name, count in record.shards.items() if count) or "none")
         yield from self._reconcile(record, refused)
 
     def _reconcile(self, record: ScanRecord, refused: frozenset[str]) -> Iterator[list[dict[str, Any]]]:
@@ -244,12 +247,14 @@ class CollectionScan:
             record.server_count = max(counted.count, self.hook.estimated_document_count(self.collection))
         if self.mode == "ranges" and not refused:
             record.reconciliation = "trusted: scan_mode='ranges' says every id is rangeable"
-            return
-        if counted.exact and record.server_count <= record.documents:
+        elif counted.exact and record.server_count <= record.documents:
             record.reconciliation = "exact count"
-            return
-        if not counted.exact and record.server_count == record.documents:
+        elif not counted.exact and record.server_count == record.documents:
             record.reconciliation = "estimated count equals the documents found"
+        if record.reconciliation is not None:
+            log.debug("Collection %r: %d documents read, the server counts %d%s; complete by %s", self.collection,
+                      record.documents, record.server_count, "" if counted.exact else " (estimated)",
+                      record.reconciliation)
             return
         why = (f"the server counts {record.server_count} documents" if counted.exact else
                f"the server's estimate ({record.server_count}) cannot confirm the {record.documents} found")

@@ -96,7 +96,8 @@ class BoxHook(BaseHook):
         self.box_conn_id = box_conn_id
         self.chunk_threshold = chunk_threshold
         self.upload_concurrency = upload_concurrency
-        self._auth_description = "not connected yet"
+        self.auth_description = "not connected yet"
+        """Which auth the connection uses, e.g. ``"CCG (enterprise 1000)"``; never a credential."""
         self._rate_limits: BoxRateLimits | None = None
 
     def __repr__(self) -> str:
@@ -109,8 +110,8 @@ class BoxHook(BaseHook):
         connection = self.get_connection(self.box_conn_id)
         parsed = parse_rate_limits(connection)
         limits = once(self, "_rate_limits", lambda: parsed)  # threads racing to build a client share one budget
-        client, self._auth_description = build_client(connection, limits=limits)
-        self.log.info("Box connection %r uses %s auth", self.box_conn_id, self._auth_description)
+        client, self.auth_description = build_client(connection, limits=limits)
+        self.log.info("Box connection %r uses %s auth", self.box_conn_id, self.auth_description)
         return client
 
     @property
@@ -135,8 +136,8 @@ class BoxHook(BaseHook):
             return False, str(error)
         except (BoxSDKError, ValueError, TypeError, OSError) as error:
             reason = describe_api_error(error)
-            return False, f"Box connection {self.box_conn_id!r} ({self._auth_description}) failed: {reason}"
-        return True, f"Connected to Box with {self._auth_description} auth; the root folder is readable."
+            return False, f"Box connection {self.box_conn_id!r} ({self.auth_description}) failed: {reason}"
+        return True, f"Connected to Box with {self.auth_description} auth; the root folder is readable."
 
     # -- folders ---------------------------------------------------------------------------
 

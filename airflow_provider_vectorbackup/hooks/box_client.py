@@ -26,6 +26,7 @@ from box_sdk_gen import (
     BoxJWTAuth,
     BoxNetworkClient,
     BoxRetryStrategy,
+    BoxSDKError,
     CCGConfig,
     JWTConfig,
     NetworkSession,
@@ -49,6 +50,17 @@ ACCEPTED_FIELDS = (
 
 class BoxConnectionError(ValueError):
     """The connection's fields do not describe any supported way to authenticate."""
+
+
+class DeveloperTokenRefused(BoxSDKError):
+    """Box answered 401 to a developer token, which cannot be refreshed: it expired (after 60 minutes) or is wrong."""
+
+
+class _DeveloperTokenAuth(BoxDeveloperTokenAuth):
+    """boxsdk's developer-token auth, raising :class:`DeveloperTokenRefused` where boxsdk raises a bare BoxSDKError."""
+
+    def refresh_token(self, *, network_session: NetworkSession | None = None) -> Any:
+        raise DeveloperTokenRefused(message="Developer token has expired. Please provide a new one.")
 
 
 def _text(value: Any) -> str | None:
@@ -188,7 +200,7 @@ def _auth(conn: Connection, extra: dict[str, Any]) -> tuple[Authentication, str]
         subject = f"user {user_id}" if user_id else f"enterprise {enterprise_id}"
         return BoxCCGAuth(CCGConfig(login, password, enterprise_id=enterprise_id, user_id=user_id)), f"CCG ({subject})"
     if password and not login:
-        return BoxDeveloperTokenAuth(password), "developer token"
+        return _DeveloperTokenAuth(password), "developer token"
     raise BoxConnectionError(f"Box connection {conn.conn_id!r} has no usable credentials. {ACCEPTED_FIELDS}")
 
 

@@ -14,6 +14,20 @@ from typing import Any
 
 from box_sdk_gen import BoxSDKError
 
+from airflow_provider_vectorbackup.exceptions import CredentialsRejected
+from airflow_provider_vectorbackup.hooks.box_client import DeveloperTokenRefused
+
+REFUSED_GRANTS = frozenset({"invalid_client", "invalid_grant", "unauthorized_client"})
+"""OAuth errors of the token endpoint (HTTP 400) that refuse the app's credentials; see docs/connections.md."""
+_CHECK_CREDENTIALS = {
+    "CCG": "the client id (login), the client secret (password) and the enterprise_id or user_id extra, and that an "
+           "admin authorized the app in the Box Admin Console",
+    "JWT": "the app config (jwt_config or jwt_config_path: public key id, private key, passphrase) and the "
+           "enterprise_id or user_id extra, and that an admin authorized the app in the Box Admin Console",
+    "developer token": "the developer token in the password: it lasts 60 minutes, generate a new one in the Box "
+                       "Developer Console",
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class BoxItem:
@@ -133,23 +147,59 @@ class BoxOperationError(Exception):
                    code=getattr(info, "code", None), request_id=getattr(info, "request_id", None))
 
 
-def secret_free_errors(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn boxsdk errors escaping a public hook method into :class:`BoxOperationError`."""
-    if inspect.isgeneratorfunction(function):
-        @functools.wraps(function)
-        def generator(*args: Any, **kwargs: Any) -> Any:
+def credentials_rejected(error: Exception, conn_id: str, auth: str) -> CredentialsRejected | None:
+    """``error`` as the refusal of connection ``conn_id``'s credentials, or ``None`` if it is another failure.
+
+    Refusals are HTTP 401 and 403, the token endpoint's OAuth errors in :data:`REFUSED_GRANTS`
+    (CCG and JWT), and a developer token Box no longer accepts.
+
+    :param auth: the hook's description of its auth, e.g. ``"CCG (enterprise 1000)"``.
+    """
+    info = getattr(error, "response_info", None)
+    if isinstance(error, DeveloperTokenRefused):
+        status = 401
+    elif info is None:
+        return None
+    else:
+        status = info.status_code
+        grant_error = info.body.get("error") if isinstance(info.body, dict) else None
+        if status not in (401, 403) and grant_error not in REFUSED_GRANTS:
+            return None
+    reason = describe_api_error(error)
+    if status == 403:
+        message = (f"Box refused connection {conn_id!r} ({auth} auth) access ({reason}): check that the app's scopes "
+                   f"include reading and writing all files and folders, and that its service account (or the user) "
+                   f"is a collaborator on the snapshot folder")
+    else:
+        kind = auth.split(" (")[0]
+        message = (f"Box refused the credentials of connection {conn_id!r} ({auth} auth; {reason}): check "
+                   f"{_CHECK_CREDENTIALS.get(kind, 'the connection')}")
+    return CredentialsRejected(message, conn_id=conn_id, service="Box", status=status)
+
+
+def secret_free_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn boxsdk errors escaping a public BoxHook method into :class:`CredentialsRejected` (a refusal of the
+    connection's credentials) or :class:`BoxOperationError`."""
+
+    def secret_free(hook: Any, error: BoxSDKError) -> Exception:
+        return (credentials_rejected(error, hook.box_conn_id, hook.auth_description)
+                or BoxOperationError.from_sdk(error))
+
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def generator(hook: Any, *args: Any, **kwargs: Any) -> Any:
             try:
-                yield from function(*args, **kwargs)
+                yield from method(hook, *args, **kwargs)
             except BoxSDKError as error:
-                raise BoxOperationError.from_sdk(error) from None
+                raise secret_free(hook, error) from None
         return generator
 
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    @functools.wraps(method)
+    def wrapper(hook: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return function(*args, **kwargs)
+            return method(hook, *args, **kwargs)
         except BoxSDKError as error:
-            raise BoxOperationError.from_sdk(error) from None
+            raise secret_free(hook, error) from None
     return wrapper
 
 

@@ -48,20 +48,27 @@ class DumpOutcome:
 
 
 class _StoredFiles:
-    """Hands each finished file to the store and counts the bytes stored, for progress lines.
+    """Hands each finished file to the store and counts the bytes stored per collection, for progress lines.
 
-    Called from the writer's hand-off threads; the store removes the local file once it holds it.
+    Called from the writer's hand-off threads, which store files of several collections at once;
+    the store removes the local file once it holds it.
     """
 
     def __init__(self, pending: PendingSnapshot) -> None:
         self.pending = pending
-        self.bytes = 0
+        self._bytes: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def put(self, entry: FileEntry, local: Any) -> None:
         self.pending.put(entry, local)
+        collection = entry.path.split("/")[1]  # every file a writer hands on is collections/<name>/...
         with self._lock:
-            self.bytes += entry.bytes
+            self._bytes[collection] = self._bytes.get(collection, 0) + entry.bytes
+
+    def bytes_of(self, collection: str) -> int:
+        """Bytes of ``collection``'s files the store holds so far."""
+        with self._lock:
+            return self._bytes.get(collection, 0)
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,8 @@ def dump_snapshot(
                                                   f"{missing}; it has: {sorted(definitions)}")
                 log.info("Dumping %d collection(s) of keyspace %r into %s, snapshot %s: %s", len(names),
                          astra.keyspace, store.describe(), snapshot_id, ", ".join(names))
+                log.debug("Dump settings: %s, compression %s, segments up to %d bytes", tuning, compression,
+                          segment_max_bytes)
                 stop = threading.Event()
 
                 def dump(name: str) -> None:
@@ -164,7 +173,8 @@ def dump_snapshot(
 def _source(astra: AstraDBHook) -> dict[str, Any]:
     try:
         return astra.describe_source()
-    except Exception:  # a broken connection must still leave a sealed, explained INCOMPLETE snapshot
+    except Exception as exc:  # a broken connection must still leave a sealed, explained INCOMPLETE snapshot
+        log.debug("The manifest records only the source's kind: describing it failed (%s)", type(exc).__name__)
         return {"kind": "astra"}
 
 
@@ -212,20 +222,23 @@ def _dump_collection(astra: AstraDBHook, writer: SnapshotWriter, name: str, defi
                         raise DumpStopped(f"the dump was stopped while collection {name!r} was being read; "
                                           f"run it again")
                     collection.write_many(documents)
-                    progress.bytes = stored.bytes
+                    progress.bytes = stored.bytes_of(name)
                     progress.advance(len(documents))
                     if on_progress is not None:
                         on_progress(progress)
         finally:  # a failed collection's manifest entry still says how far the scan got
             collection.scan = scan.record.to_dict() if scan.record is not None else None
-    progress.bytes = stored.bytes
+    progress.bytes = stored.bytes_of(name)  # closing the collection waited for all its files to be stored
     progress.done()
+    if on_progress is not None:  # the final count, which no page reported
+        on_progress(progress)
 
 
 def _estimate(astra: AstraDBHook, name: str) -> int | None:
     try:
         return astra.estimated_document_count(name)
-    except Exception:  # only feeds the ETA; a dump must not fail for it
+    except Exception as exc:  # only feeds the ETA; a dump must not fail for it
+        log.debug("No estimated count for %r (%s): its progress has no ETA", name, type(exc).__name__)
         return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import io
 import json
 import os
@@ -197,3 +198,84 @@ def test_verify_of_a_local_folder_names_every_bad_file_in_one_run(small, tmp_pat
     for extra in ([], ["--deep"]):
         data = json.loads(cli("verify", *store, "latest", "--json", *extra, tmp_path=tmp_path).stdout)
         assert sorted({p["file"] for p in data["problems"] if p["problem"] == "size_mismatch"}) == names
+
+
+CANARY = "CANARY-secret-5d1e8b"
+
+
+def _connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, like: str, **changes: object) -> None:
+    """Connection ``conn_id``: a copy of connection ``like`` with ``changes``."""
+    connection = {**json.loads(os.environ[f"AIRFLOW_CONN_{like.upper()}"]), **changes}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
+
+
+def test_refused_credentials_exit_4_naming_the_connection_never_the_secret(
+        small, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    local = ["--local-folder", str(tmp_path / "share")]
+    earlier = ["--collections", "faq", "--snapshot-id", "20260301T000000Z"]  # a later dump is another snapshot
+    assert run("dump", *local, *earlier, tmp_path=tmp_path).returncode == 0
+    assert run("dump", "--box-folder", "cli-backups", *earlier, tmp_path=tmp_path).returncode == 0
+    _connection(monkeypatch, "astra_backup", "astra_default", password=f"AstraCS:{CANARY}")
+    _connection(monkeypatch, "box_backup", "box_default", password=CANARY)
+    astra, box = ["--astra-conn-id", "astra_backup"], ["--box-folder", "cli-backups", "--box-conn-id", "box_backup"]
+    commands = {  # wrong Astra token, good store; then a wrong Box secret for every command that uses Box
+        "astra_backup": [["dump", *local, *astra], ["restore", *local, *astra, "latest", "--target-prefix", "x_"]],
+        "box_backup": [["snapshots", *box], ["verify", *box, "latest"], ["prune", *box], ["dump", *box],
+                       ["restore", *box, "latest", "--target-prefix", "x_"], ["download", *box, "latest", "here"]],
+    }
+    seen = []
+    with caplog.at_level(logging.DEBUG):
+        for conn_id, runs in commands.items():
+            for arguments in runs:
+                result = run(*arguments, tmp_path=tmp_path)
+                assert result.returncode == 4, (arguments, result.stderr)
+                assert f"connection {conn_id!r}" in result.stderr and "check" in result.stderr, result.stderr
+                assert "CredentialsRejected" in result.stderr
+                seen += [result.stdout, result.stderr]
+    captured = capsys.readouterr()
+    text = "\n".join([*seen, caplog.text, captured.out, captured.err])
+    assert "HTTP 401" in text and "invalid_client" in text
+    assert CANARY not in text
+
+
+def test_verbose_shows_retries_and_decisions_and_quiet_by_default_does_not(small, tmp_path: Path) -> None:
+    """-v adds our debug lines (a retry that then succeeded, the scan's decisions), still without secrets
+    and without the libraries' request-level debug output; without it they are absent."""
+    astra, box = small
+    outputs = {}
+    for flag in ("-v", None):
+        astra.faults.configure(server_error_every=7)  # resets the counter: both runs meet the same faults
+        result = cli("dump", "--box-folder", f"verbose-{bool(flag)}", "--collections", "articles",
+                     *([flag] if flag else []), tmp_path=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "failed (HTTP 503), attempt 1; retrying" in result.stderr  # a retry is a warning either way
+        outputs[flag] = result.stderr
+    verbose, default = outputs["-v"], outputs[None]
+    assert "DEBUG Dump settings: DumpTuning(scan_mode='auto'" in verbose
+    assert "succeeded on attempt 2" in verbose and "complete by exact count" in verbose
+    assert "connect_tcp" not in verbose and "Starting new HTTP connection" not in verbose, "no library debug noise"
+    assert astra.token not in verbose and box.client_secret not in verbose
+    assert "DEBUG" not in default and "succeeded on attempt" not in default
+
+
+def test_quiet_and_verbose_together_are_bad_usage(tmp_path: Path) -> None:
+    result = run("snapshots", "--local-folder", str(tmp_path), "-q", "-v")
+    assert result.returncode == 4 and "argument -v/--verbose: not allowed with argument -q/--quiet" in result.stderr
+
+
+def test_the_progress_bar_shows_each_collections_stored_megabytes() -> None:
+    from rich.console import Console
+
+    from airflow_provider_vectorbackup.cli import _ProgressDisplay
+    from airflow_provider_vectorbackup.progress import Progress
+
+    progress = Progress(logging.getLogger("test"), "articles", expected=100)
+    progress.advance(40)
+    progress.bytes = 2_500_000
+    screen = Console(file=io.StringIO(), width=200)
+    with _ProgressDisplay(enabled=True) as display:
+        display.update(progress)
+        screen.print(display._bar.get_renderable())
+    assert "articles" in screen.file.getvalue() and "40/100" in screen.file.getvalue()
+    assert "2.5 MB" in screen.file.getvalue()

@@ -14,6 +14,7 @@ import pytest
 from astrapy import DataAPIClient
 
 from airflow_provider_vectorbackup import __version__
+from airflow_provider_vectorbackup.exceptions import CredentialsRejected
 from airflow_provider_vectorbackup.hooks.astra import (
     AstraConnectionError, AstraDBHook, CollectionDefinitionMismatch, DocumentCount, ScanStalledError,
 )
@@ -123,6 +124,23 @@ def test_the_token_never_leaks_into_messages_logs_or_repr(astra_stand_in, monkey
     seen = "\n".join([message, str(caught.value), repr(caught.value), repr(hook), caplog.text, *capsys.readouterr()])
     assert "CANARY" not in seen
     assert "CANARY" not in json.dumps(hook.describe_source())
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_token_is_reported_as_such_naming_the_connection(astra_stand_in, monkeypatch, status) -> None:
+    """401 (a wrong token) and 403 (a role without the right) are not retried and say what to check."""
+    token = "AstraCS:CANARY-0b7d" if status == 401 else astra_stand_in.token
+    connection_env(monkeypatch, host=astra_stand_in.url, password=token, extra={"keyspace": KS, "environment": "other"})
+    if status == 403:
+        astra_stand_in.faults.configure(server_error_every=1, server_error_status=403)
+    with pytest.raises(CredentialsRejected) as caught:
+        AstraDBHook(retry_policy=FAST_RETRIES).list_collections()
+    refused = caught.value
+    assert (refused.conn_id, refused.service, refused.status) == ("astra_default", "Astra", status)
+    assert f"connection 'astra_default' (HTTP {status}" in str(refused) and ": check that " in str(refused)
+    assert ("application token" if status == 401 else "findCollections on default_keyspace") in str(refused)
+    assert "CANARY" not in str(refused)
+    assert astra_stand_in.faults.injected["server_error"] == (1 if status == 403 else 0), "never retried"
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from airflow_provider_vectorbackup.exceptions import CredentialsRejected
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.testing.box import BoxStandIn
 
@@ -163,8 +164,10 @@ def test_canary_secrets_never_surface(auth_stand_in: BoxStandIn, monkeypatch: py
     with caplog.at_level(logging.DEBUG):
         for hook in hooks:
             seen += [repr(hook), *map(str, hook.test_connection())]
-            with pytest.raises(Exception) as caught:  # noqa: PT011 - whatever boxsdk raises, it must be clean
+            with pytest.raises(CredentialsRejected) as caught:
                 hook.ensure_folder("never-created")
+            assert caught.value.conn_id == hook.box_conn_id and caught.value.status in (400, 401)
+            assert f"connection {hook.box_conn_id!r}" in str(caught.value) and ": check " in str(caught.value)
             seen += [str(caught.value), repr(caught.value), repr(hook), repr(hook.__dict__)]
     captured = capsys.readouterr()
     text = "\n".join([*seen, caplog.text, captured.out, captured.err])
@@ -173,6 +176,17 @@ def test_canary_secrets_never_surface(auth_stand_in: BoxStandIn, monkeypatch: py
         assert canary not in text
     assert "CANARY" not in text
     assert "assertion=" not in text and "eyJ" not in text, "a signed JWT grant is a (short-lived) credential too"
+
+
+def test_a_403_is_a_refusal_that_names_the_connection(box_stand_in: BoxStandIn, box_connection: str) -> None:
+    hook = BoxHook(box_connection)
+    hook.ensure_folder("reachable")  # signed in: the 403 below comes from the API, not the token endpoint
+    box_stand_in.faults.configure(server_error_every=1, server_error_status=403)
+    with pytest.raises(CredentialsRejected) as caught:
+        hook.ensure_folder("forbidden")
+    assert (caught.value.conn_id, caught.value.service, caught.value.status) == ("box_default", "Box", 403)
+    assert "refused connection 'box_default' (CCG (enterprise 1000) auth) access (HTTP 403" in str(caught.value)
+    assert "collaborator on the snapshot folder" in str(caught.value)
 
 
 # -- the Airflow CLI -----------------------------------------------------------------------

@@ -231,3 +231,26 @@ def test_a_dump_stopped_from_the_main_thread_stops_its_collections_and_seals_inc
     for entry in manifest.collections:
         assert entry.status == "failed" and entry.document_count < 2000, f"{entry.name} was read to the end"
     assert not [t for t in threading.enumerate() if t.name.startswith(("dump", "scan-"))], "no thread left running"
+
+
+def test_each_collections_progress_counts_its_own_stored_bytes(astra_stand_in, astra_connection, tmp_path) -> None:
+    """Two collections dumped at once, their segments stored by one shared hand-off pool: each progress
+    line counts only its own collection's files, and the last one reported is exactly what the manifest lists."""
+    seed_uuid_collections(astra_stand_in, {"alpha": 500, "beta": 300})
+    reported: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def on_progress(progress) -> None:  # the same object is updated later: keep the values seen now
+        with lock:
+            reported.append((progress.what, progress.bytes))
+
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), LocalSnapshotStore(tmp_path), SNAPSHOT,
+                            segment_max_bytes=SMALL_SEGMENTS, on_progress=on_progress,
+                            tuning=DumpTuning(collections_at_once=2, uploads_at_once=2))
+    assert outcome.manifest.status == "complete"
+    for name in ("alpha", "beta"):
+        entry = outcome.manifest.collection(name)
+        stored = sum(f.bytes for f in entry.files)
+        assert len(entry.segments) > 3
+        seen = [count for what, count in reported if what == name]
+        assert seen == sorted(seen) and seen[-1] == stored, f"{name}: its own bytes, up to all of them"
