@@ -19,6 +19,8 @@ from airflow_provider_vectorbackup.hooks.box_client import DeveloperTokenRefused
 
 REFUSED_GRANTS = frozenset({"invalid_client", "invalid_grant", "unauthorized_client"})
 """OAuth errors of the token endpoint (HTTP 400) that refuse the app's credentials; see docs/connections.md."""
+QUOTA_REFUSALS = frozenset({"storage_limit_exceeded", "file_size_limit_exceeded"})
+"""HTTP 403 codes that are about the account's space, not about access: checking credentials would not help."""
 _CHECK_CREDENTIALS = {
     "CCG": "the client id (login), the client secret (password) and the enterprise_id or user_id extra, and that an "
            "admin authorized the app in the Box Admin Console",
@@ -164,6 +166,8 @@ def credentials_rejected(error: Exception, conn_id: str, auth: str) -> Credentia
         status = info.status_code
         grant_error = info.body.get("error") if isinstance(info.body, dict) else None
         if status not in (401, 403) and grant_error not in REFUSED_GRANTS:
+            return None
+        if status == 403 and (info.code or (info.body or {}).get("code")) in QUOTA_REFUSALS:
             return None
     reason = describe_api_error(error)
     if status == 403:

@@ -189,6 +189,23 @@ def test_a_403_is_a_refusal_that_names_the_connection(box_stand_in: BoxStandIn, 
     assert "collaborator on the snapshot folder" in str(caught.value)
 
 
+def test_a_403_about_storage_space_is_not_a_refusal_of_credentials() -> None:
+    """Box answers a full account with 403 ``storage_limit_exceeded``: checking the credentials would not help."""
+    from types import SimpleNamespace
+
+    from airflow_provider_vectorbackup.hooks.box_items import credentials_rejected
+
+    def box_error(code: str) -> Exception:
+        error = Exception("boxsdk error")
+        error.response_info = SimpleNamespace(status_code=403, code=code, body={"code": code}, request_id="r1")
+        return error
+
+    assert credentials_rejected(box_error("storage_limit_exceeded"), "box_default", "CCG (enterprise 1)") is None
+    refused = credentials_rejected(box_error("access_denied_insufficient_permissions"), "box_default",
+                                   "CCG (enterprise 1)")
+    assert refused is not None and refused.status == 403
+
+
 # -- the Airflow CLI -----------------------------------------------------------------------
 
 
