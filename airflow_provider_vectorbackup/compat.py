@@ -2,8 +2,8 @@
 
 Every Airflow name the package uses comes from ``airflow.providers.common.compat.sdk`` when it
 covers the name (it finds the name wherever the running Airflow keeps it), and from here otherwise.
-Nothing else imports from Airflow directly, so supporting another Airflow version means changing
-this module only. Supported: Airflow 3.1 (the floor, tested on the latest 3.1 patch) to 3.3.
+No other module imports a name from Airflow directly, so a difference between supported Airflow
+versions is handled here. Supported: Airflow 3.1 (the floor, tested on the latest 3.1 patch) to 3.3.
 """
 
 from __future__ import annotations
