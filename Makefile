@@ -1,29 +1,52 @@
 # Commands for a fresh machine that has only python3 and make:
 #   make demo   runs the main job end to end, offline
-#   make test   runs the whole suite
+#   make test   runs the whole suite on the newest supported Airflow, then on the floor (the oldest)
 #   make bench  measures ours against the baselines (docs/benchmarks.md; minutes, best on an idle machine)
-# Each creates .venv and installs the package pinned by constraints/py<major.minor>.txt.
+# Each leg has its own venv with the package installed from its pinned constraints:
+#   newest: .venv        from constraints/newest/py<major.minor>.txt (apache-airflow 3.3.x)
+#   floor:  .venv-floor  from constraints/floor/py<major.minor>.txt  (apache-airflow 3.1.x)
+# One leg alone: make test-newest, make test-floor.
 
 PYTHON ?= python3
-VENV   ?= .venv
-PY     := $(VENV)/bin/python
 PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-CONSTRAINTS := constraints/py$(PYVER).txt
-STAMP  := $(VENV)/.installed-$(PYVER)
 
-.PHONY: test demo demo-guard bench venv clean
+VENV          ?= .venv
+VENV_FLOOR    ?= .venv-floor
+PY            := $(VENV)/bin/python
+PY_FLOOR      := $(VENV_FLOOR)/bin/python
+CONSTRAINTS   := constraints/newest/py$(PYVER).txt
+CONSTRAINTS_FLOOR := constraints/floor/py$(PYVER).txt
+STAMP         := $(VENV)/.installed-$(PYVER)
+STAMP_FLOOR   := $(VENV_FLOOR)/.installed-$(PYVER)
+
+.PHONY: test test-newest test-floor demo demo-guard bench venv venv-floor clean
 
 venv: $(STAMP)
+venv-floor: $(STAMP_FLOOR)
 
-$(STAMP): pyproject.toml $(wildcard constraints/*.txt)
-	@test -f $(CONSTRAINTS) || { echo "No pinned constraints for Python $(PYVER): add $(CONSTRAINTS) (see docs/development.md)."; exit 4; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --constraint $(CONSTRAINTS) --editable ".[test]"
+# make-venv DIR, CONSTRAINTS: a fresh venv with the package (editable, test extra) pinned by CONSTRAINTS.
+define make-venv
+	@test -f $(2) || { echo "No pinned constraints for Python $(PYVER): add $(2) (see docs/development.md)."; exit 4; }
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet --constraint $(2) --editable ".[test]"
 	@touch $@
+endef
 
-test: $(STAMP)
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	$(call make-venv,$(VENV),$(CONSTRAINTS))
+
+$(STAMP_FLOOR): pyproject.toml $(CONSTRAINTS_FLOOR)
+	$(call make-venv,$(VENV_FLOOR),$(CONSTRAINTS_FLOOR))
+
+# Both legs, newest first; make stops at the first leg that fails.
+test: test-newest test-floor
+
+test-newest: $(STAMP)
 	$(PY) -m pytest
+
+test-floor: $(STAMP_FLOOR)
+	$(PY_FLOOR) -m pytest
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py
@@ -37,4 +60,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV_FLOOR) demo-output .pytest_cache .hypothesis

@@ -1,7 +1,8 @@
 """Provider metadata read by Airflow's ProvidersManager through the ``apache_airflow_provider`` entry point.
 
 Connection forms are declared here as ``conn-fields`` / ``ui-field-behaviour`` (the Airflow 3.2+
-way), so the UI can render them without importing any hook.
+way), so the UI can render them without importing any hook. On Airflow 3.1 the hooks serve the same
+declarations through the older form methods (``compat.connection_form``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import BaseHook
+from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_vectorbackup.snapshot.signing import (
     ManifestSigner, ManifestVerifier, signer_from_key, verifier_from_key,

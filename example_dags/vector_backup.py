@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import DAG, task
-from airflow.sdk.exceptions import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_vectorbackup.notifications.vector_loss import vector_loss_callback
 from airflow_provider_vectorbackup.operators.dump import VectorDumpOperator

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,5 +20,15 @@ class RecordingTI:
         return self.xcoms.get((task_ids, key))
 
 
+class OutletEvents(dict):
+    """Like Airflow's outlet-event accessors: one event per asset, keyed by its name and URI.
+
+    Not by the ``Asset`` itself: on Airflow 3.1 an asset with ``extra`` cannot be hashed.
+    """
+
+    def __getitem__(self, asset: Any) -> SimpleNamespace:
+        return self.setdefault((asset.name, asset.uri), SimpleNamespace())
+
+
 def context_for(ti: RecordingTI) -> dict[str, Any]:
-    return {"ti": ti, "outlet_events": defaultdict(SimpleNamespace)}
+    return {"ti": ti, "outlet_events": OutletEvents()}

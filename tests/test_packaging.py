@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import os
+import pkgutil
 import subprocess
 import sys
 from importlib import metadata
@@ -13,10 +15,11 @@ from pathlib import Path
 import pytest
 
 import airflow_provider_vectorbackup
-from airflow_provider_vectorbackup.get_provider_info import get_provider_info
+from airflow_provider_vectorbackup.get_provider_info import ASTRA_CONNECTION, BOX_CONNECTION, get_provider_info
 
 PACKAGE = Path(airflow_provider_vectorbackup.__file__).parent
 ROOT = PACKAGE.parent
+EXAMPLE_DAGS = ROOT / "example_dags"
 
 
 def test_provider_info_is_registered_through_the_entry_point() -> None:
@@ -43,6 +46,82 @@ def test_airflow_providers_list_shows_the_package_and_both_connection_types(tmp_
     assert ours == {"astra_db": "airflow_provider_vectorbackup.hooks.astra.AstraDBHook",
                     "box": "airflow_provider_vectorbackup.hooks.box.BoxHook"}
 
+
+
+def test_every_module_imports_on_the_running_airflow() -> None:
+    """A name missing from one supported Airflow (say ``airflow.sdk.exceptions.AirflowFailException`` on 3.1) fails here."""
+    names = [m.name for m in pkgutil.walk_packages([str(PACKAGE)], prefix="airflow_provider_vectorbackup.")]
+    assert "airflow_provider_vectorbackup.operators.dump" in names
+    for name in names:
+        importlib.import_module(name)
+
+
+def test_every_example_dag_parses_with_no_import_error() -> None:
+    try:
+        from airflow.dag_processing.dagbag import DagBag  # Airflow 3.2+
+    except ImportError:
+        from airflow.models.dagbag import DagBag  # Airflow 3.1
+
+    dagbag = DagBag(dag_folder=str(EXAMPLE_DAGS))  # tests/conftest.py turns Airflow's own examples off
+    assert dagbag.import_errors == {}
+    assert sorted(dagbag.dag_ids) == sorted(path.stem for path in EXAMPLE_DAGS.glob("*.py"))
+
+# What the UI's connection form endpoint serves, read in a fresh process as the API server does (on
+# Airflow 3.1 the hooks must first be loaded with wtforms and flask_appbuilder mocked), with every
+# AirflowProviderDeprecationWarning recorded.
+UI_CONNECTION_FORMS = """
+import json, warnings
+from airflow.exceptions import AirflowProviderDeprecationWarning
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+    forms = {m.connection_type: m for m in HookMetaService.hook_meta_data()}
+    from airflow.providers_manager import ProvidersManager
+    hooks = {t: ProvidersManager().hooks[t].hook_class_name for t in ("astra_db", "box")}
+print(json.dumps({
+    "hooks": hooks,
+    "extra": {t: forms[t].extra_fields for t in hooks},
+    "standard": {t: forms[t].standard_fields.model_dump(exclude_none=True) for t in hooks},
+    "deprecations": [str(w.message) for w in caught if issubclass(w.category, AirflowProviderDeprecationWarning)],
+}, default=str))
+"""
+
+
+@pytest.mark.slow
+def test_the_ui_shows_both_connection_forms_without_deprecation_warnings(tmp_path: Path) -> None:
+    """Airflow 3.2+ renders ``conn-fields``; 3.1 calls the hook methods that ``compat.connection_form`` adds."""
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    out = subprocess.run([sys.executable, "-c", UI_CONNECTION_FORMS], env=env, capture_output=True, text=True,
+                         timeout=300, check=True).stdout
+    ui = json.loads(next(line for line in out.splitlines() if line.startswith('{"hooks"')))
+    assert ui["hooks"] == {"astra_db": "airflow_provider_vectorbackup.hooks.astra.AstraDBHook",
+                           "box": "airflow_provider_vectorbackup.hooks.box.BoxHook"}
+    assert [m for m in ui["deprecations"] if "airflow_provider_vectorbackup" in m] == []
+    for declared in (ASTRA_CONNECTION, BOX_CONNECTION):
+        extra = ui["extra"][declared["connection-type"]]
+        assert extra is not None, f"no extra fields on the {declared['connection-type']} form"
+        assert {name: (f["schema"]["title"], f["description"]) for name, f in extra.items()} == \
+            {name: (f["label"], f["description"]) for name, f in declared["conn-fields"].items()}
+    assert ui["extra"]["box"]["jwt_config"]["schema"]["format"] == "password"
+    assert "enum" in ui["extra"]["astra_db"]["environment"]["schema"]
+    assert ui["extra"]["astra_db"]["request_timeout_ms"]["value"] == 30000
+    astra = ui["standard"]["astra_db"]
+    assert astra["host"] == {"hidden": False, "title": "API endpoint",
+                             "placeholder": "https://<database-id>-<region>.apps.astra.datastax.com"}
+    assert astra["port"]["hidden"] and astra["url_schema"]["hidden"]
+    assert ui["standard"]["box"]["host"]["hidden"]
+    assert ui["standard"]["box"]["login"]["title"] == "Client ID (CCG)"
+
+
+
+def test_hooks_define_the_deprecated_form_methods_only_where_airflow_needs_them() -> None:
+    from airflow_provider_vectorbackup.compat import AIRFLOW_V_3_2_PLUS
+    from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+    from airflow_provider_vectorbackup.hooks.box import BoxHook
+
+    for hook in (AstraDBHook, BoxHook):
+        assert ("get_connection_form_widgets" in vars(hook)) is not AIRFLOW_V_3_2_PLUS
+        assert ("get_ui_field_behaviour" in vars(hook)) is not AIRFLOW_V_3_2_PLUS
 
 def test_the_format_core_imports_nothing_from_airflow_statically() -> None:
     offenders = []

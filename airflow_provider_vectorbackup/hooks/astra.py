@@ -18,11 +18,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow.sdk import BaseHook
+from airflow.providers.common.compat.sdk import BaseHook
 from astrapy.exceptions import DataAPIHttpException
 
 from airflow_provider_vectorbackup import __version__
+from airflow_provider_vectorbackup.compat import connection_form
 from airflow_provider_vectorbackup.exceptions import CredentialsRejected
+from airflow_provider_vectorbackup.get_provider_info import ASTRA_CONNECTION
 from airflow_provider_vectorbackup.hooks.astra_insert import InsertReport, insert_documents
 from airflow_provider_vectorbackup.hooks.astra_retry import InBandRetries, RetryPolicy, describe, raise_if_transient
 from airflow_provider_vectorbackup.snapshot.provenance import describe_source, endpoint_origin
@@ -30,7 +32,7 @@ from airflow_provider_vectorbackup.throttle import RateLimiter, once, parse_limi
 
 if TYPE_CHECKING:
     from astrapy import Collection, Database
-    from airflow.sdk import Connection
+    from airflow.providers.common.compat.sdk import Connection
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,7 @@ class DocumentCount:
     exact: bool
 
 
+@connection_form(ASTRA_CONNECTION)
 class AstraDBHook(BaseHook):
     """Talks to one Data API database (Astra, HCD or DSE) through astrapy.
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, BinaryIO, cast
 
-from airflow.sdk import BaseHook
+from airflow.providers.common.compat.sdk import BaseHook
 from box_sdk_gen import (
     BoxAPIError,
     BoxSDKError,
@@ -27,6 +27,8 @@ from box_sdk_gen import (
     UploadFileVersionAttributes,
 )
 
+from airflow_provider_vectorbackup.compat import connection_form
+from airflow_provider_vectorbackup.get_provider_info import BOX_CONNECTION
 from airflow_provider_vectorbackup.hooks.box_client import (
     BoxConnectionError,
     BoxRateLimits,
@@ -64,6 +66,7 @@ def _sha1_of(stream: BinaryIO) -> str:
     return digest.hexdigest()
 
 
+@connection_form(BOX_CONNECTION)
 class BoxHook(BaseHook):
     """Interact with Box through boxsdk 10 (``box_sdk_gen``) using an Airflow ``box`` connection.
 

@@ -36,7 +36,7 @@ from requests.adapters import HTTPAdapter
 from airflow_provider_vectorbackup.throttle import RateLimiter, parse_limit
 
 if TYPE_CHECKING:
-    from airflow.sdk import Connection
+    from airflow.providers.common.compat.sdk import Connection
     from box_sdk_gen.networking.auth import Authentication
 
 ACCEPTED_FIELDS = (

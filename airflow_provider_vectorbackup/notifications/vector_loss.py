@@ -11,12 +11,12 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseNotifier
+from airflow.providers.common.compat.sdk import BaseNotifier
 
 from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.providers.common.compat.sdk import Context
 
 log = logging.getLogger(__name__)
 

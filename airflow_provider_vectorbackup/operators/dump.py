@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, BaseOperator
-from airflow.sdk.exceptions import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, Asset, BaseOperator
 
 from airflow_provider_vectorbackup.exceptions import VectorLossTaskFailure
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
@@ -26,7 +25,7 @@ from airflow_provider_vectorbackup.stores.base import SnapshotExistsError
 from airflow_provider_vectorbackup.stores.spec import StoreArguments, StoreSpec
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.providers.common.compat.sdk import Context
 
 SNAPSHOT_ID_KEY = "snapshot_id"
 

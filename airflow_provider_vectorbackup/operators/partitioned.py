@@ -18,8 +18,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, Asset, BaseOperator
 
 from airflow_provider_vectorbackup.exceptions import VectorLossTaskFailure
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
@@ -42,7 +41,7 @@ from airflow_provider_vectorbackup.stores.base import SnapshotExistsError
 from airflow_provider_vectorbackup.stores.spec import StoreArguments, StoreSpec
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.providers.common.compat.sdk import Context
 
 PLAN_KEY = "snapshot_plan"
 """XCom key of the plan task: the snapshot plan and the configuration every mapped task and the commit use."""

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.astra_scan import SCAN_MODES
@@ -22,7 +21,7 @@ from airflow_provider_vectorbackup.stores.spec import StoreArguments
 from airflow_provider_vectorbackup.upstream import resolve_snapshot_id
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.providers.common.compat.sdk import Context
 
 
 class RestoreOperator(StoreArguments, BaseOperator):

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
+from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.operators.dump import SNAPSHOT_ID_KEY
@@ -17,7 +17,7 @@ from airflow_provider_vectorbackup.stores.base import SnapshotStore, StoredSnaps
 from airflow_provider_vectorbackup.stores.spec import StoreArguments
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.providers.common.compat.sdk import Context
 
 LEDGER_KEY = "snapshot_ledger"
 

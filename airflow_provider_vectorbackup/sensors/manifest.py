@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.configuration import conf
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException, BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.upstream import resolve_snapshot_id
@@ -18,7 +16,7 @@ from airflow_provider_vectorbackup.stores.spec import StoreArguments
 from airflow_provider_vectorbackup.triggers.manifest import ManifestVerifyTrigger
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.providers.common.compat.sdk import Context
 
 
 class ManifestVerifySensor(StoreArguments, BaseSensorOperator):

@@ -66,7 +66,7 @@ def test_other_notifiers_can_be_wrapped_and_template_the_alert() -> None:
 
 
 def test_the_task_failure_is_recognisable_and_not_retried() -> None:
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow.providers.common.compat.sdk import AirflowFailException
 
     error = loss()
     assert isinstance(error, VectorLossError) and isinstance(error, AirflowFailException)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferred
 
 import datetime as dt
 from types import SimpleNamespace

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_vectorbackup.operators.dump import snapshot_asset
 from airflow_provider_vectorbackup.operators.partitioned import (

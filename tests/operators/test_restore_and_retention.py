@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.box import BoxHook

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.operators.dump import VectorDumpOperator
@@ -96,7 +96,7 @@ def test_operators_take_their_keys_from_connections(seeded, tmp_path: Path, monk
     import json
 
     import pyrage
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow.providers.common.compat.sdk import AirflowFailException
 
     from airflow_provider_vectorbackup.snapshot.signing import Ed25519Signer
 

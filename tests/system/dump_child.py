@@ -10,11 +10,11 @@ exact point.
 from __future__ import annotations
 
 import sys
-from collections import defaultdict
 from types import SimpleNamespace
 
 from airflow_provider_vectorbackup.operators.dump import VectorDumpOperator
 from airflow_provider_vectorbackup.stores import box as box_store
+from tests.airflow_context import OutletEvents
 
 original_put = box_store.SnapshotUpload.put
 
@@ -32,7 +32,7 @@ def main(snapshot_id: str, pause: bool = True) -> None:
     operator = VectorDumpOperator(task_id="dump", box_folder="vector-backups", snapshot_id=snapshot_id,
                                   segment_max_bytes=200_000)
     ti = SimpleNamespace(dag_id="vector_backup", task_id="dump", run_id="killed", xcom_push=lambda **kw: None)
-    operator.execute({"ti": ti, "outlet_events": defaultdict(SimpleNamespace)})
+    operator.execute({"ti": ti, "outlet_events": OutletEvents()})
     print("DONE", flush=True)
 
 
