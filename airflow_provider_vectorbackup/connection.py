@@ -1,0 +1,34 @@
+"""A connection's fields as plain data: what a source, a store or a key loader needs to be built.
+
+Clients in ``sources/`` and ``stores/`` and the key loaders are built from :class:`ConnectionSettings`,
+never from Airflow objects. The hooks fill it from an Airflow connection, and so does the CLI,
+through the same lookup (``hooks/connections.py``), so one connection configures the scheduler and
+a bad-day restore alike, and nothing writes to the environment to make a client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """The fields of one connection. ``password`` and ``extra`` (which may hold keys) never appear in ``repr``."""
+
+    conn_id: str
+    conn_type: str | None = None
+    host: str | None = None
+    port: int | None = None
+    login: str | None = None
+    password: str | None = field(default=None, repr=False)
+    schema: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_connection(cls, connection: Any) -> ConnectionSettings:
+        """From an Airflow ``Connection`` (or anything with its attributes and ``extra_dejson``)."""
+        return cls(conn_id=connection.conn_id, conn_type=connection.conn_type, host=connection.host,
+                   port=connection.port, login=connection.login, password=connection.password,
+                   schema=connection.schema, extra=dict(connection.extra_dejson or {}))
