@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,19 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="vectorbackup-airf
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).resolve().parents[1] / "example_dags"))
+
+
+AIRFLOW_VERSION = tuple(int(part) for part in re.findall(r"\d+", metadata.version("apache-airflow"))[:2])
+
+
+def requires_airflow(version: str, reason: str) -> pytest.MarkDecorator:
+    """Skip on an Airflow older than ``version``: only for a test that needs a feature that Airflow lacks.
+
+    ``reason`` names the feature; the skip message shows it. The version is read from the installed
+    distribution, so marking a test does not import Airflow before the environment above is set.
+    """
+    needed = tuple(int(part) for part in version.split("."))
+    return pytest.mark.skipif(AIRFLOW_VERSION < needed, reason=f"needs Airflow {version}+: {reason}")
 
 
 @pytest.fixture

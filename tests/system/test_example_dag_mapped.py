@@ -15,7 +15,8 @@ from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore
 from airflow_provider_vectorbackup.stores.checks import VERIFIED, check_snapshot
 from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
 from airflow_provider_vectorbackup.testing import sample_data
-from tests.system.conftest import load_dag
+from tests.conftest import requires_airflow
+from tests.system.conftest import DAG_TEST_CALLBACK_EXCEPTION, load_dag
 from tests.system.test_example_dags import BOX, KS, SIZES, run, semantically_equal
 
 DAG_NAME = "vector_backup_mapped"
@@ -81,6 +82,7 @@ def test_the_mapped_backup_seals_one_verified_snapshot_equal_to_a_single_task_du
                            vectorize=name == "faq")
 
 
+@requires_airflow("3.2", DAG_TEST_CALLBACK_EXCEPTION)
 def test_a_failed_collection_task_seals_the_snapshot_incomplete_and_alerts(stores) -> None:
     from airflow_provider_vectorbackup.notifications.vector_loss import vector_loss_callback
 

@@ -10,7 +10,8 @@ from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.snapshot.similarity import vector_of
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 from airflow_provider_vectorbackup.testing import sample_data
-from tests.system.conftest import load_dag
+from tests.conftest import requires_airflow
+from tests.system.conftest import DAG_TEST_CALLBACK_EXCEPTION, load_dag
 
 KS = sample_data.KEYSPACE
 SIZES = {"articles": 400, "products": 120, "faq": 40}
@@ -66,6 +67,7 @@ def test_backup_then_restore_into_new_names_is_semantically_identical(stores) ->
     assert AstraDBHook().collection_definition("restored_articles") == astra.collection_options(KS, "articles")
 
 
+@requires_airflow("3.2", DAG_TEST_CALLBACK_EXCEPTION)
 def test_vector_loss_fails_the_dump_alerts_and_leaves_nothing_complete(stores) -> None:
     from airflow_provider_vectorbackup.notifications.vector_loss import vector_loss_callback
 
