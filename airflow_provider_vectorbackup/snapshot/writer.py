@@ -25,8 +25,9 @@ from typing import Any
 import msgspec
 
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
-from airflow_provider_vectorbackup.snapshot.compression import FORMAT_VERSION_FOR, compressing, finish
-from airflow_provider_vectorbackup.snapshot.compression import check as check_compression
+from airflow_provider_vectorbackup.snapshot.compression import (
+    FORMAT_VERSION_FOR, check_compression, compressing, finish,
+)
 from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM
 from airflow_provider_vectorbackup.snapshot.encryption import ENCRYPTED_SUFFIX, AgeEncryption
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
@@ -312,7 +313,7 @@ class SnapshotWriter:
         producer: dict[str, str] | None = None, signer: ManifestSigner | None = None,
         encryption: AgeEncryption | None = None, handoff_concurrency: int = 0,
     ) -> None:
-        check_compression(compression)
+        check_compression(compression, for_writing=True)
         if segment_max_bytes < 1:
             raise ValueError("segment_max_bytes must be positive")
         self.root = Path(root)
