@@ -312,26 +312,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
-    from airflow_provider_vectorbackup.jobs.dump import DumpTuning, dump_snapshot, summary_of
+    from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
+    from airflow_provider_vectorbackup.jobs.outcome import summary_of
     from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
     from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
     from airflow_provider_vectorbackup.snapshot.layout import new_snapshot_id
 
     spec, store = _store(args, create=True)
+    settings: dict[str, Any] = {"segment_max_bytes": args.segment_max_bytes} if args.segment_max_bytes else {}
+    signer, encryption = _signer(args), _encryption(args)  # a broken key is reported as such, not as usage
     try:
-        tuning = DumpTuning(scan_mode=args.scan_mode, scan_streams=args.scan_streams,
-                            collections_at_once=args.collections_at_once, uploads_at_once=args.uploads_at_once)
+        options = DumpOptions(
+            collections=_names(args.collections), staging_dir=args.staging_dir,
+            vector_policy=VectorLossPolicy(args.max_missing_vector_fraction), producer={"tool": "vectorbackup-cli"},
+            signer=signer, encryption=encryption, compression=args.compression,
+            scan_mode=args.scan_mode, scan_streams=args.scan_streams, collections_at_once=args.collections_at_once,
+            uploads_at_once=args.uploads_at_once, **settings)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    options: dict[str, Any] = {"tuning": tuning, "compression": args.compression}
-    if args.segment_max_bytes:
-        options["segment_max_bytes"] = args.segment_max_bytes
     with _ProgressDisplay(enabled=not args.quiet and sys.stderr.isatty()) as display:
-        outcome = dump_snapshot(
-            _astra(args), store, args.snapshot_id or new_snapshot_id(label="cli"), collections=_names(args.collections),
-            staging_dir=args.staging_dir, vector_policy=VectorLossPolicy(args.max_missing_vector_fraction),
-            producer={"tool": "vectorbackup-cli"}, signer=_signer(args), encryption=_encryption(args),
-            on_progress=display.update, **options)
+        outcome = dump_snapshot(_astra(args), store, args.snapshot_id or new_snapshot_id(label="cli"), options,
+                                on_progress=display.update)
     summary = summary_of(outcome, spec.kind, spec.folder)
     text = f"snapshot {summary['snapshot_id']}: {summary['status']} at {summary['path']}\n" + "\n".join(
         f"  {name}: {c['status']}, {c['documents']} documents, {c['documents_with_vector']} with $vector"

@@ -1,22 +1,14 @@
-"""Exceptions the provider's callers must tell apart: Airflow (a tripped guard) and the CLI (refused credentials)."""
+"""Exceptions the provider's callers must tell apart, importable without Airflow (the CLI: refused credentials).
+
+``VectorLossTaskFailure``, which is an Airflow exception, lives in :mod:`.operators.failures`; importing
+it from here still works, with a DeprecationWarning.
+"""
 
 from __future__ import annotations
 
-from airflow.providers.common.compat.sdk import AirflowFailException
+from typing import Any
 
-from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
-
-
-class VectorLossTaskFailure(VectorLossError, AirflowFailException):
-    """A tripped vector-loss guard inside a task.
-
-    It is a :class:`VectorLossError`, so failure callbacks recognise it, and an
-    ``AirflowFailException``, so Airflow does not retry: a retry would lose the same vectors.
-    """
-
-    @classmethod
-    def from_error(cls, error: VectorLossError, **more_facts: object) -> VectorLossTaskFailure:
-        return cls(error.collection, error.reason, **{**error.facts, **more_facts})
+from airflow_provider_vectorbackup.deprecation import moved
 
 
 class CredentialsRejected(Exception):
@@ -34,3 +26,7 @@ class CredentialsRejected(Exception):
         self.conn_id = conn_id
         self.service = service
         self.status = status
+
+
+def __getattr__(name: str) -> Any:
+    return moved(__name__, name, {"VectorLossTaskFailure": "airflow_provider_vectorbackup.operators.failures"})

@@ -111,11 +111,11 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": BOX, "python-modules": [f"{PACKAGE}.hooks.box"]},
         ],
         "operators": [{"integration-name": BACKUP, "python-modules": [
-            f"{PACKAGE}.operators.dump", f"{PACKAGE}.operators.partitioned", f"{PACKAGE}.operators.restore",
+            f"{PACKAGE}.operators.dump", f"{PACKAGE}.operators.scale_out", f"{PACKAGE}.operators.restore",
             f"{PACKAGE}.operators.retention"]}],
         "sensors": [{"integration-name": BACKUP, "python-modules": [f"{PACKAGE}.sensors.manifest"]}],
         "triggers": [{"integration-name": BACKUP, "python-modules": [f"{PACKAGE}.triggers.manifest"]}],
         "notifications": [f"{PACKAGE}.notifications.vector_loss.VectorLossNotifier"],
-        "extra-links": [f"{PACKAGE}.links.BoxFolderLink"],
+        "extra-links": [f"{PACKAGE}.operators.links.BoxFolderLink"],
         "connection-types": [ASTRA_CONNECTION, BOX_CONNECTION],
     }

@@ -350,7 +350,7 @@ def staging(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
         "notes": [f"{ours['segments']} segments of at most {settings['segment_mb']} MB (uncompressed) into the "
                   f"{settings['store']} store; counted at each of {watched['handoffs']} hand-offs to the store and in "
                   f"{watched['samples']} samples every 2 ms",
-                  f"limit = {ours['uploads_at_once']} hand-off(s) in flight (DumpTuning.uploads_at_once) + 1 segment "
+                  f"limit = {ours['uploads_at_once']} hand-off(s) in flight (DumpOptions.uploads_at_once) + 1 segment "
                   f"being written", _streams_note(ours)],
     }
 

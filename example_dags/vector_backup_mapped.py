@@ -17,7 +17,7 @@ from airflow.sdk import DAG, task
 from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_vectorbackup.notifications.vector_loss import vector_loss_callback
-from airflow_provider_vectorbackup.operators.partitioned import (
+from airflow_provider_vectorbackup.operators.scale_out import (
     CollectionDumpOperator, SnapshotCommitOperator, SnapshotPlanOperator,
 )
 from airflow_provider_vectorbackup.operators.retention import RetentionOperator

@@ -67,7 +67,7 @@ class RestoreOptions:
     read_streams: int = DEFAULT_STREAMS
     """Requests in flight when the restored collection is read back for validation."""
     scan_mode: str = "auto"
-    """How the read-back scans: ``"auto"``, ``"ranges"`` or ``"single"``, as for a dump (``DumpTuning``)."""
+    """How the read-back scans: ``"auto"``, ``"ranges"`` or ``"single"``, as for a dump (``DumpOptions``)."""
     validation_queries: int = 10
     min_recall: float = 0.9
     staging_dir: str | None = None

@@ -2,44 +2,32 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, Asset, BaseOperator
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
-from airflow_provider_vectorbackup.exceptions import VectorLossTaskFailure
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.keys import encryption_from_connection, signer_from_connection
-from airflow_provider_vectorbackup.links import BoxFolderLink
 from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS
-from airflow_provider_vectorbackup.jobs.dump import DumpTuning, UnknownCollectionsError, dump_snapshot, summary_of
-from airflow_provider_vectorbackup.snapshot.compression import check_name
+from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.jobs.collection import UnknownCollectionsError
+from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
+from airflow_provider_vectorbackup.jobs.outcome import summary_of
+from airflow_provider_vectorbackup.keys import encryption_from_connection, signer_from_connection
+from airflow_provider_vectorbackup.operators.assets import report_snapshot, snapshot_asset
+from airflow_provider_vectorbackup.operators.failures import VectorLossTaskFailure
+from airflow_provider_vectorbackup.operators.links import BoxFolderLink
+from airflow_provider_vectorbackup.operators.snapshot_ids import SNAPSHOT_ID_KEY, default_snapshot_id
 from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
-from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id, new_snapshot_id
+from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES
 from airflow_provider_vectorbackup.stores.base import SnapshotExistsError
 from airflow_provider_vectorbackup.stores.spec import StoreArguments, StoreSpec
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
-
-SNAPSHOT_ID_KEY = "snapshot_id"
-
-
-def default_snapshot_id(context: Context) -> str:
-    """``<run_after>-<dag_id>``: ``run_after`` exists for every run (``logical_date`` is missing for manual and
-    asset-triggered runs), and the DAG label keeps two DAGs sharing a store folder from colliding."""
-    label = re.sub(r"[^A-Za-z0-9_-]", "-", context["dag_run"].dag_id)[:64]
-    return new_snapshot_id(context["dag_run"].run_after, label=label)
-
-
-def snapshot_asset(store: StoreSpec) -> Asset:
-    """The Asset a dump into ``store`` updates; downstream DAGs can schedule on it."""
-    return Asset(name=f"vectorbackup:{store.uri()}", uri=store.uri(), group="vector-backup")
 
 
 class VectorDumpOperator(StoreArguments, BaseOperator):
@@ -104,18 +92,30 @@ class VectorDumpOperator(StoreArguments, BaseOperator):
             kwargs.setdefault("outlets", [snapshot_asset(store)])
         super().__init__(**kwargs)
         self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)
+        # Kept exactly as given, so templates render and `airflow tasks render` shows what was written.
         self.astra_conn_id = astra_conn_id
         self.keyspace = keyspace
         self.collections = collections
         self.snapshot_id = snapshot_id
         self.segment_max_bytes = segment_max_bytes
         self.staging_dir = staging_dir
-        self.vector_policy = VectorLossPolicy(max_missing_fraction=max_missing_vector_fraction)
+        self.max_missing_vector_fraction = max_missing_vector_fraction
         self.signing_conn_id = signing_conn_id
         self.encryption_conn_id = encryption_conn_id
-        self.tuning = DumpTuning(scan_mode=scan_mode, scan_streams=scan_streams,
-                                 collections_at_once=collections_at_once, uploads_at_once=uploads_at_once)
-        self.compression = check_name(compression)  # a missing zstandard package is reported when the task runs
+        self.scan_streams = scan_streams
+        self.scan_mode = scan_mode
+        self.collections_at_once = collections_at_once
+        self.uploads_at_once = uploads_at_once
+        self.compression = compression
+        self.dump_options()  # a bad setting fails when the DAG is parsed; templated ones are checked when it runs
+
+    def dump_options(self, **at_run_time: Any) -> DumpOptions:
+        """The job's options from this task's arguments; ``at_run_time`` adds the templated and run-time ones."""
+        return DumpOptions(
+            segment_max_bytes=self.segment_max_bytes,
+            vector_policy=VectorLossPolicy(max_missing_fraction=self.max_missing_vector_fraction),
+            compression=self.compression, scan_mode=self.scan_mode, scan_streams=self.scan_streams,
+            collections_at_once=self.collections_at_once, uploads_at_once=self.uploads_at_once, **at_run_time)
 
     @cached_property
     def astra_hook(self) -> AstraDBHook:
@@ -126,24 +126,23 @@ class VectorDumpOperator(StoreArguments, BaseOperator):
         ti = context["ti"]
         # Pushed before any work, so retention learns of this snapshot even if the dump fails.
         ti.xcom_push(key=SNAPSHOT_ID_KEY, value=snapshot_id)
-        spec = self.store_spec()
         try:
-            outcome = dump_snapshot(
-                self.astra_hook, spec.open(create=True), snapshot_id, collections=self.collections,
-                segment_max_bytes=self.segment_max_bytes, staging_dir=self.staging_dir,
-                vector_policy=self.vector_policy,
+            options = self.dump_options(
+                collections=self.collections, staging_dir=self.staging_dir,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},
                 signer=signer_from_connection(self.signing_conn_id) if self.signing_conn_id else None,
-                encryption=encryption_from_connection(self.encryption_conn_id) if self.encryption_conn_id else None,
-                tuning=self.tuning, compression=self.compression)
+                encryption=encryption_from_connection(self.encryption_conn_id) if self.encryption_conn_id else None)
+        except ValueError as exc:  # a templated argument rendered to something unusable: no retry helps
+            raise AirflowFailException(str(exc)) from None
+        spec = self.store_spec()
+        try:
+            outcome = dump_snapshot(self.astra_hook, spec.open(create=True), snapshot_id, options)
         except (UnknownCollectionsError, SnapshotExistsError) as exc:
             raise AirflowException(str(exc)) from None
         summary = summary_of(outcome, spec.kind, spec.folder)
         if spec.kind == "box":
             BoxFolderLink.persist(context, outcome.snapshot.location)
-        for asset in self.outlets:
-            if isinstance(asset, Asset):
-                context["outlet_events"][asset].extra = {k: summary[k] for k in ("snapshot_id", "status", "location")}
+        report_snapshot(context, self.outlets, summary)
         if outcome.failures:
             raise self._failure(outcome.failures, snapshot_id)
         return summary

@@ -18,7 +18,7 @@ from airflow_provider_vectorbackup.keys import (
     KeyConfigurationError, identities_from_connection, verifier_from_connection,
 )
 from airflow_provider_vectorbackup.stores.spec import StoreArguments
-from airflow_provider_vectorbackup.upstream import resolve_snapshot_id
+from airflow_provider_vectorbackup.operators.snapshot_ids import resolve_snapshot_id
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

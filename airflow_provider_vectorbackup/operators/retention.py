@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.operators.dump import SNAPSHOT_ID_KEY
+from airflow_provider_vectorbackup.operators.snapshot_ids import SNAPSHOT_ID_KEY
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.retention import RetentionPolicy, SnapshotRecord, plan_retention
@@ -71,9 +71,17 @@ class RetentionOperator(StoreArguments, BaseOperator):
         self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)  # a wrong combination fails at parse
         self.dump_task_id = dump_task_id
         self.verify_task_id = verify_task_id
-        self.policy = RetentionPolicy(keep_last=keep_last, keep_daily=keep_daily, keep_weekly=keep_weekly,
-                                      keep_monthly=keep_monthly, incomplete_grace=incomplete_grace)
+        # Kept exactly as given, so `airflow tasks render` shows what was written.
+        self.keep_last, self.keep_daily = keep_last, keep_daily
+        self.keep_weekly, self.keep_monthly = keep_weekly, keep_monthly
+        self.incomplete_grace = incomplete_grace
         self.dry_run = dry_run
+        self.retention_policy()  # a bad policy fails when the DAG is parsed
+
+    def retention_policy(self) -> RetentionPolicy:
+        """The policy from this task's arguments."""
+        return RetentionPolicy(keep_last=self.keep_last, keep_daily=self.keep_daily, keep_weekly=self.keep_weekly,
+                               keep_monthly=self.keep_monthly, incomplete_grace=self.incomplete_grace)
 
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]
@@ -92,7 +100,7 @@ class RetentionOperator(StoreArguments, BaseOperator):
         ti.xcom_push(key=LEDGER_KEY, value=ledger)
         records = [SnapshotRecord(s.ref, ours=self._is_ours(store, s, ledger, context),
                                   verified=ledger.get(s.snapshot_id, {}).get("verified", False)) for s in stored]
-        plan = plan_retention(records, self.policy, now=dt.datetime.now(dt.timezone.utc),
+        plan = plan_retention(records, self.retention_policy(), now=dt.datetime.now(dt.timezone.utc),
                               current_snapshot_id=current, current_run_verified=current_verified)
         self.log.info("Retention plan%s:\n%s", " (dry run)" if self.dry_run else "", plan.summary())
         by_id = {(s.snapshot_id, s.state): s for s in stored}

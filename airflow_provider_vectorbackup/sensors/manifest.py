@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.upstream import resolve_snapshot_id
+from airflow_provider_vectorbackup.operators.snapshot_ids import resolve_snapshot_id
 from airflow_provider_vectorbackup.keys import identities_from_connection, verifier_from_connection
 from airflow_provider_vectorbackup.stores.checks import FAILED, LEVELS, VERIFIED, check_snapshot
 from airflow_provider_vectorbackup.stores.spec import StoreArguments

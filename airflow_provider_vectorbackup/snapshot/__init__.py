@@ -20,10 +20,12 @@ from airflow_provider_vectorbackup.snapshot.signing import (
     signer_from_key, verifier_from_key,
 )
 from airflow_provider_vectorbackup.snapshot.verify import Problem, VerifyReport, verify
-from airflow_provider_vectorbackup.snapshot.writer import CollectionWriter, SnapshotResult, SnapshotWriter
+from airflow_provider_vectorbackup.snapshot.writer import (
+    DEFAULT_SEGMENT_MAX_BYTES, CollectionWriter, SnapshotResult, SnapshotWriter,
+)
 
 __all__ = [
-    "AgeEncryption", "AgeIdentities", "DecryptionError", "DEFAULT_CODEC", "FORMAT_VERSION", "SIGNATURE_NAME", "Codec", "CollectionEntry", "CollectionWriter",
+    "AgeEncryption", "AgeIdentities", "DecryptionError", "DEFAULT_CODEC", "DEFAULT_SEGMENT_MAX_BYTES", "FORMAT_VERSION", "SIGNATURE_NAME", "Codec", "CollectionEntry", "CollectionWriter",
     "Ed25519Signer", "Ed25519Verifier", "EnvelopeError", "FileEntry", "HmacKey", "IntegrityError", "Manifest",
     "ManifestError", "ManifestSigner", "ManifestVerifier", "Problem", "SignatureError", "Snapshot", "SnapshotError",
     "SnapshotRef", "SnapshotResult", "SnapshotState", "SnapshotStateError", "SnapshotWriter", "UnsupportedTypeError",

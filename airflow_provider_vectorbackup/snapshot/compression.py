@@ -52,18 +52,17 @@ def _zstandard(why: str) -> Any:
     return zstandard
 
 
-def check_name(compression: str) -> str:
-    """Refuse an unknown compression (e.g. when a DAG is parsed, where the package may not matter yet)."""
+def check_compression(compression: str, *, for_writing: bool) -> str:
+    """Refuse an unknown compression; ``for_writing`` also refuses zstd without its package.
+
+    Without ``for_writing`` (e.g. when a DAG is parsed) the package may not matter yet: it is
+    needed only where segments are written or read.
+    """
     if compression not in COMPRESSIONS:
         raise ValueError(f"compression must be one of {COMPRESSIONS}, not {compression!r}")
-    return compression
-
-
-def check(compression: str) -> None:
-    """Refuse an unknown compression, or zstd without its package, before anything is written."""
-    check_name(compression)
-    if compression == "zstd":
+    if for_writing and compression == "zstd":
         _zstandard("writing zstd segments")
+    return compression
 
 
 def compression_of(path: str) -> str:

@@ -252,7 +252,7 @@ def test_verbose_shows_retries_and_decisions_and_quiet_by_default_does_not(small
         assert "failed (HTTP 503), attempt 1; retrying" in result.stderr  # a retry is a warning either way
         outputs[flag] = result.stderr
     verbose, default = outputs["-v"], outputs[None]
-    assert "DEBUG Dump settings: DumpTuning(scan_mode='auto'" in verbose
+    assert "DEBUG Dump settings: scan_mode=auto, scan_streams=" in verbose
     assert "succeeded on attempt 2" in verbose and "complete by exact count" in verbose
     assert "connect_tcp" not in verbose and "Starting new HTTP connection" not in verbose, "no library debug noise"
     assert astra.token not in verbose and box.client_secret not in verbose

@@ -16,7 +16,7 @@ import pytest
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.jobs.dump import DumpTuning, dump_snapshot
+from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from airflow_provider_vectorbackup.snapshot.handoff import FileHandoff
 from airflow_provider_vectorbackup.snapshot.reader import open_snapshot
@@ -53,9 +53,9 @@ def test_concurrent_collections_parallel_scans_and_overlapped_uploads_make_an_ex
         astra_stand_in, astra_connection, box_stand_in, box_connection, tmp_path) -> None:
     expected = seed_uuid_collections(astra_stand_in, {"alpha": 700, "beta": 450, "gamma": 15})
     store = BoxSnapshotStore.at_path(BoxHook(), "backups/pipeline", create=True)
-    tuning = DumpTuning(scan_streams=4, collections_at_once=3, uploads_at_once=2)
-    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT, tuning=tuning,
-                            segment_max_bytes=SMALL_SEGMENTS)
+    tuning = dict(scan_streams=4, collections_at_once=3, uploads_at_once=2)
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT,
+                            DumpOptions(segment_max_bytes=SMALL_SEGMENTS, **tuning))
     assert outcome.manifest.status == "complete" and not outcome.failures
     for name, digest in expected.items():
         entry = outcome.manifest.collection(name)
@@ -111,8 +111,8 @@ def test_staged_segments_leave_staging_as_the_store_takes_them(astra_stand_in, a
     staging = tmp_path / "staging"
     staging.mkdir()
     store = RecordingStore(tmp_path / "store", staging)
-    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT, staging_dir=str(staging),
-                            segment_max_bytes=SMALL_SEGMENTS, tuning=DumpTuning(uploads_at_once=2, collections_at_once=1))
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT, DumpOptions(
+        staging_dir=str(staging), segment_max_bytes=SMALL_SEGMENTS, uploads_at_once=2, collections_at_once=1))
     assert outcome.manifest.status == "complete"
     assert len(outcome.manifest.collection("alpha").segments) > 10
     assert 1 <= store.recorder.most_staged <= 2 + 1
@@ -125,8 +125,8 @@ def test_a_failed_hand_off_fails_its_collection_and_lists_exactly_what_was_store
     staging = tmp_path / "staging"
     staging.mkdir()
     store = RecordingStore(tmp_path / "store", staging, fail_segment="alpha/part-00003.jsonl.gz")
-    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT, staging_dir=str(staging),
-                            segment_max_bytes=SMALL_SEGMENTS, tuning=DumpTuning(uploads_at_once=2))
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT, DumpOptions(
+        staging_dir=str(staging), segment_max_bytes=SMALL_SEGMENTS, uploads_at_once=2))
     assert outcome.manifest.status == "incomplete" and set(outcome.failures) == {"alpha"}
     alpha = outcome.manifest.collection("alpha")
     assert alpha.status == "failed" and "injected" in alpha.error
@@ -145,7 +145,7 @@ def test_a_scan_that_fails_mid_way_fails_only_its_collection(astra_stand_in, ast
     hook = AstraDBHook(retry_policy=RetryPolicy(max_attempts=1))
     hook.list_collections()
     astra_stand_in.faults.configure(server_error_every=9)
-    outcome = dump_snapshot(hook, LocalSnapshotStore(tmp_path), SNAPSHOT, tuning=DumpTuning(collections_at_once=1))
+    outcome = dump_snapshot(hook, LocalSnapshotStore(tmp_path), SNAPSHOT, DumpOptions(collections_at_once=1))
     assert outcome.manifest.status == "incomplete" and outcome.failures
     for name in outcome.failures:
         entry = outcome.manifest.collection(name)
@@ -186,7 +186,7 @@ def test_a_zstd_snapshot_dumps_verifies_and_restores(astra_stand_in, astra_conne
     expected = seed_uuid_collections(astra_stand_in, {"alpha": 250})
     store = LocalSnapshotStore(tmp_path)
     hook = AstraDBHook(retry_policy=FAST)
-    outcome = dump_snapshot(hook, store, SNAPSHOT, compression="zstd", segment_max_bytes=SMALL_SEGMENTS)
+    outcome = dump_snapshot(hook, store, SNAPSHOT, DumpOptions(compression="zstd", segment_max_bytes=SMALL_SEGMENTS))
     assert outcome.manifest.format_version == 2 and outcome.manifest.settings["compression"] == "zstd"
     assert outcome.manifest.collection("alpha").content_digest == expected["alpha"]
     assert all(s.path.endswith(".jsonl.zst") for s in outcome.manifest.collection("alpha").segments)
@@ -220,7 +220,7 @@ def test_a_dump_stopped_from_the_main_thread_stops_its_collections_and_seals_inc
     try:
         with pytest.raises(Stopped):
             dump_snapshot(AstraDBHook(retry_policy=FAST), LocalSnapshotStore(tmp_path), SNAPSHOT,
-                          on_progress=after_first_page, tuning=DumpTuning(collections_at_once=2, scan_streams=2))
+                          DumpOptions(collections_at_once=2, scan_streams=2), on_progress=after_first_page)
     finally:
         signal.signal(signal.SIGUSR1, previous)
     sealed = LocalSnapshotStore(tmp_path).get(SNAPSHOT)
@@ -245,8 +245,8 @@ def test_each_collections_progress_counts_its_own_stored_bytes(astra_stand_in, a
             reported.append((progress.what, progress.bytes))
 
     outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), LocalSnapshotStore(tmp_path), SNAPSHOT,
-                            segment_max_bytes=SMALL_SEGMENTS, on_progress=on_progress,
-                            tuning=DumpTuning(collections_at_once=2, uploads_at_once=2))
+                            DumpOptions(segment_max_bytes=SMALL_SEGMENTS, collections_at_once=2, uploads_at_once=2),
+                            on_progress=on_progress)
     assert outcome.manifest.status == "complete"
     for name in ("alpha", "beta"):
         entry = outcome.manifest.collection(name)

@@ -10,7 +10,7 @@ import pytest
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy
-from airflow_provider_vectorbackup.jobs.dump import DumpTuning, dump_snapshot
+from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
 from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
 from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
 from tests.jobs.test_dump_pipeline import seed_uuid_collections
@@ -67,7 +67,7 @@ def test_a_dump_from_an_older_release_falls_back_and_matches_a_single_stream_dum
                                                       {"_id": 7, "n": -2, "$vector": vector}])
     hook = AstraDBHook(retry_policy=PATIENT)
     store = LocalSnapshotStore(tmp_path)
-    single = dump_snapshot(hook, store, "20260501T000000Z-single", tuning=DumpTuning(scan_mode="single"))
+    single = dump_snapshot(hook, store, "20260501T000000Z-single", DumpOptions(scan_mode="single"))
     astra_stand_in.refuse_id_ranges = refused
     old = dump_snapshot(hook, store, "20260501T000000Z-old")
     assert old.manifest.status == "complete" and not old.failures

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from airflow.sdk import BaseNotifier
 
-from airflow_provider_vectorbackup.exceptions import VectorLossTaskFailure
+from airflow_provider_vectorbackup.operators.failures import VectorLossTaskFailure
 from airflow_provider_vectorbackup.notifications.vector_loss import (
     ALERT_KEY, VectorLossNotifier, send_vector_loss_notification, vector_loss_callback,
 )

@@ -10,7 +10,9 @@ from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferr
 import datetime as dt
 from types import SimpleNamespace
 
-from airflow_provider_vectorbackup.operators.dump import VectorDumpOperator, default_snapshot_id, snapshot_asset
+from airflow_provider_vectorbackup.operators.assets import snapshot_asset
+from airflow_provider_vectorbackup.operators.dump import VectorDumpOperator
+from airflow_provider_vectorbackup.operators.snapshot_ids import default_snapshot_id
 from airflow_provider_vectorbackup.sensors.manifest import ManifestVerifySensor
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 from airflow_provider_vectorbackup.triggers.manifest import ManifestVerifyTrigger
@@ -140,4 +142,4 @@ def test_unknown_speed_and_compression_settings_fail_when_the_dag_is_parsed() ->
     with pytest.raises(ValueError, match="scan_streams must be at least 1"):
         VectorDumpOperator(task_id="dump", box_folder="b", scan_streams=0)
     operator = VectorDumpOperator(task_id="dump", box_folder="b", compression="zstd", scan_mode="ranges")
-    assert operator.compression == "zstd" and operator.tuning.scan_mode == "ranges"
+    assert operator.compression == "zstd" and operator.scan_mode == "ranges"

@@ -146,3 +146,14 @@ def test_without_a_recorded_size_a_segment_is_bounded_by_the_documented_ceiling(
     monkeypatch.setattr(compression, "UNRECORDED_SEGMENT_CEILING", 1 << 20)
     report = verify(result.path, "records")
     assert [p.expected for p in report.problems if p.code == "decompression_bound"] == [f"at most {1 << 20} bytes"]
+
+
+def test_one_check_refuses_an_unknown_compression_and_only_for_writing_needs_the_package(monkeypatch) -> None:
+    monkeypatch.setattr(compression, "_zstandard", lambda why: (_ for _ in ()).throw(
+        compression.CompressionUnavailable(f"{why} needs the zstandard package")))
+    assert compression.check_compression("zstd", for_writing=False) == "zstd"  # e.g. when a DAG is parsed
+    with pytest.raises(compression.CompressionUnavailable, match="writing zstd segments"):
+        compression.check_compression("zstd", for_writing=True)
+    with pytest.raises(ValueError, match="compression must be one of"):
+        compression.check_compression("brotli", for_writing=False)
+    assert not hasattr(compression, "check") and not hasattr(compression, "check_name")

@@ -10,8 +10,9 @@ import pytest
 from pyrage import x25519
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.jobs.dump import UnknownCollectionsError, dump_snapshot
-from airflow_provider_vectorbackup.jobs.partitioned import (
+from airflow_provider_vectorbackup.jobs.collection import UnknownCollectionsError
+from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
+from airflow_provider_vectorbackup.jobs.scale_out import (
     CollectionOutcome, SnapshotPlan, commit_snapshot, dump_collection, plan_snapshot,
 )
 from airflow_provider_vectorbackup.snapshot import AgeEncryption, AgeIdentities, verify
@@ -37,11 +38,11 @@ def astra(astra_stand_in, astra_connection):
 
 def plan(store, **kwargs: Any) -> SnapshotPlan:
     kwargs.setdefault("segment_max_bytes", SEGMENT)
-    return plan_snapshot(AstraDBHook(), store, SID, producer=PRODUCER, **kwargs)
+    return plan_snapshot(AstraDBHook(), store, SID, DumpOptions(producer=PRODUCER, **kwargs))
 
 
-def dump(store, snapshot_plan: SnapshotPlan, name: str, **kwargs: Any) -> CollectionOutcome:
-    outcome = dump_collection(AstraDBHook(), store, snapshot_plan, name, **kwargs)
+def dump(store, snapshot_plan: SnapshotPlan, name: str, on_progress=None, **kwargs: Any) -> CollectionOutcome:
+    outcome = dump_collection(AstraDBHook(), store, snapshot_plan, name, DumpOptions(**kwargs), on_progress=on_progress)
     json.dumps(outcome.result)  # what travels between workers is JSON-safe
     return outcome
 
@@ -53,7 +54,7 @@ def pending_files(root: Path, name: str) -> list[str]:
 
 def single_task_manifest(tmp_path: Path) -> Manifest:
     outcome = dump_snapshot(AstraDBHook(), LocalSnapshotStore(tmp_path / "single"), "20260301T120000Z-single",
-                            segment_max_bytes=SEGMENT)
+                            DumpOptions(segment_max_bytes=SEGMENT))
     return outcome.manifest
 
 
@@ -80,7 +81,7 @@ def test_collections_dumped_separately_seal_the_same_snapshot_as_a_single_task_d
     results = [dump(LocalSnapshotStore(tmp_path / "share"), SnapshotPlan.from_dict(planned.to_dict()), name).result
                for name in reversed(planned.collections)]
     assert [s.state for s in store.snapshots()] == [SnapshotState.IN_PROGRESS], "nothing visible before the commit"
-    outcome = commit_snapshot(store, planned, results, producer=PRODUCER)
+    outcome = commit_snapshot(store, planned, results, DumpOptions(producer=PRODUCER))
 
     assert outcome.failures == {} and outcome.manifest.status == "complete"
     assert outcome.snapshot.ref.folder_name == SID
@@ -112,7 +113,7 @@ def test_a_retried_collection_first_removes_what_its_earlier_attempt_stored(astr
     assert second.error is None and second.entry.status == "complete"
     assert "part-00042.jsonl.gz" not in pending_files(tmp_path / "share", "articles")
     results = [second.result] + [dump(store, planned, name).result for name in ("faq", "products")]
-    outcome = commit_snapshot(store, planned, results, producer=PRODUCER)
+    outcome = commit_snapshot(store, planned, results, DumpOptions(producer=PRODUCER))
     assert outcome.manifest.status == "complete"
     assert verify(outcome.snapshot.location, "records").ok, "no file of the first attempt is left or listed"
     assert by_name(outcome.manifest)["articles"] == by_name(single_task_manifest(tmp_path))["articles"]
@@ -123,7 +124,7 @@ def test_a_collection_whose_task_left_no_result_is_failed_and_its_files_removed(
     planned = plan(store)
     dump(store, planned, "articles")  # stored everything, then the worker was killed before reporting
     results = [dump(store, planned, name).result for name in ("faq", "products")]
-    outcome = commit_snapshot(store, planned, results + [None], producer=PRODUCER)
+    outcome = commit_snapshot(store, planned, results + [None], DumpOptions(producer=PRODUCER))
 
     assert outcome.manifest.status == "incomplete" and outcome.snapshot.ref.folder_name == f"{SID}.INCOMPLETE"
     articles = outcome.manifest.collection("articles")
@@ -144,7 +145,7 @@ def test_a_collection_that_fails_the_guard_is_failed_with_its_finished_segments(
     outcomes = {name: dump(store, planned, name) for name in planned.collections}
     assert type(outcomes["articles"].error).__name__ == "VectorLossError"
     assert outcomes["faq"].error is None, "a $vectorize collection only warns"
-    outcome = commit_snapshot(store, planned, [o.result for o in outcomes.values()], producer=PRODUCER)
+    outcome = commit_snapshot(store, planned, [o.result for o in outcomes.values()], DumpOptions(producer=PRODUCER))
 
     assert outcome.manifest.status == "incomplete" and set(outcome.failures) == {"articles", "products"}
     articles = outcome.manifest.collection("articles")
@@ -167,7 +168,7 @@ def test_the_commit_checks_entries_against_the_store(astra, tmp_path: Path) -> N
     (pending / "dropped_collection" / "definition.json").write_text("{}")
     results["products"] = {**results["products"],
                            "written_with": {**results["products"]["written_with"], "segment_max_bytes": 1}}
-    outcome = commit_snapshot(store, planned, list(results.values()), producer=PRODUCER)
+    outcome = commit_snapshot(store, planned, list(results.values()), DumpOptions(producer=PRODUCER))
 
     assert set(outcome.failures) == {"articles", "faq", "products"}
     errors = {c.name: c.error for c in outcome.manifest.collections}
@@ -184,16 +185,16 @@ def test_a_sealed_snapshot_is_never_reopened_and_a_rerun_reports_it(astra, tmp_p
     store = LocalSnapshotStore(tmp_path / "share")
     planned = plan(store)
     results = [dump(store, planned, name).result for name in planned.collections]
-    first = commit_snapshot(store, planned, results, producer=PRODUCER)
+    first = commit_snapshot(store, planned, results, DumpOptions(producer=PRODUCER))
     with pytest.raises(SnapshotSealedError, match="already sealed"):
         dump(store, planned, "articles")
-    again = commit_snapshot(store, planned, results, producer=PRODUCER)  # a retried commit
+    again = commit_snapshot(store, planned, results, DumpOptions(producer=PRODUCER))  # a retried commit
     assert again.already_complete and again.snapshot == first.snapshot and again.manifest == first.manifest
     replanned = plan(store)  # the whole run again, after a success whose report was lost
     assert replanned.sealed and replanned.collections == []
-    assert commit_snapshot(store, replanned, [], producer=PRODUCER).manifest == first.manifest
+    assert commit_snapshot(store, replanned, [], DumpOptions(producer=PRODUCER)).manifest == first.manifest
     with pytest.raises(Exception, match="was made by vector_backup_mapped, not someone_else"):
-        commit_snapshot(store, planned, results, producer={**PRODUCER, "dag_id": "someone_else"})
+        commit_snapshot(store, planned, results, DumpOptions(producer={**PRODUCER, "dag_id": "someone_else"}))
 
 
 def test_a_worker_cannot_join_a_snapshot_that_was_never_planned(astra, tmp_path: Path) -> None:
@@ -223,7 +224,7 @@ def test_an_encrypted_scale_out_snapshot_verifies_and_reads_back(astra, tmp_path
     store = LocalSnapshotStore(tmp_path / "share")
     planned = plan(store)
     results = [dump(store, planned, name, encryption=encryption).result for name in planned.collections]
-    outcome = commit_snapshot(store, planned, results, producer=PRODUCER, encryption=encryption)
+    outcome = commit_snapshot(store, planned, results, DumpOptions(producer=PRODUCER, encryption=encryption))
     assert outcome.manifest.status == "complete" and outcome.manifest.encryption == encryption.manifest_entry()
     assert verify(outcome.snapshot.location, "files").ok
     report = verify(outcome.snapshot.location, "records",
@@ -234,7 +235,7 @@ def test_an_encrypted_scale_out_snapshot_verifies_and_reads_back(astra, tmp_path
     planned2 = plan(store2)
     mixed = [dump(store2, planned2, name, encryption=encryption if name != "faq" else None).result
              for name in planned2.collections]
-    sealed = commit_snapshot(store2, planned2, mixed, producer=PRODUCER, encryption=encryption)
+    sealed = commit_snapshot(store2, planned2, mixed, DumpOptions(producer=PRODUCER, encryption=encryption))
     assert set(sealed.failures) == {"faq"} and "encryption" in sealed.manifest.collection("faq").error
 
 
@@ -261,7 +262,7 @@ def test_box_store_joins_discards_and_seals(astra, box_stand_in, box_connection,
     died = tmp_path / "manifest.json"
     died.write_bytes(b'{"uploaded by": "a commit attempt that died before the rename"}')
     hook.upload(died, hook.ensure_folder(f".{SID}.inprogress", store.root_folder_id), "manifest.json")
-    outcome = commit_snapshot(store, planned, results, producer=PRODUCER)  # the retried commit
+    outcome = commit_snapshot(store, planned, results, DumpOptions(producer=PRODUCER))  # the retried commit
     assert outcome.manifest.status == "complete"
     report = store.verify_files(store.get(SID))
     assert report.ok, report.problems
@@ -278,7 +279,7 @@ def test_the_commit_signs_the_manifest_it_seals(astra, tmp_path: Path) -> None:
     store = LocalSnapshotStore(tmp_path / "share")
     planned = plan(store)
     results = [dump(store, planned, name).result for name in planned.collections]
-    outcome = commit_snapshot(store, planned, results, producer=PRODUCER, signer=key)
+    outcome = commit_snapshot(store, planned, results, DumpOptions(producer=PRODUCER, signer=key))
     assert outcome.result.signature_key_id == key.key_id
     assert (Path(outcome.snapshot.location) / SIGNATURE_NAME).exists()
     report = verify(outcome.snapshot.location, "records", verifier=key)
@@ -291,7 +292,7 @@ def test_a_zstd_plan_makes_every_worker_and_the_commit_write_format_version_2(as
     store = LocalSnapshotStore(tmp_path / "share")
     planned = plan(store, compression="zstd")
     results = [dump(store, SnapshotPlan.from_dict(planned.to_dict()), name).result for name in planned.collections]
-    outcome = commit_snapshot(store, planned, results, producer=PRODUCER)
+    outcome = commit_snapshot(store, planned, results, DumpOptions(producer=PRODUCER))
     assert outcome.manifest.status == "complete" and outcome.manifest.format_version == 2
     assert outcome.manifest.settings["compression"] == "zstd"
     assert all(s.path.endswith(".jsonl.zst") for c in outcome.manifest.collections for s in c.segments)

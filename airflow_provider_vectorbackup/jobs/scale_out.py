@@ -1,4 +1,4 @@
-"""One snapshot written by many workers, one collection each, and sealed once. Shared by the scale-out operators.
+"""The scale-out dump: one snapshot written by many workers, one collection each, and sealed once.
 
 A single-task dump (:mod:`.dump`) writes every collection from one process. Here the same
 snapshot is made in three steps that may each run in another process on another machine:
@@ -14,9 +14,9 @@ snapshot is made in three steps that may each run in another process on another 
    collection succeeded, else ``<id>.INCOMPLETE``.
 
 The sealed snapshot is the one a single-task dump with the same settings writes: each collection
-is read and written by the single-task dump's own code with the same settings, and one writer
-seals one manifest. No Airflow here; the operators pass the plan and the entries between tasks
-through XCom.
+is read and written by the same code (:mod:`.collection`) with the same :class:`~.dump.DumpOptions`,
+and one writer seals one manifest. No Airflow here; the operators pass the plan and the entries
+between tasks through XCom.
 """
 
 from __future__ import annotations
@@ -29,14 +29,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.jobs.dump import (
-    DumpOutcome, DumpTuning, UnknownCollectionsError, _already_complete, _dump_collection, _source, _StoredFiles,
-    sealed_by,
+from airflow_provider_vectorbackup.jobs.collection import (
+    StoredFiles, manifest_source, select_collections, write_collection,
 )
+from airflow_provider_vectorbackup.jobs.dump import DumpOptions
+from airflow_provider_vectorbackup.jobs.outcome import DumpOutcome, already_complete, sealed_by
 from airflow_provider_vectorbackup.progress import Progress
-from airflow_provider_vectorbackup.snapshot.compression import check as check_compression
+from airflow_provider_vectorbackup.snapshot.compression import check_compression
 from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM
-from airflow_provider_vectorbackup.snapshot.encryption import AgeEncryption
 from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotError
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 from airflow_provider_vectorbackup.snapshot.layout import (
@@ -45,7 +45,7 @@ from airflow_provider_vectorbackup.snapshot.layout import (
 from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, VectorSummary,
 )
-from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, ManifestSigner
+from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME
 from airflow_provider_vectorbackup.snapshot.verify import StoredFile
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES, SnapshotWriter
 from airflow_provider_vectorbackup.stores.base import (
@@ -119,11 +119,13 @@ class CollectionOutcome:
 
 
 def plan_snapshot(
-    astra: AstraDBHook, store: SnapshotStore, snapshot_id: str, *, collections: list[str] | None = None,
-    segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, vector_policy: VectorLossPolicy = VectorLossPolicy(),
-    producer: dict[str, str] | None = None, staging_dir: str | None = None, compression: str = "gzip",
+    astra: AstraDBHook, store: SnapshotStore, snapshot_id: str, options: DumpOptions = DumpOptions(),
 ) -> SnapshotPlan:
     """Create ``.<id>.inprogress`` and list the collections to dump into it (``None``: the whole keyspace).
+
+    The plan records what decides the snapshot's bytes (``options``' collections,
+    ``segment_max_bytes``, ``vector_policy`` and ``compression``); ``producer`` and ``staging_dir``
+    are used here too, the rest is for the other steps.
 
     Leftovers of an earlier attempt at the same id are removed first. If the id is already
     complete (and this producer's, holding what was asked), a ``sealed`` plan with no collections
@@ -132,30 +134,25 @@ def plan_snapshot(
     """
     check_snapshot_id(snapshot_id)
     started = dt.datetime.now(dt.timezone.utc)
-    source = _source(astra)
+    source = manifest_source(astra)
     common = dict(snapshot_id=snapshot_id, started_at=started.isoformat(timespec="milliseconds"), source=source,
-                  segment_max_bytes=segment_max_bytes, max_missing_vector_fraction=vector_policy.max_missing_fraction,
-                  compression=compression)
-    check_compression(compression)  # every worker and the commit will need its package
+                  segment_max_bytes=options.segment_max_bytes,
+                  max_missing_vector_fraction=options.vector_policy.max_missing_fraction,
+                  compression=options.compression)
+    check_compression(options.compression, for_writing=True)  # every worker and the commit will need its package
     try:
         pending = store.begin(snapshot_id)
     except SnapshotExistsError:
-        _already_complete(store, snapshot_id, collections, producer)  # raises unless it is ours and has it all
+        # Raises unless it is ours and has it all.
+        already_complete(store, snapshot_id, options.collections, options.producer)
         log.warning("Snapshot %s is already complete in %s; nothing to dump", snapshot_id, store.describe())
         return SnapshotPlan(**common, collections=[], sealed=True)
     try:
-        definitions = {info.name: info.definition for info in astra.list_collections()}
-        names = list(collections) if collections else sorted(definitions)
-        missing = [name for name in names if name not in definitions]
-        if missing:
-            raise UnknownCollectionsError(f"collections not found in keyspace {astra.keyspace!r}: {missing}; "
-                                          f"it has: {sorted(definitions)}")
+        names, _ = select_collections(astra, options.collections)
         for name in names:
             check_collection_name(name)
-        if len(set(names)) != len(names):
-            raise ValueError(f"collections are listed more than once: {names}")
     except Exception as exc:
-        _seal_failed_plan(pending, SnapshotPlan(**common, collections=[]), exc, producer, staging_dir)
+        _seal_failed_plan(pending, SnapshotPlan(**common, collections=[]), exc, options.producer, options.staging_dir)
         raise
     log.info("Planned snapshot %s in %s: %d collection(s), one task each: %s", snapshot_id, store.describe(),
              len(names), ", ".join(names))
@@ -179,9 +176,8 @@ def _seal_failed_plan(pending: PendingSnapshot, plan: SnapshotPlan, exc: BaseExc
 
 
 def dump_collection(
-    astra: AstraDBHook, store: SnapshotStore, plan: SnapshotPlan, name: str, *, staging_dir: str | None = None,
-    encryption: AgeEncryption | None = None, on_progress: Callable[[Progress], None] | None = None,
-    tuning: DumpTuning = DumpTuning(),
+    astra: AstraDBHook, store: SnapshotStore, plan: SnapshotPlan, name: str, options: DumpOptions = DumpOptions(), *,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> CollectionOutcome:
     """Write collection ``name`` into the planned snapshot, from scratch, and return its entry for the commit.
 
@@ -190,8 +186,8 @@ def dump_collection(
     guard, a fault that outlasted the retries, the collection gone) is returned in the outcome
     together with a ``failed`` entry that lists the segments that were finished and stored;
     the caller reports the entry and then fails. The collection is read and written exactly as a
-    single-task dump reads and writes each of its collections (``tuning``: scan streams and uploads
-    in flight; ``collections_at_once`` does not apply).
+    single-task dump reads and writes each of its collections, with the plan's settings and
+    ``options``' ``scan_mode``, ``scan_streams``, ``uploads_at_once``, ``encryption`` and ``staging_dir``.
 
     :raises SnapshotSealedError: the snapshot is already sealed; it is never reopened.
     :raises SnapshotStateError: the snapshot is not in progress (the plan did not run).
@@ -201,17 +197,18 @@ def dump_collection(
                          f"({', '.join(plan.collections) or 'no collections'})")
     pending = store.resume(plan.snapshot_id)
     pending.discard_collection(name)
-    stored = _StoredFiles(pending)
-    with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=staging_dir) as staging:
-        writer = _writer(staging, plan, on_file_complete=stored.put, encryption=encryption,
-                         handoff_concurrency=tuning.uploads_at_once)
+    stored = StoredFiles(pending)
+    with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=options.staging_dir) as staging:
+        writer = _writer(staging, plan, on_file_complete=stored.put, encryption=options.encryption,
+                         handoff_concurrency=options.uploads_at_once)
         error: Exception | None = None
         try:
             definition = astra.collection_definition(name)
             if definition is None:
                 raise CollectionVanishedError(f"collection {name!r} is no longer in keyspace {astra.keyspace!r}; it "
                                               f"was there when snapshot {plan.snapshot_id} was planned")
-            _dump_collection(astra, writer, name, definition, stored, on_progress, tuning)
+            write_collection(astra, writer, name, definition, stored, scan_mode=options.scan_mode,
+                             scan_streams=options.scan_streams, on_progress=on_progress)
         except Exception as exc:  # reported in the entry; the caller decides how the task fails
             log.error("Collection %r failed: %s: %s", name, type(exc).__name__, exc)
             error = exc
@@ -226,9 +223,8 @@ def dump_collection(
 
 
 def commit_snapshot(
-    store: SnapshotStore, plan: SnapshotPlan, results: Iterable[Mapping[str, Any] | None], *,
-    staging_dir: str | None = None, producer: dict[str, str] | None = None, signer: ManifestSigner | None = None,
-    encryption: AgeEncryption | None = None,
+    store: SnapshotStore, plan: SnapshotPlan, results: Iterable[Mapping[str, Any] | None],
+    options: DumpOptions = DumpOptions(),
 ) -> DumpOutcome:
     """Seal the planned snapshot from the entries its collections' tasks returned.
 
@@ -239,8 +235,10 @@ def commit_snapshot(
     ``<id>.INCOMPLETE``. A snapshot that is already sealed (a retried commit) is reported as it is.
 
     :param results: what :func:`dump_collection` returned for each collection (``None`` for none), any order.
-    :param signer: signs ``manifest.json``; ``encryption`` must be what the collections were written with.
+    :param options: ``producer``, ``staging_dir`` and ``signer`` (signs ``manifest.json``); its ``encryption``
+        must be what the collections were written with.
     """
+    producer = options.producer
     if plan.sealed:
         return _already_sealed(store, plan.snapshot_id, producer)
     try:
@@ -252,8 +250,8 @@ def commit_snapshot(
         name = _reported_name(result)
         if name is not None:
             reported[name] = result  # type: ignore[assignment]
-    with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=staging_dir) as staging:
-        writer = _writer(staging, plan, producer=producer, signer=signer, encryption=encryption)
+    with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=options.staging_dir) as staging:
+        writer = _writer(staging, plan, producer=producer, signer=options.signer, encryption=options.encryption)
         writer.backdate(dt.datetime.fromisoformat(plan.started_at))
         expected = written_with(writer)
         entries: dict[str, CollectionEntry] = {}

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_vectorbackup.operators.dump import snapshot_asset
-from airflow_provider_vectorbackup.operators.partitioned import (
+from airflow_provider_vectorbackup.operators.assets import snapshot_asset
+from airflow_provider_vectorbackup.operators.scale_out import (
     PLAN_KEY, CollectionDumpOperator, SnapshotCommitOperator, SnapshotPlanOperator,
 )
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
@@ -76,8 +76,8 @@ class MappedTI(RecordingTI):
 
 
 def test_plan_mapped_dumps_and_commit_through_xcom(seeded, tmp_path: Path) -> None:
-    from airflow_provider_vectorbackup.exceptions import VectorLossTaskFailure
-    from airflow_provider_vectorbackup.operators.partitioned import RESULT_KEY
+    from airflow_provider_vectorbackup.operators.failures import VectorLossTaskFailure
+    from airflow_provider_vectorbackup.operators.scale_out import RESULT_KEY
 
     astra, _ = seeded
     folder = str(tmp_path / "share")
