@@ -26,7 +26,7 @@ from airflow_provider_vectorbackup.snapshot.encryption import AgeEncryption
 from airflow_provider_vectorbackup.snapshot.signing import ManifestSigner
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES, SnapshotResult, SnapshotWriter
 from airflow_provider_vectorbackup.stores.base import (
-    PendingSnapshot, SnapshotExistsError, SnapshotStore, StoredSnapshot,
+    PendingSnapshot, SnapshotExistsError, Store, StoredSnapshot,
 )
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class DumpTuning:
 
 
 def dump_snapshot(
-    astra: AstraDBHook, store: SnapshotStore, snapshot_id: str, *, collections: list[str] | None = None,
+    astra: AstraDBHook, store: Store, snapshot_id: str, *, collections: list[str] | None = None,
     segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, staging_dir: str | None = None,
     vector_policy: VectorLossPolicy = VectorLossPolicy(), producer: dict[str, str] | None = None,
     on_progress: Callable[[Progress], None] | None = None, signer: ManifestSigner | None = None,
@@ -178,7 +178,7 @@ def _source(astra: AstraDBHook) -> dict[str, Any]:
         return {"kind": "astra"}
 
 
-def sealed_by(store: SnapshotStore, snapshot_id: str, producer: dict[str, str] | None) -> tuple[StoredSnapshot, Manifest]:
+def sealed_by(store: Store, snapshot_id: str, producer: dict[str, str] | None) -> tuple[StoredSnapshot, Manifest]:
     """A sealed snapshot and its manifest, if this producer made it; a retry may report it, never another DAG's.
 
     :raises SnapshotExistsError: another producer's snapshot has this id.
@@ -192,7 +192,7 @@ def sealed_by(store: SnapshotStore, snapshot_id: str, producer: dict[str, str] |
     return existing, manifest
 
 
-def _already_complete(store: SnapshotStore, snapshot_id: str, collections: list[str] | None,
+def _already_complete(store: Store, snapshot_id: str, collections: list[str] | None,
                       producer: dict[str, str] | None) -> DumpOutcome:
     """A retry after the snapshot was sealed: report it, but only if it is this producer's and holds what was asked."""
     existing, manifest = sealed_by(store, snapshot_id, producer)

@@ -49,7 +49,7 @@ from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, Manif
 from airflow_provider_vectorbackup.snapshot.verify import StoredFile
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES, SnapshotWriter
 from airflow_provider_vectorbackup.stores.base import (
-    PendingSnapshot, SnapshotExistsError, SnapshotSealedError, SnapshotStore,
+    PendingSnapshot, SnapshotExistsError, SnapshotSealedError, Store,
 )
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class CollectionOutcome:
 
 
 def plan_snapshot(
-    astra: AstraDBHook, store: SnapshotStore, snapshot_id: str, *, collections: list[str] | None = None,
+    astra: AstraDBHook, store: Store, snapshot_id: str, *, collections: list[str] | None = None,
     segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, vector_policy: VectorLossPolicy = VectorLossPolicy(),
     producer: dict[str, str] | None = None, staging_dir: str | None = None, compression: str = "gzip",
 ) -> SnapshotPlan:
@@ -179,7 +179,7 @@ def _seal_failed_plan(pending: PendingSnapshot, plan: SnapshotPlan, exc: BaseExc
 
 
 def dump_collection(
-    astra: AstraDBHook, store: SnapshotStore, plan: SnapshotPlan, name: str, *, staging_dir: str | None = None,
+    astra: AstraDBHook, store: Store, plan: SnapshotPlan, name: str, *, staging_dir: str | None = None,
     encryption: AgeEncryption | None = None, on_progress: Callable[[Progress], None] | None = None,
     tuning: DumpTuning = DumpTuning(),
 ) -> CollectionOutcome:
@@ -226,7 +226,7 @@ def dump_collection(
 
 
 def commit_snapshot(
-    store: SnapshotStore, plan: SnapshotPlan, results: Iterable[Mapping[str, Any] | None], *,
+    store: Store, plan: SnapshotPlan, results: Iterable[Mapping[str, Any] | None], *,
     staging_dir: str | None = None, producer: dict[str, str] | None = None, signer: ManifestSigner | None = None,
     encryption: AgeEncryption | None = None,
 ) -> DumpOutcome:
@@ -358,7 +358,7 @@ def _reconcile(pending: PendingSnapshot, plan: SnapshotPlan, entries: dict[str, 
     return strays
 
 
-def _already_sealed(store: SnapshotStore, snapshot_id: str, producer: dict[str, str] | None) -> DumpOutcome:
+def _already_sealed(store: Store, snapshot_id: str, producer: dict[str, str] | None) -> DumpOutcome:
     """A snapshot sealed before this commit ran (a retry after a lost success): report it as it is."""
     existing, manifest = sealed_by(store, snapshot_id, producer)
     log.warning("Snapshot %s is already sealed (%s) in %s; reporting it as it is", snapshot_id, manifest.status,

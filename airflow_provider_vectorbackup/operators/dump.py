@@ -12,6 +12,7 @@ from airflow.providers.common.compat.sdk import AirflowException, Asset, BaseOpe
 from airflow_provider_vectorbackup.exceptions import VectorLossTaskFailure
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.keys import encryption_from_connection, signer_from_connection
 from airflow_provider_vectorbackup.links import BoxFolderLink
 from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS
@@ -129,7 +130,7 @@ class VectorDumpOperator(StoreArguments, BaseOperator):
         spec = self.store_spec()
         try:
             outcome = dump_snapshot(
-                self.astra_hook, spec.open(create=True), snapshot_id, collections=self.collections,
+                self.astra_hook, spec.open(connection_settings, create=True), snapshot_id, collections=self.collections,
                 segment_max_bytes=self.segment_max_bytes, staging_dir=self.staging_dir,
                 vector_policy=self.vector_policy,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},

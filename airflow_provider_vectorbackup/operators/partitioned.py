@@ -23,6 +23,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_vectorbackup.exceptions import VectorLossTaskFailure
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS
 from airflow_provider_vectorbackup.jobs.dump import DumpTuning, UnknownCollectionsError, summary_of
 from airflow_provider_vectorbackup.jobs.partitioned import (
@@ -132,7 +133,7 @@ class SnapshotPlanOperator(StoreArguments, BaseOperator):
         spec = self.store_spec()
         try:
             plan = plan_snapshot(
-                self.astra_hook, spec.open(create=True), snapshot_id, collections=self.collections,
+                self.astra_hook, spec.open(connection_settings, create=True), snapshot_id, collections=self.collections,
                 segment_max_bytes=self.segment_max_bytes, vector_policy=self.vector_policy,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},
                 staging_dir=self.staging_dir, compression=self.compression)
@@ -186,7 +187,7 @@ class CollectionDumpOperator(BaseOperator):
         if not config:
             raise AirflowFailException(f"task {self.plan_task_id!r} pushed no snapshot plan to XCom; did it succeed?")
         plan = SnapshotPlan.from_dict(config["plan"])
-        store = StoreSpec(**config["store"]).open()
+        store = StoreSpec(**config["store"]).open(connection_settings)
         astra = AstraDBHook(config["astra_conn_id"], keyspace=config["keyspace"])
         encryption = encryption_from_connection(config["encryption_conn_id"]) if config["encryption_conn_id"] else None
         try:
@@ -274,7 +275,7 @@ class SnapshotCommitOperator(StoreArguments, BaseOperator):
                                 map_indexes=list(range(len(plan.collections)))) if plan.collections else [])
         try:
             outcome = commit_snapshot(
-                spec.open(), plan, results, staging_dir=self.staging_dir,
+                spec.open(connection_settings), plan, results, staging_dir=self.staging_dir,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},
                 signer=signer_from_connection(config["signing_conn_id"]) if config["signing_conn_id"] else None,
                 encryption=(encryption_from_connection(config["encryption_conn_id"])

@@ -1,15 +1,17 @@
-"""``BoxHook``: Box storage for backups, with SHA-1 checked end to end on every transfer.
+"""``BoxApi``: Box storage for backups, with SHA-1 checked end to end on every transfer; no Airflow in it.
 
 Uploads are idempotent (a name that already holds the same bytes counts as done), large
-files go through the hook's own parallel chunked upload (:mod:`.box_upload`), downloads
-are verified while they stream, and nothing the hook logs, raises or returns contains a
-credential.
+files go through its own parallel chunked upload (:mod:`.upload`), downloads are verified
+while they stream, and nothing it logs, raises or returns contains a credential. Built from a
+connection's :class:`~airflow_provider_vectorbackup.connection.ConnectionSettings`, by
+``BoxHook.get_conn()`` in Airflow and by the CLI outside it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import tempfile
 import time
@@ -17,7 +19,6 @@ from collections.abc import Iterator
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, BinaryIO, cast
 
-from airflow.providers.common.compat.sdk import BaseHook
 from box_sdk_gen import (
     BoxAPIError,
     BoxSDKError,
@@ -27,15 +28,13 @@ from box_sdk_gen import (
     UploadFileVersionAttributes,
 )
 
-from airflow_provider_vectorbackup.compat import connection_form
-from airflow_provider_vectorbackup.get_provider_info import BOX_CONNECTION
-from airflow_provider_vectorbackup.hooks.box_client import (
+from airflow_provider_vectorbackup.stores.box.auth import (
     BoxConnectionError,
     BoxRateLimits,
     build_client,
     parse_rate_limits,
 )
-from airflow_provider_vectorbackup.hooks.box_items import (
+from airflow_provider_vectorbackup.stores.box.items import (
     BoxIntegrityError,
     BoxItem,
     BoxNameConflictError,
@@ -44,13 +43,17 @@ from airflow_provider_vectorbackup.hooks.box_items import (
     describe_api_error,
     secret_free_errors,
 )
-from airflow_provider_vectorbackup.hooks.box_upload import ChunkedUpload, ChunkTooSmall
+from airflow_provider_vectorbackup.stores.box.upload import ChunkedUpload, ChunkTooSmall
 from airflow_provider_vectorbackup.throttle import once
 
 if TYPE_CHECKING:
     from box_sdk_gen import BoxClient
 
-__all__ = ["BoxHook", "BoxIntegrityError", "BoxItem", "BoxNameConflictError", "BoxOperationError"]
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
+
+__all__ = ["BoxApi", "BoxIntegrityError", "BoxItem", "BoxNameConflictError", "BoxOperationError"]
+
+log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
 ITEM_FIELDS = ["type", "id", "name", "size", "sha1", "parent"]
@@ -66,67 +69,60 @@ def _sha1_of(stream: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-@connection_form(BOX_CONNECTION)
-class BoxHook(BaseHook):
-    """Interact with Box through boxsdk 10 (``box_sdk_gen``) using an Airflow ``box`` connection.
+class BoxApi:
+    """Box through boxsdk 10 (``box_sdk_gen``), configured by one ``box`` connection's settings.
 
     The connection may hold CCG, JWT or developer-token credentials; see ``docs/connections.md``.
-    Constructing the hook does no I/O; the client is built on first use and then reused.
+    Constructing it does no I/O; the boxsdk client is built on first use and then reused.
     Every request the client sends is paced by :attr:`rate_limits` (connection extras
     ``max_uploads_per_minute`` and ``max_requests_per_minute``), shared by all threads.
 
-    :param box_conn_id: Airflow connection id of type ``box``.
+    :param settings: the connection (its ``conn_id`` names it in every refusal of its credentials).
     :param chunk_threshold: files of at least this many bytes use a chunked upload session
-        (Box accepts sessions from 20 MB; below that Box's refusal makes the hook upload directly).
+        (Box accepts sessions from 20 MB; below that Box's refusal makes it upload directly).
     :param upload_concurrency: parts of one chunked upload in flight at once; memory use is
         about ``upload_concurrency`` x the part size Box chooses (8 MiB typically).
     """
 
-    conn_name_attr = "box_conn_id"
-    default_conn_name = "box_default"
-    conn_type = "box"
-    hook_name = "Box"
-
-    def __init__(
-        self, box_conn_id: str = default_conn_name, *, chunk_threshold: int = 50 * MIB, upload_concurrency: int = 4,
-        **kwargs,
-    ) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, settings: ConnectionSettings, *, chunk_threshold: int = 50 * MIB,
+                 upload_concurrency: int = 4) -> None:
         if chunk_threshold < 0:
             raise ValueError(f"chunk_threshold must be >= 0, got {chunk_threshold}")
         if upload_concurrency < 1:
             raise ValueError(f"upload_concurrency must be >= 1, got {upload_concurrency}")
-        self.box_conn_id = box_conn_id
+        self._settings = settings
+        self.conn_id = settings.conn_id
         self.chunk_threshold = chunk_threshold
         self.upload_concurrency = upload_concurrency
         self.auth_description = "not connected yet"
         """Which auth the connection uses, e.g. ``"CCG (enterprise 1000)"``; never a credential."""
         self._rate_limits: BoxRateLimits | None = None
 
+    @classmethod
+    def from_connection(cls, settings: ConnectionSettings, *, chunk_threshold: int = 50 * MIB,
+                        upload_concurrency: int = 4) -> BoxApi:
+        """The client for connection ``settings``; no request is sent until it is used."""
+        return cls(settings, chunk_threshold=chunk_threshold, upload_concurrency=upload_concurrency)
+
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(box_conn_id={self.box_conn_id!r}, chunk_threshold={self.chunk_threshold}, "
+        return (f"{type(self).__name__}(conn_id={self.conn_id!r}, chunk_threshold={self.chunk_threshold}, "
                 f"upload_concurrency={self.upload_concurrency})")
 
     @cached_property
     def client(self) -> BoxClient:
-        """The boxsdk client, built from the connection on first use."""
-        connection = self.get_connection(self.box_conn_id)
-        parsed = parse_rate_limits(connection)
+        """The boxsdk client, built from the connection on first use, for calls this class does not wrap."""
+        parsed = parse_rate_limits(self._settings)
         limits = once(self, "_rate_limits", lambda: parsed)  # threads racing to build a client share one budget
-        client, self.auth_description = build_client(connection, limits=limits)
-        self.log.info("Box connection %r uses %s auth", self.box_conn_id, self.auth_description)
+        client, self.auth_description = build_client(self._settings, limits=limits)
+        log.info("Box connection %r uses %s auth", self.conn_id, self.auth_description)
         return client
 
     @property
     def rate_limits(self) -> BoxRateLimits:
-        """The limiters (uploads, all requests) this hook's client is paced against, with their counters."""
+        """The limiters (uploads, all requests) this client is paced against, with their counters."""
         if self._rate_limits is None:
             self.client  # noqa: B018 - the limiters are made with the client
         return cast("BoxRateLimits", self._rate_limits)
-
-    def get_conn(self) -> BoxClient:
-        """Return the (cached) boxsdk ``BoxClient`` for calls this hook does not wrap."""
-        return self.client
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the credentials with the cheapest authenticated call: reading the root folder.
@@ -139,7 +135,7 @@ class BoxHook(BaseHook):
             return False, str(error)
         except (BoxSDKError, ValueError, TypeError, OSError) as error:
             reason = describe_api_error(error)
-            return False, f"Box connection {self.box_conn_id!r} ({self.auth_description}) failed: {reason}"
+            return False, f"Box connection {self.conn_id!r} ({self.auth_description}) failed: {reason}"
         return True, f"Connected to Box with {self.auth_description} auth; the root folder is readable."
 
     # -- folders ---------------------------------------------------------------------------
@@ -175,7 +171,7 @@ class BoxHook(BaseHook):
                     f"{existing.name!r} (id {existing.id}) holds that name; rename or move it.", existing=existing,
                 ) from None
             return existing.id
-        self.log.info("Created Box folder %r (id %s) in folder %s", name, folder.id, parent_id)
+        log.info("Created Box folder %r (id %s) in folder %s", name, folder.id, parent_id)
         return folder.id
 
     @secret_free_errors
@@ -224,7 +220,7 @@ class BoxHook(BaseHook):
                 f"Cannot rename Box folder {current!r} (id {folder_id}) to {new_name!r}: its parent already holds a "
                 f"{existing.type} named {existing.name!r} (id {existing.id}). Delete or rename that item first, "
                 "or choose another name.", existing=existing) from None
-        self.log.info("Renamed Box folder %s to %r", folder_id, new_name)
+        log.info("Renamed Box folder %s to %r", folder_id, new_name)
         return BoxItem.from_sdk(folder)
 
     @secret_free_errors
@@ -235,7 +231,7 @@ class BoxHook(BaseHook):
         :param recursive: also delete its contents; without it Box refuses a non-empty folder.
         """
         self.client.folders.delete_folder_by_id(folder_id, recursive=recursive)
-        self.log.info("Deleted Box folder %s%s", folder_id, " and its contents" if recursive else "")
+        log.info("Deleted Box folder %s%s", folder_id, " and its contents" if recursive else "")
 
     # -- files -----------------------------------------------------------------------------
 
@@ -254,7 +250,7 @@ class BoxHook(BaseHook):
         :param file_id: the file to delete.
         """
         self.client.files.delete_file_by_id(file_id)
-        self.log.info("Deleted Box file %s", file_id)
+        log.info("Deleted Box file %s", file_id)
 
     @secret_free_errors
     def upload(
@@ -293,7 +289,7 @@ class BoxHook(BaseHook):
                     raise
                 item = self._reconcile(stream, size, sha1, name, folder_id, existing, new_version_if_exists)
             else:
-                self.log.info("Uploaded %s (%d bytes, sha1 %s) to Box folder %s as %r, file id %s, in %.1f s",
+                log.info("Uploaded %s (%d bytes, sha1 %s) to Box folder %s as %r, file id %s, in %.1f s",
                               path, size, sha1, folder_id, name, item.id, time.monotonic() - started)
         return item
 
@@ -309,7 +305,7 @@ class BoxHook(BaseHook):
         if existing.sha1 is None:
             existing = self.file_info(existing.id)
         if existing.sha1 == sha1:
-            self.log.info("Box folder %s already holds %r (file id %s) with sha1 %s; nothing to upload",
+            log.info("Box folder %s already holds %r (file id %s) with sha1 %s; nothing to upload",
                           folder_id, existing.name, existing.id, sha1)
             return self.file_info(existing.id)
         if not new_version:
@@ -319,7 +315,7 @@ class BoxHook(BaseHook):
                 "new_version_if_exists=True to store it as a new version, or upload under another name.",
                 existing=existing)
         item = self._send(stream, size, sha1, name, file_id=existing.id)
-        self.log.info("Uploaded %r (%d bytes, sha1 %s) as a new version of Box file %s (previous sha1 %s)",
+        log.info("Uploaded %r (%d bytes, sha1 %s) as a new version of Box file %s (previous sha1 %s)",
                       name, size, sha1, existing.id, existing.sha1)
         return item
 
@@ -337,7 +333,7 @@ class BoxHook(BaseHook):
                     concurrency=self.upload_concurrency, locate=partial(self._locate, name, folder_id, file_id),
                     poll_interval=pause).run()
             except ChunkTooSmall as refusal:
-                self.log.info("Box refused a chunked upload of %r (%s); uploading it directly", name, refusal)
+                log.info("Box refused a chunked upload of %r (%s); uploading it directly", name, refusal)
         stream.seek(0)
         uploads = self.client.uploads
         if file_id is not None:
@@ -405,6 +401,6 @@ class BoxHook(BaseHook):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(partial)
             raise
-        self.log.info("Downloaded Box file %s to %s (%d bytes, sha1 %s verified) in %.1f s",
+        log.info("Downloaded Box file %s to %s (%d bytes, sha1 %s verified) in %.1f s",
                       file_id, path, size, actual, time.monotonic() - started)
         return actual

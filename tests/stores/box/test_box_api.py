@@ -1,6 +1,6 @@
-"""BoxHook against the Box stand-in, with the real boxsdk over HTTP: folders, uploads, downloads, faults.
+"""BoxApi against the Box stand-in, with the real boxsdk over HTTP: folders, uploads, downloads, faults.
 
-The hook is never mocked; tests act at exact points of its work through log messages
+The client is never mocked; tests act at exact points of its work through log messages
 (:class:`OnLogMessage`) instead of patching or sleeping.
 """
 
@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 from box_sdk_gen import BoxClient
 
-from airflow_provider_vectorbackup.hooks.box_items import BoxOperationError
-from airflow_provider_vectorbackup.hooks.box import BoxHook, BoxIntegrityError, BoxItem, BoxNameConflictError
-from airflow_provider_vectorbackup.hooks.box_upload import sha_digest
+from airflow_provider_vectorbackup.connection import ConnectionSettings
+from airflow_provider_vectorbackup.stores.box.client import BoxApi, BoxIntegrityError, BoxItem, BoxNameConflictError
+from airflow_provider_vectorbackup.stores.box.items import BoxOperationError
+from airflow_provider_vectorbackup.stores.box.upload import sha_digest
 from airflow_provider_vectorbackup.testing.box import BoxStandIn
-from tests.hooks.box_hook_helpers import MIB, OnLogMessage, sha1_file, write_file
+from tests.stores.box.helpers import MIB, OnLogMessage, box_api, sha1_file, write_file
 
-UPLOAD_LOG = "airflow_provider_vectorbackup.hooks.box_upload"
+UPLOAD_LOG = "airflow_provider_vectorbackup.stores.box.upload"
 
 
 @pytest.fixture
@@ -38,16 +39,16 @@ def fast_connection(box_connection: str, monkeypatch: pytest.MonkeyPatch) -> str
 
 
 @pytest.fixture
-def hook(fast_connection: str) -> BoxHook:
-    return BoxHook(fast_connection)
+def api(fast_connection: str) -> BoxApi:
+    return box_api(fast_connection)
 
 
 @pytest.fixture
-def chunky(box_stand_in: BoxStandIn, fast_connection: str) -> BoxHook:
-    """A hook that uploads chunked from 1 MiB, against a stand-in with a 1 MiB minimum and 256 KiB parts."""
+def chunky(box_stand_in: BoxStandIn, fast_connection: str) -> BoxApi:
+    """A client that uploads chunked from 1 MiB, against a stand-in with a 1 MiB minimum and 256 KiB parts."""
     box_stand_in.chunk_minimum = 1 * MIB
     box_stand_in.part_size = 256 * 1024
-    return BoxHook(fast_connection, chunk_threshold=1 * MIB, upload_concurrency=3)
+    return box_api(fast_connection, chunk_threshold=1 * MIB, upload_concurrency=3)
 
 
 @pytest.fixture
@@ -72,63 +73,64 @@ def upload_log_hooks() -> Iterator[Callable[[str, Callable[[logging.LogRecord], 
 
 
 def test_init_does_no_io_and_repr_is_plain(box_stand_in: BoxStandIn) -> None:
-    hook = BoxHook("no_such_connection", chunk_threshold=123, upload_concurrency=2)
-    assert repr(hook) == "BoxHook(box_conn_id='no_such_connection', chunk_threshold=123, upload_concurrency=2)"
+    settings = ConnectionSettings("no_such_connection", "box", password="CANARY-secret-5e1d",
+                                  extra={"enterprise_id": "1000", "jwt_config": "CANARY-jwt-8a0b"})
+    api = BoxApi.from_connection(settings, chunk_threshold=123, upload_concurrency=2)
+    assert repr(api) == "BoxApi(conn_id='no_such_connection', chunk_threshold=123, upload_concurrency=2)"
+    assert "CANARY" not in repr(api.__dict__)
     assert box_stand_in.request_counts == {}
-    identity = (BoxHook.conn_type, BoxHook.default_conn_name, BoxHook.conn_name_attr)
-    assert identity == ("box", "box_default", "box_conn_id")
 
 
 @pytest.mark.parametrize("kwargs", [{"chunk_threshold": -1}, {"upload_concurrency": 0}])
 def test_init_rejects_nonsense_settings(kwargs: dict) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
-        BoxHook(**kwargs)
+        BoxApi.from_connection(ConnectionSettings("box_default", "box"), **kwargs)
 
 
-def test_client_is_built_once(hook: BoxHook, box_stand_in: BoxStandIn) -> None:
-    assert hook.get_conn() is hook.get_conn() is hook.client
-    hook.ensure_folder("a")
-    hook.ensure_folder("b")
+def test_client_is_built_once(api: BoxApi, box_stand_in: BoxStandIn) -> None:
+    assert api.client is api.client
+    api.ensure_folder("a")
+    api.ensure_folder("b")
     assert box_stand_in.tokens_issued == 1
 
 
 # -- folders ------------------------------------------------------------------------------
 
 
-def test_ensure_folder_creates_nested_paths_idempotently(hook: BoxHook, box_stand_in: BoxStandIn) -> None:
-    leaf = hook.ensure_folder("backups/articles/2026-11-22")
-    assert hook.ensure_folder("/backups//articles/2026-11-22/") == leaf
-    assert hook.ensure_folder("BACKUPS/Articles/2026-11-22") == leaf  # Box names are case-insensitive
+def test_ensure_folder_creates_nested_paths_idempotently(api: BoxApi, box_stand_in: BoxStandIn) -> None:
+    leaf = api.ensure_folder("backups/articles/2026-11-22")
+    assert api.ensure_folder("/backups//articles/2026-11-22/") == leaf
+    assert api.ensure_folder("BACKUPS/Articles/2026-11-22") == leaf  # Box names are case-insensitive
     assert [row["path"] for row in box_stand_in.tree()] == [
         "/backups", "/backups/articles", "/backups/articles/2026-11-22"]
-    backups = hook.ensure_folder("backups")
-    assert hook.ensure_folder("articles/2026-11-22", parent_id=backups) == leaf
-    assert hook.ensure_folder("", parent_id=backups) == backups
+    backups = api.ensure_folder("backups")
+    assert api.ensure_folder("articles/2026-11-22", parent_id=backups) == leaf
+    assert api.ensure_folder("", parent_id=backups) == backups
 
 
-def test_ensure_folder_uses_a_folder_another_client_created(hook: BoxHook, box_client: BoxClient,
+def test_ensure_folder_uses_a_folder_another_client_created(api: BoxApi, box_client: BoxClient,
                                                             box_stand_in: BoxStandIn) -> None:
     from box_sdk_gen import CreateFolderParent
 
     theirs = box_client.folders.create_folder("shared", CreateFolderParent(id="0")).id
-    assert hook.ensure_folder("shared/mine") != theirs
-    assert hook.ensure_folder("shared") == theirs
+    assert api.ensure_folder("shared/mine") != theirs
+    assert api.ensure_folder("shared") == theirs
     assert len(box_stand_in.tree()) == 2
 
 
 def test_ensure_folder_from_racing_threads_ends_with_one_folder_each(fast_connection: str,
                                                                      box_stand_in: BoxStandIn) -> None:
-    hooks = [BoxHook(fast_connection) for _ in range(4)]
-    for each in hooks:
-        each.get_conn().auth.retrieve_token(network_session=each.get_conn().network_session)  # tokens up front
-    start = threading.Barrier(len(hooks))
+    apis = [box_api(fast_connection) for _ in range(4)]
+    for each in apis:
+        each.client.auth.retrieve_token(network_session=each.client.network_session)  # tokens up front
+    start = threading.Barrier(len(apis))
     results: list[str] = []
 
-    def create(each: BoxHook) -> None:
+    def create(each: BoxApi) -> None:
         start.wait()
         results.append(each.ensure_folder("race/a/b"))
 
-    threads = [threading.Thread(target=create, args=(each,)) for each in hooks]
+    threads = [threading.Thread(target=create, args=(each,)) for each in apis]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -138,99 +140,99 @@ def test_ensure_folder_from_racing_threads_ends_with_one_folder_each(fast_connec
     assert box_stand_in.request_counts["create_folder"] == 12  # every level tried by every thread
 
 
-def test_ensure_folder_refuses_a_file_in_the_way(hook: BoxHook, tmp_path: Path) -> None:
-    folder = hook.ensure_folder("x")
+def test_ensure_folder_refuses_a_file_in_the_way(api: BoxApi, tmp_path: Path) -> None:
+    folder = api.ensure_folder("x")
     (tmp_path / "data").write_bytes(b"not a folder")
-    file = hook.upload(tmp_path / "data", folder)
+    file = api.upload(tmp_path / "data", folder)
     with pytest.raises(BoxNameConflictError, match=rf"a file named 'data' \(id {file.id}\)") as caught:
-        hook.ensure_folder("x/data/y")
+        api.ensure_folder("x/data/y")
     assert caught.value.existing == BoxItem(file.id, "data", "file", None, file.sha1, None)
 
 
-def test_list_folder_follows_markers_to_the_end(hook: BoxHook, box_stand_in: BoxStandIn, tmp_path: Path) -> None:
-    folder = hook.ensure_folder("many")
+def test_list_folder_follows_markers_to_the_end(api: BoxApi, box_stand_in: BoxStandIn, tmp_path: Path) -> None:
+    folder = api.ensure_folder("many")
     for i in range(6):
-        hook.ensure_folder(f"sub-{i:02d}", parent_id=folder)
+        api.ensure_folder(f"sub-{i:02d}", parent_id=folder)
     for i in range(14):
         (tmp_path / f"f{i:02d}.txt").write_bytes(f"file {i}".encode())
-        hook.upload(tmp_path / f"f{i:02d}.txt", folder)
+        api.upload(tmp_path / f"f{i:02d}.txt", folder)
     before = box_stand_in.request_counts.get("list_folder_items", 0)
 
-    items = list(hook.list_folder(folder, page_size=7))
+    items = list(api.list_folder(folder, page_size=7))
 
     assert box_stand_in.request_counts["list_folder_items"] - before == 3  # 7 + 7 + 6
     assert len(items) == 20 and len({item.id for item in items}) == 20
     assert sorted(item.name for item in items if item.type == "folder") == [f"sub-{i:02d}" for i in range(6)]
     f03 = next(item for item in items if item.name == "f03.txt")
     assert f03 == BoxItem(f03.id, "f03.txt", "file", 6, hashlib.sha1(b"file 3").hexdigest(), folder)
-    assert list(hook.list_folder(hook.ensure_folder("empty"))) == []
+    assert list(api.list_folder(api.ensure_folder("empty"))) == []
 
 
-def test_find_item_matches_names_like_box(hook: BoxHook, tmp_path: Path) -> None:
-    folder = hook.ensure_folder("find")
-    sub = hook.ensure_folder("Snapshots", parent_id=folder)
-    assert hook.find_item(folder, "snapshots") == BoxItem(sub, "Snapshots", "folder", 0, None, folder)
-    assert hook.find_item(folder, "missing") is None
+def test_find_item_matches_names_like_box(api: BoxApi, tmp_path: Path) -> None:
+    folder = api.ensure_folder("find")
+    sub = api.ensure_folder("Snapshots", parent_id=folder)
+    assert api.find_item(folder, "snapshots") == BoxItem(sub, "Snapshots", "folder", 0, None, folder)
+    assert api.find_item(folder, "missing") is None
 
 
-def test_rename_folder_and_the_clash_error(hook: BoxHook, box_stand_in: BoxStandIn) -> None:
-    parent = hook.ensure_folder("snapshots")
-    staging = hook.ensure_folder(".incomplete-run-7", parent_id=parent)
-    renamed = hook.rename_folder(staging, "run-7")
+def test_rename_folder_and_the_clash_error(api: BoxApi, box_stand_in: BoxStandIn) -> None:
+    parent = api.ensure_folder("snapshots")
+    staging = api.ensure_folder(".incomplete-run-7", parent_id=parent)
+    renamed = api.rename_folder(staging, "run-7")
     assert (renamed.id, renamed.name, renamed.type, renamed.parent_id) == (staging, "run-7", "folder", parent)
     assert "/snapshots/run-7" in [row["path"] for row in box_stand_in.tree()]
 
-    other = hook.ensure_folder(".incomplete-run-8", parent_id=parent)
+    other = api.ensure_folder(".incomplete-run-8", parent_id=parent)
     with pytest.raises(BoxNameConflictError) as caught:
-        hook.rename_folder(other, "RUN-7")
+        api.rename_folder(other, "RUN-7")
     message = str(caught.value)
     assert "'.incomplete-run-8'" in message and "'RUN-7'" in message and f"'run-7' (id {staging})" in message
     assert caught.value.existing is not None and caught.value.existing.id == staging
-    assert hook.find_item(parent, ".incomplete-run-8") is not None  # left as it was
+    assert api.find_item(parent, ".incomplete-run-8") is not None  # left as it was
 
 
-def test_delete_file_and_folders(hook: BoxHook, box_stand_in: BoxStandIn, tmp_path: Path) -> None:
-    root = hook.ensure_folder("old")
-    leaf = hook.ensure_folder("a/b", parent_id=root)
+def test_delete_file_and_folders(api: BoxApi, box_stand_in: BoxStandIn, tmp_path: Path) -> None:
+    root = api.ensure_folder("old")
+    leaf = api.ensure_folder("a/b", parent_id=root)
     (tmp_path / "seg").write_bytes(b"segment")
-    kept = hook.upload(tmp_path / "seg", root)
-    hook.upload(tmp_path / "seg", leaf)
-    hook.delete_file(kept.id)
-    assert hook.find_item(root, "seg") is None
+    kept = api.upload(tmp_path / "seg", root)
+    api.upload(tmp_path / "seg", leaf)
+    api.delete_file(kept.id)
+    assert api.find_item(root, "seg") is None
 
     with pytest.raises(BoxOperationError) as refused:
-        hook.delete_folder(root, recursive=False)
+        api.delete_folder(root, recursive=False)
     assert refused.value.code == "folder_not_empty" and "folder_not_empty" in str(refused.value)
-    hook.delete_folder(root)
+    api.delete_folder(root)
     assert box_stand_in.tree() == []
     with pytest.raises(BoxOperationError) as gone:
-        hook.delete_file(kept.id)
+        api.delete_file(kept.id)
     assert gone.value.status_code == 404
 
 
 # -- uploads and downloads ----------------------------------------------------------------
 
 
-def test_small_upload_is_direct_with_content_md5_and_round_trips(hook: BoxHook, box_stand_in: BoxStandIn,
+def test_small_upload_is_direct_with_content_md5_and_round_trips(api: BoxApi, box_stand_in: BoxStandIn,
                                                                 tmp_path: Path) -> None:
-    folder = hook.ensure_folder("direct")
+    folder = api.ensure_folder("direct")
     sha1 = write_file(tmp_path / "small.jsonl", 300_000)
-    item = hook.upload(tmp_path / "small.jsonl", folder, "renamed.jsonl")
+    item = api.upload(tmp_path / "small.jsonl", folder, "renamed.jsonl")
     assert item == BoxItem(item.id, "renamed.jsonl", "file", 300_000, sha1, folder)
     assert box_stand_in.request_counts["upload_file"] == 1
     assert "create_upload_session" not in box_stand_in.request_counts
-    assert hook.file_info(item.id) == item
-    assert hook.download(item.id, tmp_path / "back.jsonl") == sha1 == sha1_file(tmp_path / "back.jsonl")
+    assert api.file_info(item.id) == item
+    assert api.download(item.id, tmp_path / "back.jsonl") == sha1 == sha1_file(tmp_path / "back.jsonl")
 
 
-def test_empty_file_uploads(hook: BoxHook, tmp_path: Path) -> None:
+def test_empty_file_uploads(api: BoxApi, tmp_path: Path) -> None:
     (tmp_path / "empty").write_bytes(b"")
-    item = hook.upload(tmp_path / "empty", "0")
+    item = api.upload(tmp_path / "empty", "0")
     assert (item.size, item.sha1) == (0, hashlib.sha1(b"").hexdigest())
-    assert hook.download(item.id, tmp_path / "again") == item.sha1
+    assert api.download(item.id, tmp_path / "again") == item.sha1
 
 
-def test_chunked_upload_sends_every_part_with_its_digest(chunky: BoxHook, box_stand_in: BoxStandIn,
+def test_chunked_upload_sends_every_part_with_its_digest(chunky: BoxApi, box_stand_in: BoxStandIn,
                                                          tmp_path: Path) -> None:
     sha1 = write_file(tmp_path / "seg.bin", 3 * MIB + 12345, seed=1)
     item = chunky.upload(tmp_path / "seg.bin", chunky.ensure_folder("chunked"))
@@ -241,7 +243,7 @@ def test_chunked_upload_sends_every_part_with_its_digest(chunky: BoxHook, box_st
 
 
 @pytest.mark.parametrize("size", [300_000, 3 * MIB + 12345], ids=["direct", "chunked"])
-def test_a_known_sha1_is_trusted_only_as_far_as_box_confirms_it(chunky: BoxHook, box_stand_in: BoxStandIn,
+def test_a_known_sha1_is_trusted_only_as_far_as_box_confirms_it(chunky: BoxApi, box_stand_in: BoxStandIn,
                                                               tmp_path: Path, size: int) -> None:
     folder = chunky.ensure_folder("known")
     sha1 = write_file(tmp_path / "seg.bin", size, seed=3)
@@ -254,14 +256,14 @@ def test_a_known_sha1_is_trusted_only_as_far_as_box_confirms_it(chunky: BoxHook,
 
 def test_chunked_below_boxs_minimum_falls_back_to_direct(fast_connection: str, box_stand_in: BoxStandIn,
                                                          tmp_path: Path) -> None:
-    hook = BoxHook(fast_connection, chunk_threshold=1 * MIB)  # the stand-in keeps Box's 20 MB minimum
+    api = box_api(fast_connection, chunk_threshold=1 * MIB)  # the stand-in keeps Box's 20 MB minimum
     sha1 = write_file(tmp_path / "two.bin", 2 * MIB)
-    assert hook.upload(tmp_path / "two.bin", "0").sha1 == sha1
+    assert api.upload(tmp_path / "two.bin", "0").sha1 == sha1
     counts = box_stand_in.request_counts
     assert (counts["create_upload_session"], counts["upload_file"]) == (1, 1)
 
 
-def test_reupload_of_the_same_bytes_is_a_no_op(chunky: BoxHook, box_stand_in: BoxStandIn, tmp_path: Path) -> None:
+def test_reupload_of_the_same_bytes_is_a_no_op(chunky: BoxApi, box_stand_in: BoxStandIn, tmp_path: Path) -> None:
     folder = chunky.ensure_folder("same")
     write_file(tmp_path / "big.bin", 2 * MIB, seed=2)
     (tmp_path / "small.txt").write_bytes(b"small")
@@ -277,7 +279,7 @@ def test_reupload_of_the_same_bytes_is_a_no_op(chunky: BoxHook, box_stand_in: Bo
 
 
 @pytest.mark.parametrize("size", [100, 2 * MIB], ids=["direct", "chunked"])
-def test_reupload_of_different_bytes_is_refused_or_versioned(chunky: BoxHook, box_stand_in: BoxStandIn,
+def test_reupload_of_different_bytes_is_refused_or_versioned(chunky: BoxApi, box_stand_in: BoxStandIn,
                                                              tmp_path: Path, size: int) -> None:
     folder = chunky.ensure_folder("versions")
     write_file(tmp_path / "seg", size, seed=3)
@@ -296,36 +298,36 @@ def test_reupload_of_different_bytes_is_refused_or_versioned(chunky: BoxHook, bo
     assert chunky.download(first.id, tmp_path / "check") == new_sha1
 
 
-def test_upload_onto_a_folder_name_is_refused(hook: BoxHook, tmp_path: Path) -> None:
-    hook.ensure_folder("taken")
+def test_upload_onto_a_folder_name_is_refused(api: BoxApi, tmp_path: Path) -> None:
+    api.ensure_folder("taken")
     (tmp_path / "taken").write_bytes(b"x")
     with pytest.raises(BoxNameConflictError, match="a folder named 'taken'"):
-        hook.upload(tmp_path / "taken", "0", new_version_if_exists=True)
+        api.upload(tmp_path / "taken", "0", new_version_if_exists=True)
 
 
-def test_corruption_at_rest_is_detected_and_nothing_is_left_behind(hook: BoxHook, box_stand_in: BoxStandIn,
+def test_corruption_at_rest_is_detected_and_nothing_is_left_behind(api: BoxApi, box_stand_in: BoxStandIn,
                                                                    tmp_path: Path) -> None:
     write_file(tmp_path / "seg.bin", 200_000, seed=5)
-    item = hook.upload(tmp_path / "seg.bin", "0")
+    item = api.upload(tmp_path / "seg.bin", "0")
     box_stand_in.corrupt_file(item.id, offset=123_456)
     out = tmp_path / "restore"
     out.mkdir()
 
     with pytest.raises(BoxIntegrityError) as caught:
-        hook.download(item.id, out / "seg.bin")
+        api.download(item.id, out / "seg.bin")
     assert caught.value.expected_sha1 == item.sha1 and caught.value.actual_sha1 != item.sha1
     assert item.sha1 in str(caught.value) and caught.value.actual_sha1 in str(caught.value)
     assert list(out.iterdir()) == []
 
 
-def test_download_checks_the_callers_sha1_and_keeps_an_existing_file(hook: BoxHook, tmp_path: Path) -> None:
+def test_download_checks_the_callers_sha1_and_keeps_an_existing_file(api: BoxApi, tmp_path: Path) -> None:
     (tmp_path / "a").write_bytes(b"abc")
-    item = hook.upload(tmp_path / "a", "0")
+    item = api.upload(tmp_path / "a", "0")
     (tmp_path / "dest").write_bytes(b"previous")
     with pytest.raises(BoxIntegrityError, match="expected " + "0" * 40):
-        hook.download(item.id, tmp_path / "dest", expected_sha1="0" * 40)
+        api.download(item.id, tmp_path / "dest", expected_sha1="0" * 40)
     assert (tmp_path / "dest").read_bytes() == b"previous"
-    assert hook.download(item.id, tmp_path / "dest", expected_sha1=item.sha1.upper()) == item.sha1
+    assert api.download(item.id, tmp_path / "dest", expected_sha1=item.sha1.upper()) == item.sha1
     assert (tmp_path / "dest").read_bytes() == b"abc"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "dest"]
 
@@ -333,7 +335,7 @@ def test_download_checks_the_callers_sha1_and_keeps_an_existing_file(hook: BoxHo
 # -- chunked upload under faults ----------------------------------------------------------
 
 
-def test_chunked_upload_survives_429s_5xx_drops_and_slow_commits(chunky: BoxHook, box_stand_in: BoxStandIn,
+def test_chunked_upload_survives_429s_5xx_drops_and_slow_commits(chunky: BoxApi, box_stand_in: BoxStandIn,
                                                                  tmp_path: Path) -> None:
     sha1 = write_file(tmp_path / "seg.bin", 4 * MIB + 1, seed=6)
     folder = chunky.ensure_folder("faulty")
@@ -351,10 +353,10 @@ def test_chunked_upload_survives_429s_5xx_drops_and_slow_commits(chunky: BoxHook
 
 def test_a_429_storm_on_every_other_request(fast_connection: str, box_stand_in: BoxStandIn, tmp_path: Path) -> None:
     box_stand_in.chunk_minimum, box_stand_in.part_size = MIB, 256 * 1024
-    hook = BoxHook(fast_connection, chunk_threshold=MIB, upload_concurrency=1)  # sequential: every 2nd one is a 429
+    api = box_api(fast_connection, chunk_threshold=MIB, upload_concurrency=1)  # sequential: every 2nd one is a 429
     sha1 = write_file(tmp_path / "seg.bin", 3 * MIB, seed=7)
     box_stand_in.faults.configure(rate_limit_every=2, retry_after_seconds=0.01)
-    assert hook.upload(tmp_path / "seg.bin", "0").sha1 == sha1
+    assert api.upload(tmp_path / "seg.bin", "0").sha1 == sha1
     assert box_stand_in.faults.injected["rate_limit"] >= 14  # token, session, 12 parts, commit
 
 
@@ -367,18 +369,18 @@ def test_parts_are_resent_when_boxsdk_gives_up(
     connection["extra"]["max_attempts"] = 1  # boxsdk itself does not retry at all
     monkeypatch.setenv(variable, json.dumps(connection))
     box_stand_in.chunk_minimum, box_stand_in.part_size = MIB, 256 * 1024
-    hook = BoxHook(fast_connection, chunk_threshold=MIB, upload_concurrency=1)
-    hook.get_conn().auth.retrieve_token(network_session=hook.get_conn().network_session)
+    api = box_api(fast_connection, chunk_threshold=MIB, upload_concurrency=1)
+    api.client.auth.retrieve_token(network_session=api.client.network_session)
     sha1 = write_file(tmp_path / "seg.bin", 3 * MIB, seed=10)
     box_stand_in.faults.configure(server_error_every=4)  # the session (1st request) gets through
 
     with caplog.at_level(logging.WARNING, logger=UPLOAD_LOG):
-        assert hook.upload(tmp_path / "seg.bin", "0").sha1 == sha1
+        assert api.upload(tmp_path / "seg.bin", "0").sha1 == sha1
     retried = [record for record in caplog.records if "trying again" in record.getMessage()]
     assert len(retried) == box_stand_in.faults.injected["server_error"] >= 3
 
 
-def test_a_failed_part_aborts_the_session(chunky: BoxHook, box_stand_in: BoxStandIn, tmp_path: Path,
+def test_a_failed_part_aborts_the_session(chunky: BoxApi, box_stand_in: BoxStandIn, tmp_path: Path,
                                           upload_log_hooks) -> None:
     write_file(tmp_path / "seg.bin", 3 * MIB, seed=8)
     # The local file shrinks once the session exists: parts past the new end cannot be read.
@@ -392,9 +394,9 @@ def test_a_failed_part_aborts_the_session(chunky: BoxHook, box_stand_in: BoxStan
     assert "commit_upload_session" not in box_stand_in.request_counts and box_stand_in.tree() == []
 
 
-def test_a_part_box_already_holds_counts_as_uploaded(chunky: BoxHook, box_stand_in: BoxStandIn, box_client: BoxClient,
+def test_a_part_box_already_holds_counts_as_uploaded(chunky: BoxApi, box_stand_in: BoxStandIn, box_client: BoxClient,
                                                      tmp_path: Path, upload_log_hooks) -> None:
-    """A part re-sent after its first response was lost gets 409; the hook finds Box's copy and goes on."""
+    """A part re-sent after its first response was lost gets 409; the api finds Box's copy and goes on."""
     sha1 = write_file(tmp_path / "seg.bin", 2 * MIB, seed=9)
     part_size = box_stand_in.part_size
     first_part = (tmp_path / "seg.bin").read_bytes()[:part_size]
@@ -410,10 +412,10 @@ def test_a_part_box_already_holds_counts_as_uploaded(chunky: BoxHook, box_stand_
 
     assert item.sha1 == sha1
     assert box_stand_in.request_counts["list_upload_session_parts"] == 1
-    assert box_stand_in.request_counts["upload_part"] == 8 + 1  # 8 parts by the hook, one by the "lost" attempt
+    assert box_stand_in.request_counts["upload_part"] == 8 + 1  # 8 parts by the api, one by the "lost" attempt
 
 
-def test_a_commit_whose_response_was_lost(chunky: BoxHook, box_stand_in: BoxStandIn, box_client: BoxClient,
+def test_a_commit_whose_response_was_lost(chunky: BoxApi, box_stand_in: BoxStandIn, box_client: BoxClient,
                                           tmp_path: Path, upload_log_hooks) -> None:
     """The commit went through but its answer never arrived; the retry finds the session gone (404)."""
     sha1 = write_file(tmp_path / "seg.bin", 2 * MIB, seed=11)
