@@ -163,8 +163,8 @@ def _log_to_stderr(level: int) -> None:
 def _exit_code_for(exc: BaseException) -> int:
     from airflow_provider_vectorbackup.exceptions import CredentialsRejected
     from airflow_provider_vectorbackup.hooks.astra import AstraConnectionError
-    from airflow_provider_vectorbackup.hooks.box_client import BoxConnectionError
-    from airflow_provider_vectorbackup.hooks.box_items import BoxIntegrityError
+    from airflow_provider_vectorbackup.stores.box.auth import BoxConnectionError
+    from airflow_provider_vectorbackup.stores.box.items import BoxIntegrityError
     from airflow_provider_vectorbackup.jobs.restore import RestoreNotValidated, SnapshotUnusable, TargetConflict
     from airflow_provider_vectorbackup.keys import KeyConfigurationError
     from airflow_provider_vectorbackup.snapshot.errors import (
@@ -184,6 +184,7 @@ def _exit_code_for(exc: BaseException) -> int:
 # -- configuration --------------------------------------------------------------------------------
 
 def _store(args: argparse.Namespace, *, create: bool = False) -> Any:
+    from airflow_provider_vectorbackup.hooks.connections import connection_settings
     from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
     try:
@@ -191,7 +192,7 @@ def _store(args: argparse.Namespace, *, create: bool = False) -> Any:
                                         box_conn_id=args.box_conn_id, box_folder_id=args.box_folder_id)
     except ValueError as exc:
         raise UsageError(str(exc).replace("box_folder", "--box-folder").replace("local_folder", "--local-folder"))
-    return spec, spec.open(create=create)
+    return spec, spec.open(connection_settings, create=create)
 
 
 def _astra(args: argparse.Namespace) -> Any:

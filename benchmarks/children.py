@@ -181,13 +181,13 @@ def dump_ours(collection: str, snapshot_id: str, out: str | None = None, box_fol
     started = time.perf_counter()
     if box_folder is not None:
         from airflow_provider_vectorbackup.hooks.box import BoxHook
-        from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore
+        from airflow_provider_vectorbackup.stores.box.store import BoxStore
 
-        store: Any = BoxSnapshotStore.at_path(BoxHook(BOX_CONN_ID), box_folder, create=True)
+        store: Any = BoxStore.at_path(BoxHook(BOX_CONN_ID).get_conn(), box_folder, create=True)
     else:
-        from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
+        from airflow_provider_vectorbackup.stores.local import LocalStore
 
-        store = LocalSnapshotStore(out)
+        store = LocalStore(out)
     options: dict[str, Any] = {"compression": compression}
     if segment_max_bytes is not None:
         options["segment_max_bytes"] = segment_max_bytes
@@ -258,7 +258,7 @@ def restore_ours(store: str, snapshot_id: str, collection: str, target_prefix: s
     """
     from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
     from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
-    from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
+    from airflow_provider_vectorbackup.stores.local import LocalStore
 
     hook = AstraDBHook(ASTRA_CONN_ID)
     marks: dict[str, float] = {}
@@ -274,7 +274,7 @@ def restore_ours(store: str, snapshot_id: str, collection: str, target_prefix: s
     hook.insert_documents = timed_insert  # type: ignore[method-assign]
     options = RestoreOptions(collections=[collection], target_prefix=target_prefix)
     started = time.perf_counter()
-    report = restore_snapshot(LocalSnapshotStore(store), snapshot_id, hook, options)
+    report = restore_snapshot(LocalStore(store), snapshot_id, hook, options)
     finished = time.perf_counter()
     result = report["collections"][collection]
     return {
@@ -310,14 +310,15 @@ def upload_baseline(box: dict[str, str], path: str, name: str) -> dict[str, Any]
 
 @side
 def upload_ours(path: str, name: str, chunk_threshold: int) -> dict[str, Any]:
-    """``BoxHook.upload``: SHA-1 of the file, then its own chunked upload with parts in parallel."""
-    from airflow_provider_vectorbackup.hooks.box import BoxHook
+    """``BoxApi.upload``: SHA-1 of the file, then its own chunked upload with parts in parallel."""
+    from airflow_provider_vectorbackup.hooks.connections import connection_settings
+    from airflow_provider_vectorbackup.stores.box.client import BoxApi
 
     started = time.perf_counter()
-    hook = BoxHook(BOX_CONN_ID, chunk_threshold=chunk_threshold)
-    item = hook.upload(path, "0", name)
+    api = BoxApi.from_connection(connection_settings(BOX_CONN_ID), chunk_threshold=chunk_threshold)
+    item = api.upload(path, "0", name)
     return {"bytes": os.path.getsize(path), "seconds": time.perf_counter() - started, "sha1": item.sha1,
-            "streams": hook.upload_concurrency}
+            "streams": api.upload_concurrency}
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id
 from airflow_provider_vectorbackup.snapshot.signing import ManifestSigner
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES, SnapshotWriter
-from airflow_provider_vectorbackup.stores.base import SnapshotExistsError, SnapshotStore
+from airflow_provider_vectorbackup.stores.base import SnapshotExistsError, Store
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class DumpOptions:
 
 
 def dump_snapshot(
-    astra: AstraDBHook, store: SnapshotStore, snapshot_id: str, options: DumpOptions = DumpOptions(), *,
+    astra: AstraDBHook, store: Store, snapshot_id: str, options: DumpOptions = DumpOptions(), *,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> DumpOutcome:
     """Stream every selected collection into ``store`` as snapshot ``snapshot_id``.

@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.manifest import Manifest
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
-from airflow_provider_vectorbackup.stores.base import SnapshotExistsError, SnapshotStore, StoredSnapshot
+from airflow_provider_vectorbackup.stores.base import SnapshotExistsError, Store, StoredSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class DumpOutcome:
     already_complete: bool = False
 
 
-def sealed_by(store: SnapshotStore, snapshot_id: str, producer: dict[str, str] | None) -> tuple[StoredSnapshot, Manifest]:
+def sealed_by(store: Store, snapshot_id: str, producer: dict[str, str] | None) -> tuple[StoredSnapshot, Manifest]:
     """A sealed snapshot and its manifest, if this producer made it; a retry may report it, never another DAG's.
 
     :raises SnapshotExistsError: another producer's snapshot has this id.
@@ -42,7 +42,7 @@ def sealed_by(store: SnapshotStore, snapshot_id: str, producer: dict[str, str] |
     return existing, manifest
 
 
-def already_complete(store: SnapshotStore, snapshot_id: str, collections: list[str] | None,
+def already_complete(store: Store, snapshot_id: str, collections: list[str] | None,
                      producer: dict[str, str] | None) -> DumpOutcome:
     """A retry after the snapshot was sealed: report it, but only if it is this producer's and holds what was asked.
 

@@ -26,7 +26,7 @@ from airflow_provider_vectorbackup.snapshot.reader import Snapshot, open_snapsho
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers
 from airflow_provider_vectorbackup.snapshot.similarity import NearestNeighbours, id_key, recall_at_k, vector_of
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
-from airflow_provider_vectorbackup.stores.base import SnapshotStore, download_and_verify
+from airflow_provider_vectorbackup.stores.base import Store, download_and_verify
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class RestoreOptions:
             raise ValueError(f"scan_mode must be one of {SCAN_MODES}, not {self.scan_mode!r}")
 
 
-def restore_snapshot(store: SnapshotStore, snapshot_id: str, astra: AstraDBHook,
+def restore_snapshot(store: Store, snapshot_id: str, astra: AstraDBHook,
                      options: RestoreOptions = RestoreOptions()) -> dict[str, Any]:
     """Restore and validate; return the validation report.
 
@@ -98,7 +98,7 @@ class _Restore:
         self.astra = astra
         self.options = options
 
-    def run(self, store: SnapshotStore, snapshot_id: str) -> dict[str, Any]:
+    def run(self, store: Store, snapshot_id: str) -> dict[str, Any]:
         stored = store.get(snapshot_id)
         if stored.state is SnapshotState.IN_PROGRESS:
             raise SnapshotUnusable(f"snapshot {stored.snapshot_id} is still in progress (or was abandoned by a crash); "

@@ -49,7 +49,7 @@ from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME
 from airflow_provider_vectorbackup.snapshot.verify import StoredFile
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES, SnapshotWriter
 from airflow_provider_vectorbackup.stores.base import (
-    PendingSnapshot, SnapshotExistsError, SnapshotSealedError, SnapshotStore,
+    PendingSnapshot, SnapshotExistsError, SnapshotSealedError, Store,
 )
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class CollectionOutcome:
 
 
 def plan_snapshot(
-    astra: AstraDBHook, store: SnapshotStore, snapshot_id: str, options: DumpOptions = DumpOptions(),
+    astra: AstraDBHook, store: Store, snapshot_id: str, options: DumpOptions = DumpOptions(),
 ) -> SnapshotPlan:
     """Create ``.<id>.inprogress`` and list the collections to dump into it (``None``: the whole keyspace).
 
@@ -176,7 +176,7 @@ def _seal_failed_plan(pending: PendingSnapshot, plan: SnapshotPlan, exc: BaseExc
 
 
 def dump_collection(
-    astra: AstraDBHook, store: SnapshotStore, plan: SnapshotPlan, name: str, options: DumpOptions = DumpOptions(), *,
+    astra: AstraDBHook, store: Store, plan: SnapshotPlan, name: str, options: DumpOptions = DumpOptions(), *,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> CollectionOutcome:
     """Write collection ``name`` into the planned snapshot, from scratch, and return its entry for the commit.
@@ -223,7 +223,7 @@ def dump_collection(
 
 
 def commit_snapshot(
-    store: SnapshotStore, plan: SnapshotPlan, results: Iterable[Mapping[str, Any] | None],
+    store: Store, plan: SnapshotPlan, results: Iterable[Mapping[str, Any] | None],
     options: DumpOptions = DumpOptions(),
 ) -> DumpOutcome:
     """Seal the planned snapshot from the entries its collections' tasks returned.
@@ -356,7 +356,7 @@ def _reconcile(pending: PendingSnapshot, plan: SnapshotPlan, entries: dict[str, 
     return strays
 
 
-def _already_sealed(store: SnapshotStore, snapshot_id: str, producer: dict[str, str] | None) -> DumpOutcome:
+def _already_sealed(store: Store, snapshot_id: str, producer: dict[str, str] | None) -> DumpOutcome:
     """A snapshot sealed before this commit ran (a retry after a lost success): report it as it is."""
     existing, manifest = sealed_by(store, snapshot_id, producer)
     log.warning("Snapshot %s is already sealed (%s) in %s; reporting it as it is", snapshot_id, manifest.status,

@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS
 from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.jobs.collection import UnknownCollectionsError
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
 from airflow_provider_vectorbackup.jobs.outcome import summary_of
@@ -136,7 +137,7 @@ class VectorDumpOperator(StoreArguments, BaseOperator):
             raise AirflowFailException(str(exc)) from None
         spec = self.store_spec()
         try:
-            outcome = dump_snapshot(self.astra_hook, spec.open(create=True), snapshot_id, options)
+            outcome = dump_snapshot(self.astra_hook, spec.open(connection_settings, create=True), snapshot_id, options)
         except (UnknownCollectionsError, SnapshotExistsError) as exc:
             raise AirflowException(str(exc)) from None
         summary = summary_of(outcome, spec.kind, spec.folder)

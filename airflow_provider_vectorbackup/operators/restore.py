@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperat
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.astra_scan import SCAN_MODES
 from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.jobs.restore import (
     RestoreNotValidated, RestoreOptions, RestoreRefused, restore_snapshot,
 )
@@ -108,6 +109,6 @@ class RestoreOperator(StoreArguments, BaseOperator):
                 identities=identities_from_connection(self.encryption_conn_id) if self.encryption_conn_id else None,
                 verifier=verifier_from_connection(self.signing_conn_id) if self.signing_conn_id else None)
             snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
-            return restore_snapshot(self.store_spec().open(), snapshot_id, self.astra_hook, options)
+            return restore_snapshot(self.store_spec().open(connection_settings), snapshot_id, self.astra_hook, options)
         except (RestoreRefused, RestoreNotValidated, KeyConfigurationError) as exc:
             raise AirflowFailException(str(exc)) from None

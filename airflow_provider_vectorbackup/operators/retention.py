@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.operators.snapshot_ids import SNAPSHOT_ID_KEY
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.retention import RetentionPolicy, SnapshotRecord, plan_retention
-from airflow_provider_vectorbackup.stores.base import SnapshotStore, StoredSnapshot
+from airflow_provider_vectorbackup.stores.base import Store, StoredSnapshot
 from airflow_provider_vectorbackup.stores.spec import StoreArguments
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class RetentionOperator(StoreArguments, BaseOperator):
         ledger = merge_ledgers(ti.xcom_pull(task_ids=self.task_id, key=LEDGER_KEY, include_prior_dates=True))
         if current:
             ledger[current] = {"verified": current_verified or ledger.get(current, {}).get("verified", False)}
-        store = self.store_spec().open()
+        store = self.store_spec().open(connection_settings)
         stored = store.snapshots()
         present = {s.snapshot_id for s in stored}
         ledger = {sid: facts for sid, facts in ledger.items() if sid in present}
@@ -109,7 +110,7 @@ class RetentionOperator(StoreArguments, BaseOperator):
                 store.delete(by_id[(decision.record.ref.snapshot_id, decision.record.ref.state)])
         return {**plan.to_dict(), "dry_run": self.dry_run}
 
-    def _is_ours(self, store: SnapshotStore, snapshot: StoredSnapshot, ledger: dict[str, Any],
+    def _is_ours(self, store: Store, snapshot: StoredSnapshot, ledger: dict[str, Any],
                  context: Context) -> bool:
         if snapshot.snapshot_id not in ledger:
             return False

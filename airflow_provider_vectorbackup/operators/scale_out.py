@@ -23,6 +23,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS
 from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.jobs.collection import UnknownCollectionsError
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions
 from airflow_provider_vectorbackup.jobs.outcome import summary_of
@@ -145,7 +146,7 @@ class SnapshotPlanOperator(StoreArguments, BaseOperator):
             options = self.dump_options(
                 collections=self.collections, staging_dir=self.staging_dir,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id})
-            plan = plan_snapshot(self.astra_hook, spec.open(create=True), snapshot_id, options)
+            plan = plan_snapshot(self.astra_hook, spec.open(connection_settings, create=True), snapshot_id, options)
         except (UnknownCollectionsError, SnapshotExistsError, ValueError) as exc:
             raise AirflowException(str(exc)) from None
         ti.xcom_push(key=PLAN_KEY, value={
@@ -196,7 +197,7 @@ class CollectionDumpOperator(BaseOperator):
         if not config:
             raise AirflowFailException(f"task {self.plan_task_id!r} pushed no snapshot plan to XCom; did it succeed?")
         plan = SnapshotPlan.from_dict(config["plan"])
-        store = StoreSpec(**config["store"]).open()
+        store = StoreSpec(**config["store"]).open(connection_settings)
         astra = AstraDBHook(config["astra_conn_id"], keyspace=config["keyspace"])
         encryption = encryption_from_connection(config["encryption_conn_id"]) if config["encryption_conn_id"] else None
         try:
@@ -289,7 +290,7 @@ class SnapshotCommitOperator(StoreArguments, BaseOperator):
                 signer=signer_from_connection(config["signing_conn_id"]) if config["signing_conn_id"] else None,
                 encryption=(encryption_from_connection(config["encryption_conn_id"])
                             if config["encryption_conn_id"] else None))
-            outcome = commit_snapshot(spec.open(), plan, results, options)
+            outcome = commit_snapshot(spec.open(connection_settings), plan, results, options)
         except SnapshotExistsError as exc:
             raise AirflowFailException(str(exc)) from None
         summary = summary_of(outcome, spec.kind, spec.folder)

@@ -63,7 +63,9 @@ class PendingSnapshot(Protocol):
         ...
 
 
-class SnapshotStore(Protocol):
+class Store(Protocol):
+    """A place that holds snapshot folders. Each store passes ``tests/stores/test_store_conformance.py``."""
+
     kind: str
     """``"box"`` or ``"local"``."""
 
@@ -100,7 +102,7 @@ class SnapshotStore(Protocol):
     def delete(self, snapshot: StoredSnapshot) -> None: ...
 
 
-def download_and_verify(store: SnapshotStore, snapshot: StoredSnapshot, local_root: str | Path, *,
+def download_and_verify(store: Store, snapshot: StoredSnapshot, local_root: str | Path, *,
                         allow_incomplete: bool = False, verifier: Verifiers | None = None,
                         identities: AgeIdentities | None = None,
                         scratch_dir: str | Path | None = None) -> tuple[Path | None, VerifyReport]:

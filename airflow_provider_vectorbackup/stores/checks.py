@@ -9,7 +9,7 @@ from typing import Any
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.stores.base import download_and_verify
-from airflow_provider_vectorbackup.stores.spec import StoreSpec
+from airflow_provider_vectorbackup.stores.spec import Connections, StoreSpec
 
 LEVELS = ("files", "deep")
 WAITING, SEALED, VERIFIED, FAILED = "waiting", "sealed", "verified", "failed"
@@ -22,10 +22,10 @@ class SnapshotCheck:
     report: dict[str, Any] | None = None
 
 
-def check_sealed(spec: StoreSpec, snapshot_id: str) -> SnapshotCheck:
+def check_sealed(spec: StoreSpec, snapshot_id: str, *, connections: Connections) -> SnapshotCheck:
     """Blocking but light: is the snapshot sealed yet (complete or INCOMPLETE)? Used while waiting in a trigger."""
     try:
-        snapshot = spec.open().get(snapshot_id)
+        snapshot = spec.open(connections).get(snapshot_id)
     except SnapshotStateError as exc:
         return SnapshotCheck(WAITING, str(exc))
     if snapshot.state is SnapshotState.IN_PROGRESS:
@@ -34,7 +34,7 @@ def check_sealed(spec: StoreSpec, snapshot_id: str) -> SnapshotCheck:
 
 
 def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomplete: bool = False, *,
-                   verifier: Any = None, identities: Any = None) -> SnapshotCheck:
+                   connections: Connections, verifier: Any = None, identities: Any = None) -> SnapshotCheck:
     """Blocking: look for the snapshot and, once sealed, verify it at ``level``.
 
     ``files`` compares every listed file's presence, size and checksum with the manifest (in Box,
@@ -45,7 +45,7 @@ def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomple
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
     try:
-        store = spec.open()
+        store = spec.open(connections)
         snapshot = store.get(snapshot_id)
     except SnapshotStateError as exc:
         return SnapshotCheck(WAITING, str(exc))

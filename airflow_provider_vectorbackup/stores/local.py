@@ -21,7 +21,7 @@ from airflow_provider_vectorbackup.stores.base import StoredSnapshot, joinable, 
 log = logging.getLogger(__name__)
 
 
-class LocalSnapshotStore:
+class LocalStore:
     """Snapshots kept side by side in one folder, e.g. a network share or a download of a Box snapshot.
 
     :param root: the folder; created when a snapshot is first written into it.
@@ -78,7 +78,7 @@ class LocalSnapshotStore:
 class LocalPendingSnapshot:
     """Files move from the writer's staging folder into ``.<id>.inprogress``; sealing renames it."""
 
-    def __init__(self, store: LocalSnapshotStore, snapshot_id: str, path: Path) -> None:
+    def __init__(self, store: LocalStore, snapshot_id: str, path: Path) -> None:
         self.store = store
         self.snapshot_id = snapshot_id
         self.path = path

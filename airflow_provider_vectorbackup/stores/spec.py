@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from airflow_provider_vectorbackup.stores.base import SnapshotStore
+from airflow_provider_vectorbackup.connection import ConnectionSettings
+from airflow_provider_vectorbackup.stores.base import Store
+
+Connections = Callable[[str], ConnectionSettings]
+"""Resolves a connection id to its settings: ``hooks.connections.connection_settings`` in Airflow and the CLI."""
 
 KINDS = ("box", "local")
 
@@ -34,16 +39,20 @@ class StoreSpec:
             return cls("local", local_folder)
         return cls("box", box_folder, box_conn_id, box_folder_id)
 
-    def open(self, *, create: bool = False) -> SnapshotStore:
-        """The store; with ``create`` its folder is made if missing, else a missing Box folder is an error."""
+    def open(self, connections: Connections, *, create: bool = False) -> Store:
+        """The store; with ``create`` its folder is made if missing, else a missing Box folder is an error.
+
+        :param connections: looks up ``box_conn_id`` (not called for a local store).
+        """
         if self.kind == "local":
-            from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
+            from airflow_provider_vectorbackup.stores.local import LocalStore
 
-            return LocalSnapshotStore(self.folder)
-        from airflow_provider_vectorbackup.hooks.box import BoxHook
-        from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore
+            return LocalStore(self.folder)
+        from airflow_provider_vectorbackup.stores.box.client import BoxApi
+        from airflow_provider_vectorbackup.stores.box.store import BoxStore
 
-        return BoxSnapshotStore.at_path(BoxHook(self.box_conn_id), self.folder, self.box_folder_id, create=create)
+        api = BoxApi.from_connection(connections(self.box_conn_id))
+        return BoxStore.at_path(api, self.folder, self.box_folder_id, create=create)
 
     def uri(self) -> str:
         """For Assets: ``box://<folder>`` or ``file://<absolute path>``."""

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow_provider_vectorbackup.compat import BaseTrigger, TriggerEvent
+from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.stores.checks import WAITING, check_sealed
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
@@ -34,7 +35,8 @@ class ManifestVerifyTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
             while True:
-                check = await asyncio.to_thread(check_sealed, StoreSpec(**self.store), self.snapshot_id)
+                check = await asyncio.to_thread(check_sealed, StoreSpec(**self.store), self.snapshot_id,
+                                                connections=connection_settings)
                 if check.outcome != WAITING:
                     yield TriggerEvent({"status": "success", "message": check.message})
                     return

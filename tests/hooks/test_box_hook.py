@@ -1,434 +1,102 @@
-"""BoxHook against the Box stand-in, with the real boxsdk over HTTP: folders, uploads, downloads, faults.
+"""BoxHook: an Airflow connection in, a configured BoxApi out, secrets kept out of everything on the way.
 
-The hook is never mocked; tests act at exact points of its work through log messages
-(:class:`OnLogMessage`) instead of patching or sleeping.
+The client's own behaviour (folders, verified transfers, auth kinds, throttling) is tested in
+``tests/stores/box/``; here only what the hook adds: the connection lookup, caching, the test.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import logging
 import os
-import threading
-from collections.abc import Callable, Iterator
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from box_sdk_gen import BoxClient
 
-from airflow_provider_vectorbackup.hooks.box_items import BoxOperationError
-from airflow_provider_vectorbackup.hooks.box import BoxHook, BoxIntegrityError, BoxItem, BoxNameConflictError
-from airflow_provider_vectorbackup.hooks.box_upload import sha_digest
+from airflow_provider_vectorbackup.exceptions import CredentialsRejected
+from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.stores.box.client import BoxApi
 from airflow_provider_vectorbackup.testing.box import BoxStandIn
-from tests.hooks.box_hook_helpers import MIB, OnLogMessage, sha1_file, write_file
-
-UPLOAD_LOG = "airflow_provider_vectorbackup.hooks.box_upload"
+from tests.stores.box.helpers import jwt_app_config, rsa_pair, stand_in_urls
 
 
-@pytest.fixture
-def fast_connection(box_connection: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """``box_default`` with millisecond retry back-off, for faults that come without Retry-After."""
-    variable = f"AIRFLOW_CONN_{box_connection.upper()}"
-    connection = json.loads(os.environ[variable])
-    connection["extra"]["retry_base_interval"] = 0.001
-    monkeypatch.setenv(variable, json.dumps(connection))
-    return box_connection
+@pytest.fixture(scope="module")
+def jwt_stand_in() -> Iterator[BoxStandIn]:
+    """A stand-in with a developer token and a JWT key of its own (the canary keys are unknown to it)."""
+    with BoxStandIn(jwt_public_key=rsa_pair("stand-in")[1], developer_token="stand-in-token") as stand_in:
+        yield stand_in
 
 
-@pytest.fixture
-def hook(fast_connection: str) -> BoxHook:
-    return BoxHook(fast_connection)
+def _use(monkeypatch: pytest.MonkeyPatch, conn_id: str, **connection: object) -> BoxHook:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "box", **connection}))
+    return BoxHook(conn_id)
 
 
-@pytest.fixture
-def chunky(box_stand_in: BoxStandIn, fast_connection: str) -> BoxHook:
-    """A hook that uploads chunked from 1 MiB, against a stand-in with a 1 MiB minimum and 256 KiB parts."""
-    box_stand_in.chunk_minimum = 1 * MIB
-    box_stand_in.part_size = 256 * 1024
-    return BoxHook(fast_connection, chunk_threshold=1 * MIB, upload_concurrency=3)
+def test_init_looks_nothing_up_and_repr_is_plain(box_stand_in: BoxStandIn) -> None:
+    hook = BoxHook("no_such_connection")  # an unknown id fails on first use, not here
+    assert repr(hook) == "BoxHook(box_conn_id='no_such_connection')"
+    assert "conn" not in hook.__dict__ and box_stand_in.request_counts == {}
+    identity = (BoxHook.conn_type, BoxHook.default_conn_name, BoxHook.conn_name_attr, BoxHook.hook_name)
+    assert identity == ("box", "box_default", "box_conn_id", "Box")
 
 
-@pytest.fixture
-def upload_log_hooks() -> Iterator[Callable[[str, Callable[[logging.LogRecord], None]], OnLogMessage]]:
-    """Register actions to run when the chunked uploader logs a given message."""
-    logger, handlers = logging.getLogger(UPLOAD_LOG), []
-    level = logger.level
-    logger.setLevel(logging.INFO)
-
-    def register(prefix: str, action: Callable[[logging.LogRecord], None]) -> OnLogMessage:
-        handlers.append(OnLogMessage(prefix, action))
-        logger.addHandler(handlers[-1])
-        return handlers[-1]
-
-    yield register
-    for handler in handlers:
-        logger.removeHandler(handler)
-    logger.setLevel(level)
-
-
-# -- construction -------------------------------------------------------------------------
-
-
-def test_init_does_no_io_and_repr_is_plain(box_stand_in: BoxStandIn) -> None:
-    hook = BoxHook("no_such_connection", chunk_threshold=123, upload_concurrency=2)
-    assert repr(hook) == "BoxHook(box_conn_id='no_such_connection', chunk_threshold=123, upload_concurrency=2)"
-    assert box_stand_in.request_counts == {}
-    identity = (BoxHook.conn_type, BoxHook.default_conn_name, BoxHook.conn_name_attr)
-    assert identity == ("box", "box_default", "box_conn_id")
-
-
-@pytest.mark.parametrize("kwargs", [{"chunk_threshold": -1}, {"upload_concurrency": 0}])
-def test_init_rejects_nonsense_settings(kwargs: dict) -> None:
-    with pytest.raises(ValueError, match=next(iter(kwargs))):
-        BoxHook(**kwargs)
-
-
-def test_client_is_built_once(hook: BoxHook, box_stand_in: BoxStandIn) -> None:
-    assert hook.get_conn() is hook.get_conn() is hook.client
-    hook.ensure_folder("a")
-    hook.ensure_folder("b")
+def test_get_conn_is_one_box_api_for_the_connection(box_connection: str, box_stand_in: BoxStandIn) -> None:
+    hook = BoxHook(box_connection)
+    api = hook.get_conn()
+    assert isinstance(api, BoxApi) and api is hook.get_conn() is hook.conn
+    assert api.conn_id == box_connection
+    api.ensure_folder("a")
+    hook.get_conn().ensure_folder("b")
     assert box_stand_in.tokens_issued == 1
 
 
-# -- folders ------------------------------------------------------------------------------
-
-
-def test_ensure_folder_creates_nested_paths_idempotently(hook: BoxHook, box_stand_in: BoxStandIn) -> None:
-    leaf = hook.ensure_folder("backups/articles/2026-11-22")
-    assert hook.ensure_folder("/backups//articles/2026-11-22/") == leaf
-    assert hook.ensure_folder("BACKUPS/Articles/2026-11-22") == leaf  # Box names are case-insensitive
-    assert [row["path"] for row in box_stand_in.tree()] == [
-        "/backups", "/backups/articles", "/backups/articles/2026-11-22"]
-    backups = hook.ensure_folder("backups")
-    assert hook.ensure_folder("articles/2026-11-22", parent_id=backups) == leaf
-    assert hook.ensure_folder("", parent_id=backups) == backups
-
-
-def test_ensure_folder_uses_a_folder_another_client_created(hook: BoxHook, box_client: BoxClient,
-                                                            box_stand_in: BoxStandIn) -> None:
-    from box_sdk_gen import CreateFolderParent
-
-    theirs = box_client.folders.create_folder("shared", CreateFolderParent(id="0")).id
-    assert hook.ensure_folder("shared/mine") != theirs
-    assert hook.ensure_folder("shared") == theirs
-    assert len(box_stand_in.tree()) == 2
-
-
-def test_ensure_folder_from_racing_threads_ends_with_one_folder_each(fast_connection: str,
-                                                                     box_stand_in: BoxStandIn) -> None:
-    hooks = [BoxHook(fast_connection) for _ in range(4)]
-    for each in hooks:
-        each.get_conn().auth.retrieve_token(network_session=each.get_conn().network_session)  # tokens up front
-    start = threading.Barrier(len(hooks))
-    results: list[str] = []
-
-    def create(each: BoxHook) -> None:
-        start.wait()
-        results.append(each.ensure_folder("race/a/b"))
-
-    threads = [threading.Thread(target=create, args=(each,)) for each in hooks]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(results) == 4 and len(set(results)) == 1
-    assert [row["path"] for row in box_stand_in.tree()] == ["/race", "/race/a", "/race/a/b"]
-    assert box_stand_in.request_counts["create_folder"] == 12  # every level tried by every thread
-
-
-def test_ensure_folder_refuses_a_file_in_the_way(hook: BoxHook, tmp_path: Path) -> None:
-    folder = hook.ensure_folder("x")
-    (tmp_path / "data").write_bytes(b"not a folder")
-    file = hook.upload(tmp_path / "data", folder)
-    with pytest.raises(BoxNameConflictError, match=rf"a file named 'data' \(id {file.id}\)") as caught:
-        hook.ensure_folder("x/data/y")
-    assert caught.value.existing == BoxItem(file.id, "data", "file", None, file.sha1, None)
-
-
-def test_list_folder_follows_markers_to_the_end(hook: BoxHook, box_stand_in: BoxStandIn, tmp_path: Path) -> None:
-    folder = hook.ensure_folder("many")
-    for i in range(6):
-        hook.ensure_folder(f"sub-{i:02d}", parent_id=folder)
-    for i in range(14):
-        (tmp_path / f"f{i:02d}.txt").write_bytes(f"file {i}".encode())
-        hook.upload(tmp_path / f"f{i:02d}.txt", folder)
-    before = box_stand_in.request_counts.get("list_folder_items", 0)
-
-    items = list(hook.list_folder(folder, page_size=7))
-
-    assert box_stand_in.request_counts["list_folder_items"] - before == 3  # 7 + 7 + 6
-    assert len(items) == 20 and len({item.id for item in items}) == 20
-    assert sorted(item.name for item in items if item.type == "folder") == [f"sub-{i:02d}" for i in range(6)]
-    f03 = next(item for item in items if item.name == "f03.txt")
-    assert f03 == BoxItem(f03.id, "f03.txt", "file", 6, hashlib.sha1(b"file 3").hexdigest(), folder)
-    assert list(hook.list_folder(hook.ensure_folder("empty"))) == []
-
-
-def test_find_item_matches_names_like_box(hook: BoxHook, tmp_path: Path) -> None:
-    folder = hook.ensure_folder("find")
-    sub = hook.ensure_folder("Snapshots", parent_id=folder)
-    assert hook.find_item(folder, "snapshots") == BoxItem(sub, "Snapshots", "folder", 0, None, folder)
-    assert hook.find_item(folder, "missing") is None
-
-
-def test_rename_folder_and_the_clash_error(hook: BoxHook, box_stand_in: BoxStandIn) -> None:
-    parent = hook.ensure_folder("snapshots")
-    staging = hook.ensure_folder(".incomplete-run-7", parent_id=parent)
-    renamed = hook.rename_folder(staging, "run-7")
-    assert (renamed.id, renamed.name, renamed.type, renamed.parent_id) == (staging, "run-7", "folder", parent)
-    assert "/snapshots/run-7" in [row["path"] for row in box_stand_in.tree()]
-
-    other = hook.ensure_folder(".incomplete-run-8", parent_id=parent)
-    with pytest.raises(BoxNameConflictError) as caught:
-        hook.rename_folder(other, "RUN-7")
-    message = str(caught.value)
-    assert "'.incomplete-run-8'" in message and "'RUN-7'" in message and f"'run-7' (id {staging})" in message
-    assert caught.value.existing is not None and caught.value.existing.id == staging
-    assert hook.find_item(parent, ".incomplete-run-8") is not None  # left as it was
-
-
-def test_delete_file_and_folders(hook: BoxHook, box_stand_in: BoxStandIn, tmp_path: Path) -> None:
-    root = hook.ensure_folder("old")
-    leaf = hook.ensure_folder("a/b", parent_id=root)
-    (tmp_path / "seg").write_bytes(b"segment")
-    kept = hook.upload(tmp_path / "seg", root)
-    hook.upload(tmp_path / "seg", leaf)
-    hook.delete_file(kept.id)
-    assert hook.find_item(root, "seg") is None
-
-    with pytest.raises(BoxOperationError) as refused:
-        hook.delete_folder(root, recursive=False)
-    assert refused.value.code == "folder_not_empty" and "folder_not_empty" in str(refused.value)
-    hook.delete_folder(root)
-    assert box_stand_in.tree() == []
-    with pytest.raises(BoxOperationError) as gone:
-        hook.delete_file(kept.id)
-    assert gone.value.status_code == 404
-
-
-# -- uploads and downloads ----------------------------------------------------------------
-
-
-def test_small_upload_is_direct_with_content_md5_and_round_trips(hook: BoxHook, box_stand_in: BoxStandIn,
-                                                                tmp_path: Path) -> None:
-    folder = hook.ensure_folder("direct")
-    sha1 = write_file(tmp_path / "small.jsonl", 300_000)
-    item = hook.upload(tmp_path / "small.jsonl", folder, "renamed.jsonl")
-    assert item == BoxItem(item.id, "renamed.jsonl", "file", 300_000, sha1, folder)
-    assert box_stand_in.request_counts["upload_file"] == 1
-    assert "create_upload_session" not in box_stand_in.request_counts
-    assert hook.file_info(item.id) == item
-    assert hook.download(item.id, tmp_path / "back.jsonl") == sha1 == sha1_file(tmp_path / "back.jsonl")
-
-
-def test_empty_file_uploads(hook: BoxHook, tmp_path: Path) -> None:
-    (tmp_path / "empty").write_bytes(b"")
-    item = hook.upload(tmp_path / "empty", "0")
-    assert (item.size, item.sha1) == (0, hashlib.sha1(b"").hexdigest())
-    assert hook.download(item.id, tmp_path / "again") == item.sha1
-
-
-def test_chunked_upload_sends_every_part_with_its_digest(chunky: BoxHook, box_stand_in: BoxStandIn,
-                                                         tmp_path: Path) -> None:
-    sha1 = write_file(tmp_path / "seg.bin", 3 * MIB + 12345, seed=1)
-    item = chunky.upload(tmp_path / "seg.bin", chunky.ensure_folder("chunked"))
-    counts = box_stand_in.request_counts
-    assert (counts["create_upload_session"], counts["upload_part"], counts["commit_upload_session"]) == (1, 13, 1)
-    assert "upload_file" not in counts and "abort_upload_session" not in counts
-    assert item.sha1 == sha1 == hashlib.sha1(box_stand_in.read_file_bytes(item.id)).hexdigest()
-
-
-@pytest.mark.parametrize("size", [300_000, 3 * MIB + 12345], ids=["direct", "chunked"])
-def test_a_known_sha1_is_trusted_only_as_far_as_box_confirms_it(chunky: BoxHook, box_stand_in: BoxStandIn,
-                                                              tmp_path: Path, size: int) -> None:
-    folder = chunky.ensure_folder("known")
-    sha1 = write_file(tmp_path / "seg.bin", size, seed=3)
-    assert chunky.upload(tmp_path / "seg.bin", folder, sha1=sha1).sha1 == sha1
-    wrong = hashlib.sha1(b"not these bytes").hexdigest()
-    with pytest.raises(Exception, match="sha1|SHA-1|digest|Digest"):
-        chunky.upload(tmp_path / "seg.bin", folder, "other.bin", sha1=wrong)
-    assert "other.bin" not in {item.name for item in chunky.list_folder(folder)}, "a wrong digest stores nothing"
-
-
-def test_chunked_below_boxs_minimum_falls_back_to_direct(fast_connection: str, box_stand_in: BoxStandIn,
-                                                         tmp_path: Path) -> None:
-    hook = BoxHook(fast_connection, chunk_threshold=1 * MIB)  # the stand-in keeps Box's 20 MB minimum
-    sha1 = write_file(tmp_path / "two.bin", 2 * MIB)
-    assert hook.upload(tmp_path / "two.bin", "0").sha1 == sha1
-    counts = box_stand_in.request_counts
-    assert (counts["create_upload_session"], counts["upload_file"]) == (1, 1)
-
-
-def test_reupload_of_the_same_bytes_is_a_no_op(chunky: BoxHook, box_stand_in: BoxStandIn, tmp_path: Path) -> None:
-    folder = chunky.ensure_folder("same")
-    write_file(tmp_path / "big.bin", 2 * MIB, seed=2)
-    (tmp_path / "small.txt").write_bytes(b"small")
-    first_big, first_small = chunky.upload(tmp_path / "big.bin", folder), chunky.upload(tmp_path / "small.txt", folder)
-    parts = box_stand_in.request_counts["upload_part"]
-
-    assert chunky.upload(tmp_path / "big.bin", folder) == first_big
-    assert chunky.upload(tmp_path / "small.txt", folder, "SMALL.TXT") == first_small
-    assert chunky.upload(tmp_path / "small.txt", folder, new_version_if_exists=True) == first_small
-    assert box_stand_in.request_counts["upload_part"] == parts
-    assert [row["path"] for row in box_stand_in.tree()] == ["/same", "/same/big.bin", "/same/small.txt"]
-    assert len(box_stand_in.store.file(first_small.id).versions) == 1
-
-
-@pytest.mark.parametrize("size", [100, 2 * MIB], ids=["direct", "chunked"])
-def test_reupload_of_different_bytes_is_refused_or_versioned(chunky: BoxHook, box_stand_in: BoxStandIn,
-                                                             tmp_path: Path, size: int) -> None:
-    folder = chunky.ensure_folder("versions")
-    write_file(tmp_path / "seg", size, seed=3)
-    first = chunky.upload(tmp_path / "seg", folder)
-    new_sha1 = write_file(tmp_path / "seg", size, seed=4)
-
-    with pytest.raises(BoxNameConflictError) as caught:
-        chunky.upload(tmp_path / "seg", folder)
-    message = str(caught.value)
-    assert first.sha1 in message and new_sha1 in message and "new_version_if_exists=True" in message
-    assert caught.value.existing is not None and caught.value.existing.id == first.id
-
-    second = chunky.upload(tmp_path / "seg", folder, new_version_if_exists=True)
-    assert (second.id, second.sha1) == (first.id, new_sha1)
-    assert [v.sha1 for v in box_stand_in.store.file(first.id).versions] == [first.sha1, new_sha1]
-    assert chunky.download(first.id, tmp_path / "check") == new_sha1
-
-
-def test_upload_onto_a_folder_name_is_refused(hook: BoxHook, tmp_path: Path) -> None:
-    hook.ensure_folder("taken")
-    (tmp_path / "taken").write_bytes(b"x")
-    with pytest.raises(BoxNameConflictError, match="a folder named 'taken'"):
-        hook.upload(tmp_path / "taken", "0", new_version_if_exists=True)
-
-
-def test_corruption_at_rest_is_detected_and_nothing_is_left_behind(hook: BoxHook, box_stand_in: BoxStandIn,
-                                                                   tmp_path: Path) -> None:
-    write_file(tmp_path / "seg.bin", 200_000, seed=5)
-    item = hook.upload(tmp_path / "seg.bin", "0")
-    box_stand_in.corrupt_file(item.id, offset=123_456)
-    out = tmp_path / "restore"
-    out.mkdir()
-
-    with pytest.raises(BoxIntegrityError) as caught:
-        hook.download(item.id, out / "seg.bin")
-    assert caught.value.expected_sha1 == item.sha1 and caught.value.actual_sha1 != item.sha1
-    assert item.sha1 in str(caught.value) and caught.value.actual_sha1 in str(caught.value)
-    assert list(out.iterdir()) == []
-
-
-def test_download_checks_the_callers_sha1_and_keeps_an_existing_file(hook: BoxHook, tmp_path: Path) -> None:
-    (tmp_path / "a").write_bytes(b"abc")
-    item = hook.upload(tmp_path / "a", "0")
-    (tmp_path / "dest").write_bytes(b"previous")
-    with pytest.raises(BoxIntegrityError, match="expected " + "0" * 40):
-        hook.download(item.id, tmp_path / "dest", expected_sha1="0" * 40)
-    assert (tmp_path / "dest").read_bytes() == b"previous"
-    assert hook.download(item.id, tmp_path / "dest", expected_sha1=item.sha1.upper()) == item.sha1
-    assert (tmp_path / "dest").read_bytes() == b"abc"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "dest"]
-
-
-# -- chunked upload under faults ----------------------------------------------------------
-
-
-def test_chunked_upload_survives_429s_5xx_drops_and_slow_commits(chunky: BoxHook, box_stand_in: BoxStandIn,
-                                                                 tmp_path: Path) -> None:
-    sha1 = write_file(tmp_path / "seg.bin", 4 * MIB + 1, seed=6)
-    folder = chunky.ensure_folder("faulty")
-    box_stand_in.faults.configure(rate_limit_every=7, retry_after_seconds=0.01, server_error_every=11, drop_every=13)
-    box_stand_in.delay_commits(7, retry_after_seconds=0.01)  # more 202s than boxsdk's own 5 attempts
-
-    item = chunky.upload(tmp_path / "seg.bin", folder)
-
-    injected = box_stand_in.faults.injected
-    assert injected["rate_limit"] and injected["server_error"] and injected["drop"], injected
-    assert item.sha1 == sha1 == hashlib.sha1(box_stand_in.read_file_bytes(item.id)).hexdigest()
-    assert box_stand_in.request_counts["commit_upload_session"] == 8
-    assert chunky.download(item.id, tmp_path / "back.bin") == sha1
-
-
-def test_a_429_storm_on_every_other_request(fast_connection: str, box_stand_in: BoxStandIn, tmp_path: Path) -> None:
-    box_stand_in.chunk_minimum, box_stand_in.part_size = MIB, 256 * 1024
-    hook = BoxHook(fast_connection, chunk_threshold=MIB, upload_concurrency=1)  # sequential: every 2nd one is a 429
-    sha1 = write_file(tmp_path / "seg.bin", 3 * MIB, seed=7)
-    box_stand_in.faults.configure(rate_limit_every=2, retry_after_seconds=0.01)
-    assert hook.upload(tmp_path / "seg.bin", "0").sha1 == sha1
-    assert box_stand_in.faults.injected["rate_limit"] >= 14  # token, session, 12 parts, commit
-
-
-def test_parts_are_resent_when_boxsdk_gives_up(
-    fast_connection: str, box_stand_in: BoxStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    variable = f"AIRFLOW_CONN_{fast_connection.upper()}"
-    connection = json.loads(os.environ[variable])
-    connection["extra"]["max_attempts"] = 1  # boxsdk itself does not retry at all
-    monkeypatch.setenv(variable, json.dumps(connection))
-    box_stand_in.chunk_minimum, box_stand_in.part_size = MIB, 256 * 1024
-    hook = BoxHook(fast_connection, chunk_threshold=MIB, upload_concurrency=1)
-    hook.get_conn().auth.retrieve_token(network_session=hook.get_conn().network_session)
-    sha1 = write_file(tmp_path / "seg.bin", 3 * MIB, seed=10)
-    box_stand_in.faults.configure(server_error_every=4)  # the session (1st request) gets through
-
-    with caplog.at_level(logging.WARNING, logger=UPLOAD_LOG):
-        assert hook.upload(tmp_path / "seg.bin", "0").sha1 == sha1
-    retried = [record for record in caplog.records if "trying again" in record.getMessage()]
-    assert len(retried) == box_stand_in.faults.injected["server_error"] >= 3
-
-
-def test_a_failed_part_aborts_the_session(chunky: BoxHook, box_stand_in: BoxStandIn, tmp_path: Path,
-                                          upload_log_hooks) -> None:
-    write_file(tmp_path / "seg.bin", 3 * MIB, seed=8)
-    # The local file shrinks once the session exists: parts past the new end cannot be read.
-    upload_log_hooks("Uploading %r", lambda record: os.truncate(tmp_path / "seg.bin", MIB))
-
-    with pytest.raises(BoxIntegrityError, match="shrank while being uploaded"):
-        chunky.upload(tmp_path / "seg.bin", "0")
-
-    assert box_stand_in.request_counts["abort_upload_session"] == 1
-    assert box_stand_in.sessions.sessions == {}
-    assert "commit_upload_session" not in box_stand_in.request_counts and box_stand_in.tree() == []
-
-
-def test_a_part_box_already_holds_counts_as_uploaded(chunky: BoxHook, box_stand_in: BoxStandIn, box_client: BoxClient,
-                                                     tmp_path: Path, upload_log_hooks) -> None:
-    """A part re-sent after its first response was lost gets 409; the hook finds Box's copy and goes on."""
-    sha1 = write_file(tmp_path / "seg.bin", 2 * MIB, seed=9)
-    part_size = box_stand_in.part_size
-    first_part = (tmp_path / "seg.bin").read_bytes()[:part_size]
-
-    def lost_response(record: logging.LogRecord) -> None:
-        session_url = f"{box_stand_in.upload_url}/2.0/files/upload_sessions/{record.args[2]}"
-        box_client.chunked_uploads.upload_file_part_by_url(
-            session_url, io.BytesIO(first_part), sha_digest(hashlib.sha1(first_part).digest()),
-            f"bytes 0-{part_size - 1}/{2 * MIB}")
-
-    upload_log_hooks("Uploading %r", lost_response)
-    item = chunky.upload(tmp_path / "seg.bin", "0")
-
-    assert item.sha1 == sha1
-    assert box_stand_in.request_counts["list_upload_session_parts"] == 1
-    assert box_stand_in.request_counts["upload_part"] == 8 + 1  # 8 parts by the hook, one by the "lost" attempt
-
-
-def test_a_commit_whose_response_was_lost(chunky: BoxHook, box_stand_in: BoxStandIn, box_client: BoxClient,
-                                          tmp_path: Path, upload_log_hooks) -> None:
-    """The commit went through but its answer never arrived; the retry finds the session gone (404)."""
-    sha1 = write_file(tmp_path / "seg.bin", 2 * MIB, seed=11)
-    folder = chunky.ensure_folder("lost")
-
-    def commit_first(record: logging.LogRecord) -> None:
-        session_url = f"{box_stand_in.upload_url}/2.0/files/upload_sessions/{record.args[2]}"
-        uploads = box_client.chunked_uploads
-        parts = uploads.get_file_upload_session_parts_by_url(session_url + "/parts").entries
-        digest = sha_digest(bytes.fromhex(sha1))
-        uploads.create_file_upload_session_commit_by_url(session_url + "/commit", parts, digest)
-
-    upload_log_hooks("All %d parts", commit_first)
-    item = chunky.upload(tmp_path / "seg.bin", folder)
-
-    assert (item.name, item.sha1, item.parent_id) == ("seg.bin", sha1, folder)
-    assert box_stand_in.request_counts["commit_upload_session"] == 2
-    assert "abort_upload_session" not in box_stand_in.request_counts
+def test_test_connection(box_connection: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert BoxHook(box_connection).test_connection() == (
+        True, "Connected to Box with CCG (enterprise 1000) auth; the root folder is readable.")
+    ok, message = _use(monkeypatch, "box_broken", login="client-id-only").test_connection()
+    assert not ok and "Box connection 'box_broken' has no usable credentials" in message
+
+
+def test_canary_secrets_never_surface(jwt_stand_in: BoxStandIn, monkeypatch: pytest.MonkeyPatch,
+                                      caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    secret, token, passphrase = "CANARY-client-secret-1f3a", "CANARY-developer-token-9c2e", "CANARY-passphrase-77d1"
+    private_key, _ = rsa_pair(passphrase)  # unknown to the stand-in, so the JWT grant is refused
+    key_body = private_key.splitlines()[5]
+    urls = stand_in_urls(jwt_stand_in)
+    hooks = [
+        _use(monkeypatch, "canary_ccg", login=jwt_stand_in.client_id, password=secret,
+             extra={"enterprise_id": "1000", **urls}),
+        _use(monkeypatch, "canary_dev", password=token, extra=urls),
+        _use(monkeypatch, "canary_jwt", extra={"jwt_config": jwt_app_config(jwt_stand_in, private_key, passphrase),
+                                               **urls}),
+    ]
+    seen: list[str] = []
+    with caplog.at_level(logging.DEBUG):
+        for hook in hooks:
+            seen += [repr(hook), *map(str, hook.test_connection())]
+            with pytest.raises(CredentialsRejected) as caught:
+                hook.get_conn().ensure_folder("never-created")
+            assert caught.value.conn_id == hook.box_conn_id and caught.value.status in (400, 401)
+            assert f"connection {hook.box_conn_id!r}" in str(caught.value) and ": check " in str(caught.value)
+            seen += [str(caught.value), repr(caught.value), repr(hook), repr(hook.__dict__),
+                     repr(hook.conn.__dict__)]
+    captured = capsys.readouterr()
+    text = "\n".join([*seen, caplog.text, captured.out, captured.err])
+    assert "invalid_client" in text and "Developer token has expired" in text and "invalid_grant" in text
+    for canary in (secret, token, passphrase, key_body):
+        assert canary not in text
+    assert "CANARY" not in text
+    assert "assertion=" not in text and "eyJ" not in text, "a signed JWT grant is a (short-lived) credential too"
+
+
+@pytest.mark.slow
+def test_airflow_connections_test_cli(box_connection: str, tmp_path: Path) -> None:
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    result = subprocess.run([sys.executable, "-m", "airflow", "connections", "test", box_connection],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Connection success!" in result.stdout

@@ -20,8 +20,9 @@ import pytest
 
 from airflow_provider_vectorbackup.hooks.astra import AstraConnectionError, AstraDBHook
 from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy
+from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.box_client import (
+from airflow_provider_vectorbackup.stores.box.auth import (
     DEFAULT_REQUESTS_PER_MINUTE,
     DEFAULT_UPLOADS_PER_MINUTE,
     BoxConnectionError,
@@ -32,7 +33,7 @@ from airflow_provider_vectorbackup.hooks.box_client import (
 from airflow_provider_vectorbackup.testing.astra import AstraStandIn
 from airflow_provider_vectorbackup.testing.box import BoxStandIn
 from airflow_provider_vectorbackup.throttle import RateLimiter, once, parse_limit
-from tests.hooks.box_hook_helpers import MIB, write_file
+from tests.stores.box.helpers import MIB, box_api, write_file
 
 KS = "default_keyspace"
 DEFINITION = {"vector": {"dimension": 4, "metric": "cosine", "sourceModel": "other"}}
@@ -324,7 +325,7 @@ def test_astra_bad_limit_says_which_extra(articles: AstraStandIn, monkeypatch: p
     assert not ok and "max_requests_per_second" in message and articles.token not in message
 
 
-# -- BoxHook ----------------------------------------------------------------------------------
+# -- Box --------------------------------------------------------------------------------------
 
 @pytest.fixture
 def box_extras(box_connection: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
@@ -349,19 +350,19 @@ def upload_requests(stand_in: BoxStandIn) -> int:
 def test_box_every_upload_and_request_takes_a_permit(box_stand_in: BoxStandIn, box_extras: Callable[..., str],
                                                      tmp_path: Path) -> None:
     box_stand_in.chunk_minimum, box_stand_in.part_size = MIB, 256 * 1024
-    hook = BoxHook(box_extras(max_uploads_per_minute=60, max_requests_per_minute=600), chunk_threshold=MIB,
+    api = box_api(box_extras(max_uploads_per_minute=60, max_requests_per_minute=600), chunk_threshold=MIB,
                    upload_concurrency=3)
-    uploads, requests = hook.rate_limits.uploads, hook.rate_limits.requests
+    uploads, requests = api.rate_limits.uploads, api.rate_limits.requests
     assert (uploads.limit, uploads.per, uploads.burst) == (60, 60.0, 3)
     assert (requests.limit, requests.per, requests.burst) == (600, 60.0, 30)
     clock = FakeClock()
     upload_slots, request_slots = on_fake_clock(uploads, clock), on_fake_clock(requests, clock)
     big, small = write_file(tmp_path / "big.bin", 3 * MIB, seed=1), write_file(tmp_path / "small.bin", 1000, seed=2)
 
-    folder = hook.ensure_folder("backups/articles")
-    assert hook.upload(tmp_path / "big.bin", folder).sha1 == big  # a session, 12 parts from 3 threads, a commit
-    assert hook.upload(tmp_path / "small.bin", folder).sha1 == small  # one direct upload
-    assert hook.get_conn().folders.get_folder_by_id(folder).id == folder  # around the hook: still paced
+    folder = api.ensure_folder("backups/articles")
+    assert api.upload(tmp_path / "big.bin", folder).sha1 == big  # a session, 12 parts from 3 threads, a commit
+    assert api.upload(tmp_path / "small.bin", folder).sha1 == small  # one direct upload
+    assert api.client.folders.get_folder_by_id(folder).id == folder  # around BoxApi: still paced
 
     assert upload_requests(box_stand_in) == 15
     assert uploads.acquisitions == len(upload_slots) == 15
@@ -375,19 +376,19 @@ def test_box_every_upload_and_request_takes_a_permit(box_stand_in: BoxStandIn, b
 def test_box_retries_inside_boxsdk_take_permits_too(box_stand_in: BoxStandIn, box_extras: Callable[..., str],
                                                     tmp_path: Path) -> None:
     box_stand_in.chunk_minimum, box_stand_in.part_size = MIB, 256 * 1024
-    hook = BoxHook(box_extras(max_uploads_per_minute=120, max_requests_per_minute=None), chunk_threshold=MIB,
+    api = box_api(box_extras(max_uploads_per_minute=120, max_requests_per_minute=None), chunk_threshold=MIB,
                    upload_concurrency=2)
-    uploads, requests = hook.rate_limits.uploads, hook.rate_limits.requests
+    uploads, requests = api.rate_limits.uploads, api.rate_limits.requests
     assert requests.limit == DEFAULT_REQUESTS_PER_MINUTE
     clock = FakeClock()
     upload_slots = on_fake_clock(uploads, clock)
     on_fake_clock(requests, clock)
-    hook.get_conn().auth.retrieve_token(network_session=hook.get_conn().network_session)  # not an upload
+    api.client.auth.retrieve_token(network_session=api.client.network_session)  # not an upload
     sha1 = write_file(tmp_path / "seg.bin", 3 * MIB, seed=3)
     before = (uploads.acquisitions, requests.acquisitions, upload_requests(box_stand_in))
     box_stand_in.faults.configure(rate_limit_every=3, server_error_every=5)  # counts every request from here on
 
-    assert hook.upload(tmp_path / "seg.bin", "0").sha1 == sha1
+    assert api.upload(tmp_path / "seg.bin", "0").sha1 == sha1
 
     faulted = sum(box_stand_in.faults.injected.values())
     assert faulted >= 5
@@ -400,33 +401,33 @@ def test_box_retries_inside_boxsdk_take_permits_too(box_stand_in: BoxStandIn, bo
 def test_box_defaults_stay_under_boxs_limits_without_slowing_a_small_backup(
     box_stand_in: BoxStandIn, box_extras: Callable[..., str], tmp_path: Path,
 ) -> None:
-    hook = BoxHook(box_extras(max_uploads_per_minute=None, max_requests_per_minute=None))
-    uploads, requests = hook.rate_limits.uploads, hook.rate_limits.requests
+    api = box_api(box_extras(max_uploads_per_minute=None, max_requests_per_minute=None))
+    uploads, requests = api.rate_limits.uploads, api.rate_limits.requests
     assert (uploads.limit, uploads.burst) == (DEFAULT_UPLOADS_PER_MINUTE, 10) == (200, 10)
     assert (requests.limit, requests.burst) == (DEFAULT_REQUESTS_PER_MINUTE, 45) == (900, 45)
     assert uploads.per == requests.per == 60
     clock = FakeClock()
     on_fake_clock(uploads, clock)
     on_fake_clock(requests, clock)
-    folder = hook.ensure_folder("snapshots")
+    folder = api.ensure_folder("snapshots")
     for i in range(10):
         write_file(tmp_path / f"segment-{i}", 1000, seed=i)
-        hook.upload(tmp_path / f"segment-{i}", folder)
+        api.upload(tmp_path / f"segment-{i}", folder)
 
     assert (uploads.acquisitions, uploads.throttled) == (10, 0)
     assert requests.throttled == 0 and clock.sleeps == 0
     write_file(tmp_path / "segment-10", 1000, seed=10)
-    hook.upload(tmp_path / "segment-10", folder)  # the 11th upload in no time: past the burst
+    api.upload(tmp_path / "segment-10", folder)  # the 11th upload in no time: past the burst
     assert uploads.throttled == 1 and clock.now == pytest.approx(60 / 200)
 
 
 def test_box_zero_means_unlimited(box_stand_in: BoxStandIn, box_connection: str, tmp_path: Path) -> None:
-    hook = BoxHook(box_connection)  # the stand-in fixture turns throttling off
-    limits = hook.rate_limits
+    api = box_api(box_connection)  # the stand-in fixture turns throttling off
+    limits = api.rate_limits
     assert limits.uploads.unlimited and limits.requests.unlimited
     limits.uploads.clock = limits.uploads.sleep = limits.requests.clock = limits.requests.sleep = must_not_be_called
     write_file(tmp_path / "a.bin", 1000)
-    hook.upload(tmp_path / "a.bin", "0")
+    api.upload(tmp_path / "a.bin", "0")
     assert limits.uploads.acquisitions == 1 and limits.requests.acquisitions == box_stand_in.faults.requests == 2
 
 
@@ -441,10 +442,8 @@ def test_box_bad_limit_fails_the_connection_test_by_name(box_stand_in: BoxStandI
 
 
 def test_parse_rate_limits_reads_the_extras() -> None:
-    from airflow.sdk import Connection
-
     def limits(**extra: Any) -> tuple[float | None, float | None]:
-        parsed = parse_rate_limits(Connection(conn_id="b", conn_type="box", extra=json.dumps(extra)))
+        parsed = parse_rate_limits(ConnectionSettings(conn_id="b", conn_type="box", extra=extra))
         return parsed.uploads.limit, parsed.requests.limit
 
     assert limits() == (200, 900)

@@ -21,8 +21,8 @@ from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from airflow_provider_vectorbackup.snapshot.handoff import FileHandoff
 from airflow_provider_vectorbackup.snapshot.reader import open_snapshot
 from airflow_provider_vectorbackup.snapshot.verify import verify
-from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore
-from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
+from airflow_provider_vectorbackup.stores.box.store import BoxStore
+from airflow_provider_vectorbackup.stores.local import LocalStore
 from airflow_provider_vectorbackup.testing.sample_data import KEYSPACE, unit_vector
 from airflow_provider_vectorbackup.snapshot.vectors import floats_to_binary
 
@@ -52,7 +52,7 @@ def seed_uuid_collections(astra_stand_in, sizes: dict[str, int]) -> dict[str, st
 def test_concurrent_collections_parallel_scans_and_overlapped_uploads_make_an_exact_snapshot(
         astra_stand_in, astra_connection, box_stand_in, box_connection, tmp_path) -> None:
     expected = seed_uuid_collections(astra_stand_in, {"alpha": 700, "beta": 450, "gamma": 15})
-    store = BoxSnapshotStore.at_path(BoxHook(), "backups/pipeline", create=True)
+    store = BoxStore.at_path(BoxHook().get_conn(), "backups/pipeline", create=True)
     tuning = dict(scan_streams=4, collections_at_once=3, uploads_at_once=2)
     outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT,
                             DumpOptions(segment_max_bytes=SMALL_SEGMENTS, **tuning))
@@ -93,7 +93,7 @@ class RecordingPending:
         return self.pending.seal(result)
 
 
-class RecordingStore(LocalSnapshotStore):
+class RecordingStore(LocalStore):
     def __init__(self, root, staging: Path, fail_segment: str | None = None) -> None:
         super().__init__(root)
         self.staging, self.fail_segment, self.recorder = staging, fail_segment, None
@@ -145,7 +145,7 @@ def test_a_scan_that_fails_mid_way_fails_only_its_collection(astra_stand_in, ast
     hook = AstraDBHook(retry_policy=RetryPolicy(max_attempts=1))
     hook.list_collections()
     astra_stand_in.faults.configure(server_error_every=9)
-    outcome = dump_snapshot(hook, LocalSnapshotStore(tmp_path), SNAPSHOT, DumpOptions(collections_at_once=1))
+    outcome = dump_snapshot(hook, LocalStore(tmp_path), SNAPSHOT, DumpOptions(collections_at_once=1))
     assert outcome.manifest.status == "incomplete" and outcome.failures
     for name in outcome.failures:
         entry = outcome.manifest.collection(name)
@@ -184,7 +184,7 @@ def test_a_zstd_snapshot_dumps_verifies_and_restores(astra_stand_in, astra_conne
     from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
 
     expected = seed_uuid_collections(astra_stand_in, {"alpha": 250})
-    store = LocalSnapshotStore(tmp_path)
+    store = LocalStore(tmp_path)
     hook = AstraDBHook(retry_policy=FAST)
     outcome = dump_snapshot(hook, store, SNAPSHOT, DumpOptions(compression="zstd", segment_max_bytes=SMALL_SEGMENTS))
     assert outcome.manifest.format_version == 2 and outcome.manifest.settings["compression"] == "zstd"
@@ -219,13 +219,13 @@ def test_a_dump_stopped_from_the_main_thread_stops_its_collections_and_seals_inc
 
     try:
         with pytest.raises(Stopped):
-            dump_snapshot(AstraDBHook(retry_policy=FAST), LocalSnapshotStore(tmp_path), SNAPSHOT,
+            dump_snapshot(AstraDBHook(retry_policy=FAST), LocalStore(tmp_path), SNAPSHOT,
                           DumpOptions(collections_at_once=2, scan_streams=2), on_progress=after_first_page)
     finally:
         signal.signal(signal.SIGUSR1, previous)
-    sealed = LocalSnapshotStore(tmp_path).get(SNAPSHOT)
+    sealed = LocalStore(tmp_path).get(SNAPSHOT)
     assert sealed.state.name == "INCOMPLETE"
-    manifest = LocalSnapshotStore(tmp_path).read_manifest(sealed)
+    manifest = LocalStore(tmp_path).read_manifest(sealed)
     assert "the task was told to stop" in manifest.error
     assert "gamma" not in {c.name for c in manifest.collections}, "a collection not yet started never starts"
     for entry in manifest.collections:
@@ -244,7 +244,7 @@ def test_each_collections_progress_counts_its_own_stored_bytes(astra_stand_in, a
         with lock:
             reported.append((progress.what, progress.bytes))
 
-    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), LocalSnapshotStore(tmp_path), SNAPSHOT,
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), LocalStore(tmp_path), SNAPSHOT,
                             DumpOptions(segment_max_bytes=SMALL_SEGMENTS, collections_at_once=2, uploads_at_once=2),
                             on_progress=on_progress)
     assert outcome.manifest.status == "complete"

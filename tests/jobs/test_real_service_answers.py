@@ -12,7 +12,7 @@ from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
 from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
-from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
+from airflow_provider_vectorbackup.stores.local import LocalStore
 from tests.jobs.test_dump_pipeline import seed_uuid_collections
 
 # Parallel streams share the stand-in's counter, so one request may meet the error several times in a row.
@@ -24,7 +24,7 @@ def test_a_dump_retries_in_band_errors_and_records_them_in_the_scan_record(astra
                                                                             tmp_path) -> None:
     expected = seed_uuid_collections(astra_stand_in, SIZES)
     astra_stand_in.in_band_error_every = 5
-    outcome = dump_snapshot(AstraDBHook(retry_policy=PATIENT), LocalSnapshotStore(tmp_path), "20260501T000000Z")
+    outcome = dump_snapshot(AstraDBHook(retry_policy=PATIENT), LocalStore(tmp_path), "20260501T000000Z")
     assert outcome.manifest.status == "complete" and not outcome.failures
     retried = 0
     for name, digest in expected.items():
@@ -39,7 +39,7 @@ def test_a_dump_retries_in_band_errors_and_records_them_in_the_scan_record(astra
 def test_a_restore_retries_in_band_errors_reconciles_partly_applied_batches_and_validates(
         astra_stand_in, astra_connection, tmp_path) -> None:
     expected = seed_uuid_collections(astra_stand_in, SIZES)
-    store = LocalSnapshotStore(tmp_path)
+    store = LocalStore(tmp_path)
     hook = AstraDBHook(retry_policy=PATIENT)
     dump_snapshot(hook, store, "20260501T000000Z")
     astra_stand_in.in_band_error_every = 11
@@ -66,7 +66,7 @@ def test_a_dump_from_an_older_release_falls_back_and_matches_a_single_stream_dum
     astra_stand_in.seed("default_keyspace", "alpha", [{"_id": {"$date": 5}, "n": -1, "$vector": vector},
                                                       {"_id": 7, "n": -2, "$vector": vector}])
     hook = AstraDBHook(retry_policy=PATIENT)
-    store = LocalSnapshotStore(tmp_path)
+    store = LocalStore(tmp_path)
     single = dump_snapshot(hook, store, "20260501T000000Z-single", DumpOptions(scan_mode="single"))
     astra_stand_in.refuse_id_ranges = refused
     old = dump_snapshot(hook, store, "20260501T000000Z-old")
@@ -82,7 +82,7 @@ def test_a_dump_from_an_older_release_falls_back_and_matches_a_single_stream_dum
 def test_a_restore_validates_against_an_older_release_with_its_scan_mode(astra_stand_in, astra_connection,
                                                                          tmp_path) -> None:
     expected = seed_uuid_collections(astra_stand_in, SIZES)
-    store = LocalSnapshotStore(tmp_path)
+    store = LocalStore(tmp_path)
     hook = AstraDBHook(retry_policy=PATIENT)
     dump_snapshot(hook, store, "20260501T000000Z")
     astra_stand_in.refuse_id_ranges = ["string", "date"]

@@ -20,8 +20,8 @@ from airflow_provider_vectorbackup.snapshot.errors import SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import Manifest
 from airflow_provider_vectorbackup.stores.base import SnapshotSealedError
-from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore
-from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
+from airflow_provider_vectorbackup.stores.box.store import BoxStore
+from airflow_provider_vectorbackup.stores.local import LocalStore
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.testing import sample_data
 
@@ -53,7 +53,7 @@ def pending_files(root: Path, name: str) -> list[str]:
 
 
 def single_task_manifest(tmp_path: Path) -> Manifest:
-    outcome = dump_snapshot(AstraDBHook(), LocalSnapshotStore(tmp_path / "single"), "20260301T120000Z-single",
+    outcome = dump_snapshot(AstraDBHook(), LocalStore(tmp_path / "single"), "20260301T120000Z-single",
                             DumpOptions(segment_max_bytes=SEGMENT))
     return outcome.manifest
 
@@ -73,12 +73,12 @@ def by_name(manifest: Manifest) -> dict[str, dict]:
 
 
 def test_collections_dumped_separately_seal_the_same_snapshot_as_a_single_task_dump(astra, tmp_path: Path) -> None:
-    store = LocalSnapshotStore(tmp_path / "share")
+    store = LocalStore(tmp_path / "share")
     planned = plan(store)
     assert planned.collections == ["articles", "faq", "products"] and not planned.sealed
     assert [s.state for s in store.snapshots()] == [SnapshotState.IN_PROGRESS]
     # Each "worker" joins with its own store object and plan copy, in any order.
-    results = [dump(LocalSnapshotStore(tmp_path / "share"), SnapshotPlan.from_dict(planned.to_dict()), name).result
+    results = [dump(LocalStore(tmp_path / "share"), SnapshotPlan.from_dict(planned.to_dict()), name).result
                for name in reversed(planned.collections)]
     assert [s.state for s in store.snapshots()] == [SnapshotState.IN_PROGRESS], "nothing visible before the commit"
     outcome = commit_snapshot(store, planned, results, DumpOptions(producer=PRODUCER))
@@ -95,7 +95,7 @@ def test_collections_dumped_separately_seal_the_same_snapshot_as_a_single_task_d
 
 
 def test_a_retried_collection_first_removes_what_its_earlier_attempt_stored(astra, tmp_path: Path) -> None:
-    store = LocalSnapshotStore(tmp_path / "share")
+    store = LocalStore(tmp_path / "share")
     planned = plan(store)
 
     def die_after_two_pages(progress) -> None:
@@ -120,7 +120,7 @@ def test_a_retried_collection_first_removes_what_its_earlier_attempt_stored(astr
 
 
 def test_a_collection_whose_task_left_no_result_is_failed_and_its_files_removed(astra, tmp_path: Path) -> None:
-    store = LocalSnapshotStore(tmp_path / "share")
+    store = LocalStore(tmp_path / "share")
     planned = plan(store)
     dump(store, planned, "articles")  # stored everything, then the worker was killed before reporting
     results = [dump(store, planned, name).result for name in ("faq", "products")]
@@ -139,7 +139,7 @@ def test_a_collection_whose_task_left_no_result_is_failed_and_its_files_removed(
 
 
 def test_a_collection_that_fails_the_guard_is_failed_with_its_finished_segments(astra, tmp_path: Path) -> None:
-    store = LocalSnapshotStore(tmp_path / "share")
+    store = LocalStore(tmp_path / "share")
     planned = plan(store)
     astra.regression_mode = True  # the server stops returning $vector
     outcomes = {name: dump(store, planned, name) for name in planned.collections}
@@ -157,7 +157,7 @@ def test_a_collection_that_fails_the_guard_is_failed_with_its_finished_segments(
 
 def test_the_commit_checks_entries_against_the_store(astra, tmp_path: Path) -> None:
     root = tmp_path / "share"
-    store = LocalSnapshotStore(root)
+    store = LocalStore(root)
     planned = plan(store)
     results = {name: dump(store, planned, name).result for name in planned.collections}
     pending = root / f".{SID}.inprogress" / "collections"
@@ -182,7 +182,7 @@ def test_the_commit_checks_entries_against_the_store(astra, tmp_path: Path) -> N
 
 
 def test_a_sealed_snapshot_is_never_reopened_and_a_rerun_reports_it(astra, tmp_path: Path) -> None:
-    store = LocalSnapshotStore(tmp_path / "share")
+    store = LocalStore(tmp_path / "share")
     planned = plan(store)
     results = [dump(store, planned, name).result for name in planned.collections]
     first = commit_snapshot(store, planned, results, DumpOptions(producer=PRODUCER))
@@ -198,7 +198,7 @@ def test_a_sealed_snapshot_is_never_reopened_and_a_rerun_reports_it(astra, tmp_p
 
 
 def test_a_worker_cannot_join_a_snapshot_that_was_never_planned(astra, tmp_path: Path) -> None:
-    store = LocalSnapshotStore(tmp_path / "share")
+    store = LocalStore(tmp_path / "share")
     phantom = SnapshotPlan(SID, "2026-03-01T12:00:00.000+00:00", {"kind": "astra"}, ["articles"])
     with pytest.raises(SnapshotStateError, match="no snapshot .* in progress"):
         dump(store, phantom, "articles")
@@ -208,7 +208,7 @@ def test_a_worker_cannot_join_a_snapshot_that_was_never_planned(astra, tmp_path:
 
 
 def test_a_plan_that_fails_seals_an_explained_incomplete_snapshot(astra, tmp_path: Path) -> None:
-    store = LocalSnapshotStore(tmp_path / "share")
+    store = LocalStore(tmp_path / "share")
     with pytest.raises(UnknownCollectionsError, match=r"\['nope'\]"):
         plan(store, collections=["articles", "nope"])
     (sealed,) = store.snapshots()
@@ -221,7 +221,7 @@ def test_a_plan_that_fails_seals_an_explained_incomplete_snapshot(astra, tmp_pat
 def test_an_encrypted_scale_out_snapshot_verifies_and_reads_back(astra, tmp_path: Path) -> None:
     identity = x25519.Identity.generate()
     encryption = AgeEncryption.from_recipients([str(identity.to_public())])
-    store = LocalSnapshotStore(tmp_path / "share")
+    store = LocalStore(tmp_path / "share")
     planned = plan(store)
     results = [dump(store, planned, name, encryption=encryption).result for name in planned.collections]
     outcome = commit_snapshot(store, planned, results, DumpOptions(producer=PRODUCER, encryption=encryption))
@@ -231,7 +231,7 @@ def test_an_encrypted_scale_out_snapshot_verifies_and_reads_back(astra, tmp_path
                     identities=AgeIdentities.from_text(f"{identity}\n"))
     assert report.ok, report.problems
     # A worker that ran without the encryption connection cannot slip plaintext into an encrypted snapshot.
-    store2 = LocalSnapshotStore(tmp_path / "mixed")
+    store2 = LocalStore(tmp_path / "mixed")
     planned2 = plan(store2)
     mixed = [dump(store2, planned2, name, encryption=encryption if name != "faq" else None).result
              for name in planned2.collections]
@@ -240,19 +240,19 @@ def test_an_encrypted_scale_out_snapshot_verifies_and_reads_back(astra, tmp_path
 
 
 def test_box_store_joins_discards_and_seals(astra, box_stand_in, box_connection, tmp_path: Path) -> None:
-    store = BoxSnapshotStore.at_path(BoxHook(), "scale-out", create=True)
+    store = BoxStore.at_path(BoxHook().get_conn(), "scale-out", create=True)
     planned = plan(store)
 
     def die_after_two_pages(progress) -> None:
         if progress.documents >= 40:
             raise ConnectionError("worker lost its network")
 
-    worker = BoxSnapshotStore.at_path(BoxHook(), "scale-out")  # another worker's view of the same folder
+    worker = BoxStore.at_path(BoxHook().get_conn(), "scale-out")  # another worker's view of the same folder
     first = dump(worker, planned, "articles", on_progress=die_after_two_pages)
     assert first.error is not None
     stored = [row["path"] for row in box_stand_in.tree() if "/collections/articles/" in row["path"]]
     assert any(path.endswith("part-00000.jsonl.gz") for path in stored)
-    hook = BoxHook()
+    hook = BoxHook().get_conn()
     folder = hook.ensure_folder(f".{SID}.inprogress/collections/articles", store.root_folder_id)
     stale = tmp_path / "stale"
     stale.write_bytes(b"left by an attempt that was killed mid-collection")
@@ -276,7 +276,7 @@ def test_the_commit_signs_the_manifest_it_seals(astra, tmp_path: Path) -> None:
     from airflow_provider_vectorbackup.snapshot import HmacKey, SIGNATURE_NAME
 
     key = HmacKey("a shared secret of sufficient length")
-    store = LocalSnapshotStore(tmp_path / "share")
+    store = LocalStore(tmp_path / "share")
     planned = plan(store)
     results = [dump(store, planned, name).result for name in planned.collections]
     outcome = commit_snapshot(store, planned, results, DumpOptions(producer=PRODUCER, signer=key))
@@ -289,7 +289,7 @@ def test_the_commit_signs_the_manifest_it_seals(astra, tmp_path: Path) -> None:
 
 
 def test_a_zstd_plan_makes_every_worker_and_the_commit_write_format_version_2(astra, tmp_path: Path) -> None:
-    store = LocalSnapshotStore(tmp_path / "share")
+    store = LocalStore(tmp_path / "share")
     planned = plan(store, compression="zstd")
     results = [dump(store, SnapshotPlan.from_dict(planned.to_dict()), name).result for name in planned.collections]
     outcome = commit_snapshot(store, planned, results, DumpOptions(producer=PRODUCER))
@@ -298,4 +298,4 @@ def test_a_zstd_plan_makes_every_worker_and_the_commit_write_format_version_2(as
     assert all(s.path.endswith(".jsonl.zst") for c in outcome.manifest.collections for s in c.segments)
     assert verify(outcome.snapshot.location, "records").ok
     with pytest.raises(ValueError, match="compression must be one of"):
-        plan(LocalSnapshotStore(tmp_path / "other"), compression="lz4")
+        plan(LocalStore(tmp_path / "other"), compression="lz4")

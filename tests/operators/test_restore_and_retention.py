@@ -88,7 +88,7 @@ def test_name_clashes_unknown_collections_and_incomplete_snapshots_are_refused(s
 
 
 def test_retention_prunes_only_this_dags_snapshots(seeded) -> None:
-    box_hook = BoxHook()
+    box_hook = BoxHook().get_conn()
     ids = [f"202603{day:02d}T000000Z" for day in range(1, 6)]
     for snapshot_id in ids:
         dump(snapshot_id)

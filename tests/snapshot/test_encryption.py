@@ -349,7 +349,7 @@ def test_restore_needs_the_right_identity_and_writes_nothing_without_it(tmp_path
                                                                         astra_connection) -> None:
     from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
     from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, SnapshotUnusable, restore_snapshot
-    from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
+    from airflow_provider_vectorbackup.stores.local import LocalStore
     from airflow_provider_vectorbackup.testing import sample_data
 
     sample_data.seed(astra_stand_in, {"articles": 60})
@@ -359,7 +359,7 @@ def test_restore_needs_the_right_identity_and_writes_nothing_without_it(tmp_path
                         encryption=AgeEncryption.from_recipients([RECIPIENT])) as writer:
         with writer.collection("articles", definition) as collection:
             collection.write_many(astra.iter_documents("articles"))
-    store = LocalSnapshotStore(tmp_path / "store")
+    store = LocalStore(tmp_path / "store")
     inserts = astra_stand_in.request_counts.get("insertMany", 0)
     for given, code in ((None, "identity_required"), (identities(OTHER), "decryption_failed")):
         with pytest.raises(SnapshotUnusable, match=f"(?s)nothing was written.*{code}") as refused:

@@ -15,7 +15,7 @@ from airflow_provider_vectorbackup.sensors.manifest import ManifestVerifySensor
 from airflow_provider_vectorbackup.snapshot import verify
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.stores.base import SnapshotExistsError
-from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
+from airflow_provider_vectorbackup.stores.local import LocalStore
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 from tests.airflow_context import RecordingTI, context_for
 
@@ -71,7 +71,7 @@ def test_retention_on_a_local_folder(seeded, tmp_path: Path) -> None:
 
 
 def test_the_local_store_keeps_the_atomic_states(tmp_path: Path) -> None:
-    store = LocalSnapshotStore(tmp_path)
+    store = LocalStore(tmp_path)
     pending = store.begin("20260301T000000Z")
     assert Path(pending.location).name == ".20260301T000000Z.inprogress"
     assert [s.state for s in store.snapshots()] == [SnapshotState.IN_PROGRESS]

@@ -13,7 +13,7 @@ import sys
 from types import SimpleNamespace
 
 from airflow_provider_vectorbackup.operators.dump import VectorDumpOperator
-from airflow_provider_vectorbackup.stores import box as box_store
+from airflow_provider_vectorbackup.stores.box import store as box_store
 from tests.airflow_context import OutletEvents
 
 original_put = box_store.SnapshotUpload.put

@@ -8,12 +8,13 @@ import pytest
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.jobs.dump import dump_snapshot
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import Manifest
-from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore
+from airflow_provider_vectorbackup.stores.box.store import BoxStore
 from airflow_provider_vectorbackup.stores.checks import VERIFIED, check_snapshot
-from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
+from airflow_provider_vectorbackup.stores.local import LocalStore
 from airflow_provider_vectorbackup.testing import sample_data
 from tests.conftest import requires_airflow
 from tests.system.conftest import DAG_TEST_CALLBACK_EXCEPTION, load_dag
@@ -40,8 +41,8 @@ def states(dag_run) -> dict[str, str]:
     return out
 
 
-def box_store() -> BoxSnapshotStore:
-    return BoxSnapshotStore.at_path(BoxHook(), BOX.folder)
+def box_store() -> BoxStore:
+    return BoxStore.at_path(BoxHook().get_conn(), BOX.folder)
 
 
 def promised(manifest: Manifest) -> dict[str, dict]:
@@ -67,10 +68,10 @@ def test_the_mapped_backup_seals_one_verified_snapshot_equal_to_a_single_task_du
 
     (stored,) = box_store().snapshots()
     assert stored.state is SnapshotState.COMPLETE and stored.snapshot_id == summary["snapshot_id"]
-    assert check_snapshot(BOX, stored.snapshot_id, "deep").outcome == VERIFIED
+    assert check_snapshot(BOX, stored.snapshot_id, "deep", connections=connection_settings).outcome == VERIFIED
     manifest = box_store().read_manifest(stored)
     assert manifest.producer["dag_id"] == DAG_NAME and manifest.producer["task_id"] == "commit"
-    single = dump_snapshot(AstraDBHook(), LocalSnapshotStore(tmp_path / "single"), "20260301T000000Z-single").manifest
+    single = dump_snapshot(AstraDBHook(), LocalStore(tmp_path / "single"), "20260301T000000Z-single").manifest
     assert promised(manifest) == promised(single), "the same counts and content digests as a single-task dump"
     assert manifest.settings == single.settings and manifest.format_version == single.format_version == 1
 

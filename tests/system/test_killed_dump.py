@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.retention import RetentionPolicy, SnapshotRecord, plan_retention
-from airflow_provider_vectorbackup.stores.box import BoxSnapshotStore
+from airflow_provider_vectorbackup.stores.box.store import BoxStore
 from airflow_provider_vectorbackup.stores.checks import WAITING, check_snapshot
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 from airflow_provider_vectorbackup.testing import sample_data
@@ -52,10 +53,10 @@ def test_a_killed_dump_is_never_taken_for_a_complete_snapshot(astra_stand_in, as
     uploaded = dump_until_killed(after_uploads=3)
     assert any("part-" in path for path in uploaded)
 
-    store = BoxSnapshotStore.at_path(BoxHook(), "vector-backups")
+    store = BoxStore.at_path(BoxHook().get_conn(), "vector-backups")
     (left,) = store.snapshots()
     assert left.state is SnapshotState.IN_PROGRESS and left.ref.folder_name == f".{SNAPSHOT_ID}.inprogress"
-    assert check_snapshot(BOX, SNAPSHOT_ID, "files").outcome == WAITING
+    assert check_snapshot(BOX, SNAPSHOT_ID, "files", connections=connection_settings).outcome == WAITING
     with pytest.raises(Exception, match="no complete snapshot"):
         store.get("latest")
     now = left.ref.created_at + dt.timedelta(days=1)

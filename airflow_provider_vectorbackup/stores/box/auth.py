@@ -1,19 +1,20 @@
-"""Turn an Airflow ``box`` connection into a boxsdk client: auth, base URLs, retries and throttling.
+"""Turn a ``box`` connection's settings into a boxsdk client: auth, base URLs, retries and throttling.
 
 The kind of auth (CCG, JWT or developer token) is decided by which fields are filled in, so
 one connection type covers all three; see ``docs/connections.md``. Nothing here logs or
 raises a secret: errors name the fields, never their values.
 
 Throttling sits at the transport (:class:`ThrottledAdapter`, mounted on the client's
-``requests`` session), so every HTTP request the client sends passes the hook's limiters:
+``requests`` session), so every HTTP request the client sends passes the connection's limiters:
 each part of a chunked upload, each of boxsdk's own retries, token requests, and calls made
-through ``get_conn()``.
+through :attr:`BoxApi.client <.client.BoxApi.client>`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -36,8 +37,9 @@ from requests.adapters import HTTPAdapter
 from airflow_provider_vectorbackup.throttle import RateLimiter, parse_limit
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Connection
     from box_sdk_gen.networking.auth import Authentication
+
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
 
 ACCEPTED_FIELDS = (
     "Accepted field combinations for a Box connection: "
@@ -79,7 +81,7 @@ DEFAULT_REQUESTS_PER_MINUTE = 900.0
 
 @dataclasses.dataclass(frozen=True)
 class BoxRateLimits:
-    """The two budgets every request of one hook's client is paced against.
+    """The two budgets every request of one :class:`~.client.BoxApi`'s client is paced against.
 
     :param uploads: requests to the upload host (``upload_url``): direct uploads and new
         versions, upload-session creation, every part, part listings, commits (and their
@@ -91,9 +93,9 @@ class BoxRateLimits:
     requests: RateLimiter
 
 
-def parse_rate_limits(conn: Connection) -> BoxRateLimits:
+def parse_rate_limits(conn: ConnectionSettings) -> BoxRateLimits:
     """Limiters from the connection's extras: unset means Box-safe defaults, ``0`` means unlimited."""
-    extra = conn.extra_dejson
+    extra = conn.extra
 
     def limit(name: str, default: float) -> float | None:
         value = extra.get(name)
@@ -138,13 +140,13 @@ class ThrottledAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-def build_client(conn: Connection, *, limits: BoxRateLimits | None = None) -> tuple[BoxClient, str]:
+def build_client(conn: ConnectionSettings, *, limits: BoxRateLimits | None = None) -> tuple[BoxClient, str]:
     """Build a client for ``conn``; returns it with a secret-free description of the auth used.
 
     :param limits: the limiters its requests are paced against; by default new ones from the
         connection's extras (:func:`parse_rate_limits`).
     """
-    extra = conn.extra_dejson
+    extra = conn.extra
     auth, description = _auth(conn, extra)
     limits = limits or parse_rate_limits(conn)
     base_urls = _base_urls(extra)
@@ -157,7 +159,7 @@ def build_client(conn: Connection, *, limits: BoxRateLimits | None = None) -> tu
     return BoxClient(auth, network_session=session), description
 
 
-def _retry_strategy(conn_id: str | None, extra: dict[str, Any]) -> BoxRetryStrategy:
+def _retry_strategy(conn_id: str | None, extra: Mapping[str, Any]) -> BoxRetryStrategy:
     """boxsdk's own retry (429, 5xx, 202, 401, dropped connections), tunable from extras.
 
     ``max_attempts`` (default 5) bounds attempts per request; ``retry_base_interval`` (seconds,
@@ -175,7 +177,7 @@ def _retry_strategy(conn_id: str | None, extra: dict[str, Any]) -> BoxRetryStrat
     return BoxRetryStrategy(max_attempts=max_attempts, retry_base_interval=base_interval)
 
 
-def _auth(conn: Connection, extra: dict[str, Any]) -> tuple[Authentication, str]:
+def _auth(conn: ConnectionSettings, extra: Mapping[str, Any]) -> tuple[Authentication, str]:
     login, password = _text(conn.login), _text(conn.password)
     enterprise_id, user_id = _text(extra.get("enterprise_id")), _text(extra.get("user_id"))
     jwt_raw = extra.get("jwt_config")  # a JSON string, or already an object when the extras were written as JSON
@@ -222,7 +224,7 @@ def _jwt_config(conn_id: str | None, jwt_json: str | None, jwt_path: str | None)
             "appAuth.publicKeyID, privateKey, passphrase)") from None
 
 
-def _base_urls(extra: dict[str, Any]) -> BaseUrls:
+def _base_urls(extra: Mapping[str, Any]) -> BaseUrls:
     """Box's default hosts, overridden per extra (a trailing slash would produce ``//2.0`` paths)."""
     overrides = {
         keyword: url.rstrip("/")

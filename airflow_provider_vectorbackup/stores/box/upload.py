@@ -6,9 +6,9 @@ bounded thread pool, so memory stays near ``concurrency x part_size`` whatever t
 every part carries its SHA-1, the session is aborted on any failure, a commit answered 202
 is polled, and the committed file's SHA-1 is checked against the local one.
 
-Nothing here paces requests: the client's transport does (``box_client.ThrottledAdapter``), so
-the session, every part, every re-send and every commit poll take a permit from the hook's
-upload budget, whichever thread sends them.
+Nothing here paces requests: the client's transport does (``auth.ThrottledAdapter``), so
+the session, every part, every re-send and every commit poll take a permit from the
+connection's upload budget, whichever thread sends them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import requests
 from box_sdk_gen import BoxAPIError, BoxSDKError, UploadPart
 
-from airflow_provider_vectorbackup.hooks.box_items import BoxIntegrityError, BoxItem, describe_api_error
+from airflow_provider_vectorbackup.stores.box.items import BoxIntegrityError, BoxItem, describe_api_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable

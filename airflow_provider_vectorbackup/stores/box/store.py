@@ -13,8 +13,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.box_items import BoxIntegrityError, BoxItem
+from airflow_provider_vectorbackup.stores.box.client import BoxApi
+from airflow_provider_vectorbackup.stores.box.items import BoxIntegrityError, BoxItem
 from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotError, SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import (
     COLLECTIONS_DIR, MANIFEST_NAME, SnapshotRef, SnapshotState, check_collection_name, folder_name, parse_folder_name,
@@ -32,39 +32,39 @@ log = logging.getLogger(__name__)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
-class BoxSnapshotStore:
+class BoxStore:
     """Snapshots kept in one Box folder (the store root).
 
-    :param hook: the Box hook to talk through.
+    :param api: the Box client to talk through.
     :param root_folder_id: id of the folder that holds the snapshot folders.
     """
 
     kind = "box"
 
-    def __init__(self, hook: BoxHook, root_folder_id: str) -> None:
-        self.hook = hook
+    def __init__(self, api: BoxApi, root_folder_id: str) -> None:
+        self.api = api
         self.root_folder_id = root_folder_id
 
     def describe(self) -> str:
         return f"Box folder {self.root_folder_id}"
 
     @classmethod
-    def at_path(cls, hook: BoxHook, path: str, parent_id: str = "0", *, create: bool = False) -> BoxSnapshotStore:
+    def at_path(cls, api: BoxApi, path: str, parent_id: str = "0", *, create: bool = False) -> BoxStore:
         """The store in folder ``path`` below ``parent_id``; created when ``create``, else it must exist."""
         if create:
-            return cls(hook, hook.ensure_folder(path, parent_id))
+            return cls(api, api.ensure_folder(path, parent_id))
         folder_id = parent_id
         for name in filter(None, path.split("/")):
-            item = hook.find_item(folder_id, name)
+            item = api.find_item(folder_id, name)
             if item is None or item.type != "folder":
                 raise SnapshotStateError(f"Box has no folder {path!r} (below folder {parent_id}): no snapshots there")
             folder_id = item.id
-        return cls(hook, folder_id)
+        return cls(api, folder_id)
 
     def snapshots(self) -> list[StoredSnapshot]:
         """Every snapshot folder in the root, oldest first, in whatever state; other items are ignored."""
         found = []
-        for item in self.hook.list_folder(self.root_folder_id):
+        for item in self.api.list_folder(self.root_folder_id):
             ref = parse_folder_name(item.name) if item.type == "folder" else None
             if ref is not None:
                 found.append(StoredSnapshot(ref, item.id))
@@ -81,9 +81,9 @@ class BoxSnapshotStore:
         """
         for leftover in leftovers(self.snapshots(), snapshot_id, self.describe()):
             log.warning("Removing %s left by an earlier attempt at snapshot %s", leftover.ref.folder_name, snapshot_id)
-            self.hook.delete_folder(leftover.location, recursive=True)
+            self.api.delete_folder(leftover.location, recursive=True)
         name = folder_name(snapshot_id, SnapshotState.IN_PROGRESS)
-        folder_id = self.hook.ensure_folder(name, self.root_folder_id)
+        folder_id = self.api.ensure_folder(name, self.root_folder_id)
         return SnapshotUpload(self, snapshot_id, folder_id)
 
     def resume(self, snapshot_id: str) -> SnapshotUpload:
@@ -100,7 +100,7 @@ class BoxSnapshotStore:
         return dict(self._walk(snapshot.location, ""))
 
     def _walk(self, folder_id: str, prefix: str) -> Iterator[tuple[str, BoxItem]]:
-        for item in self.hook.list_folder(folder_id):
+        for item in self.api.list_folder(folder_id):
             path = f"{prefix}{item.name}"
             if item.type == "folder":
                 yield from self._walk(item.id, f"{path}/")
@@ -125,7 +125,7 @@ class BoxSnapshotStore:
         with tempfile.TemporaryDirectory(prefix="vectorbackup-manifest-") as tmp:
             local = Path(tmp) / name
             try:
-                self.hook.download(item.id, local, expected_sha1=item.sha1)
+                self.api.download(item.id, local, expected_sha1=item.sha1)
             except BoxIntegrityError as exc:
                 raise ManifestError(f"{name} of {snapshot.ref.folder_name} changed in Box after it was written: its "
                                     f"bytes have SHA-1 {exc.actual_sha1}, Box recorded {exc.expected_sha1}; the "
@@ -177,7 +177,7 @@ class BoxSnapshotStore:
             local.parent.mkdir(parents=True, exist_ok=True)
             entry = expected.get(path)
             try:
-                self.hook.download(item.id, local, expected_sha1=(entry.sha1 if entry else None) or item.sha1)
+                self.api.download(item.id, local, expected_sha1=(entry.sha1 if entry else None) or item.sha1)
             except BoxIntegrityError as exc:
                 if damaged is None:
                     raise
@@ -190,14 +190,14 @@ class BoxSnapshotStore:
         return target
 
     def delete(self, snapshot: StoredSnapshot) -> None:
-        self.hook.delete_folder(snapshot.location, recursive=True)
+        self.api.delete_folder(snapshot.location, recursive=True)
         log.info("Deleted snapshot folder %s (id %s)", snapshot.ref.folder_name, snapshot.location)
 
 
 class SnapshotUpload:
     """The Box side of one snapshot being written: files go up as they finish, the manifest last."""
 
-    def __init__(self, store: BoxSnapshotStore, snapshot_id: str, folder_id: str) -> None:
+    def __init__(self, store: BoxStore, snapshot_id: str, folder_id: str) -> None:
         self.store = store
         self.snapshot_id = snapshot_id
         self.folder_id = folder_id
@@ -208,12 +208,12 @@ class SnapshotUpload:
         """Upload one finished file (a :data:`~snapshot.writer.FileCallback`), then free its local disk."""
         directory, _, name = entry.path.rpartition("/")
         folder_id = self._folder(directory)
-        self.store.hook.upload(local, folder_id, name, sha1=entry.sha1)  # Box's SHA-1 must equal the writer's
+        self.store.api.upload(local, folder_id, name, sha1=entry.sha1)  # Box's SHA-1 must equal the writer's
         local.unlink()
 
     def _folder(self, directory: str) -> str:
         if directory not in self._folders:
-            self._folders[directory] = self.store.hook.ensure_folder(directory, self.folder_id)
+            self._folders[directory] = self.store.api.ensure_folder(directory, self.folder_id)
         return self._folders[directory]
 
     def files(self) -> dict[str, StoredFile]:
@@ -223,18 +223,18 @@ class SnapshotUpload:
     def discard_collection(self, name: str) -> None:
         """Delete ``collections/<name>`` with whatever an earlier attempt uploaded into it."""
         directory = f"{COLLECTIONS_DIR}/{check_collection_name(name)}"
-        hook = self.store.hook
+        api = self.store.api
         parent = self._folders.get(COLLECTIONS_DIR)
         if parent is None:
-            found = hook.find_item(self.folder_id, COLLECTIONS_DIR)
+            found = api.find_item(self.folder_id, COLLECTIONS_DIR)
             if found is None or found.type != "folder":
                 return
             parent = found.id
-        for item in hook.list_folder(parent):
+        for item in api.list_folder(parent):
             if item.type == "folder" and item.name == name:  # exact: Box compares names case-insensitively
                 log.warning("Removing collection %s from snapshot %s in Box: files of an earlier or unreported "
                             "attempt", name, self.snapshot_id)
-                hook.delete_folder(item.id, recursive=True)
+                api.delete_folder(item.id, recursive=True)
         self._folders.pop(directory, None)
 
     def seal(self, result: SnapshotResult) -> StoredSnapshot:
@@ -242,12 +242,12 @@ class SnapshotUpload:
 
         A manifest left by an attempt that died before the rename (a retried commit) is replaced by a new version.
         """
-        self.store.hook.upload(result.path / MANIFEST_NAME, self.folder_id, MANIFEST_NAME, new_version_if_exists=True)
+        self.store.api.upload(result.path / MANIFEST_NAME, self.folder_id, MANIFEST_NAME, new_version_if_exists=True)
         if (result.path / SIGNATURE_NAME).exists():
-            self.store.hook.upload(result.path / SIGNATURE_NAME, self.folder_id, SIGNATURE_NAME,
+            self.store.api.upload(result.path / SIGNATURE_NAME, self.folder_id, SIGNATURE_NAME,
                                    new_version_if_exists=True)
         state = SnapshotState.COMPLETE if result.status == "complete" else SnapshotState.INCOMPLETE
         name = folder_name(self.snapshot_id, state)
-        self.store.hook.rename_folder(self.folder_id, name)
+        self.store.api.rename_folder(self.folder_id, name)
         log.info("Snapshot %s is now visible in Box as %s (folder id %s)", self.snapshot_id, name, self.folder_id)
         return StoredSnapshot(SnapshotRef(self.snapshot_id, state, name), self.folder_id)

@@ -1,4 +1,4 @@
-"""What :class:`~airflow_provider_vectorbackup.hooks.box.BoxHook` returns and raises.
+"""What :class:`~airflow_provider_vectorbackup.stores.box.client.BoxApi` returns and raises.
 
 Plain, frozen values instead of boxsdk models: they pickle, compare and fit in XCom, and they
 carry no client (and so no credential) with them.
@@ -15,7 +15,7 @@ from typing import Any
 from box_sdk_gen import BoxSDKError
 
 from airflow_provider_vectorbackup.exceptions import CredentialsRejected
-from airflow_provider_vectorbackup.hooks.box_client import DeveloperTokenRefused
+from airflow_provider_vectorbackup.stores.box.auth import DeveloperTokenRefused
 
 REFUSED_GRANTS = frozenset({"invalid_client", "invalid_grant", "unauthorized_client"})
 """OAuth errors of the token endpoint (HTTP 400) that refuse the app's credentials; see docs/connections.md."""
@@ -133,7 +133,7 @@ class BoxOperationError(Exception):
     """A Box call failed. Carries status, Box's error code and request id, never the request itself.
 
     boxsdk's own errors print the request, and for a JWT token grant that includes the signed
-    assertion, a short-lived credential; the hook raises this instead.
+    assertion, a short-lived credential; BoxApi raises this instead.
     """
 
     def __init__(self, message: str, *, status_code: int | None, code: str | None, request_id: str | None) -> None:
@@ -155,7 +155,7 @@ def credentials_rejected(error: Exception, conn_id: str, auth: str) -> Credentia
     Refusals are HTTP 401 and 403, the token endpoint's OAuth errors in :data:`REFUSED_GRANTS`
     (CCG and JWT), and a developer token Box no longer accepts.
 
-    :param auth: the hook's description of its auth, e.g. ``"CCG (enterprise 1000)"``.
+    :param auth: the client's description of its auth, e.g. ``"CCG (enterprise 1000)"``.
     """
     info = getattr(error, "response_info", None)
     if isinstance(error, DeveloperTokenRefused):
@@ -182,28 +182,28 @@ def credentials_rejected(error: Exception, conn_id: str, auth: str) -> Credentia
 
 
 def secret_free_errors(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn boxsdk errors escaping a public BoxHook method into :class:`CredentialsRejected` (a refusal of the
-    connection's credentials) or :class:`BoxOperationError`."""
+    """Turn boxsdk errors escaping a public BoxApi method into :class:`CredentialsRejected` (a refusal of the
+    connection's credentials, named by its ``conn_id``) or :class:`BoxOperationError`."""
 
-    def secret_free(hook: Any, error: BoxSDKError) -> Exception:
-        return (credentials_rejected(error, hook.box_conn_id, hook.auth_description)
+    def secret_free(api: Any, error: BoxSDKError) -> Exception:
+        return (credentials_rejected(error, api.conn_id, api.auth_description)
                 or BoxOperationError.from_sdk(error))
 
     if inspect.isgeneratorfunction(method):
         @functools.wraps(method)
-        def generator(hook: Any, *args: Any, **kwargs: Any) -> Any:
+        def generator(api: Any, *args: Any, **kwargs: Any) -> Any:
             try:
-                yield from method(hook, *args, **kwargs)
+                yield from method(api, *args, **kwargs)
             except BoxSDKError as error:
-                raise secret_free(hook, error) from None
+                raise secret_free(api, error) from None
         return generator
 
     @functools.wraps(method)
-    def wrapper(hook: Any, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(api: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return method(hook, *args, **kwargs)
+            return method(api, *args, **kwargs)
         except BoxSDKError as error:
-            raise secret_free(hook, error) from None
+            raise secret_free(api, error) from None
     return wrapper
 
 
