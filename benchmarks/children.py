@@ -196,7 +196,7 @@ def dump_ours(collection: str, snapshot_id: str, out: str | None = None, box_fol
         options["staging_dir"] = staging_dir
         store = watch.watching(store)
     with watch if watch is not None else contextlib.nullcontext():
-        outcome = dump.dump_snapshot(AstraDBHook(ASTRA_CONN_ID), store, snapshot_id, collections=[collection],
+        outcome = dump.dump_snapshot(AstraDBHook(ASTRA_CONN_ID).get_conn(), store, snapshot_id, collections=[collection],
                                      **options)
     seconds = time.perf_counter() - started
     if outcome.failures or outcome.manifest.status != "complete":
@@ -256,7 +256,7 @@ def restore_ours(store: str, snapshot_id: str, collection: str, target_prefix: s
     from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
     from airflow_provider_vectorbackup.stores.local import LocalSnapshotStore
 
-    hook = AstraDBHook(ASTRA_CONN_ID)
+    hook = AstraDBHook(ASTRA_CONN_ID).get_conn()
     marks: dict[str, float] = {}
     insert = hook.insert_documents
 

@@ -1,4 +1,4 @@
-"""Dump Astra collections into a new snapshot in a store. Shared by VectorDumpOperator and the CLI.
+"""Dump a source's collections into a new snapshot in a store. Shared by VectorDumpOperator and the CLI.
 
 No Airflow context here: the caller says where to read, where to write and who is producing
 the snapshot, and gets back what happened, failures included, to report its own way.
@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS, SCAN_MODES, CollectionScan
 from airflow_provider_vectorbackup.progress import Progress
 from airflow_provider_vectorbackup.snapshot.compression import check as check_compression
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
@@ -25,6 +23,7 @@ from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.encryption import AgeEncryption
 from airflow_provider_vectorbackup.snapshot.signing import ManifestSigner
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES, SnapshotResult, SnapshotWriter
+from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MODES, VectorSource
 from airflow_provider_vectorbackup.stores.base import (
     PendingSnapshot, SnapshotExistsError, SnapshotStore, StoredSnapshot,
 )
@@ -98,7 +97,7 @@ class DumpTuning:
 
 
 def dump_snapshot(
-    astra: AstraDBHook, store: SnapshotStore, snapshot_id: str, *, collections: list[str] | None = None,
+    astra: VectorSource, store: SnapshotStore, snapshot_id: str, *, collections: list[str] | None = None,
     segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, staging_dir: str | None = None,
     vector_policy: VectorLossPolicy = VectorLossPolicy(), producer: dict[str, str] | None = None,
     on_progress: Callable[[Progress], None] | None = None, signer: ManifestSigner | None = None,
@@ -136,10 +135,10 @@ def dump_snapshot(
                 names = collections or sorted(definitions)
                 missing = [name for name in names if name not in definitions]
                 if missing:
-                    raise UnknownCollectionsError(f"collections not found in keyspace {astra.keyspace!r}: "
+                    raise UnknownCollectionsError(f"collections not found in keyspace {astra.namespace!r}: "
                                                   f"{missing}; it has: {sorted(definitions)}")
                 log.info("Dumping %d collection(s) of keyspace %r into %s, snapshot %s: %s", len(names),
-                         astra.keyspace, store.describe(), snapshot_id, ", ".join(names))
+                         astra.namespace, store.describe(), snapshot_id, ", ".join(names))
                 log.debug("Dump settings: %s, compression %s, segments up to %d bytes", tuning, compression,
                           segment_max_bytes)
                 stop = threading.Event()
@@ -170,12 +169,12 @@ def dump_snapshot(
     return DumpOutcome(sealed, writer.result.manifest, writer.result, dict(sorted(failures.items())))
 
 
-def _source(astra: AstraDBHook) -> dict[str, Any]:
+def _source(astra: VectorSource) -> dict[str, Any]:
     try:
         return astra.describe_source()
     except Exception as exc:  # a broken connection must still leave a sealed, explained INCOMPLETE snapshot
         log.debug("The manifest records only the source's kind: describing it failed (%s)", type(exc).__name__)
-        return {"kind": "astra"}
+        return {"kind": astra.kind}
 
 
 def sealed_by(store: SnapshotStore, snapshot_id: str, producer: dict[str, str] | None) -> tuple[StoredSnapshot, Manifest]:
@@ -209,11 +208,11 @@ class DumpStopped(RuntimeError):
     """The dump was stopped from outside (a task timeout or signal) while this collection was being read."""
 
 
-def _dump_collection(astra: AstraDBHook, writer: SnapshotWriter, name: str, definition: dict[str, Any],
+def _dump_collection(astra: VectorSource, writer: SnapshotWriter, name: str, definition: dict[str, Any],
                      stored: _StoredFiles, on_progress: Callable[[Progress], None] | None, tuning: DumpTuning, *,
                      stop: threading.Event | None = None) -> None:
     progress = Progress(log, name, _estimate(astra, name))
-    scan = CollectionScan(astra, name, definition, streams=tuning.scan_streams, mode=tuning.scan_mode)
+    scan = astra.scan(name, definition, streams=tuning.scan_streams, mode=tuning.scan_mode)
     with writer.collection(name, definition) as collection:
         try:
             with contextlib.closing(scan.pages()) as pages:
@@ -234,7 +233,7 @@ def _dump_collection(astra: AstraDBHook, writer: SnapshotWriter, name: str, defi
         on_progress(progress)
 
 
-def _estimate(astra: AstraDBHook, name: str) -> int | None:
+def _estimate(astra: VectorSource, name: str) -> int | None:
     try:
         return astra.estimated_document_count(name)
     except Exception as exc:  # only feeds the ETA; a dump must not fail for it

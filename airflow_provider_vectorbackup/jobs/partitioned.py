@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.jobs.dump import (
     DumpOutcome, DumpTuning, UnknownCollectionsError, _already_complete, _dump_collection, _source, _StoredFiles,
     sealed_by,
@@ -48,6 +47,7 @@ from airflow_provider_vectorbackup.snapshot.manifest import (
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, ManifestSigner
 from airflow_provider_vectorbackup.snapshot.verify import StoredFile
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES, SnapshotWriter
+from airflow_provider_vectorbackup.sources.base import VectorSource
 from airflow_provider_vectorbackup.stores.base import (
     PendingSnapshot, SnapshotExistsError, SnapshotSealedError, SnapshotStore,
 )
@@ -119,7 +119,7 @@ class CollectionOutcome:
 
 
 def plan_snapshot(
-    astra: AstraDBHook, store: SnapshotStore, snapshot_id: str, *, collections: list[str] | None = None,
+    astra: VectorSource, store: SnapshotStore, snapshot_id: str, *, collections: list[str] | None = None,
     segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, vector_policy: VectorLossPolicy = VectorLossPolicy(),
     producer: dict[str, str] | None = None, staging_dir: str | None = None, compression: str = "gzip",
 ) -> SnapshotPlan:
@@ -148,7 +148,7 @@ def plan_snapshot(
         names = list(collections) if collections else sorted(definitions)
         missing = [name for name in names if name not in definitions]
         if missing:
-            raise UnknownCollectionsError(f"collections not found in keyspace {astra.keyspace!r}: {missing}; "
+            raise UnknownCollectionsError(f"collections not found in keyspace {astra.namespace!r}: {missing}; "
                                           f"it has: {sorted(definitions)}")
         for name in names:
             check_collection_name(name)
@@ -179,7 +179,7 @@ def _seal_failed_plan(pending: PendingSnapshot, plan: SnapshotPlan, exc: BaseExc
 
 
 def dump_collection(
-    astra: AstraDBHook, store: SnapshotStore, plan: SnapshotPlan, name: str, *, staging_dir: str | None = None,
+    astra: VectorSource, store: SnapshotStore, plan: SnapshotPlan, name: str, *, staging_dir: str | None = None,
     encryption: AgeEncryption | None = None, on_progress: Callable[[Progress], None] | None = None,
     tuning: DumpTuning = DumpTuning(),
 ) -> CollectionOutcome:
@@ -209,7 +209,7 @@ def dump_collection(
         try:
             definition = astra.collection_definition(name)
             if definition is None:
-                raise CollectionVanishedError(f"collection {name!r} is no longer in keyspace {astra.keyspace!r}; it "
+                raise CollectionVanishedError(f"collection {name!r} is no longer in keyspace {astra.namespace!r}; it "
                                               f"was there when snapshot {plan.snapshot_id} was planned")
             _dump_collection(astra, writer, name, definition, stored, on_progress, tuning)
         except Exception as exc:  # reported in the entry; the caller decides how the task fails

@@ -12,9 +12,10 @@ from airflow.providers.common.compat.sdk import AirflowException, Asset, BaseOpe
 from airflow_provider_vectorbackup.exceptions import VectorLossTaskFailure
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.keys import encryption_from_connection, signer_from_connection
 from airflow_provider_vectorbackup.links import BoxFolderLink
-from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS
+from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS
 from airflow_provider_vectorbackup.jobs.dump import DumpTuning, UnknownCollectionsError, dump_snapshot, summary_of
 from airflow_provider_vectorbackup.snapshot.compression import check_name
 from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
@@ -129,12 +130,12 @@ class VectorDumpOperator(StoreArguments, BaseOperator):
         spec = self.store_spec()
         try:
             outcome = dump_snapshot(
-                self.astra_hook, spec.open(create=True), snapshot_id, collections=self.collections,
+                self.astra_hook.get_conn(), spec.open(create=True), snapshot_id, collections=self.collections,
                 segment_max_bytes=self.segment_max_bytes, staging_dir=self.staging_dir,
                 vector_policy=self.vector_policy,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},
-                signer=signer_from_connection(self.signing_conn_id) if self.signing_conn_id else None,
-                encryption=encryption_from_connection(self.encryption_conn_id) if self.encryption_conn_id else None,
+                signer=signer_from_connection(connection_settings(self.signing_conn_id)) if self.signing_conn_id else None,
+                encryption=encryption_from_connection(connection_settings(self.encryption_conn_id)) if self.encryption_conn_id else None,
                 tuning=self.tuning, compression=self.compression)
         except (UnknownCollectionsError, SnapshotExistsError) as exc:
             raise AirflowException(str(exc)) from None

@@ -23,11 +23,12 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_vectorbackup.exceptions import VectorLossTaskFailure
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS
+from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS
 from airflow_provider_vectorbackup.jobs.dump import DumpTuning, UnknownCollectionsError, summary_of
 from airflow_provider_vectorbackup.jobs.partitioned import (
     SnapshotPlan, commit_snapshot, dump_collection, plan_snapshot,
 )
+from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.keys import encryption_from_connection, signer_from_connection
 from airflow_provider_vectorbackup.links import BoxFolderLink
 from airflow_provider_vectorbackup.operators.dump import SNAPSHOT_ID_KEY, default_snapshot_id, snapshot_asset
@@ -128,11 +129,11 @@ class SnapshotPlanOperator(StoreArguments, BaseOperator):
         # Pushed before any work, so the commit and retention learn of this snapshot even if planning fails.
         ti.xcom_push(key=SNAPSHOT_ID_KEY, value=snapshot_id)
         if self.encryption_conn_id:  # a broken key connection fails here, before anything is written
-            encryption_from_connection(self.encryption_conn_id)
+            encryption_from_connection(connection_settings(self.encryption_conn_id))
         spec = self.store_spec()
         try:
             plan = plan_snapshot(
-                self.astra_hook, spec.open(create=True), snapshot_id, collections=self.collections,
+                self.astra_hook.get_conn(), spec.open(create=True), snapshot_id, collections=self.collections,
                 segment_max_bytes=self.segment_max_bytes, vector_policy=self.vector_policy,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},
                 staging_dir=self.staging_dir, compression=self.compression)
@@ -140,7 +141,7 @@ class SnapshotPlanOperator(StoreArguments, BaseOperator):
             raise AirflowException(str(exc)) from None
         ti.xcom_push(key=PLAN_KEY, value={
             "plan": plan.to_dict(), "store": spec.to_dict(), "astra_conn_id": self.astra_conn_id,
-            "keyspace": self.astra_hook.keyspace, "signing_conn_id": self.signing_conn_id,
+            "keyspace": self.astra_hook.get_conn().keyspace, "signing_conn_id": self.signing_conn_id,
             "encryption_conn_id": self.encryption_conn_id,
             "tuning": {"scan_mode": self.tuning.scan_mode, "scan_streams": self.tuning.scan_streams,
                        "uploads_at_once": self.tuning.uploads_at_once},
@@ -187,8 +188,8 @@ class CollectionDumpOperator(BaseOperator):
             raise AirflowFailException(f"task {self.plan_task_id!r} pushed no snapshot plan to XCom; did it succeed?")
         plan = SnapshotPlan.from_dict(config["plan"])
         store = StoreSpec(**config["store"]).open()
-        astra = AstraDBHook(config["astra_conn_id"], keyspace=config["keyspace"])
-        encryption = encryption_from_connection(config["encryption_conn_id"]) if config["encryption_conn_id"] else None
+        astra = AstraDBHook(config["astra_conn_id"], keyspace=config["keyspace"]).get_conn()
+        encryption = encryption_from_connection(connection_settings(config["encryption_conn_id"])) if config["encryption_conn_id"] else None
         try:
             outcome = dump_collection(astra, store, plan, self.collection, staging_dir=self.staging_dir,
                                       encryption=encryption, tuning=DumpTuning(**config.get("tuning", {})))
@@ -276,8 +277,8 @@ class SnapshotCommitOperator(StoreArguments, BaseOperator):
             outcome = commit_snapshot(
                 spec.open(), plan, results, staging_dir=self.staging_dir,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},
-                signer=signer_from_connection(config["signing_conn_id"]) if config["signing_conn_id"] else None,
-                encryption=(encryption_from_connection(config["encryption_conn_id"])
+                signer=signer_from_connection(connection_settings(config["signing_conn_id"])) if config["signing_conn_id"] else None,
+                encryption=(encryption_from_connection(connection_settings(config["encryption_conn_id"]))
                             if config["encryption_conn_id"] else None))
         except SnapshotExistsError as exc:
             raise AirflowFailException(str(exc)) from None

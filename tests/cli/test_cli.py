@@ -64,7 +64,7 @@ def test_dump_list_inspect_verify_restore_prune_and_download_through_a_local_fol
     restored = run("restore", *store, "latest", "--target-prefix", "cli_", "--collections", "articles,products",
                    "--validation-queries", "3", tmp_path=tmp_path)
     assert restored.returncode == 0, restored.stderr
-    assert "validated" in restored.stdout and AstraDBHook().count_documents("cli_articles").count == 60
+    assert "validated" in restored.stdout and AstraDBHook().get_conn().count_documents("cli_articles").count == 60
 
     target = tmp_path / "copy"
     copied = run("download", *store, "20260301T000000Z", str(target), tmp_path=tmp_path)
@@ -110,7 +110,7 @@ def test_exit_code_2_when_verification_fails(small, tmp_path: Path) -> None:
     assert checked.returncode == 2 and "products/part-00000.jsonl.gz" in checked.stdout
     refused = run("restore", *store, "latest", "--target-prefix", "x_", tmp_path=tmp_path)
     assert refused.returncode == 2 and "nothing was written" in refused.stderr
-    assert AstraDBHook().collection_definition("x_articles") is None
+    assert AstraDBHook().get_conn().collection_definition("x_articles") is None
 
 
 def test_exit_code_3_when_vectors_are_lost(small, tmp_path: Path) -> None:
@@ -185,7 +185,7 @@ def test_deep_verify_of_box_names_every_file_that_rotted_at_rest_and_exits_2(sma
     refused = run("restore", "--box-folder", "cli-backups", "latest", "--target-prefix", "x_", tmp_path=tmp_path)
     assert refused.returncode == 2 and "nothing was written" in refused.stderr
     assert all(name in refused.stderr for name in names)
-    assert AstraDBHook().collection_definition("x_products") is None
+    assert AstraDBHook().get_conn().collection_definition("x_products") is None
 
 
 def test_verify_of_a_local_folder_names_every_bad_file_in_one_run(small, tmp_path: Path) -> None:

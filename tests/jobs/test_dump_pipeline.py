@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy
+from airflow_provider_vectorbackup.sources.astra.retry import RetryPolicy
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.jobs.dump import DumpTuning, dump_snapshot
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
@@ -54,7 +54,7 @@ def test_concurrent_collections_parallel_scans_and_overlapped_uploads_make_an_ex
     expected = seed_uuid_collections(astra_stand_in, {"alpha": 700, "beta": 450, "gamma": 15})
     store = BoxSnapshotStore.at_path(BoxHook(), "backups/pipeline", create=True)
     tuning = DumpTuning(scan_streams=4, collections_at_once=3, uploads_at_once=2)
-    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT, tuning=tuning,
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST).get_conn(), store, SNAPSHOT, tuning=tuning,
                             segment_max_bytes=SMALL_SEGMENTS)
     assert outcome.manifest.status == "complete" and not outcome.failures
     for name, digest in expected.items():
@@ -111,7 +111,7 @@ def test_staged_segments_leave_staging_as_the_store_takes_them(astra_stand_in, a
     staging = tmp_path / "staging"
     staging.mkdir()
     store = RecordingStore(tmp_path / "store", staging)
-    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT, staging_dir=str(staging),
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST).get_conn(), store, SNAPSHOT, staging_dir=str(staging),
                             segment_max_bytes=SMALL_SEGMENTS, tuning=DumpTuning(uploads_at_once=2, collections_at_once=1))
     assert outcome.manifest.status == "complete"
     assert len(outcome.manifest.collection("alpha").segments) > 10
@@ -125,7 +125,7 @@ def test_a_failed_hand_off_fails_its_collection_and_lists_exactly_what_was_store
     staging = tmp_path / "staging"
     staging.mkdir()
     store = RecordingStore(tmp_path / "store", staging, fail_segment="alpha/part-00003.jsonl.gz")
-    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT, staging_dir=str(staging),
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST).get_conn(), store, SNAPSHOT, staging_dir=str(staging),
                             segment_max_bytes=SMALL_SEGMENTS, tuning=DumpTuning(uploads_at_once=2))
     assert outcome.manifest.status == "incomplete" and set(outcome.failures) == {"alpha"}
     alpha = outcome.manifest.collection("alpha")
@@ -142,7 +142,7 @@ def test_a_failed_hand_off_fails_its_collection_and_lists_exactly_what_was_store
 
 def test_a_scan_that_fails_mid_way_fails_only_its_collection(astra_stand_in, astra_connection, tmp_path) -> None:
     seed_uuid_collections(astra_stand_in, {"alpha": 300, "beta": 300})
-    hook = AstraDBHook(retry_policy=RetryPolicy(max_attempts=1))
+    hook = AstraDBHook(retry_policy=RetryPolicy(max_attempts=1)).get_conn()
     hook.list_collections()
     astra_stand_in.faults.configure(server_error_every=9)
     outcome = dump_snapshot(hook, LocalSnapshotStore(tmp_path), SNAPSHOT, tuning=DumpTuning(collections_at_once=1))
@@ -185,7 +185,7 @@ def test_a_zstd_snapshot_dumps_verifies_and_restores(astra_stand_in, astra_conne
 
     expected = seed_uuid_collections(astra_stand_in, {"alpha": 250})
     store = LocalSnapshotStore(tmp_path)
-    hook = AstraDBHook(retry_policy=FAST)
+    hook = AstraDBHook(retry_policy=FAST).get_conn()
     outcome = dump_snapshot(hook, store, SNAPSHOT, compression="zstd", segment_max_bytes=SMALL_SEGMENTS)
     assert outcome.manifest.format_version == 2 and outcome.manifest.settings["compression"] == "zstd"
     assert outcome.manifest.collection("alpha").content_digest == expected["alpha"]
@@ -219,7 +219,7 @@ def test_a_dump_stopped_from_the_main_thread_stops_its_collections_and_seals_inc
 
     try:
         with pytest.raises(Stopped):
-            dump_snapshot(AstraDBHook(retry_policy=FAST), LocalSnapshotStore(tmp_path), SNAPSHOT,
+            dump_snapshot(AstraDBHook(retry_policy=FAST).get_conn(), LocalSnapshotStore(tmp_path), SNAPSHOT,
                           on_progress=after_first_page, tuning=DumpTuning(collections_at_once=2, scan_streams=2))
     finally:
         signal.signal(signal.SIGUSR1, previous)
@@ -244,7 +244,7 @@ def test_each_collections_progress_counts_its_own_stored_bytes(astra_stand_in, a
         with lock:
             reported.append((progress.what, progress.bytes))
 
-    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), LocalSnapshotStore(tmp_path), SNAPSHOT,
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST).get_conn(), LocalSnapshotStore(tmp_path), SNAPSHOT,
                             segment_max_bytes=SMALL_SEGMENTS, on_progress=on_progress,
                             tuning=DumpTuning(collections_at_once=2, uploads_at_once=2))
     assert outcome.manifest.status == "complete"

@@ -37,11 +37,11 @@ def astra(astra_stand_in, astra_connection):
 
 def plan(store, **kwargs: Any) -> SnapshotPlan:
     kwargs.setdefault("segment_max_bytes", SEGMENT)
-    return plan_snapshot(AstraDBHook(), store, SID, producer=PRODUCER, **kwargs)
+    return plan_snapshot(AstraDBHook().get_conn(), store, SID, producer=PRODUCER, **kwargs)
 
 
 def dump(store, snapshot_plan: SnapshotPlan, name: str, **kwargs: Any) -> CollectionOutcome:
-    outcome = dump_collection(AstraDBHook(), store, snapshot_plan, name, **kwargs)
+    outcome = dump_collection(AstraDBHook().get_conn(), store, snapshot_plan, name, **kwargs)
     json.dumps(outcome.result)  # what travels between workers is JSON-safe
     return outcome
 
@@ -52,7 +52,7 @@ def pending_files(root: Path, name: str) -> list[str]:
 
 
 def single_task_manifest(tmp_path: Path) -> Manifest:
-    outcome = dump_snapshot(AstraDBHook(), LocalSnapshotStore(tmp_path / "single"), "20260301T120000Z-single",
+    outcome = dump_snapshot(AstraDBHook().get_conn(), LocalSnapshotStore(tmp_path / "single"), "20260301T120000Z-single",
                             segment_max_bytes=SEGMENT)
     return outcome.manifest
 

@@ -1,4 +1,4 @@
-"""Parallel, prefetched collection scans against the Astra stand-in, through the real hook and astrapy.
+"""Parallel, prefetched collection scans against the Astra stand-in, through the real AstraSource and astrapy.
 
 The point of these tests is completeness: whatever the mix of ``_id`` types, every document is
 read exactly once, and the scan record says how and why.
@@ -13,17 +13,17 @@ from collections import Counter
 
 import pytest
 
-from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy
-from airflow_provider_vectorbackup.hooks.astra_scan import CollectionScan, id_range_shards, rangeable_id
+from airflow_provider_vectorbackup.sources.astra.client import AstraSource
+from airflow_provider_vectorbackup.sources.astra.retry import RetryPolicy
+from airflow_provider_vectorbackup.sources.astra.scan import CollectionScan, id_range_shards, rangeable_id
 
 KS = "default_keyspace"
 DEFINITION = {"vector": {"dimension": 2, "metric": "cosine"}}
 
 
 @pytest.fixture
-def hook(astra_stand_in, astra_connection) -> AstraDBHook:
-    return AstraDBHook(retry_policy=RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01))
+def hook(astra_source) -> AstraSource:
+    return astra_source(retry_policy=RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01))
 
 
 def string_ids(count: int, seed: int = 5) -> list[str]:
@@ -201,8 +201,8 @@ def test_a_refusal_is_detected_before_any_shard_is_read(hook, astra_stand_in) ->
     assert astra_stand_in.request_counts["find"] == 1 + 2 + 5
 
 
-def test_in_band_errors_during_a_scan_are_retried_and_recorded_by_code(astra_stand_in, astra_connection) -> None:
-    hook = AstraDBHook(retry_policy=RetryPolicy(max_attempts=8, initial_wait=0.001, max_wait=0.01))
+def test_in_band_errors_during_a_scan_are_retried_and_recorded_by_code(astra_stand_in, astra_source) -> None:
+    hook = astra_source(retry_policy=RetryPolicy(max_attempts=8, initial_wait=0.001, max_wait=0.01))
     ids = string_ids(500) + UNRANGEABLE
     seed(astra_stand_in, "busy", ids)
     seed(astra_stand_in, "quiet", string_ids(10))
