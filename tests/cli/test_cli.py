@@ -279,3 +279,19 @@ def test_the_progress_bar_shows_each_collections_stored_megabytes() -> None:
         screen.print(display._bar.get_renderable())
     assert "articles" in screen.file.getvalue() and "40/100" in screen.file.getvalue()
     assert "2.5 MB" in screen.file.getvalue()
+
+
+def test_astra_endpoint_makes_the_connection_in_memory_leaving_the_environment_alone(
+        astra_stand_in, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sample_data.seed(astra_stand_in, {"articles": 30, "products": 5, "faq": 2})
+    monkeypatch.delenv("AIRFLOW_CONN_ASTRA_DEFAULT", raising=False)  # only the endpoint and the token
+    endpoint = ["--astra-endpoint", astra_stand_in.url, "--keyspace", sample_data.KEYSPACE]
+    store = ["--local-folder", str(tmp_path / "share")]
+    missing = run("dump", *store, *endpoint, tmp_path=tmp_path)
+    assert missing.returncode == 4 and "ASTRA_DB_APPLICATION_TOKEN" in missing.stderr
+    monkeypatch.setenv("ASTRA_DB_APPLICATION_TOKEN", astra_stand_in.token)
+    before = dict(os.environ)
+    dumped = run("dump", *store, *endpoint, "--collections", "articles", "--json", tmp_path=tmp_path)
+    assert dumped.returncode == 0, dumped.stderr
+    assert json.loads(dumped.stdout)["collections"]["articles"]["documents"] == 30
+    assert dict(os.environ) == before, "no AIRFLOW_CONN_* variable may be made for the endpoint"
