@@ -118,6 +118,7 @@ def filled(case: Case, name: str, documents: list[dict[str, Any]]) -> None:
 
 
 def test_tricky_documents_round_trip_unchanged(case: Case) -> None:
+    assert isinstance(case.source, VectorSource) and case.source.kind
     documents = tricky_documents()
     filled(case, "roundtrip", documents)
     assert {info.name: info.definition for info in case.source.list_collections()}["roundtrip"] == \

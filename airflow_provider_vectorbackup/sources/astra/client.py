@@ -48,7 +48,7 @@ COUNT_LIMIT = 1000
 """``countDocuments`` stops counting here and answers ``moreData``."""
 MAX_EMPTY_PAGES = 100
 REFUSED_STATUS = frozenset({401, 403})
-"""The Data API's answers to a wrong or insufficient token; never retried (astra_retry), always reported as such."""
+"""The Data API's answers to a wrong or insufficient token; never retried (retry.py), always reported as such."""
 
 
 def _quiet_astrapy_request_logs() -> None:

@@ -26,6 +26,11 @@ by the other shards, with date ids left to the reconciling full pass.
 
 Pages are fetched on background threads into a bounded queue, so fetching overlaps with
 encoding and memory stays at a few pages per stream.
+
+For readers in other processes, :func:`plan_partitions` makes the same decisions up front and
+hands out the shards as JSON-safe partitions, plus a ``rest`` partition in place of the
+reconciling pass (counts cannot prove completeness across processes); :func:`read_partition`
+reads one.
 """
 
 from __future__ import annotations
