@@ -1,14 +1,14 @@
 """``vectorbackup``: list, inspect, verify, dump, restore, prune and download snapshots with no Airflow running.
 
 It runs the same jobs as the operators and reads the same connections, given as ``AIRFLOW_CONN_*``
-environment variables (JSON or URI), so one configuration serves the scheduler and a bad day
-without it. No metadata database, no scheduler.
+environment variables (JSON or URI), through the same lookup (``hooks/connections.py``), so one
+configuration serves the scheduler and a bad day without it. No metadata database, no scheduler.
+``--astra-endpoint`` makes the connection in memory; nothing writes to the environment.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -149,11 +149,13 @@ def _log_to_stderr(level: int) -> None:
     """Logs go to stderr, stdout carries only results (``--json`` output stays parseable).
 
     Importing Airflow configures its own logging to stdout (and may log while doing so), so it is
-    imported first, with stdout pointed at stderr, and then overridden.
+    loaded first, with stdout pointed at stderr, and then overridden.
     """
-    with contextlib.redirect_stdout(sys.stderr):
-        import airflow  # noqa: F401
     import structlog
+
+    from airflow_provider_vectorbackup.hooks.connections import load_airflow
+
+    load_airflow(stdout=sys.stderr)
 
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(message)s", force=True)
     structlog.configure(logger_factory=structlog.stdlib.LoggerFactory(),
@@ -162,7 +164,7 @@ def _log_to_stderr(level: int) -> None:
 
 def _exit_code_for(exc: BaseException) -> int:
     from airflow_provider_vectorbackup.exceptions import CredentialsRejected
-    from airflow_provider_vectorbackup.hooks.astra import AstraConnectionError
+    from airflow_provider_vectorbackup.sources.astra.client import AstraConnectionError
     from airflow_provider_vectorbackup.stores.box.auth import BoxConnectionError
     from airflow_provider_vectorbackup.stores.box.items import BoxIntegrityError
     from airflow_provider_vectorbackup.jobs.restore import RestoreNotValidated, SnapshotUnusable, TargetConflict
@@ -196,42 +198,49 @@ def _store(args: argparse.Namespace, *, create: bool = False) -> Any:
 
 
 def _astra(args: argparse.Namespace) -> Any:
-    from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+    """The Astra source of ``--astra-conn-id``, or of ``--astra-endpoint`` with a connection made in memory."""
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
+    from airflow_provider_vectorbackup.hooks.connections import connection_settings
+    from airflow_provider_vectorbackup.sources.astra.client import AstraSource
 
-    conn_id = args.astra_conn_id
     if args.astra_endpoint:
         token = os.environ.get("ASTRA_DB_APPLICATION_TOKEN")
         if not token:
             raise UsageError("--astra-endpoint needs the token in the environment variable ASTRA_DB_APPLICATION_TOKEN")
-        conn_id = "vectorbackup_cli_astra"
-        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
-            {"conn_type": "astra_db", "host": args.astra_endpoint, "password": token})
-    return AstraDBHook(conn_id, keyspace=args.keyspace)
+        settings = ConnectionSettings("--astra-endpoint", conn_type="astra_db", host=args.astra_endpoint,
+                                      password=token)
+    else:
+        settings = connection_settings(args.astra_conn_id)
+    return AstraSource.from_connection(settings, keyspace=args.keyspace)
 
 
 def _signer(args: argparse.Namespace) -> Any:
+    from airflow_provider_vectorbackup.hooks.connections import connection_settings
     from airflow_provider_vectorbackup.keys import signer_from_connection
 
-    return signer_from_connection(args.signing_conn_id) if args.signing_conn_id else None
+    return signer_from_connection(connection_settings(args.signing_conn_id)) if args.signing_conn_id else None
 
 
 def _verifier(args: argparse.Namespace) -> Any:
+    from airflow_provider_vectorbackup.hooks.connections import connection_settings
     from airflow_provider_vectorbackup.keys import verifier_from_connection
 
-    return verifier_from_connection(args.signing_conn_id) if args.signing_conn_id else None
+    return verifier_from_connection(connection_settings(args.signing_conn_id)) if args.signing_conn_id else None
 
 
 def _encryption(args: argparse.Namespace) -> Any:
+    from airflow_provider_vectorbackup.hooks.connections import connection_settings
     from airflow_provider_vectorbackup.keys import recipients_from_connection
     from airflow_provider_vectorbackup.snapshot.encryption import AgeEncryption
 
     recipients = list(args.recipient)
     if args.encryption_conn_id:
-        recipients += recipients_from_connection(args.encryption_conn_id)
+        recipients += recipients_from_connection(connection_settings(args.encryption_conn_id))
     return AgeEncryption.from_recipients(recipients) if recipients else None
 
 
 def _identities(args: argparse.Namespace) -> Any:
+    from airflow_provider_vectorbackup.hooks.connections import connection_settings
     from airflow_provider_vectorbackup.keys import identity_text_from_connection
     from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
 
@@ -241,7 +250,7 @@ def _identities(args: argparse.Namespace) -> Any:
         except OSError as exc:
             raise UsageError(f"cannot read --identity-file: {exc.strerror}") from None
     if args.encryption_conn_id:
-        return AgeIdentities.from_text(identity_text_from_connection(args.encryption_conn_id))
+        return AgeIdentities.from_text(identity_text_from_connection(connection_settings(args.encryption_conn_id)))
     return None
 
 

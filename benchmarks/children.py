@@ -197,10 +197,10 @@ def dump_ours(collection: str, snapshot_id: str, out: str | None = None, box_fol
         store = watch.watching(store)
     with watch if watch is not None else contextlib.nullcontext():
         if hasattr(dump, "DumpOptions"):  # the options dataclass; before it, keyword arguments
-            outcome = dump.dump_snapshot(AstraDBHook(ASTRA_CONN_ID), store, snapshot_id,
+            outcome = dump.dump_snapshot(AstraDBHook(ASTRA_CONN_ID).get_conn(), store, snapshot_id,
                                          dump.DumpOptions(collections=[collection], **options))
         else:
-            outcome = dump.dump_snapshot(AstraDBHook(ASTRA_CONN_ID), store, snapshot_id, collections=[collection],
+            outcome = dump.dump_snapshot(AstraDBHook(ASTRA_CONN_ID).get_conn(), store, snapshot_id, collections=[collection],
                                          **options)
     seconds = time.perf_counter() - started
     if outcome.failures or outcome.manifest.status != "complete":
@@ -260,7 +260,7 @@ def restore_ours(store: str, snapshot_id: str, collection: str, target_prefix: s
     from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
     from airflow_provider_vectorbackup.stores.local import LocalStore
 
-    hook = AstraDBHook(ASTRA_CONN_ID)
+    hook = AstraDBHook(ASTRA_CONN_ID).get_conn()
     marks: dict[str, float] = {}
     insert = hook.insert_documents
 

@@ -7,11 +7,24 @@ metadata database for connections given as ``AIRFLOW_CONN_*`` variables.
 
 from __future__ import annotations
 
-from airflow.providers.common.compat.sdk import BaseHook
+import contextlib
+from typing import TextIO
 
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 
 
 def connection_settings(conn_id: str) -> ConnectionSettings:
     """The fields of Airflow connection ``conn_id``."""
+    from airflow.providers.common.compat.sdk import BaseHook  # here, so that load_airflow decides where its output goes
+
     return ConnectionSettings.from_connection(BaseHook.get_connection(conn_id))
+
+
+def load_airflow(*, stdout: TextIO) -> None:
+    """Import Airflow now, with whatever it prints sent to ``stdout``.
+
+    Importing Airflow configures its own logging, to stdout, and may log while doing so. A program
+    that keeps stdout for its results (the CLI) loads it first, then configures logging over it.
+    """
+    with contextlib.redirect_stdout(stdout):
+        import airflow  # noqa: F401

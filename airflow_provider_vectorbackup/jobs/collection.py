@@ -13,8 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.hooks.astra_scan import CollectionScan
+from airflow_provider_vectorbackup.sources.base import VectorSource
 from airflow_provider_vectorbackup.progress import Progress
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotWriter
@@ -55,7 +54,7 @@ class StoredFiles:
             return self._bytes.get(collection, 0)
 
 
-def manifest_source(astra: AstraDBHook) -> dict[str, Any]:
+def manifest_source(astra: VectorSource) -> dict[str, Any]:
     """What the manifest records as the source; only its kind if describing it fails.
 
     A broken connection must still leave a sealed, explained INCOMPLETE snapshot, so this never raises.
@@ -67,7 +66,7 @@ def manifest_source(astra: AstraDBHook) -> dict[str, Any]:
         return {"kind": "astra"}
 
 
-def select_collections(astra: AstraDBHook, collections: list[str] | None) -> tuple[list[str], dict[str, Any]]:
+def select_collections(astra: VectorSource, collections: list[str] | None) -> tuple[list[str], dict[str, Any]]:
     """The names to dump (``None``: every collection of the keyspace, sorted) and every collection's definition.
 
     :raises UnknownCollectionsError: a name the keyspace does not have; the message lists what it has.
@@ -76,12 +75,12 @@ def select_collections(astra: AstraDBHook, collections: list[str] | None) -> tup
     names = list(collections) if collections else sorted(definitions)
     missing = [name for name in names if name not in definitions]
     if missing:
-        raise UnknownCollectionsError(f"collections not found in keyspace {astra.keyspace!r}: {missing}; "
+        raise UnknownCollectionsError(f"collections not found in keyspace {astra.namespace!r}: {missing}; "
                                       f"it has: {sorted(definitions)}")
     return names, definitions
 
 
-def write_collection(astra: AstraDBHook, writer: SnapshotWriter, name: str, definition: dict[str, Any],
+def write_collection(astra: VectorSource, writer: SnapshotWriter, name: str, definition: dict[str, Any],
                      stored: StoredFiles, *, scan_mode: str, scan_streams: int,
                      on_progress: Callable[[Progress], None] | None = None,
                      stop: threading.Event | None = None) -> None:
@@ -91,7 +90,7 @@ def write_collection(astra: AstraDBHook, writer: SnapshotWriter, name: str, defi
     scan got. ``stop``, once set, ends the read at the next page with :class:`DumpStopped`.
     """
     progress = Progress(log, name, _estimate(astra, name))
-    scan = CollectionScan(astra, name, definition, streams=scan_streams, mode=scan_mode)
+    scan = astra.scan(name, definition, streams=scan_streams, mode=scan_mode)
     with writer.collection(name, definition) as collection:
         try:
             with contextlib.closing(scan.pages()) as pages:
@@ -112,7 +111,7 @@ def write_collection(astra: AstraDBHook, writer: SnapshotWriter, name: str, defi
         on_progress(progress)
 
 
-def _estimate(astra: AstraDBHook, name: str) -> int | None:
+def _estimate(astra: VectorSource, name: str) -> int | None:
     try:
         return astra.estimated_document_count(name)
     except Exception as exc:  # only feeds the ETA; a dump must not fail for it

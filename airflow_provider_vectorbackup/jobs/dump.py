@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS, SCAN_MODES
+from airflow_provider_vectorbackup.sources.base import VectorSource
+from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MODES
 from airflow_provider_vectorbackup.jobs.collection import (
     StoredFiles, manifest_source, select_collections, write_collection,
 )
@@ -96,7 +96,7 @@ class DumpOptions:
 
 
 def dump_snapshot(
-    astra: AstraDBHook, store: Store, snapshot_id: str, options: DumpOptions = DumpOptions(), *,
+    astra: VectorSource, store: Store, snapshot_id: str, options: DumpOptions = DumpOptions(), *,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> DumpOutcome:
     """Stream every selected collection into ``store`` as snapshot ``snapshot_id``.
@@ -128,7 +128,7 @@ def dump_snapshot(
             with writer:
                 names, definitions = select_collections(astra, options.collections)
                 log.info("Dumping %d collection(s) of keyspace %r into %s, snapshot %s: %s", len(names),
-                         astra.keyspace, store.describe(), snapshot_id, ", ".join(names))
+                         astra.namespace, store.describe(), snapshot_id, ", ".join(names))
                 log.debug("Dump settings: %s", options.describe())
                 stop = threading.Event()
 

@@ -1,4 +1,4 @@
-"""Restore collections from a snapshot into Astra, and prove the result. Shared by RestoreOperator and the CLI.
+"""Restore collections from a snapshot into a source, and prove the result. Shared by RestoreOperator and the CLI.
 
 Nothing is written until the whole snapshot is local and verified record by record and every
 target has been checked; after writing, counts, content digests and vector-search recall are
@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS, SCAN_MODES, CollectionScan
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
 from airflow_provider_vectorbackup.snapshot.guard import is_vectorize
@@ -26,6 +24,7 @@ from airflow_provider_vectorbackup.snapshot.reader import Snapshot, open_snapsho
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers
 from airflow_provider_vectorbackup.snapshot.similarity import NearestNeighbours, id_key, recall_at_k, vector_of
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
+from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MODES, VectorSource
 from airflow_provider_vectorbackup.stores.base import Store, download_and_verify
 
 log = logging.getLogger(__name__)
@@ -83,7 +82,7 @@ class RestoreOptions:
             raise ValueError(f"scan_mode must be one of {SCAN_MODES}, not {self.scan_mode!r}")
 
 
-def restore_snapshot(store: Store, snapshot_id: str, astra: AstraDBHook,
+def restore_snapshot(store: Store, snapshot_id: str, astra: VectorSource,
                      options: RestoreOptions = RestoreOptions()) -> dict[str, Any]:
     """Restore and validate; return the validation report.
 
@@ -94,7 +93,7 @@ def restore_snapshot(store: Store, snapshot_id: str, astra: AstraDBHook,
 
 
 class _Restore:
-    def __init__(self, astra: AstraDBHook, options: RestoreOptions) -> None:
+    def __init__(self, astra: VectorSource, options: RestoreOptions) -> None:
         self.astra = astra
         self.options = options
 
@@ -123,7 +122,7 @@ class _Restore:
             plan = self._plan(snapshot)
             results = {source: self._restore(snapshot, snapshot.manifest.collection(source), target)
                        for source, target in plan.items()}
-        summary = {"snapshot_id": stored.snapshot_id, "keyspace": self.astra.keyspace, "collections": results,
+        summary = {"snapshot_id": stored.snapshot_id, "keyspace": self.astra.namespace, "collections": results,
                    "ok": all(r["ok"] for r in results.values())}
         if not summary["ok"]:
             bad = {name: r for name, r in results.items() if not r["ok"]}
@@ -156,7 +155,7 @@ class _Restore:
         if existing == definition and (self.options.if_exists == "resume" or self.astra.count_documents(target).count == 0):
             return
         raise TargetConflict(
-            f"collection {target!r} already exists in keyspace {self.astra.keyspace!r}"
+            f"collection {target!r} already exists in keyspace {self.astra.namespace!r}"
             + (" with documents" if existing == definition else " with a different definition")
             + ". Nothing was written. Restore under another name (target_prefix or name_mapping), set "
             "if_exists='resume' to continue a restore that crashed, or if_exists='replace' to drop and recreate it")
@@ -204,8 +203,7 @@ class _Restore:
         restored = ContentDigest()
         metric = (definition.get("vector") or {}).get("metric", "cosine")
         neighbours = NearestNeighbours(queries, metric)
-        scan = CollectionScan(hook, target, definition, streams=self.options.read_streams,
-                              mode=self.options.scan_mode)
+        scan = hook.scan(target, definition, streams=self.options.read_streams, mode=self.options.scan_mode)
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="restore-search") as searches:
             answers = searches.submit(lambda: [[id_key(i) for i in hook.vector_search(target, q, limit=10)]
                                                for q in queries])

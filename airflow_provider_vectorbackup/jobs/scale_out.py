@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.sources.base import VectorSource
 from airflow_provider_vectorbackup.jobs.collection import (
     StoredFiles, manifest_source, select_collections, write_collection,
 )
@@ -48,6 +48,7 @@ from airflow_provider_vectorbackup.snapshot.manifest import (
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME
 from airflow_provider_vectorbackup.snapshot.verify import StoredFile
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES, SnapshotWriter
+from airflow_provider_vectorbackup.sources.base import VectorSource
 from airflow_provider_vectorbackup.stores.base import (
     PendingSnapshot, SnapshotExistsError, SnapshotSealedError, Store,
 )
@@ -119,7 +120,7 @@ class CollectionOutcome:
 
 
 def plan_snapshot(
-    astra: AstraDBHook, store: Store, snapshot_id: str, options: DumpOptions = DumpOptions(),
+    astra: VectorSource, store: Store, snapshot_id: str, options: DumpOptions = DumpOptions(),
 ) -> SnapshotPlan:
     """Create ``.<id>.inprogress`` and list the collections to dump into it (``None``: the whole keyspace).
 
@@ -176,7 +177,7 @@ def _seal_failed_plan(pending: PendingSnapshot, plan: SnapshotPlan, exc: BaseExc
 
 
 def dump_collection(
-    astra: AstraDBHook, store: Store, plan: SnapshotPlan, name: str, options: DumpOptions = DumpOptions(), *,
+    astra: VectorSource, store: Store, plan: SnapshotPlan, name: str, options: DumpOptions = DumpOptions(), *,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> CollectionOutcome:
     """Write collection ``name`` into the planned snapshot, from scratch, and return its entry for the commit.
@@ -205,7 +206,7 @@ def dump_collection(
         try:
             definition = astra.collection_definition(name)
             if definition is None:
-                raise CollectionVanishedError(f"collection {name!r} is no longer in keyspace {astra.keyspace!r}; it "
+                raise CollectionVanishedError(f"collection {name!r} is no longer in keyspace {astra.namespace!r}; it "
                                               f"was there when snapshot {plan.snapshot_id} was planned")
             write_collection(astra, writer, name, definition, stored, scan_mode=options.scan_mode,
                              scan_streams=options.scan_streams, on_progress=on_progress)

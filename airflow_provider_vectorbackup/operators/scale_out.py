@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.hooks.astra_scan import DEFAULT_STREAMS
+from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.jobs.collection import UnknownCollectionsError
@@ -140,18 +140,18 @@ class SnapshotPlanOperator(StoreArguments, BaseOperator):
         # Pushed before any work, so the commit and retention learn of this snapshot even if planning fails.
         ti.xcom_push(key=SNAPSHOT_ID_KEY, value=snapshot_id)
         if self.encryption_conn_id:  # a broken key connection fails here, before anything is written
-            encryption_from_connection(self.encryption_conn_id)
+            encryption_from_connection(connection_settings(self.encryption_conn_id))
         spec = self.store_spec()
         try:
             options = self.dump_options(
                 collections=self.collections, staging_dir=self.staging_dir,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id})
-            plan = plan_snapshot(self.astra_hook, spec.open(connection_settings, create=True), snapshot_id, options)
+            plan = plan_snapshot(self.astra_hook.get_conn(), spec.open(connection_settings, create=True), snapshot_id, options)
         except (UnknownCollectionsError, SnapshotExistsError, ValueError) as exc:
             raise AirflowException(str(exc)) from None
         ti.xcom_push(key=PLAN_KEY, value={
             "plan": plan.to_dict(), "store": spec.to_dict(), "astra_conn_id": self.astra_conn_id,
-            "keyspace": self.astra_hook.keyspace, "signing_conn_id": self.signing_conn_id,
+            "keyspace": self.astra_hook.get_conn().namespace, "signing_conn_id": self.signing_conn_id,
             "encryption_conn_id": self.encryption_conn_id,
             "tuning": {"scan_mode": options.scan_mode, "scan_streams": options.scan_streams,
                        "uploads_at_once": options.uploads_at_once},
@@ -198,8 +198,8 @@ class CollectionDumpOperator(BaseOperator):
             raise AirflowFailException(f"task {self.plan_task_id!r} pushed no snapshot plan to XCom; did it succeed?")
         plan = SnapshotPlan.from_dict(config["plan"])
         store = StoreSpec(**config["store"]).open(connection_settings)
-        astra = AstraDBHook(config["astra_conn_id"], keyspace=config["keyspace"])
-        encryption = encryption_from_connection(config["encryption_conn_id"]) if config["encryption_conn_id"] else None
+        astra = AstraDBHook(config["astra_conn_id"], keyspace=config["keyspace"]).get_conn()
+        encryption = encryption_from_connection(connection_settings(config["encryption_conn_id"])) if config["encryption_conn_id"] else None
         try:
             options = DumpOptions(staging_dir=self.staging_dir, encryption=encryption, **config.get("tuning", {}))
             outcome = dump_collection(astra, store, plan, self.collection, options)
@@ -287,8 +287,8 @@ class SnapshotCommitOperator(StoreArguments, BaseOperator):
             options = DumpOptions(
                 staging_dir=self.staging_dir,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},
-                signer=signer_from_connection(config["signing_conn_id"]) if config["signing_conn_id"] else None,
-                encryption=(encryption_from_connection(config["encryption_conn_id"])
+                signer=signer_from_connection(connection_settings(config["signing_conn_id"])) if config["signing_conn_id"] else None,
+                encryption=(encryption_from_connection(connection_settings(config["encryption_conn_id"]))
                             if config["encryption_conn_id"] else None))
             outcome = commit_snapshot(spec.open(connection_settings), plan, results, options)
         except SnapshotExistsError as exc:

@@ -65,8 +65,8 @@ class ManifestVerifySensor(StoreArguments, BaseSensorOperator):
         snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
         check = check_snapshot(
             self.store_spec(), snapshot_id, self.level, self.allow_incomplete, connections=connection_settings,
-            verifier=verifier_from_connection(self.signing_conn_id) if self.signing_conn_id else None,
-            identities=identities_from_connection(self.encryption_conn_id) if self.encryption_conn_id else None)
+            verifier=verifier_from_connection(connection_settings(self.signing_conn_id)) if self.signing_conn_id else None,
+            identities=identities_from_connection(connection_settings(self.encryption_conn_id)) if self.encryption_conn_id else None)
         self.log.info("%s", check.message)
         if check.outcome == FAILED:
             raise AirflowFailException(check.message)

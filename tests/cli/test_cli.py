@@ -64,7 +64,7 @@ def test_dump_list_inspect_verify_restore_prune_and_download_through_a_local_fol
     restored = run("restore", *store, "latest", "--target-prefix", "cli_", "--collections", "articles,products",
                    "--validation-queries", "3", tmp_path=tmp_path)
     assert restored.returncode == 0, restored.stderr
-    assert "validated" in restored.stdout and AstraDBHook().count_documents("cli_articles").count == 60
+    assert "validated" in restored.stdout and AstraDBHook().get_conn().count_documents("cli_articles").count == 60
 
     target = tmp_path / "copy"
     copied = run("download", *store, "20260301T000000Z", str(target), tmp_path=tmp_path)
@@ -110,7 +110,7 @@ def test_exit_code_2_when_verification_fails(small, tmp_path: Path) -> None:
     assert checked.returncode == 2 and "products/part-00000.jsonl.gz" in checked.stdout
     refused = run("restore", *store, "latest", "--target-prefix", "x_", tmp_path=tmp_path)
     assert refused.returncode == 2 and "nothing was written" in refused.stderr
-    assert AstraDBHook().collection_definition("x_articles") is None
+    assert AstraDBHook().get_conn().collection_definition("x_articles") is None
 
 
 def test_exit_code_3_when_vectors_are_lost(small, tmp_path: Path) -> None:
@@ -185,7 +185,7 @@ def test_deep_verify_of_box_names_every_file_that_rotted_at_rest_and_exits_2(sma
     refused = run("restore", "--box-folder", "cli-backups", "latest", "--target-prefix", "x_", tmp_path=tmp_path)
     assert refused.returncode == 2 and "nothing was written" in refused.stderr
     assert all(name in refused.stderr for name in names)
-    assert AstraDBHook().collection_definition("x_products") is None
+    assert AstraDBHook().get_conn().collection_definition("x_products") is None
 
 
 def test_verify_of_a_local_folder_names_every_bad_file_in_one_run(small, tmp_path: Path) -> None:
@@ -279,3 +279,19 @@ def test_the_progress_bar_shows_each_collections_stored_megabytes() -> None:
         screen.print(display._bar.get_renderable())
     assert "articles" in screen.file.getvalue() and "40/100" in screen.file.getvalue()
     assert "2.5 MB" in screen.file.getvalue()
+
+
+def test_astra_endpoint_makes_the_connection_in_memory_leaving_the_environment_alone(
+        astra_stand_in, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sample_data.seed(astra_stand_in, {"articles": 30, "products": 5, "faq": 2})
+    monkeypatch.delenv("AIRFLOW_CONN_ASTRA_DEFAULT", raising=False)  # only the endpoint and the token
+    endpoint = ["--astra-endpoint", astra_stand_in.url, "--keyspace", sample_data.KEYSPACE]
+    store = ["--local-folder", str(tmp_path / "share")]
+    missing = run("dump", *store, *endpoint, tmp_path=tmp_path)
+    assert missing.returncode == 4 and "ASTRA_DB_APPLICATION_TOKEN" in missing.stderr
+    monkeypatch.setenv("ASTRA_DB_APPLICATION_TOKEN", astra_stand_in.token)
+    before = dict(os.environ)
+    dumped = run("dump", *store, *endpoint, "--collections", "articles", "--json", tmp_path=tmp_path)
+    assert dumped.returncode == 0, dumped.stderr
+    assert json.loads(dumped.stdout)["collections"]["articles"]["documents"] == 30
+    assert dict(os.environ) == before, "no AIRFLOW_CONN_* variable may be made for the endpoint"

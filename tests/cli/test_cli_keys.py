@@ -68,7 +68,7 @@ def test_a_wrong_identity_fails_cleanly_and_writes_nothing(small, identity, tmp_
                   tmp_path=tmp_path)
     assert refused.returncode == 2 and "decryption_failed" in refused.stderr
     assert str(stranger) not in refused.stderr + refused.stdout
-    assert AstraDBHook().collection_definition("x_articles") is None
+    assert AstraDBHook().get_conn().collection_definition("x_articles") is None
     assert astra.request_counts.get("insertMany", 0) == inserts
 
 

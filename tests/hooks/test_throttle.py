@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_vectorbackup.hooks.astra import AstraConnectionError, AstraDBHook
-from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy
 from airflow_provider_vectorbackup.connection import ConnectionSettings
+from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.sources.astra.client import AstraConnectionError, AstraSource
+from airflow_provider_vectorbackup.sources.astra.retry import RetryPolicy
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.stores.box.auth import (
     DEFAULT_REQUESTS_PER_MINUTE,
@@ -240,7 +241,7 @@ def test_limiter_arguments_are_checked() -> None:
     assert RateLimiter(0.5).burst == 1  # at least one permit, or nothing could ever go
 
 
-# -- AstraDBHook ------------------------------------------------------------------------------
+# -- AstraSource ------------------------------------------------------------------------------
 
 def astra_env(monkeypatch: pytest.MonkeyPatch, stand_in: AstraStandIn, **extras: Any) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_ASTRA_DEFAULT", json.dumps({
@@ -248,7 +249,7 @@ def astra_env(monkeypatch: pytest.MonkeyPatch, stand_in: AstraStandIn, **extras:
         "extra": {"keyspace": KS, "environment": "other", **extras}}))
 
 
-def copy_a_collection(hook: AstraDBHook, stand_in: AstraStandIn) -> int:
+def copy_a_collection(hook: AstraSource, stand_in: AstraStandIn) -> int:
     """Scan 200 documents (10 pages) and insert them elsewhere from 4 threads; returns the documents copied."""
     docs = hook.iter_documents("articles")
     hook.create_collection("copy", DEFINITION)
@@ -269,7 +270,7 @@ def articles(astra_stand_in: AstraStandIn) -> AstraStandIn:
 def test_astra_every_request_and_every_retry_takes_a_permit(articles: AstraStandIn,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     astra_env(monkeypatch, articles, max_requests_per_second=20)
-    hook = AstraDBHook(retry_policy=FAST_RETRIES)
+    hook = AstraDBHook(retry_policy=FAST_RETRIES).get_conn()
     limiter = hook.request_limiter
     assert (limiter.limit, limiter.per, limiter.burst) == (20, 1.0, 1)
     clock = FakeClock()
@@ -287,7 +288,7 @@ def test_astra_every_request_and_every_retry_takes_a_permit(articles: AstraStand
 
 
 def test_astra_default_is_unlimited_and_never_waits(articles: AstraStandIn, astra_connection: str) -> None:
-    hook = AstraDBHook(retry_policy=FAST_RETRIES)
+    hook = AstraDBHook(retry_policy=FAST_RETRIES).get_conn()
     limiter = hook.request_limiter
     assert limiter.unlimited
     limiter.clock = limiter.sleep = must_not_be_called
@@ -300,7 +301,7 @@ def test_astra_default_is_unlimited_and_never_waits(articles: AstraStandIn, astr
 
 def test_astra_threads_share_one_limiter_per_hook(articles: AstraStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
     astra_env(monkeypatch, articles, max_requests_per_second="5.5")
-    hook, start, seen = AstraDBHook(), threading.Barrier(8), []
+    hook, start, seen = AstraDBHook().get_conn(), threading.Barrier(8), []
 
     def first_use() -> None:
         start.wait()
@@ -312,13 +313,13 @@ def test_astra_threads_share_one_limiter_per_hook(articles: AstraStandIn, monkey
     for thread in pool:
         thread.join()
     assert len({id(limiter) for limiter in seen}) == 1 and seen[0].limit == 5.5
-    assert AstraDBHook().request_limiter is not seen[0]  # budgets are per hook
+    assert AstraDBHook().get_conn().request_limiter is not seen[0]  # budgets are per hook
 
 
 @pytest.mark.parametrize("value", [-3, "lots"])
 def test_astra_bad_limit_says_which_extra(articles: AstraStandIn, monkeypatch: pytest.MonkeyPatch, value: Any) -> None:
     astra_env(monkeypatch, articles, max_requests_per_second=value)
-    hook = AstraDBHook()
+    hook = AstraDBHook().get_conn()
     with pytest.raises(AstraConnectionError, match="'astra_default': extra max_requests_per_second must be"):
         hook.command({"findCollections": {}})
     ok, message = hook.test_connection()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy
+from airflow_provider_vectorbackup.sources.astra.retry import RetryPolicy
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
@@ -54,7 +54,7 @@ def test_concurrent_collections_parallel_scans_and_overlapped_uploads_make_an_ex
     expected = seed_uuid_collections(astra_stand_in, {"alpha": 700, "beta": 450, "gamma": 15})
     store = BoxStore.at_path(BoxHook().get_conn(), "backups/pipeline", create=True)
     tuning = dict(scan_streams=4, collections_at_once=3, uploads_at_once=2)
-    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT,
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST).get_conn(), store, SNAPSHOT,
                             DumpOptions(segment_max_bytes=SMALL_SEGMENTS, **tuning))
     assert outcome.manifest.status == "complete" and not outcome.failures
     for name, digest in expected.items():
@@ -111,7 +111,7 @@ def test_staged_segments_leave_staging_as_the_store_takes_them(astra_stand_in, a
     staging = tmp_path / "staging"
     staging.mkdir()
     store = RecordingStore(tmp_path / "store", staging)
-    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT, DumpOptions(
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST).get_conn(), store, SNAPSHOT, DumpOptions(
         staging_dir=str(staging), segment_max_bytes=SMALL_SEGMENTS, uploads_at_once=2, collections_at_once=1))
     assert outcome.manifest.status == "complete"
     assert len(outcome.manifest.collection("alpha").segments) > 10
@@ -125,7 +125,7 @@ def test_a_failed_hand_off_fails_its_collection_and_lists_exactly_what_was_store
     staging = tmp_path / "staging"
     staging.mkdir()
     store = RecordingStore(tmp_path / "store", staging, fail_segment="alpha/part-00003.jsonl.gz")
-    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), store, SNAPSHOT, DumpOptions(
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST).get_conn(), store, SNAPSHOT, DumpOptions(
         staging_dir=str(staging), segment_max_bytes=SMALL_SEGMENTS, uploads_at_once=2))
     assert outcome.manifest.status == "incomplete" and set(outcome.failures) == {"alpha"}
     alpha = outcome.manifest.collection("alpha")
@@ -142,7 +142,7 @@ def test_a_failed_hand_off_fails_its_collection_and_lists_exactly_what_was_store
 
 def test_a_scan_that_fails_mid_way_fails_only_its_collection(astra_stand_in, astra_connection, tmp_path) -> None:
     seed_uuid_collections(astra_stand_in, {"alpha": 300, "beta": 300})
-    hook = AstraDBHook(retry_policy=RetryPolicy(max_attempts=1))
+    hook = AstraDBHook(retry_policy=RetryPolicy(max_attempts=1)).get_conn()
     hook.list_collections()
     astra_stand_in.faults.configure(server_error_every=9)
     outcome = dump_snapshot(hook, LocalStore(tmp_path), SNAPSHOT, DumpOptions(collections_at_once=1))
@@ -185,7 +185,7 @@ def test_a_zstd_snapshot_dumps_verifies_and_restores(astra_stand_in, astra_conne
 
     expected = seed_uuid_collections(astra_stand_in, {"alpha": 250})
     store = LocalStore(tmp_path)
-    hook = AstraDBHook(retry_policy=FAST)
+    hook = AstraDBHook(retry_policy=FAST).get_conn()
     outcome = dump_snapshot(hook, store, SNAPSHOT, DumpOptions(compression="zstd", segment_max_bytes=SMALL_SEGMENTS))
     assert outcome.manifest.format_version == 2 and outcome.manifest.settings["compression"] == "zstd"
     assert outcome.manifest.collection("alpha").content_digest == expected["alpha"]
@@ -219,7 +219,7 @@ def test_a_dump_stopped_from_the_main_thread_stops_its_collections_and_seals_inc
 
     try:
         with pytest.raises(Stopped):
-            dump_snapshot(AstraDBHook(retry_policy=FAST), LocalStore(tmp_path), SNAPSHOT,
+            dump_snapshot(AstraDBHook(retry_policy=FAST).get_conn(), LocalStore(tmp_path), SNAPSHOT,
                           DumpOptions(collections_at_once=2, scan_streams=2), on_progress=after_first_page)
     finally:
         signal.signal(signal.SIGUSR1, previous)
@@ -244,7 +244,7 @@ def test_each_collections_progress_counts_its_own_stored_bytes(astra_stand_in, a
         with lock:
             reported.append((progress.what, progress.bytes))
 
-    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST), LocalStore(tmp_path), SNAPSHOT,
+    outcome = dump_snapshot(AstraDBHook(retry_policy=FAST).get_conn(), LocalStore(tmp_path), SNAPSHOT,
                             DumpOptions(segment_max_bytes=SMALL_SEGMENTS, collections_at_once=2, uploads_at_once=2),
                             on_progress=on_progress)
     assert outcome.manifest.status == "complete"

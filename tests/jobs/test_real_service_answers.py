@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy
+from airflow_provider_vectorbackup.sources.astra.retry import RetryPolicy
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
 from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
 from airflow_provider_vectorbackup.stores.local import LocalStore
@@ -24,7 +24,7 @@ def test_a_dump_retries_in_band_errors_and_records_them_in_the_scan_record(astra
                                                                             tmp_path) -> None:
     expected = seed_uuid_collections(astra_stand_in, SIZES)
     astra_stand_in.in_band_error_every = 5
-    outcome = dump_snapshot(AstraDBHook(retry_policy=PATIENT), LocalStore(tmp_path), "20260501T000000Z")
+    outcome = dump_snapshot(AstraDBHook(retry_policy=PATIENT).get_conn(), LocalStore(tmp_path), "20260501T000000Z")
     assert outcome.manifest.status == "complete" and not outcome.failures
     retried = 0
     for name, digest in expected.items():
@@ -40,7 +40,7 @@ def test_a_restore_retries_in_band_errors_reconciles_partly_applied_batches_and_
         astra_stand_in, astra_connection, tmp_path) -> None:
     expected = seed_uuid_collections(astra_stand_in, SIZES)
     store = LocalStore(tmp_path)
-    hook = AstraDBHook(retry_policy=PATIENT)
+    hook = AstraDBHook(retry_policy=PATIENT).get_conn()
     dump_snapshot(hook, store, "20260501T000000Z")
     astra_stand_in.in_band_error_every = 11
     astra_stand_in.partial_insert_every = 4
@@ -65,7 +65,7 @@ def test_a_dump_from_an_older_release_falls_back_and_matches_a_single_stream_dum
     vector = [1.0] + [0.0] * 7
     astra_stand_in.seed("default_keyspace", "alpha", [{"_id": {"$date": 5}, "n": -1, "$vector": vector},
                                                       {"_id": 7, "n": -2, "$vector": vector}])
-    hook = AstraDBHook(retry_policy=PATIENT)
+    hook = AstraDBHook(retry_policy=PATIENT).get_conn()
     store = LocalStore(tmp_path)
     single = dump_snapshot(hook, store, "20260501T000000Z-single", DumpOptions(scan_mode="single"))
     astra_stand_in.refuse_id_ranges = refused
@@ -83,7 +83,7 @@ def test_a_restore_validates_against_an_older_release_with_its_scan_mode(astra_s
                                                                          tmp_path) -> None:
     expected = seed_uuid_collections(astra_stand_in, SIZES)
     store = LocalStore(tmp_path)
-    hook = AstraDBHook(retry_policy=PATIENT)
+    hook = AstraDBHook(retry_policy=PATIENT).get_conn()
     dump_snapshot(hook, store, "20260501T000000Z")
     astra_stand_in.refuse_id_ranges = ["string", "date"]
     report = restore_snapshot(store, "20260501T000000Z", hook, RestoreOptions(target_prefix="auto_"))

@@ -38,11 +38,11 @@ def astra(astra_stand_in, astra_connection):
 
 def plan(store, **kwargs: Any) -> SnapshotPlan:
     kwargs.setdefault("segment_max_bytes", SEGMENT)
-    return plan_snapshot(AstraDBHook(), store, SID, DumpOptions(producer=PRODUCER, **kwargs))
+    return plan_snapshot(AstraDBHook().get_conn(), store, SID, DumpOptions(producer=PRODUCER, **kwargs))
 
 
 def dump(store, snapshot_plan: SnapshotPlan, name: str, on_progress=None, **kwargs: Any) -> CollectionOutcome:
-    outcome = dump_collection(AstraDBHook(), store, snapshot_plan, name, DumpOptions(**kwargs), on_progress=on_progress)
+    outcome = dump_collection(AstraDBHook().get_conn(), store, snapshot_plan, name, DumpOptions(**kwargs), on_progress=on_progress)
     json.dumps(outcome.result)  # what travels between workers is JSON-safe
     return outcome
 
@@ -53,7 +53,7 @@ def pending_files(root: Path, name: str) -> list[str]:
 
 
 def single_task_manifest(tmp_path: Path) -> Manifest:
-    outcome = dump_snapshot(AstraDBHook(), LocalStore(tmp_path / "single"), "20260301T120000Z-single",
+    outcome = dump_snapshot(AstraDBHook().get_conn(), LocalStore(tmp_path / "single"), "20260301T120000Z-single",
                             DumpOptions(segment_max_bytes=SEGMENT))
     return outcome.manifest
 

@@ -45,6 +45,8 @@ def test_the_dump_keeps_its_arguments_and_rendering_reaches_the_options(tmp_path
         raise Captured
 
     monkeypatch.setattr(dump_module, "dump_snapshot", dump_snapshot)
+    monkeypatch.setenv("AIRFLOW_CONN_ASTRA_DEFAULT", '{"conn_type": "astra_db", "host": "http://127.0.0.1:9", '
+                                                     '"password": "token", "extra": {"keyspace": "ks"}}')
     with pytest.raises(Captured):
         operator.execute(context)
     options = seen[0]

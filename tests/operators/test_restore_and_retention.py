@@ -36,7 +36,7 @@ def test_restore_validates_counts_digests_and_vector_recall(seeded) -> None:
     assert articles["digest_restored"] == articles["digest_expected"]
     assert articles["recall_at_10"] == 1.0 and articles["queries"] == 5
     assert faq["vectorize_text_dropped"] == 10 and faq["digest_matches_manifest"] is False  # documented trade-off
-    assert AstraDBHook().collection_definition("copy_products") is None, "only the selected collections"
+    assert AstraDBHook().get_conn().collection_definition("copy_products") is None, "only the selected collections"
 
 
 def test_restore_reads_back_with_its_scan_mode_and_refuses_an_unknown_one_at_parse_time(seeded) -> None:

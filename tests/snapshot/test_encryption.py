@@ -353,7 +353,7 @@ def test_restore_needs_the_right_identity_and_writes_nothing_without_it(tmp_path
     from airflow_provider_vectorbackup.testing import sample_data
 
     sample_data.seed(astra_stand_in, {"articles": 60})
-    astra = AstraDBHook()
+    astra = AstraDBHook().get_conn()
     definition = astra.collection_definition("articles")
     with SnapshotWriter(tmp_path / "store", source=describe_source("astra", "https://db.example", "ks"),
                         encryption=AgeEncryption.from_recipients([RECIPIENT])) as writer:

@@ -54,7 +54,7 @@ def test_a_damaged_local_snapshot_is_refused_before_anything_is_written(seeded, 
     with pytest.raises(AirflowFailException, match="fails verification; nothing was written"):
         RestoreOperator(task_id="restore", local_folder=str(tmp_path / "share"), target_prefix="x_").execute(
             context_for(RecordingTI(task_id="restore")))
-    assert AstraDBHook().collection_definition("x_articles") is None
+    assert AstraDBHook().get_conn().collection_definition("x_articles") is None
     assert astra.request_counts.get("insertMany", 0) == inserts_before
 
 

@@ -71,7 +71,7 @@ def test_the_mapped_backup_seals_one_verified_snapshot_equal_to_a_single_task_du
     assert check_snapshot(BOX, stored.snapshot_id, "deep", connections=connection_settings).outcome == VERIFIED
     manifest = box_store().read_manifest(stored)
     assert manifest.producer["dag_id"] == DAG_NAME and manifest.producer["task_id"] == "commit"
-    single = dump_snapshot(AstraDBHook(), LocalStore(tmp_path / "single"), "20260301T000000Z-single").manifest
+    single = dump_snapshot(AstraDBHook().get_conn(), LocalStore(tmp_path / "single"), "20260301T000000Z-single").manifest
     assert promised(manifest) == promised(single), "the same counts and content digests as a single-task dump"
     assert manifest.settings == single.settings and manifest.format_version == single.format_version == 1
 

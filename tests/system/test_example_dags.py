@@ -64,7 +64,7 @@ def test_backup_then_restore_into_new_names_is_semantically_identical(stores) ->
     for name in SIZES:
         semantically_equal(astra.dump_collection(KS, name), astra.dump_collection(KS, f"restored_{name}"),
                            vectorize=name == "faq")
-    assert AstraDBHook().collection_definition("restored_articles") == astra.collection_options(KS, "articles")
+    assert AstraDBHook().get_conn().collection_definition("restored_articles") == astra.collection_options(KS, "articles")
 
 
 @requires_airflow("3.2", DAG_TEST_CALLBACK_EXCEPTION)
@@ -104,7 +104,7 @@ def test_silent_corruption_fails_deep_verification_and_restore(stores) -> None:
     dag_run, ok = run("vector_restore", snapshot_id="latest", collections=[], target_prefix="restored_",
                       if_exists="fail")
     assert not ok and task_states(dag_run)["restore"] == "failed"
-    assert AstraDBHook().collection_definition("restored_articles") is None, "nothing may be written"
+    assert AstraDBHook().get_conn().collection_definition("restored_articles") is None, "nothing may be written"
 
 
 def test_the_restore_drill_restores_validates_and_cleans_up(stores) -> None:
@@ -116,4 +116,4 @@ def test_the_restore_drill_restores_validates_and_cleans_up(stores) -> None:
     report = dag_run.get_task_instance("restore").xcom_pull(task_ids="restore")
     assert report["ok"] and {c["target"] for c in report["collections"].values()} == {f"drill_{n}" for n in SIZES}
     assert all(c["recall_at_10"] == 1.0 for c in report["collections"].values())
-    assert not any(AstraDBHook().collection_definition(f"drill_{name}") for name in SIZES), "scratch dropped"
+    assert not any(AstraDBHook().get_conn().collection_definition(f"drill_{name}") for name in SIZES), "scratch dropped"

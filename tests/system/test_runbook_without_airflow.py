@@ -31,4 +31,4 @@ def test_the_runbook_restores_from_box_without_airflow(seeded, tmp_path: Path) -
     assert result.returncode == 0, result.stderr[-3000:]
     assert "articles 120 inserted, 0 already present, 0 failed" in result.stdout
     assert not (tmp_path / "no-airflow-here" / "airflow.db").exists()
-    assert AstraDBHook().count_documents("restored_products").count == 40
+    assert AstraDBHook().get_conn().count_documents("restored_products").count == 40

@@ -37,7 +37,7 @@ with DAG(
     @task(trigger_rule="all_done")
     def drop_scratch_collections() -> list[str]:
         """Drop what the drill restored, whether or not the restore or its validation passed."""
-        hook = AstraDBHook()
+        hook = AstraDBHook().get_conn()
         targets = [c.name for c in hook.list_collections() if c.name.startswith(SCRATCH_PREFIX)]
         for target in targets:
             hook.drop_collection(target)

@@ -1,4 +1,4 @@
-"""Parallel, prefetched collection scans against the Astra stand-in, through the real hook and astrapy.
+"""Parallel, prefetched collection scans against the Astra stand-in, through the real AstraSource and astrapy.
 
 The point of these tests is completeness: whatever the mix of ``_id`` types, every document is
 read exactly once, and the scan record says how and why.
@@ -13,17 +13,18 @@ from collections import Counter
 
 import pytest
 
-from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.hooks.astra_retry import RetryPolicy
-from airflow_provider_vectorbackup.hooks.astra_scan import CollectionScan, id_range_shards, rangeable_id
+from airflow_provider_vectorbackup.sources.astra.client import AstraSource
+from airflow_provider_vectorbackup.sources.astra.retry import RetryPolicy
+from airflow_provider_vectorbackup.sources.astra.scan import CollectionScan, id_range_shards, rangeable_id
+from airflow_provider_vectorbackup.sources.base import Partition
 
 KS = "default_keyspace"
 DEFINITION = {"vector": {"dimension": 2, "metric": "cosine"}}
 
 
 @pytest.fixture
-def hook(astra_stand_in, astra_connection) -> AstraDBHook:
-    return AstraDBHook(retry_policy=RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01))
+def hook(astra_source) -> AstraSource:
+    return astra_source(retry_policy=RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01))
 
 
 def string_ids(count: int, seed: int = 5) -> list[str]:
@@ -201,8 +202,8 @@ def test_a_refusal_is_detected_before_any_shard_is_read(hook, astra_stand_in) ->
     assert astra_stand_in.request_counts["find"] == 1 + 2 + 5
 
 
-def test_in_band_errors_during_a_scan_are_retried_and_recorded_by_code(astra_stand_in, astra_connection) -> None:
-    hook = AstraDBHook(retry_policy=RetryPolicy(max_attempts=8, initial_wait=0.001, max_wait=0.01))
+def test_in_band_errors_during_a_scan_are_retried_and_recorded_by_code(astra_stand_in, astra_source) -> None:
+    hook = astra_source(retry_policy=RetryPolicy(max_attempts=8, initial_wait=0.001, max_wait=0.01))
     ids = string_ids(500) + UNRANGEABLE
     seed(astra_stand_in, "busy", ids)
     seed(astra_stand_in, "quiet", string_ids(10))
@@ -217,3 +218,48 @@ def test_in_band_errors_during_a_scan_are_retried_and_recorded_by_code(astra_sta
     astra_stand_in.in_band_error_every = 0
     read_all(again)
     assert again.record.in_band_retries == {} and "in_band_retries" not in again.record.to_dict()
+
+
+# -- partitions, for readers in other processes -----------------------------------------------
+
+def read_partitions(hook: AstraSource, name: str, partitions: list[Partition]) -> dict[str, list[dict]]:
+    return {p.name: [d for page in hook.read_partition(name, Partition.from_dict(p.to_dict())) for d in page]
+            for p in partitions}
+
+
+def test_partitions_are_the_shards_and_a_rest_holding_only_what_no_shard_can(hook, astra_stand_in) -> None:
+    ids = string_ids(120) + ODD_STRINGS + RANGEABLE_OTHERS + UNRANGEABLE
+    seed(astra_stand_in, "parts", ids)
+    partitions = hook.partitions("parts", DEFINITION)
+    assert [p.name for p in partitions] == [s.name for s in id_range_shards()] + ["rest"]
+    read = read_partitions(hook, "parts", partitions)
+    assert_each_read_once([d for documents in read.values() for d in documents], ids)
+    assert Counter(key(d["_id"]) for d in read["rest"]) == Counter(key(i) for i in UNRANGEABLE)
+    trusted = hook.partitions("parts", DEFINITION, mode="ranges")
+    assert [p.name for p in trusted] == [s.name for s in id_range_shards()], "ranges mode trusts, as the scan does"
+
+
+@pytest.mark.parametrize("why", ["single mode", "defaultId", "one page", "odd ids on the probe page",
+                                 "no string bounds"])
+def test_one_partition_wherever_the_scan_would_read_with_one_scan(hook, astra_stand_in, why) -> None:
+    ids = UNRANGEABLE + string_ids(60) if why == "odd ids on the probe page" else string_ids(10 if why == "one page"
+                                                                                          else 60)
+    definition = {**DEFINITION, "defaultId": {"type": "uuid"}} if why == "defaultId" else DEFINITION
+    seed(astra_stand_in, "whole", ids, definition)
+    if why == "no string bounds":
+        astra_stand_in.refuse_id_ranges = ["string"]
+    partitions = hook.partitions("whole", definition, mode="single" if why == "single mode" else "auto")
+    assert [p.to_dict() for p in partitions] == [{"name": "all", "spec": {"filter": {}}}]
+    assert_each_read_once(read_partitions(hook, "whole", partitions)["all"], ids)
+
+
+def test_without_date_bounds_date_ids_are_read_by_the_rest_partition(hook, astra_stand_in) -> None:
+    ids = string_ids(120) + RANGEABLE_OTHERS + UNRANGEABLE
+    seed(astra_stand_in, "old", ids)
+    astra_stand_in.refuse_id_ranges = ["date"]
+    partitions = hook.partitions("old", DEFINITION, mode="ranges")  # even "ranges" cannot trust a skipped type
+    assert partitions[-1].to_dict() == {"name": "rest", "spec": {"filter": {}, "keep": "unrangeable",
+                                                                 "refused": ["date"]}}
+    read = read_partitions(hook, "old", partitions)
+    assert_each_read_once([d for documents in read.values() for d in documents], ids)
+    assert len(read["rest"]) == 3 + len(UNRANGEABLE)

@@ -26,6 +26,11 @@ by the other shards, with date ids left to the reconciling full pass.
 
 Pages are fetched on background threads into a bounded queue, so fetching overlaps with
 encoding and memory stays at a few pages per stream.
+
+For readers in other processes, :func:`plan_partitions` makes the same decisions up front and
+hands out the shards as JSON-safe partitions, plus a ``rest`` partition in place of the
+reconciling pass (counts cannot prove completeness across processes); :func:`read_partition`
+reads one.
 """
 
 from __future__ import annotations
@@ -40,13 +45,13 @@ from typing import TYPE_CHECKING, Any
 
 from astrapy.exceptions import DataAPIResponseException
 
+from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MODES, Partition
+
 if TYPE_CHECKING:
-    from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+    from airflow_provider_vectorbackup.sources.astra.client import AstraSource
 
 log = logging.getLogger(__name__)
 
-SCAN_MODES = ("auto", "ranges", "single")
-DEFAULT_STREAMS = 4
 _STRING_BOUNDS = "123456789abcdef"
 _PAGES_PER_STREAM = 2
 UNSUPPORTED_BOUND = "FILTER_UNSUPPORTED_DATA_TYPE"
@@ -92,6 +97,22 @@ def rangeable_id(value: Any, refused: frozenset[str] = frozenset()) -> bool:
     return isinstance(value, dict) and set(value) == {"$date"} and "date" not in refused
 
 
+def refused_bounds(source: AstraSource, collection: str) -> frozenset[str]:
+    """The ``_id`` types whose range bounds the server refuses: one small request per type, before any shard."""
+    refused = set()
+    for kind, bound in _PROBE_BOUNDS.items():
+        body = {"find": {"filter": {"_id": {"$lt": bound}}, "projection": {"_id": True}, "options": {"limit": 1}}}
+        try:
+            source.command(body, collection=collection)
+        except DataAPIResponseException as exc:
+            if not any(d.error_code == UNSUPPORTED_BOUND for d in exc.error_descriptors):
+                raise
+            log.warning("Collection %r: the server refuses %s bounds on _id (%s); reading it without them",
+                        collection, kind.capitalize(), UNSUPPORTED_BOUND)
+            refused.add(kind)
+    return frozenset(refused)
+
+
 @dataclass
 class ScanRecord:
     """How a collection was read and why, with the counts that show nothing was missed."""
@@ -129,13 +150,13 @@ class CollectionScan:
         scan (still prefetched).
     """
 
-    def __init__(self, hook: AstraDBHook, collection: str, definition: dict[str, Any], *,
+    def __init__(self, source: AstraSource, collection: str, definition: dict[str, Any], *,
                  streams: int = DEFAULT_STREAMS, mode: str = "auto") -> None:
         if mode not in SCAN_MODES:
             raise ValueError(f"scan mode must be one of {SCAN_MODES}, not {mode!r}")
         if streams < 1:
             raise ValueError("streams must be at least 1")
-        self.hook = hook
+        self.source = source
         self.collection = collection
         self.definition = definition
         self.streams = streams
@@ -143,12 +164,12 @@ class CollectionScan:
         self.record: ScanRecord | None = None
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
-        retried_before = self.hook.in_band_retries.of(self.collection)
+        retried_before = self.source.in_band_retries.of(self.collection)
         try:
             yield from self._pages()
         finally:  # every fetcher has stopped by now: _fetch_ahead waits for them
             if self.record is not None:
-                self.record.in_band_retries = self.hook.in_band_retries.since(self.collection, retried_before)
+                self.record.in_band_retries = self.source.in_band_retries.since(self.collection, retried_before)
 
     def _pages(self) -> Iterator[list[dict[str, Any]]]:
         reason = self._single_scan_reason()
@@ -156,7 +177,7 @@ class CollectionScan:
             yield from self._single(reason, None)
             return
         self.record = ScanRecord("probe", 1, "reading the first page to choose how to scan")  # if the probe fails
-        probe = next(self.hook.scan_pages(self.collection))
+        probe = next(self.source.scan_pages(self.collection))
         if not probe.next_page_state:
             self.record = ScanRecord("single", 1, "the collection fits in one page", len(probe.documents))
             log.debug("Read %r with its first page: the collection fits in one page", self.collection)
@@ -167,29 +188,13 @@ class CollectionScan:
             yield from self._single(f"the probe page holds ids that are not strings ({', '.join(odd)})",
                                     probe)
             return
-        refused = self._refused_bounds()
+        refused = refused_bounds(self.source, self.collection)
         if "string" in refused:
             fallback = {"refused": sorted(refused), "error": UNSUPPORTED_BOUND, "instead": "single"}
             yield from self._single("the server refuses String bounds on _id (an older Data API release)", probe,
                                     fallback)
             return
         yield from self._by_id_ranges(refused)
-
-    def _refused_bounds(self) -> frozenset[str]:
-        """The ``_id`` types whose range bounds the server refuses: one small request per type, before any shard."""
-        refused = set()
-        for kind, bound in _PROBE_BOUNDS.items():
-            body = {"find": {"filter": {"_id": {"$lt": bound}}, "projection": {"_id": True},
-                             "options": {"limit": 1}}}
-            try:
-                self.hook.command(body, collection=self.collection)
-            except DataAPIResponseException as exc:
-                if not any(d.error_code == UNSUPPORTED_BOUND for d in exc.error_descriptors):
-                    raise
-                log.warning("Collection %r: the server refuses %s bounds on _id (%s); reading it without them",
-                            self.collection, kind.capitalize(), UNSUPPORTED_BOUND)
-                refused.add(kind)
-        return frozenset(refused)
 
     def _single_scan_reason(self) -> str | None:
         if self.mode == "single":
@@ -210,7 +215,7 @@ class CollectionScan:
             if not probe.next_page_state:
                 return
         shard = Shard("all", {}, probe.next_page_state if probe is not None else None)
-        for _, documents in _fetch_ahead(self.hook, self.collection, [shard], streams=1):
+        for _, documents in _fetch_ahead(self.source, self.collection, [shard], streams=1):
             record.documents += len(documents)
             yield documents
 
@@ -222,7 +227,7 @@ class CollectionScan:
             record.fallback = {"refused": sorted(refused), "error": UNSUPPORTED_BOUND,
                                "instead": f"id-ranges without the {' and '.join(sorted(refused))} shards"}
         log.info("Reading %r by _id range: %d shards on %d streams", self.collection, len(shards), self.streams)
-        for shard, documents in _fetch_ahead(self.hook, self.collection, shards, streams=self.streams):
+        for shard, documents in _fetch_ahead(self.source, self.collection, shards, streams=self.streams):
             record.shards[shard.name] += len(documents)
             record.documents += len(documents)
             yield documents
@@ -240,11 +245,11 @@ class CollectionScan:
         ``scan_mode="ranges"`` skips this for collections whose ids cannot be of those types, unless
         the server refused a type's bounds: ids of that type are then read by the full pass too.
         """
-        counted = self.hook.count_documents(self.collection)
+        counted = self.source.count_documents(self.collection)
         record.server_count_exact = counted.exact
         record.server_count = counted.count
         if not counted.exact:
-            record.server_count = max(counted.count, self.hook.estimated_document_count(self.collection))
+            record.server_count = max(counted.count, self.source.estimated_document_count(self.collection))
         if self.mode == "ranges" and not refused:
             record.reconciliation = "trusted: scan_mode='ranges' says every id is rangeable"
         elif counted.exact and record.server_count <= record.documents:
@@ -262,12 +267,52 @@ class CollectionScan:
         log.warning("Collection %r: %s; reading it once more for ids that ranges cannot hold ($uuid, $objectId%s)",
                     self.collection, why, "".join(f", {kind}" for kind in sorted(refused)))
         record.full_pass_documents = 0
-        for _, documents in _fetch_ahead(self.hook, self.collection, [Shard("all", {})], streams=1):
+        for _, documents in _fetch_ahead(self.source, self.collection, [Shard("all", {})], streams=1):
             extra = [d for d in documents if not rangeable_id(d.get("_id"), refused)]
             if extra:
                 record.full_pass_documents += len(extra)
                 record.documents += len(extra)
                 yield extra
+
+
+def plan_partitions(source: AstraSource, collection: str, definition: dict[str, Any], *,
+                    mode: str = "auto") -> list[Partition]:
+    """The ``_id``-range shards plus a ``rest`` partition for the ids no shard can hold, or one ``all`` partition.
+
+    One ``all`` partition wherever :class:`CollectionScan` would read with one scan. Counts cannot
+    prove completeness across readers in other processes, so ``rest`` always reads the collection
+    once more and keeps only what no shard holds (``$uuid``, ``$objectId``, and the types whose
+    bounds the server refused); ``mode="ranges"`` leaves it out, as the scan leaves out its
+    reconciling pass, unless the server refused a type's bounds.
+    """
+    if mode not in SCAN_MODES:
+        raise ValueError(f"scan mode must be one of {SCAN_MODES}, not {mode!r}")
+    whole = [Partition("all", {"filter": {}})]
+    if mode == "single" or definition.get("defaultId"):
+        return whole
+    probe = next(source.scan_pages(collection))
+    if not probe.next_page_state or any(not isinstance(d.get("_id"), str) for d in probe.documents):
+        return whole
+    refused = refused_bounds(source, collection)
+    if "string" in refused:
+        return whole
+    partitions = [Partition(shard.name, {"filter": shard.filter}) for shard in id_range_shards(refused)]
+    if mode == "auto" or refused:
+        partitions.append(Partition("rest", {"filter": {}, "keep": "unrangeable", "refused": sorted(refused)}))
+    return partitions
+
+
+def read_partition(source: AstraSource, collection: str, partition: Partition) -> Iterator[list[dict[str, Any]]]:
+    """The non-empty pages of one partition of :func:`plan_partitions`, verbatim."""
+    spec = partition.spec
+    unrangeable_only = spec.get("keep") == "unrangeable"
+    refused = frozenset(spec.get("refused") or ())
+    for page in source.scan_pages(collection, filter=dict(spec.get("filter") or {})):
+        documents = page.documents
+        if unrangeable_only:
+            documents = [d for d in documents if not rangeable_id(d.get("_id"), refused)]
+        if documents:
+            yield documents
 
 
 @dataclass(frozen=True)
@@ -277,11 +322,11 @@ class _Finished:
     error: BaseException | None = None
 
 
-def _fetch_ahead(hook: AstraDBHook, collection: str, shards: list[Shard],
+def _fetch_ahead(source: AstraSource, collection: str, shards: list[Shard],
                  streams: int) -> Iterator[tuple[Shard, list[dict[str, Any]]]]:
     """Yield ``(shard, documents)`` as ``streams`` threads fetch the shards' pages, a few pages ahead.
 
-    The first fetch failure (after the hook's retries) is raised here; leaving early stops the fetchers.
+    The first fetch failure (after the source's retries) is raised here; leaving early stops the fetchers.
     """
     pages: queue.Queue[Any] = queue.Queue(maxsize=streams * _PAGES_PER_STREAM)
     stop = threading.Event()
@@ -291,7 +336,7 @@ def _fetch_ahead(hook: AstraDBHook, collection: str, shards: list[Shard],
             pages.put(_Finished())
             return
         try:
-            for page in hook.scan_pages(collection, filter=shard.filter, page_state=shard.page_state):
+            for page in source.scan_pages(collection, filter=shard.filter, page_state=shard.page_state):
                 if stop.is_set():
                     break
                 if page.documents:

@@ -4,7 +4,7 @@ astrapy does not retry: a 429, a 5xx, a timeout or a dropped connection surfaces
 Nor does it retry a transient failure the server reports in-band, as HTTP 200 with an
 ``errors`` list (an overloaded or waking database answers ``UNAVAILABLE_DATABASE`` this way).
 A backup scan of millions of documents meets all of these, so every idempotent request the
-hook sends goes through this policy (tenacity, which Airflow already installs).
+source sends goes through this policy (tenacity, which Airflow already installs).
 """
 
 from __future__ import annotations
@@ -84,10 +84,10 @@ def describe(exc: BaseException) -> str:
 
 
 class InBandRetries:
-    """Transient in-band errors that were retried, per collection and code; shared by every thread of a hook.
+    """Transient in-band errors that were retried, per collection and code; shared by every thread of a source.
 
     A scan or a restore reads its collection's tally before and after (:meth:`since`), so concurrent
-    collections on one hook do not mix their counts.
+    collections on one source do not mix their counts.
     """
 
     def __init__(self) -> None:

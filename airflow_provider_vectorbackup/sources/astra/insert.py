@@ -12,14 +12,14 @@ import itertools
 import logging
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
+from airflow_provider_vectorbackup.sources.base import DocumentFailure, InsertReport
 
 if TYPE_CHECKING:
-    from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+    from airflow_provider_vectorbackup.sources.astra.client import AstraSource
 
 log = logging.getLogger(__name__)
 
@@ -28,43 +28,7 @@ MAX_CHUNK = 100
 ALREADY_EXISTS = "DOCUMENT_ALREADY_EXISTS"
 
 
-@dataclass(frozen=True)
-class DocumentFailure:
-    id: Any
-    error_code: str
-    message: str
-
-
-@dataclass
-class InsertReport:
-    """What happened to every document: inserted now, already there identically, or failed (and why)."""
-
-    inserted: int = 0
-    already_present: int = 0
-    failures: list[DocumentFailure] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    @property
-    def documents(self) -> int:
-        return self.inserted + self.already_present + len(self.failures)
-
-    def merge(self, other: InsertReport) -> None:
-        self.inserted += other.inserted
-        self.already_present += other.already_present
-        self.failures.extend(other.failures)
-
-    def summary(self) -> str:
-        text = f"{self.inserted} inserted, {self.already_present} already present, {len(self.failures)} failed"
-        if self.failures:
-            first = self.failures[0]
-            text += f" (first failure: _id {first.id!r}: {first.error_code}: {first.message})"
-        return text
-
-
-def insert_documents(hook: AstraDBHook, collection: str, documents: Iterable[dict[str, Any]], *,
+def insert_documents(source: AstraSource, collection: str, documents: Iterable[dict[str, Any]], *,
                      chunk_size: int, concurrency: int) -> InsertReport:
     if not 1 <= chunk_size <= MAX_CHUNK:
         raise ValueError(f"chunk_size must be between 1 and {MAX_CHUNK}")
@@ -78,7 +42,7 @@ def insert_documents(hook: AstraDBHook, collection: str, documents: Iterable[dic
                 done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
                     report.merge(future.result())
-            in_flight.add(pool.submit(_insert_chunk, hook, collection, chunk))
+            in_flight.add(pool.submit(_insert_chunk, source, collection, chunk))
         for future in in_flight:
             report.merge(future.result())
     return report
@@ -90,9 +54,9 @@ def _chunks(documents: Iterable[dict[str, Any]], size: int) -> Iterator[list[dic
         yield chunk
 
 
-def _insert_chunk(hook: AstraDBHook, collection: str, chunk: list[dict[str, Any]]) -> InsertReport:
+def _insert_chunk(source: AstraSource, collection: str, chunk: list[dict[str, Any]]) -> InsertReport:
     body = {"insertMany": {"documents": chunk, "options": {"ordered": False, "returnDocumentResponses": True}}}
-    response = hook.command(body, collection=collection, timeout_ms=hook.insert_timeout_ms, raise_api_errors=False)
+    response = source.command(body, collection=collection, timeout_ms=source.insert_timeout_ms, raise_api_errors=False)
     errors = response.get("errors") or []
     outcomes = (response.get("status") or {}).get("documentResponses")
     report = InsertReport()
@@ -114,12 +78,12 @@ def _insert_chunk(hook: AstraDBHook, collection: str, chunk: list[dict[str, Any]
         else:
             report.failures.append(DocumentFailure(document.get("_id"), code, error.get("message", "")))
     if existing:
-        _confirm_identical(hook, collection, existing, report)
+        _confirm_identical(source, collection, existing, report)
     return report
 
 
-def _confirm_identical(hook: AstraDBHook, collection: str, documents: list[dict[str, Any]], report: InsertReport) -> None:
-    stored = {canonical_json({"_id": d["_id"]}): d for d in hook.find_by_ids(collection, [d["_id"] for d in documents])}
+def _confirm_identical(source: AstraSource, collection: str, documents: list[dict[str, Any]], report: InsertReport) -> None:
+    stored = {canonical_json({"_id": d["_id"]}): d for d in source.find_by_ids(collection, [d["_id"] for d in documents])}
     for document in documents:
         found = stored.get(canonical_json({"_id": document["_id"]}))
         if found is not None and VECTOR_FIELD not in document and VECTORIZE_FIELD in document:

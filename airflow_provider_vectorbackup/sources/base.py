@@ -1,0 +1,195 @@
+"""What a vector database must offer to be dumped, restored and validated: the :class:`VectorSource` protocol.
+
+The jobs (dump, restore, the scale-out dump) and the CLI speak only this protocol, so adding a
+source is one client class in ``sources/<kind>/`` that passes the conformance suite
+(``tests/sources/test_conformance.py``), and a thin hook. Documents cross it in their *stored
+form*: the JSON the database holds, ``_id`` and the vector (``$vector``, a list of floats or
+``{"$binary": ...}``) included, EJSON values (``$date``, ``$uuid``, ...) kept as they are, so a
+snapshot's content digest does not depend on which client read it. No Airflow here.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+SCAN_MODES = ("auto", "ranges", "single")
+"""How a collection may be split for reading: ``auto`` splits when the split is provably complete,
+``ranges`` splits trusting what the source cannot prove, ``single`` never splits."""
+DEFAULT_STREAMS = 4
+"""Requests in flight per collection while scanning."""
+
+
+class UnsupportedDefinition(ValueError):
+    """The source cannot hold a collection so defined; the message names the collection and what it refused.
+
+    Raised before anything was created.
+    """
+
+
+class CollectionDefinitionMismatch(RuntimeError):
+    """A collection exists with a definition other than the one asked for; it was left as it is."""
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A collection and its definition, in the source's own terms (stored in the snapshot as they are)."""
+
+    name: str
+    definition: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DocumentCount:
+    """``exact`` is False when the server stopped counting: the collection holds at least ``count``."""
+
+    count: int
+    exact: bool
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One part of a collection; a collection's partitions hold every document exactly once.
+
+    JSON-safe (:meth:`to_dict`, :meth:`from_dict`), so one task can plan the partitions and others
+    read them. ``spec`` is the source's own description of the part, opaque to callers.
+    """
+
+    name: str
+    spec: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "spec": dict(self.spec)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Partition:
+        return cls(data["name"], dict(data.get("spec") or {}))
+
+
+@dataclass(frozen=True)
+class DocumentFailure:
+    id: Any
+    error_code: str
+    message: str
+
+
+@dataclass
+class InsertReport:
+    """What happened to every document: inserted now, already there identically, or failed (and why)."""
+
+    inserted: int = 0
+    already_present: int = 0
+    failures: list[DocumentFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def documents(self) -> int:
+        return self.inserted + self.already_present + len(self.failures)
+
+    def merge(self, other: InsertReport) -> None:
+        self.inserted += other.inserted
+        self.already_present += other.already_present
+        self.failures.extend(other.failures)
+
+    def summary(self) -> str:
+        text = f"{self.inserted} inserted, {self.already_present} already present, {len(self.failures)} failed"
+        if self.failures:
+            first = self.failures[0]
+            text += f" (first failure: _id {first.id!r}: {first.error_code}: {first.message})"
+        return text
+
+
+class ScanRecord(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class Scan(Protocol):
+    """One read of a whole collection: :meth:`pages` yields every document once, completeness already proven.
+
+    Use :meth:`pages` inside ``contextlib.closing`` (or exhaust it): closing stops any fetchers.
+    ``record`` says how the collection was read and why (stored in the manifest); ``None`` until
+    reading starts.
+    """
+
+    record: ScanRecord | None
+
+    def pages(self) -> Iterator[list[dict[str, Any]]]: ...
+
+
+class RetryTally(Protocol):
+    """Transient errors retried so far, per collection and code; the restore report shows its collection's share."""
+
+    def of(self, collection: str | None) -> collections.Counter[str]: ...
+
+    def since(self, collection: str | None, before: collections.Counter[str]) -> dict[str, int]: ...
+
+
+@runtime_checkable
+class VectorSource(Protocol):
+    """A vector database as dump, restore and validation use it.
+
+    Implementations are built from a :class:`~airflow_provider_vectorbackup.connection.ConnectionSettings`
+    by ``from_connection(settings, ...)``, lazily: building one sends nothing and reads no secret,
+    so a broken connection surfaces on first use, where the jobs can record it.
+    """
+
+    kind: str
+    """The source's name in manifests and messages, e.g. ``"astra"``."""
+    namespace: str
+    """Where its collections live (Astra: the keyspace), named in messages and reports."""
+    in_band_retries: RetryTally
+
+    def describe_source(self) -> dict[str, Any]:
+        """The manifest's ``source`` block: kind, where, never a secret."""
+        ...
+
+    def list_collections(self) -> list[CollectionInfo]: ...
+
+    def collection_definition(self, name: str) -> dict[str, Any] | None:
+        """The definition of one collection, or ``None`` if it does not exist."""
+        ...
+
+    def estimated_document_count(self, name: str) -> int:
+        """Cheap and possibly stale: for progress and ETAs, never for proofs."""
+        ...
+
+    def count_documents(self, name: str) -> DocumentCount: ...
+
+    def scan(self, name: str, definition: dict[str, Any], *, streams: int = DEFAULT_STREAMS,
+             mode: str = "auto") -> Scan:
+        """Read a whole collection, split as the source can (see :data:`SCAN_MODES`), proven complete."""
+        ...
+
+    def partitions(self, name: str, definition: dict[str, Any], *, mode: str = "auto") -> list[Partition]:
+        """Disjoint parts that together hold every document once, for readers in other processes."""
+        ...
+
+    def read_partition(self, name: str, partition: Partition) -> Iterator[list[dict[str, Any]]]:
+        """The pages of one partition, stored-form documents, no empty page."""
+        ...
+
+    def create_collection(self, name: str, definition: dict[str, Any]) -> bool:
+        """Create it; False if an identical one exists.
+
+        :raises UnsupportedDefinition: the source cannot represent the definition; nothing was created.
+        :raises CollectionDefinitionMismatch: it exists with another definition.
+        """
+        ...
+
+    def drop_collection(self, name: str) -> None: ...
+
+    def insert_documents(self, name: str, documents: Iterable[dict[str, Any]], *, chunk_size: int = 20,
+                         concurrency: int = 16) -> InsertReport:
+        """Write stored-form documents; idempotent: a document already there identically counts as present."""
+        ...
+
+    def find_by_ids(self, name: str, ids: list[Any]) -> list[dict[str, Any]]: ...
+
+    def vector_search(self, name: str, vector: list[float], *, limit: int = 10) -> list[Any]:
+        """The ids of the ``limit`` nearest documents by the collection's metric, nearest first (recall checks)."""
+        ...

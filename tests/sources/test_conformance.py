@@ -1,0 +1,176 @@
+"""The conformance suite: what every :class:`VectorSource` must do for dump, restore and validation to be sound.
+
+Every test runs once per entry of :data:`SOURCES`. To add a source (Qdrant, pgvector, Chroma,
+Milvus, ...):
+
+1. write a factory ``def qdrant(request: pytest.FixtureRequest) -> Case`` that starts or reaches
+   the source (take its stand-in fixture with ``request.getfixturevalue("qdrant_stand_in")``),
+   builds the client with ``from_connection(ConnectionSettings(...))`` as its hook would, and
+   describes, in the source's own terms, a collection of :data:`DIMENSION`-dimension cosine
+   vectors (``definition``), another it can hold that differs from it (``other_definition``) and
+   one it cannot represent (``unrepresentable``);
+2. append ``pytest.param(qdrant, id="qdrant")`` to :data:`SOURCES`.
+
+The documents are the package's stored form (``_id``, ``$vector`` as a list or ``$binary``, EJSON
+values); a source that keeps them otherwise converts both ways, and the round trip proves it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from airflow_provider_vectorbackup.snapshot.digest import ContentDigest, canonical_json
+from airflow_provider_vectorbackup.snapshot.vectors import floats_to_binary
+from airflow_provider_vectorbackup.sources.astra.retry import RetryPolicy
+from airflow_provider_vectorbackup.sources.base import (
+    CollectionDefinitionMismatch, Partition, UnsupportedDefinition, VectorSource,
+)
+from airflow_provider_vectorbackup.testing.sample_data import unit_vector
+
+DIMENSION = 8
+COUNT = 150
+"""More than a page (the stand-ins answer 20 per page) and below the Data API's exact-count limit of 1,000."""
+
+
+@dataclass
+class Case:
+    """A source under test and collection definitions in its own terms."""
+
+    source: VectorSource
+    definition: dict[str, Any]
+    """:data:`DIMENSION`-dimension vectors, cosine."""
+    other_definition: dict[str, Any]
+    """Representable, but not the same as ``definition``: a name clash must be refused."""
+    unrepresentable: dict[str, Any]
+    """A definition the source must refuse before creating anything."""
+
+
+def astra(request: pytest.FixtureRequest) -> Case:
+    build = request.getfixturevalue("astra_source")
+    return Case(build(retry_policy=RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01)),
+                definition={"vector": {"dimension": DIMENSION, "metric": "cosine", "sourceModel": "other"}},
+                other_definition={"vector": {"dimension": DIMENSION + 1, "metric": "cosine", "sourceModel": "other"}},
+                unrepresentable={"vector": {"dimension": 4097, "metric": "cosine"}})  # the Data API's limit is 4096
+
+
+SOURCES: list[Any] = [pytest.param(astra, id="astra")]
+
+
+@pytest.fixture(params=SOURCES)
+def case(request: pytest.FixtureRequest) -> Case:
+    factory: Callable[[pytest.FixtureRequest], Case] = request.param
+    return factory(request)
+
+
+_TEXT = ["café", "東京", "данные", "مرحبا", "e\u0301", "🧭🚀", "tab\tnew\nline", "quote\"back\\slash", ""]
+
+
+def tricky_documents(count: int = COUNT, seed: int = 7) -> list[dict[str, Any]]:
+    """Both vector encodings and no vector; EJSON dates (before 1970 too), UUIDs and ObjectIds; big and
+    negative integers; unicode, empty values, deep nesting. Ids of every kind, the strings first, so a
+    source that decides how to split from the first page sees strings there."""
+    rng = random.Random(seed)
+    string_ids = [f"{prefix}{i:04d}" for i, prefix in zip(range(count), rng.choices(
+        ["0", "5", "9", "a", "c", "f", "g", "Z", "~", "é", "東"], k=count))]
+    odd_ids: list[Any] = [42, -7, 3.5, {"$date": -86_400_000}, {"$date": 1_760_000_000_000},
+                          {"$uuid": "0190f1c2-7a3b-7c4d-8e5f-0123456789ab"}, {"$objectId": "65f0a1b2c3d4e5f601234567"}]
+    documents = []
+    for i, id_ in enumerate(string_ids[:count - len(odd_ids)] + odd_ids):
+        vector = unit_vector(rng, DIMENSION)
+        document: dict[str, Any] = {
+            "_id": id_, "name": _TEXT[i % len(_TEXT)] + f" {i}",
+            "when": {"$date": 1_700_000_000_000 - i * 86_400_000_000 // 50},
+            "batch": {"$uuid": f"00000000-0000-4000-8000-{i:012d}"}, "supplier": {"$objectId": f"{i:024x}"},
+            "big": 2**62 + i, "negative": -(2**53) - i, "ratio": i / 7, "flag": bool(i % 2), "nothing": None,
+            "nested": {"a": {"b": {"c": [i, {"d": _TEXT[(i + 3) % len(_TEXT)]}, []]}}, "empty": {}},
+        }
+        if i % 3 == 0:
+            document["$vector"] = [round(x, 6) for x in vector]
+        elif i % 3 == 1:
+            document["$vector"] = {"$binary": floats_to_binary(vector)}
+        documents.append(document)  # every third document has no vector
+    return documents
+
+
+def digest_of(documents: list[dict[str, Any]]) -> str:
+    digest = ContentDigest()
+    for document in documents:
+        digest.add(document)
+    return digest.hexdigest()
+
+
+def scanned(source: VectorSource, name: str, definition: dict[str, Any]) -> list[dict[str, Any]]:
+    scan = source.scan(name, definition)
+    documents = [document for page in scan.pages() for document in page]
+    assert scan.record is not None and scan.record.to_dict()["documents"] == len(documents)
+    return documents
+
+
+def filled(case: Case, name: str, documents: list[dict[str, Any]]) -> None:
+    assert case.source.create_collection(name, case.definition) is True
+    report = case.source.insert_documents(name, documents, chunk_size=20, concurrency=1)
+    assert report.ok and report.inserted == len(documents), report.summary()
+
+
+def test_tricky_documents_round_trip_unchanged(case: Case) -> None:
+    assert isinstance(case.source, VectorSource) and case.source.kind
+    documents = tricky_documents()
+    filled(case, "roundtrip", documents)
+    assert {info.name: info.definition for info in case.source.list_collections()}["roundtrip"] == \
+        case.source.collection_definition("roundtrip")
+    read = scanned(case.source, "roundtrip", case.definition)
+    assert len(read) == len(documents) and digest_of(read) == digest_of(documents)
+    assert case.source.count_documents("roundtrip").count == len(documents)
+    some = [documents[0], documents[1], documents[2], documents[-1]]  # array, binary, none; an odd id
+    found = case.source.find_by_ids("roundtrip", [d["_id"] for d in some])
+    assert sorted(map(canonical_json, found)) == sorted(map(canonical_json, some))
+
+
+def test_vector_search_finds_a_documents_own_vector_first(case: Case) -> None:
+    documents = tricky_documents()
+    filled(case, "search", documents)
+    target = documents[3]  # an array vector
+    assert case.source.vector_search("search", target["$vector"], limit=5)[0] == target["_id"]
+
+
+def test_partitions_cover_every_document_once(case: Case) -> None:
+    documents = tricky_documents()
+    filled(case, "parts", documents)
+    partitions = case.source.partitions("parts", case.definition)
+    assert len({p.name for p in partitions}) == len(partitions), "partition names are unique"
+    read: list[dict[str, Any]] = []
+    for partition in partitions:
+        handed_on = Partition.from_dict(partition.to_dict())  # as another task receives it
+        read += [document for page in case.source.read_partition("parts", handed_on) for document in page]
+    ids = [canonical_json({"_id": d["_id"]}) for d in read]
+    assert len(ids) == len(set(ids)) == len(documents), "every document exactly once"
+    assert digest_of(read) == digest_of(documents)
+
+
+def test_writing_the_same_documents_again_changes_nothing(case: Case) -> None:
+    documents = tricky_documents()
+    filled(case, "rewrite", documents)
+    assert case.source.create_collection("rewrite", case.definition) is False
+    again = case.source.insert_documents("rewrite", documents, chunk_size=20, concurrency=4)
+    assert (again.inserted, again.already_present, again.failures) == (0, len(documents), [])
+    assert case.source.count_documents("rewrite").count == len(documents)
+    assert digest_of(scanned(case.source, "rewrite", case.definition)) == digest_of(documents)
+
+
+def test_a_definition_it_cannot_represent_is_refused_and_nothing_created(case: Case) -> None:
+    with pytest.raises(UnsupportedDefinition, match="'impossible'"):
+        case.source.create_collection("impossible", case.unrepresentable)
+    assert case.source.collection_definition("impossible") is None
+
+
+def test_a_name_taken_by_another_definition_is_refused_and_left_alone(case: Case) -> None:
+    assert case.source.create_collection("taken", case.definition) is True
+    before = case.source.collection_definition("taken")
+    with pytest.raises(CollectionDefinitionMismatch, match="'taken'"):
+        case.source.create_collection("taken", case.other_definition)
+    assert case.source.collection_definition("taken") == before
