@@ -115,7 +115,7 @@ def test_the_ui_shows_both_connection_forms_without_deprecation_warnings(tmp_pat
 
 
 def test_hooks_define_the_deprecated_form_methods_only_where_airflow_needs_them() -> None:
-    from airflow_provider_vectorbackup.compat import AIRFLOW_V_3_2_PLUS
+    from airflow_provider_vectorbackup.hooks.compat import AIRFLOW_V_3_2_PLUS
     from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
     from airflow_provider_vectorbackup.hooks.box import BoxHook
 
@@ -123,18 +123,38 @@ def test_hooks_define_the_deprecated_form_methods_only_where_airflow_needs_them(
         assert ("get_connection_form_widgets" in vars(hook)) is not AIRFLOW_V_3_2_PLUS
         assert ("get_ui_field_behaviour" in vars(hook)) is not AIRFLOW_V_3_2_PLUS
 
-def test_the_format_core_imports_nothing_from_airflow_statically() -> None:
+AIRFLOW_LAYERS = ("hooks", "operators", "sensors", "triggers", "notifications")
+"""The only packages that may import Airflow (docs/architecture.md); everything else runs without it."""
+
+
+def _imported_names(path: Path) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def test_only_the_airflow_layers_import_airflow() -> None:
     offenders = []
-    for path in (PACKAGE / "snapshot").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            offenders += [f"{path.name}: {n}" for n in names if n == "airflow" or n.startswith("airflow.")]
-    assert offenders == []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if relative.parts[0] in AIRFLOW_LAYERS:
+            continue
+        offenders += [f"{relative}:{line} imports {name}" for line, name in _imported_names(path)
+                      if name == "airflow" or name.startswith("airflow.")]
+    assert offenders == [], "move the Airflow-dependent code into " + ", ".join(AIRFLOW_LAYERS)
 
 
-def test_the_format_core_loads_no_airflow_module_at_runtime() -> None:
-    code = ("import sys, airflow_provider_vectorbackup.snapshot as s; "
+def test_the_airflow_free_layers_load_no_airflow_module_at_runtime() -> None:
+    """Statically clean is not enough: importing a layer must not pull Airflow in through another module."""
+    layers = ["snapshot", "sources", "sources.astra", "stores", "stores.box", "stores.local", "stores.spec", "check",
+              "jobs.dump", "jobs.restore", "jobs.retention", "jobs.scale_out", "connection", "keys", "exceptions", "cli"]
+    code = ("import importlib, sys\n"
+            f"for name in {layers!r}:\n"
+            "    importlib.import_module('airflow_provider_vectorbackup.' + name)\n"
             "print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_vectorbackup.compat import connection_form
+from airflow_provider_vectorbackup.hooks.compat import connection_form
 from airflow_provider_vectorbackup.get_provider_info import ASTRA_CONNECTION
 from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.sources.astra.client import AstraSource

@@ -11,7 +11,7 @@ from functools import cached_property
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_vectorbackup.compat import connection_form
+from airflow_provider_vectorbackup.hooks.compat import connection_form
 from airflow_provider_vectorbackup.get_provider_info import BOX_CONNECTION
 from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.stores.box.client import BoxApi

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_vectorbackup.compat import AIRFLOW_V_3_2_PLUS
+from airflow_provider_vectorbackup.hooks.compat import AIRFLOW_V_3_2_PLUS
 from airflow_provider_vectorbackup.get_provider_info import ASTRA_CONNECTION
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.sources.astra.client import AstraSource

@@ -4,6 +4,8 @@ Every Airflow name the package uses comes from ``airflow.providers.common.compat
 covers the name (it finds the name wherever the running Airflow keeps it), and from here otherwise.
 No other module imports a name from Airflow directly, so a difference between supported Airflow
 versions is handled here. Supported: Airflow 3.1 (the floor, tested on the latest 3.1 patch) to 3.3.
+It sits in ``hooks/`` because only the Airflow layers (hooks, operators, sensors, triggers,
+notifications) import Airflow; tests/test_packaging.py enforces that.
 """
 
 from __future__ import annotations
