@@ -379,7 +379,7 @@ def _restore_text(report: dict[str, Any]) -> str:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
-    from airflow_provider_vectorbackup.snapshot.retention import RetentionPolicy, SnapshotRecord, plan_retention
+    from airflow_provider_vectorbackup.jobs.retention import RetentionPolicy, SnapshotRecord, plan_retention
 
     _, store = _store(args)
     policy = RetentionPolicy(keep_last=args.keep_last, keep_daily=args.keep_daily, keep_weekly=args.keep_weekly,

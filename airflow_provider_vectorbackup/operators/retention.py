@@ -12,7 +12,7 @@ from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.operators.dump import SNAPSHOT_ID_KEY
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
-from airflow_provider_vectorbackup.snapshot.retention import RetentionPolicy, SnapshotRecord, plan_retention
+from airflow_provider_vectorbackup.jobs.retention import RetentionPolicy, SnapshotRecord, plan_retention
 from airflow_provider_vectorbackup.stores.base import SnapshotStore, StoredSnapshot
 from airflow_provider_vectorbackup.stores.spec import StoreArguments
 

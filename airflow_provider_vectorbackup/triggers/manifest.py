@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow_provider_vectorbackup.compat import BaseTrigger, TriggerEvent
-from airflow_provider_vectorbackup.stores.checks import WAITING, check_sealed
+from airflow_provider_vectorbackup.check.snapshot import WAITING, check_sealed
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
 
