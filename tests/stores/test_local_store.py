@@ -63,7 +63,7 @@ def test_retention_on_a_local_folder(seeded, tmp_path: Path) -> None:
     for snapshot_id in ids:
         dump(tmp_path / "share", snapshot_id)
     ti = RecordingTI(task_id="retention")
-    ti.xcoms[("retention", LEDGER_KEY)] = {sid: {"verified": True} for sid in ids}
+    ti.xcoms[("retention", LEDGER_KEY)] = {sid: {} for sid in ids}
     ti.xcoms[("dump", "snapshot_id")] = ids[-1]
     ti.xcoms[("verify", "return_value")] = {"ok": True, "snapshot": ids[-1]}
     RetentionOperator(task_id="retention", local_folder=str(tmp_path / "share"), keep_last=2).execute(context_for(ti))
