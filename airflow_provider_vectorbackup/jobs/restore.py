@@ -15,17 +15,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_vectorbackup.check.stored import download_and_verify
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
 from airflow_provider_vectorbackup.snapshot.guard import is_vectorize
-from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import COLLECTION_FAILED, CollectionEntry
 from airflow_provider_vectorbackup.snapshot.reader import Snapshot, open_snapshot
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers
-from airflow_provider_vectorbackup.snapshot.similarity import NearestNeighbours, id_key, recall_at_k, vector_of
+from airflow_provider_vectorbackup.jobs.recall import NearestNeighbours, id_key, recall_at_k, vector_of
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
 from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MODES, VectorSource
-from airflow_provider_vectorbackup.stores.base import Store, download_and_verify
+from airflow_provider_vectorbackup.stores.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +99,8 @@ class _Restore:
 
     def run(self, store: Store, snapshot_id: str) -> dict[str, Any]:
         stored = store.get(snapshot_id)
-        if stored.state is SnapshotState.IN_PROGRESS:
-            raise SnapshotUnusable(f"snapshot {stored.snapshot_id} is still in progress (or was abandoned by a crash); "
-                                 f"it is never restorable")
-        if stored.state is SnapshotState.INCOMPLETE and not self.options.allow_incomplete:
-            raise SnapshotUnusable(f"snapshot {stored.snapshot_id} is INCOMPLETE; pick a complete snapshot, or allow "
-                                 f"incomplete snapshots to restore its complete collections")
         with tempfile.TemporaryDirectory(prefix="vectorbackup-restore-", dir=self.options.staging_dir) as staging:
-            try:
+            try:  # the checker refuses an in-progress or (unless allowed) INCOMPLETE snapshot before downloading
                 local, report = download_and_verify(
                     store, stored, staging, allow_incomplete=self.options.allow_incomplete,
                     identities=self.options.identities, verifier=self.options.verifier, scratch_dir=staging)

@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from airflow_provider_vectorbackup.sources.base import VectorSource
 from airflow_provider_vectorbackup.jobs.collection import (
     StoredFiles, manifest_source, select_collections, write_collection,
 )
@@ -46,7 +45,7 @@ from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, VectorSummary,
 )
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME
-from airflow_provider_vectorbackup.snapshot.verify import StoredFile
+from airflow_provider_vectorbackup.check.verify import StoredFile, VerifyReport, compare_listing
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES, SnapshotWriter
 from airflow_provider_vectorbackup.sources.base import VectorSource
 from airflow_provider_vectorbackup.stores.base import (
@@ -322,15 +321,11 @@ def _reconcile(pending: PendingSnapshot, plan: SnapshotPlan, entries: dict[str, 
     listing: dict[str, StoredFile] = pending.files()
     expected: dict[str, tuple[str, FileEntry]] = {
         f.path: (name, f) for name, entry in entries.items() if name not in problems for f in entry.files}
+    compared = VerifyReport(snapshot=plan.snapshot_id, level="files")  # the checker's comparison, as verify reports it
+    compare_listing((entry for _, entry in expected.values()), listing, compared, require_checksum=False)
     found: dict[str, list[str]] = {}
-    for path, (name, entry) in expected.items():
-        stored = listing.get(path)
-        if stored is None:
-            found.setdefault(name, []).append(f"{path} is missing")
-        elif stored.size is not None and stored.size != entry.bytes:
-            found.setdefault(name, []).append(f"{path} has {stored.size} bytes, not {entry.bytes}")
-        elif stored.sha1 is not None and entry.sha1 is not None and stored.sha1.lower() != entry.sha1:
-            found.setdefault(name, []).append(f"{path} has SHA-1 {stored.sha1}, not {entry.sha1}")
+    for problem in compared.problems:
+        found.setdefault(expected[problem.path][0], []).append(str(problem))
     planned = set(plan.collections)
     unplanned: set[str] = set()
     strays: list[str] = []
@@ -341,7 +336,7 @@ def _reconcile(pending: PendingSnapshot, plan: SnapshotPlan, entries: dict[str, 
         owner = parts[1] if len(parts) >= 3 and parts[0] == COLLECTIONS_DIR else None
         if owner is not None and owner in planned:
             if owner in entries and owner not in problems:
-                found.setdefault(owner, []).append(f"{path} is not one of its files")
+                found.setdefault(owner, []).append(f"{path}: not one of its files [unlisted_file]")
         elif owner is not None and _valid_name(owner):
             unplanned.add(owner)
         else:

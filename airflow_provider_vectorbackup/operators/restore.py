@@ -15,7 +15,6 @@ from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.jobs.restore import (
     RestoreNotValidated, RestoreOptions, RestoreRefused, restore_snapshot,
 )
-from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.keys import (
     KeyConfigurationError, identities_from_connection, verifier_from_connection,
 )

@@ -12,7 +12,8 @@ from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.operators.snapshot_ids import resolve_snapshot_id
 from airflow_provider_vectorbackup.keys import identities_from_connection, verifier_from_connection
-from airflow_provider_vectorbackup.stores.checks import FAILED, LEVELS, VERIFIED, check_snapshot
+from airflow_provider_vectorbackup.check.snapshot import FAILED, VERIFIED, check_snapshot
+from airflow_provider_vectorbackup.check.verify import DEPRECATED_LEVELS, level_named
 from airflow_provider_vectorbackup.stores.spec import StoreArguments
 from airflow_provider_vectorbackup.triggers.manifest import ManifestVerifyTrigger
 
@@ -28,11 +29,12 @@ class ManifestVerifySensor(StoreArguments, BaseSensorOperator):
     :param snapshot_id: templated; an id, or ``"latest"``. Ignored when ``dump_task_id`` is set.
     :param dump_task_id: take the snapshot id from this upstream ``VectorDumpOperator``'s XCom.
     :param level: ``"files"`` (presence, size and Box SHA-1 of every file against the manifest) or
-        ``"deep"`` (download, SHA-256 and every record re-read).
+        ``"records"`` (download, SHA-256 and every record re-read). ``"deep"``, the old name of
+        ``"records"``, still works with a deprecation warning.
     :param allow_incomplete: verify an ``.INCOMPLETE`` snapshot instead of failing on it.
     :param deferrable: wait in the triggerer instead of occupying a worker slot.
     :param signing_conn_id: connection with the manifest key: an unsigned or badly signed snapshot fails.
-    :param encryption_conn_id: connection holding the age identity, for ``deep`` on encrypted snapshots
+    :param encryption_conn_id: connection holding the age identity, for ``records`` on encrypted snapshots
         (``files`` needs no key).
 
     Returns (XCom) the verification report. A mismatch fails the task with a report naming
@@ -53,18 +55,20 @@ class ManifestVerifySensor(StoreArguments, BaseSensorOperator):
         self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)  # a wrong combination fails at parse
         self.snapshot_id = snapshot_id
         self.dump_task_id = dump_task_id
-        self.level = level
+        self.level = level_named(level) if level in DEPRECATED_LEVELS else level  # warns where the DAG says it
         self.allow_incomplete = allow_incomplete
         self.deferrable = deferrable
         self.signing_conn_id = signing_conn_id
         self.encryption_conn_id = encryption_conn_id
 
     def poke(self, context: Context) -> PokeReturnValue:
-        if self.level not in LEVELS:  # checked here, not at parse time: the level may be templated
-            raise AirflowFailException(f"level must be one of {LEVELS}, not {self.level!r}")
+        try:  # checked here, not at parse time: the level may be templated
+            level = level_named(self.level)
+        except ValueError as exc:
+            raise AirflowFailException(str(exc)) from None
         snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
         check = check_snapshot(
-            self.store_spec(), snapshot_id, self.level, self.allow_incomplete, connections=connection_settings,
+            self.store_spec(), snapshot_id, level, self.allow_incomplete, connections=connection_settings,
             verifier=verifier_from_connection(connection_settings(self.signing_conn_id)) if self.signing_conn_id else None,
             identities=identities_from_connection(connection_settings(self.encryption_conn_id)) if self.encryption_conn_id else None)
         self.log.info("%s", check.message)

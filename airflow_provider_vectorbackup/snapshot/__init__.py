@@ -1,7 +1,8 @@
 """The snapshot format core: plain Python with no Airflow imports.
 
-It writes, reads, verifies and guards snapshots as specified in docs/format.md, so hooks,
-operators and a command-line restore all share one implementation of the contract.
+It writes, reads and guards snapshots as specified in docs/format.md, so hooks, operators
+and a command-line restore all share one implementation of the contract. Verifying a snapshot
+against it is the checker's job: :mod:`airflow_provider_vectorbackup.check`.
 """
 
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
@@ -19,7 +20,6 @@ from airflow_provider_vectorbackup.snapshot.signing import (
     SIGNATURE_NAME, Ed25519Signer, Ed25519Verifier, HmacKey, ManifestSigner, ManifestVerifier, SignatureError,
     signer_from_key, verifier_from_key,
 )
-from airflow_provider_vectorbackup.snapshot.verify import Problem, VerifyReport, verify
 from airflow_provider_vectorbackup.snapshot.writer import (
     DEFAULT_SEGMENT_MAX_BYTES, CollectionWriter, SnapshotResult, SnapshotWriter,
 )
@@ -27,9 +27,8 @@ from airflow_provider_vectorbackup.snapshot.writer import (
 __all__ = [
     "AgeEncryption", "AgeIdentities", "DecryptionError", "DEFAULT_CODEC", "DEFAULT_SEGMENT_MAX_BYTES", "FORMAT_VERSION", "SIGNATURE_NAME", "Codec", "CollectionEntry", "CollectionWriter",
     "Ed25519Signer", "Ed25519Verifier", "EnvelopeError", "FileEntry", "HmacKey", "IntegrityError", "Manifest",
-    "ManifestError", "ManifestSigner", "ManifestVerifier", "Problem", "SignatureError", "Snapshot", "SnapshotError",
+    "ManifestError", "ManifestSigner", "ManifestVerifier", "SignatureError", "Snapshot", "SnapshotError",
     "SnapshotRef", "SnapshotResult", "SnapshotState", "SnapshotStateError", "SnapshotWriter", "UnsupportedTypeError",
-    "VectorLossError", "VectorLossPolicy", "VerifyReport", "check_vector_loss", "describe_source",
+    "VectorLossError", "VectorLossPolicy", "check_vector_loss", "describe_source",
     "latest_snapshot", "list_snapshots", "new_snapshot_id", "open_snapshot", "signer_from_key", "verifier_from_key",
-    "verify",
 ]

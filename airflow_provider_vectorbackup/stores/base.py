@@ -2,7 +2,8 @@
 
 The operators, the sensor and retention work against this interface, so a team can keep
 snapshots in Box or in a local or mounted folder (a network share, or a downloaded snapshot
-being verified and restored offline) with the same DAG code.
+being verified and restored offline) with the same DAG code. A store only lists, reads and
+downloads; comparing what it holds with the manifest is the checker's job (:mod:`..check`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from typing import Protocol
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError, SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotRef, SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
-from airflow_provider_vectorbackup.snapshot.signing import Verifiers
-from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
-from airflow_provider_vectorbackup.snapshot.verify import Problem, StoredFile, VerifyReport, add_manifest_error, verify
+from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 
 
@@ -87,8 +86,21 @@ class Store(Protocol):
 
     def read_manifest(self, snapshot: StoredSnapshot) -> Manifest: ...
 
-    def verify_files(self, snapshot: StoredSnapshot, *, allow_incomplete: bool = False,
-                     verifier: Verifiers | None = None) -> VerifyReport: ...
+    def manifest_bytes(self, snapshot: StoredSnapshot) -> bytes:
+        """The exact bytes of ``manifest.json`` (what a signature covers).
+
+        :raises ManifestError: it is absent, too large, or was damaged in the store.
+        """
+        ...
+
+    def signature_bytes(self, snapshot: StoredSnapshot) -> bytes | None:
+        """The bytes of ``manifest.json.sig``, or ``None`` when the snapshot is unsigned."""
+        ...
+
+    def files(self, snapshot: StoredSnapshot) -> dict[str, StoredFile]:
+        """Every file under the snapshot folder, by path relative to it, with its size and the checksums the store
+        knows (Box: its recorded SHA-1; a folder on disk: SHA-256 and SHA-1, read from each file)."""
+        ...
 
     def download(self, snapshot: StoredSnapshot, local_root: str | Path, *,
                  damaged: dict[str, Problem] | None = None) -> Path:
@@ -100,28 +112,6 @@ class Store(Protocol):
         ...
 
     def delete(self, snapshot: StoredSnapshot) -> None: ...
-
-
-def download_and_verify(store: Store, snapshot: StoredSnapshot, local_root: str | Path, *,
-                        allow_incomplete: bool = False, verifier: Verifiers | None = None,
-                        identities: AgeIdentities | None = None,
-                        scratch_dir: str | Path | None = None) -> tuple[Path | None, VerifyReport]:
-    """Deep (``records``) verification of a stored snapshot: its local copy, and a report of every problem in one run.
-
-    Every file is downloaded even when one is damaged, and the report lists each damaged file
-    along with what reading the others found. A manifest that is refused (unreadable, damaged,
-    or naming an unsafe collection or path) stops before any other file is downloaded: the copy
-    is then ``None``.
-    """
-    damaged: dict[str, Problem] = {}
-    try:
-        local = store.download(snapshot, local_root, damaged=damaged)
-    except SnapshotError as exc:
-        report = VerifyReport(snapshot=snapshot.snapshot_id, level="records")
-        add_manifest_error(report, exc)
-        return None, report
-    return local, verify(local, "records", allow_incomplete=allow_incomplete, verifier=verifier,
-                         identities=identities, scratch_dir=scratch_dir, damaged=damaged)
 
 
 def select(snapshots: Iterable[StoredSnapshot], snapshot_id: str, where: str) -> StoredSnapshot:

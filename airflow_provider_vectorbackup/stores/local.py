@@ -7,14 +7,14 @@ import os
 import shutil
 from pathlib import Path
 
-from airflow_provider_vectorbackup.snapshot.files import fsync_dir
+from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
+from airflow_provider_vectorbackup.snapshot.files import digests_of_file, fsync_dir
 from airflow_provider_vectorbackup.snapshot.layout import (
     MANIFEST_NAME, SnapshotRef, SnapshotState, collection_dir, folder_name,
 )
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
-from airflow_provider_vectorbackup.snapshot.reader import list_snapshots, read_manifest
-from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, Verifiers
-from airflow_provider_vectorbackup.snapshot.verify import Problem, StoredFile, VerifyReport, verify
+from airflow_provider_vectorbackup.snapshot.reader import list_snapshots, read_manifest, read_manifest_bytes
+from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, read_signature
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 from airflow_provider_vectorbackup.stores.base import StoredSnapshot, joinable, leftovers, select
 
@@ -58,10 +58,22 @@ class LocalStore:
     def read_manifest(self, snapshot: StoredSnapshot) -> Manifest:
         return read_manifest(Path(snapshot.location))
 
-    def verify_files(self, snapshot: StoredSnapshot, *, allow_incomplete: bool = False,
-                     verifier: Verifiers | None = None) -> VerifyReport:
-        """Every listed file's size, SHA-256 and SHA-1, read from disk (stronger than a store's recorded checksums)."""
-        return verify(snapshot.location, "files", allow_incomplete=allow_incomplete, verifier=verifier)
+    def manifest_bytes(self, snapshot: StoredSnapshot) -> bytes:
+        return read_manifest_bytes(Path(snapshot.location))
+
+    def signature_bytes(self, snapshot: StoredSnapshot) -> bytes | None:
+        return read_signature(Path(snapshot.location))
+
+    def files(self, snapshot: StoredSnapshot) -> dict[str, StoredFile]:
+        """Every file's size, SHA-256 and SHA-1, read from disk: a folder records no checksums, and reading the bytes
+        is stronger than trusting a recorded checksum."""
+        folder = Path(snapshot.location)
+        listing = {}
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                digests, size = digests_of_file(path)
+                listing[path.relative_to(folder).as_posix()] = StoredFile(size, digests.sha1, digests.sha256)
+        return listing
 
     def download(self, snapshot: StoredSnapshot, local_root: str | Path, *,
                  damaged: dict[str, Problem] | None = None) -> Path:

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+from airflow_provider_vectorbackup.check.snapshot import WAITING, check_sealed
 from airflow_provider_vectorbackup.hooks.compat import BaseTrigger, TriggerEvent
 from airflow_provider_vectorbackup.hooks.connections import connection_settings
-from airflow_provider_vectorbackup.stores.checks import WAITING, check_sealed
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
 

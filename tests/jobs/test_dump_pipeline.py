@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_vectorbackup.check import check_stored
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.sources.astra.retry import RetryPolicy
 from airflow_provider_vectorbackup.hooks.box import BoxHook
@@ -20,7 +21,7 @@ from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from airflow_provider_vectorbackup.snapshot.handoff import FileHandoff
 from airflow_provider_vectorbackup.snapshot.reader import open_snapshot
-from airflow_provider_vectorbackup.snapshot.verify import verify
+from airflow_provider_vectorbackup.check.verify import verify
 from airflow_provider_vectorbackup.stores.box.store import BoxStore
 from airflow_provider_vectorbackup.stores.local import LocalStore
 from airflow_provider_vectorbackup.testing.sample_data import KEYSPACE, unit_vector
@@ -66,7 +67,7 @@ def test_concurrent_collections_parallel_scans_and_overlapped_uploads_make_an_ex
     assert outcome.manifest.collection("alpha").scan["streams"] == 4
     assert len(outcome.manifest.collection("alpha").segments) > 5
     assert outcome.manifest.collection("gamma").scan["mode"] == "single"  # one page: the probe read it all
-    report = store.verify_files(store.get(SNAPSHOT))
+    report = check_stored(store, store.get(SNAPSHOT))
     assert report.ok, report.summary()
     local = store.download(store.get(SNAPSHOT), tmp_path)
     assert verify(local, "records").ok

@@ -90,7 +90,7 @@ def test_verify_sensor_passes_a_good_snapshot_and_names_bad_files(seeded) -> Non
     assert result.is_done and result.xcom_value["ok"] is True
     for name in ("products/part-00000.jsonl.gz", "faq/part-00000.jsonl.gz"):
         box.corrupt_file(next(r["path"] for r in box.tree() if r["path"].endswith(name)))
-    deep = ManifestVerifySensor(task_id="verify", box_folder="backups/vectors", snapshot_id=SNAPSHOT, level="deep")
+    deep = ManifestVerifySensor(task_id="verify", box_folder="backups/vectors", snapshot_id=SNAPSHOT, level="records")
     with pytest.raises(AirflowFailException) as failed:
         deep.poke(context_for(ti))
     lines = str(failed.value).splitlines()

@@ -95,7 +95,7 @@ def test_retention_prunes_only_this_dags_snapshots(seeded) -> None:
     root = box_hook.ensure_folder(FOLDER)
     box_hook.ensure_folder("20260101T000000Z", root)  # someone else's snapshot folder, unknown to this DAG
     ti = RecordingTI(task_id="retention")
-    ti.xcoms[("retention", LEDGER_KEY)] = {sid: {"verified": True} for sid in ids[:-1]}
+    ti.xcoms[("retention", LEDGER_KEY)] = {sid: {} for sid in ids[:-1]}
     ti.xcoms[("dump", "snapshot_id")] = ids[-1]
     ti.xcoms[("verify", "return_value")] = {"ok": True, "snapshot": ids[-1]}
     plan = RetentionOperator(task_id="retention", box_folder=FOLDER, keep_last=2).execute(context_for(ti))
@@ -107,24 +107,31 @@ def test_retention_prunes_only_this_dags_snapshots(seeded) -> None:
 
 
 def test_retention_deletes_nothing_when_this_run_did_not_verify(seeded) -> None:
+    box_hook = BoxHook().get_conn()
     ids = ["20260301T000000Z", "20260302T000000Z", "20260303T000000Z"]
     for snapshot_id in ids:
         dump(snapshot_id)
     ti = RecordingTI(task_id="retention")
-    ti.xcoms[("retention", LEDGER_KEY)] = {sid: {"verified": True} for sid in ids}
+    ti.xcoms[("retention", LEDGER_KEY)] = {sid: {} for sid in ids}
     ti.xcoms[("dump", "snapshot_id")] = ids[-1]
-    ti.xcoms[("verify", "return_value")] = {"ok": False, "snapshot": ids[-1]}
+    ti.xcoms[("verify", "return_value")] = {"ok": False, "snapshot": ids[-1]}  # e.g. records level found rot
     plan = RetentionOperator(task_id="retention", box_folder=FOLDER, keep_last=1).execute(context_for(ti))
-    assert not any(d["delete"] for d in plan["decisions"]) and plan["hold"]
-    ti.xcoms[("verify", "return_value")] = {"ok": True, "snapshot": ids[0]}  # a pass, but about another snapshot
+    assert not any(d["delete"] for d in plan["decisions"]) and plan["hold"], "a failing verify task withholds"
+    # A pass from the verify task is not enough: the checker's own files-level report on the snapshot decides.
+    ti.xcoms[("verify", "return_value")] = {"ok": True, "snapshot": ids[-1]}
+    folder = box_hook.find_item(box_hook.ensure_folder(FOLDER), ids[-1])
+    segments = box_hook.find_item(box_hook.find_item(folder.id, "collections").id, "articles")
+    box_hook.delete_file(next(i for i in box_hook.list_folder(segments.id) if i.name.startswith("part-")).id)
     plan = RetentionOperator(task_id="retention", box_folder=FOLDER, keep_last=1).execute(context_for(ti))
     assert not any(d["delete"] for d in plan["decisions"]) and plan["current_run_verified"] is False
+    newest = next(d for d in plan["decisions"] if d["snapshot_id"] == ids[-1])
+    assert newest["verified"] is False
 
 
 def test_ledgers_from_prior_runs_merge_whatever_xcom_returns() -> None:
     from airflow_provider_vectorbackup.operators.retention import merge_ledgers
 
     assert merge_ledgers(None) == {}
-    assert merge_ledgers({"a": {"verified": True}}) == {"a": {"verified": True}}
-    merged = merge_ledgers([{"a": {"verified": False}, "b": {"verified": True}}, None, {"a": {"verified": True}}])
-    assert merged == {"a": {"verified": True}, "b": {"verified": True}}
+    assert merge_ledgers({"a": {}}) == {"a": {}}
+    merged = merge_ledgers([{"a": {"verified": False}, "b": {"verified": True}}, None, {"a": {}}])
+    assert merged == {"a": {}, "b": {}}, "ledgers of earlier versions are read; their verified flag is not"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import sys
 
-from airflow_provider_vectorbackup.snapshot import open_snapshot, verify
+from airflow_provider_vectorbackup.check import verify
+from airflow_provider_vectorbackup.snapshot import open_snapshot
 from airflow_provider_vectorbackup.snapshot.errors import IntegrityError
 from tests.snapshot.memory_child import peak_rss_kib
 

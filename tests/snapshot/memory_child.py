@@ -11,7 +11,8 @@ import resource
 import sys
 import tempfile
 
-from airflow_provider_vectorbackup.snapshot import SnapshotWriter, describe_source, open_snapshot, verify
+from airflow_provider_vectorbackup.check import verify
+from airflow_provider_vectorbackup.snapshot import SnapshotWriter, describe_source, open_snapshot
 
 
 def documents(count: int, dimension: int = 128):

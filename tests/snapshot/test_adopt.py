@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from pyrage import x25519
 
-from airflow_provider_vectorbackup.snapshot import AgeEncryption, SnapshotError, SnapshotWriter, describe_source, verify
+from airflow_provider_vectorbackup.check import verify
+from airflow_provider_vectorbackup.snapshot import AgeEncryption, SnapshotError, SnapshotWriter, describe_source
 from tests.snapshot.conftest import VECTOR_DEFINITION, sample_documents
 
 SOURCE = describe_source("astra", "https://db.example.com", "ks")

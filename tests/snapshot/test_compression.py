@@ -9,7 +9,8 @@ import zlib
 
 import pytest
 
-from airflow_provider_vectorbackup.snapshot import SnapshotWriter, open_snapshot, verify
+from airflow_provider_vectorbackup.check import verify
+from airflow_provider_vectorbackup.snapshot import SnapshotWriter, open_snapshot
 from airflow_provider_vectorbackup.snapshot import compression
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from tests.snapshot.conftest import sample_documents

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_vectorbackup.snapshot import open_snapshot, verify
+from airflow_provider_vectorbackup.check import verify
+from airflow_provider_vectorbackup.snapshot import open_snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 SNAPSHOT_ID = "20260101T000000Z"

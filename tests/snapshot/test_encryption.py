@@ -14,9 +14,10 @@ import pyrage
 import pytest
 from pyrage import x25519
 
+from airflow_provider_vectorbackup.check import verify
 from airflow_provider_vectorbackup.snapshot import (
     AgeEncryption, AgeIdentities, DecryptionError, HmacKey, IntegrityError, SnapshotWriter, VectorLossError,
-    describe_source, open_snapshot, verify,
+    describe_source, open_snapshot,
 )
 from airflow_provider_vectorbackup.snapshot.encryption import recipients_fingerprint
 from airflow_provider_vectorbackup.snapshot.vectors import floats_to_binary

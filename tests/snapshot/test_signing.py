@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_vectorbackup.check import verify
 from airflow_provider_vectorbackup.snapshot import (
     SIGNATURE_NAME, Ed25519Signer, Ed25519Verifier, HmacKey, SignatureError, SnapshotWriter, describe_source,
-    open_snapshot, signer_from_key, verifier_from_key, verify,
+    open_snapshot, signer_from_key, verifier_from_key,
 )
 from airflow_provider_vectorbackup.snapshot.signing import SIGNED_PREFIX, check_signature
 from tests.snapshot.tamper import edit_manifest, rewrite_segment_consistently, segment_lines

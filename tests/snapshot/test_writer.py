@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_vectorbackup.check import verify
 from airflow_provider_vectorbackup.snapshot import (
     SnapshotError, SnapshotStateError, SnapshotWriter, UnsupportedTypeError, VectorLossError, describe_source,
-    list_snapshots, open_snapshot, verify,
+    list_snapshots, open_snapshot,
 )
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from tests.snapshot.conftest import VECTOR_DEFINITION, sample_documents

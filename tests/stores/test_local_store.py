@@ -12,7 +12,7 @@ from airflow_provider_vectorbackup.operators.dump import VectorDumpOperator
 from airflow_provider_vectorbackup.operators.restore import RestoreOperator
 from airflow_provider_vectorbackup.operators.retention import LEDGER_KEY, RetentionOperator
 from airflow_provider_vectorbackup.sensors.manifest import ManifestVerifySensor
-from airflow_provider_vectorbackup.snapshot import verify
+from airflow_provider_vectorbackup.check import verify
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.stores.base import SnapshotExistsError
 from airflow_provider_vectorbackup.stores.local import LocalStore
@@ -33,7 +33,7 @@ def test_dump_verify_and_restore_through_a_local_folder(seeded, tmp_path: Path) 
     assert verify(summary["location"], "records").ok
     assert not any("20260301T000000Z" in row["path"] for row in box.tree()), "nothing went to Box"
     sensor = ManifestVerifySensor(task_id="verify", local_folder=str(tmp_path / "share"), snapshot_id="latest",
-                                  level="deep")
+                                  level="records")
     assert sensor.poke(context_for(RecordingTI())).xcom_value["ok"] is True
     report = RestoreOperator(task_id="restore", local_folder=str(tmp_path / "share"), target_prefix="offline_",
                              validation_queries=3).execute(context_for(RecordingTI(task_id="restore")))
@@ -63,7 +63,7 @@ def test_retention_on_a_local_folder(seeded, tmp_path: Path) -> None:
     for snapshot_id in ids:
         dump(tmp_path / "share", snapshot_id)
     ti = RecordingTI(task_id="retention")
-    ti.xcoms[("retention", LEDGER_KEY)] = {sid: {"verified": True} for sid in ids}
+    ti.xcoms[("retention", LEDGER_KEY)] = {sid: {} for sid in ids}
     ti.xcoms[("dump", "snapshot_id")] = ids[-1]
     ti.xcoms[("verify", "return_value")] = {"ok": True, "snapshot": ids[-1]}
     RetentionOperator(task_id="retention", local_folder=str(tmp_path / "share"), keep_last=2).execute(context_for(ti))
@@ -118,10 +118,10 @@ def test_operators_take_their_keys_from_connections(seeded, tmp_path: Path, monk
     assert (folder / "manifest.json.sig").is_file()
     assert sorted(p.name for p in (folder / "collections/articles").iterdir())[0] == "definition.json.age"
 
-    deep = ManifestVerifySensor(task_id="verify", local_folder=share, snapshot_id="latest", level="deep",
+    deep = ManifestVerifySensor(task_id="verify", local_folder=share, snapshot_id="latest", level="records",
                                 encryption_conn_id="restore_encryption", signing_conn_id="restore_signing")
     assert deep.poke(context_for(RecordingTI())).xcom_value["ok"] is True
-    without_identity = ManifestVerifySensor(task_id="verify", local_folder=share, level="deep")
+    without_identity = ManifestVerifySensor(task_id="verify", local_folder=share, level="records")
     with pytest.raises(AirflowFailException, match="identity_required"):
         without_identity.poke(context_for(RecordingTI()))
     report = RestoreOperator(task_id="restore", local_folder=share, target_prefix="keyed_", validation_queries=2,

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_vectorbackup.check import check_stored
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.jobs.dump import dump_snapshot
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import Manifest
+from airflow_provider_vectorbackup.check.snapshot import VERIFIED, check_snapshot
 from airflow_provider_vectorbackup.stores.box.store import BoxStore
-from airflow_provider_vectorbackup.stores.checks import VERIFIED, check_snapshot
 from airflow_provider_vectorbackup.stores.local import LocalStore
 from airflow_provider_vectorbackup.testing import sample_data
 from tests.conftest import requires_airflow
@@ -68,7 +69,7 @@ def test_the_mapped_backup_seals_one_verified_snapshot_equal_to_a_single_task_du
 
     (stored,) = box_store().snapshots()
     assert stored.state is SnapshotState.COMPLETE and stored.snapshot_id == summary["snapshot_id"]
-    assert check_snapshot(BOX, stored.snapshot_id, "deep", connections=connection_settings).outcome == VERIFIED
+    assert check_snapshot(BOX, stored.snapshot_id, "records", connections=connection_settings).outcome == VERIFIED
     manifest = box_store().read_manifest(stored)
     assert manifest.producer["dag_id"] == DAG_NAME and manifest.producer["task_id"] == "commit"
     single = dump_snapshot(AstraDBHook().get_conn(), LocalStore(tmp_path / "single"), "20260301T000000Z-single").manifest
@@ -112,7 +113,7 @@ def test_a_failed_collection_task_seals_the_snapshot_incomplete_and_alerts(store
         assert by_name[name].document_count == SIZES[name], "its finished segments stay listed"
     assert by_name["faq"].status == "complete" and by_name["faq"].document_count == SIZES["faq"]
     assert by_name["faq"].warnings, "$vectorize without vectors is a warning"
-    report = box_store().verify_files(stored, allow_incomplete=True)
+    report = check_stored(box_store(), stored, allow_incomplete=True)
     assert report.ok, report.problems
     plan = dag_run.get_task_instance("retention").xcom_pull(task_ids="retention")
     assert plan["current_run_verified"] is False and [d["delete"] for d in plan["decisions"]] == [False]

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_vectorbackup.check import check_stored
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
-from airflow_provider_vectorbackup.snapshot.retention import RetentionPolicy, SnapshotRecord, plan_retention
+from airflow_provider_vectorbackup.check.snapshot import WAITING, check_snapshot
+from airflow_provider_vectorbackup.jobs.retention import RetentionPolicy, SnapshotRecord, plan_retention
 from airflow_provider_vectorbackup.stores.box.store import BoxStore
-from airflow_provider_vectorbackup.stores.checks import WAITING, check_snapshot
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 from airflow_provider_vectorbackup.testing import sample_data
 
@@ -69,4 +70,4 @@ def test_a_killed_dump_is_never_taken_for_a_complete_snapshot(astra_stand_in, as
                            env=os.environ, capture_output=True, text=True, timeout=300)
     assert "DONE" in retry.stdout, retry.stderr[-2000:]
     (sealed,) = store.snapshots()
-    assert sealed.state is SnapshotState.COMPLETE and store.verify_files(sealed).ok
+    assert sealed.state is SnapshotState.COMPLETE and check_stored(store, sealed).ok

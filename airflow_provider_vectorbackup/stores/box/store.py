@@ -13,18 +13,16 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
+from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotStateError
 from airflow_provider_vectorbackup.stores.box.client import BoxApi
 from airflow_provider_vectorbackup.stores.box.items import BoxIntegrityError, BoxItem
-from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotError, SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import (
     COLLECTIONS_DIR, MANIFEST_NAME, SnapshotRef, SnapshotState, check_collection_name, folder_name, parse_folder_name,
 )
 from airflow_provider_vectorbackup.stores.base import StoredSnapshot, joinable, leftovers, select
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
-from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, Verifiers
-from airflow_provider_vectorbackup.snapshot.verify import (
-    Problem, StoredFile, VerifyReport, add_manifest_error, check_manifest_signature, verify_listing,
-)
+from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 
 log = logging.getLogger(__name__)
@@ -95,9 +93,17 @@ class BoxStore:
         found = joinable(self.snapshots(), snapshot_id, self.describe())
         return SnapshotUpload(self, snapshot_id, found.location)
 
-    def files(self, snapshot: StoredSnapshot) -> dict[str, BoxItem]:
+    def files(self, snapshot: StoredSnapshot) -> dict[str, StoredFile]:
+        """Every file under a snapshot folder with the size and SHA-1 Box recorded, from listings alone."""
+        return {path: StoredFile(item.size, item.sha1) for path, item in self._walk(snapshot.location, "")}
+
+    def _items(self, snapshot: StoredSnapshot) -> dict[str, BoxItem]:
         """Every file under a snapshot folder, by path relative to it."""
         return dict(self._walk(snapshot.location, ""))
+
+    def _top(self, snapshot: StoredSnapshot) -> dict[str, BoxItem]:
+        """The files directly in a snapshot folder (the manifest and its signature), by name."""
+        return {item.name: item for item in self.api.list_folder(snapshot.location) if item.type != "folder"}
 
     def _walk(self, folder_id: str, prefix: str) -> Iterator[tuple[str, BoxItem]]:
         for item in self.api.list_folder(folder_id):
@@ -108,12 +114,17 @@ class BoxStore:
                 yield path, item
 
     def read_manifest(self, snapshot: StoredSnapshot, files: dict[str, BoxItem] | None = None) -> Manifest:
-        files = self.files(snapshot) if files is None else files
-        raw = self._small_file(snapshot, files, MANIFEST_NAME)
+        return Manifest.from_json(self.manifest_bytes(snapshot, files))
+
+    def manifest_bytes(self, snapshot: StoredSnapshot, files: dict[str, BoxItem] | None = None) -> bytes:
+        raw = self._small_file(snapshot, self._top(snapshot) if files is None else files, MANIFEST_NAME)
         if raw is None:
             raise ManifestError(f"{snapshot.ref.folder_name} in Box has no {MANIFEST_NAME}: it is not a finished "
                                 f"snapshot (or was damaged)")
-        return Manifest.from_json(raw)
+        return raw
+
+    def signature_bytes(self, snapshot: StoredSnapshot) -> bytes | None:
+        return self._small_file(snapshot, self._top(snapshot), SIGNATURE_NAME)
 
     def _small_file(self, snapshot: StoredSnapshot, files: dict[str, BoxItem], name: str) -> bytes | None:
         """The bytes of the manifest or its signature (SHA-1 checked), or ``None`` if absent."""
@@ -132,33 +143,6 @@ class BoxStore:
                                     f"snapshot cannot be trusted") from None
             return local.read_bytes()
 
-    def verify_files(self, snapshot: StoredSnapshot, *, allow_incomplete: bool = False,
-                     verifier: Verifiers | None = None) -> VerifyReport:
-        """Check presence, size and Box SHA-1 of every listed file against the manifest, downloading only the manifest.
-
-        With ``verifier``, the manifest's signature is checked too, so a manifest edited together
-        with its files' checksums is caught.
-        """
-        if snapshot.state is SnapshotState.IN_PROGRESS:
-            report = VerifyReport(snapshot=snapshot.snapshot_id, level="files")
-            report.add(snapshot.ref.folder_name, "in_progress", "the snapshot is still being written or was "
-                       "abandoned by a crash; it is never restorable")
-            return report
-        files = self.files(snapshot)
-        try:
-            manifest = self.read_manifest(snapshot, files)
-        except SnapshotError as exc:
-            report = VerifyReport(snapshot=snapshot.snapshot_id, level="files")
-            add_manifest_error(report, exc)
-            return report
-        listing = {path: StoredFile(item.size, item.sha1) for path, item in files.items()}
-        report = verify_listing(snapshot.ref.folder_name, snapshot.state, manifest, listing,
-                                allow_incomplete=allow_incomplete)
-        if verifier is not None:
-            check_manifest_signature(self._small_file(snapshot, files, MANIFEST_NAME) or b"",
-                                     self._small_file(snapshot, files, SIGNATURE_NAME), verifier, report)
-        return report
-
     def download(self, snapshot: StoredSnapshot, local_root: str | Path, *,
                  damaged: dict[str, Problem] | None = None) -> Path:
         """Copy a snapshot folder to ``local_root/<folder name>``, checking each file's SHA-1 against the manifest.
@@ -167,7 +151,7 @@ class BoxStore:
         bytes do not have the SHA-1 raises :class:`BoxIntegrityError`; with ``damaged``, it is
         recorded there under its path instead (and not kept), and the download goes on.
         """
-        files = self.files(snapshot)
+        files = self._items(snapshot)
         manifest = self.read_manifest(snapshot, files)
         target = Path(local_root) / snapshot.ref.folder_name
         target.mkdir(parents=True, exist_ok=False)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_vectorbackup.check import verify
 from airflow_provider_vectorbackup.snapshot import (
-    FORMAT_VERSION, AgeEncryption, AgeIdentities, HmacKey, open_snapshot, verify,
+    FORMAT_VERSION, AgeEncryption, AgeIdentities, HmacKey, open_snapshot,
 )
 from airflow_provider_vectorbackup.snapshot.manifest import ManifestNameError
 from airflow_provider_vectorbackup.snapshot.signing import write_signature

@@ -1,20 +1,31 @@
-"""Which snapshots to keep and which to delete: a retention policy in the spirit of restic ``forget``.
+"""Which snapshots to keep and which to delete, in the spirit of restic ``forget``, and deleting them.
 
-Pure on purpose: no I/O, no clock, no Airflow. The operator lists the store, says which
-snapshots this DAG made and which were verified, passes ``now``, and then deletes what the
-plan says (or only logs it, on a dry run). Keeping the decision here makes it testable over
-thousands of generated histories, which is where retention bugs hide. See docs/retention.md.
+Two halves. The policy (:func:`plan_retention`) is pure on purpose: no I/O, no clock, no
+Airflow, so it is testable over thousands of generated histories, which is where retention bugs
+hide. The execution (:func:`prune`) is the one place that decides which snapshots are owned and
+which are verified, for both ``RetentionOperator`` and ``vectorbackup prune``: it lists the
+store, applies the ownership rule, asks the checker, plans, and deletes what the plan says (or
+only reports it, on a dry run). See docs/retention.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from airflow_provider_vectorbackup.check.stored import check_stored
+from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotRef, SnapshotState, check_snapshot_id
+from airflow_provider_vectorbackup.snapshot.signing import Verifiers
+
+if TYPE_CHECKING:
+    from airflow_provider_vectorbackup.stores.base import Store, StoredSnapshot
+
+log = logging.getLogger(__name__)
 
 UNVERIFIED_RUN_HOLD = "current run's snapshot is not verified: nothing is deleted"
 NOT_OURS = "not produced by this DAG"
@@ -92,8 +103,8 @@ class SnapshotRecord:
     """A snapshot folder in the store, with what the caller knows about it."""
 
     ref: SnapshotRef
-    ours: bool  # produced by this DAG: in the manifests its dumps pushed AND present in the store
-    verified: bool  # a verification of this snapshot passed
+    ours: bool  # owned by the caller: see prune() for the one rule
+    verified: bool  # the checker's files-level report on this snapshot passed
 
 
 @dataclass(frozen=True)
@@ -218,8 +229,8 @@ def _keep_rule_reasons(complete_ours_newest_first: list[SnapshotRecord],
     reasons: dict[SnapshotRef, list[str]] = {}
     for position, record in enumerate(complete_ours_newest_first[:policy.keep_last], start=1):
         reasons.setdefault(record.ref, []).append(f"keep-last {position} of {policy.keep_last}")
-    for name, field, period_of in _PERIOD_RULES:
-        periods_left = getattr(policy, field)
+    for name, setting, period_of in _PERIOD_RULES:
+        periods_left = getattr(policy, setting)
         previous_period = None
         for record in complete_ours_newest_first:
             if periods_left == 0:
@@ -275,3 +286,88 @@ def _duration(span: dt.timedelta, *, hyphenated: bool = False) -> str:
 
 def _plural(amount: int, unit: str) -> str:
     return f"{amount} {unit}{'' if amount == 1 else 's'}"
+
+
+# -- execution ------------------------------------------------------------------------------------
+
+LATEST = "latest"
+
+
+@dataclass(frozen=True)
+class RetentionOptions:
+    """What to prune and how; shared by ``RetentionOperator`` and ``vectorbackup prune``. See docs/retention.md."""
+
+    policy: RetentionPolicy = field(default_factory=RetentionPolicy)
+    owner: str | None = None
+    """Only snapshots whose manifest's producer names this DAG id are owned; ``None``: snapshots of any producer."""
+    made: frozenset[str] | None = None
+    """The ids the caller knows it made (the operator's ledger). When given, no other snapshot is owned, and a
+    folder whose manifest cannot be read (in progress, or damaged) is owned if it is listed here."""
+    current_snapshot_id: str | None = LATEST
+    """The snapshot that must verify before anything is deleted: this run's; ``"latest"``, the newest complete
+    owned one; ``None``, the run made none, so nothing is deleted."""
+    failed_checks: frozenset[str] = frozenset()
+    """Snapshots a check the caller already ran found bad (the operator: its DAG's verify task, at whichever level
+    it ran): never counted as verified, whatever the files-level check here finds."""
+    verifier: Verifiers | None = None
+    """Manifest signature keys: when given, a snapshot verifies only with a valid signature."""
+    dry_run: bool = False
+
+
+def prune(store: Store, options: RetentionOptions, *, now: dt.datetime | None = None) -> RetentionPlan:
+    """Apply ``options.policy`` to ``store``: plan, log, and delete what the plan says unless it is a dry run.
+
+    The one rule, for every caller: a snapshot is **owned** when :func:`owns` says so; it is
+    **verified** only when the checker's files-level report on it passes (and no check the caller
+    ran found it bad), checked newest first until one passes, that one being the last good backup,
+    which is never deleted; nothing is deleted unless the current snapshot verifies.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    stored = sorted(store.snapshots(), key=lambda s: s.ref)
+    owned = {s.ref: owns(store, s, options) for s in stored}
+    complete = [s for s in reversed(stored) if owned[s.ref] and s.state is SnapshotState.COMPLETE]
+    current = options.current_snapshot_id
+    if current == LATEST:
+        current = complete[0].snapshot_id if complete else None
+    verified: dict[SnapshotRef, bool] = {}
+
+    def check(snapshot: StoredSnapshot) -> bool:
+        if snapshot.ref not in verified:
+            verified[snapshot.ref] = snapshot.snapshot_id not in options.failed_checks and check_stored(
+                store, snapshot, "files", verifier=options.verifier).ok
+        return verified[snapshot.ref]
+
+    for snapshot in complete:  # newest first, until the last good backup is found
+        if check(snapshot):
+            break
+    current_verified = any(check(s) for s in complete if s.snapshot_id == current)
+    records = [SnapshotRecord(s.ref, ours=owned[s.ref], verified=verified.get(s.ref, False)) for s in stored]
+    plan = plan_retention(records, options.policy, now=now, current_snapshot_id=current,
+                          current_run_verified=current_verified)
+    log.info("Retention plan for %s%s:\n%s", store.describe(), " (dry run)" if options.dry_run else "",
+             plan.summary())
+    by_ref = {s.ref: s for s in stored}
+    if not options.dry_run:
+        for decision in plan.delete:
+            store.delete(by_ref[decision.record.ref])
+    return plan
+
+
+def owns(store: Store, snapshot: StoredSnapshot, options: RetentionOptions) -> bool:
+    """Whether ``snapshot`` is the caller's to delete: the one ownership rule (docs/retention.md).
+
+    Outside ``options.made`` (when given), nothing is owned. With no ``owner``, everything else
+    is. With one, a sealed snapshot is owned when its manifest's producer names that DAG id, and a
+    folder without a readable manifest only when ``options.made`` lists it.
+    """
+    if options.made is not None and snapshot.snapshot_id not in options.made:
+        return False
+    if options.owner is None:
+        return True
+    if snapshot.state is SnapshotState.IN_PROGRESS:
+        return options.made is not None  # no manifest yet: only the caller's own record says whose it is
+    try:
+        producer = store.read_manifest(snapshot).producer or {}
+    except SnapshotError:
+        return options.made is not None  # a damaged snapshot the caller made is still its own to clean up
+    return producer.get("dag_id") == options.owner

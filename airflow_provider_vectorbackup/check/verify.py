@@ -1,8 +1,12 @@
 """Verification that re-reads what is stored and reports every problem, not just the first.
 
-``files``: every listed file exists with its size and SHA-256, and nothing unlisted is there.
+``files``: every listed file exists with its size and checksums, and nothing unlisted is there.
 ``records``: additionally parses every line and checks counts, vector dimensions, envelopes
 and each collection's content digest against the manifest.
+
+The levels are named here once (:data:`LEVELS`); :func:`level_named` is the one place that
+reads a level given by a user. Stores only list, read and download: the comparing is done here
+(a folder on disk) and in :mod:`.stored` (a snapshot in any store).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -23,7 +28,7 @@ from airflow_provider_vectorbackup.snapshot.encryption import (
 from airflow_provider_vectorbackup.snapshot.errors import (
     DecompressionBoundError, EnvelopeError, IntegrityError, SnapshotError,
 )
-from airflow_provider_vectorbackup.snapshot.files import digests_of_file
+from airflow_provider_vectorbackup.snapshot.files import Digests, digests_of_file
 from airflow_provider_vectorbackup.snapshot.guard import declared_dimension
 from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import (
@@ -37,7 +42,23 @@ from airflow_provider_vectorbackup.snapshot.tally import Tally
 from airflow_provider_vectorbackup.snapshot.vectors import INVALID
 
 LEVELS = ("files", "records")
+DEPRECATED_LEVELS = {"deep": "records"}
+"""Old names of a level, still accepted with a :class:`DeprecationWarning`."""
 _MAX_LINE_PROBLEMS_PER_FILE = 20
+
+
+def level_named(level: str) -> str:
+    """The level ``level`` names: one of :data:`LEVELS`, or an old name (``"deep"``) with a deprecation warning.
+
+    :raises ValueError: any other name.
+    """
+    if level in DEPRECATED_LEVELS:
+        new = DEPRECATED_LEVELS[level]
+        warnings.warn(f"verification level {level!r} is deprecated: use {new!r}", DeprecationWarning, stacklevel=3)
+        return new
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
+    return level
 
 
 @dataclass(frozen=True)
@@ -118,8 +139,7 @@ def verify(
     ``damaged`` names the files of a downloaded copy that the download found damaged and did not
     keep, with the problem found: each is reported as that problem rather than as missing.
     """
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
+    level = level_named(level)
     path = Path(path)
     report = VerifyReport(snapshot=path.name, level=level)
     if not path.is_dir():
@@ -231,15 +251,19 @@ def _report_unlisted(present: Iterable[str], listed: set[str], report: VerifyRep
 
 @dataclass(frozen=True)
 class StoredFile:
-    """What a store knows about a file without reading it: its size and, where the store keeps one, its SHA-1."""
+    """What a store knows about a file without the checker reading it: its size and the checksums it keeps.
+
+    Box records a SHA-1; a folder on disk keeps none, so listing one reads each file for both.
+    """
 
     size: int | None
     sha1: str | None
+    sha256: str | None = None
 
 
 def verify_listing(snapshot: str, state: SnapshotState, manifest: Manifest, listing: Mapping[str, StoredFile], *,
                    allow_incomplete: bool = False) -> VerifyReport:
-    """The ``files`` level for a remote store, from its listing alone: presence, size and SHA-1 of every file.
+    """The ``files`` level from a store's listing alone: presence, size and checksums of every file.
 
     :param listing: every file under the snapshot folder, by path relative to it.
     """
@@ -247,23 +271,43 @@ def verify_listing(snapshot: str, state: SnapshotState, manifest: Manifest, list
     _check_status(manifest, state, allow_incomplete, report)
     listed = _listed_files(manifest, report)
     _report_unlisted(listing, listed, report)
-    for entry in manifest.files:
+    compare_listing(manifest.files, listing, report, require_checksum=True)
+    return report
+
+
+def compare_listing(entries: Iterable[FileEntry], listing: Mapping[str, StoredFile], report: VerifyReport, *,
+                    require_checksum: bool) -> None:
+    """Add to ``report`` how each stored file differs from its entry: missing, size, checksum.
+
+    The one comparison of a listing with manifest entries, for the ``files`` level and for the
+    scale-out commit (which compares a folder still being written with the entries its workers
+    reported). With ``require_checksum``, a file whose checksum cannot be compared is a problem;
+    without, a checksum the store did not record is not compared (sizes still are).
+    """
+    for entry in entries:
         stored = listing.get(entry.path)
         if stored is None:
             report.add(entry.path, "missing_file", "listed in the manifest but not in the snapshot")
             continue
         report.files_checked += 1
         report.bytes_checked += entry.bytes
-        if stored.size is not None:
-            report.add_mismatches(entry.path, size_mismatches(stored.size, entry))
-        if entry.sha1 is None:
-            report.add(entry.path, "checksum_unavailable", "the manifest has no SHA-1 for this file; use the deep "
-                       "(records) level to check it")
-        elif stored.sha1 is None or stored.sha1.lower() != entry.sha1:
-            report.add(entry.path, "checksum_mismatch", f"the store's SHA-1 is {stored.sha1}, the manifest says "
-                       f"{entry.sha1}: the file changed after it was written (corruption or tampering)",
-                       entry.sha1, stored.sha1)
-    return report
+        report.add_mismatches(entry.path, _stored_mismatches(entry, stored, require_checksum))
+
+
+def _stored_mismatches(entry: FileEntry, stored: StoredFile, require_checksum: bool) -> list[Mismatch]:
+    found = size_mismatches(stored.size, entry) if stored.size is not None else []
+    if stored.sha256 is not None and stored.sha1 is not None:  # read from the file itself
+        return found + checksum_mismatches(Digests(stored.sha256, stored.sha1), entry)
+    if entry.sha1 is None:
+        if require_checksum:
+            found.append(Mismatch("checksum_unavailable", "the manifest has no SHA-1 for this file; use the records "
+                                  "level to check it", None, None))
+    elif stored.sha1 is not None or require_checksum:
+        if stored.sha1 is None or stored.sha1.lower() != entry.sha1:
+            found.append(Mismatch("checksum_mismatch", f"the store's SHA-1 is {stored.sha1}, the manifest says "
+                                  f"{entry.sha1}: the file changed after it was written (corruption or tampering)",
+                                  entry.sha1, stored.sha1))
+    return found
 
 
 def _verify_collection(path: Path, collection: CollectionEntry, level: str, codec: Codec, report: VerifyReport,

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from airflow_provider_vectorbackup.snapshot.layout import (
     SnapshotState, folder_name, new_snapshot_id, parse_folder_name,
 )
-from airflow_provider_vectorbackup.snapshot.retention import (
+from airflow_provider_vectorbackup.jobs.retention import (
     NEWEST_VERIFIED, NOT_OURS, UNVERIFIED_RUN_HOLD, Decision, RetentionPlan, RetentionPolicy, SnapshotRecord,
     plan_retention,
 )

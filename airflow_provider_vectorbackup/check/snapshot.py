@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_vectorbackup.check.stored import check_stored
+from airflow_provider_vectorbackup.check.verify import level_named
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
-from airflow_provider_vectorbackup.stores.base import download_and_verify
 from airflow_provider_vectorbackup.stores.spec import Connections, StoreSpec
 
-LEVELS = ("files", "deep")
 WAITING, SEALED, VERIFIED, FAILED = "waiting", "sealed", "verified", "failed"
 
 
@@ -35,15 +34,12 @@ def check_sealed(spec: StoreSpec, snapshot_id: str, *, connections: Connections)
 
 def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomplete: bool = False, *,
                    connections: Connections, verifier: Any = None, identities: Any = None) -> SnapshotCheck:
-    """Blocking: look for the snapshot and, once sealed, verify it at ``level``.
+    """Blocking: look for the snapshot and, once sealed, verify it at ``level`` (see :func:`.check_stored`).
 
-    ``files`` compares every listed file's presence, size and checksum with the manifest (in Box,
-    its recorded SHA-1, downloading only the manifest); ``deep`` downloads everything and re-reads
-    every record, which also catches bytes that rotted at rest while Box's recorded SHA-1 stayed
-    the same. Either way the report lists every bad file.
+    ``level`` is ``"files"`` or ``"records"`` (``"deep"``, its old name, warns). Either way the
+    report lists every bad file.
     """
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
+    level = level_named(level)
     try:
         store = spec.open(connections)
         snapshot = store.get(snapshot_id)
@@ -52,18 +48,17 @@ def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomple
     if snapshot.state is SnapshotState.IN_PROGRESS:
         return SnapshotCheck(WAITING, f"snapshot {snapshot.snapshot_id} is still in progress")
     if snapshot.state is SnapshotState.INCOMPLETE and not allow_incomplete:
-        report = store.verify_files(snapshot, allow_incomplete=True).to_dict()
+        report = check_stored(store, snapshot, "files", allow_incomplete=True).to_dict()
         return SnapshotCheck(FAILED, f"snapshot {snapshot.snapshot_id} was sealed INCOMPLETE: a collection failed "
                              f"during the dump (see its manifest)", report)
     if level == "files":
-        report = store.verify_files(snapshot, allow_incomplete=allow_incomplete, verifier=verifier)
+        report = check_stored(store, snapshot, level, allow_incomplete=allow_incomplete, verifier=verifier)
     else:
-        with tempfile.TemporaryDirectory(prefix="vectorbackup-verify-") as tmp:
-            try:
-                _, report = download_and_verify(store, snapshot, tmp, allow_incomplete=allow_incomplete,
-                                                verifier=verifier, identities=identities)
-            except Exception as exc:  # damaged files are in the report: this is the store failing
-                return SnapshotCheck(FAILED, f"deep verification of {snapshot.snapshot_id} failed while downloading: "
-                                     f"{type(exc).__name__}: {exc}")
+        try:
+            report = check_stored(store, snapshot, level, allow_incomplete=allow_incomplete, verifier=verifier,
+                                  identities=identities)
+        except Exception as exc:  # damaged files are in the report: this is the store failing
+            return SnapshotCheck(FAILED, f"records verification of {snapshot.snapshot_id} failed while downloading: "
+                                 f"{type(exc).__name__}: {exc}")
     outcome = VERIFIED if report.ok else FAILED
     return SnapshotCheck(outcome, report.summary(), report.to_dict())

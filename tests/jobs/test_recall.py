@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from airflow_provider_vectorbackup.snapshot.similarity import NearestNeighbours, id_key, recall_at_k, similarity
+from airflow_provider_vectorbackup.jobs.recall import NearestNeighbours, id_key, recall_at_k, similarity
 from airflow_provider_vectorbackup.snapshot.vectors import floats_to_binary
 
 
@@ -46,7 +46,7 @@ def test_ties_count_as_hits() -> None:
 def test_ties_at_the_kth_place_keep_every_tied_document_and_stay_linear(monkeypatch) -> None:
     # 3,000 identical vectors all tie with the 10th best: each is a correct answer, and pruning must not
     # rebuild the candidate list on every document (which made 20,000 such documents take minutes).
-    from airflow_provider_vectorbackup.snapshot import similarity as module
+    from airflow_provider_vectorbackup.jobs import recall as module
 
     floors = []
     original = module._threshold
