@@ -9,6 +9,7 @@ configuration serves the scheduler and a bad day without it. No metadata databas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -19,6 +20,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
+
+LEVELS = ("files", "records")  # the checker's (check.verify.LEVELS), named here so --help needs no import
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -85,8 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("snapshot_id", help="an id, or latest")
     check = commands.add_parser("verify", parents=[common], help="verify a snapshot")
     check.add_argument("snapshot_id")
-    check.add_argument("--deep", action="store_true", help="download and re-read every record (needs the identity "
-                                                           "for encrypted snapshots)")
+    check.add_argument("--level", choices=LEVELS, help="files (default): presence, size and checksums of every file; "
+                                                       "records: download and re-read every record (needs the "
+                                                       "identity for encrypted snapshots)")
+    check.add_argument("--deep", action="store_true", help="deprecated: the same as --level records")
     check.add_argument("--allow-incomplete", action="store_true")
     dump = commands.add_parser("dump", parents=[common], help="back up collections into a new snapshot")
     dump.add_argument("--collections", help="comma-separated names (default: all)")
@@ -117,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     for rule in ("last", "daily", "weekly", "monthly"):
         prune.add_argument(f"--keep-{rule}", type=int, default=7 if rule == "last" else 0)
     prune.add_argument("--grace-days", type=float, default=7.0, help="keep INCOMPLETE/in-progress folders this long")
+    prune.add_argument("--owner", metavar="DAG_ID", help="only snapshots whose manifest's producer is this DAG are "
+                                                        "pruned (default: snapshots of any producer)")
     prune.add_argument("--dry-run", action="store_true")
     download = commands.add_parser("download", parents=[common], help="copy a snapshot into a local folder")
     download.add_argument("snapshot_id")
@@ -134,8 +141,10 @@ def main(argv: Sequence[str] | None = None, *, configure_logging: bool = True) -
     if args.verbose:  # ours only: the libraries' debug output is request-level noise, and stays at WARNING
         for ours in OUR_LOGGERS:
             logging.getLogger(ours).setLevel(logging.DEBUG)
+    args.results = sys.stdout
     try:
-        return COMMANDS[args.command](args)
+        with contextlib.redirect_stdout(sys.stderr):  # only results reach stdout, whatever a library prints there
+            return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"vectorbackup: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -259,7 +268,7 @@ def _names(value: str | None) -> list[str] | None:
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, indent=2, default=str) if args.json else text)
+    print(json.dumps(data, indent=2, default=str) if args.json else text, file=args.results)
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -307,16 +316,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from airflow_provider_vectorbackup.stores.base import download_and_verify
+    from airflow_provider_vectorbackup.check.stored import check_stored
 
+    level = args.level or "files"
+    if args.deep:
+        print("vectorbackup: --deep is deprecated: use --level records", file=sys.stderr)
+        if level != "records" and args.level is not None:
+            raise UsageError(f"--deep means --level records, not --level {args.level}: give one of them")
+        level = "records"
     _, store = _store(args)
     snapshot = store.get(args.snapshot_id)
-    if not args.deep:
-        report = store.verify_files(snapshot, allow_incomplete=args.allow_incomplete, verifier=_verifier(args))
-    else:
-        with tempfile.TemporaryDirectory(prefix="vectorbackup-verify-") as tmp:
-            _, report = download_and_verify(store, snapshot, tmp, allow_incomplete=args.allow_incomplete,
-                                            verifier=_verifier(args), identities=_identities(args))
+    report = check_stored(store, snapshot, level, allow_incomplete=args.allow_incomplete, verifier=_verifier(args),
+                          identities=_identities(args) if level == "records" else None)
     _emit(args, report.to_dict(), report.summary())
     return EXIT_OK if report.ok else EXIT_INCOMPLETE
 
@@ -389,24 +400,13 @@ def _restore_text(report: dict[str, Any]) -> str:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
-    from airflow_provider_vectorbackup.snapshot.retention import RetentionPolicy, SnapshotRecord, plan_retention
+    from airflow_provider_vectorbackup.jobs.retention import RetentionOptions, RetentionPolicy, prune
 
     _, store = _store(args)
     policy = RetentionPolicy(keep_last=args.keep_last, keep_daily=args.keep_daily, keep_weekly=args.keep_weekly,
                              keep_monthly=args.keep_monthly, incomplete_grace=dt.timedelta(days=args.grace_days))
-    snapshots = store.snapshots()
-    complete = [s for s in snapshots if s.state is SnapshotState.COMPLETE]
-    # The newest complete snapshot must verify before anything is deleted: it is the one that stays.
-    newest = complete[-1] if complete else None
-    newest_ok = bool(newest and store.verify_files(newest, verifier=_verifier(args)).ok)
-    records = [SnapshotRecord(s.ref, ours=True, verified=newest_ok and s is newest) for s in snapshots]
-    plan = plan_retention(records, policy, now=dt.datetime.now(dt.timezone.utc),
-                          current_snapshot_id=newest.snapshot_id if newest else None, current_run_verified=newest_ok)
-    by_ref = {s.ref: s for s in snapshots}
-    if not args.dry_run:
-        for decision in plan.delete:
-            store.delete(by_ref[decision.record.ref])
+    plan = prune(store, RetentionOptions(policy=policy, owner=args.owner, verifier=_verifier(args),
+                                         dry_run=args.dry_run))
     lines = [("dry run: " if args.dry_run else "") + plan.summary()]
     lines += [f"  {'delete' if d.delete else 'keep  '} {d.record.ref.folder_name}: {'; '.join(d.reasons)}"
               for d in plan.decisions]

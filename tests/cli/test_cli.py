@@ -295,3 +295,20 @@ def test_astra_endpoint_makes_the_connection_in_memory_leaving_the_environment_a
     assert dumped.returncode == 0, dumped.stderr
     assert json.loads(dumped.stdout)["collections"]["articles"]["documents"] == 30
     assert dict(os.environ) == before, "no AIRFLOW_CONN_* variable may be made for the endpoint"
+
+
+def test_json_output_stays_parseable_when_a_library_prints_to_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow 3.1 prints a warning on stdout the first time it parses some connections: only results go there."""
+    from airflow_provider_vectorbackup.stores.local import LocalStore
+
+    listed = LocalStore.snapshots
+
+    def snapshots_with_a_library_speaking(store: LocalStore) -> list:
+        print("2026-12-05T00:06:41Z [warning  ] a library speaking on stdout")
+        return listed(store)
+
+    monkeypatch.setattr(LocalStore, "snapshots", snapshots_with_a_library_speaking)
+    assert main(["snapshots", "--local-folder", str(tmp_path), "--json"], configure_logging=False) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out) == [] and "a library speaking on stdout" in printed.err
