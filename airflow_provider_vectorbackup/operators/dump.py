@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
@@ -13,15 +12,15 @@ from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.jobs.collection import UnknownCollectionsError
-from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
+from airflow_provider_vectorbackup.jobs.dump import dump_snapshot
 from airflow_provider_vectorbackup.jobs.outcome import summary_of
 from airflow_provider_vectorbackup.keys import encryption_from_connection, signer_from_connection
+from airflow_provider_vectorbackup.operators.dump_arguments import DumpArguments
 from airflow_provider_vectorbackup.operators.assets import report_snapshot, snapshot_asset
 from airflow_provider_vectorbackup.operators.failures import VectorLossTaskFailure
 from airflow_provider_vectorbackup.operators.links import BoxFolderLink
 from airflow_provider_vectorbackup.operators.snapshot_ids import SNAPSHOT_ID_KEY, default_snapshot_id
 from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
-from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES
 from airflow_provider_vectorbackup.stores.base import SnapshotExistsError
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class VectorDumpOperator(StoreArguments, BaseOperator):
+class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
     """Dump collections of an Astra keyspace into a new, verified-by-construction snapshot in Box (or a folder).
 
     Documents stream page by page into size-rolled segments; each finished segment is uploaded
@@ -109,18 +108,6 @@ class VectorDumpOperator(StoreArguments, BaseOperator):
         self.uploads_at_once = uploads_at_once
         self.compression = compression
         self.dump_options()  # a bad setting fails when the DAG is parsed; templated ones are checked when it runs
-
-    def dump_options(self, **at_run_time: Any) -> DumpOptions:
-        """The job's options from this task's arguments; ``at_run_time`` adds the templated and run-time ones."""
-        return DumpOptions(
-            segment_max_bytes=self.segment_max_bytes,
-            vector_policy=VectorLossPolicy(max_missing_fraction=self.max_missing_vector_fraction),
-            compression=self.compression, scan_mode=self.scan_mode, scan_streams=self.scan_streams,
-            collections_at_once=self.collections_at_once, uploads_at_once=self.uploads_at_once, **at_run_time)
-
-    @cached_property
-    def astra_hook(self) -> AstraDBHook:
-        return AstraDBHook(self.astra_conn_id, keyspace=self.keyspace)
 
     def execute(self, context: Context) -> dict[str, Any]:
         snapshot_id = check_snapshot_id(self.snapshot_id or default_snapshot_id(context))

@@ -15,7 +15,6 @@ visible, or seals it INCOMPLETE naming the collections that failed. See docs/sca
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
@@ -29,12 +28,12 @@ from airflow_provider_vectorbackup.jobs.dump import DumpOptions
 from airflow_provider_vectorbackup.jobs.outcome import summary_of
 from airflow_provider_vectorbackup.jobs.scale_out import SnapshotPlan, commit_snapshot, dump_collection, plan_snapshot
 from airflow_provider_vectorbackup.keys import encryption_from_connection, signer_from_connection
+from airflow_provider_vectorbackup.operators.dump_arguments import DumpArguments
 from airflow_provider_vectorbackup.operators.assets import report_snapshot, snapshot_asset
 from airflow_provider_vectorbackup.operators.failures import VectorLossTaskFailure
 from airflow_provider_vectorbackup.operators.links import BoxFolderLink
 from airflow_provider_vectorbackup.operators.snapshot_ids import SNAPSHOT_ID_KEY, default_snapshot_id
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotStateError, VectorLossError
-from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id
 from airflow_provider_vectorbackup.snapshot.manifest import COLLECTION_FAILED, STATUS_COMPLETE
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES
@@ -55,7 +54,7 @@ def _pull_plan(context: Context, plan_task_id: str) -> dict[str, Any] | None:
     return context["ti"].xcom_pull(task_ids=plan_task_id, key=PLAN_KEY)
 
 
-class SnapshotPlanOperator(StoreArguments, BaseOperator):
+class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
     """Begin a snapshot that one mapped task per collection fills; returns the collection names to map over.
 
     It creates ``.<id>.inprogress`` in the store (removing leftovers of an earlier attempt at the
@@ -119,20 +118,9 @@ class SnapshotPlanOperator(StoreArguments, BaseOperator):
         self.scan_streams = scan_streams
         self.scan_mode = scan_mode
         self.uploads_at_once = uploads_at_once
+        self.collections_at_once = 1  # one collection per mapped task
         self.compression = compression
         self.dump_options()  # a bad setting fails when the DAG is parsed; templated ones are checked when it runs
-
-    def dump_options(self, **at_run_time: Any) -> DumpOptions:
-        """The job's options from this task's arguments; ``at_run_time`` adds the templated and run-time ones."""
-        return DumpOptions(
-            segment_max_bytes=self.segment_max_bytes,
-            vector_policy=VectorLossPolicy(max_missing_fraction=self.max_missing_vector_fraction),
-            compression=self.compression, scan_mode=self.scan_mode, scan_streams=self.scan_streams,
-            collections_at_once=1, uploads_at_once=self.uploads_at_once, **at_run_time)
-
-    @cached_property
-    def astra_hook(self) -> AstraDBHook:
-        return AstraDBHook(self.astra_conn_id, keyspace=self.keyspace)
 
     def execute(self, context: Context) -> list[str]:
         snapshot_id = check_snapshot_id(self.snapshot_id or default_snapshot_id(context))

@@ -1,0 +1,37 @@
+"""The source and dump arguments that VectorDumpOperator and SnapshotPlanOperator share, mapped onto DumpOptions."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.jobs.dump import DumpOptions
+from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
+
+
+class DumpArguments:
+    """Arguments kept exactly as given (templates render, ``airflow tasks render`` shows what was written);
+    :meth:`dump_options` maps them onto the job's options when the task runs."""
+
+    astra_conn_id: str
+    keyspace: str | None
+    segment_max_bytes: int
+    max_missing_vector_fraction: float
+    compression: str
+    scan_mode: str
+    scan_streams: int
+    collections_at_once: int
+    uploads_at_once: int
+
+    def dump_options(self, **at_run_time: Any) -> DumpOptions:
+        """The job's options from this task's arguments; ``at_run_time`` adds the templated and run-time ones."""
+        return DumpOptions(
+            segment_max_bytes=self.segment_max_bytes,
+            vector_policy=VectorLossPolicy(max_missing_fraction=self.max_missing_vector_fraction),
+            compression=self.compression, scan_mode=self.scan_mode, scan_streams=self.scan_streams,
+            collections_at_once=self.collections_at_once, uploads_at_once=self.uploads_at_once, **at_run_time)
+
+    @cached_property
+    def astra_hook(self) -> AstraDBHook:
+        return AstraDBHook(self.astra_conn_id, keyspace=self.keyspace)
