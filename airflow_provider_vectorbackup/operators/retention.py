@@ -84,8 +84,11 @@ class RetentionOperator(StoreArguments, BaseOperator):
         ti = context["ti"]
         current = ti.xcom_pull(task_ids=self.dump_task_id, key=SNAPSHOT_ID_KEY)
         report = ti.xcom_pull(task_ids=self.verify_task_id) or {}
-        # A failing report withholds (it may have read every record); a passing one is checked again by prune.
-        failed = frozenset({report["snapshot"]} if report.get("snapshot") and not report.get("ok") else ())
+        # This run's snapshot counts only if the verify task passed on it: the sensor raises instead of pushing a
+        # failing report, so a missing report (failed, timed out, skipped) or one about another snapshot withholds
+        # every deletion. A pass is checked again by prune's own files-level check, never taken instead of it.
+        passed = bool(current and report.get("ok") and report.get("snapshot") == current)
+        failed = frozenset() if passed or not current else frozenset({current})
         # Pull the previous ledger before pushing this run's: XComs of this task are cleared on retry.
         ledger = merge_ledgers(ti.xcom_pull(task_ids=self.task_id, key=LEDGER_KEY, include_prior_dates=True))
         if current:

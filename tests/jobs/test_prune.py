@@ -51,6 +51,7 @@ def test_the_cli_and_the_operator_apply_the_same_ownership_rule(seeded, tmp_path
     ti = RecordingTI(dag_id="a", task_id="retention")
     ti.xcoms[("retention", LEDGER_KEY)] = {sid: {} for sid in (A1, A2, ABANDONED)}
     ti.xcoms[("dump", "snapshot_id")] = A3
+    ti.xcoms[("verify", "return_value")] = {"ok": True, "snapshot": A3}  # this run's verify task passed on it
     by_operator = RetentionOperator(task_id="retention", local_folder=str(store.root), keep_last=1,
                                     dry_run=True).execute(context_for(ti))
     assert deleted(by_operator) == sorted([A1, A2, ABANDONED]), "its ledger makes the abandoned folder its own"

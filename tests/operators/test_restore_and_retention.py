@@ -117,6 +117,12 @@ def test_retention_deletes_nothing_when_this_run_did_not_verify(seeded) -> None:
     ti.xcoms[("verify", "return_value")] = {"ok": False, "snapshot": ids[-1]}  # e.g. records level found rot
     plan = RetentionOperator(task_id="retention", box_folder=FOLDER, keep_last=1).execute(context_for(ti))
     assert not any(d["delete"] for d in plan["decisions"]) and plan["hold"], "a failing verify task withholds"
+    del ti.xcoms[("verify", "return_value")]  # the sensor raised (e.g. a records-level digest mismatch): no report
+    plan = RetentionOperator(task_id="retention", box_folder=FOLDER, keep_last=1).execute(context_for(ti))
+    assert not any(d["delete"] for d in plan["decisions"]) and plan["hold"], "no passing report withholds"
+    ti.xcoms[("verify", "return_value")] = {"ok": True, "snapshot": ids[0]}  # a pass about another snapshot
+    plan = RetentionOperator(task_id="retention", box_folder=FOLDER, keep_last=1).execute(context_for(ti))
+    assert not any(d["delete"] for d in plan["decisions"]) and plan["hold"], "a pass about another snapshot withholds"
     # A pass from the verify task is not enough: the checker's own files-level report on the snapshot decides.
     ti.xcoms[("verify", "return_value")] = {"ok": True, "snapshot": ids[-1]}
     folder = box_hook.find_item(box_hook.ensure_folder(FOLDER), ids[-1])
