@@ -13,16 +13,20 @@ from typing import Any
 
 
 def moved(old_module: str, name: str, new_modules: Mapping[str, str]) -> Any:
-    """For a module's ``__getattr__``: ``name`` from its new module (``new_modules[name]``), with a warning.
+    """For a module's ``__getattr__``: ``name`` from its new place (``new_modules[name]``), with a warning.
+
+    A new place is a module, where the name is the same, or ``"module:NewName"`` for a renamed one.
 
     :raises AttributeError: ``name`` never was in ``old_module``.
     """
-    new_module = new_modules.get(name)
-    if new_module is None:
+    place = new_modules.get(name)
+    if place is None:
         raise AttributeError(f"module {old_module!r} has no attribute {name!r}")
-    warnings.warn(f"{old_module}.{name} moved to {new_module}.{name}; import it from there, the old path will go "
+    new_module, _, new_name = place.partition(":")
+    new_name = new_name or name
+    warnings.warn(f"{old_module}.{name} moved to {new_module}.{new_name}; import it from there, the old path will go "
                   f"away in a future release", DeprecationWarning, stacklevel=3)
-    return getattr(importlib.import_module(new_module), name)
+    return getattr(importlib.import_module(new_module), new_name)
 
 
 def moved_module(old_module: str, new_module: str) -> None:

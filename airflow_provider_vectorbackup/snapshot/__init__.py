@@ -5,6 +5,9 @@ and a command-line restore all share one implementation of the contract. Verifyi
 against it is the checker's job: :mod:`airflow_provider_vectorbackup.check`.
 """
 
+from typing import Any
+
+from airflow_provider_vectorbackup.deprecation import moved
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
 from airflow_provider_vectorbackup.snapshot.encryption import AgeEncryption, AgeIdentities, DecryptionError
 from airflow_provider_vectorbackup.snapshot.errors import (
@@ -32,3 +35,10 @@ __all__ = [
     "VectorLossError", "VectorLossPolicy", "check_vector_loss", "describe_source",
     "latest_snapshot", "list_snapshots", "new_snapshot_id", "open_snapshot", "signer_from_key", "verifier_from_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Names that moved out of the format core, still found here with a DeprecationWarning."""
+    return moved(__name__, name, {"verify": "airflow_provider_vectorbackup.check.verify",
+                                  "Problem": "airflow_provider_vectorbackup.check.verify",
+                                  "VerifyReport": "airflow_provider_vectorbackup.check.verify"})

@@ -6,8 +6,10 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
+from airflow_provider_vectorbackup.deprecation import moved
 from airflow_provider_vectorbackup.snapshot.files import digests_of_file, fsync_dir
 from airflow_provider_vectorbackup.snapshot.layout import (
     MANIFEST_NAME, SnapshotRef, SnapshotState, collection_dir, folder_name,
@@ -131,3 +133,8 @@ class LocalPendingSnapshot:
 def _fsync_file(path: Path) -> None:
     with open(path, "rb") as file:
         os.fsync(file.fileno())
+
+
+def __getattr__(name: str) -> Any:
+    """The store's old name, still found with a DeprecationWarning."""
+    return moved(__name__, name, {"LocalSnapshotStore": "airflow_provider_vectorbackup.stores.local:LocalStore"})

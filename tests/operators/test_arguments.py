@@ -94,17 +94,21 @@ def test_bad_settings_still_fail_when_the_dag_is_parsed() -> None:
 PACKAGE = "airflow_provider_vectorbackup"
 
 
-@pytest.mark.parametrize(("old_module", "name", "new_module"), [
-    (f"{PACKAGE}.exceptions", "VectorLossTaskFailure", f"{PACKAGE}.operators.failures"),
-    (f"{PACKAGE}.links", "BoxFolderLink", f"{PACKAGE}.operators.links"),
-    (f"{PACKAGE}.upstream", "resolve_snapshot_id", f"{PACKAGE}.operators.snapshot_ids"),
+@pytest.mark.parametrize(("old_module", "name", "new_module", "new_name"), [
+    (f"{PACKAGE}.exceptions", "VectorLossTaskFailure", f"{PACKAGE}.operators.failures", "VectorLossTaskFailure"),
+    (f"{PACKAGE}.links", "BoxFolderLink", f"{PACKAGE}.operators.links", "BoxFolderLink"),
+    (f"{PACKAGE}.upstream", "resolve_snapshot_id", f"{PACKAGE}.operators.snapshot_ids", "resolve_snapshot_id"),
+    (f"{PACKAGE}.snapshot", "verify", f"{PACKAGE}.check.verify", "verify"),
+    (f"{PACKAGE}.snapshot", "VerifyReport", f"{PACKAGE}.check.verify", "VerifyReport"),
+    (f"{PACKAGE}.stores.box", "BoxSnapshotStore", f"{PACKAGE}.stores.box.store", "BoxStore"),
+    (f"{PACKAGE}.stores.local", "LocalSnapshotStore", f"{PACKAGE}.stores.local", "LocalStore"),
 ])
-def test_a_moved_name_still_imports_from_its_old_module_with_a_deprecation_warning(old_module, name,
-                                                                                  new_module) -> None:
+def test_a_moved_name_still_imports_from_its_old_module_with_a_deprecation_warning(old_module, name, new_module,
+                                                                                  new_name) -> None:
     old = importlib.import_module(old_module)
-    with pytest.warns(DeprecationWarning, match=f"{old_module}.{name} moved to {new_module}.{name}"):
+    with pytest.warns(DeprecationWarning, match=f"{old_module}.{name} moved to {new_module}.{new_name}"):
         found = getattr(old, name)
-    assert found is getattr(importlib.import_module(new_module), name)
+    assert found is getattr(importlib.import_module(new_module), new_name)
     with pytest.raises(AttributeError):
         getattr(old, "no_such_name")
 
