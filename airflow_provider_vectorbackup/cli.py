@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys = common.add_argument_group("keys")
     keys.add_argument("--signing-conn-id", help="connection holding the manifest signing key")
     keys.add_argument("--encryption-conn-id", help="connection holding age recipients (dump) or identity (restore)")
-    keys.add_argument("--identity-file", help="age identity file, for deep verification and restore")
+    keys.add_argument("--identity-file", help="age identity file, for verification at level records and restore")
     keys.add_argument("--recipient", action="append", default=[], help="age recipient (age1...), repeatable")
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
     loudness = common.add_mutually_exclusive_group()

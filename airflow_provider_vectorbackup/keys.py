@@ -5,7 +5,7 @@ A *signing* connection holds the manifest key: extra ``algorithm`` (``hmac-sha25
 only verify Ed25519 signatures, the public key (PEM) in the extra ``public_key``.
 
 An *encryption* connection holds ``age`` keys: the extra ``recipients`` (public ``age1...`` keys;
-a list or comma-separated) is all a backup worker needs; only a restore or a deep verification
+a list or comma-separated) is all a backup worker needs; only a restore or a records-level verification
 needs the private identity (``AGE-SECRET-KEY-1...``) in ``password``.
 
 The loaders take the connection's fields (:class:`ConnectionSettings`): the operators, the sensor
@@ -52,7 +52,7 @@ def encryption_from_connection(conn: ConnectionSettings) -> Any:
 
 
 def identities_from_connection(conn: ConnectionSettings) -> Any:
-    """``AgeIdentities`` from the connection's password: what only a restore or deep verification needs."""
+    """``AgeIdentities`` from the connection's password: what only a restore or a records-level verification needs."""
     from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
 
     return AgeIdentities.from_text(identity_text_from_connection(conn))
@@ -70,7 +70,7 @@ def recipients_from_connection(conn: ConnectionSettings) -> list[str]:
 def identity_text_from_connection(conn: ConnectionSettings) -> str:
     password = conn.password
     if not password:
-        raise KeyConfigurationError(f"encryption connection {conn.conn_id!r} has no identity: restoring or deep-verifying "
-                                    f"an encrypted snapshot needs the private age identity (AGE-SECRET-KEY-1...) in "
-                                    f"its password")
+        raise KeyConfigurationError(f"encryption connection {conn.conn_id!r} has no identity: restoring an encrypted "
+                                    f"snapshot, or verifying its records, needs the private age identity "
+                                    f"(AGE-SECRET-KEY-1...) in its password")
     return password

@@ -196,12 +196,8 @@ def dump_ours(collection: str, snapshot_id: str, out: str | None = None, box_fol
         options["staging_dir"] = staging_dir
         store = watch.watching(store)
     with watch if watch is not None else contextlib.nullcontext():
-        if hasattr(dump, "DumpOptions"):  # the options dataclass; before it, keyword arguments
-            outcome = dump.dump_snapshot(AstraDBHook(ASTRA_CONN_ID).get_conn(), store, snapshot_id,
-                                         dump.DumpOptions(collections=[collection], **options))
-        else:
-            outcome = dump.dump_snapshot(AstraDBHook(ASTRA_CONN_ID).get_conn(), store, snapshot_id, collections=[collection],
-                                         **options)
+        outcome = dump.dump_snapshot(AstraDBHook(ASTRA_CONN_ID).get_conn(), store, snapshot_id,
+                                     dump.DumpOptions(collections=[collection], **options))
     seconds = time.perf_counter() - started
     if outcome.failures or outcome.manifest.status != "complete":
         raise RuntimeError(f"our dump did not complete: {outcome.manifest.status}, {outcome.failures}")
@@ -214,9 +210,7 @@ def dump_ours(collection: str, snapshot_id: str, out: str | None = None, box_fol
                "segments": len(entry["segments"]), "streams": int(scan.get("streams") or 1), "scan": scan}
     if watch is not None:
         figures["staging"] = {"max_segments": watch.maximum, "handoffs": watch.handoffs, "samples": watch.samples}
-        # Finished files handed to the store at once: the dump's default, or one (inline) before it had any.
-        defaults = getattr(dump, "DumpOptions", None) or getattr(dump, "DumpTuning", None)
-        figures["uploads_at_once"] = defaults().uploads_at_once if defaults is not None else 1
+        figures["uploads_at_once"] = dump.DumpOptions().uploads_at_once  # finished files handed to the store at once
     return figures
 
 

@@ -54,33 +54,33 @@ class StoredFiles:
             return self._bytes.get(collection, 0)
 
 
-def manifest_source(astra: VectorSource) -> dict[str, Any]:
+def manifest_source(source: VectorSource) -> dict[str, Any]:
     """What the manifest records as the source; only its kind if describing it fails.
 
     A broken connection must still leave a sealed, explained INCOMPLETE snapshot, so this never raises.
     """
     try:
-        return astra.describe_source()
+        return source.describe_source()
     except Exception as exc:
         log.debug("The manifest records only the source's kind: describing it failed (%s)", type(exc).__name__)
-        return {"kind": "astra"}
+        return {"kind": source.kind}
 
 
-def select_collections(astra: VectorSource, collections: list[str] | None) -> tuple[list[str], dict[str, Any]]:
+def select_collections(source: VectorSource, collections: list[str] | None) -> tuple[list[str], dict[str, Any]]:
     """The names to dump (``None``: every collection of the keyspace, sorted) and every collection's definition.
 
     :raises UnknownCollectionsError: a name the keyspace does not have; the message lists what it has.
     """
-    definitions = {info.name: info.definition for info in astra.list_collections()}
+    definitions = {info.name: info.definition for info in source.list_collections()}
     names = list(collections) if collections else sorted(definitions)
     missing = [name for name in names if name not in definitions]
     if missing:
-        raise UnknownCollectionsError(f"collections not found in keyspace {astra.namespace!r}: {missing}; "
+        raise UnknownCollectionsError(f"collections not found in keyspace {source.namespace!r}: {missing}; "
                                       f"it has: {sorted(definitions)}")
     return names, definitions
 
 
-def write_collection(astra: VectorSource, writer: SnapshotWriter, name: str, definition: dict[str, Any],
+def write_collection(source: VectorSource, writer: SnapshotWriter, name: str, definition: dict[str, Any],
                      stored: StoredFiles, *, scan_mode: str, scan_streams: int,
                      on_progress: Callable[[Progress], None] | None = None,
                      stop: threading.Event | None = None) -> None:
@@ -89,8 +89,8 @@ def write_collection(astra: VectorSource, writer: SnapshotWriter, name: str, def
     A failure propagates after the writer has recorded the collection as failed, with how far the
     scan got. ``stop``, once set, ends the read at the next page with :class:`DumpStopped`.
     """
-    progress = Progress(log, name, _estimate(astra, name))
-    scan = astra.scan(name, definition, streams=scan_streams, mode=scan_mode)
+    progress = Progress(log, name, _estimate(source, name))
+    scan = source.scan(name, definition, streams=scan_streams, mode=scan_mode)
     with writer.collection(name, definition) as collection:
         try:
             with contextlib.closing(scan.pages()) as pages:
@@ -111,9 +111,9 @@ def write_collection(astra: VectorSource, writer: SnapshotWriter, name: str, def
         on_progress(progress)
 
 
-def _estimate(astra: VectorSource, name: str) -> int | None:
+def _estimate(source: VectorSource, name: str) -> int | None:
     try:
-        return astra.estimated_document_count(name)
+        return source.estimated_document_count(name)
     except Exception as exc:  # only feeds the ETA; a dump must not fail for it
         log.debug("No estimated count for %r (%s): its progress has no ETA", name, type(exc).__name__)
         return None

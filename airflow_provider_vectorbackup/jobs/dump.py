@@ -1,4 +1,4 @@
-"""Dump Astra collections into a new snapshot in a store, in one process. Shared by VectorDumpOperator and the CLI.
+"""Dump a source's collections into a new snapshot in a store, in one process. Shared by VectorDumpOperator and the CLI.
 
 No Airflow context here: the caller says where to read and where to write, and how in
 :class:`DumpOptions`, and gets back what happened, failures included, to report its own way.
@@ -96,7 +96,7 @@ class DumpOptions:
 
 
 def dump_snapshot(
-    astra: VectorSource, store: Store, snapshot_id: str, options: DumpOptions = DumpOptions(), *,
+    source: VectorSource, store: Store, snapshot_id: str, options: DumpOptions = DumpOptions(), *,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> DumpOutcome:
     """Stream every selected collection into ``store`` as snapshot ``snapshot_id``.
@@ -117,7 +117,7 @@ def dump_snapshot(
     stored = StoredFiles(pending)
     failures: dict[str, BaseException] = {}
     with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=options.staging_dir) as staging:
-        writer = SnapshotWriter(staging, source=manifest_source(astra), snapshot_id=snapshot_id,
+        writer = SnapshotWriter(staging, source=manifest_source(source), snapshot_id=snapshot_id,
                                 segment_max_bytes=options.segment_max_bytes, vector_policy=options.vector_policy,
                                 on_file_complete=stored.put, producer=options.producer, signer=options.signer,
                                 encryption=options.encryption, handoff_concurrency=options.uploads_at_once,
@@ -126,15 +126,15 @@ def dump_snapshot(
             # Everything after begin() runs inside the writer: a failure anywhere, even before the first
             # collection, seals the snapshot INCOMPLETE with the reason instead of leaving .inprogress.
             with writer:
-                names, definitions = select_collections(astra, options.collections)
+                names, definitions = select_collections(source, options.collections)
                 log.info("Dumping %d collection(s) of keyspace %r into %s, snapshot %s: %s", len(names),
-                         astra.namespace, store.describe(), snapshot_id, ", ".join(names))
+                         source.namespace, store.describe(), snapshot_id, ", ".join(names))
                 log.debug("Dump settings: %s", options.describe())
                 stop = threading.Event()
 
                 def dump(name: str) -> None:
                     try:
-                        write_collection(astra, writer, name, definitions[name], stored, scan_mode=options.scan_mode,
+                        write_collection(source, writer, name, definitions[name], stored, scan_mode=options.scan_mode,
                                          scan_streams=options.scan_streams, on_progress=on_progress, stop=stop)
                     except Exception as exc:  # recorded in the manifest; the other collections still get backed up
                         log.error("Collection %r failed: %s: %s", name, type(exc).__name__, exc)

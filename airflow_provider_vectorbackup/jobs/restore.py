@@ -82,19 +82,19 @@ class RestoreOptions:
             raise ValueError(f"scan_mode must be one of {SCAN_MODES}, not {self.scan_mode!r}")
 
 
-def restore_snapshot(store: Store, snapshot_id: str, astra: VectorSource,
+def restore_snapshot(store: Store, snapshot_id: str, source: VectorSource,
                      options: RestoreOptions = RestoreOptions()) -> dict[str, Any]:
     """Restore and validate; return the validation report.
 
     :raises RestoreRefused: before anything is written.
     :raises RestoreNotValidated: after writing, if counts, digests or recall do not hold.
     """
-    return _Restore(astra, options).run(store, snapshot_id)
+    return _Restore(source, options).run(store, snapshot_id)
 
 
 class _Restore:
-    def __init__(self, astra: VectorSource, options: RestoreOptions) -> None:
-        self.astra = astra
+    def __init__(self, source: VectorSource, options: RestoreOptions) -> None:
+        self.source = source
         self.options = options
 
     def run(self, store: Store, snapshot_id: str) -> dict[str, Any]:
@@ -114,9 +114,9 @@ class _Restore:
                                      identities=self.options.identities, verifier=self.options.verifier,
                                      scratch_dir=staging)
             plan = self._plan(snapshot)
-            results = {source: self._restore(snapshot, snapshot.manifest.collection(source), target)
-                       for source, target in plan.items()}
-        summary = {"snapshot_id": stored.snapshot_id, "keyspace": self.astra.namespace, "collections": results,
+            results = {name: self._restore(snapshot, snapshot.manifest.collection(name), target)
+                       for name, target in plan.items()}
+        summary = {"snapshot_id": stored.snapshot_id, "keyspace": self.source.namespace, "collections": results,
                    "ok": all(r["ok"] for r in results.values())}
         if not summary["ok"]:
             bad = {name: r for name, r in results.items() if not r["ok"]}
@@ -138,30 +138,30 @@ class _Restore:
         plan = {n: (self.options.name_mapping or {}).get(n) or f"{self.options.target_prefix or ''}{n}" for n in names}
         if len(set(plan.values())) != len(plan):
             raise TargetConflict(f"two collections would be restored under the same name: {plan}")
-        for source, target in plan.items():
-            self._check_target(target, snapshot.definition(source))
+        for name, target in plan.items():
+            self._check_target(target, snapshot.definition(name))
         return plan
 
     def _check_target(self, target: str, definition: dict[str, Any]) -> None:
-        existing = self.astra.collection_definition(target)
+        existing = self.source.collection_definition(target)
         if existing is None or self.options.if_exists == "replace":
             return
-        if existing == definition and (self.options.if_exists == "resume" or self.astra.count_documents(target).count == 0):
+        if existing == definition and (self.options.if_exists == "resume" or self.source.count_documents(target).count == 0):
             return
         raise TargetConflict(
-            f"collection {target!r} already exists in keyspace {self.astra.namespace!r}"
+            f"collection {target!r} already exists in keyspace {self.source.namespace!r}"
             + (" with documents" if existing == definition else " with a different definition")
             + ". Nothing was written. Restore under another name (target_prefix or name_mapping), set "
             "if_exists='resume' to continue a restore that crashed, or if_exists='replace' to drop and recreate it")
 
     def _restore(self, snapshot: Snapshot, entry: CollectionEntry, target: str) -> dict[str, Any]:
-        hook = self.astra
-        retried_before = hook.in_band_retries.of(target)
-        if self.options.if_exists == "replace" and hook.collection_definition(target) is not None:
+        source = self.source
+        retried_before = source.in_band_retries.of(target)
+        if self.options.if_exists == "replace" and source.collection_definition(target) is not None:
             log.warning("Dropping existing collection %r to replace it (if_exists='replace')", target)
-            hook.drop_collection(target)
+            source.drop_collection(target)
         definition = snapshot.definition(entry.name)
-        hook.create_collection(target, definition)
+        source.create_collection(target, definition)
         expected = ContentDigest()
         stripped = 0
         embedded_by_server: set[str] = set()  # $vectorize documents sent without a vector: the server makes one
@@ -189,7 +189,7 @@ class _Restore:
                 expected.add(record)
                 yield record
 
-        inserted = hook.insert_documents(target, documents(), chunk_size=self.options.chunk_size,
+        inserted = source.insert_documents(target, documents(), chunk_size=self.options.chunk_size,
                                          concurrency=self.options.concurrency)
         log.info("Restored %r into %r: %s", entry.name, target, inserted.summary())
         # One parallel read-back serves the count, the content digest and the exact neighbours of the queries,
@@ -197,9 +197,9 @@ class _Restore:
         restored = ContentDigest()
         metric = (definition.get("vector") or {}).get("metric", "cosine")
         neighbours = NearestNeighbours(queries, metric)
-        scan = hook.scan(target, definition, streams=self.options.read_streams, mode=self.options.scan_mode)
+        scan = source.scan(target, definition, streams=self.options.read_streams, mode=self.options.scan_mode)
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="restore-search") as searches:
-            answers = searches.submit(lambda: [[id_key(i) for i in hook.vector_search(target, q, limit=10)]
+            answers = searches.submit(lambda: [[id_key(i) for i in source.vector_search(target, q, limit=10)]
                                                for q in queries])
             with contextlib.closing(scan.pages()) as pages:
                 for page in pages:
@@ -216,7 +216,7 @@ class _Restore:
             "digest_expected": expected.hexdigest(), "digest_restored": restored.hexdigest(),
             "digest_matches_manifest": expected.hexdigest() == entry.content_digest,
             "vectorize_text_dropped": stripped, "vectors_embedded_by_server": len(embedded_by_server),
-            "in_band_retries": hook.in_band_retries.since(target, retried_before),
+            "in_band_retries": source.in_band_retries.since(target, retried_before),
             "scan": scan.record.to_dict() if scan.record is not None else None,
         }
         result["recall_at_10"] = round(recall_at_k(neighbours.eligible(), found), 4) if queries else None

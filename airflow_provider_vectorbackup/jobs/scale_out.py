@@ -119,7 +119,7 @@ class CollectionOutcome:
 
 
 def plan_snapshot(
-    astra: VectorSource, store: Store, snapshot_id: str, options: DumpOptions = DumpOptions(),
+    source: VectorSource, store: Store, snapshot_id: str, options: DumpOptions = DumpOptions(),
 ) -> SnapshotPlan:
     """Create ``.<id>.inprogress`` and list the collections to dump into it (``None``: the whole keyspace).
 
@@ -134,8 +134,8 @@ def plan_snapshot(
     """
     check_snapshot_id(snapshot_id)
     started = dt.datetime.now(dt.timezone.utc)
-    source = manifest_source(astra)
-    common = dict(snapshot_id=snapshot_id, started_at=started.isoformat(timespec="milliseconds"), source=source,
+    described = manifest_source(source)
+    common = dict(snapshot_id=snapshot_id, started_at=started.isoformat(timespec="milliseconds"), source=described,
                   segment_max_bytes=options.segment_max_bytes,
                   max_missing_vector_fraction=options.vector_policy.max_missing_fraction,
                   compression=options.compression)
@@ -148,7 +148,7 @@ def plan_snapshot(
         log.warning("Snapshot %s is already complete in %s; nothing to dump", snapshot_id, store.describe())
         return SnapshotPlan(**common, collections=[], sealed=True)
     try:
-        names, _ = select_collections(astra, options.collections)
+        names, _ = select_collections(source, options.collections)
         for name in names:
             check_collection_name(name)
     except Exception as exc:
@@ -176,7 +176,7 @@ def _seal_failed_plan(pending: PendingSnapshot, plan: SnapshotPlan, exc: BaseExc
 
 
 def dump_collection(
-    astra: VectorSource, store: Store, plan: SnapshotPlan, name: str, options: DumpOptions = DumpOptions(), *,
+    source: VectorSource, store: Store, plan: SnapshotPlan, name: str, options: DumpOptions = DumpOptions(), *,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> CollectionOutcome:
     """Write collection ``name`` into the planned snapshot, from scratch, and return its entry for the commit.
@@ -203,11 +203,11 @@ def dump_collection(
                          handoff_concurrency=options.uploads_at_once)
         error: Exception | None = None
         try:
-            definition = astra.collection_definition(name)
+            definition = source.collection_definition(name)
             if definition is None:
-                raise CollectionVanishedError(f"collection {name!r} is no longer in keyspace {astra.namespace!r}; it "
+                raise CollectionVanishedError(f"collection {name!r} is no longer in keyspace {source.namespace!r}; it "
                                               f"was there when snapshot {plan.snapshot_id} was planned")
-            write_collection(astra, writer, name, definition, stored, scan_mode=options.scan_mode,
+            write_collection(source, writer, name, definition, stored, scan_mode=options.scan_mode,
                              scan_streams=options.scan_streams, on_progress=on_progress)
         except Exception as exc:  # reported in the entry; the caller decides how the task fails
             log.error("Collection %r failed: %s: %s", name, type(exc).__name__, exc)

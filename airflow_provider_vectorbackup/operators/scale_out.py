@@ -141,8 +141,8 @@ class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
             "plan": plan.to_dict(), "store": spec.to_dict(), "astra_conn_id": self.astra_conn_id,
             "keyspace": self.astra_hook.get_conn().namespace, "signing_conn_id": self.signing_conn_id,
             "encryption_conn_id": self.encryption_conn_id,
-            "tuning": {"scan_mode": options.scan_mode, "scan_streams": options.scan_streams,
-                       "uploads_at_once": options.uploads_at_once},
+            "dump_options": {"scan_mode": options.scan_mode, "scan_streams": options.scan_streams,
+                             "uploads_at_once": options.uploads_at_once},
         })
         if plan.sealed:
             self.log.info("Snapshot %s is already complete; no collection task will run, the commit reports it",
@@ -186,11 +186,14 @@ class CollectionDumpOperator(BaseOperator):
             raise AirflowFailException(f"task {self.plan_task_id!r} pushed no snapshot plan to XCom; did it succeed?")
         plan = SnapshotPlan.from_dict(config["plan"])
         store = StoreSpec(**config["store"]).open(connection_settings)
-        astra = AstraDBHook(config["astra_conn_id"], keyspace=config["keyspace"]).get_conn()
-        encryption = encryption_from_connection(connection_settings(config["encryption_conn_id"])) if config["encryption_conn_id"] else None
+        source = AstraDBHook(config["astra_conn_id"], keyspace=config["keyspace"]).get_conn()
+        encryption_conn_id = config["encryption_conn_id"]
+        encryption = encryption_from_connection(connection_settings(encryption_conn_id)) if encryption_conn_id else None
+        # A plan pushed before the rename (a run in flight across an upgrade) kept these under "tuning".
+        planned = config.get("dump_options", config.get("tuning", {}))
         try:
-            options = DumpOptions(staging_dir=self.staging_dir, encryption=encryption, **config.get("tuning", {}))
-            outcome = dump_collection(astra, store, plan, self.collection, options)
+            options = DumpOptions(staging_dir=self.staging_dir, encryption=encryption, **planned)
+            outcome = dump_collection(source, store, plan, self.collection, options)
         except (SnapshotStateError, ValueError) as exc:  # sealed already, never begun, or not planned: no retry helps
             raise AirflowFailException(str(exc)) from None
         context["ti"].xcom_push(key=RESULT_KEY, value=outcome.result)

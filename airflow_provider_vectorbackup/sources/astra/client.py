@@ -82,16 +82,17 @@ class ScanPage:
 class AstraSource:
     """One Data API database (Astra, HCD or DSE) through astrapy: a :class:`~airflow_provider_vectorbackup.sources.base.VectorSource`.
 
-    Build it with :meth:`from_connection`. Nothing is parsed or sent until first use, so a broken
-    connection surfaces where the jobs can record it (a dump still seals an explained INCOMPLETE
-    snapshot).
+    Build it with :meth:`from_connection`. Its fields are parsed and nothing is sent until first use,
+    so a connection with bad fields surfaces where the jobs record it (a dump still seals an explained
+    INCOMPLETE snapshot); a connection id that does not exist fails earlier, when the hook looks it up,
+    before anything is written.
     """
 
     kind = "astra"
 
     def __init__(self, settings: ConnectionSettings, *, keyspace: str | None = None,
                  retry_policy: RetryPolicy | None = None) -> None:
-        self.settings = settings
+        self._settings = settings
         self.conn_id = settings.conn_id
         self._keyspace = keyspace
         self._retry_policy = retry_policy
@@ -118,12 +119,12 @@ class AstraSource:
 
     @property
     def _extras(self) -> Mapping[str, Any]:
-        return self.settings.extra
+        return self._settings.extra
 
     @cached_property
     def endpoint(self) -> str:
         """``scheme://host[:port]`` of the Data API."""
-        conn = self.settings
+        conn = self._settings
         host = (conn.host or "").strip().rstrip("/")
         if not host:
             raise AstraConnectionError(
@@ -196,7 +197,7 @@ class AstraSource:
         from astrapy.api_options import APIOptions, TimeoutOptions
         from astrapy.authentication import UsernamePasswordTokenProvider
 
-        conn = self.settings
+        conn = self._settings
         if not conn.password:
             raise AstraConnectionError(
                 f"connection {self.conn_id!r} has no password: put the application token there "
@@ -404,7 +405,7 @@ class AstraSource:
     def _safe_message(self, exc: BaseException) -> str:
         """An error message for the UI with the token (and its ``Cassandra:`` base64 form) blanked out."""
         message = f"{describe(exc)}: {exc}"
-        password = self.settings.password
+        password = self._settings.password
         if password:
             for secret in (password, base64.b64encode(password.encode()).decode()):
                 message = message.replace(secret, "***")
