@@ -183,10 +183,9 @@ class CollectionScan:
             log.debug("Read %r with its first page: the collection fits in one page", self.collection)
             yield probe.documents
             return
-        odd = sorted({type(d.get("_id")).__name__ for d in probe.documents if not isinstance(d.get("_id"), str)})
+        odd = non_string_ids(probe.documents)
         if odd:
-            yield from self._single(f"the probe page holds ids that are not strings ({', '.join(odd)})",
-                                    probe)
+            yield from self._single(odd, probe)
             return
         refused = refused_bounds(self.source, self.collection)
         if "string" in refused:
@@ -197,13 +196,9 @@ class CollectionScan:
         yield from self._by_id_ranges(refused)
 
     def _single_scan_reason(self) -> str | None:
-        if self.mode == "single":
-            return "single scan requested"
         if self.streams == 1:
             return "one stream configured"
-        if self.definition.get("defaultId"):
-            return "the collection sets defaultId, whose ids cannot be range-filtered"
-        return None
+        return unsplittable(self.mode, self.definition)
 
     def _single(self, reason: str, probe: Any,
                 fallback: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
@@ -275,6 +270,21 @@ class CollectionScan:
                 yield extra
 
 
+def unsplittable(mode: str, definition: dict[str, Any]) -> str | None:
+    """Why a collection is read in one stream before anything is asked of the server, or ``None``."""
+    if mode == "single":
+        return "single scan requested"
+    if definition.get("defaultId"):
+        return "the collection sets defaultId, whose ids cannot be range-filtered"
+    return None
+
+
+def non_string_ids(probe: list[dict[str, Any]]) -> str | None:
+    """Why the first page's ids rule out ``_id`` ranges (some are not strings), or ``None``."""
+    odd = sorted({type(d.get("_id")).__name__ for d in probe if not isinstance(d.get("_id"), str)})
+    return f"the probe page holds ids that are not strings ({', '.join(odd)})" if odd else None
+
+
 def plan_partitions(source: AstraSource, collection: str, definition: dict[str, Any], *,
                     mode: str = "auto") -> list[Partition]:
     """The ``_id``-range shards plus a ``rest`` partition for the ids no shard can hold, or one ``all`` partition.
@@ -288,10 +298,10 @@ def plan_partitions(source: AstraSource, collection: str, definition: dict[str, 
     if mode not in SCAN_MODES:
         raise ValueError(f"scan mode must be one of {SCAN_MODES}, not {mode!r}")
     whole = [Partition("all", {"filter": {}})]
-    if mode == "single" or definition.get("defaultId"):
+    if unsplittable(mode, definition):
         return whole
     probe = next(source.scan_pages(collection))
-    if not probe.next_page_state or any(not isinstance(d.get("_id"), str) for d in probe.documents):
+    if not probe.next_page_state or non_string_ids(probe.documents):
         return whole
     refused = refused_bounds(source, collection)
     if "string" in refused:
