@@ -224,17 +224,17 @@ def _astra(args: argparse.Namespace) -> Any:
 
 
 def _signer(args: argparse.Namespace) -> Any:
-    from airflow_provider_vectorbackup.hooks.connections import connection_settings
+    from airflow_provider_vectorbackup.hooks.connections import keys_from
     from airflow_provider_vectorbackup.keys import signer_from_connection
 
-    return signer_from_connection(connection_settings(args.signing_conn_id)) if args.signing_conn_id else None
+    return keys_from(signer_from_connection, args.signing_conn_id)
 
 
 def _verifier(args: argparse.Namespace) -> Any:
-    from airflow_provider_vectorbackup.hooks.connections import connection_settings
+    from airflow_provider_vectorbackup.hooks.connections import keys_from
     from airflow_provider_vectorbackup.keys import verifier_from_connection
 
-    return verifier_from_connection(connection_settings(args.signing_conn_id)) if args.signing_conn_id else None
+    return keys_from(verifier_from_connection, args.signing_conn_id)
 
 
 def _encryption(args: argparse.Namespace) -> Any:

@@ -8,9 +8,12 @@ metadata database for connections given as ``AIRFLOW_CONN_*`` variables.
 from __future__ import annotations
 
 import contextlib
-from typing import TextIO
+from collections.abc import Callable
+from typing import TextIO, TypeVar
 
 from airflow_provider_vectorbackup.connection import ConnectionSettings
+
+Keys = TypeVar("Keys")
 
 
 def connection_settings(conn_id: str) -> ConnectionSettings:
@@ -18,6 +21,11 @@ def connection_settings(conn_id: str) -> ConnectionSettings:
     from airflow.providers.common.compat.sdk import BaseHook  # here, so that load_airflow decides where its output goes
 
     return ConnectionSettings.from_connection(BaseHook.get_connection(conn_id))
+
+
+def keys_from(loader: Callable[[ConnectionSettings], Keys], conn_id: str | None) -> Keys | None:
+    """Signing or encryption keys that ``loader`` reads from connection ``conn_id``; ``None`` when none is named."""
+    return loader(connection_settings(conn_id)) if conn_id else None
 
 
 def load_airflow(*, stdout: TextIO) -> None:

@@ -10,7 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.connections import connection_settings
+from airflow_provider_vectorbackup.hooks.connections import connection_settings, keys_from
 from airflow_provider_vectorbackup.jobs.collection import UnknownCollectionsError
 from airflow_provider_vectorbackup.jobs.dump import dump_snapshot
 from airflow_provider_vectorbackup.jobs.outcome import summary_of
@@ -118,13 +118,14 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
             options = self.dump_options(
                 collections=self.collections, staging_dir=self.staging_dir,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},
-                signer=signer_from_connection(connection_settings(self.signing_conn_id)) if self.signing_conn_id else None,
-                encryption=encryption_from_connection(connection_settings(self.encryption_conn_id)) if self.encryption_conn_id else None)
+                signer=keys_from(signer_from_connection, self.signing_conn_id),
+                encryption=keys_from(encryption_from_connection, self.encryption_conn_id))
         except ValueError as exc:  # a templated argument rendered to something unusable: no retry helps
             raise AirflowFailException(str(exc)) from None
         spec = self.store_spec()
         try:
-            outcome = dump_snapshot(self.astra_hook.get_conn(), spec.open(connection_settings, create=True), snapshot_id, options)
+            outcome = dump_snapshot(self.astra_hook.get_conn(), spec.open(connection_settings, create=True),
+                                    snapshot_id, options)
         except (UnknownCollectionsError, SnapshotExistsError) as exc:
             raise AirflowException(str(exc)) from None
         summary = summary_of(outcome, spec.kind, spec.folder)

@@ -11,7 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperat
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.sources.base import SCAN_MODES
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.connections import connection_settings
+from airflow_provider_vectorbackup.hooks.connections import connection_settings, keys_from
 from airflow_provider_vectorbackup.jobs.restore import (
     RestoreNotValidated, RestoreOptions, RestoreRefused, restore_snapshot,
 )
@@ -106,9 +106,10 @@ class RestoreOperator(StoreArguments, BaseOperator):
                 if_exists=self.if_exists, allow_incomplete=self.allow_incomplete, chunk_size=self.chunk_size,
                 concurrency=self.concurrency, validation_queries=self.validation_queries,
                 min_recall=self.min_recall, staging_dir=self.staging_dir, scan_mode=self.scan_mode,
-                identities=identities_from_connection(connection_settings(self.encryption_conn_id)) if self.encryption_conn_id else None,
-                verifier=verifier_from_connection(connection_settings(self.signing_conn_id)) if self.signing_conn_id else None)
+                identities=keys_from(identities_from_connection, self.encryption_conn_id),
+                verifier=keys_from(verifier_from_connection, self.signing_conn_id))
             snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
-            return restore_snapshot(self.store_spec().open(connection_settings), snapshot_id, self.astra_hook.get_conn(), options)
+            return restore_snapshot(self.store_spec().open(connection_settings), snapshot_id,
+                                    self.astra_hook.get_conn(), options)
         except (RestoreRefused, RestoreNotValidated, KeyConfigurationError) as exc:
             raise AirflowFailException(str(exc)) from None

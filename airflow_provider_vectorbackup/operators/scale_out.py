@@ -22,7 +22,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.connections import connection_settings
+from airflow_provider_vectorbackup.hooks.connections import connection_settings, keys_from
 from airflow_provider_vectorbackup.jobs.collection import UnknownCollectionsError
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions
 from airflow_provider_vectorbackup.jobs.outcome import summary_of
@@ -134,7 +134,8 @@ class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
             options = self.dump_options(
                 collections=self.collections, staging_dir=self.staging_dir,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id})
-            plan = plan_snapshot(self.astra_hook.get_conn(), spec.open(connection_settings, create=True), snapshot_id, options)
+            plan = plan_snapshot(self.astra_hook.get_conn(), spec.open(connection_settings, create=True),
+                                 snapshot_id, options)
         except (UnknownCollectionsError, SnapshotExistsError, ValueError) as exc:
             raise AirflowException(str(exc)) from None
         ti.xcom_push(key=PLAN_KEY, value={
@@ -187,8 +188,7 @@ class CollectionDumpOperator(BaseOperator):
         plan = SnapshotPlan.from_dict(config["plan"])
         store = StoreSpec(**config["store"]).open(connection_settings)
         source = AstraDBHook(config["astra_conn_id"], keyspace=config["keyspace"]).get_conn()
-        encryption_conn_id = config["encryption_conn_id"]
-        encryption = encryption_from_connection(connection_settings(encryption_conn_id)) if encryption_conn_id else None
+        encryption = keys_from(encryption_from_connection, config["encryption_conn_id"])
         # A plan pushed before the rename (a run in flight across an upgrade) kept these under "tuning".
         planned = config.get("dump_options", config.get("tuning", {}))
         try:
@@ -278,9 +278,8 @@ class SnapshotCommitOperator(StoreArguments, BaseOperator):
             options = DumpOptions(
                 staging_dir=self.staging_dir,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},
-                signer=signer_from_connection(connection_settings(config["signing_conn_id"])) if config["signing_conn_id"] else None,
-                encryption=(encryption_from_connection(connection_settings(config["encryption_conn_id"]))
-                            if config["encryption_conn_id"] else None))
+                signer=keys_from(signer_from_connection, config["signing_conn_id"]),
+                encryption=keys_from(encryption_from_connection, config["encryption_conn_id"]))
             outcome = commit_snapshot(spec.open(connection_settings), plan, results, options)
         except SnapshotExistsError as exc:
             raise AirflowFailException(str(exc)) from None

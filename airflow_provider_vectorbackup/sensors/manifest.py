@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.connections import connection_settings
+from airflow_provider_vectorbackup.hooks.connections import connection_settings, keys_from
 from airflow_provider_vectorbackup.operators.snapshot_ids import resolve_snapshot_id
 from airflow_provider_vectorbackup.keys import identities_from_connection, verifier_from_connection
 from airflow_provider_vectorbackup.check.snapshot import FAILED, VERIFIED, check_snapshot
@@ -69,8 +69,8 @@ class ManifestVerifySensor(StoreArguments, BaseSensorOperator):
         snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
         check = check_snapshot(
             self.store_spec(), snapshot_id, level, self.allow_incomplete, connections=connection_settings,
-            verifier=verifier_from_connection(connection_settings(self.signing_conn_id)) if self.signing_conn_id else None,
-            identities=identities_from_connection(connection_settings(self.encryption_conn_id)) if self.encryption_conn_id else None)
+            verifier=keys_from(verifier_from_connection, self.signing_conn_id),
+            identities=keys_from(identities_from_connection, self.encryption_conn_id))
         self.log.info("%s", check.message)
         if check.outcome == FAILED:
             raise AirflowFailException(check.message)
