@@ -3,9 +3,19 @@
 The jobs (dump, restore, the scale-out dump) and the CLI speak only this protocol, so adding a
 source is one client class in ``sources/<kind>/`` that passes the conformance suite
 (``tests/sources/test_conformance.py``), and a thin hook. Documents cross it in their *stored
-form*: the JSON the database holds, ``_id`` and the vector (``$vector``, a list of floats or
-``{"$binary": ...}``) included, EJSON values (``$date``, ``$uuid``, ...) kept as they are, so a
-snapshot's content digest does not depend on which client read it. No Airflow here.
+form*, so a snapshot's content digest does not depend on which client read it:
+
+- the Data API's: the JSON the database holds, ``_id`` and the vector (``$vector``, a list of
+  floats or ``{"$binary": ...}``) included, EJSON values (``$date``, ``$uuid``, ...) kept as they are;
+- every other engine's: ``{"_id": <native id>, "$vectors": {<field>: <value>}, "payload": {...}}``
+  (Chroma adds ``"document"`` and ``"uri"``), vector values built by
+  :mod:`~airflow_provider_vectorbackup.snapshot.vector_fields`; values JSON lacks (``Decimal``,
+  ``datetime``, ``bytes``, ``UUID``, big or non-finite floats ...) as the codec's envelopes
+  (``DEFAULT_CODEC.encode`` when scanning, ``DEFAULT_CODEC.decode`` before writing), so only JSON
+  crosses this protocol. Their definitions are ``{"engine", "id", "vectors", "native"}``
+  (docs/format.md, "Definitions").
+
+No Airflow here.
 """
 
 from __future__ import annotations
@@ -129,6 +139,16 @@ class RetryTally(Protocol):
     def since(self, collection: str | None, before: collections.Counter[str]) -> dict[str, int]: ...
 
 
+class NoRetries:
+    """The :class:`RetryTally` of a source whose client reports no in-band transient errors: always empty."""
+
+    def of(self, collection: str | None) -> collections.Counter[str]:
+        return collections.Counter()
+
+    def since(self, collection: str | None, before: collections.Counter[str]) -> dict[str, int]:
+        return {}
+
+
 @runtime_checkable
 class VectorSource(Protocol):
     """A vector database as dump, restore and validation use it.
@@ -190,6 +210,10 @@ class VectorSource(Protocol):
 
     def find_by_ids(self, name: str, ids: list[Any]) -> list[dict[str, Any]]: ...
 
-    def vector_search(self, name: str, vector: list[float], *, limit: int = 10) -> list[Any]:
-        """The ids of the ``limit`` nearest documents by the collection's metric, nearest first (recall checks)."""
+    def vector_search(self, name: str, vector: Any, *, limit: int = 10, field: str | None = None) -> list[Any]:
+        """The ids of the ``limit`` nearest documents by the field's metric, nearest first (recall checks).
+
+        ``vector`` is a query in stored form: a list of floats for ``$vector`` (``field`` None), or a
+        :mod:`~airflow_provider_vectorbackup.snapshot.vector_fields` value for the ``$vectors`` field ``field``.
+        """
         ...

@@ -8,18 +8,21 @@ Milvus, ...):
    builds the client with ``from_connection(ConnectionSettings(...))`` as its hook would, and
    describes, in the source's own terms, a collection of :data:`DIMENSION`-dimension cosine
    vectors (``definition``), another it can hold that differs from it (``other_definition``) and
-   one it cannot represent (``unrepresentable``);
+   one it cannot represent (``unrepresentable``), and gives :data:`COUNT` tricky documents in its
+   stored form (``documents``, ids of every type it has, some documents without a vector) and how
+   to search for one (``query``);
 2. append ``pytest.param(qdrant, id="qdrant")`` to :data:`SOURCES`.
 
-The documents are the package's stored form (``_id``, ``$vector`` as a list or ``$binary``, EJSON
-values); a source that keeps them otherwise converts both ways, and the round trip proves it.
+The documents are the package's stored form (for the Data API: ``_id``, ``$vector`` as a list or
+``$binary``, EJSON values; for the other engines ``_id``, ``$vectors`` and ``payload``); a source
+that keeps them otherwise converts both ways, and the round trip proves it.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -48,6 +51,11 @@ class Case:
     """Representable, but not the same as ``definition``: a name clash must be refused."""
     unrepresentable: dict[str, Any]
     """A definition the source must refuse before creating anything."""
+    documents: Callable[[], list[dict[str, Any]]] = field(default=lambda: tricky_documents())
+    """:data:`COUNT` stored-form documents fitting ``definition``; the first is searched for."""
+    query: Callable[[dict[str, Any]], tuple[Any, str | None]] = field(
+        default=lambda document: (document["$vector"], None))
+    """``(vector, field)`` to search for a document by its own vector."""
 
 
 def astra(request: pytest.FixtureRequest) -> Case:
@@ -119,7 +127,7 @@ def filled(case: Case, name: str, documents: list[dict[str, Any]]) -> None:
 
 def test_tricky_documents_round_trip_unchanged(case: Case) -> None:
     assert isinstance(case.source, VectorSource) and case.source.kind
-    documents = tricky_documents()
+    documents = case.documents()
     filled(case, "roundtrip", documents)
     assert {info.name: info.definition for info in case.source.list_collections()}["roundtrip"] == \
         case.source.collection_definition("roundtrip")
@@ -132,14 +140,15 @@ def test_tricky_documents_round_trip_unchanged(case: Case) -> None:
 
 
 def test_vector_search_finds_a_documents_own_vector_first(case: Case) -> None:
-    documents = tricky_documents()
+    documents = case.documents()
     filled(case, "search", documents)
-    target = documents[3]  # an array vector
-    assert case.source.vector_search("search", target["$vector"], limit=5)[0] == target["_id"]
+    target = documents[0]
+    vector, vector_field = case.query(target)
+    assert case.source.vector_search("search", vector, limit=5, field=vector_field)[0] == target["_id"]
 
 
 def test_partitions_cover_every_document_once(case: Case) -> None:
-    documents = tricky_documents()
+    documents = case.documents()
     filled(case, "parts", documents)
     partitions = case.source.partitions("parts", case.definition)
     assert len({p.name for p in partitions}) == len(partitions), "partition names are unique"
@@ -153,7 +162,7 @@ def test_partitions_cover_every_document_once(case: Case) -> None:
 
 
 def test_writing_the_same_documents_again_changes_nothing(case: Case) -> None:
-    documents = tricky_documents()
+    documents = case.documents()
     filled(case, "rewrite", documents)
     assert case.source.create_collection("rewrite", case.definition) is False
     again = case.source.insert_documents("rewrite", documents, chunk_size=20, concurrency=4)

@@ -392,8 +392,14 @@ class AstraSource:
         """
         return insert_documents(self, collection, documents, chunk_size=chunk_size, concurrency=concurrency)
 
-    def vector_search(self, collection: str, vector: list[float], *, limit: int = 10) -> list[Any]:
-        """The ``_id`` s of the ``limit`` documents nearest to ``vector`` by the collection's metric, nearest first."""
+    def vector_search(self, collection: str, vector: list[float], *, limit: int = 10,
+                      field: str | None = None) -> list[Any]:
+        """The ``_id`` s of the ``limit`` documents nearest to ``vector`` by the collection's metric, nearest first.
+
+        A Data API collection has one vector, ``$vector``: ``field`` must be ``None``.
+        """
+        if field is not None:
+            raise ValueError(f"a Data API collection has only $vector, not the vector field {field!r}")
         body = {"find": {"filter": {}, "sort": {"$vector": vector}, "projection": {"_id": True},
                          "options": {"limit": limit}}}
         return [d["_id"] for d in self.command(body, collection=collection)["data"]["documents"]]
