@@ -27,7 +27,7 @@ from airflow_provider_vectorbackup.sources.base import (
 )
 from airflow_provider_vectorbackup.sources.chroma import definition as definitions
 from airflow_provider_vectorbackup.sources.chroma.records import (
-    INCLUDE, RecordRefused, add_arguments, same_but_cosine_drift, stored_page, to_chroma,
+    INCLUDE, RecordRefused, add_arguments, same_but_chroma_drift, stored_page, to_chroma,
 )
 from airflow_provider_vectorbackup.sources.chroma.scan import WHY_ONE_STREAM, ChromaScan
 
@@ -248,7 +248,8 @@ class ChromaSource:
 
         Chroma's ``add`` silently keeps the old record for an existing id and ``upsert`` merges
         metadata, so each chunk first reads the records its ids already have: an identical one
-        counts as present, a different one as a failure, and only new ids are added. Chunks are
+        counts as present (identical but for the few ulps Chroma moves some floats by, see
+        records.py), a different one as a failure, and only new ids are added. Chunks are
         written one after another (``concurrency`` is not used): Chroma serializes writes anyway.
         """
         collection = self.collection(name)
@@ -276,13 +277,13 @@ class ChromaSource:
             records.append((record, document))
         existing = {stored["_id"]: stored
                     for stored in stored_page(collection.get(ids=list(wanted), include=INCLUDE))} if wanted else {}
-        drifts = definitions.space_of(collection.configuration_json) == "cosine"
+        cosine = definitions.space_of(collection.configuration_json) == "cosine"
         new = []
         for record, document in records:
             there = existing.get(record.id)
             if there is None:
                 new.append(record)
-            elif drifts and canonical_json(there) != wanted[record.id] and same_but_cosine_drift(there, document):
+            elif canonical_json(there) != wanted[record.id] and same_but_chroma_drift(there, document, cosine=cosine):
                 report.already_present += 1
             else:
                 self._compare(report, record.id, canonical_json(there), wanted[record.id])

@@ -187,6 +187,9 @@ def creation_arguments(name: str, definition: Mapping[str, Any]) -> tuple[dict[s
     if indexes is not None and indexes != DEFAULT_INDEXES:
         raise refuse("native.indexes", "customize the schema's indexes, which this restore does not recreate")
     metadata = native.get("metadata") or None
+    odd = sorted(k for k, v in (metadata or {}).items() if type(v) not in (str, int, float, bool))
+    if odd:  # Chroma 1.5.9 panics on a list in collection metadata (it takes them only in record metadata)
+        raise refuse("native.metadata", f"holds values other than str, int, float or bool under {odd}")
     embedding_function = configuration.get("embedding_function")
     if embedding_function is None:
         derived = {k: (metadata or {}).get(_LEGACY_KEYS[k], v) for k, v in HNSW_DEFAULTS.items()}

@@ -16,6 +16,7 @@ different.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -191,24 +192,52 @@ def _has_surrogate(text: str) -> bool:
 
 
 COSINE_DRIFT_ULPS = 4
-"""How far (in float32 units in the last place) Chroma's cosine space moves an element it stores: 2 at most, measured."""
+"""How far (in float32 units in the last place) Chroma's cosine space moves an embedding element: 2 at most, measured."""
+METADATA_DRIFT_ULPS = 2
+"""How far Chroma 1.5.9 moves a float64 metadata value it stores: 1 ulp, for about one value in ten (measured)."""
 
 
-def same_but_cosine_drift(there: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    """Whether ``there`` is ``wanted`` as a cosine collection stores it: equal but for embedding elements a few ulps off.
+def same_but_chroma_drift(there: Mapping[str, Any], wanted: Mapping[str, Any], *, cosine: bool) -> bool:
+    """Whether ``there`` is ``wanted`` as Chroma stores it: equal but for floats a few ulps off.
 
-    Chroma 1.5 hands back a cosine collection's embeddings renormalized, up to 2 ulps per element
-    from what was written (docs/sources.md, "Chroma"), so writing the same document again leaves
-    the record that is there, not a bit-identical one.
+    Chroma 1.5.9 stores some float metadata values one ulp off, and hands a cosine collection's
+    embeddings back renormalized, up to 2 ulps per element (docs/sources.md, "Chroma"), so
+    writing the same document again leaves a record that is not bit-identical to it.
     """
-    strip = lambda d: {k: v for k, v in d.items() if k != vector_fields.VECTORS_FIELD}  # noqa: E731
-    if strip(there) != strip(wanted):
+    if set(there) != set(wanted):
         return False
-    try:
-        mine, theirs = _embedding(there.get(vector_fields.VECTORS_FIELD)), _embedding(wanted.get(vector_fields.VECTORS_FIELD))
-    except RecordRefused:
+    for key in there:
+        if key == vector_fields.VECTORS_FIELD:
+            try:
+                mine, theirs = _embedding(there[key]), _embedding(wanted[key])
+            except RecordRefused:
+                return False
+            limit = COSINE_DRIFT_ULPS if cosine else 0
+            if mine.shape != theirs.shape or (ulp_distance(mine, theirs) > limit).any():
+                return False
+        elif not _close(there[key], wanted[key]):
+            return False
+    return True
+
+
+def _close(a: Any, b: Any) -> bool:
+    if type(a) is float and type(b) is float:
+        return a == b or float_ulps(a, b) <= METADATA_DRIFT_ULPS
+    if type(a) is not type(b):
         return False
-    return mine.shape == theirs.shape and bool((ulp_distance(mine, theirs) <= COSINE_DRIFT_ULPS).all())
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def float_ulps(a: float, b: float) -> int:
+    """Distance of two float64 values in units in the last place."""
+    def ordered(x: float) -> int:
+        bits = struct.unpack("<q", struct.pack("<d", x))[0]
+        return bits if bits >= 0 else -(bits & 0x7FFFFFFFFFFFFFFF)
+    return abs(ordered(a) - ordered(b))
 
 
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
