@@ -23,7 +23,7 @@ from airflow_provider_vectorbackup.snapshot import vector_fields
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, DocumentFailure, InsertReport,
-    NoRetries, Partition,
+    NoRetries, Partition, UnsupportedDefinition,
 )
 from airflow_provider_vectorbackup.sources.chroma import definition as definitions
 from airflow_provider_vectorbackup.sources.chroma.records import (
@@ -179,6 +179,14 @@ class ChromaSource:
         dimension = len(first[0]) if first is not None and len(first) else None
         return definitions.describe(collection.configuration_json, collection.metadata,
                                     collection.schema.serialize_to_json() if collection.schema else None, dimension)
+
+    def unsupported(self, definition: dict[str, Any]) -> list[str]:
+        """What of ``definition`` Chroma cannot recreate (the first problem found); sends nothing."""
+        try:
+            definitions.check_definition(definition)
+        except UnsupportedDefinition as refused:
+            return [str(refused)]
+        return []
 
     def create_collection(self, name: str, definition: dict[str, Any]) -> bool:
         """Create it as defined; False if one with the same definition exists.

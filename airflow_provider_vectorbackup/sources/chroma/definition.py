@@ -157,11 +157,18 @@ def creation_arguments(name: str, definition: Mapping[str, Any]) -> tuple[dict[s
 
     :raises UnsupportedDefinition: naming the collection and the item, before anything was created.
     """
-    def refuse(item: str, why: str) -> UnsupportedDefinition:
-        return UnsupportedDefinition(f"Chroma cannot recreate collection {name!r} as defined: {item} {why}; "
-                                     f"nothing was created")
-
     check_name(name)
+    return check_definition(definition, name)
+
+
+def check_definition(definition: Mapping[str, Any],
+                     name: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The checks of :func:`creation_arguments` that do not depend on the name; its result too."""
+    what = f"collection {name!r}" if name else "this collection"
+
+    def refuse(item: str, why: str) -> UnsupportedDefinition:
+        return UnsupportedDefinition(f"Chroma cannot recreate {what} as defined: {item} {why}; nothing was created")
+
     if definition.get("engine") != ENGINE:
         raise refuse("engine", f"is {definition.get('engine')!r}, a definition of another engine (this is Chroma's "
                                f"restore; restore into the engine the snapshot was made from)")

@@ -11,7 +11,7 @@ import pytest
 
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
-from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
+from airflow_provider_vectorbackup.jobs.restore import RestoreNotValidated, RestoreOptions, restore_snapshot
 from airflow_provider_vectorbackup.snapshot import vector_fields
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest, canonical_json
 from airflow_provider_vectorbackup.snapshot.reader import open_snapshot
@@ -127,6 +127,20 @@ def test_the_restore_job_validates_a_euclidean_collection(chroma: ChromaSource, 
     assert summary["ok"]
     for result in summary["collections"].values():
         assert result["documents_restored"] == COUNT and result["digest_restored"] == result["digest_expected"]
+        assert result["recall_by_field"]["embedding"] >= 0.9
+
+
+def test_the_restore_job_flags_a_cosine_collection_for_the_ulps_chroma_moved(chroma: ChromaSource, chroma_client: Any,
+                                                                             tmp_path: Path) -> None:
+    """Known limit (docs/sources.md): every record and neighbour comes back, but the digest cannot match."""
+    make_collections(chroma_client)
+    store = LocalStore(tmp_path / "store")
+    dump_snapshot(chroma, store, "20260401T000000Z-cos", DumpOptions(collections=["cosine_default"]))
+    with pytest.raises(RestoreNotValidated) as raised:
+        restore_snapshot(store, "20260401T000000Z-cos", chroma, RestoreOptions(target_prefix="copy-"))
+    result = raised.value.report["collections"]["cosine_default"]
+    assert (result["documents_restored"], result["failures"]) == (COUNT, [])
+    assert result["digest_restored"] != result["digest_expected"] and result["recall_by_field"]["embedding"] >= 0.9
 
 
 def test_embeddings_are_stored_bit_for_bit(chroma: ChromaSource, chroma_client: Any) -> None:
