@@ -140,9 +140,23 @@ class _Restore:
         plan = {n: (self.options.name_mapping or {}).get(n) or f"{self.options.target_prefix or ''}{n}" for n in names}
         if len(set(plan.values())) != len(plan):
             raise TargetConflict(f"two collections would be restored under the same name: {plan}")
+        self._check_engine(snapshot)
+        unsupported = [f"{name!r}: {problem}" for name in plan
+                       for problem in self.source.unsupported(snapshot.definition(name))]
+        if unsupported:
+            raise TargetConflict(f"{self.source.kind} cannot recreate what snapshot {snapshot.snapshot_id} holds; "
+                                 f"nothing was written: " + "; ".join(unsupported))
         for name, target in plan.items():
             self._check_target(target, snapshot.definition(name))
         return plan
+
+    def _check_engine(self, snapshot: Snapshot) -> None:
+        snapshot_kind = (snapshot.manifest.source or {}).get("kind", "astra")
+        if snapshot_kind != self.source.kind:
+            raise TargetConflict(
+                f"snapshot {snapshot.snapshot_id} was taken from {snapshot_kind}, and this restore writes to "
+                f"{self.source.kind}; restoring across engines is not supported yet. Nothing was written: restore "
+                f"it through a {snapshot_kind} connection")
 
     def _check_target(self, target: str, definition: dict[str, Any]) -> None:
         existing = self.source.collection_definition(target)
