@@ -191,8 +191,11 @@ class QdrantSource:
         if self.local:
             version = f"qdrant-client {client_version}, local mode"
         else:
-            with self._calls:
-                version = f"Qdrant server {self.client.info().version} (qdrant-client {client_version})"
+            try:
+                with self._calls:
+                    version = f"Qdrant server {self.client.info().version} (qdrant-client {client_version})"
+            except Exception as exc:  # the manifest still says where it came from; the scan reports the failure
+                version = f"Qdrant server, version unknown ({type(exc).__name__}) (qdrant-client {client_version})"
         return {"kind": self.kind, "version": version, "where": self.where}
 
     def test_connection(self) -> tuple[bool, str]:

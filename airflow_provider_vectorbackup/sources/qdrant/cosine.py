@@ -19,14 +19,14 @@ of them, so a restored collection reads back exactly what the snapshot holds.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 _F32 = np.float32
-_NUDGED_COMPONENTS = 8
-_STEPS = (1, -1, 2, -2, 3, -3, 4, -4)
+_COARSE_STEPS = (0, 1, -1, 2, -2, 3, -3)
+_FINE_STEPS = (0, 1, -1, 2, -2)
+_FINE_COMPONENTS = 4
 
 
 def canonical(values: Sequence[float]) -> list[float]:
@@ -71,21 +71,30 @@ def _nudged(vector: np.ndarray, index: int, steps: int) -> np.ndarray:
 
 
 def _nearest_fixed(base: np.ndarray) -> np.ndarray:
-    """``base``, or the first fixed point a few float32 steps away in its largest components (deterministic).
+    """``base``, or a fixed point next to it (deterministic): the largest component a few float32 steps
+    away, and another one set so that the float64 length is 1, then a step either side of that.
 
-    If none is found (rare, and only for very short or very long vectors), ``base`` itself: reads
-    of it may then differ in their last bit, which the restore's digest check reports.
+    If none is found, ``base`` itself: reads of it may then differ in their last bit, which the
+    restore's digest check reports.
     """
     if _fixed(base):
         return base
-    largest = [int(i) for i in np.argsort(-np.abs(base), kind="stable")[:_NUDGED_COMPONENTS]]
-    for index, steps in itertools.product(largest, _STEPS):
-        candidate = _nudged(base, index, steps)
-        if _fixed(candidate):
-            return candidate
-    for (first, second), (a, b) in itertools.product(itertools.combinations(largest[:4], 2),
-                                                      itertools.product(_STEPS[:4], repeat=2)):
-        candidate = _nudged(_nudged(base, first, a), second, b)
-        if _fixed(candidate):
-            return candidate
+    order = [int(i) for i in np.argsort(-np.abs(base), kind="stable")]
+    largest, others = order[0], [i for i in order[1:_FINE_COMPONENTS + 1] if base[i] != 0]
+    for steps in _COARSE_STEPS:
+        coarse = _nudged(base, largest, steps)
+        wide = coarse.astype(np.float64)
+        total = float(wide @ wide)
+        for index in others:
+            rest = total - float(wide[index]) ** 2
+            if rest >= 1.0:
+                continue
+            target = _F32(np.copysign(np.sqrt(1.0 - rest), wide[index]))
+            for fine in _FINE_STEPS:
+                candidate = coarse.copy()
+                candidate[index] = _nudged(np.array([target]), 0, fine)[0]
+                if _fixed(candidate):
+                    return candidate
+        if len(base) == 1 and _fixed(coarse):
+            return coarse
     return base
