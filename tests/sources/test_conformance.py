@@ -186,6 +186,16 @@ def test_a_name_taken_by_another_definition_is_refused_and_left_alone(case: Case
     assert case.source.collection_definition("taken") == before
 
 
+def test_what_it_can_hold_is_not_reported_unsupported_and_another_engines_definition_is(case: Case) -> None:
+    assert case.source.unsupported(case.definition) == []
+    if case.source.kind == "astra":
+        alien = {"engine": "qdrant", "id": {"type": "int", "field": None}, "native": {"vectors": {}},
+                 "vectors": {"v": {"kind": "dense", "dtype": "float32", "dimension": DIMENSION, "metric": "cosine"}}}
+    else:
+        alien = {"vector": {"dimension": DIMENSION, "metric": "cosine"}}  # a Data API definition: no engine block
+    assert case.source.unsupported(alien) != []
+
+
 def qdrant_documents(count: int = COUNT, seed: int = 16) -> list[dict[str, Any]]:
     """Integer ids (0, 2**63 and 2**64 - 1 among them) and UUID ids; a Cosine dense vector (canonical, as
     the source reads it), a sparse one, either or none; every JSON kind in the payload."""
@@ -237,4 +247,3 @@ def qdrant(request: pytest.FixtureRequest) -> Case:
     return Case(source, definition=definition, other_definition=described(DIMENSION + 1),
                 unrepresentable=unrepresentable, documents=qdrant_documents,
                 query=lambda document: (document["$vectors"]["<unnamed>"], "<unnamed>"))
-

@@ -16,7 +16,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any
 
@@ -228,6 +228,10 @@ class QdrantSource:
     def _slots(self, name: str, definition: dict[str, Any] | None = None) -> list[qdef.VectorSlot]:
         described = definition if definition and definition.get("engine") == qdef.ENGINE else self._describe(name)
         return qdef.slots(described["native"])
+
+    def unsupported(self, definition: dict[str, Any]) -> list[str]:
+        """What in ``definition`` Qdrant cannot create (another engine's, a distance it lacks, ...); sends nothing."""
+        return qdef.problems(definition)
 
     def create_collection(self, name: str, definition: dict[str, Any]) -> bool:
         """Create it with everything the definition says that this Qdrant keeps; False if it exists identically.

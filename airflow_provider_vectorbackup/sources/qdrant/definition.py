@@ -32,6 +32,8 @@ VALUE_DTYPE = "float32"
 
 METRICS = {"Cosine": "cosine", "Dot": "dot_product", "Euclid": "euclidean", "Manhattan": "manhattan"}
 _MULTI_METRICS = {"Cosine": "max_sim_cosine", "Dot": "max_sim_dot_product", "Euclid": "max_sim_euclidean"}
+MAX_SIZE = 65_536
+"""The largest vector size Qdrant takes."""
 _READ_ONLY_PARAMS = ("read_fan_out_factor", "read_fan_out_delay_ms")
 """Collection params ``create_collection`` cannot set."""
 
@@ -117,26 +119,41 @@ class Creation:
 
 
 def creation(name: str, definition: Mapping[str, Any]) -> Creation:
-    """How to create ``name`` as ``definition`` says; :class:`UnsupportedDefinition` naming the item otherwise."""
-    def refuse(item: str, why: str) -> UnsupportedDefinition:
-        return UnsupportedDefinition(f"Qdrant cannot create collection {name!r} as defined: {item} {why}; "
-                                     f"nothing was created")
+    """How to create ``name`` as ``definition`` says; :class:`UnsupportedDefinition` naming the items otherwise."""
+    plan, problems = _plan(definition)
+    if problems:
+        raise UnsupportedDefinition(f"Qdrant cannot create collection {name!r} as defined: {'; '.join(problems)}; "
+                                    f"nothing was created")
+    assert plan is not None
+    return plan
 
+
+def problems(definition: Mapping[str, Any]) -> list[str]:
+    """What in ``definition`` Qdrant cannot create, each naming the item; empty when it can (sends nothing)."""
+    return _plan(definition)[1]
+
+
+def _plan(definition: Mapping[str, Any]) -> tuple[Creation | None, list[str]]:
     engine = definition.get("engine")
     if engine != ENGINE:
-        raise refuse("the definition", f"is a {engine!r} definition, not a Qdrant one (no 'engine': 'qdrant')")
+        return None, [f"the definition is a {engine!r} definition, not a Qdrant one (no 'engine': 'qdrant')"]
     native = definition.get("native")
     config = native.get("config") if isinstance(native, Mapping) else None
     if not isinstance(config, Mapping) or not isinstance(config.get("params"), Mapping):
-        raise refuse("the definition", "has no native.config.params (Qdrant's own description of the collection)")
+        return None, ["the definition has no native.config.params (Qdrant's own description of the collection)"]
+    found = []
     params = dict(config["params"])
     for key in _READ_ONLY_PARAMS:
         if params.pop(key, None) is not None:
-            raise refuse(f"native.config.params.{key}", "cannot be set when creating a collection")
+            found.append(f"native.config.params.{key} cannot be set when creating a collection")
     for slot in slots(native):
         if slot.kind != vector_fields.SPARSE and slot.distance not in METRICS:
-            raise refuse(f"vector {slot.qdrant_name or UNNAMED!r}", f"has distance {slot.distance!r}, not one of "
+            found.append(f"vector {slot.qdrant_name or UNNAMED!r} has distance {slot.distance!r}, not one of "
                          f"{', '.join(METRICS)}")
+    for slot in slots(native):
+        size = _dense_params(config).get(slot.qdrant_name, {}).get("size") if slot.kind != vector_fields.SPARSE else 1
+        if not isinstance(size, int) or not 1 <= size <= MAX_SIZE:
+            found.append(f"vector {slot.qdrant_name or UNNAMED!r} has size {size!r}, not 1 to {MAX_SIZE}")
     body = {**params, "optimizers_config": config.get("optimizer_config")}
     body.update({key: config.get(key) for key in ("hnsw_config", "wal_config", "quantization_config",
                                                    "strict_mode_config", "metadata")})
@@ -145,7 +162,10 @@ def creation(name: str, definition: Mapping[str, Any]) -> Creation:
         indexes = {field: _index_schema(spec) for field, spec in (native.get("payload_schema") or {}).items()}
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise refuse("native." + ".".join(map(str, first["loc"])), f"is not valid for Qdrant ({first['msg']})") from None
+        found.append(f"native.{'.'.join(map(str, first['loc']))} is not valid for Qdrant ({first['msg']})")
+        return None, found
+    if found:
+        return None, found
     arguments = {"vectors_config": parsed.vectors, "sparse_vectors_config": parsed.sparse_vectors}
     for key in ("shard_number", "sharding_method", "replication_factor", "write_consistency_factor", "on_disk_payload",
                 "hnsw_config", "wal_config", "optimizers_config", "quantization_config", "strict_mode_config",
@@ -153,7 +173,7 @@ def creation(name: str, definition: Mapping[str, Any]) -> Creation:
         value = getattr(parsed, key)
         if value is not None:
             arguments[key] = value
-    return Creation(arguments, indexes, list(native.get("aliases") or []))
+    return Creation(arguments, indexes, list(native.get("aliases") or [])), []
 
 
 def _index_schema(spec: Mapping[str, Any]) -> Any:
