@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -167,8 +167,8 @@ class MilvusSource:
             raise
         except Exception as exc:
             subject = f"collection {collection!r}" if collection else f"database {self.namespace!r}"
-            raise MilvusRequestFailed(f"{what} on {subject} at {self.where} failed: {_reason(exc)}; check that "
-                                      f"Milvus is up and run it again") from None
+            raise MilvusRequestFailed(f"connection {self.conn_id!r}: {what} on {subject} at {self.where} failed: "
+                                      f"{_reason(exc)}; check that Milvus is up and run it again") from None
 
     def _ensure_loaded(self, name: str) -> None:
         """Queries need the collection loaded; after a restart (Lite included) it is released."""
