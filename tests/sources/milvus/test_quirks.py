@@ -175,3 +175,9 @@ def test_a_reopened_lite_directory_is_loaded_before_reading(tmp_path, milvus_sou
         assert len(scanned(source, "strings")) == 10
     finally:
         again.close()
+
+
+def test_lite_does_not_describe_the_max_length_of_array_elements(lite, milvus_source) -> None:
+    every_type_collection(lite, "every", count=8)  # a_varchar was made with max_length=16
+    field = next(f for f in milvus_source().collection_definition("every")["native"]["fields"] if f["name"] == "a_varchar")
+    assert field["params"] == {"max_capacity": 4}, "recorded as described; a server describes (and needs) max_length"
