@@ -94,6 +94,7 @@ class Engine:
 
     def __init__(self, engine: str, workdir: str) -> None:
         self.adapter = adapter(engine)
+        Path(workdir).mkdir(parents=True, exist_ok=True)
         self.ctx = self.adapter.start(Path(workdir))
         self.memory = Memory()
 

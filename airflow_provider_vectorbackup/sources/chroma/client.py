@@ -27,7 +27,8 @@ from airflow_provider_vectorbackup.sources.base import (
 )
 from airflow_provider_vectorbackup.sources.chroma import definition as definitions
 from airflow_provider_vectorbackup.sources.chroma.records import (
-    INCLUDE, RecordRefused, add_arguments, same_but_chroma_drift, stored_page, to_chroma,
+    COSINE_DRIFT_ULPS, INCLUDE, METADATA_DRIFT_ULPS, RecordRefused, add_arguments, same_but_chroma_drift, stored_page,
+    to_chroma,
 )
 from airflow_provider_vectorbackup.sources.chroma.scan import WHY_ONE_STREAM, ChromaScan
 
@@ -187,6 +188,11 @@ class ChromaSource:
         except UnsupportedDefinition as refused:
             return [str(refused)]
         return []
+
+    def restore_tolerance(self, definition: dict[str, Any]) -> int:
+        """Chroma 1.5.9 moves about one float metadata value in ten by an ulp, and cosine vectors by up to 2 (measured)."""
+        configuration = (definition.get("native") or {}).get("configuration") or {}
+        return COSINE_DRIFT_ULPS if definitions.space_of(configuration) == "cosine" else METADATA_DRIFT_ULPS
 
     def create_collection(self, name: str, definition: dict[str, Any]) -> bool:
         """Create it as defined; False if one with the same definition exists.
