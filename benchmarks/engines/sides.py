@@ -234,8 +234,9 @@ def dump_ours(engine: str, workdir: str, collection: str, out: str, profile: boo
 
 
 @side
-def restore_ours(engine: str, workdir: str, store: str, collection: str, target_prefix: str) -> dict[str, Any]:
-    """``jobs.restore.restore_snapshot`` into a new collection, default options, every check on.
+def restore_ours(engine: str, workdir: str, store: str, collection: str, target_prefix: str,
+                 chunk_size: int | None = None) -> dict[str, Any]:
+    """``jobs.restore.restore_snapshot`` into a new collection, default options (or ``chunk_size``), every check on.
 
     Phases, timed by wrapping the source's ``insert_documents`` on this instance: ``prepare`` (the
     snapshot verified record by record, the target checked and created), ``insert`` (records read
@@ -258,7 +259,8 @@ def restore_ours(engine: str, workdir: str, store: str, collection: str, target_
             marks["insert_finished"] = time.perf_counter()
 
     source.insert_documents = timed_insert
-    options = RestoreOptions(collections=[collection], target_prefix=target_prefix)
+    chosen = {"chunk_size": chunk_size} if chunk_size is not None else {}
+    options = RestoreOptions(collections=[collection], target_prefix=target_prefix, **chosen)
     started = time.perf_counter()
     try:
         report, validated = restore_snapshot(LocalStore(store), SNAPSHOT_ID, source, options), True
@@ -278,7 +280,8 @@ def restore_ours(engine: str, workdir: str, store: str, collection: str, target_
                    "digest_matches": result["digest_restored"] == result["digest_expected"],
                    "digest_matches_manifest": result["digest_matches_manifest"],
                    "recall_at_10": result["recall_at_10"], "recall_queries": result["queries"],
-                   "min_recall": options.min_recall},
+                   "min_recall": options.min_recall, "digest_scope": result.get("digest_scope", "exact"),
+                   "most_ulps_apart": result.get("most_ulps_apart")},
         **opened.memory.figures(),
     }
 
