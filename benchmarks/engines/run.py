@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.metadata
+import json
 import os
 import platform
 import shutil
@@ -61,6 +62,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                                                              "engines-quick.json unless --output says otherwise")
     parser.add_argument("--no-profile", action="store_true", help="skip the sampled dump (one dump fewer)")
     parser.add_argument("--output", type=Path, help="JSON report (default benchmarks/results/engines-latest.json)")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the other engines already in --output: each engine's figures come from its own "
+                             "run, with its own time, commit and load average")
     args = parser.parse_args(argv)
     args.engines = [name.strip() for name in args.engines.split(",") if name.strip()]
     unknown = [name for name in args.engines if name not in ENGINES]
@@ -303,7 +307,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(), "software": software(), "engines": {}, "scenarios": {},
     }
     for engine in args.engines:
-        summary: dict[str, Any] = {"load_average_at_start": os.getloadavg()}
+        summary: dict[str, Any] = {
+            "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "git_commit": report["software"]["git_commit"], "load_average_at_start": os.getloadavg()}
         report["engines"][engine] = summary
         started = time.perf_counter()
         if not adapter_exists(engine):
@@ -357,9 +363,29 @@ def print_report(report: dict[str, Any]) -> None:
             print(f"  ERROR {engine}: {summary['error'].splitlines()[0]}")
 
 
+def merged(report: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``report`` with the engines of the report at ``path`` that this run did not measure."""
+    if not path.is_file():
+        return report
+    earlier = json.loads(path.read_text(encoding="utf-8"))
+    if earlier.get("settings") != report["settings"]:
+        raise SystemExit(f"--update: {path} was measured with other settings ({earlier.get('settings')})")
+    kept = [engine for engine in earlier["engines"] if engine not in report["engines"]]
+    return {**report, "command": [*_commands(earlier), report["command"]],
+            "engines": {**{e: earlier["engines"][e] for e in kept}, **report["engines"]},
+            "scenarios": {**{n: r for n, r in earlier["scenarios"].items() if n.split("/")[0] in kept},
+                          **report["scenarios"]}}
+
+
+def _commands(report: dict[str, Any]) -> list[str]:
+    return report["command"] if isinstance(report["command"], list) else [report["command"]]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     report = run(args)
+    if args.update:
+        report = merged(report, args.output)
     write_json(report, args.output)
     print_report(report)
     print(f"\nReport: {args.output}")
