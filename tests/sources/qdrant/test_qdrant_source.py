@@ -281,3 +281,37 @@ def test_the_api_key_never_shows_and_a_locked_path_is_explained(qdrant_local) ->
     assert qdrant_local.source().describe_source() == {
         "kind": "qdrant", "version": f"qdrant-client {metadata.version('qdrant-client')}, local mode",
         "where": f"local path {qdrant_local.path}"}
+
+
+@pytest.mark.parametrize("uuid_ids", [
+    False,
+    pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=(
+        "the snapshot writer codec-encodes documents again, escaping the source's UUID envelope in _id as an "
+        "'object' envelope, and the restore sends that back (core, snapshot/collection_writer.py)"))),
+], ids=["int-ids", "uuid-ids"])
+def test_a_dump_and_restore_through_the_jobs_keep_every_document_and_find_neighbours_on_every_field(
+        qdrant_local, tmp_path, uuid_ids) -> None:
+    from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
+    from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
+
+    tricky_collection(qdrant_local.client, "tricky")
+    if not uuid_ids:
+        qdrant_local.client.delete("tricky", points_selector=models.FilterSelector(filter=models.Filter(
+            must=[models.FieldCondition(key="i", range=models.Range(gte=0))])))
+        qdrant_local.client.upsert("tricky", points=[models.PointStruct(
+            id=i, vector={"cos": [1.0 + i, 2.0, -3.0, 0.5], "colbert": [[1.0, i + 1.0]], "euclid": [i, 0, 1],
+                          "dot": [i, 1, 0], "manhattan": [i, -i], "half": [0.5, i, 1],
+                          "bm25": models.SparseVector(indices=[i, 500], values=[1.0, 0.5])},
+            payload={**PAYLOAD, "i": i}) for i in range(40)], wait=True)
+    source = qdrant_local.source()
+    expected = digest_of(read_all(source, "tricky"))
+    store = LocalStore(tmp_path / "store")
+    lenient = DumpOptions(vector_policy=VectorLossPolicy(max_missing_fraction=1.0))  # some points lack some vectors
+    dumped = dump_snapshot(source, store, "20260103T000000Z-jobs", lenient)
+    assert dumped.manifest.status == "complete" and dumped.manifest.collection("tricky").content_digest == expected
+    report = restore_snapshot(store, "20260103T000000Z-jobs", source, RestoreOptions(target_prefix="restored-"))
+    result = report["tricky"] if "tricky" in report else report["collections"]["tricky"]
+    assert result["ok"] and result["digest_restored"] == expected, result
+    assert all(recall >= 0.9 for recall in result["recall_by_field"].values()), result["recall_by_field"]
+    assert recreated_parts(source.collection_definition("restored-tricky")) == recreated_parts(
+        source.collection_definition("tricky"))
