@@ -67,7 +67,8 @@ def astra(request: pytest.FixtureRequest) -> Case:
 
 
 SOURCES: list[Any] = [pytest.param(astra, id="astra"),
-                       pytest.param(lambda request: chroma(request), id="chroma")]  # defined near the end
+                      pytest.param(lambda request: chroma(request), id="chroma"),  # defined near the end
+                      pytest.param(lambda request: qdrant(request), id="qdrant")]
 
 
 @pytest.fixture(params=SOURCES)
@@ -219,6 +220,37 @@ def _chroma_documents() -> list[dict[str, Any]]:
     return documents
 
 
+def qdrant_documents(count: int = COUNT, seed: int = 16) -> list[dict[str, Any]]:
+    """Integer ids (0, 2**63 and 2**64 - 1 among them) and UUID ids; a Cosine dense vector (canonical, as
+    the source reads it), a sparse one, either or none; every JSON kind in the payload."""
+    import uuid
+
+    from airflow_provider_vectorbackup.snapshot import vector_fields
+    from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
+    from airflow_provider_vectorbackup.sources.qdrant.cosine import canonical
+
+    rng = random.Random(seed)
+    ids: list[Any] = [0, 2**63, 2**64 - 1] + [
+        i * 7919 if i % 2 else DEFAULT_CODEC.encode(uuid.UUID(int=rng.getrandbits(128), version=4))
+        for i in range(1, count - 2)]
+    documents = []
+    for i, id_ in enumerate(ids):
+        vectors = {}
+        if i % 4 != 3:
+            vectors["<unnamed>"] = vector_fields.dense(canonical([rng.uniform(-3, 3) for _ in range(DIMENSION)]))
+        if i % 3 == 0:
+            indices = sorted(rng.sample(range(1000), 3))
+            vectors["keywords"] = vector_fields.sparse(indices, [rng.uniform(0, 2) for _ in indices])
+        document: dict[str, Any] = {"_id": id_, "payload": {
+            "name": _TEXT[i % len(_TEXT)] + f" {i}", "big": 2**62 + i, "negative": -(2**53) - i, "ratio": i / 7,
+            "zero": -0.0, "flag": bool(i % 2), "nothing": None, "tags": ["a", i, 1.5, None, []],
+            "nested": {"a": {"b": {"c": [i, {"d": _TEXT[(i + 3) % len(_TEXT)]}, []]}}, "empty": {}}}}
+        if vectors:
+            document["$vectors"] = vectors
+        documents.append(document)
+    return documents
+
+
 def chroma(request: pytest.FixtureRequest) -> Case:
     from tests.sources.chroma.engine import persistent_client, source_on
     from airflow_provider_vectorbackup.sources.chroma.definition import new_definition
@@ -234,3 +266,25 @@ def chroma(request: pytest.FixtureRequest) -> Case:
                 other_definition=new_definition(DIMENSION, "dot_product"), unrepresentable=unrepresentable,
                 documents=_chroma_documents,
                 query=lambda document: (document["$vectors"]["embedding"], "embedding"))
+
+
+def qdrant(request: pytest.FixtureRequest) -> Case:
+    from qdrant_client import models
+
+    engine = request.getfixturevalue("qdrant_local")
+    source = engine.source(partition_size=40)
+
+    def described(size: int) -> dict[str, Any]:
+        engine.client.create_collection(
+            "definition-probe", vectors_config=models.VectorParams(size=size, distance=models.Distance.COSINE),
+            sparse_vectors_config={"keywords": models.SparseVectorParams(modifier=models.Modifier.IDF)})
+        found = source.collection_definition("definition-probe")
+        engine.client.delete_collection("definition-probe")
+        return found
+
+    definition = described(DIMENSION)
+    unrepresentable = {**definition, "native": {**definition["native"], "config": {
+        **definition["native"]["config"], "params": {"vectors": {"size": DIMENSION, "distance": "Hamming"}}}}}
+    return Case(source, definition=definition, other_definition=described(DIMENSION + 1),
+                unrepresentable=unrepresentable, documents=qdrant_documents,
+                query=lambda document: (document["$vectors"]["<unnamed>"], "<unnamed>"))
