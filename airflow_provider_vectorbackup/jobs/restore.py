@@ -23,6 +23,7 @@ from airflow_provider_vectorbackup.snapshot.manifest import COLLECTION_FAILED, C
 from airflow_provider_vectorbackup.snapshot.reader import Snapshot, open_snapshot
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers
 from airflow_provider_vectorbackup.jobs.recall import NearestNeighbours, VectorComparison, comparisons, id_key, recall_at_k
+from airflow_provider_vectorbackup.jobs.tolerance import shape_of, ulps_apart
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
 from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MODES, VectorSource
 from airflow_provider_vectorbackup.stores.base import Store
@@ -183,6 +184,9 @@ class _Restore:
         embedded_by_server: set[str] = set()  # $vectorize documents sent without a vector: the server makes one
         measured, not_measured = comparisons(definition)
         probes = [_Probe(c, self.options.validation_queries, entry) for c in measured]
+        tolerance = source.restore_tolerance(definition)
+        compared = ContentDigest()  # what must match exactly: the documents, or their shape when floats may move
+        samples = _Samples(entry.document_count) if tolerance else None
 
         def documents() -> Iterator[dict[str, Any]]:
             nonlocal stripped
@@ -197,6 +201,11 @@ class _Restore:
                 for probe in probes:
                     probe.offer(record)
                 expected.add(record)
+                if samples is not None:
+                    samples.offer(record)
+                    compared.add(shape_of(record))
+                else:
+                    compared.add(record)
                 yield record
 
         inserted = source.insert_documents(target, documents(), chunk_size=self.options.chunk_size,
@@ -218,7 +227,7 @@ class _Restore:
                             exact.add(document)
                         if embedded_by_server and id_key(document["_id"]) in embedded_by_server:
                             document = {k: v for k, v in document.items() if k != VECTOR_FIELD}  # not in the snapshot
-                        restored.add(document)
+                        restored.add(shape_of(document) if samples is not None else document)
             found = answers.result()
         recall = {p.name: round(recall_at_k(exact.eligible(), answer), 4)
                   for p, exact, answer in zip(probes, neighbours, found) if p.queries}
@@ -226,7 +235,7 @@ class _Restore:
             "target": target, "documents_expected": entry.document_count, "documents_restored": restored.documents,
             "inserted": inserted.inserted, "already_present": inserted.already_present,
             "failures": [f"{f.id!r}: {f.error_code}: {f.message}" for f in inserted.failures[:20]],
-            "digest_expected": expected.hexdigest(), "digest_restored": restored.hexdigest(),
+            "digest_expected": compared.hexdigest(), "digest_restored": restored.hexdigest(),
             "digest_matches_manifest": expected.hexdigest() == entry.content_digest,
             "vectorize_text_dropped": stripped, "vectors_embedded_by_server": len(embedded_by_server),
             "in_band_retries": source.in_band_retries.since(target, retried_before),
@@ -236,8 +245,14 @@ class _Restore:
         result["queries"] = sum(len(p.queries) for p in probes)
         result["recall_by_field"] = recall
         result["recall_not_measured"] = not_measured
+        floats_ok = True
+        if samples is not None:
+            worst = samples.check(source, target)
+            result.update(digest_scope=f"shape: floats compared on {len(samples.documents)} sampled document(s) "
+                                       f"within {tolerance} ulp(s)", tolerance_ulps=tolerance, most_ulps_apart=worst)
+            floats_ok = worst is not None and worst <= tolerance
         result["ok"] = (inserted.ok and restored.documents == entry.document_count
-                        and restored.hexdigest() == expected.hexdigest()
+                        and restored.hexdigest() == compared.hexdigest() and floats_ok
                         and all(value >= self.options.min_recall for value in recall.values()))
         log.info("Validation of %r: %s", target, result)
         return result
@@ -265,3 +280,35 @@ class _Probe:
         if self.seen % self.step == 0 and len(self.queries) < self.wanted:
             self.queries.append(query)
         self.seen += 1
+
+
+class _Samples:
+    """Up to :data:`SAMPLED_DOCUMENTS` snapshot documents spread over the collection, to compare floats by id."""
+
+    def __init__(self, documents: int) -> None:
+        self.step = max(1, documents // SAMPLED_DOCUMENTS)
+        self.seen = 0
+        self.documents: dict[str, dict[str, Any]] = {}
+
+    def offer(self, record: dict[str, Any]) -> None:
+        if self.seen % self.step == 0 and len(self.documents) < SAMPLED_DOCUMENTS:
+            self.documents[id_key(record["_id"])] = record
+        self.seen += 1
+
+    def check(self, source: VectorSource, target: str) -> int | None:
+        """The most ulps any sampled float moved; ``None`` if a sample is missing or differs beyond its floats."""
+        worst = 0
+        wanted = list(self.documents.values())
+        for start in range(0, len(wanted), 100):
+            chunk = wanted[start:start + 100]
+            back = {id_key(d["_id"]): d for d in source.find_by_ids(target, [d["_id"] for d in chunk])}
+            for document in chunk:
+                apart = ulps_apart(document, back.get(id_key(document["_id"])))
+                if apart is None:
+                    return None
+                worst = max(worst, apart)
+        return worst
+
+
+SAMPLED_DOCUMENTS = 500
+"""Documents whose floats are compared one by one when the engine may move floats (``restore_tolerance``)."""

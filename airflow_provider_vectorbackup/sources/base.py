@@ -201,6 +201,14 @@ class VectorSource(Protocol):
         """
         ...
 
+    def restore_tolerance(self, definition: dict[str, Any]) -> int:
+        """How many ulps the engine may move a float by when it stores one (0: it stores every value exactly).
+
+        Above 0, restore compares documents exactly except for their floats, and the floats of
+        sampled documents within this many ulps (``jobs/tolerance.py``).
+        """
+        ...
+
     def create_collection(self, name: str, definition: dict[str, Any]) -> bool:
         """Create it; False if an identical one exists.
 

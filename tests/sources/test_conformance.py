@@ -67,7 +67,8 @@ def astra(request: pytest.FixtureRequest) -> Case:
 
 
 SOURCES: list[Any] = [pytest.param(astra, id="astra"),
-                      pytest.param(lambda request: milvus(request), id="milvus")]
+                       pytest.param(lambda request: chroma(request), id="chroma"),  # defined near the end
+                       pytest.param(lambda request: milvus(request), id="milvus")]
 
 
 @pytest.fixture(params=SOURCES)
@@ -194,6 +195,46 @@ def test_what_it_can_hold_is_not_reported_unsupported_and_another_engines_defini
     else:
         alien = {"vector": {"dimension": DIMENSION, "metric": "cosine"}}  # a Data API definition: no engine block
     assert case.source.unsupported(alien) != []
+
+
+def _chroma_documents() -> list[dict[str, Any]]:
+    """String ids (unicode too), metadata of every type Chroma keeps, documents and uris, some of each absent."""
+    import struct
+
+    from airflow_provider_vectorbackup.snapshot import vector_fields
+
+    rng = random.Random(16)
+    documents = []
+    for i in range(COUNT):
+        vector = struct.unpack(f"<{DIMENSION}f", struct.pack(f"<{DIMENSION}f", *unit_vector(rng, DIMENSION)))
+        document: dict[str, Any] = {"_id": f"{_TEXT[i % len(_TEXT)]}-{i}",
+                                    "$vectors": {"embedding": vector_fields.dense(vector)}}
+        if i % 4:
+            document["payload"] = {"name": _TEXT[i % len(_TEXT)], "n": 2**62 + i, "ratio": i / 7, "flag": bool(i % 2),
+                                   "tags": ["a", _TEXT[(i + 1) % len(_TEXT)]], "ints": [i, -i], "flags": [True]}
+        if i % 3:
+            document["document"] = f"text {i} {_TEXT[i % len(_TEXT)]}"
+        if i % 5 == 0:
+            document["uri"] = f"s3://bucket/{i}"
+        documents.append(document)
+    return documents
+
+
+def chroma(request: pytest.FixtureRequest) -> Case:
+    from tests.sources.chroma.engine import persistent_client, source_on
+    from airflow_provider_vectorbackup.sources.chroma.definition import new_definition
+
+    path = request.getfixturevalue("tmp_path") / "chroma"
+    opened = persistent_client(path)
+    client = opened.__enter__()
+    request.addfinalizer(lambda: opened.__exit__(None, None, None))
+    unrepresentable = new_definition(DIMENSION)
+    unrepresentable["native"]["configuration"]["hnsw"]["space"] = "hamming"
+    # Euclidean, not cosine: Chroma's cosine space hands vectors back a few ulps off (tests/sources/chroma).
+    return Case(source_on(client, path, page_size=20), definition=new_definition(DIMENSION, "euclidean"),
+                other_definition=new_definition(DIMENSION, "dot_product"), unrepresentable=unrepresentable,
+                documents=_chroma_documents,
+                query=lambda document: (document["$vectors"]["embedding"], "embedding"))
 
 
 # -- Milvus (Lite, in tmp_path) -------------------------------------------------------------------

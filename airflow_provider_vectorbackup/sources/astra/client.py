@@ -330,6 +330,10 @@ class AstraSource:
             return [f"the definition is a {engine} collection's, which a Data API collection cannot hold"]
         return []
 
+    def restore_tolerance(self, definition: dict[str, Any]) -> int:
+        """The Data API stores every value it is given exactly."""
+        return 0
+
     def create_collection(self, name: str, definition: dict[str, Any]) -> bool:
         """Create a collection from a stored definition; return False if an identical one already exists.
 

@@ -223,6 +223,11 @@ class MilvusSource:
         """What this target cannot recreate (a Lite target holds fewer field types); asks at most the server's version."""
         return unsupported_items(definition, lite=self.lite)
 
+    def restore_tolerance(self, definition: dict[str, Any]) -> int:
+        """0: Milvus stores float32 vectors and FLOAT scalars as given, so a restore compares digests exactly
+        (tests/sources/milvus/test_fidelity.py); values already float32 in the snapshot stay so."""
+        return 0
+
     def create_collection(self, name: str, definition: dict[str, Any]) -> bool:
         """Create it with its fields, functions, indexes, properties and partitions; False if it exists identically.
 
