@@ -68,7 +68,8 @@ def astra(request: pytest.FixtureRequest) -> Case:
 
 SOURCES: list[Any] = [pytest.param(astra, id="astra"),
                       pytest.param(lambda request: chroma(request), id="chroma"),  # defined near the end
-                      pytest.param(lambda request: qdrant(request), id="qdrant")]
+                      pytest.param(lambda request: qdrant(request), id="qdrant"),
+                      pytest.param(lambda request: milvus(request), id="milvus")]
 
 
 @pytest.fixture(params=SOURCES)
@@ -288,3 +289,58 @@ def qdrant(request: pytest.FixtureRequest) -> Case:
     return Case(source, definition=definition, other_definition=described(DIMENSION + 1),
                 unrepresentable=unrepresentable, documents=qdrant_documents,
                 query=lambda document: (document["$vectors"]["<unnamed>"], "<unnamed>"))
+
+
+# -- Milvus (Lite, in tmp_path) -------------------------------------------------------------------
+
+def milvus(request: pytest.FixtureRequest) -> Case:
+    pymilvus = pytest.importorskip("pymilvus")
+    pytest.importorskip("milvus_lite")
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
+    from airflow_provider_vectorbackup.sources.milvus.client import MilvusSource
+
+    path = str(request.getfixturevalue("tmp_path") / "conformance.db")
+    client = pymilvus.MilvusClient(path)
+    request.addfinalizer(client.close)
+    settings = ConnectionSettings("milvus_default", conn_type="milvus", extra={"path": path})
+    float16 = _milvus_definition(DIMENSION)
+    float16["native"]["fields"].append({"name": "half", "type": "FLOAT16_VECTOR", "params": {"dim": 4}})
+    return Case(MilvusSource.from_connection(settings, client=client, page_size=20),
+                definition=_milvus_definition(DIMENSION), other_definition=_milvus_definition(DIMENSION + 1),
+                unrepresentable=float16,  # Milvus Lite holds no FLOAT16_VECTOR field
+                documents=_milvus_documents, query=lambda document: (document["$vectors"]["v"], "v"))
+
+
+def _milvus_definition(dimension: int) -> dict[str, Any]:
+    fields = [{"name": "id", "type": "VARCHAR", "is_primary": True, "params": {"max_length": 64}},
+              {"name": "v", "type": "FLOAT_VECTOR", "params": {"dim": dimension}},
+              {"name": "title", "type": "VARCHAR", "nullable": True, "params": {"max_length": 200}},
+              {"name": "big", "type": "INT64"},
+              {"name": "meta", "type": "JSON", "nullable": True}]
+    return {"engine": "milvus", "id": {"type": "varchar", "field": "id"},
+            "vectors": {"v": {"kind": "dense", "dtype": "float32", "dimension": dimension, "metric": "cosine"}},
+            "native": {"fields": fields, "functions": [], "enable_dynamic_field": True, "auto_id": False,
+                       "description": "", "properties": {}, "consistency_level": "Strong", "num_shards": 1,
+                       "partitions": ["_default"], "num_partitions": None,
+                       "indexes": [{"field_name": "v", "index_name": "v", "index_type": "HNSW",
+                                    "metric_type": "COSINE", "params": {}}]}}
+
+
+def _milvus_documents(count: int = COUNT, seed: int = 7) -> list[dict[str, Any]]:
+    """VARCHAR keys a filter literal must escape (newline, quote, backslash), unicode; nulls, big and negative
+    integers, nested JSON, dynamic keys on some rows."""
+    from airflow_provider_vectorbackup.snapshot.vector_fields import dense
+
+    rng = random.Random(seed)
+    odd_keys = ["a\nb", 'q"uote', "back\\slash", "東京", "tab\tkey", "~last"]
+    keys = odd_keys + [f"{rng.choice('05acfgZ')}{i:04d}" for i in range(count - len(odd_keys))]
+    documents = []
+    for i, key in enumerate(keys):
+        payload: dict[str, Any] = {"title": None if i % 5 == 0 else _TEXT[i % len(_TEXT)] + f" {i}",
+                                   "big": 2**62 + i if i % 2 else -(2**53) - i,
+                                   "meta": None if i % 7 == 0 else {"a": {"b": [i, {"c": _TEXT[(i + 3) % len(_TEXT)]}]},
+                                                                    "ratio": i / 7, "empty": {}}}
+        if i % 3 == 0:
+            payload["dynamic"] = {"k": i, "s": _TEXT[i % len(_TEXT)]}
+        documents.append({"_id": key, "$vectors": {"v": dense(unit_vector(rng, DIMENSION))}, "payload": payload})
+    return documents
