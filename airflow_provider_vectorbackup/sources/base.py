@@ -193,10 +193,19 @@ class VectorSource(Protocol):
         """The pages of one partition, stored-form documents, no empty page."""
         ...
 
+    def unsupported(self, definition: dict[str, Any]) -> list[str]:
+        """What in ``definition`` this source cannot recreate, each naming the item; empty when it can.
+
+        Restore asks before writing anything, for every collection; sends nothing where the source
+        can tell locally, and never creates anything.
+        """
+        ...
+
     def create_collection(self, name: str, definition: dict[str, Any]) -> bool:
         """Create it; False if an identical one exists.
 
-        :raises UnsupportedDefinition: the source cannot represent the definition; nothing was created.
+        :raises UnsupportedDefinition: the source cannot represent the definition (:meth:`unsupported`,
+            or the server refused it); nothing was created.
         :raises CollectionDefinitionMismatch: it exists with another definition.
         """
         ...

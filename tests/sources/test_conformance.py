@@ -183,3 +183,13 @@ def test_a_name_taken_by_another_definition_is_refused_and_left_alone(case: Case
     with pytest.raises(CollectionDefinitionMismatch, match="'taken'"):
         case.source.create_collection("taken", case.other_definition)
     assert case.source.collection_definition("taken") == before
+
+
+def test_what_it_can_hold_is_not_reported_unsupported_and_another_engines_definition_is(case: Case) -> None:
+    assert case.source.unsupported(case.definition) == []
+    if case.source.kind == "astra":
+        alien = {"engine": "qdrant", "id": {"type": "int", "field": None}, "native": {"vectors": {}},
+                 "vectors": {"v": {"kind": "dense", "dtype": "float32", "dimension": DIMENSION, "metric": "cosine"}}}
+    else:
+        alien = {"vector": {"dimension": DIMENSION, "metric": "cosine"}}  # a Data API definition: no engine block
+    assert case.source.unsupported(alien) != []
