@@ -160,40 +160,36 @@ def _metrics(cursor: Any, oid: int) -> dict[str, str]:
 
 # -- creating ------------------------------------------------------------------------------------
 
-def check_definition(cursor: Any, database: str, schema: str, name: str, definition: dict[str, Any]) -> None:
-    """Refuse, before anything is created, a definition this database cannot hold as a table.
-
-    :raises UnsupportedDefinition: naming the table and the item.
-    """
-    where = f"table {name!r} in schema {schema!r} of database {database!r}"
-    if definition.get("engine") != ENGINE:
-        raise UnsupportedDefinition(f"{where}: the definition is of engine {definition.get('engine')!r}, not "
-                                    f"{ENGINE!r}; a pgvector source recreates only tables it described")
+def unsupported(cursor: Any, definition: dict[str, Any]) -> list[str]:
+    """What in ``definition`` this database cannot hold as a table, each naming the item; empty when it can."""
+    if not isinstance(definition, dict) or definition.get("engine") != ENGINE:
+        engine = definition.get("engine") if isinstance(definition, dict) else None
+        return [f"the definition is {'a ' + repr(engine) if engine else 'a Data API'} collection's, not a "
+                f"{ENGINE} table's; a pgvector source recreates only tables it described"]
     native = definition.get("native") or {}
     columns = native.get("columns")
     if not isinstance(columns, list) or not columns:
-        raise UnsupportedDefinition(f"{where}: the definition lists no columns")
+        return ["the definition lists no columns"]
+    problems = []
     by_name = {c["name"]: c for c in columns}
     key = native.get("primary_key") or []
     if len(key) != 1 or key[0] not in by_name or _id_type(by_name[key[0]]) not in ID_TYPES.values():
-        raise UnsupportedDefinition(
-            f"{where}: the definition's primary key {key} is not one column of type "
-            f"{', '.join(sorted(set(ID_TYPES.values())))}, which restoring needs (to write idempotently)")
+        problems.append(f"the primary key {key} is not one column of type "
+                        f"{', '.join(sorted(set(ID_TYPES.values())))}, which writing idempotently needs")
     for column in columns:
         if cursor.execute("SELECT to_regtype(%s)", (column["type"],)).fetchone()[0] is None:
-            hint = (" (the pgvector extension is not installed there: CREATE EXTENSION vector)"
+            hint = (" (the pgvector extension is not installed in this database: CREATE EXTENSION vector)"
                     if column["typname"] in ("vector", "halfvec", "sparsevec") else "")
-            raise UnsupportedDefinition(f"{where}: column {column['name']!r} has type {column['type']!r}, "
-                                        f"which does not exist there{hint}; nothing was created")
+            problems.append(f"column {column['name']!r} has type {column['type']!r}, which does not exist here{hint}")
         if column.get("collation") and cursor.execute(
                 "SELECT 1 FROM pg_collation WHERE collname = %s", (column["collation"],)).fetchone() is None:
-            raise UnsupportedDefinition(f"{where}: column {column['name']!r} uses collation "
-                                        f"{column['collation']!r}, which does not exist there; nothing was created")
+            problems.append(f"column {column['name']!r} uses collation {column['collation']!r}, which does not "
+                            f"exist here")
     for index in native.get("indexes") or []:
         method = index["using"].split(" ", 1)[0]
         if cursor.execute("SELECT 1 FROM pg_am WHERE amname = %s", (method,)).fetchone() is None:
-            raise UnsupportedDefinition(f"{where}: index method {method!r} (index USING {index['using']}) does "
-                                        f"not exist there; nothing was created")
+            problems.append(f"index method {method!r} (index USING {index['using']}) does not exist here")
+    return problems
 
 
 def create_table(cursor: Any, schema: str, name: str, definition: dict[str, Any]) -> None:

@@ -171,17 +171,20 @@ class PgvectorSource:
         :raises CollectionDefinitionMismatch: a table of that name exists with another definition.
         """
         with self.connect() as connection, connection.cursor() as cursor:
+            refused = catalog.unsupported(cursor, definition)
+            if refused:
+                raise UnsupportedDefinition(f"table {name!r} cannot be created in schema {self.namespace!r} of "
+                                            f"{self.where}: " + "; ".join(refused) + "; nothing was created")
             existing = catalog.read_definition(cursor, self.namespace, name)
             if existing is not None:
                 if existing == definition:
                     return False
-                differing = sorted(k for k in set(existing["native"]) | set((definition.get("native") or {}))
-                                   if existing["native"].get(k) != (definition.get("native") or {}).get(k))
+                differing = sorted(k for k in set(existing["native"]) | set(definition["native"])
+                                   if existing["native"].get(k) != definition["native"].get(k))
                 raise CollectionDefinitionMismatch(
                     f"table {name!r} already exists in schema {self.namespace!r} of {self.where} with a different "
-                    f"definition (differs in: {', '.join(differing) or 'engine, id or vectors'}); restore under "
-                    f"another name or drop it first")
-            catalog.check_definition(cursor, self.database, self.namespace, name, definition)
+                    f"definition (differs in: {', '.join(differing) or 'id or vectors'}); restore under another "
+                    f"name or drop it first")
             try:
                 catalog.create_table(cursor, self.namespace, name, definition)
             except psycopg.Error as exc:
@@ -192,6 +195,12 @@ class PgvectorSource:
             connection.commit()
         log.info("Created table %r in schema %r of %s", name, self.namespace, self.where)
         return True
+
+    def unsupported(self, definition: dict[str, Any]) -> list[str]:
+        """What in ``definition`` this database cannot recreate: another engine's definition, a column type
+        (or collation, or index method) missing here, a primary key writing cannot rely on."""
+        with self.connect() as connection, connection.cursor() as cursor:
+            return catalog.unsupported(cursor, definition)
 
     def drop_collection(self, name: str) -> None:
         with self.connect() as connection:
