@@ -51,6 +51,11 @@ _SESSION = ("SET TimeZone = 'UTC'", "SET DateStyle = 'ISO'", "SET IntervalStyle 
 intervals in ISO 8601, text forms of other types at full precision)."""
 
 
+_SEARCH = ("SET LOCAL hnsw.ef_search = 400", "SET LOCAL ivfflat.probes = 1000")
+"""Searches for recall checks look wide (pgvector's defaults are 40 and 1): a restore is judged on its data, not on
+an approximate index's misses."""
+
+
 class PgvectorConnectionError(ValueError):
     """The connection cannot reach a database as configured; the message says which field to fix."""
 
@@ -270,6 +275,8 @@ class PgvectorSource:
             type=sql.SQL(column["type"]))
         text = vector_text(vector, column["typname"], column["dimension"])
         with self.connect() as connection:
+            for setting in _SEARCH:
+                connection.execute(setting)
             rows = connection.execute(query, (text, limit)).fetchall()
             connection.rollback()
         return [DEFAULT_CODEC.encode(row[0]) for row in rows]
