@@ -129,3 +129,17 @@ def test_scores_follow_each_metric() -> None:
     assert hamming.score(hamming.prepare(vf.bits_from_string("1100")), hamming.prepare(vf.bits_from_string("1010"))) == -2
     jaccard = VectorComparison("h", "bit", "jaccard")
     assert jaccard.score(jaccard.prepare(vf.bits_from_string("1100")), jaccard.prepare(vf.bits_from_string("1010"))) == 1 / 3
+
+
+def test_missing_values_of_a_nullable_field_are_data_and_only_noted(tmp_path: Path) -> None:
+    docs = documents()
+    for doc in docs[:20]:
+        del doc["$vectors"]["unindexed"]
+    nullable = {**DEFINITION, "vectors": {**DEFINITION["vectors"], "unindexed": {
+        **DEFINITION["vectors"]["unindexed"], "nullable": True}}}
+    entry = write(tmp_path, docs, nullable).manifest.collection("points")
+    assert entry.status == "complete"
+    assert entry.warnings == ["20 of 60 document(s) have no value for nullable vector field 'unindexed' (NULL in the "
+                              "source)"]
+    failed = write(tmp_path / "strict", docs).manifest.collection("points")
+    assert failed.status == "failed" and "'unindexed'" in failed.error
