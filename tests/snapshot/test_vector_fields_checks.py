@@ -122,6 +122,8 @@ def test_scores_follow_each_metric() -> None:
 
     sparse = VectorComparison("s", "sparse", "dot_product")
     assert sparse.score(sparse.prepare(vf.sparse([1, 4], [2.0, 3.0])), sparse.prepare(vf.sparse([4, 9], [0.5, 7.0]))) == 1.5
+    l1 = VectorComparison("s", "sparse", "manhattan")
+    assert l1.score(l1.prepare(vf.sparse([1, 4], [2.0, 3.0])), l1.prepare(vf.sparse([4, 9], [0.5, 7.0]))) == -(2 + 2.5 + 7)
     multi = VectorComparison("m", "multi", "max_sim_dot_product")
     query, stored = multi.prepare(vf.multi([[1, 0], [0, 1]])), multi.prepare(vf.multi([[2, 0], [0, 3], [1, 1]]))
     assert multi.score(query, stored) == 2 + 3
