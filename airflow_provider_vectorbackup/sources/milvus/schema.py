@@ -107,7 +107,8 @@ def _vector_entry(field: Mapping[str, Any], metric: str | None) -> dict[str, Any
         kind, dtype = vf.BIT, None
     else:
         kind, dtype = vf.DENSE, DENSE_DTYPES[milvus_type]
-    return vf.VectorField(field["name"], kind, dtype, dimension, METRICS.get(metric or "")).to_dict()
+    return vf.VectorField(field["name"], kind, dtype, dimension, METRICS.get(metric or ""),
+                          field.get("nullable") is True).to_dict()
 
 
 def _type_name(value: Any) -> str:
