@@ -110,15 +110,16 @@ MILVUS_CONNECTION = {
     "hook-name": "Milvus",
     "connection-type": "milvus",
     "conn-fields": {
-        "path": _field("Milvus Lite file", "Instead of a server: the Milvus Lite database file on the worker "
-                       "(e.g. /data/milvus.db); the URI is then left empty."),
+        "path": _field("Milvus Lite path", "Instead of a server: the Milvus Lite database on the worker (e.g. "
+                       "/data/milvus.db, which Milvus Lite makes a directory); the URI is then left empty."),
     },
     "ui-field-behaviour": {
-        "hidden-fields": ["login", "port", "extra"],
-        "relabeling": {"host": "URI", "password": "Token", "schema": "Database"},
+        "hidden-fields": ["port", "extra"],
+        "relabeling": {"host": "URI", "login": "User (with a password)", "password": "Token or password",
+                       "schema": "Database"},
         "placeholders": {"host": "http://milvus.internal:19530 (empty with a Milvus Lite file)",
-                         "password": "<user>:<password> or an API key; empty without auth", "schema": "default",
-                         "path": "/data/milvus.db"},
+                         "login": "leave empty with a token", "password": "a token (<user>:<password> or an API "
+                         "key), or the user's password", "schema": "default", "path": "/data/milvus.db"},
     },
 }
 

@@ -124,8 +124,8 @@ def test_the_ui_shows_every_connection_form_without_deprecation_warnings(tmp_pat
     assert chroma["password"]["title"] == "Auth token" and chroma["login"]["hidden"]
     assert chroma["host"]["title"] == "Server host" and chroma["url_schema"]["hidden"]
     assert (milvus["host"]["title"], milvus["password"]["title"], milvus["url_schema"]["title"]) == (
-        "URI", "Token", "Database")
-    assert milvus["port"]["hidden"] and milvus["login"]["hidden"]
+        "URI", "Token or password", "Database")
+    assert milvus["port"]["hidden"] and not milvus["login"]["hidden"]
 
 
 
