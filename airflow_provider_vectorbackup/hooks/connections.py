@@ -30,8 +30,11 @@ class InvalidConnectionUri(ValueError):
 
 
 def connection_settings_from_uri(uri: str, conn_id: str) -> ConnectionSettings:
-    """The fields of a connection written as a URI, by Airflow's rules (``AIRFLOW_CONN_*`` URIs, ``__extra__``
-    or query-string extras, ``postgresql`` read as ``postgres``, ``-`` in the type as ``_``); nothing is looked up.
+    """The fields of a connection written as a URI, by Airflow's parser (``Connection.from_uri``: ``__extra__`` or
+    query-string extras, ``postgresql`` read as ``postgres``, ``-`` in the type as ``_``); nothing is looked up.
+
+    Query-string extras stay text (``?ssl=true`` is ``"true"``), as Airflow 3.2+ reads them in ``AIRFLOW_CONN_*``
+    variables too (3.1 decoded them as JSON there); typed extras go in ``__extra__``.
 
     :param conn_id: what messages call this connection (the URI is never repeated: it may hold a password).
     :raises InvalidConnectionUri: Airflow cannot read it, it names no connection type, or its extras are not
