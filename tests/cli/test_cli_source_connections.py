@@ -14,6 +14,7 @@ from airflow_provider_vectorbackup.testing import sample_data
 from tests.cli.test_cli import cli, run
 
 CANARY = "CANARY-uri-secret-7f3a"
+SNAPSHOT = "20260301T000000Z"
 
 
 def astra_uri(stand_in, token: str, query: str) -> str:
@@ -95,3 +96,28 @@ def test_astra_conn_id_still_names_the_source_with_a_deprecation_note(seeded_ast
         dumped = run("dump", "--local-folder", str(tmp_path / flag), flag, "old_name", "--collections", "faq")
         assert dumped.returncode == 0, dumped.stderr
         assert ("--astra-conn-id is deprecated: use --source-conn-id" in dumped.stderr) is (flag == "--astra-conn-id")
+
+
+def test_a_local_qdrant_by_uri_dumps_and_restores_with_no_airflow_connection(tmp_path: Path) -> None:
+    """A real engine through the registry: a Qdrant local-mode folder named only by the URI's ``path`` extra."""
+    qdrant_client = pytest.importorskip("qdrant_client")
+    from qdrant_client import models
+
+    folder = tmp_path / "qdrant"
+    client = qdrant_client.QdrantClient(path=str(folder))
+    client.create_collection("points", vectors_config=models.VectorParams(size=3, distance=models.Distance.EUCLID))
+    client.upsert("points", [models.PointStruct(id=i, vector=[i, i + 1.5, -i], payload={"n": i}) for i in range(40)])
+    client.close()  # local mode locks its folder: the CLI's process opens it next
+
+    uri = f"qdrant://?{urlencode({'path': str(folder)})}"
+    store = ["--local-folder", str(tmp_path / "share")]
+    dumped = cli("dump", *store, "--source-conn-uri", uri, "--snapshot-id", SNAPSHOT, "--json", tmp_path=tmp_path)
+    assert dumped.returncode == 0, dumped.stderr
+    assert json.loads(dumped.stdout)["collections"]["points"]["documents"] == 40
+    restored = cli("restore", *store, SNAPSHOT, "--source-conn-uri", uri, "--target-prefix", "copy_",
+                   "--validation-queries", "3", "--json", tmp_path=tmp_path)
+    assert restored.returncode == 0, restored.stderr
+    report = json.loads(restored.stdout)
+    assert report["ok"] and report["collections"]["points"]["documents_restored"] == 40
+    with_keyspace = cli("dump", *store, "--source-conn-uri", uri, "--keyspace", "ks", tmp_path=tmp_path)
+    assert with_keyspace.returncode == 4 and "is a qdrant source" in with_keyspace.stderr, with_keyspace.stderr
