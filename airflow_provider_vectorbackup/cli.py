@@ -413,7 +413,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def _restore_text(report: dict[str, Any]) -> str:
-    lines = [f"restore of {report['snapshot_id']} into keyspace {report['keyspace']}: "
+    lines = [f"restore of {report['snapshot_id']} into {report['source']} namespace {report['namespace']}: "
              f"{'validated' if report['ok'] else 'FAILED validation'}"]
     for name, r in report["collections"].items():
         lines.append(f"  {name} → {r['target']}: {r['documents_restored']}/{r['documents_expected']} documents, "
