@@ -122,7 +122,7 @@ class QdrantSource:
         host = self._settings.host
         if not host:
             return "(no host)"
-        scheme = "https" if self._extra("https") else "http"
+        scheme = "https" if self._settings.flag("https") else "http"
         return endpoint_origin(f"{scheme}://{host}:{self._settings.port or 6333}")
 
     @property
@@ -148,10 +148,11 @@ class QdrantSource:
             arguments["url"] = self._extra("url")
         else:
             arguments.update(host=settings.host, port=settings.port or 6333)
-        prefer = self._extra("prefer_grpc")
-        prefer = self._extra("prefer_gprc") if prefer is None else prefer
-        for key, value in (("grpc_port", self._extra("grpc_port")), ("prefer_grpc", prefer),
-                           ("https", self._extra("https")), ("prefix", self._extra("prefix")),
+        prefer = "prefer_grpc" if self._extra("prefer_grpc") is not None else "prefer_gprc"
+        flags = {key: settings.flag(name) for key, name in (("prefer_grpc", prefer), ("https", "https"))
+                 if self._extra(name) is not None}
+        for key, value in (("grpc_port", self._extra("grpc_port")), ("prefer_grpc", flags.get("prefer_grpc")),
+                           ("https", flags.get("https")), ("prefix", self._extra("prefix")),
                            ("timeout", self._extra("timeout"))):
             if value not in (None, ""):
                 arguments[key] = int(value) if key in ("grpc_port", "timeout") else value
