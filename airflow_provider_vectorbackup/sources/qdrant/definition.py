@@ -67,15 +67,11 @@ def describe(info: models.CollectionInfo, aliases: list[str]) -> dict[str, Any]:
 
 
 def _field(slot: VectorSlot, config: Mapping[str, Any]) -> dict[str, Any]:
-    """One ``vectors`` entry; named and sparse vectors are optional per point in Qdrant (nullable), the unnamed one is not."""
-    nullable = bool(slot.qdrant_name) or slot.kind == vector_fields.SPARSE
     if slot.kind == vector_fields.SPARSE:
-        return {"kind": slot.kind, "dtype": VALUE_DTYPE, "dimension": None, "metric": "dot_product",
-                "nullable": nullable}
+        return {"kind": slot.kind, "dtype": VALUE_DTYPE, "dimension": None, "metric": "dot_product"}
     params = _dense_params(config)[slot.qdrant_name]
     metric = (_MULTI_METRICS if slot.kind == vector_fields.MULTI else METRICS).get(slot.distance or "")
-    return {"kind": slot.kind, "dtype": VALUE_DTYPE, "dimension": params.get("size"), "metric": metric,
-            "nullable": nullable}
+    return {"kind": slot.kind, "dtype": VALUE_DTYPE, "dimension": params.get("size"), "metric": metric}
 
 
 def unnamed(vectors: Any) -> bool:

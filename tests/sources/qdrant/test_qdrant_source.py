@@ -23,6 +23,7 @@ from airflow_provider_vectorbackup.sources.qdrant.client import QdrantConnection
 from airflow_provider_vectorbackup.sources.qdrant.cosine import canonical
 from airflow_provider_vectorbackup.sources.qdrant.definition import UNNAMED, recreated_parts
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
+from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 from airflow_provider_vectorbackup.stores.local import LocalStore
 from tests.sources.test_conformance import digest_of
 
@@ -93,13 +94,13 @@ def test_every_id_vector_and_payload_kind_round_trips_into_a_new_collection_and_
     cos = [4.0, 4.0, 0.0, -1 / 3]
     assert vf.values_of(full["$vectors"]["cos"]) == pytest.approx([x / sum(y * y for y in cos) ** 0.5 for x in cos])
     assert definition["vectors"] == {
-        "cos": {"kind": "dense", "dtype": "float32", "dimension": 4, "metric": "cosine", "nullable": True},
-        "dot": {"kind": "dense", "dtype": "float32", "dimension": 3, "metric": "dot_product", "nullable": True},
-        "euclid": {"kind": "dense", "dtype": "float32", "dimension": 3, "metric": "euclidean", "nullable": True},
-        "manhattan": {"kind": "dense", "dtype": "float32", "dimension": 2, "metric": "manhattan", "nullable": True},
-        "half": {"kind": "dense", "dtype": "float32", "dimension": 3, "metric": "dot_product", "nullable": True},
-        "colbert": {"kind": "multi", "dtype": "float32", "dimension": 2, "metric": "max_sim_cosine", "nullable": True},
-        "bm25": {"kind": "sparse", "dtype": "float32", "dimension": None, "metric": "dot_product", "nullable": True}}
+        "cos": {"kind": "dense", "dtype": "float32", "dimension": 4, "metric": "cosine"},
+        "dot": {"kind": "dense", "dtype": "float32", "dimension": 3, "metric": "dot_product"},
+        "euclid": {"kind": "dense", "dtype": "float32", "dimension": 3, "metric": "euclidean"},
+        "manhattan": {"kind": "dense", "dtype": "float32", "dimension": 2, "metric": "manhattan"},
+        "half": {"kind": "dense", "dtype": "float32", "dimension": 3, "metric": "dot_product"},
+        "colbert": {"kind": "multi", "dtype": "float32", "dimension": 2, "metric": "max_sim_cosine"},
+        "bm25": {"kind": "sparse", "dtype": "float32", "dimension": None, "metric": "dot_product"}}
     native = definition["native"]
     assert native["config"]["params"]["vectors"]["half"]["datatype"] == "float16"
     assert native["config"]["params"]["sparse_vectors"]["bm25"]["modifier"] == "idf"
@@ -375,7 +376,8 @@ def test_a_dump_and_restore_through_the_jobs_keep_every_document_and_find_neighb
     source = qdrant_local.source()
     expected = digest_of(read_all(source, "tricky"))
     store = LocalStore(tmp_path / "store")
-    dumped = dump_snapshot(source, store, "20260103T000000Z-jobs", DumpOptions())  # named vectors are nullable
+    lenient = DumpOptions(vector_policy=VectorLossPolicy(max_missing_fraction=1.0))  # some points lack some vectors
+    dumped = dump_snapshot(source, store, "20260103T000000Z-jobs", lenient)
     assert dumped.manifest.status == "complete" and dumped.manifest.collection("tricky").content_digest == expected
     report = restore_snapshot(store, "20260103T000000Z-jobs", source, RestoreOptions(target_prefix="restored-"))
     result = report["tricky"] if "tricky" in report else report["collections"]["tricky"]
