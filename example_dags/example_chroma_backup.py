@@ -1,10 +1,9 @@
 """Nightly backup of a Chroma database to Box: dump -> verify -> retention, with a vector-loss alert.
 
 Reads the connections ``chroma_default`` (type ``chroma``: the ``path`` extra for a local
-``PersistentClient`` folder on the worker, or host/port, the ``ssl`` extra and the token in
-Password for a server) and
-``box_default``. ``source_conn_id`` picks the engine by the connection's type, not its id.
-Needs ``pip install "airflow-provider-vectorbackup[chroma]"``. See docs/connections.md and
+``PersistentClient`` folder on the worker, or host/port, the ``ssl`` extra and the token in Password
+for a server) and ``box_default``. ``source_conn_id`` picks the engine by the connection's type, not
+its id. Needs ``pip install "airflow-provider-vectorbackup[chroma]"``. See docs/connections.md and
 docs/sources.md, "Chroma".
 """
 

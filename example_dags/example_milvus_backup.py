@@ -1,11 +1,10 @@
 """Nightly backup of a Milvus database to Box: dump -> verify -> retention, with a vector-loss alert.
 
 Reads the connections ``milvus_default`` (type ``milvus``: the server's URI in Host, e.g.
-``http://milvus:19530``, and the token in Password; or the ``path`` extra for a Milvus Lite
-database on the worker) and
-``box_default``. ``source_conn_id`` picks the engine by the connection's type, not its id.
-Needs ``pip install "airflow-provider-vectorbackup[milvus]"``. See docs/connections.md and
-docs/sources.md, "Milvus".
+``http://milvus:19530``, and the token in Password; or the ``path`` extra for a Milvus Lite database
+on the worker) and ``box_default``. ``source_conn_id`` picks the engine by the connection's type,
+not its id. Needs ``pip install "airflow-provider-vectorbackup[milvus]"``. See docs/connections.md
+and docs/sources.md, "Milvus".
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
 """Nightly backup of a Qdrant to Box: dump -> verify -> retention, with a vector-loss alert.
 
-Reads the connections ``qdrant_default`` (type ``qdrant``, the official provider's: host and port or the
-``url`` extra, the API key in Password; or the ``path`` extra for a local-mode folder on the
-worker) and
-``box_default``. ``source_conn_id`` picks the engine by the connection's type, not its id.
-Needs ``pip install "airflow-provider-vectorbackup[qdrant]"``. See docs/connections.md and
+Reads the connections ``qdrant_default`` (type ``qdrant``, the official provider's: host and port or
+the ``url`` extra, the API key in Password; or the ``path`` extra for a local-mode folder on the
+worker) and ``box_default``. ``source_conn_id`` picks the engine by the connection's type, not its
+id. Needs ``pip install "airflow-provider-vectorbackup[qdrant]"``. See docs/connections.md and
 docs/sources.md, "Qdrant".
 """
 

@@ -2,10 +2,10 @@
 
 Reads the connections ``postgres_default`` (type ``postgres``, the official provider's: host or a
 Unix-socket directory, port, login and password; Schema is the *database*, and the ``pg_schema``
-extra the PostgreSQL schema whose tables are backed up, ``public`` if unset) and
-``box_default``. ``source_conn_id`` picks the engine by the connection's type, not its id.
-Needs ``pip install "airflow-provider-vectorbackup[pgvector]"``. See docs/connections.md and
-docs/sources.md, "PostgreSQL + pgvector".
+extra the PostgreSQL schema whose tables are backed up, ``public`` if unset) and ``box_default``.
+``source_conn_id`` picks the engine by the connection's type, not its id. Needs ``pip install
+"airflow-provider-vectorbackup[pgvector]"``. See docs/connections.md and docs/sources.md,
+"PostgreSQL + pgvector".
 """
 
 from __future__ import annotations
