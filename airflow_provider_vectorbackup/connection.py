@@ -28,7 +28,26 @@ class ConnectionSettings:
 
     @classmethod
     def from_connection(cls, connection: Any) -> ConnectionSettings:
-        """From an Airflow ``Connection`` (or anything with its attributes and ``extra_dejson``)."""
-        return cls(conn_id=connection.conn_id, conn_type=connection.conn_type, host=connection.host,
-                   port=connection.port, login=connection.login, password=connection.password,
-                   schema=connection.schema, extra=dict(connection.extra_dejson or {}))
+        """From an Airflow ``Connection`` (or anything with its attributes and ``extra_dejson``).
+
+        An empty field is ``None``: a connection URI without a host or path (``qdrant://?path=...``)
+        gives empty strings, which a source would otherwise have to tell from a real value.
+        """
+        return cls(conn_id=connection.conn_id, conn_type=connection.conn_type, host=connection.host or None,
+                   port=connection.port or None, login=connection.login or None,
+                   password=connection.password or None, schema=connection.schema or None,
+                   extra=dict(connection.extra_dejson or {}))
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        """A yes/no extra, whether JSON gave a boolean or a URI's query string gave text (``"false"`` is no)."""
+        value = (self.extra or {}).get(key)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise ValueError(f"connection {self.conn_id!r}: extra {key!r} must be true or false, not {value!r}")

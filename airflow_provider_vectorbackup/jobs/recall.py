@@ -26,7 +26,7 @@ METRICS = ("cosine", "dot_product", "euclidean")
 """The Data API's metrics."""
 _MEASURABLE = {
     vector_fields.DENSE: {"cosine", "dot_product", "euclidean", "manhattan"},
-    vector_fields.SPARSE: {"cosine", "dot_product", "euclidean"},
+    vector_fields.SPARSE: {"cosine", "dot_product", "euclidean", "manhattan"},
     vector_fields.MULTI: {"max_sim_cosine", "max_sim_dot_product", "max_sim_euclidean"},
     vector_fields.BIT: {"hamming", "jaccard"},
 }
@@ -142,6 +142,9 @@ def _dense_score(metric: str, query: tuple[list[float], float], stored: tuple[li
 
 
 def _sparse_score(metric: str, query: tuple[dict[int, float], float], stored: tuple[dict[int, float], float]) -> float:
+    if metric == "manhattan":
+        a, b = query[0], stored[0]
+        return -sum(abs(a.get(index, 0.0) - b.get(index, 0.0)) for index in a.keys() | b.keys())
     small, large = sorted((query[0], stored[0]), key=len)
     dot = sum(value * large[index] for index, value in small.items() if index in large)
     if metric == "dot_product":

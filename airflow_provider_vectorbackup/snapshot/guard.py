@@ -84,8 +84,8 @@ def check_vector_loss(
                    f"$vector, above the allowed {policy.max_missing_fraction:.2%}")
         if vectorize:
             return [message + "; a restore must regenerate them from $vectorize"]
-        raise VectorLossError(collection, message + "; if the collection really holds documents without "
-                              "embeddings, raise max_missing_fraction for it", **facts)
+        raise VectorLossError(collection, message + "; if the collection really holds documents without embeddings, "
+                              "raise max_missing_vector_fraction (--max-missing-vector-fraction) for it", **facts)
     return []
 
 
@@ -97,7 +97,11 @@ def _check_vector_fields(collection: str, definition: dict[str, Any], document_c
                 f"does not declare" for name, summary in sorted(vectors.fields.items())
                 if name not in {field.name for field in declared}]
     for field in declared:
-        _check_field(collection, field, document_count, vectors.fields.get(field.name) or FieldSummary(), policy)
+        seen = vectors.fields.get(field.name) or FieldSummary()
+        _check_field(collection, field, document_count, seen, policy)
+        if field.nullable and document_count and seen.documents_with_vector < document_count:
+            warnings.append(f"{document_count - seen.documents_with_vector} of {document_count} document(s) have no "
+                            f"value for nullable vector field {field.name!r} (NULL in the source)")
     return warnings
 
 
@@ -120,7 +124,7 @@ def _check_field(collection: str, field: VectorField, document_count: int, seen:
         if wrong:
             raise VectorLossError(collection, f"vector field {field.name!r} declares {field.dimension} dimensions but "
                                   f"the dump saw {_describe(wrong)}", **facts)
-    if document_count == 0:
+    if document_count == 0 or field.nullable:  # a NULL vector is the source's data, not a lost value
         return
     if with_vector == 0:
         raise VectorLossError(
@@ -131,7 +135,7 @@ def _check_field(collection: str, field: VectorField, document_count: int, seen:
         raise VectorLossError(
             collection, f"{missing} of {document_count} document(s) ({missing / document_count:.2%}) have no value "
             f"for vector field {field.name!r}, above the allowed {policy.max_missing_fraction:.2%}; if the "
-            f"collection really holds documents without it, raise max_missing_fraction", **facts)
+            f"collection really holds documents without it, raise max_missing_vector_fraction (--max-missing-vector-fraction)", **facts)
 
 
 def _describe_encodings(encodings: dict[str, int]) -> str:

@@ -122,6 +122,8 @@ def test_scores_follow_each_metric() -> None:
 
     sparse = VectorComparison("s", "sparse", "dot_product")
     assert sparse.score(sparse.prepare(vf.sparse([1, 4], [2.0, 3.0])), sparse.prepare(vf.sparse([4, 9], [0.5, 7.0]))) == 1.5
+    l1 = VectorComparison("s", "sparse", "manhattan")
+    assert l1.score(l1.prepare(vf.sparse([1, 4], [2.0, 3.0])), l1.prepare(vf.sparse([4, 9], [0.5, 7.0]))) == -(2 + 2.5 + 7)
     multi = VectorComparison("m", "multi", "max_sim_dot_product")
     query, stored = multi.prepare(vf.multi([[1, 0], [0, 1]])), multi.prepare(vf.multi([[2, 0], [0, 3], [1, 1]]))
     assert multi.score(query, stored) == 2 + 3
@@ -129,3 +131,17 @@ def test_scores_follow_each_metric() -> None:
     assert hamming.score(hamming.prepare(vf.bits_from_string("1100")), hamming.prepare(vf.bits_from_string("1010"))) == -2
     jaccard = VectorComparison("h", "bit", "jaccard")
     assert jaccard.score(jaccard.prepare(vf.bits_from_string("1100")), jaccard.prepare(vf.bits_from_string("1010"))) == 1 / 3
+
+
+def test_missing_values_of_a_nullable_field_are_data_and_only_noted(tmp_path: Path) -> None:
+    docs = documents()
+    for doc in docs[:20]:
+        del doc["$vectors"]["unindexed"]
+    nullable = {**DEFINITION, "vectors": {**DEFINITION["vectors"], "unindexed": {
+        **DEFINITION["vectors"]["unindexed"], "nullable": True}}}
+    entry = write(tmp_path, docs, nullable).manifest.collection("points")
+    assert entry.status == "complete"
+    assert entry.warnings == ["20 of 60 document(s) have no value for nullable vector field 'unindexed' (NULL in the "
+                              "source)"]
+    failed = write(tmp_path / "strict", docs).manifest.collection("points")
+    assert failed.status == "failed" and "'unindexed'" in failed.error

@@ -26,7 +26,7 @@ from airflow_provider_vectorbackup.sources.base import (
 )
 from airflow_provider_vectorbackup.sources.milvus import scan as scanning
 from airflow_provider_vectorbackup.sources.milvus.schema import (
-    build_index_params, build_schema, check_representable, definition_from_description, generated_fields,
+    build_index_params, build_schema, definition_from_description, generated_fields, unsupported_items,
     vector_fields_of,
 )
 from airflow_provider_vectorbackup.sources.milvus.values import (
@@ -219,13 +219,24 @@ class MilvusSource:
                                       f"{self.where}")
         return definition
 
+    def unsupported(self, definition: dict[str, Any]) -> list[str]:
+        """What this target cannot recreate (a Lite target holds fewer field types); asks at most the server's version."""
+        return unsupported_items(definition, lite=self.lite)
+
+    def restore_tolerance(self, definition: dict[str, Any]) -> int:
+        """0: Milvus stores float32 vectors and FLOAT scalars as given, so a restore compares digests exactly
+        (tests/sources/milvus/test_fidelity.py); values already float32 in the snapshot stay so."""
+        return 0
+
     def create_collection(self, name: str, definition: dict[str, Any]) -> bool:
         """Create it with its fields, functions, indexes, properties and partitions; False if it exists identically.
 
         :raises UnsupportedDefinition: before anything is created, for what this target cannot hold.
         :raises CollectionDefinitionMismatch: it exists with another definition; it is left as it is.
         """
-        check_representable(name, definition, lite=self.lite)
+        problems = self.unsupported(definition)
+        if problems:
+            raise UnsupportedDefinition(f"collection {name!r}: {'; '.join(problems)}")
         existing = self.collection_definition(name)
         if existing is not None:
             if existing == definition:

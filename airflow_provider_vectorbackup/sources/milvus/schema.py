@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
-from airflow_provider_vectorbackup.sources.base import UnsupportedDefinition
 from airflow_provider_vectorbackup.sources.milvus.values import BINARY, DENSE_DTYPES, SPARSE, VECTOR_TYPES
 
 METRICS = {"COSINE": "cosine", "IP": "dot_product", "L2": "euclidean", "HAMMING": "hamming", "JACCARD": "jaccard"}
@@ -108,7 +107,8 @@ def _vector_entry(field: Mapping[str, Any], metric: str | None) -> dict[str, Any
         kind, dtype = vf.BIT, None
     else:
         kind, dtype = vf.DENSE, DENSE_DTYPES[milvus_type]
-    return vf.VectorField(field["name"], kind, dtype, dimension, METRICS.get(metric or "")).to_dict()
+    return vf.VectorField(field["name"], kind, dtype, dimension, METRICS.get(metric or ""),
+                          field.get("nullable") is True).to_dict()
 
 
 def _type_name(value: Any) -> str:
@@ -149,17 +149,15 @@ def generated_fields(definition: Mapping[str, Any]) -> frozenset[str]:
                      for name in function.get("output_field_names") or [])
 
 
-def check_representable(name: str, definition: Mapping[str, Any], *, lite: bool) -> None:
-    """Refuse, before anything is created, a definition this target cannot recreate exactly.
-
-    :raises UnsupportedDefinition: naming the collection and the field, function or item.
-    """
+def unsupported_items(definition: Mapping[str, Any], *, lite: bool) -> list[str]:
+    """What in ``definition`` this target cannot recreate exactly, each naming the field or function; empty if all."""
     from pymilvus import DataType
 
-    if definition.get("engine") != "milvus" or not isinstance(definition.get("native"), Mapping):
-        raise UnsupportedDefinition(f"collection {name!r}: the definition is not a Milvus one "
-                                    f"(engine {definition.get('engine')!r}); Milvus recreates only Milvus collections")
-    native = definition["native"]
+    native = definition.get("native")
+    if definition.get("engine") != "milvus" or not isinstance(native, Mapping):
+        return [f"the definition is not a Milvus one (engine {definition.get('engine')!r}); Milvus recreates only "
+                f"Milvus collections"]
+    problems = []
     known = set(DataType.__members__)
     for field in native.get("fields") or []:
         for key in ("type", "element_type"):
@@ -167,16 +165,16 @@ def check_representable(name: str, definition: Mapping[str, Any], *, lite: bool)
             if milvus_type is None:
                 continue
             if milvus_type not in known:
-                raise UnsupportedDefinition(f"collection {name!r}: field {field['name']!r} has type {milvus_type!r}, "
-                                            f"which pymilvus {_pymilvus_version()} does not know")
-            if lite and milvus_type not in LITE_TYPES:
-                raise UnsupportedDefinition(f"collection {name!r}: field {field['name']!r} is {milvus_type}, which "
-                                            f"Milvus Lite cannot hold; restore it into a Milvus server")
+                problems.append(f"field {field.get('name')!r} has type {milvus_type!r}, which pymilvus "
+                                f"{_pymilvus_version()} does not know")
+            elif lite and milvus_type not in LITE_TYPES:
+                problems.append(f"field {field.get('name')!r} is {milvus_type}, which Milvus Lite cannot hold; "
+                                f"restore it into a Milvus server")
     for function in native.get("functions") or []:
         if function.get("type") not in FUNCTION_TYPES:
-            raise UnsupportedDefinition(f"collection {name!r}: function {function.get('name')!r} is of type "
-                                        f"{function.get('type')!r}; this package recreates only "
-                                        f"{', '.join(sorted(FUNCTION_TYPES))} functions")
+            problems.append(f"function {function.get('name')!r} is of type {function.get('type')!r}; this package "
+                            f"recreates only {', '.join(sorted(FUNCTION_TYPES))} functions")
+    return problems
 
 
 def _pymilvus_version() -> str:

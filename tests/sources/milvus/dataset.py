@@ -53,7 +53,7 @@ def every_type_collection(client: Any, name: str, *, count: int = 120, seed: int
     rows = []
     for i, key in enumerate(keys):
         row: dict[str, Any] = {
-            "id": key, "v": unit_vector(rng, DIMENSION), "sp": {rng.randrange(10_000): rng.random() for _ in range(3)},
+            "id": key, "v": unit_vector(rng, DIMENSION), "sp": {rng.randrange(32): rng.random() for _ in range(6)},
             "flag": None if i % 4 == 0 else bool(i % 2), "i8": -128 + i, "i16": 300 * (i - 50), "i32": None if i % 5 == 0 else i,
             "i64": None if i % 6 == 0 else 2**62 - i, "f": 0.1 * i, "d": i / 3, "s": None if i % 3 == 0 else f"s{i}\n\"x\"",
             "j": None if i % 7 == 0 else {"n": i, "deep": [{"x": None}, [1.5, "東"]]},

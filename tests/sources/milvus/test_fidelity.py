@@ -30,8 +30,13 @@ def test_every_type_survives_dump_and_restore(lite, milvus_source, tmp_path) -> 
         assert entry.document_count == 120 and entry.content_digest == digest_of(read[name])
         assert entry.scan["reconciliation"] == "count(*) equals the rows read" and entry.scan["mode"] == "pk-ranges"
 
-    report = restore_snapshot(store, "20260101T000000Z-milvus", source, RestoreOptions(target_prefix="back_", chunk_size=25))
+    report = restore_snapshot(store, "20260101T000000Z-milvus", source,
+                              RestoreOptions(target_prefix="back_", chunk_size=25))
     assert report["ok"], report
+    recall = {name: (r["recall_by_field"], r["recall_not_measured"]) for name, r in report["collections"].items()}
+    assert recall == {"every": ({"v": 1.0, "sp": 1.0}, {}),
+                      "strings": ({"near": 1.0, "far": 1.0}, {"bm25": "no metric declared for this sparse field"})}, \
+        "BM25 is searched with text, so its field has no metric and no recall"
     for name, definition in originals.items():
         result = report["collections"][name]
         assert (result["inserted"], result["documents_restored"]) == (120, 120)

@@ -138,9 +138,9 @@ def test_the_definition_is_stable_and_names_nothing_of_the_collection(lite, milv
     first = source.collection_definition("strings")
     assert first == source.collection_definition("strings") and "strings" not in canonical_json(first).decode()
     assert first["vectors"] == {
-        "bm25": {"kind": "sparse", "dtype": "float32", "dimension": None, "metric": None},  # BM25 searches take text
-        "far": {"kind": "dense", "dtype": "float32", "dimension": 4, "metric": "dot_product"},
-        "near": {"kind": "dense", "dtype": "float32", "dimension": 8, "metric": "euclidean"}}
+        "bm25": {"kind": "sparse", "dtype": "float32", "dimension": None, "metric": None, "nullable": False},  # BM25 searches take text
+        "far": {"kind": "dense", "dtype": "float32", "dimension": 4, "metric": "dot_product", "nullable": False},
+        "near": {"kind": "dense", "dtype": "float32", "dimension": 8, "metric": "euclidean", "nullable": False}}
     assert first["native"]["functions"][0]["type"] == "BM25"
 
 
