@@ -247,8 +247,9 @@ def _restore(sides: dict[str, Any]) -> dict[str, Any]:
                    ">=", 2)],
         "notes": [
             f"ours' phases in seconds: {phases} (prepare: the snapshot verified record by record and the target "
-            f"created; insert: read from the snapshot and written, chunks of {ours['chunk_size']}, "
-            f"{ours['concurrency']} in flight, the RestoreOptions defaults; validate: the target read back for "
+            f"created; insert: read from the snapshot and written with the RestoreOptions defaults chunk_size="
+            f"{ours['chunk_size']} and concurrency={ours['concurrency']}, which each source applies as its engine "
+            f"allows; validate: the target read back for "
             f"count and content digest, and {checks['recall_queries']} recall@10 queries)",
             f"validation is {phases['validate'] / ours['seconds']:.0%} of ours' time; the write phase alone runs at "
             f"{written:,.0f} docs/s, {until_written:.2f}x the baseline; the insert phase alone at "
