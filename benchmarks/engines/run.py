@@ -39,7 +39,7 @@ from benchmarks.report import headline, round_or_none, target, write_json  # noq
 
 ENGINES = ("qdrant", "pgvector", "chroma", "milvus")
 RESULTS = REPO / "benchmarks" / "results"
-MIB_TARGET = 1.25
+MEMORY_RATIO_TARGET = 1.25
 FULL = {"documents": 100_000, "dimension": 768}
 QUICK = {"documents": 2_000, "dimension": 64}
 SMALL_SHARE = 10
@@ -92,7 +92,8 @@ def software() -> dict[str, Any]:
 
     def git(*command: str) -> str | None:
         try:
-            return subprocess.run(["git", *command], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+            done = subprocess.run(["git", *command], cwd=REPO, capture_output=True, text=True, check=True)
+            return done.stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return None
 
@@ -172,7 +173,8 @@ def judge(engine: str, sides: dict[str, Any], documents: int) -> dict[str, dict[
                   if "error" in sides.get(name, {"error": "not run"})}
         expected = {name: sides["bulk insert, small"]["documents"] if name == "ours, small" else documents
                     for name in steps if name not in failed}
-        wrong = {name: sides[name]["documents"] for name, count in expected.items() if sides[name]["documents"] != count}
+        wrong = {name: sides[name]["documents"] for name, count in expected.items()
+                 if sides[name]["documents"] != count}
         if failed:
             results[f"{engine}/{result}"] = {"error": "; ".join(f"{n}: {e}" for n, e in failed.items())}
         elif wrong:
@@ -294,11 +296,14 @@ def _memory(sides: dict[str, Any]) -> dict[str, Any]:
                      f"{engine_only[1]['peak_rss_mib']} MiB at the same sizes (an embedded engine's memory is in "
                      f"the reading process); ours peaked {above[0]:+.1f} and {above[1]:+.1f} MiB above it")
     return {
-        "sides": {"small": small, "large": large},
+        "sides": {"small": small, "large": large,
+                  **{f"engine's {name}": sides[name] for name in ("raw scan, small", "raw scan") if name in sides}},
         "headline": headline("peak RSS MiB", [f"{small['documents']:,} docs", f"{large['documents']:,} docs"],
                              [small["peak_rss_mib"], large["peak_rss_mib"]], ratio=ratio, higher_is_better=False,
-                             limits=[None, round(MIB_TARGET * small["peak_rss_mib"], 1)], limit_label="target"),
-        "targets": [target("peak RSS of our dump, large / small", f"<= {MIB_TARGET}x", ratio, "<=", MIB_TARGET)],
+                             limits=[None, round(MEMORY_RATIO_TARGET * small["peak_rss_mib"], 1)],
+                             limit_label="target"),
+        "targets": [target("peak RSS of our dump, large / small", f"<= {MEMORY_RATIO_TARGET}x", ratio, "<=",
+                           MEMORY_RATIO_TARGET)],
         "notes": notes,
     }
 
