@@ -347,8 +347,9 @@ class Sampler:
 
     def summary(self) -> dict[str, Any]:
         total = sum(self.busy.values())
+        shares = {name: round(count / total, 3) for name, count in self.busy.most_common()} if total else {}
         return {"interval_seconds": self.interval, "busy_samples": total, "idle_samples": self.idle,
-                "busy_share": {name: round(count / total, 3) for name, count in self.busy.most_common()} if total else {},
+                "busy_share": shares,
                 "top_innermost": [[name, count] for name, count in self.innermost.most_common(12)]}
 
 
