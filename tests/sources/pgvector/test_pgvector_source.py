@@ -250,3 +250,61 @@ def test_vector_search_orders_by_the_metric_of_the_columns_index(pgvector_server
         assert source.vector_search("by_bigint", query, limit=3, field=field)[0] == 14
     found = source.find_by_ids("by_bigint", [12, 13, 999])
     assert sorted(map(canonical_json, found)) == sorted(canonical_json(documents[i]) for i in (12, 13))
+
+
+def _index_oids(server: Any, schema: str, table: str) -> dict[str, int]:
+    with server.connect() as connection:
+        return dict(connection.execute(
+            "SELECT regexp_replace(pg_get_indexdef(indexrelid), '^.* USING ', ''), indexrelid::int FROM pg_index "
+            "WHERE indrelid = %s::regclass", (f"{schema}.{table}",)).fetchall())
+
+
+def test_a_load_into_an_empty_table_builds_plain_indexes_after_its_rows_and_still_tells_present_from_different(
+        pgvector_server, pg_schema, pgvector_source) -> None:
+    from decimal import Decimal
+
+    from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
+    from tests.sources.test_conformance import pgvector_definition
+    source = pgvector_source()
+    definition = pgvector_definition(source)
+    source.create_collection("items", definition)
+    before = _index_oids(pgvector_server, pg_schema, "items")
+    documents = pgvector_documents(60)
+    twin = dict(documents[5])
+    rival = {**documents[7], "payload": {**documents[7]["payload"], "title": "another title"}}
+    refused = {**documents[9], "_id": "refused", "payload": {**documents[9]["payload"], "title": "refused",
+                                                              "price": DEFAULT_CODEC.encode(Decimal("-1"))}}
+    report = source.insert_documents("items", [*documents, twin, rival, refused], chunk_size=7)
+    assert (report.inserted, report.already_present) == (60, 1)
+    assert {f.id: f.error_code for f in report.failures} == {
+        documents[7]["_id"]: "DIFFERENT_DOCUMENT_EXISTS", "refused": "23514"}  # 23514: check_violation
+    after = _index_oids(pgvector_server, pg_schema, "items")
+    assert after.keys() == before.keys() and source.collection_definition("items") == definition
+    rebuilt = {index for index in after if after[index] != before[index]}
+    assert rebuilt == {index for index in before if index.startswith(("hnsw", "btree (created"))}, after
+    assert digest_of([d for page in source.scan("items", definition).pages() for d in page]) == digest_of(documents)
+    assert source.vector_search("items", documents[0]["$vectors"]["embedding"], limit=1, field="embedding") == [
+        documents[0]["_id"]]
+
+    again = source.insert_documents("items", documents[:20])  # rows there now: indexes stay, rows are compared
+    assert (again.inserted, again.already_present, again.failures) == (0, 20, [])
+    assert _index_oids(pgvector_server, pg_schema, "items") == after
+
+
+def test_a_load_into_an_empty_table_that_breaks_off_leaves_it_empty_with_its_indexes(pgvector_server, pg_schema,
+                                                                                    pgvector_source) -> None:
+    from tests.sources.test_conformance import pgvector_definition
+    source = pgvector_source()
+    definition = pgvector_definition(source)
+    source.create_collection("items", definition)
+    documents = pgvector_documents(60)
+
+    def breaking_off():
+        yield from documents[:35]
+        raise ConnectionError("the snapshot's store went away")
+
+    with pytest.raises(ConnectionError):
+        source.insert_documents("items", breaking_off(), chunk_size=10)
+    assert source.count_documents("items").count == 0
+    assert source.collection_definition("items") == definition
+    assert source.insert_documents("items", documents, chunk_size=10).inserted == 60
