@@ -16,6 +16,7 @@ import pytest
 
 import airflow_provider_vectorbackup
 from airflow_provider_vectorbackup.get_provider_info import ASTRA_CONNECTION, BOX_CONNECTION, get_provider_info
+from airflow_provider_vectorbackup.sources.registry import ENGINES
 
 PACKAGE = Path(airflow_provider_vectorbackup.__file__).parent
 ROOT = PACKAGE.parent
@@ -260,9 +261,30 @@ def test_the_built_wheel_installs_and_works_with_no_extra(tmp_path: Path) -> Non
     listing = run(bin_dir / "airflow", "providers", "list", "--output", "json", **airflow_home)
     providers = {p["package_name"]: p for p in json.loads(next(l for l in listing.splitlines() if l.startswith("[{")))}
     assert providers["airflow-provider-vectorbackup"]["version"] == airflow_provider_vectorbackup.__version__
-    modules = _package_modules()
+    engine_sources = tuple(engine.module.rpartition(".")[0] for engine in ENGINES if engine.extra)
+    modules = [name for name in _package_modules() if not name.startswith(engine_sources)]
     imported = run(bin_dir / "python", "-c",
                    "import importlib, sys\n"
                    f"for name in {modules!r}:\n    importlib.import_module(name)\n"
                    "print(importlib.import_module('airflow_provider_vectorbackup').__file__)", **airflow_home)
     assert imported.strip().splitlines()[-1].startswith(str(venv)), imported  # the wheel's copy, not the source
+    # Each engine source without its extra: the registry's error names the missing client and the pip line.
+    missing = json.loads(run(bin_dir / "python", "-c", ENGINES_WITHOUT_EXTRAS, **airflow_home).strip().splitlines()[-1])
+    assert sorted(missing) == sorted(engine.extra for engine in ENGINES if engine.extra)
+    for extra, (module, message) in missing.items():
+        assert not module.startswith("airflow_provider_vectorbackup"), f"the wheel lacks {module}"
+        assert f'pip install "airflow-provider-vectorbackup[{extra}]"' in message
+
+
+ENGINES_WITHOUT_EXTRAS = """
+import json
+from airflow_provider_vectorbackup.sources.registry import ENGINES, MissingSourceExtra
+missing = {}
+for engine in ENGINES:
+    if engine.extra:
+        try:
+            engine.load()
+        except MissingSourceExtra as exc:
+            missing[engine.extra] = (exc.__cause__.name, str(exc))
+print(json.dumps(missing))
+"""
