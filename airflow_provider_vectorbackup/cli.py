@@ -3,7 +3,8 @@
 It runs the same jobs as the operators and reads the same connections, given as ``AIRFLOW_CONN_*``
 environment variables (JSON or URI), through the same lookup (``hooks/connections.py``), so one
 configuration serves the scheduler and a bad day without it. No metadata database, no scheduler.
-``--astra-endpoint`` makes the connection in memory; nothing writes to the environment.
+``--source-conn-uri`` (a connection URI, read by Airflow's rules) and ``--astra-endpoint`` make the
+source's connection in memory; nothing writes to the environment.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ EXIT_CODES = f"""exit codes:
 
 credentials come from Airflow connections in the environment, e.g.
   AIRFLOW_CONN_ASTRA_DEFAULT='{{"conn_type": "astra_db", "host": "https://...", "password": "AstraCS:..."}}'
+  AIRFLOW_CONN_VECTORS='qdrant://?path=/data/qdrant'   (then --source-conn-id vectors)
   AIRFLOW_CONN_BOX_DEFAULT='{{"conn_type": "box", "login": "<client id>", "password": "<secret>", ...}}'
-or, for Astra, --astra-endpoint with the token in ASTRA_DB_APPLICATION_TOKEN.
+or, for a source without a secret, --source-conn-uri 'chroma://?path=/data/chroma'; for Astra, also
+--astra-endpoint with the token in ASTRA_DB_APPLICATION_TOKEN.
 """
 
 log = logging.getLogger("vectorbackup")
@@ -64,11 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--local-folder", help="local or mounted folder holding snapshots")
     where.add_argument("--box-conn-id", default="box_default")
     where.add_argument("--box-folder-id", default="0", help="resolve --box-folder below this folder id")
-    source = common.add_argument_group("the Astra database")
-    source.add_argument("--astra-conn-id", default="astra_default")
-    source.add_argument("--astra-endpoint", help="instead of a connection: the API endpoint; the token is read "
-                                                 "from ASTRA_DB_APPLICATION_TOKEN")
-    source.add_argument("--keyspace")
+    source = common.add_argument_group("the vector database (at most one of the first four)")
+    source.add_argument("--source-conn-id", help="connection of the source; its type picks the engine: astra_db, "
+                                                "qdrant, postgres, chroma or milvus (default astra_default)")
+    source.add_argument("--astra-conn-id", help="deprecated: the old name of --source-conn-id")
+    source.add_argument("--source-conn-uri", metavar="URI",
+                       help="instead of a connection id: the connection as an Airflow connection URI, e.g. "
+                            "'qdrant://?path=/data/qdrant'; a password in it is visible to other users of this "
+                            "machine, so keep secrets in an AIRFLOW_CONN_<ID> variable and give --source-conn-id")
+    source.add_argument("--astra-endpoint", help="instead of a connection: the Astra API endpoint; the token is read "
+                                                "from ASTRA_DB_APPLICATION_TOKEN")
+    source.add_argument("--keyspace", help="Astra only: overrides the connection's keyspace")
     keys = common.add_argument_group("keys")
     keys.add_argument("--signing-conn-id", help="connection holding the manifest signing key")
     keys.add_argument("--encryption-conn-id", help="connection holding age recipients (dump) or identity (restore)")
@@ -181,13 +190,14 @@ def _exit_code_for(exc: BaseException) -> int:
     from airflow_provider_vectorbackup.snapshot.errors import (
         IntegrityError, ManifestError, SnapshotStateError, VectorLossError,
     )
+    from airflow_provider_vectorbackup.sources.registry import MissingSourceExtra
 
     if isinstance(exc, VectorLossError):
         return EXIT_VECTOR_LOSS
     if isinstance(exc, (SnapshotUnusable, RestoreNotValidated, IntegrityError, ManifestError, BoxIntegrityError)):
         return EXIT_INCOMPLETE
     if isinstance(exc, (TargetConflict, KeyConfigurationError, AstraConnectionError, BoxConnectionError,
-                        CredentialsRejected, SnapshotStateError, ValueError)):
+                        CredentialsRejected, SnapshotStateError, MissingSourceExtra, ValueError)):
         return EXIT_USAGE
     return EXIT_FAILURE
 
@@ -206,21 +216,34 @@ def _store(args: argparse.Namespace, *, create: bool = False) -> Any:
     return spec, spec.open(connection_settings, create=create)
 
 
-def _astra(args: argparse.Namespace) -> Any:
-    """The Astra source of ``--astra-conn-id``, or of ``--astra-endpoint`` with a connection made in memory."""
-    from airflow_provider_vectorbackup.connection import ConnectionSettings
-    from airflow_provider_vectorbackup.hooks.connections import connection_settings
-    from airflow_provider_vectorbackup.sources.astra.client import AstraSource
+SOURCE_FLAGS = ("--source-conn-id", "--astra-conn-id", "--source-conn-uri", "--astra-endpoint")
+"""The ways to name the source; argparse cannot keep a group of exclusive options in its own help section."""
 
+
+def _source(args: argparse.Namespace) -> Any:
+    """The source of ``--source-conn-id`` (or ``--astra-conn-id``), of ``--source-conn-uri``, or of
+    ``--astra-endpoint``; the connection's type picks the engine, as in the operators."""
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
+    from airflow_provider_vectorbackup.hooks.connections import connection_settings, connection_settings_from_uri
+    from airflow_provider_vectorbackup.sources.registry import open_source
+
+    given = [flag for flag in SOURCE_FLAGS if getattr(args, flag[2:].replace("-", "_"))]
+    if len(given) > 1:  # names the flags, never their values: a URI may hold a password
+        raise UsageError(f"give one of {', '.join(SOURCE_FLAGS)}, not {' and '.join(given)}")
     if args.astra_endpoint:
         token = os.environ.get("ASTRA_DB_APPLICATION_TOKEN")
         if not token:
             raise UsageError("--astra-endpoint needs the token in the environment variable ASTRA_DB_APPLICATION_TOKEN")
         settings = ConnectionSettings("--astra-endpoint", conn_type="astra_db", host=args.astra_endpoint,
                                       password=token)
-    else:
+    elif args.source_conn_uri:
+        settings = connection_settings_from_uri(args.source_conn_uri, conn_id="--source-conn-uri")
+    elif args.astra_conn_id:
+        print("vectorbackup: --astra-conn-id is deprecated: use --source-conn-id", file=sys.stderr)
         settings = connection_settings(args.astra_conn_id)
-    return AstraSource.from_connection(settings, keyspace=args.keyspace)
+    else:
+        settings = connection_settings(args.source_conn_id or "astra_default")
+    return open_source(settings, **({"keyspace": args.keyspace} if args.keyspace else {}))
 
 
 def _signer(args: argparse.Namespace) -> Any:
@@ -352,7 +375,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     with _ProgressDisplay(enabled=not args.quiet and sys.stderr.isatty()) as display:
-        outcome = dump_snapshot(_astra(args), store, args.snapshot_id or new_snapshot_id(label="cli"), options,
+        outcome = dump_snapshot(_source(args), store, args.snapshot_id or new_snapshot_id(label="cli"), options,
                                 on_progress=display.update)
     summary = summary_of(outcome, spec.kind, spec.folder)
     text = f"snapshot {summary['snapshot_id']}: {summary['status']} at {summary['path']}\n" + "\n".join(
@@ -381,7 +404,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if_exists=args.if_exists, allow_incomplete=args.allow_incomplete, validation_queries=args.validation_queries,
         scan_mode=args.scan_mode, staging_dir=args.staging_dir, identities=_identities(args), verifier=_verifier(args))
     try:
-        report = restore_snapshot(store, args.snapshot_id, _astra(args), options)
+        report = restore_snapshot(store, args.snapshot_id, _source(args), options)
     except RestoreNotValidated as exc:
         _emit(args, exc.report, _restore_text(exc.report))
         raise
@@ -390,7 +413,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def _restore_text(report: dict[str, Any]) -> str:
-    lines = [f"restore of {report['snapshot_id']} into keyspace {report['keyspace']}: "
+    lines = [f"restore of {report['snapshot_id']} into {report['source']} namespace {report['namespace']}: "
              f"{'validated' if report['ok'] else 'FAILED validation'}"]
     for name, r in report["collections"].items():
         lines.append(f"  {name} → {r['target']}: {r['documents_restored']}/{r['documents_expected']} documents, "

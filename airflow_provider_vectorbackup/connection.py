@@ -28,7 +28,12 @@ class ConnectionSettings:
 
     @classmethod
     def from_connection(cls, connection: Any) -> ConnectionSettings:
-        """From an Airflow ``Connection`` (or anything with its attributes and ``extra_dejson``)."""
-        return cls(conn_id=connection.conn_id, conn_type=connection.conn_type, host=connection.host,
-                   port=connection.port, login=connection.login, password=connection.password,
-                   schema=connection.schema, extra=dict(connection.extra_dejson or {}))
+        """From an Airflow ``Connection`` (or anything with its attributes and ``extra_dejson``).
+
+        An empty field is ``None``: a connection URI without a host or path (``qdrant://?path=...``)
+        gives empty strings, which a source would otherwise have to tell from a real value.
+        """
+        return cls(conn_id=connection.conn_id, conn_type=connection.conn_type, host=connection.host or None,
+                   port=connection.port or None, login=connection.login or None,
+                   password=connection.password or None, schema=connection.schema or None,
+                   extra=dict(connection.extra_dejson or {}))

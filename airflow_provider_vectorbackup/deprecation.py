@@ -1,7 +1,7 @@
-"""Old import paths kept working: a name that moved is still found where it was, with a DeprecationWarning.
+"""Old names kept working with a DeprecationWarning: import paths that moved, and arguments that were renamed.
 
-The new module is imported only when the old name is used, so an old module that stays free of
-Airflow does not pull Airflow in.
+For a moved name, the new module is imported only when the old name is used, so an old module
+that stays free of Airflow does not pull Airflow in.
 """
 
 from __future__ import annotations
@@ -33,3 +33,9 @@ def moved_module(old_module: str, new_module: str) -> None:
     """Warn that the module ``old_module`` (a shim being imported) moved to ``new_module``."""
     warnings.warn(f"{old_module} moved to {new_module}; import from there, the old path will go away in a future "
                   f"release", DeprecationWarning, stacklevel=3)
+
+
+def renamed_argument(owner: str, old: str, new: str, *, stacklevel: int = 3) -> None:
+    """Warn that ``owner``'s argument ``old`` is now called ``new`` (it still works under its old name)."""
+    warnings.warn(f"{owner}: the argument {old} is deprecated, use {new}; the old name will go away in a future "
+                  f"release", DeprecationWarning, stacklevel=stacklevel)

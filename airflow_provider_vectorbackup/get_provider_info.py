@@ -84,12 +84,54 @@ BOX_CONNECTION = {
     },
 }
 
+CHROMA_CONNECTION = {
+    "hook-class-name": "airflow_provider_vectorbackup.hooks.chroma.ChromaHook",
+    "hook-name": "Chroma",
+    "connection-type": "chroma",
+    "conn-fields": {
+        "path": _field("Local path", "Instead of a server: the directory of a local Chroma (PersistentClient) on "
+                       "the worker; host and port are then left empty."),
+        "ssl": _field("SSL", "Server only: connect with https.", {"type": ["boolean", "null"], "default": False}),
+        "tenant": _field("Tenant", "Chroma tenant; Chroma's default is default_tenant."),
+        "database": _field("Database", "Chroma database holding the collections; Chroma's default is "
+                           "default_database."),
+    },
+    "ui-field-behaviour": {
+        "hidden-fields": ["schema", "login", "extra"],
+        "relabeling": {"host": "Server host", "password": "Auth token"},
+        "placeholders": {"host": "chroma.internal (empty with a local path)", "port": "8000",
+                         "password": "leave empty for a server without auth",
+                         "path": "/data/chroma", "tenant": "default_tenant", "database": "default_database"},
+    },
+}
 
-# The operators, sensor and trigger span both services (and the local-folder store), so they belong
-# to the backup itself; the hooks belong to the service they talk to.
+MILVUS_CONNECTION = {
+    "hook-class-name": "airflow_provider_vectorbackup.hooks.milvus.MilvusHook",
+    "hook-name": "Milvus",
+    "connection-type": "milvus",
+    "conn-fields": {
+        "path": _field("Milvus Lite path", "Instead of a server: the Milvus Lite database on the worker (e.g. "
+                       "/data/milvus.db, which Milvus Lite makes a directory); the URI is then left empty."),
+    },
+    "ui-field-behaviour": {
+        "hidden-fields": ["port", "extra"],
+        "relabeling": {"host": "URI", "login": "User (with a password)", "password": "Token or password",
+                       "schema": "Database"},
+        "placeholders": {"host": "http://milvus.internal:19530 (empty with a Milvus Lite file)",
+                         "login": "leave empty with a token", "password": "a token (<user>:<password> or an API "
+                         "key), or the user's password", "schema": "default", "path": "/data/milvus.db"},
+    },
+}
+
+
+# The operators, sensor and trigger span every source and store, so they belong to the backup itself,
+# and so does VectorSourceHook, which opens any source; the typed hooks belong to the service they talk to.
+# Qdrant and PostgreSQL connections use the official providers' types, qdrant and postgres: not registered here.
 BACKUP = "Vector Backup"
 ASTRA = "Astra DB"
 BOX = "Box"
+CHROMA = "Chroma"
+MILVUS = "Milvus"
 PACKAGE = "airflow_provider_vectorbackup"
 
 
@@ -98,17 +140,23 @@ def get_provider_info() -> dict[str, Any]:
         # Must equal the distribution name, or the ProvidersManager refuses every provider.
         "package-name": "airflow-provider-vectorbackup",
         "name": "Vector Backup",
-        "description": "Full-fidelity, verifiable backups of vector collections (Astra DB) to Box.",
+        "description": "Full-fidelity, verifiable backups of vector collections (Astra DB, Qdrant, pgvector, Chroma, "
+                       "Milvus) to Box or a folder.",
         "versions": [__version__],
         "integrations": [
             {"integration-name": BACKUP, "tags": ["software"]},
             {"integration-name": ASTRA, "tags": ["service"],
              "external-doc-url": "https://docs.datastax.com/en/astra-db-serverless/api-reference/dataapiclient.html"},
             {"integration-name": BOX, "tags": ["service"], "external-doc-url": "https://developer.box.com/reference/"},
+            {"integration-name": CHROMA, "tags": ["software"], "external-doc-url": "https://docs.trychroma.com/"},
+            {"integration-name": MILVUS, "tags": ["software"], "external-doc-url": "https://milvus.io/docs"},
         ],
         "hooks": [
+            {"integration-name": BACKUP, "python-modules": [f"{PACKAGE}.hooks.source"]},
             {"integration-name": ASTRA, "python-modules": [f"{PACKAGE}.hooks.astra"]},
             {"integration-name": BOX, "python-modules": [f"{PACKAGE}.hooks.box"]},
+            {"integration-name": CHROMA, "python-modules": [f"{PACKAGE}.hooks.chroma"]},
+            {"integration-name": MILVUS, "python-modules": [f"{PACKAGE}.hooks.milvus"]},
         ],
         "operators": [{"integration-name": BACKUP, "python-modules": [
             f"{PACKAGE}.operators.dump", f"{PACKAGE}.operators.scale_out", f"{PACKAGE}.operators.restore",
@@ -117,5 +165,5 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [{"integration-name": BACKUP, "python-modules": [f"{PACKAGE}.triggers.manifest"]}],
         "notifications": [f"{PACKAGE}.notifications.vector_loss.VectorLossNotifier"],
         "extra-links": [f"{PACKAGE}.operators.links.BoxFolderLink"],
-        "connection-types": [ASTRA_CONNECTION, BOX_CONNECTION],
+        "connection-types": [ASTRA_CONNECTION, BOX_CONNECTION, CHROMA_CONNECTION, MILVUS_CONNECTION],
     }

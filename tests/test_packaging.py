@@ -15,12 +15,20 @@ from pathlib import Path
 import pytest
 
 import airflow_provider_vectorbackup
-from airflow_provider_vectorbackup.get_provider_info import ASTRA_CONNECTION, BOX_CONNECTION, get_provider_info
+from airflow_provider_vectorbackup.get_provider_info import (
+    ASTRA_CONNECTION, BOX_CONNECTION, CHROMA_CONNECTION, MILVUS_CONNECTION, get_provider_info,
+)
 from airflow_provider_vectorbackup.sources.registry import ENGINES
 
 PACKAGE = Path(airflow_provider_vectorbackup.__file__).parent
 ROOT = PACKAGE.parent
 EXAMPLE_DAGS = ROOT / "example_dags"
+
+OUR_HOOKS = {"astra_db": "airflow_provider_vectorbackup.hooks.astra.AstraDBHook",
+             "box": "airflow_provider_vectorbackup.hooks.box.BoxHook",
+             "chroma": "airflow_provider_vectorbackup.hooks.chroma.ChromaHook",
+             "milvus": "airflow_provider_vectorbackup.hooks.milvus.MilvusHook"}
+"""The connection types this package registers; qdrant and postgres are the official providers' own."""
 
 
 def test_provider_info_is_registered_through_the_entry_point() -> None:
@@ -33,7 +41,7 @@ def test_provider_info_is_registered_through_the_entry_point() -> None:
 
 
 @pytest.mark.slow
-def test_airflow_providers_list_shows_the_package_and_both_connection_types(tmp_path: Path) -> None:
+def test_airflow_providers_list_shows_the_package_and_its_connection_types(tmp_path: Path) -> None:
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     out = subprocess.run([sys.executable, "-m", "airflow", "providers", "list", "--output", "json"],
                          env=env, capture_output=True, text=True, timeout=300, check=True).stdout
@@ -44,8 +52,7 @@ def test_airflow_providers_list_shows_the_package_and_both_connection_types(tmp_
                          env=env, capture_output=True, text=True, timeout=300, check=True).stdout
     hooks = json.loads(next(line for line in out.splitlines() if line.startswith("[{")))
     ours = {h["connection_type"]: h["class"] for h in hooks if h["package_name"] == "airflow-provider-vectorbackup"}
-    assert ours == {"astra_db": "airflow_provider_vectorbackup.hooks.astra.AstraDBHook",
-                    "box": "airflow_provider_vectorbackup.hooks.box.BoxHook"}
+    assert ours == OUR_HOOKS
 
 
 
@@ -78,7 +85,7 @@ with warnings.catch_warnings(record=True) as caught:
     from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
     forms = {m.connection_type: m for m in HookMetaService.hook_meta_data()}
     from airflow.providers_manager import ProvidersManager
-    hooks = {t: ProvidersManager().hooks[t].hook_class_name for t in ("astra_db", "box")}
+    hooks = {t: ProvidersManager().hooks[t].hook_class_name for t in ("astra_db", "box", "chroma", "milvus")}
 print(json.dumps({
     "hooks": hooks,
     "extra": {t: forms[t].extra_fields for t in hooks},
@@ -89,16 +96,15 @@ print(json.dumps({
 
 
 @pytest.mark.slow
-def test_the_ui_shows_both_connection_forms_without_deprecation_warnings(tmp_path: Path) -> None:
+def test_the_ui_shows_every_connection_form_without_deprecation_warnings(tmp_path: Path) -> None:
     """Airflow 3.2+ renders ``conn-fields``; 3.1 calls the hook methods that ``compat.connection_form`` adds."""
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     out = subprocess.run([sys.executable, "-c", UI_CONNECTION_FORMS], env=env, capture_output=True, text=True,
                          timeout=300, check=True).stdout
     ui = json.loads(next(line for line in out.splitlines() if line.startswith('{"hooks"')))
-    assert ui["hooks"] == {"astra_db": "airflow_provider_vectorbackup.hooks.astra.AstraDBHook",
-                           "box": "airflow_provider_vectorbackup.hooks.box.BoxHook"}
+    assert ui["hooks"] == OUR_HOOKS
     assert [m for m in ui["deprecations"] if "airflow_provider_vectorbackup" in m] == []
-    for declared in (ASTRA_CONNECTION, BOX_CONNECTION):
+    for declared in (ASTRA_CONNECTION, BOX_CONNECTION, CHROMA_CONNECTION, MILVUS_CONNECTION):
         extra = ui["extra"][declared["connection-type"]]
         assert extra is not None, f"no extra fields on the {declared['connection-type']} form"
         assert {name: (f["schema"]["title"], f["description"]) for name, f in extra.items()} == \
@@ -112,6 +118,14 @@ def test_the_ui_shows_both_connection_forms_without_deprecation_warnings(tmp_pat
     assert astra["port"]["hidden"] and astra["url_schema"]["hidden"]
     assert ui["standard"]["box"]["host"]["hidden"]
     assert ui["standard"]["box"]["login"]["title"] == "Client ID (CCG)"
+    assert ui["extra"]["chroma"]["ssl"]["schema"]["type"] == ["boolean", "null"]  # a switch, not a text box
+    assert ui["extra"]["chroma"]["ssl"]["value"] is False
+    chroma, milvus = ui["standard"]["chroma"], ui["standard"]["milvus"]
+    assert chroma["password"]["title"] == "Auth token" and chroma["login"]["hidden"]
+    assert chroma["host"]["title"] == "Server host" and chroma["url_schema"]["hidden"]
+    assert (milvus["host"]["title"], milvus["password"]["title"], milvus["url_schema"]["title"]) == (
+        "URI", "Token or password", "Database")
+    assert milvus["port"]["hidden"] and not milvus["login"]["hidden"]
 
 
 
@@ -119,8 +133,12 @@ def test_hooks_define_the_deprecated_form_methods_only_where_airflow_needs_them(
     from airflow_provider_vectorbackup.hooks.compat import AIRFLOW_V_3_2_PLUS
     from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
     from airflow_provider_vectorbackup.hooks.box import BoxHook
+    from airflow_provider_vectorbackup.hooks.chroma import ChromaHook
+    from airflow_provider_vectorbackup.hooks.milvus import MilvusHook
+    from airflow_provider_vectorbackup.hooks.source import VectorSourceHook
 
-    for hook in (AstraDBHook, BoxHook):
+    assert "get_connection_form_widgets" not in vars(VectorSourceHook), "no connection type of its own, no form"
+    for hook in (AstraDBHook, BoxHook, ChromaHook, MilvusHook):
         assert ("get_connection_form_widgets" in vars(hook)) is not AIRFLOW_V_3_2_PLUS
         assert ("get_ui_field_behaviour" in vars(hook)) is not AIRFLOW_V_3_2_PLUS
 
@@ -195,7 +213,8 @@ def test_provider_info_lists_every_hook_operator_sensor_trigger_notifier_and_lin
                 found["triggers"].add(name)
             elif issubclass(cls, BaseHook):
                 found["hooks"].add(name)
-                classes["connection-types"].add(path)
+                if "conn_type" in vars(cls):  # VectorSourceHook opens every type and registers none
+                    classes["connection-types"].add(path)
             elif issubclass(cls, BaseNotifier):
                 classes["notifications"].add(path)
             elif issubclass(cls, BaseOperatorLink):
@@ -210,6 +229,29 @@ def test_provider_info_lists_every_hook_operator_sensor_trigger_notifier_and_lin
     assert set(info["extra-links"]) == classes["extra-links"]
     assert {c["hook-class-name"] for c in info["connection-types"]} == classes["connection-types"]
 
+
+
+ENGINE_CLIENTS = ("qdrant_client", "psycopg", "pgvector", "chromadb", "pymilvus", "milvus_lite")
+"""The engines' client libraries: each comes with its source's extra, never with the base install."""
+ENGINE_SOURCE_PACKAGES = tuple(engine.module.rpartition(".")[0] for engine in ENGINES if engine.extra is not None)
+"""The packages that import those clients, each loaded only when a connection of its engine is opened."""
+
+
+def test_the_base_package_and_the_cli_import_no_engine_client() -> None:
+    """Every module but the engines' own sources, and the CLI's help, load without any engine's client library,
+    in a fresh interpreter (this one has them loaded by other tests)."""
+    modules = [m for m in _package_modules() if not m.startswith(ENGINE_SOURCE_PACKAGES)]
+    assert "airflow_provider_vectorbackup.hooks.source" in modules and "airflow_provider_vectorbackup.cli" in modules
+    code = ("import contextlib, importlib, io, sys\n"
+            f"for name in {modules!r}:\n"
+            "    importlib.import_module(name)\n"
+            "from airflow_provider_vectorbackup.cli import main\n"
+            "for command in ([], ['dump'], ['restore']):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+            "        main([*command, '--help'])\n"
+            f"print(sorted(m for m in sys.modules if m.partition('.')[0] in {ENGINE_CLIENTS!r}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
 
 
 def _constraints(leg: str) -> Path:
@@ -261,8 +303,7 @@ def test_the_built_wheel_installs_and_works_with_no_extra(tmp_path: Path) -> Non
     listing = run(bin_dir / "airflow", "providers", "list", "--output", "json", **airflow_home)
     providers = {p["package_name"]: p for p in json.loads(next(l for l in listing.splitlines() if l.startswith("[{")))}
     assert providers["airflow-provider-vectorbackup"]["version"] == airflow_provider_vectorbackup.__version__
-    engine_sources = tuple(engine.module.rpartition(".")[0] for engine in ENGINES if engine.extra)
-    modules = [name for name in _package_modules() if not name.startswith(engine_sources)]
+    modules = [name for name in _package_modules() if not name.startswith(ENGINE_SOURCE_PACKAGES)]
     imported = run(bin_dir / "python", "-c",
                    "import importlib, sys\n"
                    f"for name in {modules!r}:\n    importlib.import_module(name)\n"

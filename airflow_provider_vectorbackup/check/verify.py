@@ -39,6 +39,7 @@ from airflow_provider_vectorbackup.snapshot.reader import (
 )
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, Verifiers, check_signature, read_signature
 from airflow_provider_vectorbackup.snapshot.tally import Tally
+from airflow_provider_vectorbackup.snapshot.vector_fields import SPARSE, declared_fields
 from airflow_provider_vectorbackup.snapshot.vectors import INVALID
 
 LEVELS = ("files", "records")
@@ -418,6 +419,7 @@ def _check_records(path: Path, collection: CollectionEntry, definition: dict[str
     if wrong:
         report.add(name, "vector_dimension_mismatch", f"the collection declares dimension {declared} but "
                    + ", ".join(f"{n} vector(s) have dimension {dim}" for dim, n in sorted(wrong.items())))
+    _check_vector_fields(name, collection, definition, tally, report)
     if collection.digest_algorithm != DIGEST_ALGORITHM:
         report.add(name, "unknown_digest", f"content digest algorithm {collection.digest_algorithm!r} is not "
                    f"{DIGEST_ALGORITHM!r}; upgrade this package to check it")
@@ -425,6 +427,30 @@ def _check_records(path: Path, collection: CollectionEntry, definition: dict[str
         report.add(name, "digest_mismatch", "the documents' content digest differs from the manifest's: the "
                    "stored documents are not the ones that were backed up", collection.content_digest,
                    tally.digest.hexdigest())
+
+
+def _check_vector_fields(name: str, collection: CollectionEntry, definition: dict[str, Any] | None, tally: Tally,
+                         report: VerifyReport) -> None:
+    """Each ``$vectors`` field as stored against the manifest's counts and the definition's ``vectors`` block."""
+    recorded = collection.vectors.fields
+    for field, seen in sorted(tally.vectors.fields.items()):
+        invalid = seen.encodings.get(INVALID, 0)
+        if invalid:
+            report.add(name, "invalid_vector", f"{invalid} value(s) of vector field {field!r} are not a valid "
+                       f"$vectors value (docs/format.md, \"Vector fields\")", 0, invalid)
+        expected = recorded[field].documents_with_vector if field in recorded else 0
+        if seen.documents_with_vector != expected:
+            report.add(name, "vector_count_mismatch", f"{seen.documents_with_vector} document(s) carry vector field "
+                       f"{field!r}, the manifest says {expected}", expected, seen.documents_with_vector)
+    for field in declared_fields(definition):
+        seen = tally.vectors.fields.get(field.name)
+        if seen is None or field.dimension is None or field.kind == SPARSE:
+            continue
+        wrong = {dim: n for dim, n in seen.dimensions.items() if dim != str(field.dimension)}
+        if wrong:
+            report.add(name, "vector_dimension_mismatch", f"vector field {field.name!r} declares dimension "
+                       f"{field.dimension} but " + ", ".join(f"{n} value(s) have dimension {dim}"
+                                                              for dim, n in sorted(wrong.items())))
 
 
 def _check_segment(scan: SegmentScan, collection: CollectionEntry, codec: Codec, tally: Tally,

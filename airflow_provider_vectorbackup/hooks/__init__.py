@@ -1,1 +1,1 @@
-"""Hooks: the provider's public Python API over astrapy and boxsdk."""
+"""Hooks: the provider's public Python API over the sources (any connection type, VectorSourceHook) and Box."""

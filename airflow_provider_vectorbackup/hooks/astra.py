@@ -2,25 +2,25 @@
 
 The client, with everything it does (lossless scans, idempotent inserts, retries, throttling),
 is :class:`~airflow_provider_vectorbackup.sources.astra.client.AstraSource`, free of Airflow; the
-CLI builds the same one. As with ``QdrantHook``, callers use the client the hook returns.
+CLI builds the same one. As with ``QdrantHook``, callers use the client the hook returns. The
+operators take any source's connection through :class:`VectorSourceHook`; this hook is its Astra
+form, with the ``astra_db`` connection form and ``astra_conn_id`` as its argument's name.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
-from airflow.providers.common.compat.sdk import BaseHook
-
-from airflow_provider_vectorbackup.hooks.compat import connection_form
+from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.get_provider_info import ASTRA_CONNECTION
-from airflow_provider_vectorbackup.hooks.connections import connection_settings
+from airflow_provider_vectorbackup.hooks.compat import connection_form
+from airflow_provider_vectorbackup.hooks.source import VectorSourceHook
 from airflow_provider_vectorbackup.sources.astra.client import AstraSource
 from airflow_provider_vectorbackup.sources.astra.retry import RetryPolicy
 
 
 @connection_form(ASTRA_CONNECTION)
-class AstraDBHook(BaseHook):
+class AstraDBHook(VectorSourceHook):
     """Reads one Data API database's connection (Astra, HCD or DSE); :meth:`get_conn` is its client.
 
     :param astra_conn_id: Airflow connection of type ``astra_db``; see docs/connections.md.
@@ -36,25 +36,22 @@ class AstraDBHook(BaseHook):
 
     def __init__(self, astra_conn_id: str = default_conn_name, *, keyspace: str | None = None,
                  retry_policy: RetryPolicy | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.astra_conn_id = astra_conn_id
-        self.keyspace = keyspace
-        self.retry_policy = retry_policy
+        super().__init__(astra_conn_id, keyspace=keyspace, retry_policy=retry_policy, **kwargs)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(astra_conn_id={self.astra_conn_id!r})"
+    @property
+    def astra_conn_id(self) -> str:
+        """The connection's id, under this hook's argument name."""
+        return self.source_conn_id
 
-    @cached_property
-    def conn(self) -> AstraSource:
-        """The client, built on first use from the connection (looked up once), then kept."""
-        return AstraSource.from_connection(connection_settings(self.astra_conn_id), keyspace=self.keyspace,
-                                           retry_policy=self.retry_policy)
+    def _open(self, settings: ConnectionSettings) -> AstraSource:
+        # Whatever the connection's type says, as before the registry: this hook is Astra's by name.
+        return AstraSource.from_connection(settings, **self.source_options)
 
     def get_conn(self) -> AstraSource:
         return self.conn
 
     def test_connection(self) -> tuple[bool, str]:
-        """List the keyspace's collections: the cheapest call that proves endpoint, token and keyspace."""
+        """List the keyspace's collections, reported by the client, which blanks the token in any message."""
         try:
             source = self.get_conn()
         except Exception as exc:  # the connection lookup failed; reported to the UI and CLI, never raised

@@ -59,7 +59,7 @@ def _form_widgets(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """wtforms fields for ``conn-fields`` JSON schemas: only the four field classes Airflow 3.1 accepts."""
     from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
     from flask_babel import lazy_gettext
-    from wtforms import IntegerField, PasswordField, StringField
+    from wtforms import BooleanField, IntegerField, PasswordField, StringField
     from wtforms.validators import Optional, any_of
 
     widgets = {}
@@ -78,6 +78,8 @@ def _form_widgets(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
             widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget(), **kwargs)
         elif "integer" in types:
             widgets[name] = IntegerField(label, widget=BS3TextFieldWidget(), **kwargs)
+        elif "boolean" in types:
+            widgets[name] = BooleanField(label, **kwargs)
         else:  # strings, and numbers, which the hooks parse from text (3.1 has no float field)
             widgets[name] = StringField(label, widget=BS3TextFieldWidget(), **kwargs)
     return widgets

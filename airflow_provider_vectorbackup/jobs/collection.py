@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class UnknownCollectionsError(ValueError):
-    """Collections were asked for that the keyspace does not have; nothing was written."""
+    """Collections were asked for that the source's namespace does not have; nothing was written."""
 
 
 class DumpStopped(RuntimeError):
@@ -67,15 +67,15 @@ def manifest_source(source: VectorSource) -> dict[str, Any]:
 
 
 def select_collections(source: VectorSource, collections: list[str] | None) -> tuple[list[str], dict[str, Any]]:
-    """The names to dump (``None``: every collection of the keyspace, sorted) and every collection's definition.
+    """The names to dump (``None``: every collection of the namespace, sorted) and every collection's definition.
 
-    :raises UnknownCollectionsError: a name the keyspace does not have; the message lists what it has.
+    :raises UnknownCollectionsError: a name the namespace does not have; the message lists what it has.
     """
     definitions = {info.name: info.definition for info in source.list_collections()}
     names = list(collections) if collections else sorted(definitions)
     missing = [name for name in names if name not in definitions]
     if missing:
-        raise UnknownCollectionsError(f"collections not found in keyspace {source.namespace!r}: {missing}; "
+        raise UnknownCollectionsError(f"collections not found in {source.kind} namespace {source.namespace!r}: {missing}; "
                                       f"it has: {sorted(definitions)}")
     return names, definitions
 

@@ -38,7 +38,7 @@ class DumpOptions:
 
     The speed settings' defaults were chosen by measurement (docs/benchmarks.md).
 
-    :param collections: names to dump; ``None`` (or empty) dumps every collection of the keyspace.
+    :param collections: names to dump; ``None`` (or empty) dumps every collection of the source's namespace.
     :param segment_max_bytes: uncompressed size at which a segment rolls over.
     :param staging_dir: local folder for segments before they are stored (default: the system temp dir).
     :param vector_policy: how strict the vector-loss guard is.
@@ -73,7 +73,7 @@ class DumpOptions:
         if self.collections is not None:
             if isinstance(self.collections, str) or not all(isinstance(n, str) and n for n in self.collections):
                 raise ValueError(f"collections must be a list of collection names, not {self.collections!r}; "
-                                 f"e.g. ['articles'], or None for every collection of the keyspace")
+                                 f"e.g. ['articles'], or None for every collection of the namespace")
             if len(set(self.collections)) != len(self.collections):
                 raise ValueError(f"collections are listed more than once: {list(self.collections)}")
         if not isinstance(self.vector_policy, VectorLossPolicy):
@@ -127,8 +127,8 @@ def dump_snapshot(
             # collection, seals the snapshot INCOMPLETE with the reason instead of leaving .inprogress.
             with writer:
                 names, definitions = select_collections(source, options.collections)
-                log.info("Dumping %d collection(s) of keyspace %r into %s, snapshot %s: %s", len(names),
-                         source.namespace, store.describe(), snapshot_id, ", ".join(names))
+                log.info("Dumping %d collection(s) of %s namespace %r into %s, snapshot %s: %s", len(names),
+                         source.kind, source.namespace, store.describe(), snapshot_id, ", ".join(names))
                 log.debug("Dump settings: %s", options.describe())
                 stop = threading.Event()
 

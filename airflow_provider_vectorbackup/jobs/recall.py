@@ -1,10 +1,12 @@
-"""Exact nearest neighbours, to check a restored collection's vector search.
+"""Exact nearest neighbours, to check a restored collection's vector search, one vector field at a time.
 
 A restore that brings back every document can still serve different search results (a wrong
 metric or dimension in the recreated collection, vectors altered in transit). Comparing the
 store's top-k with a brute-force top-k over the same documents (the restore feeds it its
 read-back of the target, whose digest must equal the snapshot's) gives recall@k, measured
 rather than assumed. Pure Python, one pass: a handful of sample queries against every document.
+Each vector field is compared by its own metric: the Data API's ``$vector``, and every field of
+a ``$vectors`` map (dense, sparse, multivector, bit) that its definition gives a metric.
 """
 
 from __future__ import annotations
@@ -12,13 +14,23 @@ from __future__ import annotations
 import heapq
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_vectorbackup.snapshot import vector_fields
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
 from airflow_provider_vectorbackup.snapshot.vectors import ARRAY, BINARY, VECTOR_FIELD, binary_to_floats, inspect_vector
 
 METRICS = ("cosine", "dot_product", "euclidean")
+"""The Data API's metrics."""
+_MEASURABLE = {
+    vector_fields.DENSE: {"cosine", "dot_product", "euclidean", "manhattan"},
+    vector_fields.SPARSE: {"cosine", "dot_product", "euclidean", "manhattan"},
+    vector_fields.MULTI: {"max_sim_cosine", "max_sim_dot_product", "max_sim_euclidean"},
+    vector_fields.BIT: {"hamming", "jaccard"},
+}
+"""Which metric each kind of vector field is compared by, here as in the engines."""
 
 
 def vector_of(document: dict[str, Any]) -> list[float] | None:
@@ -33,7 +45,7 @@ def vector_of(document: dict[str, Any]) -> list[float] | None:
 
 
 def similarity(metric: str, a: list[float], b: list[float]) -> float:
-    """Higher is closer, for every metric (Euclidean distance is negated)."""
+    """Higher is closer, for every metric (distances are negated)."""
     if metric == "dot_product":
         return _dot(a, b)
     if metric == "cosine":
@@ -41,7 +53,106 @@ def similarity(metric: str, a: list[float], b: list[float]) -> float:
         return _dot(a, b) / norms if norms else 0.0
     if metric == "euclidean":
         return -math.dist(a, b)
+    if metric == "manhattan":
+        return -sum(abs(x - y) for x, y in zip(a, b))
     raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+
+
+@dataclass(frozen=True)
+class VectorComparison:
+    """How one vector field is read from stored documents and compared; a higher score is closer.
+
+    ``field`` is ``None`` for the Data API's ``$vector``, else the name in ``$vectors``.
+    :meth:`prepare` decodes a stored value once (with its norm), so each document costs one
+    decode whatever the number of queries.
+    """
+
+    field: str | None
+    kind: str
+    metric: str
+
+    def query(self, document: dict[str, Any]) -> Any | None:
+        """The field's stored value in ``document`` (what a source's ``vector_search`` takes), or ``None``."""
+        if self.field is None:
+            return vector_of(document)
+        value = (document.get(vector_fields.VECTORS_FIELD) or {}).get(self.field)
+        return value if value is not None and vector_fields.inspect(value).kind == self.kind else None
+
+    def read(self, document: dict[str, Any]) -> Any | None:
+        value = self.query(document)
+        return None if value is None else self.prepare(value)
+
+    def prepare(self, value: Any) -> Any:
+        if self.field is None:
+            return _with_norm(list(map(float, value)))
+        if self.kind == vector_fields.DENSE:
+            return _with_norm(vector_fields.values_of(value))
+        if self.kind == vector_fields.MULTI:
+            return [_with_norm(row) for row in vector_fields.rows_of(value)]
+        if self.kind == vector_fields.SPARSE:
+            pairs = vector_fields.sparse_of(value)
+            return pairs, math.sqrt(sum(v * v for v in pairs.values()))
+        bits = vector_fields.bits_of(value)
+        return bits, bits.bit_count()
+
+    def score(self, query: Any, stored: Any) -> float:
+        metric = self.metric
+        if self.kind == vector_fields.MULTI:
+            single = metric.removeprefix("max_sim_")
+            return sum(max(_dense_score(single, row, other) for other in stored) for row in query)
+        if self.kind == vector_fields.SPARSE:
+            return _sparse_score(metric, query, stored)
+        if self.kind == vector_fields.BIT:
+            if metric == "hamming":
+                return -(query[0] ^ stored[0]).bit_count()
+            union = (query[0] | stored[0]).bit_count()
+            return (query[0] & stored[0]).bit_count() / union if union else 1.0
+        return _dense_score(metric, query, stored)
+
+
+def comparisons(definition: Mapping[str, Any] | None) -> tuple[list[VectorComparison], dict[str, str]]:
+    """The vector fields of a collection that recall can be measured on, and why each other field cannot."""
+    definition = definition or {}
+    if isinstance(definition.get("vector"), Mapping) and definition["vector"].get("dimension"):
+        return [VectorComparison(None, vector_fields.DENSE, definition["vector"].get("metric") or "cosine")], {}
+    found, skipped = [], {}
+    for field in vector_fields.declared_fields(definition):
+        measurable = _MEASURABLE.get(field.kind, set())
+        if field.metric in measurable:
+            found.append(VectorComparison(field.name, field.kind, field.metric))
+        else:
+            skipped[field.name] = (f"no metric declared for this {field.kind} field" if not field.metric else
+                                   f"metric {field.metric!r} is not comparable for a {field.kind} field")
+    return found, skipped
+
+
+def _with_norm(values: list[float]) -> tuple[list[float], float]:
+    return values, _norm(values)
+
+
+def _dense_score(metric: str, query: tuple[list[float], float], stored: tuple[list[float], float]) -> float:
+    if metric == "dot_product":
+        return _dot(query[0], stored[0])
+    if metric == "cosine":
+        norms = query[1] * stored[1]
+        return _dot(query[0], stored[0]) / norms if norms else 0.0
+    if metric == "euclidean":
+        return -math.dist(query[0], stored[0])
+    return -sum(abs(x - y) for x, y in zip(query[0], stored[0]))
+
+
+def _sparse_score(metric: str, query: tuple[dict[int, float], float], stored: tuple[dict[int, float], float]) -> float:
+    if metric == "manhattan":
+        a, b = query[0], stored[0]
+        return -sum(abs(a.get(index, 0.0) - b.get(index, 0.0)) for index in a.keys() | b.keys())
+    small, large = sorted((query[0], stored[0]), key=len)
+    dot = sum(value * large[index] for index, value in small.items() if index in large)
+    if metric == "dot_product":
+        return dot
+    if metric == "cosine":
+        norms = query[1] * stored[1]
+        return dot / norms if norms else 0.0
+    return -math.sqrt(max(0.0, query[1] ** 2 + stored[1] ** 2 - 2 * dot))
 
 
 def id_key(document_id: Any) -> str:
@@ -50,32 +161,30 @@ def id_key(document_id: Any) -> str:
 
 
 class NearestNeighbours:
-    """Exact, tie-aware top-k for a few queries, fed one document at a time (one pass, flat memory).
+    """Exact, tie-aware top-k for a few queries on one vector field, fed one document at a time (flat memory).
 
     Ties matter: with duplicate embeddings a store may return any of the equally close
     documents, and each of them is a correct answer. Each document's vector is decoded and its
     norm taken once, whatever the number of queries.
+
+    :param queries: stored-form values of the field (for ``$vector``, lists of floats).
     """
 
-    def __init__(self, queries: list[list[float]], metric: str, k: int = 10) -> None:
-        if metric not in METRICS:
-            raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
-        self.metric = metric
+    def __init__(self, queries: list[Any], comparison: VectorComparison, k: int = 10) -> None:
+        self.comparison = comparison
         self.k = k
-        self._queries = [list(map(float, q)) for q in queries]
-        self._query_norms = [_norm(q) for q in self._queries]
+        self._queries = [comparison.prepare(q) for q in queries]
         self._top: list[list[float]] = [[] for _ in queries]  # min-heaps of the k best scores
         self._candidates: list[list[tuple[float, str]]] = [[] for _ in queries]
         self._prune_at = [4 * k for _ in queries]  # doubles past what survives a pruning: linear time even with ties
 
     def add(self, document: dict[str, Any]) -> None:
-        vector = vector_of(document)
+        vector = self.comparison.read(document)
         if vector is None:
             return
         key = id_key(document["_id"])
-        norm = _norm(vector) if self.metric == "cosine" else 0.0
         for index, query in enumerate(self._queries):
-            score = self._score(index, query, vector, norm)
+            score = self.comparison.score(query, vector)
             top = self._top[index]
             if len(top) < self.k:
                 heapq.heappush(top, score)
@@ -88,14 +197,6 @@ class NearestNeighbours:
                     floor = _threshold(top)
                     candidates[:] = [c for c in candidates if c[0] >= floor]
                     self._prune_at[index] = max(4 * self.k, 2 * len(candidates))
-
-    def _score(self, index: int, query: list[float], vector: list[float], norm: float) -> float:
-        if self.metric == "dot_product":
-            return _dot(query, vector)
-        if self.metric == "cosine":
-            norms = self._query_norms[index] * norm
-            return _dot(query, vector) / norms if norms else 0.0
-        return -math.dist(query, vector)
 
     def eligible(self) -> list[set[str]]:
         """For each query, the ``id_key`` of every document at least as close as its k-th nearest."""

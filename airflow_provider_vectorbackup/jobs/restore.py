@@ -22,7 +22,8 @@ from airflow_provider_vectorbackup.snapshot.guard import is_vectorize
 from airflow_provider_vectorbackup.snapshot.manifest import COLLECTION_FAILED, CollectionEntry
 from airflow_provider_vectorbackup.snapshot.reader import Snapshot, open_snapshot
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers
-from airflow_provider_vectorbackup.jobs.recall import NearestNeighbours, id_key, recall_at_k, vector_of
+from airflow_provider_vectorbackup.jobs.recall import NearestNeighbours, VectorComparison, comparisons, id_key, recall_at_k
+from airflow_provider_vectorbackup.jobs.tolerance import shape_of, ulps_apart
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
 from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MODES, VectorSource
 from airflow_provider_vectorbackup.stores.base import Store
@@ -116,7 +117,9 @@ class _Restore:
             plan = self._plan(snapshot)
             results = {name: self._restore(snapshot, snapshot.manifest.collection(name), target)
                        for name, target in plan.items()}
-        summary = {"snapshot_id": stored.snapshot_id, "keyspace": self.source.namespace, "collections": results,
+        # "keyspace" is the Data API's word for the namespace, kept for reports read by existing DAGs.
+        summary = {"snapshot_id": stored.snapshot_id, "source": self.source.kind, "namespace": self.source.namespace,
+                   "keyspace": self.source.namespace, "collections": results,
                    "ok": all(r["ok"] for r in results.values())}
         if not summary["ok"]:
             bad = {name: r for name, r in results.items() if not r["ok"]}
@@ -138,9 +141,23 @@ class _Restore:
         plan = {n: (self.options.name_mapping or {}).get(n) or f"{self.options.target_prefix or ''}{n}" for n in names}
         if len(set(plan.values())) != len(plan):
             raise TargetConflict(f"two collections would be restored under the same name: {plan}")
+        self._check_engine(snapshot)
+        unsupported = [f"{name!r}: {problem}" for name in plan
+                       for problem in self.source.unsupported(snapshot.definition(name))]
+        if unsupported:
+            raise TargetConflict(f"{self.source.kind} cannot recreate what snapshot {snapshot.snapshot_id} holds; "
+                                 f"nothing was written: " + "; ".join(unsupported))
         for name, target in plan.items():
             self._check_target(target, snapshot.definition(name))
         return plan
+
+    def _check_engine(self, snapshot: Snapshot) -> None:
+        snapshot_kind = (snapshot.manifest.source or {}).get("kind", "astra")
+        if snapshot_kind != self.source.kind:
+            raise TargetConflict(
+                f"snapshot {snapshot.snapshot_id} was taken from {snapshot_kind}, and this restore writes to "
+                f"{self.source.kind}; restoring across engines is not supported yet. Nothing was written: restore "
+                f"it through a {snapshot_kind} connection")
 
     def _check_target(self, target: str, definition: dict[str, Any]) -> None:
         existing = self.source.collection_definition(target)
@@ -149,7 +166,7 @@ class _Restore:
         if existing == definition and (self.options.if_exists == "resume" or self.source.count_documents(target).count == 0):
             return
         raise TargetConflict(
-            f"collection {target!r} already exists in keyspace {self.source.namespace!r}"
+            f"collection {target!r} already exists in {self.source.kind} namespace {self.source.namespace!r}"
             + (" with documents" if existing == definition else " with a different definition")
             + ". Nothing was written. Restore under another name (target_prefix or name_mapping), set "
             "if_exists='resume' to continue a restore that crashed, or if_exists='replace' to drop and recreate it")
@@ -165,14 +182,15 @@ class _Restore:
         expected = ContentDigest()
         stripped = 0
         embedded_by_server: set[str] = set()  # $vectorize documents sent without a vector: the server makes one
-        queries: list[list[float]] = []
-        wanted = self.options.validation_queries if entry.vectors.documents_with_vector else 0
-        step = max(1, entry.vectors.documents_with_vector // max(1, wanted))
+        measured, not_measured = comparisons(definition)
+        probes = [_Probe(c, self.options.validation_queries, entry) for c in measured]
+        tolerance = source.restore_tolerance(definition)
+        compared = ContentDigest()  # what must match exactly: the documents, or their shape when floats may move
+        samples = _Samples(entry.document_count) if tolerance else None
 
         def documents() -> Iterator[dict[str, Any]]:
             nonlocal stripped
             vectorize = is_vectorize(definition)
-            with_vector = 0
             for record in snapshot.records(entry.name):
                 if vectorize and VECTOR_FIELD in record and VECTORIZE_FIELD in record:
                     # The Data API refuses both together; keep the stored vector (no re-embedding), drop the text.
@@ -180,13 +198,14 @@ class _Restore:
                     stripped += 1
                 elif vectorize and VECTOR_FIELD not in record and VECTORIZE_FIELD in record:
                     embedded_by_server.add(id_key(record["_id"]))
-                if record.get(VECTOR_FIELD) is not None:
-                    if with_vector % step == 0 and len(queries) < wanted:  # sample queries spread over the snapshot
-                        query = vector_of(record)
-                        if query is not None:
-                            queries.append(query)
-                    with_vector += 1
+                for probe in probes:
+                    probe.offer(record)
                 expected.add(record)
+                if samples is not None:
+                    samples.offer(record)
+                    compared.add(shape_of(record))
+                else:
+                    compared.add(record)
                 yield record
 
         inserted = source.insert_documents(target, documents(), chunk_size=self.options.chunk_size,
@@ -195,34 +214,101 @@ class _Restore:
         # One parallel read-back serves the count, the content digest and the exact neighbours of the queries,
         # while the store answers the same queries: its answers do not depend on the read-back.
         restored = ContentDigest()
-        metric = (definition.get("vector") or {}).get("metric", "cosine")
-        neighbours = NearestNeighbours(queries, metric)
+        neighbours = [NearestNeighbours(p.queries, p.comparison) for p in probes]
         scan = source.scan(target, definition, streams=self.options.read_streams, mode=self.options.scan_mode)
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="restore-search") as searches:
-            answers = searches.submit(lambda: [[id_key(i) for i in source.vector_search(target, q, limit=10)]
-                                               for q in queries])
+            answers = searches.submit(lambda: [
+                [[id_key(i) for i in source.vector_search(target, q, limit=10, field=p.comparison.field)]
+                 for q in p.queries] for p in probes])
             with contextlib.closing(scan.pages()) as pages:
                 for page in pages:
                     for document in page:
-                        neighbours.add(document)  # the server searches its own vectors, embedded ones included
+                        for exact in neighbours:  # the server searches its own vectors, embedded ones included
+                            exact.add(document)
                         if embedded_by_server and id_key(document["_id"]) in embedded_by_server:
                             document = {k: v for k, v in document.items() if k != VECTOR_FIELD}  # not in the snapshot
-                        restored.add(document)
+                        restored.add(shape_of(document) if samples is not None else document)
             found = answers.result()
+        recall = {p.name: round(recall_at_k(exact.eligible(), answer), 4)
+                  for p, exact, answer in zip(probes, neighbours, found) if p.queries}
         result: dict[str, Any] = {
             "target": target, "documents_expected": entry.document_count, "documents_restored": restored.documents,
             "inserted": inserted.inserted, "already_present": inserted.already_present,
             "failures": [f"{f.id!r}: {f.error_code}: {f.message}" for f in inserted.failures[:20]],
-            "digest_expected": expected.hexdigest(), "digest_restored": restored.hexdigest(),
+            "digest_expected": compared.hexdigest(), "digest_restored": restored.hexdigest(),
             "digest_matches_manifest": expected.hexdigest() == entry.content_digest,
             "vectorize_text_dropped": stripped, "vectors_embedded_by_server": len(embedded_by_server),
             "in_band_retries": source.in_band_retries.since(target, retried_before),
             "scan": scan.record.to_dict() if scan.record is not None else None,
         }
-        result["recall_at_10"] = round(recall_at_k(neighbours.eligible(), found), 4) if queries else None
-        result["queries"] = len(queries)
+        result["recall_at_10"] = min(recall.values()) if recall else None
+        result["queries"] = sum(len(p.queries) for p in probes)
+        result["recall_by_field"] = recall
+        result["recall_not_measured"] = not_measured
+        floats_ok = True
+        if samples is not None:
+            worst = samples.check(source, target)
+            result.update(digest_scope=f"shape: floats compared on {len(samples.documents)} sampled document(s) "
+                                       f"within {tolerance} ulp(s)", tolerance_ulps=tolerance, most_ulps_apart=worst)
+            floats_ok = worst is not None and worst <= tolerance
         result["ok"] = (inserted.ok and restored.documents == entry.document_count
-                        and restored.hexdigest() == expected.hexdigest()
-                        and (result["recall_at_10"] is None or result["recall_at_10"] >= self.options.min_recall))
+                        and restored.hexdigest() == compared.hexdigest() and floats_ok
+                        and all(value >= self.options.min_recall for value in recall.values()))
         log.info("Validation of %r: %s", target, result)
         return result
+
+
+class _Probe:
+    """Sample queries for one vector field, spread evenly over the snapshot's documents that have it."""
+
+    def __init__(self, comparison: VectorComparison, wanted: int, entry: CollectionEntry) -> None:
+        self.comparison = comparison
+        self.name = comparison.field if comparison.field is not None else VECTOR_FIELD
+        with_vector = entry.vectors.documents_with_vector
+        if comparison.field is not None:
+            field = entry.vectors.fields.get(comparison.field)
+            with_vector = field.documents_with_vector if field is not None else with_vector
+        self.wanted = wanted if with_vector else 0
+        self.step = max(1, with_vector // max(1, wanted))
+        self.seen = 0
+        self.queries: list[Any] = []
+
+    def offer(self, record: dict[str, Any]) -> None:
+        query = self.comparison.query(record)
+        if query is None:
+            return
+        if self.seen % self.step == 0 and len(self.queries) < self.wanted:
+            self.queries.append(query)
+        self.seen += 1
+
+
+class _Samples:
+    """Up to :data:`SAMPLED_DOCUMENTS` snapshot documents spread over the collection, to compare floats by id."""
+
+    def __init__(self, documents: int) -> None:
+        self.step = max(1, documents // SAMPLED_DOCUMENTS)
+        self.seen = 0
+        self.documents: dict[str, dict[str, Any]] = {}
+
+    def offer(self, record: dict[str, Any]) -> None:
+        if self.seen % self.step == 0 and len(self.documents) < SAMPLED_DOCUMENTS:
+            self.documents[id_key(record["_id"])] = record
+        self.seen += 1
+
+    def check(self, source: VectorSource, target: str) -> int | None:
+        """The most ulps any sampled float moved; ``None`` if a sample is missing or differs beyond its floats."""
+        worst = 0
+        wanted = list(self.documents.values())
+        for start in range(0, len(wanted), 100):
+            chunk = wanted[start:start + 100]
+            back = {id_key(d["_id"]): d for d in source.find_by_ids(target, [d["_id"] for d in chunk])}
+            for document in chunk:
+                apart = ulps_apart(document, back.get(id_key(document["_id"])))
+                if apart is None:
+                    return None
+                worst = max(worst, apart)
+        return worst
+
+
+SAMPLED_DOCUMENTS = 500
+"""Documents whose floats are compared one by one when the engine may move floats (``restore_tolerance``)."""

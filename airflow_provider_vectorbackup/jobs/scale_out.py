@@ -67,7 +67,7 @@ class CollectionMismatch(SnapshotError):
 
 
 class CollectionVanishedError(SnapshotError):
-    """A planned collection is no longer in the keyspace when its task runs."""
+    """A planned collection is no longer in the source when its task runs."""
 
 
 class CollectionFailed(SnapshotError):
@@ -121,7 +121,7 @@ class CollectionOutcome:
 def plan_snapshot(
     source: VectorSource, store: Store, snapshot_id: str, options: DumpOptions = DumpOptions(),
 ) -> SnapshotPlan:
-    """Create ``.<id>.inprogress`` and list the collections to dump into it (``None``: the whole keyspace).
+    """Create ``.<id>.inprogress`` and list the collections to dump into it (``None``: the whole namespace).
 
     The plan records what decides the snapshot's bytes (``options``' collections,
     ``segment_max_bytes``, ``vector_policy`` and ``compression``); ``producer`` and ``staging_dir``
@@ -205,7 +205,7 @@ def dump_collection(
         try:
             definition = source.collection_definition(name)
             if definition is None:
-                raise CollectionVanishedError(f"collection {name!r} is no longer in keyspace {source.namespace!r}; it "
+                raise CollectionVanishedError(f"collection {name!r} is no longer in {source.kind} namespace {source.namespace!r}; it "
                                               f"was there when snapshot {plan.snapshot_id} was planned")
             write_collection(source, writer, name, definition, stored, scan_mode=options.scan_mode,
                              scan_streams=options.scan_streams, on_progress=on_progress)

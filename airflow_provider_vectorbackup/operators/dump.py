@@ -1,4 +1,4 @@
-"""VectorDumpOperator: back up Astra collections into a snapshot in Box."""
+"""VectorDumpOperator: back up a vector database's collections into a snapshot in Box or a folder."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
-from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.hooks.connections import connection_settings, keys_from
+from airflow_provider_vectorbackup.hooks.source import UNUSABLE_SOURCE, source_conn_id_from
 from airflow_provider_vectorbackup.jobs.collection import UnknownCollectionsError
 from airflow_provider_vectorbackup.jobs.dump import dump_snapshot
 from airflow_provider_vectorbackup.jobs.outcome import summary_of
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
-    """Dump collections of an Astra keyspace into a new, verified-by-construction snapshot in Box (or a folder).
+    """Dump collections of a vector database into a new, verified-by-construction snapshot in Box (or a folder).
 
     Documents stream page by page into size-rolled segments; each finished segment is uploaded
     while the next is written and deleted locally, so staging disk holds at most
@@ -40,14 +40,16 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
     in ``.<id>.inprogress``, ``manifest.json`` goes up last, and the folder is renamed to ``<id>``
     only if every collection succeeded (else ``<id>.INCOMPLETE``).
 
-    :param astra_conn_id: ``astra_db`` connection of the source.
+    :param source_conn_id: connection of the source; its type picks the engine (``astra_db``, ``qdrant``,
+        ``postgres``, ``chroma``, ``milvus``; docs/connections.md). Default ``astra_default``.
+    :param astra_conn_id: deprecated old name of ``source_conn_id`` (a ``DeprecationWarning``; not both).
     :param box_conn_id: ``box`` connection of the store.
     :param box_folder: path of the Box folder holding snapshots (created if missing), e.g.
         ``"backups/prod-vectors"``.
     :param box_folder_id: id of an existing folder under which ``box_folder`` is resolved (default root).
     :param local_folder: instead of Box, a local or mounted folder holding snapshots (e.g. a network share).
-    :param keyspace: overrides the connection's keyspace.
-    :param collections: names to back up; ``None`` backs up every collection of the keyspace.
+    :param keyspace: Astra only: overrides the connection's keyspace.
+    :param collections: names to back up; ``None`` backs up every collection of the source.
     :param snapshot_id: templated; default ``<run_after as YYYYMMDDTHHMMSSZ>-<dag_id>``.
     :param segment_max_bytes: uncompressed size at which a segment rolls over.
     :param staging_dir: local folder for segments before upload (default: the system temp dir).
@@ -78,7 +80,8 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
 
     def __init__(
         self, *, box_folder: str | None = None, local_folder: str | None = None,
-        astra_conn_id: str = AstraDBHook.default_conn_name, box_conn_id: str = BoxHook.default_conn_name,
+        source_conn_id: str | None = None, astra_conn_id: str | None = None,
+        box_conn_id: str = BoxHook.default_conn_name,
         box_folder_id: str = "0", keyspace: str | None = None,
         collections: list[str] | None = None, snapshot_id: str | None = None,
         segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, staging_dir: str | None = None,
@@ -93,7 +96,7 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
         super().__init__(**kwargs)
         self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)
         # Kept exactly as given, so templates render and `airflow tasks render` shows what was written.
-        self.astra_conn_id = astra_conn_id
+        self.source_conn_id = source_conn_id_from(type(self).__name__, source_conn_id, astra_conn_id)
         self.keyspace = keyspace
         self.collections = collections
         self.snapshot_id = snapshot_id
@@ -124,10 +127,12 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
             raise AirflowFailException(str(exc)) from None
         spec = self.store_spec()
         try:
-            outcome = dump_snapshot(self.astra_hook.get_conn(), spec.open(connection_settings, create=True),
+            outcome = dump_snapshot(self.source_hook.get_conn(), spec.open(connection_settings, create=True),
                                     snapshot_id, options)
         except (UnknownCollectionsError, SnapshotExistsError) as exc:
             raise AirflowException(str(exc)) from None
+        except UNUSABLE_SOURCE as exc:
+            raise AirflowFailException(str(exc)) from None
         summary = summary_of(outcome, spec.kind, spec.folder)
         if spec.kind == "box":
             BoxFolderLink.persist(context, outcome.snapshot.location)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.hooks.source import VectorSourceHook
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 
@@ -14,7 +14,7 @@ class DumpArguments:
     """Arguments kept exactly as given (templates render, ``airflow tasks render`` shows what was written);
     :meth:`dump_options` maps them onto the job's options when the task runs."""
 
-    astra_conn_id: str
+    source_conn_id: str
     keyspace: str | None
     segment_max_bytes: int
     max_missing_vector_fraction: float
@@ -32,6 +32,10 @@ class DumpArguments:
             compression=self.compression, scan_mode=self.scan_mode, scan_streams=self.scan_streams,
             collections_at_once=self.collections_at_once, uploads_at_once=self.uploads_at_once, **at_run_time)
 
+    def source_options(self) -> dict[str, Any]:
+        """What the source is opened with besides its connection: Astra's keyspace, when one is given."""
+        return {"keyspace": self.keyspace} if self.keyspace else {}
+
     @cached_property
-    def astra_hook(self) -> AstraDBHook:
-        return AstraDBHook(self.astra_conn_id, keyspace=self.keyspace)
+    def source_hook(self) -> VectorSourceHook:
+        return VectorSourceHook(self.source_conn_id, **self.source_options())

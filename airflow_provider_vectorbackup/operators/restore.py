@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
-from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.sources.base import SCAN_MODES
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.hooks.connections import connection_settings, keys_from
+from airflow_provider_vectorbackup.hooks.source import UNUSABLE_SOURCE, VectorSourceHook, source_conn_id_from
 from airflow_provider_vectorbackup.jobs.restore import (
     RestoreNotValidated, RestoreOptions, RestoreRefused, restore_snapshot,
 )
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 class RestoreOperator(StoreArguments, BaseOperator):
-    """Restore collections from a snapshot into Astra, then validate counts, content digests and vector search.
+    """Restore collections from a snapshot into a vector database, then validate counts, content digests and vector search.
 
     Nothing is written until the whole snapshot has been downloaded and verified record by
     record, and every target has been checked. Re-running after a crash is safe: inserts are
@@ -39,7 +39,10 @@ class RestoreOperator(StoreArguments, BaseOperator):
     :param collections: names to restore (default: every complete collection of the snapshot).
     :param target_prefix: restore ``name`` as ``target_prefix + name``.
     :param name_mapping: explicit ``{source_name: target_name}``; wins over the prefix.
-    :param target_keyspace: restore into another keyspace than the connection's.
+    :param source_conn_id: connection of the database restored into; its type picks the engine, as for
+        ``VectorDumpOperator`` (docs/connections.md). Default ``astra_default``.
+    :param astra_conn_id: deprecated old name of ``source_conn_id`` (a ``DeprecationWarning``; not both).
+    :param target_keyspace: Astra only: restore into another keyspace than the connection's.
     :param if_exists: what to do with a target collection that already exists. ``"fail"``
         (default) refuses one that holds documents or has another definition; ``"resume"`` continues
         into one with the snapshot's definition (re-running a restore that crashed: documents already
@@ -67,7 +70,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
         dump_task_id: str | None = None,
         collections: list[str] | None = None, target_prefix: str | None = None,
         name_mapping: dict[str, str] | None = None, target_keyspace: str | None = None, if_exists: str = "fail",
-        allow_incomplete: bool = False, astra_conn_id: str = AstraDBHook.default_conn_name,
+        allow_incomplete: bool = False, source_conn_id: str | None = None, astra_conn_id: str | None = None,
         box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", chunk_size: int = 20,
         concurrency: int = 16, validation_queries: int = 10, min_recall: float = 0.9, staging_dir: str | None = None,
         signing_conn_id: str | None = None, encryption_conn_id: str | None = None, scan_mode: str = "auto",
@@ -85,7 +88,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
         self.target_keyspace = target_keyspace
         self.if_exists = if_exists
         self.allow_incomplete = allow_incomplete
-        self.astra_conn_id = astra_conn_id
+        self.source_conn_id = source_conn_id_from(type(self).__name__, source_conn_id, astra_conn_id)
         self.chunk_size = chunk_size
         self.concurrency = concurrency
         self.validation_queries = validation_queries
@@ -96,8 +99,8 @@ class RestoreOperator(StoreArguments, BaseOperator):
         self.scan_mode = scan_mode
 
     @cached_property
-    def astra_hook(self) -> AstraDBHook:
-        return AstraDBHook(self.astra_conn_id, keyspace=self.target_keyspace)
+    def source_hook(self) -> VectorSourceHook:
+        return VectorSourceHook(self.source_conn_id, keyspace=self.target_keyspace or None)
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
@@ -110,6 +113,6 @@ class RestoreOperator(StoreArguments, BaseOperator):
                 verifier=keys_from(verifier_from_connection, self.signing_conn_id))
             snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
             return restore_snapshot(self.store_spec().open(connection_settings), snapshot_id,
-                                    self.astra_hook.get_conn(), options)
-        except (RestoreRefused, RestoreNotValidated, KeyConfigurationError) as exc:
+                                    self.source_hook.get_conn(), options)
+        except (RestoreRefused, RestoreNotValidated, KeyConfigurationError, *UNUSABLE_SOURCE) as exc:
             raise AirflowFailException(str(exc)) from None

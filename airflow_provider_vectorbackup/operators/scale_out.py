@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
-from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.hooks.connections import connection_settings, keys_from
+from airflow_provider_vectorbackup.hooks.source import UNUSABLE_SOURCE, VectorSourceHook, source_conn_id_from
 from airflow_provider_vectorbackup.jobs.collection import UnknownCollectionsError
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions
 from airflow_provider_vectorbackup.jobs.outcome import summary_of
@@ -65,11 +65,13 @@ class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
     :param box_folder: path of the Box folder holding snapshots (created if missing).
     :param local_folder: instead of Box, a local or mounted folder; with workers on several
         machines it must be a shared file system that every worker mounts at this path.
-    :param astra_conn_id: ``astra_db`` connection of the source.
+    :param source_conn_id: connection of the source; its type picks the engine (``astra_db``, ``qdrant``,
+        ``postgres``, ``chroma``, ``milvus``; docs/connections.md). Default ``astra_default``.
+    :param astra_conn_id: deprecated old name of ``source_conn_id`` (a ``DeprecationWarning``; not both).
     :param box_conn_id: ``box`` connection of the store.
     :param box_folder_id: id of an existing folder under which ``box_folder`` is resolved (default root).
-    :param keyspace: overrides the connection's keyspace.
-    :param collections: names to back up; ``None`` backs up every collection of the keyspace.
+    :param keyspace: Astra only: overrides the connection's keyspace.
+    :param collections: names to back up; ``None`` backs up every collection of the source.
     :param snapshot_id: templated; default ``<run_after as YYYYMMDDTHHMMSSZ>-<dag_id>``.
     :param segment_max_bytes: uncompressed size at which a segment rolls over.
     :param staging_dir: local folder for this task's scratch files (default: the system temp dir).
@@ -95,7 +97,8 @@ class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
 
     def __init__(
         self, *, box_folder: str | None = None, local_folder: str | None = None,
-        astra_conn_id: str = AstraDBHook.default_conn_name, box_conn_id: str = BoxHook.default_conn_name,
+        source_conn_id: str | None = None, astra_conn_id: str | None = None,
+        box_conn_id: str = BoxHook.default_conn_name,
         box_folder_id: str = "0", keyspace: str | None = None, collections: list[str] | None = None,
         snapshot_id: str | None = None, segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES,
         staging_dir: str | None = None, max_missing_vector_fraction: float = 0.0,
@@ -106,7 +109,7 @@ class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
         super().__init__(**kwargs)
         self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)  # a wrong combination fails at parse
         # Kept exactly as given, so templates render and `airflow tasks render` shows what was written.
-        self.astra_conn_id = astra_conn_id
+        self.source_conn_id = source_conn_id_from(type(self).__name__, source_conn_id, astra_conn_id)
         self.keyspace = keyspace
         self.collections = collections
         self.snapshot_id = snapshot_id
@@ -134,13 +137,15 @@ class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
             options = self.dump_options(
                 collections=self.collections, staging_dir=self.staging_dir,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id})
-            plan = plan_snapshot(self.astra_hook.get_conn(), spec.open(connection_settings, create=True),
+            plan = plan_snapshot(self.source_hook.get_conn(), spec.open(connection_settings, create=True),
                                  snapshot_id, options)
+        except UNUSABLE_SOURCE as exc:
+            raise AirflowFailException(str(exc)) from None
         except (UnknownCollectionsError, SnapshotExistsError, ValueError) as exc:
             raise AirflowException(str(exc)) from None
         ti.xcom_push(key=PLAN_KEY, value={
-            "plan": plan.to_dict(), "store": spec.to_dict(), "astra_conn_id": self.astra_conn_id,
-            "keyspace": self.astra_hook.get_conn().namespace, "signing_conn_id": self.signing_conn_id,
+            "plan": plan.to_dict(), "store": spec.to_dict(), "source_conn_id": self.source_conn_id,
+            "source_options": self.source_options(), "signing_conn_id": self.signing_conn_id,
             "encryption_conn_id": self.encryption_conn_id,
             "dump_options": {"scan_mode": options.scan_mode, "scan_streams": options.scan_streams,
                              "uploads_at_once": options.uploads_at_once},
@@ -187,10 +192,16 @@ class CollectionDumpOperator(BaseOperator):
             raise AirflowFailException(f"task {self.plan_task_id!r} pushed no snapshot plan to XCom; did it succeed?")
         plan = SnapshotPlan.from_dict(config["plan"])
         store = StoreSpec(**config["store"]).open(connection_settings)
-        source = AstraDBHook(config["astra_conn_id"], keyspace=config["keyspace"]).get_conn()
         encryption = keys_from(encryption_from_connection, config["encryption_conn_id"])
-        # A plan pushed before the rename (a run in flight across an upgrade) kept these under "tuning".
+        # A plan pushed before a rename (a run in flight across an upgrade) kept these under "tuning", and its
+        # source under "astra_conn_id" with the keyspace it read.
         planned = config.get("dump_options", config.get("tuning", {}))
+        source_conn_id = config.get("source_conn_id", config.get("astra_conn_id"))
+        source_options = config.get("source_options", {"keyspace": config.get("keyspace")})
+        try:
+            source = VectorSourceHook(source_conn_id, **source_options).get_conn()
+        except UNUSABLE_SOURCE as exc:
+            raise AirflowFailException(str(exc)) from None
         try:
             options = DumpOptions(staging_dir=self.staging_dir, encryption=encryption, **planned)
             outcome = dump_collection(source, store, plan, self.collection, options)

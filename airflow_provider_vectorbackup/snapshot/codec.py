@@ -3,7 +3,9 @@
 JSON-native values (and the Data API's EJSON wrappers, which are plain JSON objects) pass
 through untouched. Every other value goes into a reversible envelope
 ``{"$backupType": <name>, "value": <json>}``. A value of a type with no envelope makes the
-writer refuse: there is deliberately no ``default=str``.
+writer refuse: there is deliberately no ``default=str``. Encoding is idempotent: a well-formed
+envelope of a known type passes through as it is, so documents a source hands over already in
+stored form (every engine but the Data API) are stored unchanged.
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ class Codec:
         return _envelope(envelope.name, envelope.encode(value))
 
     def _encode_dict(self, value: dict[Any, Any]) -> dict[str, Any]:
+        if ENVELOPE_KEY in value and self._is_envelope(value):
+            return value  # already stored form (sources other than the Data API hand documents over encoded)
         out: dict[str, Any] | None = None
         for key, item in value.items():
             if type(key) is not str:
@@ -128,6 +132,16 @@ class Codec:
             if out is not None:
                 out.append(encoded)
         return items if out is None else out
+
+    def _is_envelope(self, value: dict[Any, Any]) -> bool:
+        """Whether ``value`` is a well-formed envelope of a known type, so that encoding stored form changes nothing."""
+        if len(value) != 2 or VALUE_KEY not in value:
+            return False
+        try:
+            self._decode_envelope(value)
+        except EnvelopeError:
+            return False
+        return True
 
     # -- decoding -----------------------------------------------------------------------------
 

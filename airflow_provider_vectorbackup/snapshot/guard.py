@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
-from airflow_provider_vectorbackup.snapshot.manifest import VectorSummary
+from airflow_provider_vectorbackup.snapshot.manifest import FieldSummary, VectorSummary
+from airflow_provider_vectorbackup.snapshot.vector_fields import SPARSE, VectorField, declared_fields
 from airflow_provider_vectorbackup.snapshot.vectors import INVALID
 
 
@@ -46,6 +47,8 @@ def check_vector_loss(
     policy: VectorLossPolicy = VectorLossPolicy(),
 ) -> list[str]:
     """Raise :class:`VectorLossError` if the dump lost vectors; return warnings that the manifest records."""
+    if vectors.fields or declared_fields(definition):
+        return _check_vector_fields(collection, definition, document_count, vectors, policy)
     dimension = declared_dimension(definition)
     with_vector = vectors.documents_with_vector
     facts = dict(declared_dimension=dimension, documents=document_count, documents_with_vector=with_vector,
@@ -84,6 +87,59 @@ def check_vector_loss(
         raise VectorLossError(collection, message + "; if the collection really holds documents without "
                               "embeddings, raise max_missing_fraction for it", **facts)
     return []
+
+
+def _check_vector_fields(collection: str, definition: dict[str, Any], document_count: int, vectors: VectorSummary,
+                         policy: VectorLossPolicy) -> list[str]:
+    """The guard for collections with a ``vectors`` block: every declared field is checked on its own."""
+    declared = declared_fields(definition)
+    warnings = [f"{summary.documents_with_vector} document(s) carry vector field {name!r}, which the collection "
+                f"does not declare" for name, summary in sorted(vectors.fields.items())
+                if name not in {field.name for field in declared}]
+    for field in declared:
+        seen = vectors.fields.get(field.name) or FieldSummary()
+        _check_field(collection, field, document_count, seen, policy)
+        if field.nullable and document_count and seen.documents_with_vector < document_count:
+            warnings.append(f"{document_count - seen.documents_with_vector} of {document_count} document(s) have no "
+                            f"value for nullable vector field {field.name!r} (NULL in the source)")
+    return warnings
+
+
+def _check_field(collection: str, field: VectorField, document_count: int, seen: FieldSummary,
+                 policy: VectorLossPolicy) -> None:
+    with_vector = seen.documents_with_vector
+    facts = dict(field=field.name, declared=field.to_dict(), documents=document_count, documents_with_vector=with_vector,
+                 dimensions_seen=dict(seen.dimensions), encodings_seen=dict(seen.encodings))
+    invalid = seen.encodings.get(INVALID, 0)
+    if invalid:
+        raise VectorLossError(collection, f"{invalid} value(s) of vector field {field.name!r} are malformed; the stored "
+                              f"vectors cannot be restored", **facts)
+    expected = field.kind if field.dtype is None or field.kind == "bit" else f"{field.kind}/{field.dtype}"
+    other = {encoding: n for encoding, n in seen.encodings.items() if encoding != expected}
+    if other:
+        raise VectorLossError(collection, f"vector field {field.name!r} is declared {expected} but the dump saw "
+                              f"{_describe_encodings(other)}; the values were converted or misread", **facts)
+    if field.dimension is not None and field.kind != SPARSE:
+        wrong = {dim: n for dim, n in seen.dimensions.items() if dim != str(field.dimension)}
+        if wrong:
+            raise VectorLossError(collection, f"vector field {field.name!r} declares {field.dimension} dimensions but "
+                                  f"the dump saw {_describe(wrong)}", **facts)
+    if document_count == 0 or field.nullable:  # a NULL vector is the source's data, not a lost value
+        return
+    if with_vector == 0:
+        raise VectorLossError(
+            collection, f"vector field {field.name!r} is declared but none of the {document_count} dumped document(s) "
+            f"carried it. Refusing to call a vectorless dump a backup: check that the scan reads vectors", **facts)
+    missing = document_count - with_vector
+    if missing / document_count > policy.max_missing_fraction:
+        raise VectorLossError(
+            collection, f"{missing} of {document_count} document(s) ({missing / document_count:.2%}) have no value "
+            f"for vector field {field.name!r}, above the allowed {policy.max_missing_fraction:.2%}; if the "
+            f"collection really holds documents without it, raise max_missing_fraction", **facts)
+
+
+def _describe_encodings(encodings: dict[str, int]) -> str:
+    return ", ".join(f"{n} {encoding} value(s)" for encoding, n in sorted(encodings.items()))
 
 
 def _describe(dimensions: dict[str, int]) -> str:

@@ -16,9 +16,9 @@ COLLECTIONS_DIR = "collections"
 _ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 _ID = r"\d{8}T\d{6}Z(?:-[A-Za-z0-9_-]{1,64})?"
 _ID_RE = re.compile(_ID)
-_COLLECTION_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,99}")
-COLLECTION_NAME_RULE = ("1-100 letters, digits, '_' or '-', not starting with '-' (the Data API itself allows only "
-                        "letters, digits and '_')")
+_COLLECTION_NAME_RE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]|\.(?!\.)){0,254}")
+COLLECTION_NAME_RULE = ("1-255 letters, digits, '_', '-' or '.', starting with a letter, digit or '_', with no '..' "
+                        "(names any folder can hold; Chroma allows '.', the Data API only letters, digits and '_')")
 _KEYSPACE_NAME_RE = re.compile(r"[A-Za-z0-9_]{1,48}")
 KEYSPACE_NAME_RULE = "1-48 letters, digits or '_' (the Data API's rule for keyspace names)"
 _ENCRYPTED = r"(?:\.age)?"

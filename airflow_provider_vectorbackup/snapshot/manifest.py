@@ -18,8 +18,17 @@ from airflow_provider_vectorbackup.snapshot.layout import (
 )
 
 FORMAT_NAME = "vectorbackup-snapshot"
-FORMAT_VERSION = 2
-"""The newest version this package reads. It writes 1, or 2 when segments are zstd-compressed (docs/format.md, 1)."""
+FORMAT_VERSION = 3
+"""The newest version this package reads. It writes 1; 2 when segments are zstd-compressed; 3 for engines other than
+the Data API, whose documents carry ``$vectors`` (docs/format.md, 1)."""
+ENGINE_FORMAT_VERSION = 3
+"""The lowest ``format_version`` whose readers understand ``$vectors`` documents and engine definitions."""
+
+
+def format_version_for(compression_version: int, source: dict[str, Any]) -> int:
+    """The lowest version a reader needs: the compression's, raised to 3 for a source other than the Data API."""
+    kind = source.get("kind", "astra") if isinstance(source, dict) else "astra"
+    return max(compression_version, ENGINE_FORMAT_VERSION if kind != "astra" else 1)
 
 STATUS_COMPLETE = "complete"
 STATUS_INCOMPLETE = "incomplete"
@@ -29,6 +38,7 @@ ENCRYPTION_SCHEME = "age"
 DOCUMENT_FORMAT = {
     "layout": "JSON Lines: one UTF-8 JSON document per line, in the order the source returned them",
     "vector_field": "$vector kept as the source returned it: a JSON array of numbers or {\"$binary\": base64 big-endian float32}",
+    "vector_fields": "$vectors (engines other than the Data API): {field: {kind, dtype, data, ...}}, bit-exact, docs/format.md",
     "ejson": "Data API EJSON ($date, $uuid, $objectId, $binary) kept verbatim",
     "special_types": "other non-JSON values wrapped as {\"$backupType\": <name>, \"value\": <json>}",
 }
@@ -47,11 +57,31 @@ class FileEntry:
 
 
 @dataclass
+class FieldSummary:
+    """What a pass saw of one ``$vectors`` field: documents with a value, their dimensions and kinds."""
+
+    documents_with_vector: int = 0
+    dimensions: dict[str, int] = field(default_factory=dict)
+    encodings: dict[str, int] = field(default_factory=dict)
+    """``"<kind>/<dtype>"`` (``"bit"`` alone), or ``"invalid"``, with the number of values of each."""
+
+
+@dataclass
 class VectorSummary:
     documents_with_vector: int = 0
+    """Documents with ``$vector``, or with at least one valid ``$vectors`` value."""
     documents_with_vectorize: int = 0
     dimensions: dict[str, int] = field(default_factory=dict)
     encodings: dict[str, int] = field(default_factory=dict)
+    fields: dict[str, FieldSummary] = field(default_factory=dict)
+    """Per ``$vectors`` field (docs/format.md, "Vector fields"); empty for Data API collections."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VectorSummary:
+        summary = cls(**_known(cls, data, exclude={"fields"}))
+        summary.fields = {name: FieldSummary(**_known(FieldSummary, value))
+                          for name, value in (data.get("fields") or {}).items()}
+        return summary
 
 
 @dataclass
@@ -222,5 +252,5 @@ def _collection_from_dict(data: dict[str, Any]) -> CollectionEntry:
         **_known(CollectionEntry, data, exclude={"definition_file", "segments", "vectors"}),
         definition_file=_file_from_dict(data["definition_file"]),
         segments=[_file_from_dict(s) for s in data["segments"]],
-        vectors=VectorSummary(**_known(VectorSummary, data["vectors"])),
+        vectors=VectorSummary.from_dict(data["vectors"]),
     )

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
-from airflow_provider_vectorbackup.snapshot.manifest import VectorSummary
+from airflow_provider_vectorbackup.snapshot import vector_fields
+from airflow_provider_vectorbackup.snapshot.manifest import FieldSummary, VectorSummary
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD, read_vector
 
 
@@ -29,6 +30,9 @@ class Tally:
         value = document.get(VECTOR_FIELD)
         if value is None:
             self.digest.add(document, None)
+            fields = document.get(vector_fields.VECTORS_FIELD)
+            if fields is not None and self._add_fields(fields):
+                vectors.documents_with_vector += 1
             return None
         encoding, dimension, canonical = read_vector(value)  # one decode serves the statistics and the digest
         self.digest.add(document, canonical)
@@ -38,12 +42,39 @@ class Tally:
             vectors.dimensions[str(dimension)] = vectors.dimensions.get(str(dimension), 0) + 1
         return encoding
 
+    def _add_fields(self, fields: Any) -> bool:
+        """Count each ``$vectors`` value; whether any is a valid vector (a malformed map counts as invalid)."""
+        summaries = self.vectors.fields
+        if type(fields) is not dict:
+            fields = {vector_fields.VECTORS_FIELD: None}
+        valid = False
+        for name, value in fields.items():
+            summary = summaries.get(name)
+            if summary is None:
+                summary = summaries[name] = FieldSummary()
+            found = vector_fields.inspect(value)
+            if found.valid:
+                valid = True
+                summary.documents_with_vector += 1
+                encoding = found.kind if found.dtype is None else f"{found.kind}/{found.dtype}"
+                if found.dimension is not None:
+                    summary.dimensions[str(found.dimension)] = summary.dimensions.get(str(found.dimension), 0) + 1
+            else:
+                encoding = vector_fields.INVALID
+            summary.encodings[encoding] = summary.encodings.get(encoding, 0) + 1
+        return valid
+
     def merge(self, other: Tally) -> None:
         self.documents += other.documents
         self.digest.merge(other.digest)
         mine, theirs = self.vectors, other.vectors
         mine.documents_with_vector += theirs.documents_with_vector
         mine.documents_with_vectorize += theirs.documents_with_vectorize
-        for counts, more in ((mine.encodings, theirs.encodings), (mine.dimensions, theirs.dimensions)):
+        pairs = [(mine.encodings, theirs.encodings), (mine.dimensions, theirs.dimensions)]
+        for name, field in theirs.fields.items():
+            into = mine.fields.setdefault(name, FieldSummary())
+            into.documents_with_vector += field.documents_with_vector
+            pairs += [(into.encodings, field.encodings), (into.dimensions, field.dimensions)]
+        for counts, more in pairs:
             for key, n in more.items():
                 counts[key] = counts.get(key, 0) + n

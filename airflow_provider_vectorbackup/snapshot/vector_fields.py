@@ -17,8 +17,8 @@ A document of a Qdrant, pgvector, Chroma or Milvus collection keeps every vector
 Values are built only through :func:`dense`, :func:`sparse`, :func:`multi` and :func:`bits` (or
 their ``*_from_bytes`` forms), so their base64 is canonical and a digest never depends on which
 client read them. A collection declares its fields in its definition's ``vectors`` block,
-``{<field>: {"kind", "dtype", "dimension", "metric"}}``: the vector-loss guard checks every
-declared field and the restore measures recall on each.
+``{<field>: {"kind", "dtype", "dimension", "metric", "nullable"}}``: the vector-loss guard checks
+every declared field and the restore measures recall on each.
 """
 
 from __future__ import annotations
@@ -54,9 +54,12 @@ class VectorField:
     dtype: str | None
     dimension: int | None
     metric: str | None
+    nullable: bool = False
+    """The engine lets a record have no value for this field (a NULL vector column): missing values are data."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "dtype": self.dtype, "dimension": self.dimension, "metric": self.metric}
+        return {"kind": self.kind, "dtype": self.dtype, "dimension": self.dimension, "metric": self.metric,
+                "nullable": self.nullable}
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,8 @@ def declared_fields(definition: Mapping[str, Any] | None) -> list[VectorField]:
         spec = spec if isinstance(spec, Mapping) else {}
         dimension = spec.get("dimension")
         fields.append(VectorField(str(name), str(spec.get("kind")), spec.get("dtype"),
-                                  dimension if isinstance(dimension, int) else None, spec.get("metric")))
+                                  dimension if isinstance(dimension, int) else None, spec.get("metric"),
+                                  spec.get("nullable") is True))
     return fields
 
 

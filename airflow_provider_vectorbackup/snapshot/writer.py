@@ -33,7 +33,7 @@ from airflow_provider_vectorbackup.snapshot.layout import (
     SnapshotState, collection_dir, folder_name, new_snapshot_id, segment_path,
 )
 from airflow_provider_vectorbackup.snapshot.manifest import (
-    COLLECTION_FAILED, STATUS_COMPLETE, STATUS_INCOMPLETE, CollectionEntry, FileEntry, Manifest,
+    COLLECTION_FAILED, STATUS_COMPLETE, STATUS_INCOMPLETE, CollectionEntry, FileEntry, Manifest, format_version_for,
 )
 from airflow_provider_vectorbackup.snapshot.provenance import software_versions
 from airflow_provider_vectorbackup.snapshot.sealing import SnapshotResult, seal_folder
@@ -262,7 +262,8 @@ class SnapshotWriter:
             collections=[self._collections[name] for name in sorted(self._collections)], error=error,
             producer=self.producer,
             encryption=self.encryption.manifest_entry() if self.encryption is not None else None,
-            format_version=FORMAT_VERSION_FOR[self.compression],  # zstd segments need a reader that knows them
+            # zstd segments, and other engines' documents, need a reader that knows them
+            format_version=format_version_for(FORMAT_VERSION_FOR[self.compression], self.source),
         )
         self.result = seal_folder(self.path, self.root, manifest, self.signer)
         self.path = self.result.path

@@ -193,10 +193,27 @@ class VectorSource(Protocol):
         """The pages of one partition, stored-form documents, no empty page."""
         ...
 
+    def unsupported(self, definition: dict[str, Any]) -> list[str]:
+        """What in ``definition`` this source cannot recreate, each naming the item; empty when it can.
+
+        Restore asks before writing anything, for every collection; sends nothing where the source
+        can tell locally, and never creates anything.
+        """
+        ...
+
+    def restore_tolerance(self, definition: dict[str, Any]) -> int:
+        """How many ulps the engine may move a float by when it stores one (0: it stores every value exactly).
+
+        Above 0, restore compares documents exactly except for their floats, and the floats of
+        sampled documents within this many ulps (``jobs/tolerance.py``).
+        """
+        ...
+
     def create_collection(self, name: str, definition: dict[str, Any]) -> bool:
         """Create it; False if an identical one exists.
 
-        :raises UnsupportedDefinition: the source cannot represent the definition; nothing was created.
+        :raises UnsupportedDefinition: the source cannot represent the definition (:meth:`unsupported`,
+            or the server refused it); nothing was created.
         :raises CollectionDefinitionMismatch: it exists with another definition.
         """
         ...

@@ -8,6 +8,7 @@ extra is named with the line that installs it.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,22 @@ def engine_of_kind(kind: str) -> Engine:
                             f"(it reads {', '.join(e.kind for e in ENGINES)})")
 
 
+class UnsupportedSourceOption(ValueError):
+    """An option was given that the connection's engine does not take (e.g. an Astra keyspace for Qdrant)."""
+
+
 def open_source(settings: ConnectionSettings, **options: Any) -> VectorSource:
-    """The source for ``settings``, chosen by its connection type; lazy, as every ``from_connection`` is."""
-    return engine_for(settings.conn_type).load().from_connection(settings, **options)
+    """The source for ``settings``, chosen by its connection type; lazy, as every ``from_connection`` is.
+
+    :raises UnsupportedSourceOption: an option its engine does not take, named with the engine.
+    """
+    engine = engine_for(settings.conn_type)
+    source_class = engine.load()
+    try:
+        inspect.signature(source_class.from_connection).bind(settings, **options)
+    except TypeError:
+        raise UnsupportedSourceOption(
+            f"connection {settings.conn_id!r} is a {engine.kind} source (type {engine.conn_type!r}), which takes no "
+            f"{' or '.join(sorted(options))} option; {engine.kind} reads where its collections live from the "
+            f"connection itself (docs/connections.md)") from None
+    return source_class.from_connection(settings, **options)

@@ -7,12 +7,14 @@ import struct
 
 import pytest
 
-from airflow_provider_vectorbackup.jobs.recall import NearestNeighbours, id_key, recall_at_k, similarity
+from airflow_provider_vectorbackup.jobs.recall import (
+    NearestNeighbours, VectorComparison, id_key, recall_at_k, similarity,
+)
 from airflow_provider_vectorbackup.snapshot.vectors import floats_to_binary
 
 
 def exact_neighbours(stored, queries, metric, k=10):
-    neighbours = NearestNeighbours(queries, metric, k)
+    neighbours = NearestNeighbours(queries, VectorComparison(None, "dense", metric), k)
     for document in stored:
         neighbours.add(document)
     return neighbours.eligible()
@@ -51,7 +53,7 @@ def test_ties_at_the_kth_place_keep_every_tied_document_and_stay_linear(monkeypa
     floors = []
     original = module._threshold
     monkeypatch.setattr(module, "_threshold", lambda top: floors.append(1) or original(top))
-    neighbours = module.NearestNeighbours([[1.0, 0.0]], "cosine", k=10)
+    neighbours = module.NearestNeighbours([[1.0, 0.0]], VectorComparison(None, "dense", "cosine"), k=10)
     for i in range(3000):
         neighbours.add({"_id": i, "$vector": [0.0, 1.0]})
     (eligible,) = neighbours.eligible()

@@ -30,7 +30,7 @@ def dump(**kwargs) -> tuple[dict, RecordingTI, dict]:
 
 def test_operator_conventions() -> None:
     operator = VectorDumpOperator(task_id="dump", box_folder="b")
-    assert operator.astra_conn_id == "astra_default" and operator.box_conn_id == "box_default"
+    assert operator.source_conn_id == "astra_default" and operator.box_conn_id == "box_default"
     assert {"snapshot_id", "box_folder", "collections", "keyspace"} <= set(operator.template_fields)
     run = SimpleNamespace(dag_id="team.vector_backup", run_after=dt.datetime(2026, 3, 1, 12, tzinfo=dt.timezone.utc))
     assert default_snapshot_id({"dag_run": run}) == "20260301T120000Z-team-vector_backup"

@@ -19,7 +19,7 @@ SNAPSHOT = "20260301T120000Z"
 
 def test_operator_conventions() -> None:
     plan = SnapshotPlanOperator(task_id="plan", box_folder="b")
-    assert plan.astra_conn_id == "astra_default" and plan.box_conn_id == "box_default"
+    assert plan.source_conn_id == "astra_default" and plan.box_conn_id == "box_default"
     assert {"snapshot_id", "box_folder", "local_folder", "collections", "keyspace"} <= set(plan.template_fields)
     assert plan.outlets == [], "the plan makes nothing visible"
     dump = CollectionDumpOperator(task_id="dump", collection="articles")

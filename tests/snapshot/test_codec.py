@@ -200,3 +200,17 @@ def test_sets_are_stored_in_a_deterministic_order() -> None:
     b = DEFAULT_CODEC.encode({"a", None, 1, "b", 3})
     assert a == b
     assert DEFAULT_CODEC.encode(uuid.UUID(int=5)) == {ENVELOPE_KEY: "uuid", "value": str(uuid.UUID(int=5))}
+
+
+def test_encoding_stored_form_again_changes_nothing() -> None:
+    import datetime as dt
+    import uuid
+    from decimal import Decimal
+
+    document = {"_id": uuid.UUID(int=7), "payload": {"price": Decimal("9.90"), "when": dt.date(2026, 1, 2),
+                                                     ENVELOPE_KEY: "user data", "nested": {"x": float("nan")}}}
+    stored = DEFAULT_CODEC.encode(document)
+    assert DEFAULT_CODEC.encode(stored) == stored
+    assert DEFAULT_CODEC.decode(DEFAULT_CODEC.encode(stored))["_id"] == uuid.UUID(int=7)
+    not_an_envelope = {ENVELOPE_KEY: "uuid", "value": "not a uuid"}
+    assert DEFAULT_CODEC.encode(not_an_envelope) == {ENVELOPE_KEY: "object", "value": not_an_envelope}

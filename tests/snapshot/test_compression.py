@@ -4,6 +4,7 @@ decompression is bounded by what the manifest records."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 import json
 import zlib
 
@@ -17,7 +18,7 @@ from tests.snapshot.conftest import sample_documents
 from airflow_provider_vectorbackup.snapshot.errors import DecompressionBoundError
 from tests.snapshot.tamper import bomb, flip_byte, plant_segment
 
-SOURCE = {"kind": "test"}
+SOURCE = {"kind": "astra"}
 
 
 def write(tmp_path, how: str, documents: list[dict], segment_max_bytes: int = 40_000):
@@ -158,3 +159,12 @@ def test_one_check_refuses_an_unknown_compression_and_only_for_writing_needs_the
     with pytest.raises(ValueError, match="compression must be one of"):
         compression.check_compression("brotli", for_writing=False)
     assert not hasattr(compression, "check") and not hasattr(compression, "check_name")
+
+
+@pytest.mark.parametrize(("kind", "compression", "version"), [
+    ("astra", "gzip", 1), ("astra", "zstd", 2), ("qdrant", "gzip", 3), ("milvus", "zstd", 3)])
+def test_the_format_version_is_the_lowest_a_reader_needs(tmp_path: Path, kind: str, compression: str,
+                                                         version: int) -> None:
+    with SnapshotWriter(tmp_path, source={"kind": kind}, compression=compression) as writer:
+        writer.collection("things", {}).close()
+    assert writer.result.manifest.format_version == version

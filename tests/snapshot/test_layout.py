@@ -46,3 +46,13 @@ def test_ids_with_trailing_newlines_are_refused() -> None:
         from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id
         check_snapshot_id("20261121T000000Z\n")
     assert parse_folder_name("20261121T000000Z\n") is None
+
+
+@pytest.mark.parametrize(("name", "allowed"), [
+    ("articles", True), ("config.ip", True), ("my-table_2", True), ("a" * 255, True), ("_private", True),
+    ("a" * 256, False), ("a..b", False), (".hidden", False), ("-dash", False), ("a/b", False), ("..", False),
+    ("with space", False), ("café", False), ("", False)])
+def test_collection_names_are_what_any_folder_can_hold(name: str, allowed: bool) -> None:
+    from airflow_provider_vectorbackup.snapshot.layout import is_collection_name
+
+    assert is_collection_name(name) is allowed

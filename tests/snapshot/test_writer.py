@@ -67,7 +67,7 @@ def test_manifest_records_counts_vectors_versions_and_source(write_snapshot) -> 
     (collection,) = manifest["collections"]
     assert collection["document_count"] == 40
     assert collection["vectors"] == {"documents_with_vector": 40, "documents_with_vectorize": 0,
-                                     "dimensions": {"8": 40}, "encodings": {"array": 20, "binary": 20}}
+                                     "dimensions": {"8": 40}, "encodings": {"array": 20, "binary": 20}, "fields": {}}
     assert collection["embedding"] == {"dimension": 8, "metric": "dot_product", "source_model": "openai-v3-small",
                                        "provider": "openai", "model_name": "text-embedding-3-small"}
     assert collection["definition"] == definition

@@ -66,7 +66,11 @@ def astra(request: pytest.FixtureRequest) -> Case:
                 unrepresentable={"vector": {"dimension": 4097, "metric": "cosine"}})  # the Data API's limit is 4096
 
 
-SOURCES: list[Any] = [pytest.param(astra, id="astra")]
+SOURCES: list[Any] = [pytest.param(astra, id="astra"),
+                      pytest.param(lambda request: chroma(request), id="chroma"),  # defined near the end
+                      pytest.param(lambda request: qdrant(request), id="qdrant"),
+                      pytest.param(lambda request: milvus(request), id="milvus"),
+                      pytest.param(lambda request: pgvector(request), id="pgvector")]
 
 
 @pytest.fixture(params=SOURCES)
@@ -183,3 +187,256 @@ def test_a_name_taken_by_another_definition_is_refused_and_left_alone(case: Case
     with pytest.raises(CollectionDefinitionMismatch, match="'taken'"):
         case.source.create_collection("taken", case.other_definition)
     assert case.source.collection_definition("taken") == before
+
+
+def test_what_it_can_hold_is_not_reported_unsupported_and_another_engines_definition_is(case: Case) -> None:
+    assert case.source.unsupported(case.definition) == []
+    if case.source.kind == "astra":
+        alien = {"engine": "qdrant", "id": {"type": "int", "field": None}, "native": {"vectors": {}},
+                 "vectors": {"v": {"kind": "dense", "dtype": "float32", "dimension": DIMENSION, "metric": "cosine"}}}
+    else:
+        alien = {"vector": {"dimension": DIMENSION, "metric": "cosine"}}  # a Data API definition: no engine block
+    assert case.source.unsupported(alien) != []
+
+
+def _chroma_documents() -> list[dict[str, Any]]:
+    """String ids (unicode too), metadata of every type Chroma keeps, documents and uris, some of each absent."""
+    import struct
+
+    from airflow_provider_vectorbackup.snapshot import vector_fields
+
+    rng = random.Random(16)
+    documents = []
+    for i in range(COUNT):
+        vector = struct.unpack(f"<{DIMENSION}f", struct.pack(f"<{DIMENSION}f", *unit_vector(rng, DIMENSION)))
+        document: dict[str, Any] = {"_id": f"{_TEXT[i % len(_TEXT)]}-{i}",
+                                    "$vectors": {"embedding": vector_fields.dense(vector)}}
+        if i % 4:
+            document["payload"] = {"name": _TEXT[i % len(_TEXT)], "n": 2**62 + i, "ratio": i / 7, "flag": bool(i % 2),
+                                   "tags": ["a", _TEXT[(i + 1) % len(_TEXT)]], "ints": [i, -i], "flags": [True]}
+        if i % 3:
+            document["document"] = f"text {i} {_TEXT[i % len(_TEXT)]}"
+        if i % 5 == 0:
+            document["uri"] = f"s3://bucket/{i}"
+        documents.append(document)
+    return documents
+
+
+def qdrant_documents(count: int = COUNT, seed: int = 16) -> list[dict[str, Any]]:
+    """Integer ids (0, 2**63 and 2**64 - 1 among them) and UUID ids; a Cosine dense vector (canonical, as
+    the source reads it), a sparse one, either or none; every JSON kind in the payload."""
+    import uuid
+
+    from airflow_provider_vectorbackup.snapshot import vector_fields
+    from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
+    from airflow_provider_vectorbackup.sources.qdrant.cosine import canonical
+
+    rng = random.Random(seed)
+    ids: list[Any] = [0, 2**63, 2**64 - 1] + [
+        i * 7919 if i % 2 else DEFAULT_CODEC.encode(uuid.UUID(int=rng.getrandbits(128), version=4))
+        for i in range(1, count - 2)]
+    documents = []
+    for i, id_ in enumerate(ids):
+        vectors = {}
+        if i % 4 != 3:
+            vectors["<unnamed>"] = vector_fields.dense(canonical([rng.uniform(-3, 3) for _ in range(DIMENSION)]))
+        if i % 3 == 0:
+            indices = sorted(rng.sample(range(1000), 3))
+            vectors["keywords"] = vector_fields.sparse(indices, [rng.uniform(0, 2) for _ in indices])
+        document: dict[str, Any] = {"_id": id_, "payload": {
+            "name": _TEXT[i % len(_TEXT)] + f" {i}", "big": 2**62 + i, "negative": -(2**53) - i, "ratio": i / 7,
+            "zero": -0.0, "flag": bool(i % 2), "nothing": None, "tags": ["a", i, 1.5, None, []],
+            "nested": {"a": {"b": {"c": [i, {"d": _TEXT[(i + 3) % len(_TEXT)]}, []]}}, "empty": {}}}}
+        if vectors:
+            document["$vectors"] = vectors
+        documents.append(document)
+    return documents
+
+
+# -- pgvector -------------------------------------------------------------------------------------
+
+PGVECTOR_TABLE = """
+CREATE TABLE {table} (
+    id text PRIMARY KEY,
+    embedding vector({dimension}), half halfvec(8), terms sparsevec(1000), flags bit(12),
+    title text NOT NULL DEFAULT '', price numeric(12, 3) CHECK (price >= 0), tags text[], counts integer[],
+    meta jsonb, created timestamptz, day date, raw bytea, score real, ratio double precision, ok boolean,
+    UNIQUE (title, day)
+);
+CREATE INDEX ON {table} USING hnsw (embedding vector_cosine_ops) WITH (m = 8, ef_construction = 32);
+CREATE INDEX ON {table} USING hnsw (half halfvec_l2_ops);
+CREATE INDEX ON {table} USING hnsw (flags bit_hamming_ops);
+CREATE INDEX ON {table} (created DESC)
+"""
+
+
+def pgvector_definition(source: Any, dimension: int = DIMENSION) -> dict[str, Any]:
+    """The definition PostgreSQL itself gives :data:`PGVECTOR_TABLE`, read from a scratch table then dropped."""
+    from psycopg import sql
+
+    with source.connect() as connection:
+        table = sql.Identifier(source.namespace, "scratch_definition").as_string(connection)
+        connection.execute(PGVECTOR_TABLE.format(table=table, dimension=dimension))
+        connection.commit()
+    definition = source.collection_definition("scratch_definition")
+    source.drop_collection("scratch_definition")
+    return definition
+
+
+def pgvector_documents(count: int = COUNT, seed: int = 11) -> list[dict[str, Any]]:
+    """Rows in the exact form a scan gives them: text ids in several scripts (one empty); NULL vectors;
+    float16 extremes; empty and NULL sparse vectors; numeric NaN and scale; arrays with NULLs; jsonb with
+    numbers only a Decimal holds; timestamps before 1970; real and double NaN, infinities and -0.0."""
+    import datetime as dt
+    import struct
+    from decimal import Decimal
+
+    from airflow_provider_vectorbackup.snapshot import vector_fields as vf
+    from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
+
+    rng = random.Random(seed)
+    prefixes = ["", "é", "東", "Z", "a b", "~", "0", "ß"]
+    documents = []
+    for i in range(count):
+        id_ = "" if i == count - 1 else f"{prefixes[i % len(prefixes)]}{i:04d}"
+        vectors: dict[str, Any] = {}
+        if i % 5 != 4:
+            vectors["embedding"] = vf.dense(unit_vector(rng, DIMENSION))
+        if i % 4 != 3:
+            halves = [rng.uniform(-2, 2) for _ in range(8)]
+            halves[i % 8] = [65504.0, -0.0, 6e-08, -65504.0][i % 4]
+            vectors["half"] = vf.dense(halves, "float16")
+        if i % 6 != 5:
+            indices = sorted(rng.sample(range(1000), i % 4))  # every fourth one empty
+            vectors["terms"] = vf.sparse(indices, [rng.uniform(0.1, 3) for _ in indices])
+        if i % 7 != 6:
+            vectors["flags"] = vf.bits(rng.getrandbits(12).to_bytes(2, "big")[:1] + bytes([rng.getrandbits(4) << 4]), 12)
+        score = struct.unpack("<f", struct.pack("<f", rng.uniform(-1e6, 1e6)))[0]
+        payload: dict[str, Any] = {
+            "title": _TEXT[i % len(_TEXT)] + f" {i}",
+            "price": Decimal("NaN") if i == 3 else Decimal(f"{rng.uniform(0, 1e6):.3f}"),
+            "tags": None if i % 9 == 0 else ["x", None, _TEXT[(i + 1) % len(_TEXT)]][: i % 4],
+            "counts": [i, None, -2**31, 2**31 - 1],
+            "meta": None if i % 8 == 0 else "just a string" if i % 8 == 1 else {
+                "n": i, "half": i / 4, "exact": Decimal("123456789012345678901234567890.5"), "scaled": Decimal("1.50"),
+                "nested": {"list": [1, "two", False, None, {"deep": []}]}},
+            "created": dt.datetime(1969, 7, 20, 20, 17, 40, 123456, tzinfo=dt.timezone.utc) + dt.timedelta(days=97 * i),
+            "day": dt.date(1, 1, 1) if i == 1 else dt.date(2024, 2, 29) - dt.timedelta(days=i),
+            "raw": b"" if i % 2 else bytes([0, 255, i % 256]) * 3,
+            "score": [float("nan"), float("inf"), -0.0, score][i % 4] if i < 8 else score,
+            "ratio": [float("-inf"), 1e308, 5e-324, i / 3][i % 4],
+            "ok": None if i % 3 == 0 else bool(i % 2),
+        }
+        document: dict[str, Any] = {"_id": id_}
+        if vectors:
+            document["$vectors"] = vectors
+        document["payload"] = DEFAULT_CODEC.encode(payload)
+        documents.append(document)
+    return documents
+
+
+def chroma(request: pytest.FixtureRequest) -> Case:
+    from tests.sources.chroma.engine import persistent_client, source_on
+    from airflow_provider_vectorbackup.sources.chroma.definition import new_definition
+
+    path = request.getfixturevalue("tmp_path") / "chroma"
+    opened = persistent_client(path)
+    client = opened.__enter__()
+    request.addfinalizer(lambda: opened.__exit__(None, None, None))
+    unrepresentable = new_definition(DIMENSION)
+    unrepresentable["native"]["configuration"]["hnsw"]["space"] = "hamming"
+    # Euclidean, not cosine: Chroma's cosine space hands vectors back a few ulps off (tests/sources/chroma).
+    return Case(source_on(client, path, page_size=20), definition=new_definition(DIMENSION, "euclidean"),
+                other_definition=new_definition(DIMENSION, "dot_product"), unrepresentable=unrepresentable,
+                documents=_chroma_documents,
+                query=lambda document: (document["$vectors"]["embedding"], "embedding"))
+
+
+def qdrant(request: pytest.FixtureRequest) -> Case:
+    from qdrant_client import models
+
+    engine = request.getfixturevalue("qdrant_local")
+    source = engine.source(partition_size=40)
+
+    def described(size: int) -> dict[str, Any]:
+        engine.client.create_collection(
+            "definition-probe", vectors_config=models.VectorParams(size=size, distance=models.Distance.COSINE),
+            sparse_vectors_config={"keywords": models.SparseVectorParams(modifier=models.Modifier.IDF)})
+        found = source.collection_definition("definition-probe")
+        engine.client.delete_collection("definition-probe")
+        return found
+
+    definition = described(DIMENSION)
+    unrepresentable = {**definition, "native": {**definition["native"], "config": {
+        **definition["native"]["config"], "params": {"vectors": {"size": DIMENSION, "distance": "Hamming"}}}}}
+    return Case(source, definition=definition, other_definition=described(DIMENSION + 1),
+                unrepresentable=unrepresentable, documents=qdrant_documents,
+                query=lambda document: (document["$vectors"]["<unnamed>"], "<unnamed>"))
+
+
+# -- Milvus (Lite, in tmp_path) -------------------------------------------------------------------
+
+def milvus(request: pytest.FixtureRequest) -> Case:
+    pymilvus = pytest.importorskip("pymilvus")
+    pytest.importorskip("milvus_lite")
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
+    from airflow_provider_vectorbackup.sources.milvus.client import MilvusSource
+
+    path = str(request.getfixturevalue("tmp_path") / "conformance.db")
+    client = pymilvus.MilvusClient(path)
+    request.addfinalizer(client.close)
+    settings = ConnectionSettings("milvus_default", conn_type="milvus", extra={"path": path})
+    float16 = _milvus_definition(DIMENSION)
+    float16["native"]["fields"].append({"name": "half", "type": "FLOAT16_VECTOR", "params": {"dim": 4}})
+    return Case(MilvusSource.from_connection(settings, client=client, page_size=20),
+                definition=_milvus_definition(DIMENSION), other_definition=_milvus_definition(DIMENSION + 1),
+                unrepresentable=float16,  # Milvus Lite holds no FLOAT16_VECTOR field
+                documents=_milvus_documents, query=lambda document: (document["$vectors"]["v"], "v"))
+
+
+def _milvus_definition(dimension: int) -> dict[str, Any]:
+    fields = [{"name": "id", "type": "VARCHAR", "is_primary": True, "params": {"max_length": 64}},
+              {"name": "v", "type": "FLOAT_VECTOR", "params": {"dim": dimension}},
+              {"name": "title", "type": "VARCHAR", "nullable": True, "params": {"max_length": 200}},
+              {"name": "big", "type": "INT64"},
+              {"name": "meta", "type": "JSON", "nullable": True}]
+    return {"engine": "milvus", "id": {"type": "varchar", "field": "id"},
+            "vectors": {"v": {"kind": "dense", "dtype": "float32", "dimension": dimension, "metric": "cosine"}},
+            "native": {"fields": fields, "functions": [], "enable_dynamic_field": True, "auto_id": False,
+                       "description": "", "properties": {}, "consistency_level": "Strong", "num_shards": 1,
+                       "partitions": ["_default"], "num_partitions": None,
+                       "indexes": [{"field_name": "v", "index_name": "v", "index_type": "HNSW",
+                                    "metric_type": "COSINE", "params": {}}]}}
+
+
+def _milvus_documents(count: int = COUNT, seed: int = 7) -> list[dict[str, Any]]:
+    """VARCHAR keys a filter literal must escape (newline, quote, backslash), unicode; nulls, big and negative
+    integers, nested JSON, dynamic keys on some rows."""
+    from airflow_provider_vectorbackup.snapshot.vector_fields import dense
+
+    rng = random.Random(seed)
+    odd_keys = ["a\nb", 'q"uote', "back\\slash", "東京", "tab\tkey", "~last"]
+    keys = odd_keys + [f"{rng.choice('05acfgZ')}{i:04d}" for i in range(count - len(odd_keys))]
+    documents = []
+    for i, key in enumerate(keys):
+        payload: dict[str, Any] = {"title": None if i % 5 == 0 else _TEXT[i % len(_TEXT)] + f" {i}",
+                                   "big": 2**62 + i if i % 2 else -(2**53) - i,
+                                   "meta": None if i % 7 == 0 else {"a": {"b": [i, {"c": _TEXT[(i + 3) % len(_TEXT)]}]},
+                                                                    "ratio": i / 7, "empty": {}}}
+        if i % 3 == 0:
+            payload["dynamic"] = {"k": i, "s": _TEXT[i % len(_TEXT)]}
+        documents.append({"_id": key, "$vectors": {"v": dense(unit_vector(rng, DIMENSION))}, "payload": payload})
+    return documents
+
+
+def pgvector(request: pytest.FixtureRequest) -> Case:
+    source = request.getfixturevalue("pgvector_source")(page_size=20)
+    definition = pgvector_definition(source)
+    unrepresentable = {**definition, "native": {**definition["native"], "columns": [
+        *definition["native"]["columns"],
+        {"name": "shape", "type": "geometry(Point,4326)", "typname": "geometry", "array": False, "not_null": False,
+         "default": None, "serial": False, "identity": None, "generated": None, "collation": None,
+         "dimension": None}]}}  # PostGIS is not installed
+    return Case(source, definition=definition, other_definition=pgvector_definition(source, DIMENSION + 1),
+                unrepresentable=unrepresentable, documents=pgvector_documents,
+                query=lambda document: (document["$vectors"]["embedding"], "embedding"))

@@ -323,6 +323,17 @@ class AstraSource:
         for page in self.scan_pages(collection, filter=filter):
             yield from page.documents
 
+    def unsupported(self, definition: dict[str, Any]) -> list[str]:
+        """Another engine's definition; the rest (e.g. a dimension above 4096) only the server can judge, on create."""
+        engine = definition.get("engine") if isinstance(definition, dict) else None
+        if isinstance(engine, str) and isinstance(definition.get("native"), dict):
+            return [f"the definition is a {engine} collection's, which a Data API collection cannot hold"]
+        return []
+
+    def restore_tolerance(self, definition: dict[str, Any]) -> int:
+        """The Data API stores every value it is given exactly."""
+        return 0
+
     def create_collection(self, name: str, definition: dict[str, Any]) -> bool:
         """Create a collection from a stored definition; return False if an identical one already exists.
 
@@ -330,6 +341,10 @@ class AstraSource:
         :raises UnsupportedDefinition: the Data API refused the definition (e.g. a vector dimension above
             4096); the message is the server's, naming the field.
         """
+        refused = self.unsupported(definition)
+        if refused:
+            raise UnsupportedDefinition(f"collection {name!r} cannot be created in keyspace {self.keyspace!r}: "
+                                        + "; ".join(refused) + "; nothing was created")
         existing = self.collection_definition(name)
         if existing is not None:
             if existing == definition:

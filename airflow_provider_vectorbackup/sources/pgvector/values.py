@@ -1,0 +1,167 @@
+"""Column values between PostgreSQL and the stored form, bit for bit.
+
+Rows are read with psycopg's binary protocol: pgvector's binary forms are the exact element bits
+(``halfvec``'s text form is a decimal rendering, so reading it is a conversion, not a copy), and
+``real``, ``numeric`` and timestamps arrive without any text formatting in between. The pgvector
+types get our own binary loaders here, which turn the big-endian wire bytes straight into
+:mod:`~airflow_provider_vectorbackup.snapshot.vector_fields` values, so no numpy is needed.
+
+Writing goes the other way through each type's text input (cast explicitly to the column's
+type): the shortest decimal of a float32 or float16 value parses back to exactly that value, so
+the text path is exact too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from psycopg.adapt import Loader
+from psycopg.pq import Format
+from psycopg.types.json import Json, Jsonb, set_json_loads
+
+from airflow_provider_vectorbackup.snapshot import vector_fields as vf
+from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
+
+VECTOR_TYPES = {"vector": ("dense", "float32"), "halfvec": ("dense", "float16"),
+                "sparsevec": ("sparse", "float32"), "bit": ("bit", None)}
+"""pgvector's column types (``bit`` is PostgreSQL's own, which pgvector indexes) and the value form of each."""
+
+NATIVE_TYPES = frozenset({
+    "int2", "int4", "int8", "float4", "float8", "numeric", "bool", "text", "varchar", "bpchar", "bytea",
+    "date", "time", "timetz", "timestamp", "timestamptz", "uuid", "json", "jsonb",
+})
+"""Types (and arrays of them) read as Python values; any other column is read in PostgreSQL's text form."""
+
+ID_TYPES = {"int2": "smallint", "int4": "integer", "int8": "bigint", "uuid": "uuid", "text": "text",
+            "varchar": "varchar"}
+"""Primary-key types a collection may have, by ``pg_type.typname``, and their name in the definition."""
+
+
+def _swapped(data: bytes, size: int) -> bytes:
+    """Big-endian elements of ``size`` bytes as little-endian, by slicing (no per-element Python loop)."""
+    out = bytearray(len(data))
+    for byte in range(size):
+        out[byte::size] = data[size - 1 - byte::size]
+    return bytes(out)
+
+
+class DenseLoader(Loader):
+    format = Format.BINARY
+    dtype = "float32"
+
+    def load(self, data: Any) -> dict[str, Any]:
+        raw = bytes(data)
+        size = vf.DTYPES[self.dtype]
+        return vf.dense_from_bytes(_swapped(raw[4:], size), self.dtype)
+
+
+class HalfLoader(DenseLoader):
+    dtype = "float16"
+
+
+class SparseLoader(Loader):
+    format = Format.BINARY
+
+    def load(self, data: Any) -> dict[str, Any]:
+        raw = bytes(data)
+        _, nnz, _ = struct.unpack_from(">iii", raw)
+        indices = struct.unpack_from(f">{nnz}i", raw, 12)
+        values = struct.unpack_from(f">{nnz}f", raw, 12 + 4 * nnz)
+        return vf.sparse(indices, values)
+
+
+class BitLoader(Loader):
+    format = Format.BINARY
+
+    def load(self, data: Any) -> dict[str, Any]:
+        raw = bytes(data)
+        (length,) = struct.unpack_from(">i", raw)
+        return vf.bits(raw[4:], length)
+
+
+LOADERS = {"vector": DenseLoader, "halfvec": HalfLoader, "sparsevec": SparseLoader, "bit": BitLoader}
+
+
+def _json_number(text: str) -> float | Decimal:
+    """A JSON number as a float when the float prints back as the same text, else as an exact Decimal.
+
+    ``jsonb`` keeps numbers as ``numeric`` (``1.50`` stays ``1.50``, 30 digits stay 30 digits).
+    """
+    number = float(text)
+    return number if repr(number) == text else Decimal(text)
+
+
+def _loads(text: str | bytes) -> Any:
+    return json.loads(text, parse_float=_json_number)
+
+
+def prepare_connection(connection: Any, vector_oids: dict[int, str]) -> None:
+    """Teach ``connection`` the pgvector binary loaders (by the oids in use) and exact JSON numbers."""
+    for oid, typname in vector_oids.items():
+        connection.adapters.register_loader(oid, LOADERS[typname])
+    set_json_loads(_loads, connection)
+
+
+def json_text(value: Any) -> str:
+    """JSON text of a decoded ``json``/``jsonb`` value, Decimals written as the numbers they are."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{json_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(json_text(v) for v in value) + "]"
+    return json.dumps(value, allow_nan=False)
+
+
+# -- ids ------------------------------------------------------------------------------------------
+
+def stored_id(value: Any) -> Any:
+    """A primary-key value as the stored form's ``_id``: int, str, or the codec's uuid envelope."""
+    return DEFAULT_CODEC.encode(value) if isinstance(value, uuid.UUID) else value
+
+
+def native_id(value: Any) -> Any:
+    return DEFAULT_CODEC.decode(value)
+
+
+# -- vectors as query parameters ------------------------------------------------------------------
+
+def vector_text(value: dict[str, Any], typname: str, dimension: int | None) -> str:
+    """pgvector's text input for a stored-form vector value of a column of type ``typname``."""
+    inspected = vf.inspect(value)
+    expected = VECTOR_TYPES[typname]
+    if inspected.kind != expected[0] or (expected[1] and inspected.dtype != expected[1]):
+        raise ValueError(f"a {typname} column takes a {expected[1] or ''} {expected[0]} value, "
+                         f"not {inspected.kind} {inspected.dtype or ''}".replace("  ", " "))
+    if typname == "bit":
+        return vf.bit_string(value)
+    if typname == "sparsevec":
+        if dimension is None:
+            raise ValueError("a sparsevec column without a declared dimension cannot be written")
+        pairs = ",".join(f"{i + 1}:{_number(v)}" for i, v in vf.sparse_of(value).items())
+        return f"{{{pairs}}}/{dimension}"
+    return "[" + ",".join(_number(v) for v in vf.values_of(value)) + "]"
+
+
+def _number(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError(f"pgvector holds finite numbers only, not {value}")
+    return repr(value)
+
+
+def payload_parameter(value: Any, typname: str, array: bool) -> Any:
+    """A decoded payload value as the parameter for a column of (element) type ``typname``.
+
+    Everything else is psycopg's own adaptation; the statement casts every parameter to its column's type.
+    """
+    if value is None or typname not in ("json", "jsonb"):
+        return value
+    wrapper = Json if typname == "json" else Jsonb
+    if array:
+        return [None if item is None else wrapper(item, dumps=json_text) for item in value]
+    return wrapper(value, dumps=json_text)

@@ -1,0 +1,1 @@
+"""Qdrant as a vector source: local mode (a path) or a server, through qdrant-client."""
