@@ -37,3 +37,17 @@ class ConnectionSettings:
                    port=connection.port or None, login=connection.login or None,
                    password=connection.password or None, schema=connection.schema or None,
                    extra=dict(connection.extra_dejson or {}))
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        """A yes/no extra, whether JSON gave a boolean or a URI's query string gave text (``"false"`` is no)."""
+        value = (self.extra or {}).get(key)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise ValueError(f"connection {self.conn_id!r}: extra {key!r} must be true or false, not {value!r}")

@@ -1,8 +1,10 @@
 """Nightly backup of a Qdrant to Box: dump -> verify -> retention, with a vector-loss alert.
 
-Reads the connections ``qdrant_default`` (type ``qdrant``: host/port or the ``url`` extra, the API
-key in the password; or the ``path`` extra for a local-mode folder that no other process has
-open) and ``box_default``. See docs/sources.md, "Qdrant".
+Reads the connections ``qdrant_default`` (type ``qdrant``, the official provider's: host and port or
+the ``url`` extra, the API key in Password; or the ``path`` extra for a local-mode folder on the
+worker) and ``box_default``. ``source_conn_id`` picks the engine by the connection's type, not its
+id. Needs ``pip install "airflow-provider-vectorbackup[qdrant]"``. See docs/connections.md and
+docs/sources.md, "Qdrant".
 """
 
 from __future__ import annotations
@@ -17,31 +19,36 @@ from airflow_provider_vectorbackup.operators.dump import VectorDumpOperator
 from airflow_provider_vectorbackup.operators.retention import RetentionOperator
 from airflow_provider_vectorbackup.sensors.manifest import ManifestVerifySensor
 
-BOX_FOLDER = "qdrant-backups"
+SOURCE_CONN_ID = "qdrant_default"
+BOX_FOLDER = "qdrant-backups"  # one folder per source, so a restore's "latest" is this source's latest
 
 with DAG(
     dag_id="example_qdrant_backup",
     schedule="@daily",
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
     catchup=False,
-    max_active_runs=1,
+    max_active_runs=1,  # one dump at a time: a local-mode folder (the path extra) opens in one process only
     tags=["vector-backup", "qdrant"],
     doc_md=__doc__,
 ) as dag:
     dump = VectorDumpOperator(
         task_id="dump",
-        source_conn_id="qdrant_default",
+        source_conn_id=SOURCE_CONN_ID,
         box_folder=BOX_FOLDER,
         collections=None,  # every collection of that Qdrant
-        retries=2,
+        retries=2,  # a dropped connection is retried; a vector-loss failure never is
         retry_delay=dt.timedelta(minutes=5),
+        # Alerts only on vector loss (a declared vector field missing, converted or of another
+        # dimension in the dumped documents), logged at ERROR; pass a Slack/SMTP notifier to send it:
+        # vector_loss_callback(SmtpNotifier(...)). Other failures need your usual alerting, or
+        # vector_loss_callback(alert_on_other_failures=True).
         on_failure_callback=vector_loss_callback(),
     )
     verify = ManifestVerifySensor(
         task_id="verify",
         box_folder=BOX_FOLDER,
         dump_task_id="dump",
-        level="files",
+        level="files",  # every file's size and SHA-256; "records" also reads every document back
         poke_interval=60,
         timeout=3600,
         mode="reschedule",
@@ -53,7 +60,9 @@ with DAG(
         verify_task_id="verify",
         keep_last=7,
         keep_daily=14,
-        trigger_rule="all_done",  # deletes nothing unless this run verified
+        keep_weekly=8,
+        keep_monthly=12,
+        trigger_rule="all_done",  # records a failed dump's snapshot too; deletes nothing unless this run verified
     )
     dump >> verify >> retention
 

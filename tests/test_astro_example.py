@@ -47,6 +47,21 @@ def test_env_example_defines_both_connections_with_placeholders_only() -> None:
     assert all(re.fullmatch(r"<[a-z-]+>", secret) for secret in secrets), secrets
 
 
+def test_env_example_shows_each_engine_dags_connection_commented_out_with_placeholders_only() -> None:
+    commented = {}
+    for line in (ASTRO / ".env.example").read_text().splitlines():
+        if line.startswith("# AIRFLOW_CONN_"):
+            name, _, value = line.removeprefix("# ").partition("=")
+            commented[name] = json.loads(value.strip("'"))
+    assert {name: c["conn_type"] for name, c in commented.items()} == {
+        "AIRFLOW_CONN_QDRANT_DEFAULT": "qdrant", "AIRFLOW_CONN_POSTGRES_DEFAULT": "postgres",
+        "AIRFLOW_CONN_CHROMA_DEFAULT": "chroma", "AIRFLOW_CONN_MILVUS_DEFAULT": "milvus"}
+    read_by_dags = {re.search(r'SOURCE_CONN_ID = "(\w+)"', path.read_text()).group(1)
+                    for path in (ASTRO / "dags").glob("example_*_backup.py")}
+    assert {name.removeprefix("AIRFLOW_CONN_").lower() for name in commented} == read_by_dags
+    assert all(re.fullmatch(r"<[a-z-]+>", c["password"]) for c in commented.values()), "placeholders only"
+
+
 def test_the_requirements_resolve_against_the_floor_constraints(tmp_path: Path) -> None:
     constraints = ROOT / "constraints" / "floor" / ("py%d.%d.txt" % sys.version_info[:2])
     if not constraints.exists():
@@ -87,4 +102,6 @@ def test_the_astro_dags_parse_without_import_errors() -> None:
 
     bag = DagBag(dag_folder=str(ASTRO / "dags"))  # examples are off (tests/conftest.py)
     assert bag.import_errors == {}
-    assert sorted(bag.dag_ids) == ["vector_backup", "vector_backup_mapped", "vector_restore", "vector_restore_drill"]
+    assert sorted(bag.dag_ids) == ["example_chroma_backup", "example_milvus_backup", "example_pgvector_backup",
+                                   "example_qdrant_backup", "vector_backup", "vector_backup_mapped", "vector_restore",
+                                   "vector_restore_drill"]

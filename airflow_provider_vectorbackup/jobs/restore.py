@@ -211,6 +211,8 @@ class _Restore:
         inserted = source.insert_documents(target, documents(), chunk_size=self.options.chunk_size,
                                          concurrency=self.options.concurrency)
         log.info("Restored %r into %r: %s", entry.name, target, inserted.summary())
+        # Floats compared before the validation searches: an engine may renormalise vectors as it searches.
+        worst = samples.check(source, target) if samples is not None else None
         # One parallel read-back serves the count, the content digest and the exact neighbours of the queries,
         # while the store answers the same queries: its answers do not depend on the read-back.
         restored = ContentDigest()
@@ -247,7 +249,6 @@ class _Restore:
         result["recall_not_measured"] = not_measured
         floats_ok = True
         if samples is not None:
-            worst = samples.check(source, target)
             result.update(digest_scope=f"shape: floats compared on {len(samples.documents)} sampled document(s) "
                                        f"within {tolerance} ulp(s)", tolerance_ulps=tolerance, most_ulps_apart=worst)
             floats_ok = worst is not None and worst <= tolerance

@@ -26,24 +26,43 @@ ALERT_KEY = "vector_loss_alert"
 Channel = Callable[[str, "Context"], None]
 
 
+_DATA_API_CHECK = ("  Check: the scan projects {\"*\": true}; the astrapy version (a change in projection or vector "
+                   "handling); the collection definition; whether documents were written without vectors.")
+_FIELD_CHECK = ("  Check: the engine's client library version (a change in how it returns vectors); the collection "
+                "definition; whether documents were written without this vector (then set the dump's "
+                "max_missing_vector_fraction).")
+
+
 def format_alert(error: VectorLossError, context: Context) -> str:
     facts = error.facts
     ti = context.get("ti")
     where = f"{getattr(ti, 'dag_id', '?')}.{getattr(ti, 'task_id', '?')} run {getattr(ti, 'run_id', '?')}"
-    lines = [
-        f"VECTOR LOSS in collection {error.collection!r} ({where})",
-        f"  {error.reason}",
-        f"  declared dimension: {facts.get('declared_dimension')}; documents seen: {facts.get('documents')}; "
-        f"with $vector: {facts.get('documents_with_vector')}; dimensions seen: {facts.get('dimensions_seen')}",
-    ]
+    per_field = "field" in facts  # the engine sources' guard checks each declared vector field on its own
+    lines = [f"VECTOR LOSS in collection {error.collection!r} ({where})", f"  {error.reason}",
+             _field_facts(facts) if per_field else _data_api_facts(facts)]
     if facts.get("snapshot_id"):
         sealed = "will be sealed INCOMPLETE by its commit task" if facts.get("sealed_by_commit") else \
             "was sealed INCOMPLETE"
         lines.append(f"  snapshot {facts['snapshot_id']} {sealed}; it will not be used for restores "
                      "or counted by retention")
-    lines.append("  Check: the scan projects {\"*\": true}; the astrapy version (a change in projection or vector "
-                 "handling); the collection definition; whether documents were written without vectors.")
+    lines.append(_FIELD_CHECK if per_field else _DATA_API_CHECK)
     return "\n".join(lines)
+
+
+def _data_api_facts(facts: dict[str, Any]) -> str:
+    return (f"  declared dimension: {facts.get('declared_dimension')}; documents seen: {facts.get('documents')}; "
+            f"with $vector: {facts.get('documents_with_vector')}; dimensions seen: {facts.get('dimensions_seen')}")
+
+
+def _field_facts(facts: dict[str, Any]) -> str:
+    declared = facts.get("declared") or {}
+    kind = "/".join(str(declared[key]) for key in ("kind", "dtype") if declared.get(key)) or "?"
+    if declared.get("dimension") is not None:
+        kind += f", {declared['dimension']} dimensions"
+    field = facts["field"]
+    return (f"  vector field {field!r} declared {kind}; documents seen: {facts.get('documents')}; with {field!r}: "
+            f"{facts.get('documents_with_vector')}; dimensions seen: {facts.get('dimensions_seen')}; "
+            f"encodings seen: {facts.get('encodings_seen')}")
 
 
 class VectorLossNotifier(BaseNotifier):

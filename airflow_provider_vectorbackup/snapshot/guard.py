@@ -84,8 +84,8 @@ def check_vector_loss(
                    f"$vector, above the allowed {policy.max_missing_fraction:.2%}")
         if vectorize:
             return [message + "; a restore must regenerate them from $vectorize"]
-        raise VectorLossError(collection, message + "; if the collection really holds documents without "
-                              "embeddings, raise max_missing_fraction for it", **facts)
+        raise VectorLossError(collection, message + "; if the collection really holds documents without embeddings, "
+                              "raise max_missing_vector_fraction (--max-missing-vector-fraction) for it", **facts)
     return []
 
 
@@ -135,7 +135,7 @@ def _check_field(collection: str, field: VectorField, document_count: int, seen:
         raise VectorLossError(
             collection, f"{missing} of {document_count} document(s) ({missing / document_count:.2%}) have no value "
             f"for vector field {field.name!r}, above the allowed {policy.max_missing_fraction:.2%}; if the "
-            f"collection really holds documents without it, raise max_missing_fraction", **facts)
+            f"collection really holds documents without it, raise max_missing_vector_fraction (--max-missing-vector-fraction)", **facts)
 
 
 def _describe_encodings(encodings: dict[str, int]) -> str:

@@ -49,3 +49,27 @@ def test_query_string_extras_are_text_and_typed_ones_go_in_extra() -> None:
     assert connection_settings_from_uri("chroma://h?ssl=true&port=8", conn_id="u").extra == {"ssl": "true", "port": "8"}
     typed = connection_settings_from_uri('chroma://h?__extra__={"ssl": true, "n": 8}', conn_id="u")
     assert typed.extra == {"ssl": True, "n": 8}
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (True, True), (False, False), ("true", True), ("False", False), ("1", True), ("0", False), (None, False), ("", False)])
+def test_a_yes_no_extra_reads_the_same_from_json_and_from_a_uri(value, expected) -> None:
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
+
+    assert ConnectionSettings("c", extra={"https": value}).flag("https") is expected
+
+
+def test_a_yes_no_extra_that_is_neither_is_refused_naming_it() -> None:
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
+
+    with pytest.raises(ValueError, match="extra 'https' must be true or false"):
+        ConnectionSettings("c", extra={"https": "maybe"}).flag("https")
+
+
+def test_qdrant_reads_https_false_from_a_uri_as_false() -> None:
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
+    from airflow_provider_vectorbackup.sources.qdrant.client import QdrantSource
+
+    source = QdrantSource.from_connection(ConnectionSettings("q", conn_type="qdrant", host="db", port=6333,
+                                                            extra={"https": "false", "prefer_gprc": "true"}))
+    assert source.where == "http://db:6333"

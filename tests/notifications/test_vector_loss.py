@@ -71,3 +71,18 @@ def test_the_task_failure_is_recognisable_and_not_retried() -> None:
     error = loss()
     assert isinstance(error, VectorLossError) and isinstance(error, AirflowFailException)
     assert error.facts["snapshot_id"] == "20261122T000000Z" and error.collection == "articles"
+
+
+def test_an_engine_sources_alert_names_the_vector_field_and_no_data_api_hints() -> None:
+    error = VectorLossTaskFailure.from_error(
+        VectorLossError("articles", "10 of 30 document(s) have no value for vector field 'dense'", field="dense",
+                        declared={"kind": "dense", "dtype": "float32", "dimension": 8, "metric": "cosine"},
+                        documents=30, documents_with_vector=20, dimensions_seen={"8": 20},
+                        encodings_seen={"dense/float32": 20}),
+        snapshot_id="20261122T000000Z")
+    sent = []
+    vector_loss_callback(lambda text, context: sent.append(text))({"exception": error, "ti": TI})
+    (alert,) = sent
+    assert "vector field 'dense' declared dense/float32, 8 dimensions; documents seen: 30; with 'dense': 20" in alert
+    assert "max_missing_vector_fraction" in alert
+    assert "astrapy" not in alert and "$vector:" not in alert and "declared dimension" not in alert

@@ -49,7 +49,7 @@ def test_unreadable_vectors_are_loss() -> None:
 def test_a_partial_loss_above_the_threshold_fails() -> None:
     with pytest.raises(VectorLossError, match="40 of 100 document\\(s\\) \\(40.00%\\) have no \\$vector"):
         check_vector_loss("c", EXPLICIT, 100, seen(60))
-    with pytest.raises(VectorLossError, match="raise max_missing_fraction"):
+    with pytest.raises(VectorLossError, match="raise max_missing_vector_fraction"):
         check_vector_loss("c", EXPLICIT, 1000, seen(999))
     assert check_vector_loss("c", EXPLICIT, 100, seen(60), VectorLossPolicy(max_missing_fraction=0.5)) == []
     assert "regenerate" in check_vector_loss("c", VECTORIZE, 100, seen(60))[0]

@@ -100,8 +100,7 @@ class ChromaSource:
 
     @property
     def _ssl(self) -> bool:
-        value = (self._settings.extra or {}).get("ssl", False)
-        return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "yes")
+        return self._settings.flag("ssl")
 
     @property
     def client(self) -> ClientAPI:

@@ -25,15 +25,15 @@ from qdrant_client.http import models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
 from airflow_provider_vectorbackup.connection import ConnectionSettings
-from airflow_provider_vectorbackup.snapshot.digest import canonical_json
 from airflow_provider_vectorbackup.snapshot.provenance import endpoint_origin
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, DocumentFailure, InsertReport,
     NoRetries, Partition, UnsupportedDefinition,
 )
 from airflow_provider_vectorbackup.sources.qdrant import definition as qdef
+from airflow_provider_vectorbackup.sources.qdrant.cosine import drift_ulps
 from airflow_provider_vectorbackup.sources.qdrant.stored import (
-    UnwritableDocument, point_id, query_value, stored_id, to_document, to_point,
+    UnwritableDocument, point_id, query_value, same_but_cosine_drift, stored_id, to_document, to_point,
 )
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class QdrantSource:
         host = self._settings.host
         if not host:
             return "(no host)"
-        scheme = "https" if self._extra("https") else "http"
+        scheme = "https" if self._settings.flag("https") else "http"
         return endpoint_origin(f"{scheme}://{host}:{self._settings.port or 6333}")
 
     @property
@@ -148,10 +148,11 @@ class QdrantSource:
             arguments["url"] = self._extra("url")
         else:
             arguments.update(host=settings.host, port=settings.port or 6333)
-        prefer = self._extra("prefer_grpc")
-        prefer = self._extra("prefer_gprc") if prefer is None else prefer
-        for key, value in (("grpc_port", self._extra("grpc_port")), ("prefer_grpc", prefer),
-                           ("https", self._extra("https")), ("prefix", self._extra("prefix")),
+        prefer = "prefer_grpc" if self._extra("prefer_grpc") is not None else "prefer_gprc"
+        flags = {key: settings.flag(name) for key, name in (("prefer_grpc", prefer), ("https", "https"))
+                 if self._extra(name) is not None}
+        for key, value in (("grpc_port", self._extra("grpc_port")), ("prefer_grpc", flags.get("prefer_grpc")),
+                           ("https", flags.get("https")), ("prefix", self._extra("prefix")),
                            ("timeout", self._extra("timeout"))):
             if value not in (None, ""):
                 arguments[key] = int(value) if key in ("grpc_port", "timeout") else value
@@ -230,8 +231,17 @@ class QdrantSource:
         return qdef.slots(described["native"])
 
     def restore_tolerance(self, definition: dict[str, Any]) -> int:
-        """Cosine vectors are stored in a form every Qdrant normalisation keeps (``cosine.py``): compared exactly."""
-        return 0
+        """The float32 ulps Qdrant may move a Cosine vector element by (the most over the Cosine fields); 0 without one.
+
+        Qdrant renormalises Cosine vectors as it stores and searches them, so the canonical vectors
+        a restore writes (``cosine.py``) read back a little off in a local-mode writing process:
+        1 ulp, 2 after searches, for 64+ dimensions (over 3,000 768-dimension vectors, qdrant-client
+        1.20.0), allowed 4; further for fewer dimensions, allowed 32 (``cosine.drift_ulps``,
+        docs/sources.md "Qdrant"). Everything else Qdrant keeps exactly.
+        """
+        fields = (definition.get("vectors") or {}).values()
+        return max((drift_ulps(spec.get("dimension")) for spec in fields
+                    if spec.get("metric") in ("cosine", "max_sim_cosine")), default=0)
 
     def unsupported(self, definition: dict[str, Any]) -> list[str]:
         """What in ``definition`` Qdrant cannot create (another engine's, a distance it lacks, ...); sends nothing."""
@@ -384,7 +394,8 @@ class QdrantSource:
         """Upsert stored-form documents in chunks, never overwriting: Qdrant's upsert replaces, so each chunk's ids are read first.
 
         A point already there counts as present when it reads back as the document would (stored
-        form, Cosine vectors canonical), and as a failure otherwise (left as it is). Chunks are
+        form, Cosine vectors canonical and within :func:`~.cosine.drift_ulps`: Qdrant moves
+        them that much), and as a failure otherwise (left as it is). Chunks are
         written one after another (``concurrency`` is not used: local mode takes one writer).
         """
         slots = self._slots(name)
@@ -409,6 +420,7 @@ class QdrantSource:
     def _write_chunk(self, name: str, chunk: dict[Any, tuple[Any, models.PointStruct]],
                      slots: dict[str, qdef.VectorSlot]) -> InsertReport:
         report = InsertReport()
+        by_field = {slot.field: slot for slot in slots.values()}
         with self._calls:
             existing = {p.id: p for p in self.client.retrieve(name, list(chunk), with_payload=True, with_vectors=True)}
             new = []
@@ -416,7 +428,7 @@ class QdrantSource:
                 there = existing.get(_normal_id(key))
                 if there is None:
                     new.append(point)
-                elif canonical_json(to_document(there, slots)) == canonical_json(to_document(point, slots)):
+                elif same_but_cosine_drift(to_document(there, slots), to_document(point, slots), by_field):
                     report.already_present += 1
                 else:
                     report.failures.append(DocumentFailure(stored, "DIFFERENT_DOCUMENT_EXISTS",

@@ -67,6 +67,9 @@ def describe(info: models.CollectionInfo, aliases: list[str]) -> dict[str, Any]:
 
 
 def _field(slot: VectorSlot, config: Mapping[str, Any]) -> dict[str, Any]:
+    """One ``vectors`` entry. Not ``nullable``, although Qdrant lets a point omit a named vector: a scroll
+    without ``with_vectors`` looks exactly like that, so points without one count against the guard's
+    ``max_missing_fraction`` (raise it for collections that really hold such points)."""
     if slot.kind == vector_fields.SPARSE:
         return {"kind": slot.kind, "dtype": VALUE_DTYPE, "dimension": None, "metric": "dot_product"}
     params = _dense_params(config)[slot.qdrant_name]

@@ -3,8 +3,8 @@
 A point becomes ``{"_id": <int or the codec's UUID envelope>, "$vectors": {...}, "payload": {...}}``.
 Qdrant always has a payload object (``{}`` when the writer gave none), so ``payload`` is always
 there. Every vector value is float32 (what Qdrant answers); Cosine vectors, dense or each row of a
-multivector, are in the canonical form of :mod:`.cosine`, so a digest does not depend on which
-process (or server) read them.
+multivector, are in the canonical form of :mod:`.cosine`, written and read: every reader then sees
+unit vectors, within :func:`~.cosine.drift_ulps` of what was written.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from qdrant_client.http import models
 
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
-from airflow_provider_vectorbackup.sources.qdrant.cosine import canonical
+from airflow_provider_vectorbackup.snapshot.digest import canonical_json
+from airflow_provider_vectorbackup.sources.qdrant.cosine import canonical, drift_ulps, ulps_apart
 from airflow_provider_vectorbackup.sources.qdrant.definition import VALUE_DTYPE, VectorSlot
 
 PointId = int | str
@@ -69,8 +70,35 @@ def _value(value: Any, slot: VectorSlot) -> dict[str, Any]:
     if slot.kind == vf.SPARSE:
         return vf.sparse(value.indices, value.values, VALUE_DTYPE)
     if slot.kind == vf.MULTI:
-        return vf.multi([canonical(row) if slot.cosine else row for row in value], VALUE_DTYPE)
-    return vf.dense(canonical(value) if slot.cosine else value, VALUE_DTYPE)
+        return vf.multi(canonical(value).tolist() if slot.cosine else value, VALUE_DTYPE)
+    if slot.cosine:
+        return vf.dense_from_bytes(canonical(value).astype("<f4").tobytes(), VALUE_DTYPE)
+    return vf.dense(value, VALUE_DTYPE)
+
+
+def same_but_cosine_drift(there: Mapping[str, Any], wanted: Mapping[str, Any],
+                          slots: Mapping[str, VectorSlot]) -> bool:
+    """Whether two stored-form documents are equal but for Cosine vector elements a few ulps apart.
+
+    What Qdrant holds after the same document was written can differ from it by that much
+    (:func:`~.cosine.drift_ulps`); anything else must be equal. ``slots`` is keyed by
+    ``$vectors`` field name.
+    """
+    mine, theirs = there.get(vf.VECTORS_FIELD) or {}, wanted.get(vf.VECTORS_FIELD) or {}
+    rest = [canonical_json({k: v for k, v in d.items() if k != vf.VECTORS_FIELD}) for d in (there, wanted)]
+    if rest[0] != rest[1] or mine.keys() != theirs.keys():
+        return False
+    for field, value in mine.items():
+        other = theirs[field]
+        if value == other:
+            continue
+        slot = slots.get(field)
+        if slot is None or not slot.cosine or {**value, "data": ""} != {**other, "data": ""}:
+            return False
+        a, b = vf.values_of(value), vf.values_of(other)
+        if len(a) != len(b) or ulps_apart(a, b) > drift_ulps(value.get("dimension") or len(a)):
+            return False
+    return True
 
 
 def to_point(document: Mapping[str, Any], slots: Mapping[str, VectorSlot]) -> models.PointStruct:
@@ -98,5 +126,6 @@ def query_value(value: Any, slot: VectorSlot) -> Any:
     if slot.kind == vf.SPARSE:
         return models.SparseVector(indices=list(value["indices"]), values=vf.values_of(value))
     if slot.kind == vf.MULTI:
-        return [canonical(row) if slot.cosine else row for row in vf.rows_of(value)]
-    return canonical(vf.values_of(value)) if slot.cosine else vf.values_of(value)
+        rows = vf.rows_of(value)
+        return canonical(rows).tolist() if slot.cosine else rows
+    return canonical(vf.values_of(value)).tolist() if slot.cosine else vf.values_of(value)
