@@ -2,6 +2,7 @@
 #   make demo   runs the main job end to end, offline
 #   make test   runs the whole suite on the newest supported Airflow, then on the floor (the oldest)
 #   make bench  measures ours against the baselines (docs/benchmarks.md; minutes, best on an idle machine)
+#   make bench-engines  the same for each vector engine (docs/benchmarks.md, "Engines"; an hour at full size)
 # Each leg has its own venv with the package installed from its pinned constraints:
 #   newest: .venv        from constraints/newest/py<major.minor>.txt (apache-airflow 3.3.x)
 #   floor:  .venv-floor  from constraints/floor/py<major.minor>.txt  (apache-airflow 3.1.x)
@@ -19,7 +20,7 @@ CONSTRAINTS_FLOOR := constraints/floor/py$(PYVER).txt
 STAMP         := $(VENV)/.installed-$(PYVER)
 STAMP_FLOOR   := $(VENV_FLOOR)/.installed-$(PYVER)
 
-.PHONY: test test-newest test-floor demo demo-guard bench venv venv-floor clean
+.PHONY: test test-newest test-floor demo demo-guard bench bench-engines venv venv-floor clean
 
 venv: $(STAMP)
 venv-floor: $(STAMP_FLOOR)
@@ -58,6 +59,10 @@ demo-guard: $(STAMP)
 bench: $(STAMP)
 	@$(PY) -c 'import matplotlib, pgvector' 2>/dev/null || $(PY) -m pip install --quiet --constraint $(CONSTRAINTS) --editable ".[bench]"
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+# Issue 16: each engine's dump and restore against its own loops, e.g. BENCH_ARGS="--engines chroma --quick"
+bench-engines: $(STAMP)
+	$(PY) benchmarks/engines/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV_FLOOR) demo-output .pytest_cache .hypothesis

@@ -1,10 +1,29 @@
-"""The report of a run: the JSON file, and the table printed for a reader."""
+"""The report of a run: its targets and headlines, the JSON file, and the table printed for a reader."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
+
+
+def target(name: str, short: str, measured: float | None, comparison: str, threshold: float) -> dict[str, Any]:
+    """One of the issue's targets, judged on the measure as reported; ``short`` labels it on the chart."""
+    passed = measured is not None and (measured >= threshold if comparison == ">=" else measured <= threshold)
+    return {"name": name, "short": short, "measured": round_or_none(measured, 4), "comparison": comparison,
+            "threshold": threshold, "pass": passed}
+
+
+def headline(unit: str, labels: list[str], values: list[float], *, ratio: float | None = None,
+             higher_is_better: bool = True, limits: list[float | None] | None = None,
+             limit_label: str = "wire limit") -> dict[str, Any]:
+    """The values a scenario is summed up by, in the table and the chart; ``limits`` are drawn per bar."""
+    return {"unit": unit, "labels": labels, "values": values, "ratio": round_or_none(ratio, 4),
+            "higher_is_better": higher_is_better, "limits": limits or [None] * len(values), "limit_label": limit_label}
+
+
+def round_or_none(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def write_json(report: dict[str, Any], path: Path) -> None:

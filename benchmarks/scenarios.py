@@ -17,6 +17,7 @@ from typing import Any
 
 from children import ASTRA_CONN_ID, BOX_CONN_ID, run_child
 from data import COLLECTION, definition, random_file, seed_collection
+from report import headline, round_or_none, target
 
 from airflow_provider_vectorbackup.testing.astra import AstraStandIn
 from airflow_provider_vectorbackup.testing.box.standin import BoxStandIn
@@ -78,17 +79,6 @@ def wire_limit(streams: int, per_request: float, latency_ms: float) -> float | N
     return streams * per_request / (latency_ms / 1000) if latency_ms else None
 
 
-def target(name: str, short: str, measured: float | None, comparison: str, threshold: float) -> dict[str, Any]:
-    """One of the issue's targets, judged on the measure as reported; ``short`` labels it on the chart."""
-    passed = measured is not None and (measured >= threshold if comparison == ">=" else measured <= threshold)
-    return {"name": name, "short": short, "measured": _round(measured, 4), "comparison": comparison,
-            "threshold": threshold, "pass": passed}
-
-
-def _round(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(value, digits)
-
-
 def _ratio(ours: float, baseline: float) -> float | None:
     return ours / baseline if baseline else None
 
@@ -99,8 +89,8 @@ def _add_document_rates(figures: dict[str, Any], payload_bytes: int, per_request
     rate = figures["documents"] / seconds
     limit = wire_limit(figures["streams"], per_request, latency_ms)
     figures.update(seconds=round(seconds, 3), docs_per_second=round(rate, 1),
-                   mb_per_second=round(payload_bytes / MB / seconds, 3), wire_limit_docs_per_second=_round(limit, 1),
-                   wire_fraction=_round(rate / limit if limit else None, 4))
+                   mb_per_second=round(payload_bytes / MB / seconds, 3), wire_limit_docs_per_second=round_or_none(limit, 1),
+                   wire_fraction=round_or_none(rate / limit if limit else None, 4))
 
 
 def _add_output(figures: dict[str, Any]) -> None:
@@ -112,14 +102,6 @@ def _same_documents(expected: int, sides: dict[str, dict[str, Any]]) -> None:
     counts = {name: figures["documents"] for name, figures in sides.items()}
     if any(count != expected for count in counts.values()):
         raise ScenarioFailed(f"expected {expected} documents on every side, got {counts}")
-
-
-def headline(unit: str, labels: list[str], values: list[float], *, ratio: float | None = None,
-             higher_is_better: bool = True, limits: list[float | None] | None = None,
-             limit_label: str = "wire limit") -> dict[str, Any]:
-    """The values a scenario is summed up by, in the table and the chart; ``limits`` are drawn per bar."""
-    return {"unit": unit, "labels": labels, "values": values, "ratio": _round(ratio, 4),
-            "higher_is_better": higher_is_better, "limits": limits or [None] * len(values), "limit_label": limit_label}
 
 
 def _versus(unit: str, sides: dict[str, dict[str, Any]], key: str, limit_key: str) -> dict[str, Any]:
@@ -221,7 +203,7 @@ def restore(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
     checks = ours["checks"]
     return {
         "settings": settings, "payload_mb": round(payload / MB, 3), "sides": sides, "headline": summary,
-        "ratio_until_written": _round(written_ratio),
+        "ratio_until_written": round_or_none(written_ratio),
         "targets": [
             target("ours / baseline docs/s, end to end with every check", ">= 3x", summary["ratio"], ">=", 3),
             target("the same until every document is written (ours' post-restore checks excluded)",
@@ -231,7 +213,7 @@ def restore(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
             "reads the whole target back (count and content digest) and measures vector-search recall@10 over "
             f"{checks['recall_queries']} queries (got {checks['recall_at_10']}, needs {checks['min_recall']})",
             f"ours' phases in seconds: {phases}; until every document is written (prepare + insert) it runs at "
-            f"{ours['written_docs_per_second']} docs/s, {_round(written_ratio)}x the baseline",
+            f"{ours['written_docs_per_second']} docs/s, {round_or_none(written_ratio)}x the baseline",
             f"requests in flight x documents per insertMany: baseline {sides['baseline']['streams']} x "
             f"{sides['baseline']['documents_per_request']} (astrapy's defaults), ours {ours['streams']} x "
             f"{ours['documents_per_request']} (RestoreOptions' defaults)",
@@ -271,8 +253,8 @@ def upload(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
         seconds = figures["seconds"]
         limit = wire_limit(figures["streams"], part_size / MB, settings["latency_ms"])
         rate = figures["bytes"] / MB / seconds
-        figures.update(seconds=round(seconds, 3), mb_per_second=round(rate, 3), wire_limit_mb_per_second=_round(limit),
-                       wire_fraction=_round(rate / limit if limit else None, 4))
+        figures.update(seconds=round(seconds, 3), mb_per_second=round(rate, 3), wire_limit_mb_per_second=round_or_none(limit),
+                       wire_fraction=round_or_none(rate / limit if limit else None, 4))
     summary = _versus("MB/s", sides, "mb_per_second", "wire_limit_mb_per_second")
     return {
         "settings": settings, "sides": sides, "headline": summary,
