@@ -233,13 +233,14 @@ def test_provider_info_lists_every_hook_operator_sensor_trigger_notifier_and_lin
 
 ENGINE_CLIENTS = ("qdrant_client", "psycopg", "pgvector", "chromadb", "pymilvus", "milvus_lite")
 """The engines' client libraries: each comes with its source's extra, never with the base install."""
+ENGINE_SOURCE_PACKAGES = tuple(engine.module.rpartition(".")[0] for engine in ENGINES if engine.extra is not None)
+"""The packages that import those clients, each loaded only when a connection of its engine is opened."""
 
 
 def test_the_base_package_and_the_cli_import_no_engine_client() -> None:
     """Every module but the engines' own sources, and the CLI's help, load without any engine's client library,
     in a fresh interpreter (this one has them loaded by other tests)."""
-    engine_packages = tuple(e.module.rsplit(".", 1)[0] for e in ENGINES if e.extra is not None)
-    modules = [m for m in _package_modules() if not m.startswith(engine_packages)]
+    modules = [m for m in _package_modules() if not m.startswith(ENGINE_SOURCE_PACKAGES)]
     assert "airflow_provider_vectorbackup.hooks.source" in modules and "airflow_provider_vectorbackup.cli" in modules
     code = ("import contextlib, importlib, io, sys\n"
             f"for name in {modules!r}:\n"
@@ -302,9 +303,29 @@ def test_the_built_wheel_installs_and_works_with_no_extra(tmp_path: Path) -> Non
     listing = run(bin_dir / "airflow", "providers", "list", "--output", "json", **airflow_home)
     providers = {p["package_name"]: p for p in json.loads(next(l for l in listing.splitlines() if l.startswith("[{")))}
     assert providers["airflow-provider-vectorbackup"]["version"] == airflow_provider_vectorbackup.__version__
-    modules = _package_modules()
+    modules = [name for name in _package_modules() if not name.startswith(ENGINE_SOURCE_PACKAGES)]
     imported = run(bin_dir / "python", "-c",
                    "import importlib, sys\n"
                    f"for name in {modules!r}:\n    importlib.import_module(name)\n"
                    "print(importlib.import_module('airflow_provider_vectorbackup').__file__)", **airflow_home)
     assert imported.strip().splitlines()[-1].startswith(str(venv)), imported  # the wheel's copy, not the source
+    # Each engine source without its extra: the registry's error names the missing client and the pip line.
+    missing = json.loads(run(bin_dir / "python", "-c", ENGINES_WITHOUT_EXTRAS, **airflow_home).strip().splitlines()[-1])
+    assert sorted(missing) == sorted(engine.extra for engine in ENGINES if engine.extra)
+    for extra, (module, message) in missing.items():
+        assert not module.startswith("airflow_provider_vectorbackup"), f"the wheel lacks {module}"
+        assert f'pip install "airflow-provider-vectorbackup[{extra}]"' in message
+
+
+ENGINES_WITHOUT_EXTRAS = """
+import json
+from airflow_provider_vectorbackup.sources.registry import ENGINES, MissingSourceExtra
+missing = {}
+for engine in ENGINES:
+    if engine.extra:
+        try:
+            engine.load()
+        except MissingSourceExtra as exc:
+            missing[engine.extra] = (exc.__cause__.name, str(exc))
+print(json.dumps(missing))
+"""

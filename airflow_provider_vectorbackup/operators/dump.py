@@ -53,14 +53,15 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
     :param snapshot_id: templated; default ``<run_after as YYYYMMDDTHHMMSSZ>-<dag_id>``.
     :param segment_max_bytes: uncompressed size at which a segment rolls over.
     :param staging_dir: local folder for segments before upload (default: the system temp dir).
-    :param max_missing_vector_fraction: share of documents allowed to lack ``$vector`` in a vector
-        collection before the vector-loss guard trips (default 0.0).
+    :param max_missing_vector_fraction: share of documents allowed to lack a declared vector (``$vector``, or
+        a ``$vectors`` field that is not nullable) before the vector-loss guard trips (default 0.0).
     :param signing_conn_id: connection holding the key that signs ``manifest.json`` (see docs/security.md).
     :param encryption_conn_id: connection whose ``recipients`` (public age keys) encrypt segments and
         definitions; the worker never needs the private identity.
     :param scan_streams: requests in flight per collection (default 4); more suits a distant database.
-    :param scan_mode: ``"auto"`` (by ``_id`` range when provably complete, default), ``"ranges"`` (by range,
-        trusting that no id is a ``$uuid``/``$objectId``) or ``"single"`` (one scan).
+    :param scan_mode: ``"auto"`` (split by id range when provably complete, default), ``"ranges"`` (for
+        Astra: by range, trusting that no id is a ``$uuid``/``$objectId``) or ``"single"`` (one scan). How each
+        engine splits: docs/sources.md.
     :param collections_at_once: collections dumped concurrently (default 2).
     :param uploads_at_once: segments uploaded concurrently while the next is written (default 2).
     :param compression: ``"gzip"`` (default, level 1), ``"zstd"`` (about 16 times less CPU for a little less

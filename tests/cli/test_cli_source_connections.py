@@ -100,7 +100,7 @@ def test_astra_conn_id_still_names_the_source_with_a_deprecation_note(seeded_ast
 
 def test_a_local_qdrant_by_uri_dumps_and_restores_with_no_airflow_connection(tmp_path: Path) -> None:
     """A real engine through the registry: a Qdrant local-mode folder named only by the URI's ``path`` extra."""
-    qdrant_client = pytest.importorskip("qdrant_client")
+    import qdrant_client
     from qdrant_client import models
 
     folder = tmp_path / "qdrant"

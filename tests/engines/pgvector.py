@@ -8,6 +8,7 @@ functions and index builds die with SIGILL and take the server into crash recove
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import uuid
@@ -58,6 +59,8 @@ def pgvector_server() -> Iterator[PgServer]:
     finally:
         running.pg_ctl("-w", "stop", "-m", "fast")
         shutil.rmtree(pgdata, ignore_errors=True)
+        # pgserver's exit hook logs about the server stopped above, after pytest has closed its streams.
+        logging.getLogger("pgserver").disabled = True
 
 
 @pytest.fixture

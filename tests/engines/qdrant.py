@@ -39,7 +39,6 @@ class LocalQdrant:
 
 @pytest.fixture
 def qdrant_local(tmp_path: Path) -> Iterator[LocalQdrant]:
-    pytest.importorskip("qdrant_client")
     from qdrant_client import QdrantClient
 
     path = tmp_path / "qdrant"

@@ -377,8 +377,8 @@ def qdrant(request: pytest.FixtureRequest) -> Case:
 # -- Milvus (Lite, in tmp_path) -------------------------------------------------------------------
 
 def milvus(request: pytest.FixtureRequest) -> Case:
-    pymilvus = pytest.importorskip("pymilvus")
-    pytest.importorskip("milvus_lite")
+    import pymilvus
+
     from airflow_provider_vectorbackup.connection import ConnectionSettings
     from airflow_provider_vectorbackup.sources.milvus.client import MilvusSource
 
@@ -401,7 +401,8 @@ def _milvus_definition(dimension: int) -> dict[str, Any]:
               {"name": "big", "type": "INT64"},
               {"name": "meta", "type": "JSON", "nullable": True}]
     return {"engine": "milvus", "id": {"type": "varchar", "field": "id"},
-            "vectors": {"v": {"kind": "dense", "dtype": "float32", "dimension": dimension, "metric": "cosine"}},
+            "vectors": {"v": {"kind": "dense", "dtype": "float32", "dimension": dimension, "metric": "cosine",
+                              "nullable": False}},
             "native": {"fields": fields, "functions": [], "enable_dynamic_field": True, "auto_id": False,
                        "description": "", "properties": {}, "consistency_level": "Strong", "num_shards": 1,
                        "partitions": ["_default"], "num_partitions": None,

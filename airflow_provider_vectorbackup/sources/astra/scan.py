@@ -35,10 +35,7 @@ reads one.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from astrapy.exceptions import DataAPIResponseException
 
 from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MODES, Partition
+from airflow_provider_vectorbackup.sources.fetch_ahead import fetch_ahead
 
 if TYPE_CHECKING:
     from airflow_provider_vectorbackup.sources.astra.client import AstraSource
@@ -53,7 +51,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _STRING_BOUNDS = "123456789abcdef"
-_PAGES_PER_STREAM = 2
 UNSUPPORTED_BOUND = "FILTER_UNSUPPORTED_DATA_TYPE"
 """What a Data API release that cannot range-filter ``_id`` by a type answers for such a bound."""
 _EPOCH = {"$date": 0}
@@ -167,7 +164,7 @@ class CollectionScan:
         retried_before = self.source.in_band_retries.of(self.collection)
         try:
             yield from self._pages()
-        finally:  # every fetcher has stopped by now: _fetch_ahead waits for them
+        finally:  # every fetcher has stopped by now: _shard_pages waits for them
             if self.record is not None:
                 self.record.in_band_retries = self.source.in_band_retries.since(self.collection, retried_before)
 
@@ -210,7 +207,7 @@ class CollectionScan:
             if not probe.next_page_state:
                 return
         shard = Shard("all", {}, probe.next_page_state if probe is not None else None)
-        for _, documents in _fetch_ahead(self.source, self.collection, [shard], streams=1):
+        for _, documents in _shard_pages(self.source, self.collection, [shard], streams=1):
             record.documents += len(documents)
             yield documents
 
@@ -222,7 +219,7 @@ class CollectionScan:
             record.fallback = {"refused": sorted(refused), "error": UNSUPPORTED_BOUND,
                                "instead": f"id-ranges without the {' and '.join(sorted(refused))} shards"}
         log.info("Reading %r by _id range: %d shards on %d streams", self.collection, len(shards), self.streams)
-        for shard, documents in _fetch_ahead(self.source, self.collection, shards, streams=self.streams):
+        for shard, documents in _shard_pages(self.source, self.collection, shards, streams=self.streams):
             record.shards[shard.name] += len(documents)
             record.documents += len(documents)
             yield documents
@@ -262,7 +259,7 @@ class CollectionScan:
         log.warning("Collection %r: %s; reading it once more for ids that ranges cannot hold ($uuid, $objectId%s)",
                     self.collection, why, "".join(f", {kind}" for kind in sorted(refused)))
         record.full_pass_documents = 0
-        for _, documents in _fetch_ahead(self.source, self.collection, [Shard("all", {})], streams=1):
+        for _, documents in _shard_pages(self.source, self.collection, [Shard("all", {})], streams=1):
             extra = [d for d in documents if not rangeable_id(d.get("_id"), refused)]
             if extra:
                 record.full_pass_documents += len(extra)
@@ -325,53 +322,15 @@ def read_partition(source: AstraSource, collection: str, partition: Partition) -
             yield documents
 
 
-@dataclass(frozen=True)
-class _Finished:
-    """A fetcher is done: with its error if it failed."""
-
-    error: BaseException | None = None
-
-
-def _fetch_ahead(source: AstraSource, collection: str, shards: list[Shard],
+def _shard_pages(source: AstraSource, collection: str, shards: list[Shard],
                  streams: int) -> Iterator[tuple[Shard, list[dict[str, Any]]]]:
-    """Yield ``(shard, documents)`` as ``streams`` threads fetch the shards' pages, a few pages ahead.
+    """Yield ``(shard, documents)`` for the shards' non-empty pages, read by ``streams`` threads a few pages ahead.
 
     The first fetch failure (after the source's retries) is raised here; leaving early stops the fetchers.
     """
-    pages: queue.Queue[Any] = queue.Queue(maxsize=streams * _PAGES_PER_STREAM)
-    stop = threading.Event()
+    def read(_: None, shard: Shard) -> Iterator[list[dict[str, Any]]]:
+        for page in source.scan_pages(collection, filter=shard.filter, page_state=shard.page_state):
+            if page.documents:
+                yield page.documents
 
-    def fetch(shard: Shard) -> None:
-        if stop.is_set():  # a shard that had not started when another failed, or the reader left
-            pages.put(_Finished())
-            return
-        try:
-            for page in source.scan_pages(collection, filter=shard.filter, page_state=shard.page_state):
-                if stop.is_set():
-                    break
-                if page.documents:
-                    pages.put((shard, page.documents))
-        except BaseException as exc:  # handed to the reading thread, which raises it
-            pages.put(_Finished(exc))
-            return
-        pages.put(_Finished())
-
-    pool = concurrent.futures.ThreadPoolExecutor(streams, thread_name_prefix=f"scan-{collection}")
-    running = len(shards)
-    for shard in shards:
-        pool.submit(fetch, shard)
-    try:
-        while running:
-            item = pages.get()
-            if isinstance(item, _Finished):
-                running -= 1
-                if item.error is not None:
-                    raise item.error
-                continue
-            yield item
-    finally:
-        stop.set()
-        while running:  # unblock fetchers waiting on a full queue until every one has finished
-            if isinstance(pages.get(), _Finished):
-                running -= 1
-        pool.shutdown(wait=True)
+    return fetch_ahead(shards, read, streams=streams, name=f"scan-{collection}")

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import pymilvus
+
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
 from airflow_provider_vectorbackup.snapshot.provenance import endpoint_origin
@@ -127,13 +129,11 @@ class MilvusSource:
             return self._client
 
     def _connect(self) -> Any:
-        from pymilvus import MilvusClient
-
         settings = self._settings
         token = f"{settings.login}:{settings.password}" if settings.login else (settings.password or "")
         target = self.lite_path or self.uri
         try:
-            return MilvusClient(target, token=token, db_name=self.namespace, timeout=self.timeout)
+            return pymilvus.MilvusClient(target, token=token, db_name=self.namespace, timeout=self.timeout)
         except Exception as exc:
             raise MilvusRequestFailed(f"connection {self.conn_id!r}: cannot reach Milvus at {self.where} "
                                       f"(database {self.namespace!r}): {_reason(exc)}") from None
@@ -152,10 +152,9 @@ class MilvusSource:
 
     def describe_source(self) -> dict[str, Any]:
         """The manifest's ``source`` block: where, which database, which versions; never the token."""
-        from pymilvus import __version__
 
         return {"kind": self.kind, "where": self.where, "database": self.namespace,
-                "version": self._server_version(), "client": f"pymilvus {__version__}"}
+                "version": self._server_version(), "client": f"pymilvus {pymilvus.__version__}"}
 
     # -- low level -------------------------------------------------------------------------------
 

@@ -17,15 +17,13 @@ row's partition is recorded. The sum of the rows read must equal ``count(*)``.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_vectorbackup.sources.base import SCAN_MODES, Partition
+from airflow_provider_vectorbackup.sources.fetch_ahead import fetch_ahead
 from airflow_provider_vectorbackup.sources.milvus.schema import vector_fields_of
 from airflow_provider_vectorbackup.sources.milvus.values import DEFAULT_PARTITION, row_to_stored
 
@@ -40,7 +38,6 @@ _CODE_POINTS = 0x110000 - 0x800
 """Unicode code points without the surrogates, which no key can hold; bisected by index."""
 MAX_PREFIX_DEPTH = 8
 """Characters of a prefix shared by every VARCHAR key looked through before reading the collection as one range."""
-_PAGES_PER_STREAM = 2
 
 
 class ScanIncomplete(RuntimeError):
@@ -231,7 +228,9 @@ class MilvusScan:
         record = self.record = ScanRecord("pk-ranges" if split else "single", self.streams if split else 1, reason,
                                           parts={p.name: 0 for p in plan})
         log.info("Reading %r in %d part(s) on %d stream(s): %s", self.name, len(plan), record.streams, reason)
-        for part, documents in self._fetch_ahead(plan, record.streams):
+        parts = fetch_ahead(plan, lambda _, part: read_partition(self.source, self.name, self.definition, part),
+                            streams=record.streams, name=f"scan-{self.name}")
+        for part, documents in parts:  # the first failure on any stream is raised here
             record.parts[part.name] += len(documents)
             record.documents += len(documents)
             yield documents
@@ -242,42 +241,3 @@ class MilvusScan:
                 f"{record.server_count}; the collection changed during the dump or a partition was added. "
                 f"Run the dump again while nothing writes to it")
         record.reconciliation = "count(*) equals the rows read"
-
-    def _fetch_ahead(self, plan: list[Partition],
-                     streams: int) -> Iterator[tuple[Partition, list[dict[str, Any]]]]:
-        """``(part, documents)`` as ``streams`` threads read the parts; the first failure is raised here."""
-        pages: queue.Queue[Any] = queue.Queue(maxsize=streams * _PAGES_PER_STREAM)
-        stop = threading.Event()
-        finished = object()
-
-        def fetch(part: Partition) -> None:
-            try:
-                if not stop.is_set():
-                    for documents in read_partition(self.source, self.name, self.definition, part):
-                        if stop.is_set():
-                            break
-                        pages.put((part, documents))
-            except BaseException as exc:  # handed to the reading thread, which raises it
-                pages.put((finished, exc))
-                return
-            pages.put((finished, None))
-
-        pool = concurrent.futures.ThreadPoolExecutor(streams, thread_name_prefix=f"scan-{self.name}")
-        running = len(plan)
-        for part in plan:
-            pool.submit(fetch, part)
-        try:
-            while running:
-                first, second = pages.get()
-                if first is finished:
-                    running -= 1
-                    if second is not None:
-                        raise second
-                    continue
-                yield first, second
-        finally:
-            stop.set()
-            while running:  # unblock fetchers waiting on a full queue until every one has finished
-                if pages.get()[0] is finished:
-                    running -= 1
-            pool.shutdown(wait=True)

@@ -120,7 +120,8 @@ def read_definition(cursor: Any, schema: str, name: str) -> dict[str, Any] | Non
         "engine": ENGINE,
         "id": {"type": _id_type(id_column), "field": id_column["name"] if id_column else None},
         "vectors": {c["name"]: {"kind": VECTOR_TYPES[c["typname"]][0], "dtype": VECTOR_TYPES[c["typname"]][1],
-                                "dimension": c["dimension"], "metric": metrics.get(c["name"])}
+                                "dimension": c["dimension"], "metric": metrics.get(c["name"]),
+                                "nullable": not c["not_null"]}
                     for c in columns if is_vector(c)},
         "native": {"schema_version": 1, "columns": columns, "primary_key": primary_key,
                    "constraints": constraints, "indexes": indexes},

@@ -22,10 +22,8 @@ cannot keep open for its readers). One scan in one process is the consistent way
 
 from __future__ import annotations
 
-import concurrent.futures
+import contextlib
 import logging
-import queue
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -35,6 +33,7 @@ import psycopg
 from psycopg import sql
 
 from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MODES, Partition
+from airflow_provider_vectorbackup.sources.fetch_ahead import fetch_ahead
 from airflow_provider_vectorbackup.sources.pgvector.catalog import is_vector
 from airflow_provider_vectorbackup.sources.pgvector.values import ID_TYPES, NATIVE_TYPES, stored_id
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_PAGES_PER_STREAM = 2
 _INTEGER_KEYS = ("smallint", "integer", "bigint")
 
 
@@ -230,7 +228,7 @@ class SnapshotScan:
                     "pk-ranges", min(self.streams, len(ranges)), f"{len(ranges)} ranges of primary key "
                     f"{self.definition['id']['field']!r}", f"snapshot exported by one REPEATABLE READ transaction, "
                     f"imported by every stream", ranges={range_name(*r): 0 for r in ranges}, server_count=count)
-                for key_range, page in self._fetch_ahead(reader, snapshot, ranges):
+                for key_range, page in self._pages_in_snapshot(reader, snapshot, ranges):
                     record.ranges[range_name(*key_range)] += len(page)
                     record.documents += len(page)
                     yield page
@@ -239,61 +237,22 @@ class SnapshotScan:
             raise ScanFailed(f"table {self.source.namespace}.{self.name}: read {record.documents} documents but "
                              f"counted {count} in the same snapshot; the copy is not complete")
 
-    def _fetch_ahead(self, reader: TableReader, snapshot: str,
-                     ranges: list[tuple[Any, Any]]) -> Iterator[tuple[tuple[Any, Any], list[dict[str, Any]]]]:
+    def _pages_in_snapshot(self, reader: TableReader, snapshot: str,
+                           ranges: list[tuple[Any, Any]]) -> Iterator[tuple[tuple[Any, Any], list[dict[str, Any]]]]:
         """Pages of every range, read by ``streams`` threads in the exported snapshot, a few pages ahead."""
-        streams = min(self.streams, len(ranges))
-        pages: queue.Queue[Any] = queue.Queue(maxsize=streams * _PAGES_PER_STREAM)
-        stop = threading.Event()
-        todo: queue.Queue[tuple[Any, Any]] = queue.Queue()
-        for key_range in ranges:
-            todo.put(key_range)
+        @contextlib.contextmanager
+        def in_snapshot() -> Iterator[psycopg.Connection]:
+            with self.source.connect() as connection:
+                connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+                connection.read_only = True
+                connection.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+                yield connection
+                connection.rollback()
 
-        def stream() -> None:
-            try:
-                with self.source.connect() as connection:
-                    connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-                    connection.read_only = True
-                    connection.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-                    while not stop.is_set():
-                        try:
-                            key_range = todo.get_nowait()
-                        except queue.Empty:
-                            break
-                        for page in reader.pages(connection, *key_range, self.source.page_size):
-                            if stop.is_set():
-                                break
-                            pages.put((key_range, page))
-                    connection.rollback()
-            except BaseException as exc:  # handed to the reading thread, which raises it
-                pages.put(_Finished(exc))
-                return
-            pages.put(_Finished())
+        def read(connection: psycopg.Connection, key_range: tuple[Any, Any]) -> Iterator[list[dict[str, Any]]]:
+            return reader.pages(connection, *key_range, self.source.page_size)
 
-        pool = concurrent.futures.ThreadPoolExecutor(streams, thread_name_prefix=f"scan-{self.name}")
-        running = streams
-        for _ in range(streams):
-            pool.submit(stream)
-        try:
-            while running:
-                item = pages.get()
-                if isinstance(item, _Finished):
-                    running -= 1
-                    if item.error is not None:
-                        raise item.error
-                    continue
-                yield item
-        finally:
-            stop.set()
-            while running:  # unblock streams waiting on a full queue until every one has finished
-                if isinstance(pages.get(), _Finished):
-                    running -= 1
-            pool.shutdown(wait=True)
-
-
-@dataclass(frozen=True)
-class _Finished:
-    error: BaseException | None = None
+        return fetch_ahead(ranges, read, streams=self.streams, name=f"scan-{self.name}", session=in_snapshot)
 
 
 def plan_partitions(source: PgvectorSource, name: str, definition: dict[str, Any], *,

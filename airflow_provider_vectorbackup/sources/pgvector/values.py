@@ -6,21 +6,21 @@ Rows are read with psycopg's binary protocol: pgvector's binary forms are the ex
 types get our own binary loaders here, which turn the big-endian wire bytes straight into
 :mod:`~airflow_provider_vectorbackup.snapshot.vector_fields` values, so no numpy is needed.
 
-Writing goes the other way through each type's text input (cast explicitly to the column's
-type): the shortest decimal of a float32 or float16 value parses back to exactly that value, so
-the text path is exact too.
+Writing sends vectors the same way, in their binary wire form (the stored bytes swapped to big
+endian), and every other value through psycopg's own adaptation, cast explicitly to the column's
+type.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-import math
 import struct
 import uuid
 from decimal import Decimal
 from typing import Any
 
-from psycopg.adapt import Loader
+from psycopg.adapt import Dumper, Loader
 from psycopg.pq import Format
 from psycopg.types.json import Json, Jsonb, set_json_loads
 
@@ -101,9 +101,10 @@ def _loads(text: str | bytes) -> Any:
 
 
 def prepare_connection(connection: Any, vector_oids: dict[int, str]) -> None:
-    """Teach ``connection`` the pgvector binary loaders (by the oids in use) and exact JSON numbers."""
+    """Teach ``connection`` the pgvector binary loaders and dumpers (by the oids in use) and exact JSON numbers."""
     for oid, typname in vector_oids.items():
         connection.adapters.register_loader(oid, LOADERS[typname])
+        connection.adapters.register_dumper(_WIRE[typname], type(f"{typname}_dumper", (_WireDumper,), {"oid": oid}))
     set_json_loads(_loads, connection)
 
 
@@ -131,27 +132,45 @@ def native_id(value: Any) -> Any:
 
 # -- vectors as query parameters ------------------------------------------------------------------
 
-def vector_text(value: dict[str, Any], typname: str, dimension: int | None) -> str:
-    """pgvector's text input for a stored-form vector value of a column of type ``typname``."""
+class WireVector(bytes):
+    """A vector parameter already in its type's binary wire form; :func:`prepare_connection` sends it as that type."""
+
+    typname = ""
+
+
+_WIRE = {typname: type(f"Wire_{typname}", (WireVector,), {"typname": typname}) for typname in VECTOR_TYPES}
+
+
+class _WireDumper(Dumper):
+    format = Format.BINARY
+
+    def dump(self, obj: WireVector) -> bytes:
+        return obj
+
+
+def vector_parameter(value: dict[str, Any], typname: str, dimension: int | None) -> WireVector:
+    """A stored-form vector value as a binary parameter of a column of type ``typname``: the same bits, no decimals.
+
+    The server's input checks the rest (finite elements, the column's dimension).
+    """
     inspected = vf.inspect(value)
     expected = VECTOR_TYPES[typname]
     if inspected.kind != expected[0] or (expected[1] and inspected.dtype != expected[1]):
         raise ValueError(f"a {typname} column takes a {expected[1] or ''} {expected[0]} value, "
                          f"not {inspected.kind} {inspected.dtype or ''}".replace("  ", " "))
-    if typname == "bit":
-        return vf.bit_string(value)
-    if typname == "sparsevec":
+    raw = base64.b64decode(value["data"])
+    if typname == "bit":  # varbit: the length in bits, then the bits, first bit most significant
+        wire = struct.pack(">i", value["dimension"]) + raw
+    elif typname == "sparsevec":  # dimension, count, unused; 0-based indices; values
         if dimension is None:
             raise ValueError("a sparsevec column without a declared dimension cannot be written")
-        pairs = ",".join(f"{i + 1}:{_number(v)}" for i, v in vf.sparse_of(value).items())
-        return f"{{{pairs}}}/{dimension}"
-    return "[" + ",".join(_number(v) for v in vf.values_of(value)) + "]"
-
-
-def _number(value: float) -> str:
-    if not math.isfinite(value):
-        raise ValueError(f"pgvector holds finite numbers only, not {value}")
-    return repr(value)
+        indices = value["indices"]
+        wire = (struct.pack(f">iii{len(indices)}i", dimension, len(indices), 0, *indices)
+                + _swapped(raw, vf.DTYPES["float32"]))
+    else:  # vector and halfvec: dimension, unused, elements
+        size = vf.DTYPES[expected[1]]
+        wire = struct.pack(">hh", len(raw) // size, 0) + _swapped(raw, size)
+    return _WIRE[typname](wire)
 
 
 def payload_parameter(value: Any, typname: str, array: bool) -> Any:

@@ -5,21 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pymilvus
 import pytest
 
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.sources.milvus.client import MilvusSource
-
-pymilvus = pytest.importorskip("pymilvus")
-pytest.importorskip("milvus_lite")
+from tests.engines.milvus import stop_lite_server
 
 
 @pytest.fixture
 def lite(tmp_path) -> Iterator[Any]:
     """An open ``MilvusClient`` on a fresh Milvus Lite directory."""
-    client = pymilvus.MilvusClient(str(tmp_path / "m.db"))
+    path = str(tmp_path / "m.db")
+    client = pymilvus.MilvusClient(path)
     yield client
     client.close()
+    stop_lite_server(path)
 
 
 @pytest.fixture

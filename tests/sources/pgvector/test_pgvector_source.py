@@ -11,7 +11,9 @@ import pytest
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
 from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
-from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
+from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
+from airflow_provider_vectorbackup.snapshot.guard import check_vector_loss
+from airflow_provider_vectorbackup.snapshot.manifest import FieldSummary, VectorSummary
 from airflow_provider_vectorbackup.snapshot.reader import open_snapshot
 from airflow_provider_vectorbackup.sources.pgvector.client import PgvectorSource
 from airflow_provider_vectorbackup.sources.pgvector.scan import ScanFailed, UnreadableTable
@@ -19,8 +21,6 @@ from airflow_provider_vectorbackup.stores.local import LocalStore
 from tests.sources.test_conformance import digest_of, pgvector_documents
 
 SNAPSHOT = "20261205T010000Z-pgvector"
-NULLABLE_VECTORS = VectorLossPolicy(max_missing_fraction=0.5)
-"""Rows with a NULL vector column are data here, not loss."""
 
 TRICKY = """
 CREATE TABLE {s}.by_bigint (
@@ -98,10 +98,13 @@ def test_tricky_tables_dump_and_restore_through_the_jobs_bit_for_bit(pgvector_se
     assert [i.name for i in source.list_collections()] == ["by_bigint", "by_text", "by_uuid", "no_key"]
     store = LocalStore(tmp_path)
     tables = ["by_bigint", "by_uuid", "by_text"]
-    outcome = dump_snapshot(source, store, SNAPSHOT, DumpOptions(
-        collections=tables, scan_streams=3, vector_policy=NULLABLE_VECTORS))
+    outcome = dump_snapshot(source, store, SNAPSHOT, DumpOptions(collections=tables, scan_streams=3))
     manifest = outcome.manifest
-    assert manifest.status == "complete", outcome
+    assert manifest.status == "complete", outcome  # the default policy: NULL vectors are data, noted
+    assert manifest.collection("by_bigint").warnings == [
+        f"{missing} of 120 document(s) have no value for nullable vector field {field!r} (NULL in the source)"
+        for field, missing in (("embedding", 24), ("half", 30), ("terms", 20), ("flags", 17))]
+    assert manifest.collection("by_uuid").warnings == []
     assert manifest.collection("by_bigint").scan["mode"] == "pk-ranges"
     assert manifest.collection("by_bigint").scan["server_count"] == 120
     report = restore_snapshot(store, SNAPSHOT, source, RestoreOptions(target_prefix="back_"))
@@ -112,8 +115,9 @@ def test_tricky_tables_dump_and_restore_through_the_jobs_bit_for_bit(pgvector_se
         assert result["recall_at_10"] == 1.0, result
         assert _catalog(pgvector_server, pg_schema, table) == _catalog(pgvector_server, pg_schema, f"back_{table}")
         assert source.collection_definition(f"back_{table}") == source.collection_definition(table)
-    assert set(report["collections"]["by_bigint"]["recall_by_field"]) == {"embedding", "second", "half", "flags"}
-    assert set(report["collections"]["by_bigint"]["recall_not_measured"]) == {"terms"}  # the core's: sparse L1
+    assert report["collections"]["by_bigint"]["recall_by_field"] == dict.fromkeys(
+        ("embedding", "second", "half", "terms", "flags"), 1.0)  # sparse by Manhattan distance too
+    assert not report["collections"]["by_bigint"].get("recall_not_measured")
 
     read = {}
     snapshot = open_snapshot(tmp_path / SNAPSHOT)
@@ -139,6 +143,23 @@ def test_tricky_tables_dump_and_restore_through_the_jobs_bit_for_bit(pgvector_se
         assert differing == 0
         # the restored serial moved past the keys it holds, so the next row gets a new key
         connection.execute(f"INSERT INTO {pg_schema}.back_by_bigint (title) VALUES ('new')")
+
+
+def test_a_not_null_vector_column_is_not_nullable_so_a_missing_value_is_still_loss(pgvector_server, pg_schema,
+                                                                                  pgvector_source) -> None:
+    _fill(pgvector_server, pg_schema, rows=3)
+    source = pgvector_source()
+    strict = source.collection_definition("by_uuid")
+    assert strict["vectors"]["embedding"]["nullable"] is False
+    assert source.collection_definition("by_bigint")["vectors"]["embedding"]["nullable"] is True
+    # PostgreSQL cannot hold such a row, so the guard is shown what a scan that lost one value would report
+    lossy = VectorSummary(39, fields={"embedding": FieldSummary(39, {"4": 39}, {"dense/float32": 39})})
+    with pytest.raises(VectorLossError, match=r"1 of 40 document\(s\) \(2.50%\) have no value for vector field "
+                                              r"'embedding'"):
+        check_vector_loss("by_uuid", strict, 40, lossy)
+    relaxed = {**strict, "vectors": {"embedding": {**strict["vectors"]["embedding"], "nullable": True}}}
+    assert check_vector_loss("by_uuid", relaxed, 40, lossy) == [
+        "1 of 40 document(s) have no value for nullable vector field 'embedding' (NULL in the source)"]
 
 
 def test_a_table_without_a_one_column_primary_key_is_refused_naming_it(pgvector_server, pg_schema,
@@ -188,7 +209,7 @@ def test_a_server_gone_mid_dump_fails_it_clearly_and_no_complete_snapshot_is_lef
 
     store = LocalStore(tmp_path)
     outcome = dump_snapshot(source, store, SNAPSHOT, DumpOptions(
-        collections=["items"], scan_streams=2, vector_policy=NULLABLE_VECTORS),
+        collections=["items"], scan_streams=2),
                             on_progress=kill_the_dump)
     assert killed
     assert outcome.manifest.status != "complete"
@@ -221,7 +242,7 @@ def test_vector_search_orders_by_the_metric_of_the_columns_index(pgvector_server
     assert {name: spec["metric"] for name, spec in definition["vectors"].items()} == {
         "embedding": "cosine", "second": "euclidean", "half": "dot_product", "terms": "manhattan", "flags": "jaccard"}
     assert definition["vectors"]["terms"] == {"kind": "sparse", "dtype": "float32", "dimension": 1000,
-                                              "metric": "manhattan"}
+                                              "metric": "manhattan", "nullable": True}
     documents = {d["_id"]: d for page in source.scan("by_bigint", definition).pages() for d in page}
     assert len(source.vector_search("by_bigint", documents[14]["$vectors"]["half"], limit=3, field="half")) == 3
     for field in ("second", "terms"):  # distances: a vector is nearest to itself (an inner product need not be)
@@ -229,3 +250,61 @@ def test_vector_search_orders_by_the_metric_of_the_columns_index(pgvector_server
         assert source.vector_search("by_bigint", query, limit=3, field=field)[0] == 14
     found = source.find_by_ids("by_bigint", [12, 13, 999])
     assert sorted(map(canonical_json, found)) == sorted(canonical_json(documents[i]) for i in (12, 13))
+
+
+def _index_oids(server: Any, schema: str, table: str) -> dict[str, int]:
+    with server.connect() as connection:
+        return dict(connection.execute(
+            "SELECT regexp_replace(pg_get_indexdef(indexrelid), '^.* USING ', ''), indexrelid::int FROM pg_index "
+            "WHERE indrelid = %s::regclass", (f"{schema}.{table}",)).fetchall())
+
+
+def test_a_load_into_an_empty_table_builds_plain_indexes_after_its_rows_and_still_tells_present_from_different(
+        pgvector_server, pg_schema, pgvector_source) -> None:
+    from decimal import Decimal
+
+    from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
+    from tests.sources.test_conformance import pgvector_definition
+    source = pgvector_source()
+    definition = pgvector_definition(source)
+    source.create_collection("items", definition)
+    before = _index_oids(pgvector_server, pg_schema, "items")
+    documents = pgvector_documents(60)
+    twin = dict(documents[5])
+    rival = {**documents[7], "payload": {**documents[7]["payload"], "title": "another title"}}
+    refused = {**documents[9], "_id": "refused", "payload": {**documents[9]["payload"], "title": "refused",
+                                                              "price": DEFAULT_CODEC.encode(Decimal("-1"))}}
+    report = source.insert_documents("items", [*documents, twin, rival, refused], chunk_size=7)
+    assert (report.inserted, report.already_present) == (60, 1)
+    assert {f.id: f.error_code for f in report.failures} == {
+        documents[7]["_id"]: "DIFFERENT_DOCUMENT_EXISTS", "refused": "23514"}  # 23514: check_violation
+    after = _index_oids(pgvector_server, pg_schema, "items")
+    assert after.keys() == before.keys() and source.collection_definition("items") == definition
+    rebuilt = {index for index in after if after[index] != before[index]}
+    assert rebuilt == {index for index in before if index.startswith(("hnsw", "btree (created"))}, after
+    assert digest_of([d for page in source.scan("items", definition).pages() for d in page]) == digest_of(documents)
+    assert source.vector_search("items", documents[0]["$vectors"]["embedding"], limit=1, field="embedding") == [
+        documents[0]["_id"]]
+
+    again = source.insert_documents("items", documents[:20])  # rows there now: indexes stay, rows are compared
+    assert (again.inserted, again.already_present, again.failures) == (0, 20, [])
+    assert _index_oids(pgvector_server, pg_schema, "items") == after
+
+
+def test_a_load_into_an_empty_table_that_breaks_off_leaves_it_empty_with_its_indexes(pgvector_server, pg_schema,
+                                                                                    pgvector_source) -> None:
+    from tests.sources.test_conformance import pgvector_definition
+    source = pgvector_source()
+    definition = pgvector_definition(source)
+    source.create_collection("items", definition)
+    documents = pgvector_documents(60)
+
+    def breaking_off():
+        yield from documents[:35]
+        raise ConnectionError("the snapshot's store went away")
+
+    with pytest.raises(ConnectionError):
+        source.insert_documents("items", breaking_off(), chunk_size=10)
+    assert source.count_documents("items").count == 0
+    assert source.collection_definition("items") == definition
+    assert source.insert_documents("items", documents, chunk_size=10).inserted == 60
