@@ -185,8 +185,9 @@ class _Restore:
         measured, not_measured = comparisons(definition)
         probes = [_Probe(c, self.options.validation_queries, entry) for c in measured]
         tolerance = source.restore_tolerance(definition)
-        compared = ContentDigest()  # what must match exactly: the documents, or their shape when floats may move
         samples = _Samples(entry.document_count) if tolerance else None
+        # What must match exactly: the documents themselves, or their shape when floats may move.
+        compared = ContentDigest() if samples is not None else expected
 
         def documents() -> Iterator[dict[str, Any]]:
             nonlocal stripped
@@ -204,8 +205,6 @@ class _Restore:
                 if samples is not None:
                     samples.offer(record)
                     compared.add(shape_of(record))
-                else:
-                    compared.add(record)
                 yield record
 
         inserted = source.insert_documents(target, documents(), chunk_size=self.options.chunk_size,
