@@ -30,11 +30,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_vectorbackup.snapshot.vectors import INVALID, is_canonical_base64
+
 VECTORS_FIELD = "$vectors"
 
 DENSE, SPARSE, MULTI, BIT = "dense", "sparse", "multi", "bit"
 KINDS = (DENSE, SPARSE, MULTI, BIT)
-INVALID = "invalid"
 
 DTYPES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int8": 1, "uint8": 1}
 """Element types of dense, sparse and multi values, with their size in bytes."""
@@ -239,7 +240,7 @@ def _raw(text: Any) -> bytes | None:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError):
         return None
-    return raw if base64.b64encode(raw).decode("ascii") == text else None  # only the canonical spelling
+    return raw if is_canonical_base64(text, raw) else None  # only the canonical spelling
 
 
 def _check_length(raw: bytes, dtype: str) -> None:

@@ -57,12 +57,12 @@ def read_vector(value: Any) -> tuple[str, int, dict[str, str] | None]:
             return INVALID, 0, None
         if not raw or len(raw) % 4:
             return INVALID, 0, None
-        return BINARY, len(raw) // 4, value if _is_canonical_base64(text, raw) else {
+        return BINARY, len(raw) // 4, value if is_canonical_base64(text, raw) else {
             "$binary": base64.b64encode(raw).decode("ascii")}
     return INVALID, 0, None
 
 
-def _is_canonical_base64(text: str, raw: bytes) -> bool:
+def is_canonical_base64(text: str, raw: bytes) -> bool:
     """Whether ``text`` is exactly ``b64encode(raw)``, checking only its length and last quantum.
 
     Strict decoding already fixed every full quantum; only the unused bits of a padded last
