@@ -45,7 +45,7 @@ def vector_of(document: dict[str, Any]) -> list[float] | None:
 
 
 def similarity(metric: str, a: list[float], b: list[float]) -> float:
-    """Higher is closer, for every metric (distances are negated)."""
+    """Higher is closer, for every metric (Euclidean distance is negated)."""
     if metric == "dot_product":
         return _dot(a, b)
     if metric == "cosine":
@@ -53,8 +53,6 @@ def similarity(metric: str, a: list[float], b: list[float]) -> float:
         return _dot(a, b) / norms if norms else 0.0
     if metric == "euclidean":
         return -math.dist(a, b)
-    if metric == "manhattan":
-        return -sum(abs(x - y) for x, y in zip(a, b))
     raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
 
 

@@ -35,15 +35,10 @@ from airflow_provider_vectorbackup.snapshot.vectors import INVALID, is_canonical
 VECTORS_FIELD = "$vectors"
 
 DENSE, SPARSE, MULTI, BIT = "dense", "sparse", "multi", "bit"
-KINDS = (DENSE, SPARSE, MULTI, BIT)
 
 DTYPES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int8": 1, "uint8": 1}
 """Element types of dense, sparse and multi values, with their size in bytes."""
 _STRUCT = {"float32": "f", "float64": "d", "float16": "e", "int8": "b", "uint8": "B"}
-
-METRICS = ("cosine", "dot_product", "euclidean", "manhattan", "hamming", "jaccard", "max_sim_cosine",
-           "max_sim_dot_product", "max_sim_euclidean")
-"""Metric names in a ``vectors`` block; each engine maps its own names onto these (docs/format.md)."""
 
 
 @dataclass(frozen=True)

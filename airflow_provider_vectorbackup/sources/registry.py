@@ -72,15 +72,6 @@ def engine_for(conn_type: str | None) -> Engine:
                             f"use a connection of one of these types: {known}")
 
 
-def engine_of_kind(kind: str) -> Engine:
-    """The engine a manifest's ``source.kind`` names."""
-    for engine in ENGINES:
-        if engine.kind == kind:
-            return engine
-    raise UnknownSourceType(f"source kind {kind!r} is not one this package reads "
-                            f"(it reads {', '.join(e.kind for e in ENGINES)})")
-
-
 class UnsupportedSourceOption(ValueError):
     """An option was given that the connection's engine does not take (e.g. an Astra keyspace for Qdrant)."""
 
