@@ -39,7 +39,7 @@ from airflow_provider_vectorbackup.snapshot.reader import (
 )
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, Verifiers, check_signature, read_signature
 from airflow_provider_vectorbackup.snapshot.tally import Tally
-from airflow_provider_vectorbackup.snapshot.vector_fields import SPARSE, declared_fields
+from airflow_provider_vectorbackup.snapshot.vector_fields import declared_fields
 from airflow_provider_vectorbackup.snapshot.vectors import INVALID
 
 LEVELS = ("files", "records")
@@ -444,9 +444,7 @@ def _check_vector_fields(name: str, collection: CollectionEntry, definition: dic
                        f"{field!r}, the manifest says {expected}", expected, seen.documents_with_vector)
     for field in declared_fields(definition):
         seen = tally.vectors.fields.get(field.name)
-        if seen is None or field.dimension is None or field.kind == SPARSE:
-            continue
-        wrong = {dim: n for dim, n in seen.dimensions.items() if dim != str(field.dimension)}
+        wrong = field.wrong_dimensions(seen.dimensions) if seen is not None else {}
         if wrong:
             report.add(name, "vector_dimension_mismatch", f"vector field {field.name!r} declares dimension "
                        f"{field.dimension} but " + ", ".join(f"{n} value(s) have dimension {dim}"

@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.errors import VectorLossError
 from airflow_provider_vectorbackup.snapshot.manifest import FieldSummary, VectorSummary
-from airflow_provider_vectorbackup.snapshot.vector_fields import SPARSE, VectorField, declared_fields
+from airflow_provider_vectorbackup.snapshot.vector_fields import VectorField, declared_fields, encoding_name
 from airflow_provider_vectorbackup.snapshot.vectors import INVALID
 
 
@@ -114,16 +114,15 @@ def _check_field(collection: str, field: VectorField, document_count: int, seen:
     if invalid:
         raise VectorLossError(collection, f"{invalid} value(s) of vector field {field.name!r} are malformed; the stored "
                               f"vectors cannot be restored", **facts)
-    expected = field.kind if field.dtype is None or field.kind == "bit" else f"{field.kind}/{field.dtype}"
+    expected = encoding_name(field.kind, field.dtype)
     other = {encoding: n for encoding, n in seen.encodings.items() if encoding != expected}
     if other:
         raise VectorLossError(collection, f"vector field {field.name!r} is declared {expected} but the dump saw "
                               f"{_describe_encodings(other)}; the values were converted or misread", **facts)
-    if field.dimension is not None and field.kind != SPARSE:
-        wrong = {dim: n for dim, n in seen.dimensions.items() if dim != str(field.dimension)}
-        if wrong:
-            raise VectorLossError(collection, f"vector field {field.name!r} declares {field.dimension} dimensions but "
-                                  f"the dump saw {_describe(wrong)}", **facts)
+    wrong = field.wrong_dimensions(seen.dimensions)
+    if wrong:
+        raise VectorLossError(collection, f"vector field {field.name!r} declares {field.dimension} dimensions but "
+                              f"the dump saw {_describe(wrong)}", **facts)
     if document_count == 0 or field.nullable:  # a NULL vector is the source's data, not a lost value
         return
     if with_vector == 0:

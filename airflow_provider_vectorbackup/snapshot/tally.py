@@ -56,11 +56,9 @@ class Tally:
             if found.valid:
                 valid = True
                 summary.documents_with_vector += 1
-                encoding = found.kind if found.dtype is None else f"{found.kind}/{found.dtype}"
                 if found.dimension is not None:
                     summary.dimensions[str(found.dimension)] = summary.dimensions.get(str(found.dimension), 0) + 1
-            else:
-                encoding = vector_fields.INVALID
+            encoding = vector_fields.encoding_name(found.kind, found.dtype)
             summary.encodings[encoding] = summary.encodings.get(encoding, 0) + 1
         return valid
 

@@ -57,6 +57,15 @@ class VectorField:
         return {"kind": self.kind, "dtype": self.dtype, "dimension": self.dimension, "metric": self.metric,
                 "nullable": self.nullable}
 
+    def wrong_dimensions(self, seen: Mapping[str, int]) -> dict[str, int]:
+        """The dimensions counted in ``seen`` (a manifest's ``dimensions``) other than the declared one.
+
+        Empty when there is nothing to compare: no declared dimension, or a sparse field.
+        """
+        if self.dimension is None or self.kind == SPARSE:
+            return {}
+        return {dim: n for dim, n in seen.items() if dim != str(self.dimension)}
+
 
 @dataclass(frozen=True)
 class Inspected:
@@ -72,6 +81,11 @@ class Inspected:
 
 
 _INVALID = Inspected(INVALID)
+
+
+def encoding_name(kind: str, dtype: str | None) -> str:
+    """How a manifest counts a value: ``"<kind>/<dtype>"``, the kind alone for a bit vector, or ``INVALID``."""
+    return kind if dtype is None or kind == BIT else f"{kind}/{dtype}"
 
 
 def declared_fields(definition: Mapping[str, Any] | None) -> list[VectorField]:
