@@ -32,6 +32,14 @@ DEFAULT_STREAMS = 4
 """Requests in flight per collection while scanning."""
 
 
+def check_scan_settings(mode: str, streams: int = 1) -> None:
+    """Refuse a scan mode that is not one of :data:`SCAN_MODES`, or fewer than one stream."""
+    if mode not in SCAN_MODES:
+        raise ValueError(f"scan mode must be one of {SCAN_MODES}, not {mode!r}")
+    if streams < 1:
+        raise ValueError("streams must be at least 1")
+
+
 class UnsupportedDefinition(ValueError):
     """The source cannot hold a collection so defined; the message names the collection and what it refused.
 

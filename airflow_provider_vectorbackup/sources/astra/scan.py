@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from astrapy.exceptions import DataAPIResponseException
 
-from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MODES, Partition
+from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, Partition, check_scan_settings
 from airflow_provider_vectorbackup.sources.fetch_ahead import fetch_ahead
 
 if TYPE_CHECKING:
@@ -149,10 +149,7 @@ class CollectionScan:
 
     def __init__(self, source: AstraSource, collection: str, definition: dict[str, Any], *,
                  streams: int = DEFAULT_STREAMS, mode: str = "auto") -> None:
-        if mode not in SCAN_MODES:
-            raise ValueError(f"scan mode must be one of {SCAN_MODES}, not {mode!r}")
-        if streams < 1:
-            raise ValueError("streams must be at least 1")
+        check_scan_settings(mode, streams)
         self.source = source
         self.collection = collection
         self.definition = definition
@@ -292,8 +289,7 @@ def plan_partitions(source: AstraSource, collection: str, definition: dict[str, 
     bounds the server refused); ``mode="ranges"`` leaves it out, as the scan leaves out its
     reconciling pass, unless the server refused a type's bounds.
     """
-    if mode not in SCAN_MODES:
-        raise ValueError(f"scan mode must be one of {SCAN_MODES}, not {mode!r}")
+    check_scan_settings(mode)
     whole = [Partition("all", {"filter": {}})]
     if unsplittable(mode, definition):
         return whole
