@@ -282,31 +282,29 @@ class ChromaSource:
             except RecordRefused as refused:
                 report.failures.append(DocumentFailure(document.get("_id"), refused.code, str(refused)))
                 continue
-            form = canonical_json(document)
             if record.id in wanted:
-                self._compare(report, record.id, wanted[record.id], form)
+                self._compare(report, record.id, canonical_json(wanted[record.id]) == canonical_json(document))
                 continue
-            wanted[record.id] = form
-            records.append((record, document))
+            wanted[record.id] = document
+            records.append(record)
         existing = {stored["_id"]: stored
                     for stored in stored_page(collection.get(ids=list(wanted), include=INCLUDE))} if wanted else {}
         cosine = definitions.space_of(collection.configuration_json) == "cosine"
         new = []
-        for record, document in records:
-            there = existing.get(record.id)
+        for record in records:
+            there, document = existing.get(record.id), wanted[record.id]
             if there is None:
                 new.append(record)
-            elif canonical_json(there) != wanted[record.id] and same_but_chroma_drift(there, document, cosine=cosine):
-                report.already_present += 1
             else:
-                self._compare(report, record.id, canonical_json(there), wanted[record.id])
+                self._compare(report, record.id, canonical_json(there) == canonical_json(document)
+                              or same_but_chroma_drift(there, document, cosine=cosine))
         if new:
             self._add(collection, new, report)
         return report
 
     @staticmethod
-    def _compare(report: InsertReport, id_: str, there: bytes, wanted: bytes) -> None:
-        if there == wanted:
+    def _compare(report: InsertReport, id_: str, same: bool) -> None:
+        if same:
             report.already_present += 1
         else:
             report.failures.append(DocumentFailure(

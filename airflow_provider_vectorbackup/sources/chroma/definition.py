@@ -103,11 +103,6 @@ def index_switches(schema: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return switches
 
 
-def same_definition(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    """Equal, except that an empty collection (dimension not yet fixed) matches any dimension."""
-    return not differences(existing, wanted)
-
-
 def differences(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
     """The items in which two definitions differ, by path, for messages."""
     found = []

@@ -16,13 +16,13 @@ different.
 from __future__ import annotations
 
 import math
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from airflow_provider_vectorbackup.jobs.tolerance import ulps_apart
 from airflow_provider_vectorbackup.snapshot import vector_fields
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
 from airflow_provider_vectorbackup.sources.chroma.definition import VECTOR_FIELD
@@ -204,48 +204,11 @@ def same_but_chroma_drift(there: Mapping[str, Any], wanted: Mapping[str, Any], *
     embeddings back renormalized, up to 2 ulps per element (docs/sources.md, "Chroma"), so
     writing the same document again leaves a record that is not bit-identical to it.
     """
-    if set(there) != set(wanted):
-        return False
-    for key in there:
-        if key == vector_fields.VECTORS_FIELD:
-            try:
-                mine, theirs = _embedding(there[key]), _embedding(wanted[key])
-            except RecordRefused:
-                return False
-            limit = COSINE_DRIFT_ULPS if cosine else 0
-            if mine.shape != theirs.shape or (ulp_distance(mine, theirs) > limit).any():
-                return False
-        elif not _close(there[key], wanted[key]):
-            return False
-    return True
-
-
-def _close(a: Any, b: Any) -> bool:
-    if type(a) is float and type(b) is float:
-        return a == b or float_ulps(a, b) <= METADATA_DRIFT_ULPS
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
-    return a == b
-
-
-def float_ulps(a: float, b: float) -> int:
-    """Distance of two float64 values in units in the last place."""
-    def ordered(x: float) -> int:
-        bits = struct.unpack("<q", struct.pack("<d", x))[0]
-        return bits if bits >= 0 else -(bits & 0x7FFFFFFFFFFFFFFF)
-    return abs(ordered(a) - ordered(b))
-
-
-def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Element-wise distance of two float32 arrays in units in the last place."""
-    def ordered(x: np.ndarray) -> np.ndarray:
-        bits = x.astype("<f4").view(np.int32).astype(np.int64)
-        return np.where(bits < 0, -(bits & 0x7FFFFFFF), bits)
-    return np.abs(ordered(a) - ordered(b))
+    vectors = vector_fields.VECTORS_FIELD
+    rest = ulps_apart(*({k: v for k, v in d.items() if k != vectors} for d in (wanted, there)))
+    moved = ulps_apart(wanted.get(vectors), there.get(vectors))
+    return (rest is not None and rest <= METADATA_DRIFT_ULPS
+            and moved is not None and moved <= (COSINE_DRIFT_ULPS if cosine else 0))
 
 
 def add_arguments(records: Sequence[ChromaRecord]) -> dict[str, Any]:

@@ -51,13 +51,3 @@ def canonical(values: Any) -> np.ndarray:
     np.divide(wide, lengths, out=wide, where=scalable)
     return wide.astype(np.float32)
 
-
-def ulps_apart(a: Any, b: Any) -> int:
-    """The most float32 ulps any element of ``a`` is from ``b``'s (same shapes)."""
-    return int(np.max(np.abs(_ordered(a) - _ordered(b)), initial=0))
-
-
-def _ordered(values: Any) -> np.ndarray:
-    """float32 bit patterns as integers that count ulps across zero (-0.0 and 0.0 both 0)."""
-    bits = np.asarray(values, dtype=np.float32).view(np.int32).astype(np.int64)
-    return np.where(bits < 0, -(bits & 0x7FFFFFFF), bits)

@@ -15,10 +15,11 @@ from typing import Any
 
 from qdrant_client.http import models
 
+from airflow_provider_vectorbackup.jobs.tolerance import ulps_apart
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
-from airflow_provider_vectorbackup.sources.qdrant.cosine import canonical, drift_ulps, ulps_apart
+from airflow_provider_vectorbackup.sources.qdrant.cosine import canonical, drift_ulps
 from airflow_provider_vectorbackup.sources.qdrant.definition import VALUE_DTYPE, VectorSlot
 
 PointId = int | str
@@ -93,10 +94,8 @@ def same_but_cosine_drift(there: Mapping[str, Any], wanted: Mapping[str, Any],
         if value == other:
             continue
         slot = slots.get(field)
-        if slot is None or not slot.cosine or {**value, "data": ""} != {**other, "data": ""}:
-            return False
-        a, b = vf.values_of(value), vf.values_of(other)
-        if len(a) != len(b) or ulps_apart(a, b) > drift_ulps(value.get("dimension") or len(a)):
+        apart = ulps_apart(other, value) if slot is not None and slot.cosine else None
+        if apart is None or apart > drift_ulps(vf.inspect(value).dimension):
             return False
     return True
 
