@@ -204,7 +204,8 @@ class PgvectorSource:
         return True
 
     def restore_tolerance(self, definition: dict[str, Any]) -> int:
-        """PostgreSQL stores every value exactly as sent (over the binary protocol, each in its column's type)."""
+        """PostgreSQL stores every value exactly as sent: vectors as binary parameters in their wire form, every other
+        value through psycopg's adaptation, cast to its column's type (values.py)."""
         return 0
 
     def unsupported(self, definition: dict[str, Any]) -> list[str]:
