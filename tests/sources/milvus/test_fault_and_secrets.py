@@ -91,3 +91,24 @@ def test_credentials_in_the_host_are_refused_without_repeating_them() -> None:
     assert MilvusSource.from_connection(ConnectionSettings("m", host="milvus.example")).uri == "http://milvus.example:19530"
     assert MilvusSource.from_connection(ConnectionSettings("m", schema="analytics")).namespace == "analytics"
     assert MilvusSource.from_connection(ConnectionSettings("m", extra={"db_name": "x"})).namespace == "x"
+
+
+def test_a_row_written_behind_the_scan_fails_it_by_count(lite, milvus_source) -> None:
+    from pymilvus import DataType
+
+    from airflow_provider_vectorbackup.sources.milvus.scan import ScanIncomplete
+
+    schema = lite.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    index = lite.prepare_index_params()
+    index.add_index("v", index_type="FLAT", metric_type="L2")
+    lite.create_collection("items", schema=schema, index_params=index)
+    lite.insert("items", [{"id": i, "v": [float(i), 1.0]} for i in range(10, 60)])
+    source = milvus_source(page_size=5)
+    scan = source.scan("items", source.collection_definition("items"), streams=1)
+    pages = scan.pages()
+    next(pages)
+    lite.insert("items", [{"id": 0, "v": [0.0, 1.0]}])  # below the keys already paged past: never read
+    with pytest.raises(ScanIncomplete, match="50 rows were read but count\\(\\*\\) says 51"):
+        list(pages)
