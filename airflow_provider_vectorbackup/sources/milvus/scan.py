@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
 _CODE_POINTS = 0x110000 - 0x800
 """Unicode code points without the surrogates, which no key can hold; bisected by index."""
 MAX_PREFIX_DEPTH = 8

@@ -45,8 +45,8 @@ def vector_to_stored(milvus_type: str, dimension: int | None, value: Any) -> dic
             raise ValueError("a binary vector field needs its dimension")
         return vf.bits(_raw(value), dimension)
     if milvus_type == SPARSE:
-        pairs = sorted((int(i), float(v)) for i, v in dict(value).items())
-        return vf.sparse([i for i, _ in pairs], [v for _, v in pairs], "float32")
+        pairs = dict(value)
+        return vf.sparse(pairs, map(float, pairs.values()), "float32")  # vf.sparse sorts by index
     raise ValueError(f"{milvus_type} is not a Milvus vector type")
 
 

@@ -21,7 +21,6 @@ from typing import Any
 
 from psycopg import sql
 
-from airflow_provider_vectorbackup.sources.base import UnsupportedDefinition
 from airflow_provider_vectorbackup.sources.pgvector.values import ID_TYPES, VECTOR_TYPES
 
 ENGINE = "pgvector"

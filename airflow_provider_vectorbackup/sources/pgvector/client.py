@@ -204,7 +204,8 @@ class PgvectorSource:
         return True
 
     def restore_tolerance(self, definition: dict[str, Any]) -> int:
-        """PostgreSQL stores every value exactly as sent (over the binary protocol, each in its column's type)."""
+        """PostgreSQL stores every value exactly as sent: vectors as binary parameters in their wire form, every other
+        value through psycopg's adaptation, cast to its column's type (values.py)."""
         return 0
 
     def unsupported(self, definition: dict[str, Any]) -> list[str]:
@@ -344,6 +345,7 @@ class PgvectorSource:
                 inserted = writer.insert(connection, [row for _, row in rows])
         except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError):
             inserted = set()
+            written = []
             for document, row in rows:
                 try:
                     with connection.transaction():
@@ -351,10 +353,11 @@ class PgvectorSource:
                 except psycopg.Error as exc:
                     code = exc.sqlstate or type(exc).__name__
                     report.failures.append(DocumentFailure(document["_id"], code, self._safe(exc)))
-            failed = {canonical_json({"_id": f.id}) for f in report.failures}
-            rows = [(d, r) for d, r in rows if canonical_json({"_id": d["_id"]}) not in failed]
+                else:
+                    written.append((document, row))
+            rows = written
         report.inserted += len(inserted)
-        present = [d for d, _ in rows if canonical_json({"_id": d["_id"]}) not in inserted]
+        present = [d for d, row in rows if row[writer.key_index] not in inserted]
         if present:  # read on this connection: the load of an empty table holds it locked, and sees its own rows
             with connection.transaction():
                 found = self._read_ids(connection, name, definition, [d["_id"] for d in present])
@@ -399,6 +402,7 @@ class _RowWriter:
         self.key = definition["id"]["field"]
         columns = [c for c in definition["native"]["columns"] if not c["generated"]]
         self.columns = columns
+        self.key_index = next(i for i, c in enumerate(columns) if c["name"] == self.key)
         self.payload_names = {c["name"] for c in columns if c["name"] != self.key and not catalog.is_vector(c)}
         self.sequenced = [c["name"] for c in columns if c["serial"] or c["identity"]]
         self.statement = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({}) "
@@ -426,14 +430,14 @@ class _RowWriter:
                 values.append(payload_parameter(payload.get(column["name"]), column["typname"], column["array"]))
         return tuple(values)
 
-    def insert(self, connection: psycopg.Connection, rows: list[tuple[Any, ...]]) -> set[str]:
-        """Insert ``rows``; the canonical ``_id`` s of those inserted (not those whose key existed)."""
+    def insert(self, connection: psycopg.Connection, rows: list[tuple[Any, ...]]) -> set[Any]:
+        """Insert ``rows``; the keys of those inserted (not those whose key existed), as ``row[key_index]`` holds them."""
         inserted = set()
         with connection.cursor() as cursor:
             cursor.executemany(self.statement, rows, returning=True)
             while True:
                 for (key,) in cursor.fetchall():
-                    inserted.add(canonical_json({"_id": DEFAULT_CODEC.encode(key)}))
+                    inserted.add(key)
                 if not cursor.nextset():
                     break
         return inserted

@@ -226,8 +226,8 @@ class SnapshotScan:
             else:
                 record = self.record = ScanRecord(
                     "pk-ranges", min(self.streams, len(ranges)), f"{len(ranges)} ranges of primary key "
-                    f"{self.definition['id']['field']!r}", f"snapshot exported by one REPEATABLE READ transaction, "
-                    f"imported by every stream", ranges={range_name(*r): 0 for r in ranges}, server_count=count)
+                    f"{self.definition['id']['field']!r}", "snapshot exported by one REPEATABLE READ transaction, "
+                    "imported by every stream", ranges={range_name(*r): 0 for r in ranges}, server_count=count)
                 for key_range, page in self._pages_in_snapshot(reader, snapshot, ranges):
                     record.ranges[range_name(*key_range)] += len(page)
                     record.documents += len(page)

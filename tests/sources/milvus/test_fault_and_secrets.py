@@ -70,8 +70,7 @@ def test_the_token_never_shows(lite_server, tmp_path) -> None:
     source = MilvusSource.from_connection(settings, timeout=3)
     assert CANARY not in repr(source) and CANARY not in repr(settings)
     outcome = dump_snapshot(source, LocalStore(tmp_path / "store"), "20260101T000000Z-canary", DumpOptions())
-    assert CANARY not in json.dumps(outcome.manifest.to_dict() if hasattr(outcome.manifest, "to_dict") else
-                                    str(outcome.manifest))
+    assert CANARY.encode() not in outcome.manifest.to_json()
     assert CANARY not in json.dumps(source.describe_source())
     process.kill()
     process.wait()
@@ -92,3 +91,24 @@ def test_credentials_in_the_host_are_refused_without_repeating_them() -> None:
     assert MilvusSource.from_connection(ConnectionSettings("m", host="milvus.example")).uri == "http://milvus.example:19530"
     assert MilvusSource.from_connection(ConnectionSettings("m", schema="analytics")).namespace == "analytics"
     assert MilvusSource.from_connection(ConnectionSettings("m", extra={"db_name": "x"})).namespace == "x"
+
+
+def test_a_row_written_behind_the_scan_fails_it_by_count(lite, milvus_source) -> None:
+    from pymilvus import DataType
+
+    from airflow_provider_vectorbackup.sources.milvus.scan import ScanIncomplete
+
+    schema = lite.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    index = lite.prepare_index_params()
+    index.add_index("v", index_type="FLAT", metric_type="L2")
+    lite.create_collection("items", schema=schema, index_params=index)
+    lite.insert("items", [{"id": i, "v": [float(i), 1.0]} for i in range(10, 60)])
+    source = milvus_source(page_size=5)
+    scan = source.scan("items", source.collection_definition("items"), streams=1)
+    pages = scan.pages()
+    next(pages)
+    lite.insert("items", [{"id": 0, "v": [0.0, 1.0]}])  # below the keys already paged past: never read
+    with pytest.raises(ScanIncomplete, match="50 rows were read but count\\(\\*\\) says 51"):
+        list(pages)

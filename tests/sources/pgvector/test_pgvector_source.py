@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import psycopg
 import pytest
 
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
@@ -16,7 +15,7 @@ from airflow_provider_vectorbackup.snapshot.guard import check_vector_loss
 from airflow_provider_vectorbackup.snapshot.manifest import FieldSummary, VectorSummary
 from airflow_provider_vectorbackup.snapshot.reader import open_snapshot
 from airflow_provider_vectorbackup.sources.pgvector.client import PgvectorSource
-from airflow_provider_vectorbackup.sources.pgvector.scan import ScanFailed, UnreadableTable
+from airflow_provider_vectorbackup.sources.pgvector.scan import UnreadableTable
 from airflow_provider_vectorbackup.stores.local import LocalStore
 from tests.sources.test_conformance import digest_of, pgvector_documents
 
