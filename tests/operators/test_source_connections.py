@@ -12,7 +12,9 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_vectorbackup.operators.dump import VectorDumpOperator
 from airflow_provider_vectorbackup.operators.restore import RestoreOperator
-from airflow_provider_vectorbackup.operators.scale_out import PLAN_KEY, CollectionDumpOperator, SnapshotPlanOperator
+from airflow_provider_vectorbackup.operators.scale_out import (
+    PLAN_KEY, RESULT_KEY, CollectionDumpOperator, SnapshotPlanOperator,
+)
 from airflow_provider_vectorbackup.sources import registry
 from tests.airflow_context import RecordingTI, context_for
 from tests.operators.test_scale_out import MappedTI
@@ -73,16 +75,23 @@ def test_the_mapped_dumps_open_the_plans_source_also_from_a_plan_of_before_the_r
     xcoms: dict = {}
     with pytest.warns(DeprecationWarning):
         plan = SnapshotPlanOperator(task_id="plan", local_folder=str(tmp_path), snapshot_id=SNAPSHOT,
-                                    astra_conn_id="astra_default", keyspace="default_keyspace")
+                                    astra_conn_id="astra_default", keyspace="default_keyspace", scan_mode="single")
     assert "faq" in plan.execute(context_for(MappedTI(xcoms, "plan")))
     config = xcoms[("plan", PLAN_KEY, -1)]
     assert (config["source_conn_id"], config["source_options"]) == ("astra_default", {"keyspace": "default_keyspace"})
     assert "astra_conn_id" not in config and "keyspace" not in config, "one name in XCom too"
-    summary = CollectionDumpOperator(task_id="dump", collection="faq").execute(context_for(MappedTI(xcoms, "dump")))
-    assert summary["status"] == "complete" and summary["documents"] == 10
 
-    # A run in flight across the upgrade: its plan named the source the old way.
-    old = {key: value for key, value in config.items() if key not in ("source_conn_id", "source_options")}
-    xcoms[("plan", PLAN_KEY, -1)] = {**old, "astra_conn_id": "astra_default", "keyspace": "default_keyspace"}
-    summary = CollectionDumpOperator(task_id="dump", collection="faq").execute(context_for(MappedTI(xcoms, "dump")))
-    assert summary["status"] == "complete" and summary["documents"] == 10
+    def dump_faq() -> str:
+        summary = CollectionDumpOperator(task_id="dump", collection="faq").execute(context_for(MappedTI(xcoms, "dump")))
+        assert summary["status"] == "complete" and summary["documents"] == 10
+        return xcoms[("dump", RESULT_KEY, -1)]["collection"]["scan"]["reason"]
+
+    assert dump_faq() == "single scan requested", "the planned dump options reach the mapped dump"
+
+    # A run in flight across the upgrade: the previous release's plan named the source and the dump options
+    # the old way.
+    renamed = ("source_conn_id", "source_options", "dump_options")
+    old = {key: value for key, value in config.items() if key not in renamed}
+    xcoms[("plan", PLAN_KEY, -1)] = {**old, "astra_conn_id": "astra_default", "keyspace": "default_keyspace",
+                                     "tuning": config["dump_options"]}
+    assert dump_faq() == "single scan requested", "the old plan's options are read too"

@@ -27,7 +27,7 @@ with DAG(
     schedule="@daily",
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
     catchup=False,
-    max_active_runs=1,  # one dump at a time: a local folder (the path extra) opens in one process only
+    max_active_runs=1,  # one dump at a time on a local folder (the path extra), which Chroma does not lock
     tags=["vector-backup", "chroma"],
     doc_md=__doc__,
 ) as dag:
