@@ -167,6 +167,17 @@ def test_only_the_airflow_layers_import_airflow() -> None:
     assert offenders == [], "move the Airflow-dependent code into " + ", ".join(AIRFLOW_LAYERS)
 
 
+def test_the_lower_layers_never_import_the_jobs() -> None:
+    """``sources/``, ``stores/`` and ``snapshot/`` sit below ``jobs/`` (docs/architecture.md), which builds on them."""
+    jobs = "airflow_provider_vectorbackup.jobs"
+    offenders = []
+    for layer in ("sources", "stores", "snapshot"):
+        for path in sorted((PACKAGE / layer).rglob("*.py")):
+            offenders += [f"{path.relative_to(PACKAGE)}:{line} imports {name}" for line, name in _imported_names(path)
+                          if name == jobs or name.startswith(jobs + ".")]
+    assert offenders == []
+
+
 def test_the_airflow_free_layers_load_no_airflow_module_at_runtime() -> None:
     """Statically clean is not enough: importing a layer must not pull Airflow in through another module."""
     layers = ["snapshot", "sources", "sources.astra", "stores", "stores.box", "stores.local", "stores.spec", "check",

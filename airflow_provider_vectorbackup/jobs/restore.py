@@ -23,7 +23,7 @@ from airflow_provider_vectorbackup.snapshot.manifest import COLLECTION_FAILED, C
 from airflow_provider_vectorbackup.snapshot.reader import Snapshot, open_snapshot
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers
 from airflow_provider_vectorbackup.jobs.recall import NearestNeighbours, VectorComparison, comparisons, id_key, recall_at_k
-from airflow_provider_vectorbackup.jobs.tolerance import shape_of, ulps_apart
+from airflow_provider_vectorbackup.snapshot.tolerance import shape_of, ulps_apart
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
 from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MODES, VectorSource
 from airflow_provider_vectorbackup.stores.base import Store

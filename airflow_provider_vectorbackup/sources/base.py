@@ -213,7 +213,7 @@ class VectorSource(Protocol):
         """How many ulps the engine may move a float by when it stores one (0: it stores every value exactly).
 
         Above 0, restore compares documents exactly except for their floats, and the floats of
-        sampled documents within this many ulps (``jobs/tolerance.py``).
+        sampled documents within this many ulps (``snapshot/tolerance.py``).
         """
         ...
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from airflow_provider_vectorbackup.jobs.tolerance import ulps_apart
+from airflow_provider_vectorbackup.snapshot.tolerance import ulps_apart
 from airflow_provider_vectorbackup.snapshot import vector_fields
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
 from airflow_provider_vectorbackup.sources.chroma.definition import VECTOR_FIELD

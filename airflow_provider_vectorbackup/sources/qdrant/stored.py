@@ -15,7 +15,7 @@ from typing import Any
 
 from qdrant_client.http import models
 
-from airflow_provider_vectorbackup.jobs.tolerance import ulps_apart
+from airflow_provider_vectorbackup.snapshot.tolerance import ulps_apart
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json

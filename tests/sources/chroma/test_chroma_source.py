@@ -12,7 +12,7 @@ import pytest
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
 from airflow_provider_vectorbackup.jobs.restore import RestoreNotValidated, RestoreOptions, restore_snapshot
-from airflow_provider_vectorbackup.jobs.tolerance import ulps_apart
+from airflow_provider_vectorbackup.snapshot.tolerance import ulps_apart
 from airflow_provider_vectorbackup.snapshot import vector_fields
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest, canonical_json
 from airflow_provider_vectorbackup.snapshot.reader import open_snapshot

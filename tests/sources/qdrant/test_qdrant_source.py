@@ -13,7 +13,7 @@ from qdrant_client import QdrantClient, models
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
 from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
-from airflow_provider_vectorbackup.jobs.tolerance import ulps_apart
+from airflow_provider_vectorbackup.snapshot.tolerance import ulps_apart
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
 from airflow_provider_vectorbackup.sources import registry

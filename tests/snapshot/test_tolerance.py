@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import struct
 
-from airflow_provider_vectorbackup.jobs.tolerance import shape_of, ulps_apart
+from airflow_provider_vectorbackup.snapshot.tolerance import shape_of, ulps_apart
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
 
 
