@@ -441,3 +441,14 @@ def pgvector(request: pytest.FixtureRequest) -> Case:
     return Case(source, definition=definition, other_definition=pgvector_definition(source, DIMENSION + 1),
                 unrepresentable=unrepresentable, documents=pgvector_documents,
                 query=lambda document: (document["$vectors"]["embedding"], "embedding"))
+
+
+@pytest.mark.parametrize("settings", [{"mode": "sideways"}, {"streams": 0}], ids=["unknown-mode", "no-stream"])
+def test_a_scan_with_settings_it_cannot_honour_is_refused(case: Case, settings: dict[str, Any]) -> None:
+    filled(case, "settings", case.documents()[:5])
+    with pytest.raises(ValueError, match="scan mode must be one of|streams must be at least 1"):
+        scan = case.source.scan("settings", case.definition, **settings)
+        list(scan.pages())
+    if "mode" in settings:
+        with pytest.raises(ValueError, match="scan mode must be one of"):
+            case.source.partitions("settings", case.definition, **settings)

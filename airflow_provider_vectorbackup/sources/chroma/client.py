@@ -23,7 +23,7 @@ from airflow_provider_vectorbackup.snapshot import vector_fields
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, DocumentFailure, InsertReport,
-    NoRetries, Partition, UnsupportedDefinition,
+    NoRetries, Partition, UnsupportedDefinition, check_scan_settings,
 )
 from airflow_provider_vectorbackup.sources.chroma import definition as definitions
 from airflow_provider_vectorbackup.sources.chroma.records import (
@@ -232,6 +232,7 @@ class ChromaSource:
 
     def partitions(self, name: str, definition: dict[str, Any], *, mode: str = "auto") -> list[Partition]:
         """One partition: a Chroma collection cannot be split provably (see sources/chroma/scan.py)."""
+        check_scan_settings(mode)
         return [Partition(ALL, {"reason": WHY_ONE_STREAM})]
 
     def read_partition(self, name: str, partition: Partition) -> Iterator[list[dict[str, Any]]]:

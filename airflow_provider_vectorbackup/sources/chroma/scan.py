@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MODES
+from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, check_scan_settings
 from airflow_provider_vectorbackup.sources.chroma.records import INCLUDE, stored_page
 
 if TYPE_CHECKING:
@@ -50,8 +50,7 @@ class ChromaScan:
 
     def __init__(self, source: ChromaSource, name: str, *, page_size: int, streams: int = DEFAULT_STREAMS,
                  mode: str = "auto") -> None:
-        if mode not in SCAN_MODES:
-            raise ValueError(f"scan mode must be one of {SCAN_MODES}, not {mode!r}")
+        check_scan_settings(mode, streams)
         self.source = source
         self.name = name
         self.page_size = page_size

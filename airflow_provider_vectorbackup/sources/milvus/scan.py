@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_vectorbackup.sources.base import SCAN_MODES, Partition
+from airflow_provider_vectorbackup.sources.base import Partition, check_scan_settings
 from airflow_provider_vectorbackup.sources.fetch_ahead import fetch_ahead
 from airflow_provider_vectorbackup.sources.milvus.schema import vector_fields_of
 from airflow_provider_vectorbackup.sources.milvus.values import DEFAULT_PARTITION, row_to_stored
@@ -156,8 +156,7 @@ def scanned_partitions(definition: dict[str, Any]) -> list[str | None]:
 def plan_partitions(source: MilvusSource, name: str, definition: dict[str, Any], *, streams: int,
                     mode: str = "auto") -> list[Partition]:
     """Key ranges (within each Milvus partition that is recorded): disjoint, together every row once."""
-    if mode not in SCAN_MODES:
-        raise ValueError(f"scan mode must be one of {SCAN_MODES}, not {mode!r}")
+    check_scan_settings(mode)
     pk, key_type = definition["id"]["field"], definition["id"]["type"]
     ranges = key_ranges(source, name, pk, key_type, 1 if mode == "single" else streams)
     plan = []
@@ -206,10 +205,7 @@ class MilvusScan:
 
     def __init__(self, source: MilvusSource, name: str, definition: dict[str, Any], *, streams: int,
                  mode: str) -> None:
-        if mode not in SCAN_MODES:
-            raise ValueError(f"scan mode must be one of {SCAN_MODES}, not {mode!r}")
-        if streams < 1:
-            raise ValueError("streams must be at least 1")
+        check_scan_settings(mode, streams)
         self.source = source
         self.name = name
         self.definition = definition

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
-from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MODES, Partition
+from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, Partition, check_scan_settings
 from airflow_provider_vectorbackup.sources.fetch_ahead import fetch_ahead
 from airflow_provider_vectorbackup.sources.pgvector.catalog import is_vector
 from airflow_provider_vectorbackup.sources.pgvector.values import ID_TYPES, NATIVE_TYPES, stored_id
@@ -186,10 +186,7 @@ class SnapshotScan:
 
     def __init__(self, source: PgvectorSource, name: str, definition: dict[str, Any], *,
                  streams: int = DEFAULT_STREAMS, mode: str = "auto") -> None:
-        if mode not in SCAN_MODES:
-            raise ValueError(f"scan mode must be one of {SCAN_MODES}, not {mode!r}")
-        if streams < 1:
-            raise ValueError("streams must be at least 1")
+        check_scan_settings(mode, streams)
         self.source = source
         self.name = name
         self.definition = definition
@@ -258,8 +255,7 @@ class SnapshotScan:
 def plan_partitions(source: PgvectorSource, name: str, definition: dict[str, Any], *,
                     mode: str = "auto", parts: int = DEFAULT_STREAMS) -> list[Partition]:
     """Primary-key ranges as JSON-safe partitions (``mode="single"``: one partition, the whole table)."""
-    if mode not in SCAN_MODES:
-        raise ValueError(f"scan mode must be one of {SCAN_MODES}, not {mode!r}")
+    check_scan_settings(mode)
     reader = TableReader(source.namespace, name, definition)
     with source.connect() as connection, connection.cursor(binary=True) as cursor:
         bounds = [] if mode == "single" else reader.upper_bounds(cursor, parts)

@@ -28,7 +28,7 @@ from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.snapshot.provenance import endpoint_origin
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, DocumentFailure, InsertReport,
-    NoRetries, Partition, UnsupportedDefinition,
+    NoRetries, Partition, UnsupportedDefinition, check_scan_settings,
 )
 from airflow_provider_vectorbackup.sources.qdrant import definition as qdef
 from airflow_provider_vectorbackup.sources.qdrant.cosine import drift_ulps
@@ -319,6 +319,7 @@ class QdrantSource:
     def scan(self, name: str, definition: dict[str, Any], *, streams: int = DEFAULT_STREAMS,
              mode: str = "auto") -> QdrantScan:
         """The whole collection as one ordered scroll (see :class:`QdrantScan`); ``streams`` and ``mode`` cannot split it here."""
+        check_scan_settings(mode, streams)
         return QdrantScan(self, name, definition)
 
     def _pages(self, name: str, slots: list[qdef.VectorSlot], start: Any = None,
@@ -346,6 +347,7 @@ class QdrantSource:
         Ranges in Qdrant's id order (integers, then UUIDs) from the first id to the last hold every
         point once, even one written after planning.
         """
+        check_scan_settings(mode)
         if mode == "single":
             return [Partition("all", {"start": None, "stop": None})]
         bounds: list[Any] = []
