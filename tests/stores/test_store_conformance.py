@@ -52,6 +52,15 @@ def s3_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return ObjectStore(path.fs, path.path, url=str(path))
 
 
+def gcs_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """The GCS emulator through gcsfs, the filesystem the google provider builds for ``gs://`` URLs."""
+    from tests.engines.gcs import BUCKET, GCS_CONN_ID
+
+    server = request.getfixturevalue("gcs")
+    root = f"{BUCKET}/conformance"
+    return ObjectStore(server.filesystem(), root, url=f"gs://{GCS_CONN_ID}@{root}")
+
+
 def object_store_in_memory(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     """The plain object access (what GCS and Azure use) on fsspec's in-memory filesystem."""
     from fsspec.implementations.memory import MemoryFileSystem
@@ -61,7 +70,7 @@ def object_store_in_memory(request: pytest.FixtureRequest, tmp_path: Path) -> St
 
 
 STORES: dict[str, Callable[[pytest.FixtureRequest, Path], Store]] = {
-    "local": local_store, "box": box_store, "s3": s3_store, "object-memory": object_store_in_memory}
+    "local": local_store, "box": box_store, "s3": s3_store, "gcs": gcs_store, "object-memory": object_store_in_memory}
 """Every store the suite runs against: an id and a factory returning the store, empty."""
 
 
