@@ -230,4 +230,8 @@ def _access_for(fs: Any, lock: ObjectLock | None) -> ObjectAccess:
     if lock is not None:
         raise ValueError(f"object lock is S3 Object Lock; a {protocols[0]} store cannot hold one: leave "
                          f"object_lock_mode unset (docs/stores.md says what each store offers instead)")
+    if "gs" in protocols:
+        from airflow_provider_vectorbackup.stores.object.gcs import GcsAccess
+
+        return GcsAccess(fs)
     return ObjectAccess(fs)
