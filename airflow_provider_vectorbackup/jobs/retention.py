@@ -93,6 +93,28 @@ class RetentionPolicy:
         rules += [f"{name} {getattr(self, field)}" for name, field, _ in _PERIOD_RULES if getattr(self, field)]
         return ", ".join(rules)
 
+    def lock_days(self) -> int:
+        """Days to lock each snapshot for (S3 Object Lock): ``keep_daily`` days, else 7 x ``keep_weekly``, else
+        31 x ``keep_monthly``.
+
+        The finest calendar rule keeps one snapshot per period for that span, so every snapshot is locked for
+        as long as that rule may still keep it. A snapshot that a coarser rule keeps longer (a weekly or monthly
+        one) is not locked past that span: a lock cannot be shortened later, and locking every snapshot for the
+        longest span would stop prune from deleting the dailies it was meant to drop. Snapshots taken more often
+        than that rule's period stay until their lock ends: prune reports them and deletes them in a later run.
+
+        :raises ValueError: the policy has only ``keep_last``, a count with no time span to derive a period from.
+        """
+        if self.keep_daily:
+            return self.keep_daily
+        if self.keep_weekly:
+            return 7 * self.keep_weekly
+        if self.keep_monthly:
+            return 31 * self.keep_monthly
+        raise ValueError(f"a lock period cannot be derived from {self.describe()}: keep-last counts snapshots and "
+                         f"has no time span. Give object_lock_days explicitly, or add keep_daily, keep_weekly or "
+                         f"keep_monthly to the policy")
+
     def to_dict(self) -> dict[str, Any]:
         return {**{name: getattr(self, name) for name in _KEEP_FIELDS},
                 "incomplete_grace_seconds": self.incomplete_grace.total_seconds()}
