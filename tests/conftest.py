@@ -16,7 +16,7 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).resolve().parents[1] / "example_dags"))
 
-pytest_plugins = ["tests.engines.milvus", "tests.engines.pgvector", "tests.engines.qdrant"]
+pytest_plugins = ["tests.engines.milvus", "tests.engines.pgvector", "tests.engines.qdrant", "tests.engines.s3"]
 """Engines started by fixtures (one module per engine)."""
 
 AIRFLOW_VERSION = tuple(int(part) for part in re.findall(r"\d+", metadata.version("apache-airflow"))[:2])

@@ -62,8 +62,12 @@ def new_snapshot_id(now: dt.datetime | None = None, label: str | None = None) ->
     return snapshot_id
 
 
+def is_snapshot_id(name: object) -> bool:
+    return isinstance(name, str) and _ID_RE.fullmatch(name) is not None
+
+
 def check_snapshot_id(snapshot_id: str) -> str:
-    if not _ID_RE.fullmatch(snapshot_id):
+    if not is_snapshot_id(snapshot_id):
         raise ValueError(
             f"invalid snapshot id {snapshot_id!r}: expected YYYYMMDDTHHMMSSZ with an optional "
             f"'-label' of letters, digits, '_' or '-' (for example 20261121T235400Z-nightly)")

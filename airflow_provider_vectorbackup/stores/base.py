@@ -8,6 +8,7 @@ downloads; comparing what it holds with the manifest is the checker's job (:mod:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,21 @@ from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 
 
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+"""A larger ``manifest.json`` (or signature) in a store is not read: it is not one this package wrote."""
+
+
 class SnapshotExistsError(SnapshotError):
     """A complete snapshot with this id is already in the store; it is never overwritten."""
+
+
+class SnapshotLockedError(SnapshotError):
+    """The store refuses to delete a snapshot yet (S3 Object Lock, a legal hold); nothing of it was deleted."""
+
+    def __init__(self, message: str, locked_until: dt.datetime | None) -> None:
+        super().__init__(message)
+        self.locked_until = locked_until
+        """When the last lock on the snapshot expires; ``None`` while a legal hold (no date) remains."""
 
 
 class SnapshotSealedError(SnapshotStateError):
@@ -66,7 +80,7 @@ class Store(Protocol):
     """A place that holds snapshot folders. Each store passes ``tests/stores/test_store_conformance.py``."""
 
     kind: str
-    """``"box"`` or ``"local"``."""
+    """``"box"``, ``"local"`` or ``"object"``."""
 
     def describe(self) -> str: ...
 
@@ -111,7 +125,12 @@ class Store(Protocol):
         """
         ...
 
-    def delete(self, snapshot: StoredSnapshot) -> None: ...
+    def delete(self, snapshot: StoredSnapshot) -> None:
+        """Remove the snapshot entirely.
+
+        :raises SnapshotLockedError: the store holds it under a lock; nothing was deleted.
+        """
+        ...
 
 
 def select(snapshots: Iterable[StoredSnapshot], snapshot_id: str, where: str) -> StoredSnapshot:

@@ -26,6 +26,7 @@ from airflow_provider_vectorbackup.stores.base import (
 from airflow_provider_vectorbackup.stores.box.client import BoxApi
 from airflow_provider_vectorbackup.stores.box.store import BoxStore
 from airflow_provider_vectorbackup.stores.local import LocalStore
+from airflow_provider_vectorbackup.stores.object.store import ObjectStore
 from tests.snapshot.conftest import VECTOR_DEFINITION, sample_documents
 
 SOURCE = describe_source("astra", "https://db.example", "ks")
@@ -40,7 +41,27 @@ def box_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return BoxStore.at_path(BoxApi.from_connection(connection_settings(conn_id)), "conformance", create=True)
 
 
-STORES: dict[str, Callable[[pytest.FixtureRequest, Path], Store]] = {"local": local_store, "box": box_store}
+def s3_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """The moto S3 server, through Airflow's ObjectStoragePath and the ``aws`` connection; a versioned bucket."""
+    from airflow.sdk import ObjectStoragePath
+
+    from tests.engines.s3 import LOCKED_BUCKET, S3_CONN_ID
+
+    request.getfixturevalue("s3")
+    path = ObjectStoragePath(f"s3://{S3_CONN_ID}@{LOCKED_BUCKET}/conformance")
+    return ObjectStore(path.fs, path.path, url=str(path))
+
+
+def object_store_in_memory(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """The plain object access (what GCS and Azure use) on fsspec's in-memory filesystem."""
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    root = f"/conformance/{tmp_path.name}"
+    return ObjectStore(MemoryFileSystem(), root, url=f"memory://{root}")
+
+
+STORES: dict[str, Callable[[pytest.FixtureRequest, Path], Store]] = {
+    "local": local_store, "box": box_store, "s3": s3_store, "object-memory": object_store_in_memory}
 """Every store the suite runs against: an id and a factory returning the store, empty."""
 
 

@@ -20,15 +20,12 @@ from airflow_provider_vectorbackup.stores.box.items import BoxIntegrityError, Bo
 from airflow_provider_vectorbackup.snapshot.layout import (
     COLLECTIONS_DIR, MANIFEST_NAME, SnapshotRef, SnapshotState, check_collection_name, folder_name, parse_folder_name,
 )
-from airflow_provider_vectorbackup.stores.base import StoredSnapshot, joinable, leftovers, select
+from airflow_provider_vectorbackup.stores.base import MAX_MANIFEST_BYTES, StoredSnapshot, joinable, leftovers, select
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 
 log = logging.getLogger(__name__)
-
-MAX_MANIFEST_BYTES = 64 * 1024 * 1024
-
 
 class BoxStore:
     """Snapshots kept in one Box folder (the store root).

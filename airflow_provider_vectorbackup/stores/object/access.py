@@ -1,0 +1,125 @@
+"""Reading and writing objects through any fsspec filesystem: what every object store offers.
+
+:class:`ObjectAccess` is the plain version (GCS, Azure, a local or in-memory filesystem): whole-file
+puts, listings with sizes, deletes by prefix. :mod:`.s3` adds what S3 alone offers: parallel
+multipart uploads with SHA-256 checksums the server verifies, and Object Lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_vectorbackup.check.verify import StoredFile
+from airflow_provider_vectorbackup.snapshot.files import Digests, digests_of_file
+
+log = logging.getLogger(__name__)
+
+
+class ObjectIntegrityError(OSError):
+    """An object's bytes in the store are not the ones written: the upload or the store damaged them."""
+
+
+class ObjectAccess:
+    """Objects under slash-separated keys of one fsspec filesystem. Listings always go to the store (no cache)."""
+
+    def __init__(self, fs: Any) -> None:
+        self.fs = fs
+
+    def upload(self, local: Path, key: str, *, sha256: str | None, size: int, locked: bool) -> None:
+        """Store ``local`` as ``key`` and check that the store holds ``size`` bytes afterwards.
+
+        :param sha256: the file's SHA-256 as the writer computed it (hex), checked where the store can.
+        :param locked: retain the object under the store's lock (only S3 has one; see :mod:`.s3`).
+        """
+        self.fs.put_file(str(local), key)
+        self.fs.invalidate_cache(key)
+        stored = self.fs.info(key).get("size")
+        if stored != size:
+            raise ObjectIntegrityError(f"{key} holds {stored} bytes after its upload, not the {size} written")
+
+    def write_small(self, key: str, data: bytes, *, locked: bool) -> None:
+        """A marker or a manifest: one request, so the object is either absent or whole."""
+        self.fs.pipe_file(key, data)
+
+    def read(self, key: str) -> bytes:
+        return self.fs.cat_file(key)
+
+    def size(self, key: str) -> int | None:
+        """The object's size, or ``None`` when there is no such object."""
+        self.fs.invalidate_cache(key)
+        try:
+            return self.fs.info(key)["size"]
+        except FileNotFoundError:
+            return None
+
+    def download(self, key: str, local: Path) -> None:
+        self.fs.get_file(key, str(local))
+
+    def names(self, prefix: str) -> list[str]:
+        """The names directly below ``prefix`` (objects and sub-prefixes alike)."""
+        self.fs.invalidate_cache(prefix)
+        try:
+            return sorted(entry.rstrip("/").rsplit("/", 1)[-1] for entry in self.fs.ls(prefix, detail=False))
+        except FileNotFoundError:
+            return []
+
+    def listing(self, prefix: str) -> dict[str, StoredFile]:
+        """Every object below ``prefix``, by key relative to it, with its size and the checksums the store keeps.
+
+        The plain version reads each object's bytes for its digests (as a folder on disk does): a store that
+        records no SHA-256 is checked by reading, never on trust.
+        """
+        found = {}
+        for key in self._keys(prefix):
+            relative = key[len(prefix):].lstrip("/")
+            found[relative] = self._stored_file(key)
+        return found
+
+    def sizes(self, prefix: str) -> dict[str, StoredFile]:
+        """Every object below ``prefix`` with its size only: a cheap listing for a snapshot still being written."""
+        self.fs.invalidate_cache(prefix)
+        return {key[len(prefix):].lstrip("/"): StoredFile(info.get("size"), None)
+                for key, info in self._find(prefix).items()}
+
+    def _keys(self, prefix: str) -> list[str]:
+        return sorted(self._find(prefix))
+
+    def _find(self, prefix: str) -> dict[str, dict[str, Any]]:
+        self.fs.invalidate_cache(prefix)
+        try:
+            return {key: info for key, info in self.fs.find(prefix, detail=True).items()
+                    if info.get("type") != "directory"}
+        except FileNotFoundError:
+            return {}
+
+    def _stored_file(self, key: str) -> StoredFile:
+        digests, size = self._digests(key)
+        return StoredFile(size, digests.sha1, digests.sha256)
+
+    def _digests(self, key: str) -> tuple[Digests, int]:
+        with tempfile.TemporaryDirectory(prefix="vectorbackup-object-") as tmp:
+            local = Path(tmp) / "object"
+            self.fs.get_file(key, str(local))
+            return digests_of_file(local)
+
+    def hide(self, prefix: str) -> None:
+        """Remove what is below ``prefix`` from listings: the leftovers of an earlier attempt."""
+        self.remove(prefix)
+
+    def discard(self, key: str) -> None:
+        """Delete one object (a marker), if it is there."""
+        try:
+            self.fs.rm_file(key)
+        except FileNotFoundError:
+            pass
+        self.fs.invalidate_cache(key)
+
+    def remove(self, prefix: str) -> None:
+        """Delete everything below ``prefix`` for good."""
+        if self._find(prefix):
+            self.fs.rm(prefix, recursive=True)
+        self.fs.invalidate_cache(prefix)
+

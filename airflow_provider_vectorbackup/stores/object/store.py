@@ -1,0 +1,233 @@
+"""The snapshot format in an object store, which cannot rename: states are markers, the manifest is the commit.
+
+A snapshot lives under ``<root>/<snapshot id>/`` from its first byte (docs/format.md, 3.1):
+
+1. ``.inprogress`` is written first, so a listing shows the snapshot as being written;
+2. data files, each verified on upload;
+3. at the seal, ``INCOMPLETE`` when the dump failed, then the signature, then ``manifest.json``: one
+   atomic PUT that makes the snapshot sealed;
+4. ``.inprogress`` is removed (a crash before that leaves it beside the manifest, and the manifest wins).
+
+A folder without ``manifest.json`` is in progress (or abandoned), whatever else it holds, so no
+reader ever takes a half-written snapshot for a sealed one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
+from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.files import digests_of_file
+from airflow_provider_vectorbackup.snapshot.layout import (
+    MANIFEST_NAME, SnapshotRef, SnapshotState, check_snapshot_id, collection_dir, folder_name, is_snapshot_id,
+)
+from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
+from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME
+from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
+from airflow_provider_vectorbackup.stores.base import MAX_MANIFEST_BYTES, StoredSnapshot, joinable, leftovers, select
+from airflow_provider_vectorbackup.stores.object.access import ObjectAccess
+from airflow_provider_vectorbackup.stores.object.lock import ObjectLock
+
+log = logging.getLogger(__name__)
+
+IN_PROGRESS_MARKER = ".inprogress"
+INCOMPLETE_MARKER = "INCOMPLETE"
+_MARKERS = (IN_PROGRESS_MARKER, INCOMPLETE_MARKER)
+
+
+class ObjectStore:
+    """Snapshots below one prefix of a bucket or container.
+
+    :param fs: the fsspec filesystem (``ObjectStoragePath(url).fs`` in Airflow).
+    :param root: the prefix in it that holds the snapshots, ``bucket/prefix``.
+    :param url: what logs and messages call the store (``s3://aws_default@bucket/prefix``: no secret in it).
+    :param lock: S3 Object Lock for every object written (S3 only).
+    """
+
+    kind = "object"
+
+    def __init__(self, fs: Any, root: str, *, url: str, lock: ObjectLock | None = None,
+                 access: ObjectAccess | None = None) -> None:
+        self.root = root.rstrip("/")
+        self.url = url
+        self.lock = lock
+        self.access = access or _access_for(fs, lock)
+
+    def describe(self) -> str:
+        return self.url
+
+    def _key(self, *parts: str) -> str:
+        return "/".join((self.root, *parts))
+
+    def snapshots(self) -> list[StoredSnapshot]:
+        """Every snapshot below the root, in whatever state; other names are ignored."""
+        found = []
+        for name in self.access.names(self.root):
+            if is_snapshot_id(name):
+                found.append(self._snapshot(name))
+        return sorted(found, key=lambda s: s.ref)
+
+    def _snapshot(self, snapshot_id: str) -> StoredSnapshot:
+        names = set(self.access.names(self._key(snapshot_id)))
+        if MANIFEST_NAME not in names:
+            state = SnapshotState.IN_PROGRESS
+        elif INCOMPLETE_MARKER in names:
+            state = SnapshotState.INCOMPLETE
+        else:
+            state = SnapshotState.COMPLETE
+        return StoredSnapshot(SnapshotRef(snapshot_id, state, folder_name(snapshot_id, state)),
+                              self._key(snapshot_id))
+
+    def get(self, snapshot_id: str) -> StoredSnapshot:
+        return select(self.snapshots(), snapshot_id, self.describe())
+
+    def begin(self, snapshot_id: str) -> ObjectPendingSnapshot:
+        """Start ``<id>/`` with its in-progress marker; files of an earlier failed attempt are removed first.
+
+        :raises SnapshotExistsError: a sealed snapshot with this id exists (it is never overwritten).
+        :raises ObjectLockUnavailable: a lock is asked of a bucket without Object Lock.
+        """
+        check_snapshot_id(snapshot_id)
+        check_lock = getattr(self.access, "check_lock", None)
+        if check_lock is not None:
+            check_lock(self.root)
+        for leftover in leftovers(self.snapshots(), snapshot_id, self.describe()):
+            if leftover.state is not SnapshotState.IN_PROGRESS:  # an INCOMPLETE seal of an earlier attempt
+                raise SnapshotStateError(
+                    f"snapshot {snapshot_id} is already sealed INCOMPLETE in {self.describe()}: a sealed snapshot is "
+                    f"never rewritten; prune removes it after its grace period, or dump under another id")
+            log.warning("Removing the files of an earlier attempt at snapshot %s in %s", snapshot_id, self.describe())
+            self.access.hide(leftover.location)
+        marker = json.dumps({"snapshot_id": snapshot_id,
+                             "started_at": dt.datetime.now(dt.timezone.utc).isoformat()}).encode()
+        self.access.write_small(self._key(snapshot_id, IN_PROGRESS_MARKER), marker, locked=False)
+        return ObjectPendingSnapshot(self, snapshot_id)
+
+    def resume(self, snapshot_id: str) -> ObjectPendingSnapshot:
+        joinable(self.snapshots(), snapshot_id, self.describe())
+        return ObjectPendingSnapshot(self, snapshot_id)
+
+    def read_manifest(self, snapshot: StoredSnapshot) -> Manifest:
+        return Manifest.from_json(self.manifest_bytes(snapshot))
+
+    def manifest_bytes(self, snapshot: StoredSnapshot) -> bytes:
+        raw = self._small(snapshot, MANIFEST_NAME)
+        if raw is None:
+            raise ManifestError(f"{snapshot.location} has no {MANIFEST_NAME}: it is not a finished snapshot "
+                                f"(or was damaged)")
+        return raw
+
+    def signature_bytes(self, snapshot: StoredSnapshot) -> bytes | None:
+        return self._small(snapshot, SIGNATURE_NAME)
+
+    def _small(self, snapshot: StoredSnapshot, name: str) -> bytes | None:
+        key = f"{snapshot.location}/{name}"
+        size = self.access.size(key)
+        if size is None:
+            return None
+        if size > MAX_MANIFEST_BYTES:
+            raise ManifestError(f"{name} of {snapshot.location} is {size} bytes: not a manifest file")
+        return self.access.read(key)
+
+    def files(self, snapshot: StoredSnapshot) -> dict[str, StoredFile]:
+        """Every file of the snapshot (its markers are the store's, not the format's), with the checksums the
+        store keeps (S3: the SHA-256 it verified on upload; other stores: read from the bytes)."""
+        return {path: stored for path, stored in self.access.listing(snapshot.location).items()
+                if path not in _MARKERS}
+
+    def download(self, snapshot: StoredSnapshot, local_root: str | Path, *,
+                 damaged: dict[str, Problem] | None = None) -> Path:
+        """Copy the snapshot to ``local_root/<folder name>`` (the name gives local readers its state), checking
+        each file's SHA-256 against the manifest; a mismatch raises, or with ``damaged`` is recorded there."""
+        manifest = self.read_manifest(snapshot)
+        expected = {entry.path: entry for entry in manifest.files}
+        target = Path(local_root) / snapshot.ref.folder_name
+        target.mkdir(parents=True, exist_ok=False)
+        paths = [path for path in self.access.sizes(snapshot.location) if path not in _MARKERS]
+        for path in paths:
+            local = target / path
+            local.parent.mkdir(parents=True, exist_ok=True)
+            self.access.download(f"{snapshot.location}/{path}", local)
+            entry = expected.get(path)
+            if entry is None or not entry.sha256:
+                continue
+            digests, size = digests_of_file(local)
+            if digests.sha256 != entry.sha256:
+                local.unlink()
+                problem = Problem(path, "checksum_mismatch",
+                                  f"the bytes read from {self.describe()} have SHA-256 {digests.sha256}, the manifest "
+                                  f"says {entry.sha256} ({size} bytes read, {entry.bytes} in the manifest): the object "
+                                  f"changed after it was written (corruption or tampering)",
+                                  entry.sha256, digests.sha256)
+                if damaged is None:
+                    raise ManifestError(problem.message)
+                damaged[path] = problem
+        log.info("Downloaded snapshot %s (%d files) to %s", snapshot.snapshot_id, len(paths), target)
+        return target
+
+    def delete(self, snapshot: StoredSnapshot) -> None:
+        """Delete every object (every version, in a versioned bucket) of the snapshot, or none.
+
+        :raises SnapshotLockedError: Object Lock or a legal hold retains some of it.
+        """
+        self.access.remove(snapshot.location)
+        log.info("Deleted snapshot %s from %s", snapshot.snapshot_id, self.describe())
+
+
+class ObjectPendingSnapshot:
+    """A snapshot being written: files go up as the writer finishes them, the manifest last."""
+
+    def __init__(self, store: ObjectStore, snapshot_id: str) -> None:
+        self.store = store
+        self.snapshot_id = snapshot_id
+        self.location = store._key(snapshot_id)
+
+    def put(self, entry: FileEntry, local: Path) -> None:
+        """Upload one finished file, verified, then free its local disk."""
+        self.store.access.upload(local, f"{self.location}/{entry.path}", sha256=entry.sha256 or None,
+                                 size=local.stat().st_size, locked=True)
+        local.unlink()
+
+    def files(self) -> dict[str, StoredFile]:
+        return {path: stored for path, stored in self.store.access.sizes(self.location).items()
+                if path not in _MARKERS}
+
+    def discard_collection(self, name: str) -> None:
+        folder = f"{self.location}/{collection_dir(name)}"
+        if self.store.access.sizes(folder):
+            log.warning("Removing collection %s from snapshot %s: files of an earlier or unreported attempt",
+                        name, self.snapshot_id)
+            self.store.access.hide(folder)
+
+    def seal(self, result: SnapshotResult) -> StoredSnapshot:
+        """Write the markers and the manifest in the order that makes the seal atomic (see the module docstring)."""
+        access = self.store.access
+        state = SnapshotState.COMPLETE if result.status == "complete" else SnapshotState.INCOMPLETE
+        if state is SnapshotState.INCOMPLETE:
+            access.write_small(f"{self.location}/{INCOMPLETE_MARKER}", b"incomplete\n", locked=True)
+        if (result.path / SIGNATURE_NAME).exists():
+            access.write_small(f"{self.location}/{SIGNATURE_NAME}", (result.path / SIGNATURE_NAME).read_bytes(),
+                               locked=True)
+        access.write_small(f"{self.location}/{MANIFEST_NAME}", (result.path / MANIFEST_NAME).read_bytes(),
+                           locked=True)
+        access.discard(f"{self.location}/{IN_PROGRESS_MARKER}")
+        log.info("Snapshot %s is now sealed %s in %s", self.snapshot_id, state.value, self.store.describe())
+        return StoredSnapshot(SnapshotRef(self.snapshot_id, state, folder_name(self.snapshot_id, state)),
+                              self.location)
+
+
+def _access_for(fs: Any, lock: ObjectLock | None) -> ObjectAccess:
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    if "s3" in protocols:
+        from airflow_provider_vectorbackup.stores.object.s3 import S3Access
+
+        return S3Access(fs, lock=lock)
+    if lock is not None:
+        raise ValueError(f"object lock is S3 Object Lock; a {protocols[0]} store cannot hold one: leave "
+                         f"object_lock_mode unset (docs/stores.md says what each store offers instead)")
+    return ObjectAccess(fs)
