@@ -221,3 +221,19 @@ def test_the_connection_secret_never_reaches_logs_errors_or_the_store(s3_server:
         open_store(PLAIN_BUCKET, prefix=f"canary-{tmp_path.name}", lock=ObjectLock("governance", 1)).begin(B)
     texts += [str(refused.value), repr(refused.value), caplog.text]
     assert all(canary not in text for text in texts)
+
+
+def test_collections_dumped_by_separate_workers_seal_one_snapshot_on_s3(seeded, s3: S3Server, tmp_path: Path) -> None:
+    from airflow_provider_vectorbackup.jobs.scale_out import SnapshotPlan, commit_snapshot, dump_collection, plan_snapshot
+
+    options = DumpOptions(collections=["faq", "products"], segment_max_bytes=4_000)
+    planned = plan_snapshot(AstraDBHook().get_conn(), open_store(LOCKED_BUCKET), A, options)
+    results = [dump_collection(AstraDBHook().get_conn(), open_store(LOCKED_BUCKET),  # each worker its own store
+                               SnapshotPlan.from_dict(planned.to_dict()), name, options).result
+               for name in reversed(planned.collections)]
+    store = open_store(LOCKED_BUCKET)
+    assert [s.state for s in store.snapshots()] == [SnapshotState.IN_PROGRESS], "nothing sealed before the commit"
+    outcome = commit_snapshot(store, planned, results, options)
+    assert outcome.failures == {} and outcome.manifest.status == "complete"
+    assert check_stored(store, store.get(A), "records", scratch_dir=tmp_path).ok
+    assert {c.name: c.document_count for c in outcome.manifest.collections} == {"faq": 10, "products": 40}
