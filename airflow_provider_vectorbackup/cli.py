@@ -451,6 +451,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     lines = [("dry run: " if args.dry_run else "") + plan.summary()]
     lines += [f"  {'delete' if d.delete else 'keep  '} {d.record.ref.folder_name}: {'; '.join(d.reasons)}"
               for d in plan.decisions]
+    lines += [f"  locked {locked.snapshot_id}: {locked.message}" for locked in plan.locked]
     _emit(args, {**plan.to_dict(), "dry_run": args.dry_run}, "\n".join(lines))
     return EXIT_OK
 

@@ -10,6 +10,7 @@ only reports it, on a dry run). See docs/retention.md.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections import Counter
@@ -21,6 +22,7 @@ from airflow_provider_vectorbackup.check.stored import check_stored
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotRef, SnapshotState, check_snapshot_id
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers
+from airflow_provider_vectorbackup.stores.base import SnapshotLockedError
 
 if TYPE_CHECKING:
     from airflow_provider_vectorbackup.stores.base import Store, StoredSnapshot
@@ -156,6 +158,8 @@ class RetentionPlan:
     current_snapshot_id: str | None
     current_run_verified: bool
     hold: str | None
+    locked: tuple[LockedDeletion, ...] = ()
+    """Deletions the store refused because a lock still retains the snapshot (S3 Object Lock): kept for now."""
 
     @property
     def keep(self) -> list[Decision]:
@@ -182,6 +186,8 @@ class RetentionPlan:
             text += f"; {foreign} kept as {NOT_OURS}"
         if self.hold:
             text += f"; {self.hold}"
+        if self.locked:
+            text += f"; {len(self.locked)} of the deletions refused by the store's lock, left for a later run"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,7 +197,22 @@ class RetentionPlan:
             "current_snapshot_id": self.current_snapshot_id, "current_run_verified": self.current_run_verified,
             "hold": self.hold, "counts": self.counts, "summary": self.summary(),
             "decisions": [decision.to_dict() for decision in self.decisions],
+            "locked": [locked.to_dict() for locked in self.locked],
         }
+
+
+@dataclass(frozen=True)
+class LockedDeletion:
+    """A snapshot the plan deletes but the store still locks; nothing of it was deleted."""
+
+    snapshot_id: str
+    locked_until: dt.datetime | None
+    """When the lock expires (``None``: a legal hold, which has no date)."""
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"snapshot_id": self.snapshot_id, "message": self.message,
+                "locked_until": self.locked_until.isoformat() if self.locked_until else None}
 
 
 def plan_retention(records: Iterable[SnapshotRecord], policy: RetentionPolicy, *, now: dt.datetime,
@@ -369,10 +390,16 @@ def prune(store: Store, options: RetentionOptions, *, now: dt.datetime | None = 
     log.info("Retention plan for %s%s:\n%s", store.describe(), " (dry run)" if options.dry_run else "",
              plan.summary())
     by_ref = {s.ref: s for s in stored}
-    if not options.dry_run:
-        for decision in plan.delete:
+    if options.dry_run:
+        return plan
+    locked = []
+    for decision in plan.delete:
+        try:
             store.delete(by_ref[decision.record.ref])
-    return plan
+        except SnapshotLockedError as exc:
+            log.warning("Not deleted yet: %s", exc)
+            locked.append(LockedDeletion(decision.record.ref.snapshot_id, exc.locked_until, str(exc)))
+    return dataclasses.replace(plan, locked=tuple(locked)) if locked else plan
 
 
 def owns(store: Store, snapshot: StoredSnapshot, options: RetentionOptions) -> bool:
