@@ -139,9 +139,8 @@ class S3Access(ObjectAccess):
             await self.fs._call_s3("abort_multipart_upload", Bucket=bucket, Key=name, UploadId=upload_id)
             raise
         composite = f"{_b64(hashlib.sha256(b''.join(digest for _, digest in sent)).digest())}-{len(sent)}"
-        version = answer.get("VersionId")  # "null" in a bucket without versioning
         head = await self.fs._call_s3("head_object", Bucket=bucket, Key=name, ChecksumMode="ENABLED",
-                                      **({"VersionId": version} if version not in (None, "null") else {}))
+                                      **_version_argument(answer.get("VersionId")))
         stored = answer.get("ChecksumSHA256") or head.get("ChecksumSHA256")
         # S3 keeps the checksum of the parts' checksums; some S3-compatible servers that of the whole object.
         # (moto leaves out the "-<parts>" suffix).
@@ -182,7 +181,7 @@ class S3Access(ObjectAccess):
         versions = list(self._versions(bucket, name))
         self._refuse_if_locked(bucket, name, [v for v in versions if not v["marker"]])
         for start in range(0, len(versions), _DELETE_BATCH):
-            batch = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions[start:start + _DELETE_BATCH]]
+            batch = [{"Key": v["Key"], **_version_argument(v["VersionId"])} for v in versions[start:start + _DELETE_BATCH]]
             answer = self._call("delete_objects", Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
             if answer.get("Errors"):
                 failed = answer["Errors"]
@@ -208,7 +207,7 @@ class S3Access(ObjectAccess):
         until: list[dt.datetime] = []
         held = 0
         for version in versions:
-            head = self._call("head_object", Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+            head = self._call("head_object", Bucket=bucket, Key=version["Key"], **_version_argument(version["VersionId"]))
             if head.get("ObjectLockLegalHoldStatus") == "ON":
                 held += 1
             retain = head.get("ObjectLockRetainUntilDate")
@@ -226,6 +225,12 @@ class S3Access(ObjectAccess):
             f"{bucket}/{name} cannot be deleted yet: of its {len(versions)} object versions, {' and '.join(reasons)}; "
             f"nothing was deleted, and prune deletes it on a run after the lock expires"
             + (" (a legal hold must be lifted first)" if held else ""), None if held else last)
+
+
+def _version_argument(version_id: str | None) -> dict[str, str]:
+    """``VersionId`` for a request, left out for the ``"null"`` version of a bucket without versioning (moto
+    refuses it there; S3 takes either)."""
+    return {"VersionId": version_id} if version_id not in (None, "null") else {}
 
 
 def _read_range(path: Path, offset: int, length: int) -> bytes:

@@ -15,9 +15,11 @@ import os
 from pathlib import Path
 
 import pytest
+from fsspec.asyn import sync
 
 from airflow_provider_vectorbackup.check.stored import check_stored
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+from airflow_provider_vectorbackup.hooks.object_storage import object_filesystem
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
 from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
 from airflow_provider_vectorbackup.jobs.retention import RetentionOptions, RetentionPolicy, prune
@@ -34,13 +36,12 @@ from tests.stores.test_store_conformance import write
 A, B, C = "20260301T000000Z", "20260302T000000Z", "20260303T000000Z"
 
 
-def open_store(bucket: str, prefix: str = "backups", **access: object) -> ObjectStore:
-    from airflow.sdk import ObjectStoragePath
-
-    path = ObjectStoragePath(f"s3://{S3_CONN_ID}@{bucket}/{prefix}")
+def open_store(bucket: str, prefix: str = "backups", conn_id: str = S3_CONN_ID, **access: object) -> ObjectStore:
+    """The store as the Airflow layer opens it (through ObjectStoragePath), with S3Access settings in ``access``."""
+    url = f"s3://{conn_id}@{bucket}/{prefix}"
+    fs, path = object_filesystem(url)
     lock = access.pop("lock", None)
-    return ObjectStore(path.fs, path.path, url=str(path), lock=lock,
-                       access=S3Access(path.fs, lock=lock, **access) if access else None)
+    return ObjectStore(fs, path, url=url, lock=lock, access=S3Access(fs, lock=lock, **access) if access else None)
 
 
 def keys(s3: S3Server, bucket: str) -> list[str]:
@@ -203,22 +204,23 @@ def test_dump_verify_restore_and_prune_round_trip_on_s3(seeded, s3: S3Server, tm
     assert [s.snapshot_id for s in store.snapshots()] == [B]
 
 
-def test_the_connection_secret_never_reaches_logs_errors_or_the_store(s3_server: S3Server, s3: S3Server,
-                                                                      monkeypatch: pytest.MonkeyPatch,
+def test_the_connection_secret_never_reaches_logs_errors_or_the_store(s3: S3Server, monkeypatch: pytest.MonkeyPatch,
                                                                       tmp_path: Path,
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     canary = "canary-s3-secret-7f3a9c"
-    connection = s3_server.connection()
+    connection = s3.connection()
     connection["password"] = canary  # moto takes any credentials
-    monkeypatch.setenv(f"AIRFLOW_CONN_{S3_CONN_ID.upper()}", json.dumps(connection))
+    conn_id = "aws_canary"  # its own id: Airflow keeps one filesystem per connection id for the whole process
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
     caplog.set_level(logging.DEBUG)
-    texts = []
-    store = open_store(PLAIN_BUCKET, prefix=f"canary-{tmp_path.name}")
-    texts.append(store.describe())
+    store = open_store(PLAIN_BUCKET, conn_id=conn_id)
+    credentials = sync(store.access.fs.loop, store.access.fs.session.get_credentials)
+    assert credentials.secret_key == canary, "the store really signs with the canary"
+    texts = [store.describe()]
     write(store, A, tmp_path)
     texts.append(store.manifest_bytes(store.get(A)).decode())
     with pytest.raises(ObjectLockUnavailable) as refused:
-        open_store(PLAIN_BUCKET, prefix=f"canary-{tmp_path.name}", lock=ObjectLock("governance", 1)).begin(B)
+        open_store(PLAIN_BUCKET, conn_id=conn_id, lock=ObjectLock("governance", 1)).begin(B)
     texts += [str(refused.value), repr(refused.value), caplog.text]
     assert all(canary not in text for text in texts)
 
