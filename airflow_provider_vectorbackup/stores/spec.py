@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.stores.base import Store
+from airflow_provider_vectorbackup.stores.object.lock import MODES
 
 Connections = Callable[[str], ConnectionSettings]
 """Resolves a connection id to its settings: ``hooks.connections.connection_settings`` in Airflow and the CLI."""
@@ -23,9 +24,6 @@ OBJECT_SCHEMES = {"s3": "s3", "s3a": "s3", "s3n": "s3", "gs": "gcs", "gcs": "gcs
                   "abfs": "azure", "abfss": "azure", "adl": "azure"}
 """The URL schemes an object store takes (those the Airflow providers register for ``ObjectStoragePath``), each
 with the extra of this package that installs its provider and filesystem."""
-
-LOCK_MODES = ("governance", "compliance")
-
 
 def install_hint(scheme: str) -> str:
     """The pip command that installs what ``scheme://`` URLs need."""
@@ -62,8 +60,8 @@ class StoreSpec:
                              "a retention period")
         if mode is None:
             return
-        if not isinstance(mode, str) or mode.lower() not in LOCK_MODES:
-            raise ValueError(f"object_lock_mode must be one of {LOCK_MODES}, not {mode!r}")
+        if not isinstance(mode, str) or mode.lower() not in MODES:
+            raise ValueError(f"object_lock_mode must be one of {MODES}, not {mode!r}")
         object.__setattr__(self, "object_lock_mode", mode.lower())
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
             raise ValueError(f"object_lock_days must be a whole number of days >= 1, not {days!r}")
