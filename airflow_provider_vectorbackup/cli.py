@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     where = common.add_argument_group("where snapshots live (exactly one)")
     where.add_argument("--box-folder", help="Box folder path holding snapshots, e.g. vector-backups")
     where.add_argument("--local-folder", help="local or mounted folder holding snapshots")
+    where.add_argument("--object-folder", metavar="URL", help="object store URL holding snapshots, "
+                                                            "s3://<conn_id>@bucket/prefix (or gs://, abfs://)")
     where.add_argument("--box-conn-id", default="box_default")
     where.add_argument("--box-folder-id", default="0", help="resolve --box-folder below this folder id")
     source = common.add_argument_group("the vector database (at most one of the first four)")
@@ -114,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "is a $uuid/$objectId; single: one scan per collection")
     dump.add_argument("--collections-at-once", type=int, default=2)
     dump.add_argument("--uploads-at-once", type=int, default=2)
+    dump.add_argument("--object-lock-mode", choices=["governance", "compliance"],
+                      help="with --object-folder s3://...: write every object under S3 Object Lock in this mode")
+    dump.add_argument("--object-lock-days", type=int, metavar="DAYS", help="days each object stays locked")
     dump.add_argument("--compression", choices=["gzip", "zstd", "none"], default="gzip",
                       help="gzip (level 1, default); zstd needs the zstd extra and writes format version 2")
     restore = commands.add_parser("restore", parents=[common], help="restore collections and validate them")
@@ -190,6 +195,7 @@ def _exit_code_for(exc: BaseException) -> int:
     from airflow_provider_vectorbackup.snapshot.errors import (
         IntegrityError, ManifestError, SnapshotStateError, VectorLossError,
     )
+    from airflow_provider_vectorbackup.hooks.object_storage import MissingObjectStoreExtra
     from airflow_provider_vectorbackup.sources.registry import MissingSourceExtra
 
     if isinstance(exc, VectorLossError):
@@ -197,7 +203,8 @@ def _exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, (SnapshotUnusable, RestoreNotValidated, IntegrityError, ManifestError, BoxIntegrityError)):
         return EXIT_INCOMPLETE
     if isinstance(exc, (TargetConflict, KeyConfigurationError, AstraConnectionError, BoxConnectionError,
-                        CredentialsRejected, SnapshotStateError, MissingSourceExtra, ValueError)):
+                        CredentialsRejected, SnapshotStateError, MissingSourceExtra, MissingObjectStoreExtra,
+                        ValueError)):
         return EXIT_USAGE
     return EXIT_FAILURE
 
@@ -205,15 +212,26 @@ def _exit_code_for(exc: BaseException) -> int:
 # -- configuration --------------------------------------------------------------------------------
 
 def _store(args: argparse.Namespace, *, create: bool = False) -> Any:
-    from airflow_provider_vectorbackup.hooks.connections import connection_settings
+    from airflow_provider_vectorbackup.hooks.connections import open_store
     from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
     try:
         spec = StoreSpec.from_arguments(box_folder=args.box_folder, local_folder=args.local_folder,
-                                        box_conn_id=args.box_conn_id, box_folder_id=args.box_folder_id)
+                                        box_conn_id=args.box_conn_id, box_folder_id=args.box_folder_id,
+                                        object_folder=args.object_folder,
+                                        object_lock_mode=getattr(args, "object_lock_mode", None),
+                                        object_lock_days=getattr(args, "object_lock_days", None))
     except ValueError as exc:
-        raise UsageError(str(exc).replace("box_folder", "--box-folder").replace("local_folder", "--local-folder"))
-    return spec, spec.open(connection_settings, create=create)
+        raise UsageError(_flag_names(str(exc))) from None
+    return spec, open_store(spec, create=create)
+
+
+def _flag_names(message: str) -> str:
+    """A store argument error in the CLI's words: ``--box-folder`` where the operators say ``box_folder``."""
+    for argument in ("box_folder_id", "box_folder", "local_folder", "object_folder", "object_lock_mode",
+                     "object_lock_days"):
+        message = message.replace(argument, "--" + argument.replace("_", "-"))
+    return message
 
 
 SOURCE_FLAGS = ("--source-conn-id", "--astra-conn-id", "--source-conn-uri", "--astra-endpoint")
@@ -433,6 +451,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     lines = [("dry run: " if args.dry_run else "") + plan.summary()]
     lines += [f"  {'delete' if d.delete else 'keep  '} {d.record.ref.folder_name}: {'; '.join(d.reasons)}"
               for d in plan.decisions]
+    lines += [f"  locked {locked.snapshot_id}: {locked.message}" for locked in plan.locked]
     _emit(args, {**plan.to_dict(), "dry_run": args.dry_run}, "\n".join(lines))
     return EXIT_OK
 

@@ -9,7 +9,7 @@ from airflow_provider_vectorbackup.check.stored import check_stored
 from airflow_provider_vectorbackup.check.verify import level_named
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
-from airflow_provider_vectorbackup.stores.spec import Connections, StoreSpec
+from airflow_provider_vectorbackup.stores.spec import Connections, Filesystems, StoreSpec
 
 WAITING, SEALED, VERIFIED, FAILED = "waiting", "sealed", "verified", "failed"
 
@@ -21,10 +21,14 @@ class SnapshotCheck:
     report: dict[str, Any] | None = None
 
 
-def check_sealed(spec: StoreSpec, snapshot_id: str, *, connections: Connections) -> SnapshotCheck:
-    """Blocking but light: is the snapshot sealed yet (complete or INCOMPLETE)? Used while waiting in a trigger."""
+def check_sealed(spec: StoreSpec, snapshot_id: str, *, connections: Connections,
+                 filesystems: Filesystems | None = None) -> SnapshotCheck:
+    """Blocking but light: is the snapshot sealed yet (complete or INCOMPLETE)? Used while waiting in a trigger.
+
+    ``connections`` and ``filesystems`` resolve the store as in :meth:`StoreSpec.open`.
+    """
     try:
-        snapshot = spec.open(connections).get(snapshot_id)
+        snapshot = spec.open(connections, filesystems=filesystems).get(snapshot_id)
     except SnapshotStateError as exc:
         return SnapshotCheck(WAITING, str(exc))
     if snapshot.state is SnapshotState.IN_PROGRESS:
@@ -33,7 +37,8 @@ def check_sealed(spec: StoreSpec, snapshot_id: str, *, connections: Connections)
 
 
 def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomplete: bool = False, *,
-                   connections: Connections, verifier: Any = None, identities: Any = None) -> SnapshotCheck:
+                   connections: Connections, filesystems: Filesystems | None = None, verifier: Any = None,
+                   identities: Any = None) -> SnapshotCheck:
     """Blocking: look for the snapshot and, once sealed, verify it at ``level`` (see :func:`.check_stored`).
 
     ``level`` is ``"files"`` or ``"records"`` (``"deep"``, its old name, warns). Either way the
@@ -41,7 +46,7 @@ def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomple
     """
     level = level_named(level)
     try:
-        store = spec.open(connections)
+        store = spec.open(connections, filesystems=filesystems)
         snapshot = store.get(snapshot_id)
     except SnapshotStateError as exc:
         return SnapshotCheck(WAITING, str(exc))

@@ -254,7 +254,8 @@ def _report_unlisted(present: Iterable[str], listed: set[str], report: VerifyRep
 class StoredFile:
     """What a store knows about a file without the checker reading it: its size and the checksums it keeps.
 
-    Box records a SHA-1; a folder on disk keeps none, so listing one reads each file for both.
+    Box records a SHA-1; S3 a SHA-256 (of an object written in one part); a folder on disk keeps none, so listing
+    one reads each file for both.
     """
 
     size: int | None
@@ -299,6 +300,12 @@ def _stored_mismatches(entry: FileEntry, stored: StoredFile, require_checksum: b
     found = size_mismatches(stored.size, entry) if stored.size is not None else []
     if stored.sha256 is not None and stored.sha1 is not None:  # read from the file itself
         return found + checksum_mismatches(Digests(stored.sha256, stored.sha1), entry)
+    if stored.sha256 is not None:  # the SHA-256 the store verified and recorded when the file was written (S3)
+        if stored.sha256.lower() != entry.sha256:
+            found.append(Mismatch("checksum_mismatch", f"the store's SHA-256 is {stored.sha256}, the manifest says "
+                                  f"{entry.sha256}: the file changed after it was written (corruption or tampering)",
+                                  entry.sha256, stored.sha256))
+        return found
     if entry.sha1 is None:
         if require_checksum:
             found.append(Mismatch("checksum_unavailable", "the manifest has no SHA-1 for this file; use the records "

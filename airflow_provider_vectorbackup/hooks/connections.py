@@ -11,9 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from airflow_provider_vectorbackup.connection import ConnectionSettings
+
+if TYPE_CHECKING:
+    from airflow_provider_vectorbackup.stores.base import Store
+    from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
 Keys = TypeVar("Keys")
 
@@ -23,6 +27,17 @@ def connection_settings(conn_id: str) -> ConnectionSettings:
     from airflow.providers.common.compat.sdk import BaseHook  # here, so that load_airflow decides where its output goes
 
     return ConnectionSettings.from_connection(BaseHook.get_connection(conn_id))
+
+
+def open_store(spec: StoreSpec, *, create: bool = False) -> Store:
+    """The store ``spec`` names, with its connections and object store URL resolved through Airflow.
+
+    The operators, the sensor and the CLI open every store here, so none of them can leave an object store
+    without the filesystem resolver that the Airflow-free ``StoreSpec.open`` is given.
+    """
+    from airflow_provider_vectorbackup.hooks.object_storage import object_filesystem
+
+    return spec.open(connection_settings, create=create, filesystems=object_filesystem)
 
 
 class InvalidConnectionUri(ValueError):

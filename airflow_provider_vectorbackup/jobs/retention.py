@@ -10,6 +10,7 @@ only reports it, on a dry run). See docs/retention.md.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections import Counter
@@ -21,6 +22,7 @@ from airflow_provider_vectorbackup.check.stored import check_stored
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotRef, SnapshotState, check_snapshot_id
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers
+from airflow_provider_vectorbackup.stores.base import SnapshotLockedError
 
 if TYPE_CHECKING:
     from airflow_provider_vectorbackup.stores.base import Store, StoredSnapshot
@@ -93,6 +95,28 @@ class RetentionPolicy:
         rules += [f"{name} {getattr(self, field)}" for name, field, _ in _PERIOD_RULES if getattr(self, field)]
         return ", ".join(rules)
 
+    def lock_days(self) -> int:
+        """Days to lock each snapshot for (S3 Object Lock): ``keep_daily`` days, else 7 x ``keep_weekly``, else
+        31 x ``keep_monthly``.
+
+        The finest calendar rule keeps one snapshot per period for that span, so every snapshot is locked for
+        as long as that rule may still keep it. A snapshot that a coarser rule keeps longer (a weekly or monthly
+        one) is not locked past that span: a lock cannot be shortened later, and locking every snapshot for the
+        longest span would stop prune from deleting the dailies it was meant to drop. Snapshots taken more often
+        than that rule's period stay until their lock ends: prune reports them and deletes them in a later run.
+
+        :raises ValueError: the policy has only ``keep_last``, a count with no time span to derive a period from.
+        """
+        if self.keep_daily:
+            return self.keep_daily
+        if self.keep_weekly:
+            return 7 * self.keep_weekly
+        if self.keep_monthly:
+            return 31 * self.keep_monthly
+        raise ValueError(f"a lock period cannot be derived from {self.describe()}: keep-last counts snapshots and "
+                         f"has no time span. Give object_lock_days explicitly, or add keep_daily, keep_weekly or "
+                         f"keep_monthly to the policy")
+
     def to_dict(self) -> dict[str, Any]:
         return {**{name: getattr(self, name) for name in _KEEP_FIELDS},
                 "incomplete_grace_seconds": self.incomplete_grace.total_seconds()}
@@ -134,6 +158,8 @@ class RetentionPlan:
     current_snapshot_id: str | None
     current_run_verified: bool
     hold: str | None
+    locked: tuple[LockedDeletion, ...] = ()
+    """Deletions the store refused because a lock still retains the snapshot (S3 Object Lock): kept for now."""
 
     @property
     def keep(self) -> list[Decision]:
@@ -160,6 +186,8 @@ class RetentionPlan:
             text += f"; {foreign} kept as {NOT_OURS}"
         if self.hold:
             text += f"; {self.hold}"
+        if self.locked:
+            text += f"; {len(self.locked)} of the deletions refused by the store's lock, left for a later run"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -169,7 +197,22 @@ class RetentionPlan:
             "current_snapshot_id": self.current_snapshot_id, "current_run_verified": self.current_run_verified,
             "hold": self.hold, "counts": self.counts, "summary": self.summary(),
             "decisions": [decision.to_dict() for decision in self.decisions],
+            "locked": [locked.to_dict() for locked in self.locked],
         }
+
+
+@dataclass(frozen=True)
+class LockedDeletion:
+    """A snapshot the plan deletes but the store still locks; nothing of it was deleted."""
+
+    snapshot_id: str
+    locked_until: dt.datetime | None
+    """When the lock expires (``None``: a legal hold, which has no date)."""
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"snapshot_id": self.snapshot_id, "message": self.message,
+                "locked_until": self.locked_until.isoformat() if self.locked_until else None}
 
 
 def plan_retention(records: Iterable[SnapshotRecord], policy: RetentionPolicy, *, now: dt.datetime,
@@ -347,10 +390,16 @@ def prune(store: Store, options: RetentionOptions, *, now: dt.datetime | None = 
     log.info("Retention plan for %s%s:\n%s", store.describe(), " (dry run)" if options.dry_run else "",
              plan.summary())
     by_ref = {s.ref: s for s in stored}
-    if not options.dry_run:
-        for decision in plan.delete:
+    if options.dry_run:
+        return plan
+    locked = []
+    for decision in plan.delete:
+        try:
             store.delete(by_ref[decision.record.ref])
-    return plan
+        except SnapshotLockedError as exc:
+            log.warning("Not deleted yet: %s", exc)
+            locked.append(LockedDeletion(decision.record.ref.snapshot_id, exc.locked_until, str(exc)))
+    return dataclasses.replace(plan, locked=tuple(locked)) if locked else plan
 
 
 def owns(store: Store, snapshot: StoredSnapshot, options: RetentionOptions) -> bool:

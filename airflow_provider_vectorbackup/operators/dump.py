@@ -9,7 +9,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.connections import connection_settings, keys_from
+from airflow_provider_vectorbackup.hooks.connections import keys_from, open_store
 from airflow_provider_vectorbackup.hooks.source import UNUSABLE_SOURCE, source_conn_id_from
 from airflow_provider_vectorbackup.jobs.collection import UnknownCollectionsError
 from airflow_provider_vectorbackup.jobs.dump import dump_snapshot
@@ -48,6 +48,11 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
         ``"backups/prod-vectors"``.
     :param box_folder_id: id of an existing folder under which ``box_folder`` is resolved (default root).
     :param local_folder: instead of Box, a local or mounted folder holding snapshots (e.g. a network share).
+    :param object_folder: instead, an object store URL, ``s3://<conn_id>@bucket/prefix`` (also ``gs://``,
+        ``abfs://``; docs/stores.md).
+    :param object_lock_mode: S3 only: ``"governance"`` or ``"compliance"``, to write every object under
+        S3 Object Lock (the bucket must have Object Lock enabled); with ``object_lock_days``.
+    :param object_lock_days: days each object stays locked, e.g. ``RetentionPolicy(...).lock_days()``.
     :param keyspace: Astra only: overrides the connection's keyspace.
     :param collections: names to back up; ``None`` backs up every collection of the source.
     :param snapshot_id: templated; default ``<run_after as YYYYMMDDTHHMMSSZ>-<dag_id>``.
@@ -74,13 +79,15 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
     .. seealso:: docs/operators.md
     """
 
-    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "local_folder", "keyspace", "collections",
-                                      "staging_dir")
+    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "local_folder", "object_folder", "keyspace",
+                                      "collections", "staging_dir")
     operator_extra_links = (BoxFolderLink(),)
     ui_color = "#d8f3dc"
 
     def __init__(
         self, *, box_folder: str | None = None, local_folder: str | None = None,
+        object_folder: str | None = None, object_lock_mode: str | None = None,
+        object_lock_days: int | None = None,
         source_conn_id: str | None = None, astra_conn_id: str | None = None,
         box_conn_id: str = BoxHook.default_conn_name,
         box_folder_id: str = "0", keyspace: str | None = None,
@@ -91,11 +98,14 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
         collections_at_once: int = 2, uploads_at_once: int = 2, compression: str = "gzip", **kwargs: Any,
     ) -> None:
         store = StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
-                                         box_folder_id=box_folder_id)  # a wrong combination fails at parse
+                                         box_folder_id=box_folder_id, object_folder=object_folder,
+                                         object_lock_mode=object_lock_mode,
+                                         object_lock_days=object_lock_days)  # a wrong combination fails at parse
         if "{{" not in store.folder:  # a templated folder is only known at run time: no default Asset
             kwargs.setdefault("outlets", [snapshot_asset(store)])
         super().__init__(**kwargs)
-        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)
+        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id, object_folder, object_lock_mode,
+                        object_lock_days)
         # Kept exactly as given, so templates render and `airflow tasks render` shows what was written.
         self.source_conn_id = source_conn_id_from(type(self).__name__, source_conn_id, astra_conn_id)
         self.keyspace = keyspace
@@ -128,7 +138,7 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
             raise AirflowFailException(str(exc)) from None
         spec = self.store_spec()
         try:
-            outcome = dump_snapshot(self.source_hook.get_conn(), spec.open(connection_settings, create=True),
+            outcome = dump_snapshot(self.source_hook.get_conn(), open_store(spec, create=True),
                                     snapshot_id, options)
         except (UnknownCollectionsError, SnapshotExistsError) as exc:
             raise AirflowException(str(exc)) from None

@@ -10,7 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperat
 
 from airflow_provider_vectorbackup.sources.base import SCAN_MODES
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.connections import connection_settings, keys_from
+from airflow_provider_vectorbackup.hooks.connections import keys_from, open_store
 from airflow_provider_vectorbackup.hooks.source import UNUSABLE_SOURCE, VectorSourceHook, source_conn_id_from
 from airflow_provider_vectorbackup.jobs.restore import (
     RestoreNotValidated, RestoreOptions, RestoreRefused, restore_snapshot,
@@ -34,6 +34,8 @@ class RestoreOperator(StoreArguments, BaseOperator):
 
     :param box_folder: path of the Box folder holding snapshots.
     :param local_folder: instead of Box, the local or mounted folder holding snapshots.
+    :param object_folder: instead, an object store URL, ``s3://<conn_id>@bucket/prefix`` (also ``gs://``,
+        ``abfs://``; docs/stores.md).
     :param snapshot_id: templated; an id or ``"latest"``. Ignored when ``dump_task_id`` is set.
     :param dump_task_id: restore the snapshot an upstream ``VectorDumpOperator`` reported in XCom.
     :param collections: names to restore (default: every complete collection of the snapshot).
@@ -61,12 +63,13 @@ class RestoreOperator(StoreArguments, BaseOperator):
     .. seealso:: docs/restore.md
     """
 
-    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "local_folder", "collections", "target_prefix", "name_mapping",
-                                      "target_keyspace", "if_exists")
+    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "local_folder", "object_folder", "collections",
+                                      "target_prefix", "name_mapping", "target_keyspace", "if_exists")
     ui_color = "#95d5b2"
 
     def __init__(
-        self, *, box_folder: str | None = None, local_folder: str | None = None, snapshot_id: str = "latest",
+        self, *, box_folder: str | None = None, local_folder: str | None = None, object_folder: str | None = None,
+        snapshot_id: str = "latest",
         dump_task_id: str | None = None,
         collections: list[str] | None = None, target_prefix: str | None = None,
         name_mapping: dict[str, str] | None = None, target_keyspace: str | None = None, if_exists: str = "fail",
@@ -79,7 +82,8 @@ class RestoreOperator(StoreArguments, BaseOperator):
         super().__init__(**kwargs)
         if scan_mode not in SCAN_MODES:  # at parse time, not when the task runs
             raise ValueError(f"scan_mode must be one of {SCAN_MODES}, not {scan_mode!r}")
-        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)  # a wrong combination fails at parse
+        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id,
+                        object_folder)  # a wrong combination fails at parse
         self.snapshot_id = snapshot_id
         self.dump_task_id = dump_task_id
         self.collections = collections
@@ -112,7 +116,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
                 identities=keys_from(identities_from_connection, self.encryption_conn_id),
                 verifier=keys_from(verifier_from_connection, self.signing_conn_id))
             snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
-            return restore_snapshot(self.store_spec().open(connection_settings), snapshot_id,
+            return restore_snapshot(open_store(self.store_spec()), snapshot_id,
                                     self.source_hook.get_conn(), options)
         except (RestoreRefused, RestoreNotValidated, KeyConfigurationError, *UNUSABLE_SOURCE) as exc:
             raise AirflowFailException(str(exc)) from None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.connections import connection_settings
+from airflow_provider_vectorbackup.hooks.connections import open_store
 from airflow_provider_vectorbackup.jobs.retention import RetentionOptions, RetentionPolicy, prune
 from airflow_provider_vectorbackup.operators.snapshot_ids import SNAPSHOT_ID_KEY
 from airflow_provider_vectorbackup.stores.spec import StoreArguments
@@ -44,6 +44,8 @@ class RetentionOperator(StoreArguments, BaseOperator):
 
     :param box_folder: path of the Box folder holding snapshots.
     :param local_folder: instead of Box, the local or mounted folder holding snapshots.
+    :param object_folder: instead, an object store URL, ``s3://<conn_id>@bucket/prefix`` (also ``gs://``,
+        ``abfs://``; docs/stores.md).
     :param dump_task_id: the ``VectorDumpOperator`` of this DAG (its XCom names this run's snapshot).
     :param verify_task_id: the ``ManifestVerifySensor`` that verified it: if its report finds this run's
         snapshot bad, nothing is deleted.
@@ -54,18 +56,20 @@ class RetentionOperator(StoreArguments, BaseOperator):
     Returns (XCom) the plan: every snapshot with keep or delete and why.
     """
 
-    template_fields: Sequence[str] = ("box_folder", "local_folder")
+    template_fields: Sequence[str] = ("box_folder", "local_folder", "object_folder")
     ui_color = "#ffe8d6"
 
     def __init__(
-        self, *, box_folder: str | None = None, local_folder: str | None = None, dump_task_id: str = "dump",
+        self, *, box_folder: str | None = None, local_folder: str | None = None, object_folder: str | None = None,
+        dump_task_id: str = "dump",
         verify_task_id: str = "verify",
         keep_last: int = 7, keep_daily: int = 0, keep_weekly: int = 0, keep_monthly: int = 0,
         incomplete_grace: dt.timedelta = dt.timedelta(days=7), dry_run: bool = False,
         box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)  # a wrong combination fails at parse
+        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id,
+                        object_folder)  # a wrong combination fails at parse
         self.dump_task_id = dump_task_id
         self.verify_task_id = verify_task_id
         # Kept exactly as given, so `airflow tasks render` shows what was written.
@@ -93,7 +97,7 @@ class RetentionOperator(StoreArguments, BaseOperator):
         ledger = merge_ledgers(ti.xcom_pull(task_ids=self.task_id, key=LEDGER_KEY, include_prior_dates=True))
         if current:
             ledger[current] = {}
-        store = self.store_spec().open(connection_settings)
+        store = open_store(self.store_spec())
         present = {s.snapshot_id for s in store.snapshots()}
         ledger = {sid: facts for sid, facts in ledger.items() if sid in present}
         ti.xcom_push(key=LEDGER_KEY, value=ledger)

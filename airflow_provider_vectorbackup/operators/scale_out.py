@@ -21,7 +21,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.connections import connection_settings, keys_from
+from airflow_provider_vectorbackup.hooks.connections import connection_settings, keys_from, open_store
 from airflow_provider_vectorbackup.hooks.source import UNUSABLE_SOURCE, VectorSourceHook, source_conn_id_from
 from airflow_provider_vectorbackup.jobs.collection import UnknownCollectionsError
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions
@@ -65,6 +65,11 @@ class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
     :param box_folder: path of the Box folder holding snapshots (created if missing).
     :param local_folder: instead of Box, a local or mounted folder; with workers on several
         machines it must be a shared file system that every worker mounts at this path.
+    :param object_folder: instead, an object store URL, ``s3://<conn_id>@bucket/prefix`` (also ``gs://``,
+        ``abfs://``; docs/stores.md).
+    :param object_lock_mode: S3 only: ``"governance"`` or ``"compliance"``, to write every object under
+        S3 Object Lock (the bucket must have Object Lock enabled); with ``object_lock_days``.
+    :param object_lock_days: days each object stays locked, e.g. ``RetentionPolicy(...).lock_days()``.
     :param source_conn_id: connection of the source; its type picks the engine (``astra_db``, ``qdrant``,
         ``postgres``, ``chroma``, ``milvus``; docs/connections.md). Default ``astra_default``.
     :param astra_conn_id: deprecated old name of ``source_conn_id`` (a ``DeprecationWarning``; not both).
@@ -91,12 +96,14 @@ class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
     .. seealso:: docs/scale-out.md
     """
 
-    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "local_folder", "keyspace", "collections",
-                                      "staging_dir")
+    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "local_folder", "object_folder", "keyspace",
+                                      "collections", "staging_dir")
     ui_color = "#d8f3dc"
 
     def __init__(
         self, *, box_folder: str | None = None, local_folder: str | None = None,
+        object_folder: str | None = None, object_lock_mode: str | None = None,
+        object_lock_days: int | None = None,
         source_conn_id: str | None = None, astra_conn_id: str | None = None,
         box_conn_id: str = BoxHook.default_conn_name,
         box_folder_id: str = "0", keyspace: str | None = None, collections: list[str] | None = None,
@@ -107,7 +114,8 @@ class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
         compression: str = "gzip", **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)  # a wrong combination fails at parse
+        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id, object_folder, object_lock_mode,
+                        object_lock_days)  # a wrong combination fails at parse
         # Kept exactly as given, so templates render and `airflow tasks render` shows what was written.
         self.source_conn_id = source_conn_id_from(type(self).__name__, source_conn_id, astra_conn_id)
         self.keyspace = keyspace
@@ -137,7 +145,7 @@ class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
             options = self.dump_options(
                 collections=self.collections, staging_dir=self.staging_dir,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id})
-            plan = plan_snapshot(self.source_hook.get_conn(), spec.open(connection_settings, create=True),
+            plan = plan_snapshot(self.source_hook.get_conn(), open_store(spec, create=True),
                                  snapshot_id, options)
         except UNUSABLE_SOURCE as exc:
             raise AirflowFailException(str(exc)) from None
@@ -191,7 +199,7 @@ class CollectionDumpOperator(BaseOperator):
         if not config:
             raise AirflowFailException(f"task {self.plan_task_id!r} pushed no snapshot plan to XCom; did it succeed?")
         plan = SnapshotPlan.from_dict(config["plan"])
-        store = StoreSpec(**config["store"]).open(connection_settings)
+        store = open_store(StoreSpec(**config["store"]))
         encryption = keys_from(encryption_from_connection, config["encryption_conn_id"])
         # A plan pushed before a rename (a run in flight across an upgrade) kept these under "tuning", and its
         # source under "astra_conn_id" with the keyspace it read.
@@ -224,6 +232,10 @@ class CollectionDumpOperator(BaseOperator):
                                 f"{type(error).__name__}: {error}")
 
 
+def _lock_words(spec: StoreSpec) -> str:
+    return f"{spec.object_lock_mode} for {spec.object_lock_days} days" if spec.object_lock_mode else "none"
+
+
 class SnapshotCommitOperator(StoreArguments, BaseOperator):
     """Seal the snapshot that a plan task began and mapped collection tasks filled.
 
@@ -241,6 +253,11 @@ class SnapshotCommitOperator(StoreArguments, BaseOperator):
 
     :param box_folder: path of the Box folder holding snapshots: the same as the plan's.
     :param local_folder: instead of Box, the local or mounted folder: the same as the plan's.
+    :param object_folder: instead, an object store URL, ``s3://<conn_id>@bucket/prefix`` (also ``gs://``,
+        ``abfs://``; docs/stores.md).
+    :param object_lock_mode: S3 only: ``"governance"`` or ``"compliance"``, to write every object under
+        S3 Object Lock (the bucket must have Object Lock enabled); with ``object_lock_days``.
+    :param object_lock_days: days each object stays locked, e.g. ``RetentionPolicy(...).lock_days()``.
     :param plan_task_id: the :class:`SnapshotPlanOperator`.
     :param dump_task_id: the mapped :class:`CollectionDumpOperator`.
     :param staging_dir: local folder for the manifest before upload (default: the system temp dir).
@@ -248,21 +265,26 @@ class SnapshotCommitOperator(StoreArguments, BaseOperator):
     .. seealso:: docs/scale-out.md
     """
 
-    template_fields: Sequence[str] = ("box_folder", "local_folder", "staging_dir")
+    template_fields: Sequence[str] = ("box_folder", "local_folder", "object_folder", "staging_dir")
     operator_extra_links = (BoxFolderLink(),)
     ui_color = "#d8f3dc"
 
     def __init__(
         self, *, box_folder: str | None = None, local_folder: str | None = None,
+        object_folder: str | None = None, object_lock_mode: str | None = None,
+        object_lock_days: int | None = None,
         box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", plan_task_id: str = "plan",
         dump_task_id: str = "dump", staging_dir: str | None = None, trigger_rule: str = "all_done", **kwargs: Any,
     ) -> None:
         store = StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
-                                         box_folder_id=box_folder_id)  # a wrong combination fails at parse
+                                         box_folder_id=box_folder_id, object_folder=object_folder,
+                                         object_lock_mode=object_lock_mode,
+                                         object_lock_days=object_lock_days)  # a wrong combination fails at parse
         if "{{" not in store.folder:  # a templated folder is only known at run time: no default Asset
             kwargs.setdefault("outlets", [snapshot_asset(store)])
         super().__init__(trigger_rule=trigger_rule, **kwargs)
-        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)
+        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id, object_folder, object_lock_mode,
+                        object_lock_days)
         self.plan_task_id = plan_task_id
         self.dump_task_id = dump_task_id
         self.staging_dir = staging_dir
@@ -279,10 +301,15 @@ class SnapshotCommitOperator(StoreArguments, BaseOperator):
                 f"or did not run, and sealed INCOMPLETE, with the reason, any snapshot it had begun; see its log")
         plan = SnapshotPlan.from_dict(config["plan"])
         spec = StoreSpec(**config["store"])
-        if spec != self.store_spec():
+        ours = self.store_spec()
+        if spec.folder == ours.folder and _lock_words(spec) != _lock_words(ours):
+            raise AirflowFailException(
+                f"the plan began snapshot {plan.snapshot_id} with object lock {_lock_words(spec)}, but this task "
+                f"commits with {_lock_words(ours)}; give both the same object_lock_mode and object_lock_days")
+        if spec != ours:
             raise AirflowFailException(f"the plan began snapshot {plan.snapshot_id} in {spec.kind} folder {spec.folder!r}"
-                                       f", but this task commits to {self.store_spec().kind} folder "
-                                       f"{self.store_spec().folder!r}; give both the same folder")
+                                       f", but this task commits to {ours.kind} folder {ours.folder!r}; give both the "
+                                       f"same folder")
         results = (ti.xcom_pull(task_ids=self.dump_task_id, key=RESULT_KEY,
                                 map_indexes=list(range(len(plan.collections)))) if plan.collections else [])
         try:
@@ -291,7 +318,7 @@ class SnapshotCommitOperator(StoreArguments, BaseOperator):
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},
                 signer=keys_from(signer_from_connection, config["signing_conn_id"]),
                 encryption=keys_from(encryption_from_connection, config["encryption_conn_id"]))
-            outcome = commit_snapshot(spec.open(connection_settings), plan, results, options)
+            outcome = commit_snapshot(open_store(spec), plan, results, options)
         except SnapshotExistsError as exc:
             raise AirflowFailException(str(exc)) from None
         summary = summary_of(outcome, spec.kind, spec.folder)

@@ -10,6 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, BaseSensor
 
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.hooks.connections import connection_settings, keys_from
+from airflow_provider_vectorbackup.hooks.object_storage import object_filesystem
 from airflow_provider_vectorbackup.operators.snapshot_ids import resolve_snapshot_id
 from airflow_provider_vectorbackup.keys import identities_from_connection, verifier_from_connection
 from airflow_provider_vectorbackup.check.snapshot import FAILED, VERIFIED, check_snapshot
@@ -26,6 +27,8 @@ class ManifestVerifySensor(StoreArguments, BaseSensorOperator):
 
     :param box_folder: path of the Box folder holding snapshots (as given to the dump).
     :param local_folder: instead of Box, the local or mounted folder holding snapshots.
+    :param object_folder: instead, an object store URL, ``s3://<conn_id>@bucket/prefix`` (also ``gs://``,
+        ``abfs://``; docs/stores.md).
     :param snapshot_id: templated; an id, or ``"latest"``. Ignored when ``dump_task_id`` is set.
     :param dump_task_id: take the snapshot id from this upstream ``VectorDumpOperator``'s XCom.
     :param level: ``"files"`` (presence, size and Box SHA-1 of every file against the manifest) or
@@ -41,18 +44,20 @@ class ManifestVerifySensor(StoreArguments, BaseSensorOperator):
     each bad file; it never passes silently.
     """
 
-    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "local_folder", "level")
+    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "local_folder", "object_folder", "level")
     ui_color = "#b7e4c7"
 
     def __init__(
-        self, *, box_folder: str | None = None, local_folder: str | None = None, snapshot_id: str = "latest",
+        self, *, box_folder: str | None = None, local_folder: str | None = None, object_folder: str | None = None,
+        snapshot_id: str = "latest",
         dump_task_id: str | None = None, level: str = "files",
         box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", allow_incomplete: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         signing_conn_id: str | None = None, encryption_conn_id: str | None = None, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id)  # a wrong combination fails at parse
+        self._set_store(box_folder, local_folder, box_conn_id, box_folder_id,
+                        object_folder)  # a wrong combination fails at parse
         self.snapshot_id = snapshot_id
         self.dump_task_id = dump_task_id
         self.level = level_named(level) if level in DEPRECATED_LEVELS else level  # warns where the DAG says it
@@ -69,6 +74,7 @@ class ManifestVerifySensor(StoreArguments, BaseSensorOperator):
         snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
         check = check_snapshot(
             self.store_spec(), snapshot_id, level, self.allow_incomplete, connections=connection_settings,
+            filesystems=object_filesystem,
             verifier=keys_from(verifier_from_connection, self.signing_conn_id),
             identities=keys_from(identities_from_connection, self.encryption_conn_id))
         self.log.info("%s", check.message)

@@ -8,6 +8,7 @@ the amazon provider's ``aws`` type pointing at it.
 from __future__ import annotations
 
 import json
+import logging
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class S3Server:
 def s3_server() -> Iterator[S3Server]:
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request would drown the test logs
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()  # returns once the server listens
     host, port = server.get_host_and_port()

@@ -332,3 +332,39 @@ def test_plans_ignore_input_order_and_applying_one_leaves_nothing_more_to_delete
     again = case.plan(survivors)
     assert again.delete == []
     assert [d.record for d in again.decisions] == survivors
+
+
+# --- the Object Lock period -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("policy", "days"), [
+    (RetentionPolicy(keep_last=3, keep_daily=7, keep_weekly=4, keep_monthly=12), 7),
+    (RetentionPolicy(keep_last=3, keep_weekly=4, keep_monthly=12), 28),
+    (RetentionPolicy(keep_last=0, keep_monthly=6), 186),
+])
+def test_the_lock_period_follows_the_finest_calendar_rule(policy: RetentionPolicy, days: int) -> None:
+    assert policy.lock_days() == days
+
+
+def test_keep_last_alone_gives_no_lock_period_and_says_what_to_do() -> None:
+    with pytest.raises(ValueError, match="keep-last 7.*object_lock_days explicitly.*keep_daily, keep_weekly"):
+        RetentionPolicy(keep_last=7).lock_days()
+
+
+@pytest.mark.parametrize(("policy", "every"), [
+    (RetentionPolicy(keep_last=0, keep_daily=7), dt.timedelta(days=1)),
+    (RetentionPolicy(keep_last=0, keep_weekly=4), dt.timedelta(weeks=1)),
+    (RetentionPolicy(keep_last=0, keep_monthly=3), None),  # on the 1st of every month
+])
+def test_every_snapshot_the_finest_rule_keeps_is_still_locked(policy: RetentionPolicy,
+                                                              every: dt.timedelta | None) -> None:
+    """The lock covers the whole time the rule keeps a snapshot taken once per period: a compromised worker
+    cannot delete any snapshot retention still counts on."""
+    start = dt.datetime(2025, 1, 1, 23, 54, tzinfo=UTC)
+    times = [start + n * every for n in range(120)] if every else [start.replace(month=m) for m in range(1, 13)]
+    now = times[-1] + dt.timedelta(hours=6)
+    plan = plan_retention([record(new_snapshot_id(t)) for t in times], policy, now=now, current_snapshot_id=None,
+                          current_run_verified=True)
+    kept_ages = [now - parse_folder_name(folder).created_at for folder in kept_ids(plan)]
+
+    assert len(kept_ages) == max(policy.keep_daily, policy.keep_weekly, policy.keep_monthly)
+    assert max(kept_ages) < dt.timedelta(days=policy.lock_days())

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_vectorbackup.hooks.connections import connection_settings
+from airflow_provider_vectorbackup.hooks.object_storage import object_filesystem
 from airflow_provider_vectorbackup.snapshot import SnapshotWriter, describe_source
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, SnapshotState
@@ -41,15 +42,17 @@ def box_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return BoxStore.at_path(BoxApi.from_connection(connection_settings(conn_id)), "conformance", create=True)
 
 
-def s3_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    """The moto S3 server, through Airflow's ObjectStoragePath and the ``aws`` connection; a versioned bucket."""
-    from airflow.sdk import ObjectStoragePath
-
-    from tests.engines.s3 import LOCKED_BUCKET, S3_CONN_ID
+def s3_store(request: pytest.FixtureRequest, tmp_path: Path, *, versioned: bool = True) -> Store:
+    """The moto S3 server, through Airflow's ObjectStoragePath and the ``aws`` connection."""
+    from tests.engines.s3 import LOCKED_BUCKET, PLAIN_BUCKET, S3_CONN_ID
 
     request.getfixturevalue("s3")
-    path = ObjectStoragePath(f"s3://{S3_CONN_ID}@{LOCKED_BUCKET}/conformance")
-    return ObjectStore(path.fs, path.path, url=str(path))
+    fs, path = object_filesystem(f"s3://{S3_CONN_ID}@{LOCKED_BUCKET if versioned else PLAIN_BUCKET}/conformance")
+    return ObjectStore(fs, path, url=f"s3://{S3_CONN_ID}@{path}")
+
+
+def s3_store_unversioned(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    return s3_store(request, tmp_path, versioned=False)
 
 
 def gcs_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
@@ -62,7 +65,7 @@ def gcs_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 
 
 def object_store_in_memory(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    """The plain object access (what GCS and Azure use) on fsspec's in-memory filesystem."""
+    """The plain object access (what Azure uses) on fsspec's in-memory filesystem."""
     from fsspec.implementations.memory import MemoryFileSystem
 
     root = f"/conformance/{tmp_path.name}"
@@ -70,7 +73,8 @@ def object_store_in_memory(request: pytest.FixtureRequest, tmp_path: Path) -> St
 
 
 STORES: dict[str, Callable[[pytest.FixtureRequest, Path], Store]] = {
-    "local": local_store, "box": box_store, "s3": s3_store, "gcs": gcs_store, "object-memory": object_store_in_memory}
+    "local": local_store, "box": box_store, "s3": s3_store, "s3-unversioned": s3_store_unversioned,
+    "gcs": gcs_store, "object-memory": object_store_in_memory}
 """Every store the suite runs against: an id and a factory returning the store, empty."""
 
 

@@ -140,30 +140,34 @@ class S3Access(ObjectAccess):
             raise
         composite = f"{_b64(hashlib.sha256(b''.join(digest for _, digest in sent)).digest())}-{len(sent)}"
         head = await self.fs._call_s3("head_object", Bucket=bucket, Key=name, ChecksumMode="ENABLED",
-                                      **({"VersionId": answer["VersionId"]} if answer.get("VersionId") else {}))
+                                      **_version_argument(answer.get("VersionId")))
         stored = answer.get("ChecksumSHA256") or head.get("ChecksumSHA256")
         # S3 keeps the checksum of the parts' checksums; some S3-compatible servers that of the whole object.
-        accepted = {composite} | ({_b64(bytes.fromhex(sha256))} if sha256 else set())
+        # (moto leaves out the "-<parts>" suffix).
+        accepted = {composite, composite.rsplit("-", 1)[0]} | ({_b64(bytes.fromhex(sha256))} if sha256 else set())
         if stored not in accepted or head.get("ContentLength") != size:
             raise ObjectIntegrityError(
                 f"S3 holds {name} as {head.get('ContentLength')} bytes with SHA-256 checksum {stored!r}, not the "
                 f"{size} bytes with {composite!r} sent in {len(sent)} parts: the snapshot was not sealed")
         if extra and head.get("ObjectLockRetainUntilDate") is None:
             # S3 locks a multipart upload when it is created; a server that does not gets the retention set here.
-            await self.fs._call_s3("put_object_retention", Bucket=bucket, Key=name, VersionId=head["VersionId"],
+            await self.fs._call_s3("put_object_retention", Bucket=bucket, Key=name, VersionId=head.get("VersionId"),
                                    Retention={"Mode": extra["ObjectLockMode"],
                                               "RetainUntilDate": extra["ObjectLockRetainUntilDate"]})
 
     # -- reading ------------------------------------------------------------------------------
 
     def _stored_file(self, key: str) -> StoredFile:
-        """Size and SHA-256 from S3's own record (no read of the data); a multipart object's record is a checksum
-        of its parts' checksums, which no manifest digest can be compared with, so it gives the size only."""
+        """Size and SHA-256 from S3's own record, which it verified when the object was written; an object S3 keeps
+        no whole-object SHA-256 for (a multipart object's record is a checksum of its parts' checksums, and an object
+        rewritten by another client may carry none) is read instead, as a folder on disk is."""
         bucket, name, _ = self.fs.split_path(key)
         head = self._call("head_object", Bucket=bucket, Key=name, ChecksumMode="ENABLED")
         checksum = head.get("ChecksumSHA256")
-        sha256 = base64.b64decode(checksum).hex() if checksum and "-" not in checksum else None
-        return StoredFile(head.get("ContentLength"), None, sha256)
+        multipart = "-" in head.get("ETag", "")  # a multipart object's ETag ends in -<parts>
+        if not checksum or multipart or "-" in checksum:
+            return super()._stored_file(key)
+        return StoredFile(head.get("ContentLength"), None, base64.b64decode(checksum).hex())
 
     # -- deleting -----------------------------------------------------------------------------
 
@@ -177,7 +181,7 @@ class S3Access(ObjectAccess):
         versions = list(self._versions(bucket, name))
         self._refuse_if_locked(bucket, name, [v for v in versions if not v["marker"]])
         for start in range(0, len(versions), _DELETE_BATCH):
-            batch = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions[start:start + _DELETE_BATCH]]
+            batch = [{"Key": v["Key"], **_version_argument(v["VersionId"])} for v in versions[start:start + _DELETE_BATCH]]
             answer = self._call("delete_objects", Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
             if answer.get("Errors"):
                 failed = answer["Errors"]
@@ -203,7 +207,7 @@ class S3Access(ObjectAccess):
         until: list[dt.datetime] = []
         held = 0
         for version in versions:
-            head = self._call("head_object", Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+            head = self._call("head_object", Bucket=bucket, Key=version["Key"], **_version_argument(version["VersionId"]))
             if head.get("ObjectLockLegalHoldStatus") == "ON":
                 held += 1
             retain = head.get("ObjectLockRetainUntilDate")
@@ -221,6 +225,12 @@ class S3Access(ObjectAccess):
             f"{bucket}/{name} cannot be deleted yet: of its {len(versions)} object versions, {' and '.join(reasons)}; "
             f"nothing was deleted, and prune deletes it on a run after the lock expires"
             + (" (a legal hold must be lifted first)" if held else ""), None if held else last)
+
+
+def _version_argument(version_id: str | None) -> dict[str, str]:
+    """``VersionId`` for a request, left out for the ``"null"`` version of a bucket without versioning (moto
+    refuses it there; S3 takes either)."""
+    return {"VersionId": version_id} if version_id not in (None, "null") else {}
 
 
 def _read_range(path: Path, offset: int, length: int) -> bytes:
