@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
-from airflow_provider_vectorbackup.hooks.object_storage import object_filesystem
 from airflow_provider_vectorbackup.stores.object.access import ObjectIntegrityError
 from airflow_provider_vectorbackup.stores.object.gcs import GcsAccess
 from airflow_provider_vectorbackup.stores.object.store import ObjectStore
@@ -58,14 +56,3 @@ def test_an_upload_damaged_on_the_way_fails_although_its_size_is_right(gcs: GcsS
 
     with pytest.raises(ObjectIntegrityError, match="GCS computed MD5 .* the upload damaged them"):
         GcsAccess(fs).upload(local, f"{BUCKET}/p/segment.bin", sha256=None, size=7000, locked=False)
-
-
-@pytest.mark.skipif(importlib.util.find_spec("airflow.providers.google") is None,
-                    reason="gs:// URLs need apache-airflow-providers-google, which registers the gs filesystem")
-def test_a_gs_url_reaches_the_bucket_through_the_google_connection(gcs: GcsServer) -> None:
-    fs, path = object_filesystem(f"gs://{GCS_CONN_ID}@{BUCKET}/smoke")
-    fs.pipe_file(f"{path}/hello.txt", b"hello")
-
-    assert gcs.filesystem().cat_file(f"{BUCKET}/smoke/hello.txt") == b"hello"  # in the emulator's bucket
-    store = ObjectStore(fs, path, url=f"gs://{GCS_CONN_ID}@{path}")
-    assert type(store.access) is GcsAccess and store.snapshots() == []
