@@ -51,7 +51,8 @@ def test_the_commit_refuses_another_folder_than_the_plan_began_the_snapshot_in(s
     plan = SnapshotPlanOperator(task_id="plan", local_folder=str(tmp_path / "share"), snapshot_id=SNAPSHOT)
     assert plan.execute(context_for(ti)) == ["articles", "faq", "products"]
     assert ti.xcoms[("plan", PLAN_KEY)]["store"] == {"kind": "local", "folder": str(tmp_path / "share"),
-                                                     "box_conn_id": "box_default", "box_folder_id": "0"}
+                                                     "box_conn_id": "box_default", "box_folder_id": "0",
+                                                     "object_lock_mode": None, "object_lock_days": None}
     ti.task_id = "commit"
     with pytest.raises(AirflowFailException, match="give both the same folder"):
         SnapshotCommitOperator(task_id="commit", local_folder=str(tmp_path / "other")).execute(context_for(ti))
