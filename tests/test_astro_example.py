@@ -47,7 +47,7 @@ def test_env_example_defines_both_connections_with_placeholders_only() -> None:
     assert all(re.fullmatch(r"<[a-z-]+>", secret) for secret in secrets), secrets
 
 
-def test_env_example_shows_each_engine_dags_connection_commented_out_with_placeholders_only() -> None:
+def test_env_example_shows_each_engine_and_store_connection_commented_out_with_placeholders_only() -> None:
     commented = {}
     for line in (ASTRO / ".env.example").read_text().splitlines():
         if line.startswith("# AIRFLOW_CONN_"):
@@ -55,9 +55,12 @@ def test_env_example_shows_each_engine_dags_connection_commented_out_with_placeh
             commented[name] = json.loads(value.strip("'"))
     assert {name: c["conn_type"] for name, c in commented.items()} == {
         "AIRFLOW_CONN_QDRANT_DEFAULT": "qdrant", "AIRFLOW_CONN_POSTGRES_DEFAULT": "postgres",
-        "AIRFLOW_CONN_CHROMA_DEFAULT": "chroma", "AIRFLOW_CONN_MILVUS_DEFAULT": "milvus"}
+        "AIRFLOW_CONN_CHROMA_DEFAULT": "chroma", "AIRFLOW_CONN_MILVUS_DEFAULT": "milvus",
+        "AIRFLOW_CONN_AWS_DEFAULT": "aws"}
     read_by_dags = {re.search(r'SOURCE_CONN_ID = "(\w+)"', path.read_text()).group(1)
                     for path in (ASTRO / "dags").glob("example_*_backup.py")}
+    read_by_dags |= {match for path in (ASTRO / "dags").glob("*.py")
+                     for match in re.findall(r'OBJECT_FOLDER = "\w+://(\w+)@', path.read_text())}
     assert {name.removeprefix("AIRFLOW_CONN_").lower() for name in commented} == read_by_dags
     assert all(re.fullmatch(r"<[a-z-]+>", c["password"]) for c in commented.values()), "placeholders only"
 
