@@ -239,3 +239,27 @@ def test_collections_dumped_by_separate_workers_seal_one_snapshot_on_s3(seeded, 
     assert outcome.failures == {} and outcome.manifest.status == "complete"
     assert check_stored(store, store.get(A), "records", scratch_dir=tmp_path).ok
     assert {c.name: c.document_count for c in outcome.manifest.collections} == {"faq": 10, "products": 40}
+
+
+def test_a_signed_encrypted_snapshot_on_s3_verifies_with_its_keys_and_restores(seeded, s3: S3Server,
+                                                                             tmp_path: Path) -> None:
+    from pyrage import x25519
+
+    from airflow_provider_vectorbackup.snapshot import AgeEncryption, AgeIdentities, HmacKey
+
+    identity = x25519.Identity.generate()
+    key = HmacKey("a shared secret of sufficient length")
+    store = open_store(LOCKED_BUCKET, lock=ObjectLock("governance", 1))
+    hook = AstraDBHook().get_conn()
+    options = DumpOptions(collections=["faq"], signer=key,
+                          encryption=AgeEncryption.from_recipients([str(identity.to_public())]))
+    assert dump_snapshot(hook, store, A, options).manifest.status == "complete"
+    snapshot = store.get(A)
+    assert store.signature_bytes(snapshot) is not None
+    identities = AgeIdentities.from_text(f"{identity}\n")
+    assert check_stored(store, snapshot, "records", verifier=key, identities=identities, scratch_dir=tmp_path).ok
+    wrong = check_stored(store, snapshot, "files", verifier=HmacKey("another secret, also long enough"))
+    assert {p.code for p in wrong.problems} == {"signature_key_mismatch"}
+    report = restore_snapshot(store, A, hook, RestoreOptions(target_prefix="back_", identities=identities,
+                                                             verifier=key))
+    assert report["ok"] and report["collections"]["faq"]["documents_restored"] == 10
