@@ -318,7 +318,7 @@ def upload_ours(path: str, name: str, chunk_threshold: int) -> dict[str, Any]:
 
 # -- S3 upload -------------------------------------------------------------------------------------
 
-def _s3_filesystem(s3: dict[str, str]) -> Any:
+def s3_filesystem(s3: dict[str, str]) -> Any:
     """An ``s3fs.S3FileSystem`` on the server (the class Airflow's ``ObjectStoragePath`` yields for ``s3://``),
     with its session opened, so that neither side's clock includes setting the client up; every S3 request it
     makes is counted by operation in ``fs.requests``."""
@@ -328,7 +328,7 @@ def _s3_filesystem(s3: dict[str, str]) -> Any:
 
     fs = s3fs.S3FileSystem(key=s3["access_key"], secret=s3["secret_key"], endpoint_url=s3["endpoint_url"],
                            client_kwargs={"region_name": s3["region"]}, skip_instance_cache=True)
-    fs.set_session()
+    fs.connect()
     fs.requests = collections.Counter()
     call = fs._call_s3
 
@@ -344,7 +344,7 @@ def _s3_filesystem(s3: dict[str, str]) -> Any:
 def s3_upload_baseline(s3: dict[str, str], path: str, key: str) -> dict[str, Any]:
     """s3fs's own ``put_file``: what a user of ``ObjectStoragePath`` gets by default (its chunk size, its
     concurrency, botocore's default request checksums)."""
-    fs = _s3_filesystem(s3)
+    fs = s3_filesystem(s3)
     started, cpu = time.perf_counter(), time.process_time()
     fs.put_file(path, key)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -360,7 +360,7 @@ def s3_upload_ours(s3: dict[str, str], path: str, key: str, sha256: str, part_si
     the snapshot writer hands it over (computed while the file was written, so not timed here)."""
     from airflow_provider_vectorbackup.stores.object.s3 import S3Access
 
-    fs = _s3_filesystem(s3)
+    fs = s3_filesystem(s3)
     access = S3Access(fs, part_size=part_size, upload_streams=upload_streams)
     size = os.path.getsize(path)
     started, cpu = time.perf_counter(), time.process_time()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from children import ASTRA_CONN_ID, BOX_CONN_ID, run_child
+from children import ASTRA_CONN_ID, BOX_CONN_ID, run_child, s3_filesystem
 from data import COLLECTION, definition, random_file, seed_collection
 from report import headline, round_or_none, target
 
@@ -414,19 +414,13 @@ def _wait_until_answering(server: subprocess.Popen[bytes], endpoint: str, log: P
                              f"{log.read_text(errors='replace')[-2000:]}")
 
 
-def _s3_client(s3: dict[str, str]) -> Any:
-    import boto3
-
-    return boto3.client("s3", endpoint_url=s3["endpoint_url"], region_name=s3["region"],
-                        aws_access_key_id=s3["access_key"], aws_secret_access_key=s3["secret_key"])
-
-
-def _stored_sha256(client: Any, key: str) -> tuple[str, int]:
+def _stored_sha256(fs: Any, key: str) -> tuple[str, int]:
     """SHA-256 and size of the object as a GET returns it, read in 1 MiB pieces."""
     digest, size = hashlib.sha256(), 0
-    for piece in client.get_object(Bucket=S3_BUCKET, Key=key)["Body"].iter_chunks(MIB):
-        digest.update(piece)
-        size += len(piece)
+    with fs.open(key, "rb", block_size=MIB, cache_type="none") as stored:
+        while piece := stored.read(MIB):
+            digest.update(piece)
+            size += len(piece)
     return digest.hexdigest(), size
 
 
@@ -446,18 +440,18 @@ def s3_upload(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
     stored: dict[str, tuple[str, int]] = {}
     with moto_server(workspace.folder / "moto.log") as server:
         s3 = server.connection
-        client = _s3_client(s3)
-        client.create_bucket(Bucket=S3_BUCKET)
+        fs = s3_filesystem(s3)
+        fs.call_s3("create_bucket", Bucket=S3_BUCKET)  # in us-east-1, which takes no location constraint
         for name, (child, arguments) in runs.items():
-            key = f"{name}.bin"
+            key = f"{S3_BUCKET}/{name}.bin"
             if child == "s3-upload-ours":
                 arguments = {**arguments, "sha256": sha256, "part_size": part_size}
             server_before = server.cpu_seconds()
-            sides[name] = run_child(child, workspace.env, s3=s3, path=str(path), key=f"{S3_BUCKET}/{key}",
+            sides[name] = run_child(child, workspace.env, s3=s3, path=str(path), key=key,
                                     **arguments)
             sides[name]["server_cpu_seconds"] = round(server.cpu_seconds() - server_before, 3)
-            stored[name] = _stored_sha256(client, key)
-            client.delete_object(Bucket=S3_BUCKET, Key=key)
+            stored[name] = _stored_sha256(fs, key)
+            fs.rm_file(key)
     path.unlink()
     wrong = {name: found for name, found in stored.items() if found != (sha256, size)}
     if wrong:
