@@ -414,14 +414,15 @@ def _wait_until_answering(server: subprocess.Popen[bytes], endpoint: str, log: P
                              f"{log.read_text(errors='replace')[-2000:]}")
 
 
-def _stored_sha256(fs: Any, key: str) -> tuple[str, int]:
-    """SHA-256 and size of the object as a GET returns it, read in 1 MiB pieces."""
-    digest, size = hashlib.sha256(), 0
-    with fs.open(key, "rb", block_size=MIB, cache_type="none") as stored:
-        while piece := stored.read(MIB):
-            digest.update(piece)
-            size += len(piece)
-    return digest.hexdigest(), size
+def _stored_sha256(fs: Any, key: str, scratch: Path) -> tuple[str, int]:
+    """SHA-256 and size of the object as one GET returns it (ranged reads would make moto copy the whole
+    object for each range)."""
+    fs.get_file(key, str(scratch))
+    try:
+        with open(scratch, "rb") as stored:
+            return hashlib.file_digest(stored, "sha256").hexdigest(), scratch.stat().st_size
+    finally:
+        scratch.unlink()
 
 
 def s3_upload(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
@@ -450,7 +451,7 @@ def s3_upload(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
             sides[name] = run_child(child, workspace.env, s3=s3, path=str(path), key=key,
                                     **arguments)
             sides[name]["server_cpu_seconds"] = round(server.cpu_seconds() - server_before, 3)
-            stored[name] = _stored_sha256(fs, key)
+            stored[name] = _stored_sha256(fs, key, workspace.folder / "stored.bin")
             fs.rm_file(key)
     path.unlink()
     wrong = {name: found for name, found in stored.items() if found != (sha256, size)}
