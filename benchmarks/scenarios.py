@@ -448,8 +448,7 @@ def s3_upload(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
             if child == "s3-upload-ours":
                 arguments = {**arguments, "sha256": sha256, "part_size": part_size}
             server_before = server.cpu_seconds()
-            sides[name] = run_child(child, workspace.env, s3=s3, path=str(path), key=key,
-                                    **arguments)
+            sides[name] = run_child(child, workspace.env, s3=s3, path=str(path), key=key, **arguments)
             sides[name]["server_cpu_seconds"] = round(server.cpu_seconds() - server_before, 3)
             stored[name] = _stored_sha256(fs, key, workspace.folder / "stored.bin")
             fs.rm_file(key)
