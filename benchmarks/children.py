@@ -316,6 +316,59 @@ def upload_ours(path: str, name: str, chunk_threshold: int) -> dict[str, Any]:
             "streams": api.upload_concurrency}
 
 
+# -- S3 upload -------------------------------------------------------------------------------------
+
+def s3_filesystem(s3: dict[str, str]) -> Any:
+    """An ``s3fs.S3FileSystem`` on the server (the class Airflow's ``ObjectStoragePath`` yields for ``s3://``),
+    with its session opened, so that neither side's clock includes setting the client up; every S3 request it
+    makes is counted by operation in ``fs.requests``."""
+    import collections
+
+    import s3fs
+
+    fs = s3fs.S3FileSystem(key=s3["access_key"], secret=s3["secret_key"], endpoint_url=s3["endpoint_url"],
+                           client_kwargs={"region_name": s3["region"]}, skip_instance_cache=True)
+    fs.connect()
+    fs.requests = collections.Counter()
+    call = fs._call_s3
+
+    async def counted(method: str, *args: Any, **kwargs: Any) -> Any:
+        fs.requests[method] += 1
+        return await call(method, *args, **kwargs)
+
+    fs._call_s3 = counted
+    return fs
+
+
+@side
+def s3_upload_baseline(s3: dict[str, str], path: str, key: str) -> dict[str, Any]:
+    """s3fs's own ``put_file``: what a user of ``ObjectStoragePath`` gets by default (its chunk size, its
+    concurrency, botocore's default request checksums)."""
+    fs = s3_filesystem(s3)
+    started, cpu = time.perf_counter(), time.process_time()
+    fs.put_file(path, key)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {"bytes": os.path.getsize(path), "seconds": seconds, "cpu_seconds": cpu, "requests": dict(fs.requests),
+            "streams": fs.max_concurrency}
+
+
+@side
+def s3_upload_ours(s3: dict[str, str], path: str, key: str, sha256: str, part_size: int,
+                   upload_streams: int) -> dict[str, Any]:
+    """``S3Access.upload``: parts of ``part_size`` with their SHA-256, ``upload_streams`` at a time, each
+    acknowledged checksum compared, then a HEAD for the stored checksum and size. ``sha256`` is the file's, as
+    the snapshot writer hands it over (computed while the file was written, so not timed here)."""
+    from airflow_provider_vectorbackup.stores.object.s3 import S3Access
+
+    fs = s3_filesystem(s3)
+    access = S3Access(fs, part_size=part_size, upload_streams=upload_streams)
+    size = os.path.getsize(path)
+    started, cpu = time.perf_counter(), time.process_time()
+    access.upload(Path(path), key, sha256=sha256, size=size, locked=False)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {"bytes": size, "seconds": seconds, "cpu_seconds": cpu, "requests": dict(fs.requests), "streams": upload_streams}
+
+
 def main() -> None:
     name, arguments = sys.argv[1], json.loads(sys.argv[2])
     figures = SIDES[name](**arguments)
