@@ -57,7 +57,7 @@ demo-guard: $(STAMP)
 
 # Options go through BENCH_ARGS, e.g. make bench BENCH_ARGS="--quick --only dump-latency"
 bench: $(STAMP)
-	@$(PY) -c 'import matplotlib, pgvector' 2>/dev/null || $(PY) -m pip install --quiet --constraint $(CONSTRAINTS) --editable ".[bench]"
+	@$(PY) -c 'import matplotlib, pgvector, moto, s3fs' 2>/dev/null || $(PY) -m pip install --quiet --constraint $(CONSTRAINTS) --editable ".[bench]"
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 # Issue 16: each engine's dump and restore against its own loops, e.g. BENCH_ARGS="--engines chroma --quick"

@@ -228,7 +228,7 @@ def _access_for(fs: Any, lock: ObjectLock | None) -> ObjectAccess:
 
         return S3Access(fs, lock=lock)
     if lock is not None:
-        raise ValueError(f"object lock is S3 Object Lock; a {protocols[0]} store cannot hold one: leave "
+        raise ValueError(f"object lock is S3 Object Lock; a {protocols[0]}:// store cannot hold one: leave "
                          f"object_lock_mode unset (docs/stores.md says what each store offers instead)")
     if "gs" in protocols:
         from airflow_provider_vectorbackup.stores.object.gcs import GcsAccess
