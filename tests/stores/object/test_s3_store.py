@@ -210,7 +210,7 @@ def test_the_connection_secret_never_reaches_logs_errors_or_the_store(s3: S3Serv
     canary = "canary-s3-secret-7f3a9c"
     connection = s3.connection()
     connection["password"] = canary  # moto takes any credentials
-    conn_id = "aws_canary"  # its own id: Airflow keeps one filesystem per connection id for the whole process
+    conn_id = "aws_canary_store"  # its own id: Airflow keeps one filesystem per connection id for the whole process
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
     caplog.set_level(logging.DEBUG)
     store = open_store(PLAIN_BUCKET, conn_id=conn_id)
