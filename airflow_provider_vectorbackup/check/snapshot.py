@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,9 +10,13 @@ from airflow_provider_vectorbackup.check.stored import check_stored
 from airflow_provider_vectorbackup.check.verify import level_named
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
-from airflow_provider_vectorbackup.stores.spec import Connections, Filesystems, StoreSpec
+from airflow_provider_vectorbackup.stores.base import Store
+from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
 WAITING, SEALED, VERIFIED, FAILED = "waiting", "sealed", "verified", "failed"
+
+StoreOpener = Callable[[StoreSpec], Store]
+"""Opens the store a spec names, resolving its connections: ``hooks.connections.open_store`` in Airflow."""
 
 
 @dataclass(frozen=True)
@@ -21,14 +26,10 @@ class SnapshotCheck:
     report: dict[str, Any] | None = None
 
 
-def check_sealed(spec: StoreSpec, snapshot_id: str, *, connections: Connections,
-                 filesystems: Filesystems | None = None) -> SnapshotCheck:
-    """Blocking but light: is the snapshot sealed yet (complete or INCOMPLETE)? Used while waiting in a trigger.
-
-    ``connections`` and ``filesystems`` resolve the store as in :meth:`StoreSpec.open`.
-    """
+def check_sealed(spec: StoreSpec, snapshot_id: str, *, open_store: StoreOpener) -> SnapshotCheck:
+    """Blocking but light: is the snapshot sealed yet (complete or INCOMPLETE)? Used while waiting in a trigger."""
     try:
-        snapshot = spec.open(connections, filesystems=filesystems).get(snapshot_id)
+        snapshot = open_store(spec).get(snapshot_id)
     except SnapshotStateError as exc:
         return SnapshotCheck(WAITING, str(exc))
     if snapshot.state is SnapshotState.IN_PROGRESS:
@@ -37,8 +38,7 @@ def check_sealed(spec: StoreSpec, snapshot_id: str, *, connections: Connections,
 
 
 def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomplete: bool = False, *,
-                   connections: Connections, filesystems: Filesystems | None = None, verifier: Any = None,
-                   identities: Any = None) -> SnapshotCheck:
+                   open_store: StoreOpener, verifier: Any = None, identities: Any = None) -> SnapshotCheck:
     """Blocking: look for the snapshot and, once sealed, verify it at ``level`` (see :func:`.check_stored`).
 
     ``level`` is ``"files"`` or ``"records"`` (``"deep"``, its old name, warns). Either way the
@@ -46,7 +46,7 @@ def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomple
     """
     level = level_named(level)
     try:
-        store = spec.open(connections, filesystems=filesystems)
+        store = open_store(spec)
         snapshot = store.get(snapshot_id)
     except SnapshotStateError as exc:
         return SnapshotCheck(WAITING, str(exc))

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.connections import connection_settings, keys_from
-from airflow_provider_vectorbackup.hooks.object_storage import object_filesystem
+from airflow_provider_vectorbackup.hooks.connections import keys_from, open_store
 from airflow_provider_vectorbackup.operators.snapshot_ids import resolve_snapshot_id
 from airflow_provider_vectorbackup.keys import identities_from_connection, verifier_from_connection
 from airflow_provider_vectorbackup.check.snapshot import FAILED, VERIFIED, check_snapshot
@@ -73,8 +72,7 @@ class ManifestVerifySensor(StoreArguments, BaseSensorOperator):
             raise AirflowFailException(str(exc)) from None
         snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
         check = check_snapshot(
-            self.store_spec(), snapshot_id, level, self.allow_incomplete, connections=connection_settings,
-            filesystems=object_filesystem,
+            self.store_spec(), snapshot_id, level, self.allow_incomplete, open_store=open_store,
             verifier=keys_from(verifier_from_connection, self.signing_conn_id),
             identities=keys_from(identities_from_connection, self.encryption_conn_id))
         self.log.info("%s", check.message)

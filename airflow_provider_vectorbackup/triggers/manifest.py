@@ -8,8 +8,7 @@ from typing import Any
 
 from airflow_provider_vectorbackup.check.snapshot import WAITING, check_sealed
 from airflow_provider_vectorbackup.hooks.compat import BaseTrigger, TriggerEvent
-from airflow_provider_vectorbackup.hooks.connections import connection_settings
-from airflow_provider_vectorbackup.hooks.object_storage import object_filesystem
+from airflow_provider_vectorbackup.hooks.connections import open_store
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
 
@@ -37,7 +36,7 @@ class ManifestVerifyTrigger(BaseTrigger):
         try:
             while True:
                 check = await asyncio.to_thread(check_sealed, StoreSpec(**self.store), self.snapshot_id,
-                                                connections=connection_settings, filesystems=object_filesystem)
+                                                open_store=open_store)
                 if check.outcome != WAITING:
                     yield TriggerEvent({"status": "success", "message": check.message})
                     return

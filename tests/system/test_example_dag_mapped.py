@@ -9,7 +9,7 @@ import pytest
 from airflow_provider_vectorbackup.check import check_stored
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.connections import connection_settings
+from airflow_provider_vectorbackup.hooks.connections import open_store
 from airflow_provider_vectorbackup.jobs.dump import dump_snapshot
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import Manifest
@@ -69,7 +69,7 @@ def test_the_mapped_backup_seals_one_verified_snapshot_equal_to_a_single_task_du
 
     (stored,) = box_store().snapshots()
     assert stored.state is SnapshotState.COMPLETE and stored.snapshot_id == summary["snapshot_id"]
-    assert check_snapshot(BOX, stored.snapshot_id, "records", connections=connection_settings).outcome == VERIFIED
+    assert check_snapshot(BOX, stored.snapshot_id, "records", open_store=open_store).outcome == VERIFIED
     manifest = box_store().read_manifest(stored)
     assert manifest.producer["dag_id"] == DAG_NAME and manifest.producer["task_id"] == "commit"
     single = dump_snapshot(AstraDBHook().get_conn(), LocalStore(tmp_path / "single"), "20260301T000000Z-single").manifest

@@ -90,15 +90,15 @@ def test_vector_loss_fails_the_dump_alerts_and_leaves_nothing_complete(stores) -
 
 def test_silent_corruption_fails_deep_verification_and_restore(stores) -> None:
     from airflow_provider_vectorbackup.check.snapshot import FAILED, VERIFIED, check_snapshot
-    from airflow_provider_vectorbackup.hooks.connections import connection_settings
+    from airflow_provider_vectorbackup.hooks.connections import open_store
 
     astra, box = stores
     dag_run, ok = run("vector_backup")
     assert ok, task_states(dag_run)
     segment = next(row["path"] for row in box.tree() if row["path"].endswith("articles/part-00000.jsonl.gz"))
     box.corrupt_file(segment)  # bytes rot at rest; Box's recorded SHA-1 stays the same
-    assert check_snapshot(BOX, "latest", "files", connections=connection_settings).outcome == VERIFIED
-    deep = check_snapshot(BOX, "latest", "records", connections=connection_settings)
+    assert check_snapshot(BOX, "latest", "files", open_store=open_store).outcome == VERIFIED
+    deep = check_snapshot(BOX, "latest", "records", open_store=open_store)
     assert deep.outcome == FAILED and "part-00000.jsonl.gz" in deep.message
 
     dag_run, ok = run("vector_restore", snapshot_id="latest", collections=[], target_prefix="restored_",

@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_vectorbackup.check import check_stored
 from airflow_provider_vectorbackup.hooks.box import BoxHook
-from airflow_provider_vectorbackup.hooks.connections import connection_settings
+from airflow_provider_vectorbackup.hooks.connections import open_store
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.check.snapshot import WAITING, check_snapshot
 from airflow_provider_vectorbackup.jobs.retention import RetentionPolicy, SnapshotRecord, plan_retention
@@ -57,7 +57,7 @@ def test_a_killed_dump_is_never_taken_for_a_complete_snapshot(astra_stand_in, as
     store = BoxStore.at_path(BoxHook().get_conn(), "vector-backups")
     (left,) = store.snapshots()
     assert left.state is SnapshotState.IN_PROGRESS and left.ref.folder_name == f".{SNAPSHOT_ID}.inprogress"
-    assert check_snapshot(BOX, SNAPSHOT_ID, "files", connections=connection_settings).outcome == WAITING
+    assert check_snapshot(BOX, SNAPSHOT_ID, "files", open_store=open_store).outcome == WAITING
     with pytest.raises(Exception, match="no complete snapshot"):
         store.get("latest")
     now = left.ref.created_at + dt.timedelta(days=1)
