@@ -45,6 +45,10 @@ class ObjectAccess:
         if stored != size:
             raise ObjectIntegrityError(f"{key} holds {stored} bytes after its upload, not the {size} written")
 
+    def check_lock(self, key: str) -> None:
+        """Refuse, before anything is written, a lock the bucket below ``key`` cannot hold: nothing to refuse
+        here, as only S3 takes a lock (the store refuses one for any other filesystem when it is made)."""
+
     def write_small(self, key: str, data: bytes, *, locked: bool) -> None:
         """A marker or a manifest: one request, so the object is either absent or whole."""
         self.fs.pipe_file(key, data)
@@ -78,7 +82,7 @@ class ObjectAccess:
         records no SHA-256 is checked by reading, never on trust.
         """
         found = {}
-        for key in self._keys(prefix):
+        for key in sorted(self._find(prefix)):
             relative = key[len(prefix):].lstrip("/")
             found[relative] = self._stored_file(key)
         return found
@@ -88,9 +92,6 @@ class ObjectAccess:
         self.fs.invalidate_cache(prefix)
         return {key[len(prefix):].lstrip("/"): StoredFile(info.get("size"), None)
                 for key, info in self._find(prefix).items()}
-
-    def _keys(self, prefix: str) -> list[str]:
-        return sorted(self._find(prefix))
 
     def _find(self, prefix: str) -> dict[str, dict[str, Any]]:
         self.fs.invalidate_cache(prefix)
@@ -122,8 +123,11 @@ class ObjectAccess:
             pass
         self.fs.invalidate_cache(key)
 
-    def remove(self, prefix: str) -> None:
-        """Delete everything below ``prefix`` for good."""
+    def remove(self, prefix: str, *, first: str | None = None) -> None:
+        """Delete everything below ``prefix`` for good, ``first`` (the manifest) before the rest, so that a
+        deletion cut short leaves a snapshot that reads as in progress, never one that reads as sealed."""
+        if first is not None:
+            self.discard(first)
         if self._find(prefix):
             self.fs.rm(prefix, recursive=True)
         self.fs.invalidate_cache(prefix)

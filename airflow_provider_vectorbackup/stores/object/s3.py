@@ -171,14 +171,16 @@ class S3Access(ObjectAccess):
 
     # -- deleting -----------------------------------------------------------------------------
 
-    def remove(self, prefix: str) -> None:
-        """Delete every version below ``prefix`` (so the bytes are freed in a versioned bucket), or nothing.
+    def remove(self, prefix: str, *, first: str | None = None) -> None:
+        """Delete every version below ``prefix`` (so the bytes are freed in a versioned bucket), or nothing;
+        the versions of ``first`` (the manifest) go in the first request.
 
         :raises SnapshotLockedError: some version is retained by Object Lock or a legal hold; nothing is deleted.
         """
         bucket, name, _ = self.fs.split_path(prefix)
         name = name.rstrip("/") + "/"
-        versions = list(self._versions(bucket, name))
+        first_key = self.fs.split_path(first)[1] if first else None
+        versions = sorted(self._versions(bucket, name), key=lambda v: v["Key"] != first_key)
         self._refuse_if_locked(bucket, name, [v for v in versions if not v["marker"]])
         for start in range(0, len(versions), _DELETE_BATCH):
             batch = [{"Key": v["Key"], **_version_argument(v["VersionId"])} for v in versions[start:start + _DELETE_BATCH]]

@@ -93,9 +93,7 @@ class ObjectStore:
         :raises ObjectLockUnavailable: a lock is asked of a bucket without Object Lock.
         """
         check_snapshot_id(snapshot_id)
-        check_lock = getattr(self.access, "check_lock", None)
-        if check_lock is not None:
-            check_lock(self.root)
+        self.access.check_lock(self.root)
         for leftover in leftovers(self.snapshots(), snapshot_id, self.describe()):
             if leftover.state is not SnapshotState.IN_PROGRESS:  # an INCOMPLETE seal of an earlier attempt
                 raise SnapshotStateError(
@@ -175,7 +173,7 @@ class ObjectStore:
 
         :raises SnapshotLockedError: Object Lock or a legal hold retains some of it.
         """
-        self.access.remove(snapshot.location)
+        self.access.remove(snapshot.location, first=f"{snapshot.location}/{MANIFEST_NAME}")
         log.info("Deleted snapshot %s from %s", snapshot.snapshot_id, self.describe())
 
 

@@ -263,3 +263,33 @@ def test_a_signed_encrypted_snapshot_on_s3_verifies_with_its_keys_and_restores(s
     report = restore_snapshot(store, A, hook, RestoreOptions(target_prefix="back_", identities=identities,
                                                              verifier=key))
     assert report["ok"] and report["collections"]["faq"]["documents_restored"] == 10
+
+
+def test_a_deletion_cut_short_leaves_a_snapshot_that_reads_as_in_progress(s3: S3Server, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_vectorbackup.stores.object import s3 as s3_access
+
+    store = open_store(LOCKED_BUCKET)
+    write(store, A, tmp_path)
+    monkeypatch.setattr(s3_access, "_DELETE_BATCH", 2)  # several DeleteObjects requests for one snapshot
+    call = store.access.fs._call_s3
+    deletes = 0
+
+    async def failing_second_delete(method: str, **kwargs: object) -> dict:
+        nonlocal deletes
+        if method == "delete_objects":
+            deletes += 1
+            if deletes == 2:
+                raise OSError("the connection dropped")
+        return await call(method, **kwargs)
+
+    store.access.fs._call_s3 = failing_second_delete
+    try:
+        with pytest.raises(OSError, match="connection dropped"):
+            store.delete(store.get(A))
+    finally:
+        del store.access.fs._call_s3
+    assert store.get(A).state is SnapshotState.IN_PROGRESS, "the manifest went in the first request"
+    assert any(f"/{A}/collections/" in key for key in keys(s3, LOCKED_BUCKET)), "the rest is still there"
+    store.delete(store.get(A))  # a later prune finishes the job
+    assert versions(s3, LOCKED_BUCKET) == []
