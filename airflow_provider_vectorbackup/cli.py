@@ -61,6 +61,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from airflow_provider_vectorbackup.stores.object.lock import MODES as LOCK_MODES
+
     common = _Parser(add_help=False)
     where = common.add_argument_group("where snapshots live (exactly one)")
     where.add_argument("--box-folder", help="Box folder path holding snapshots, e.g. vector-backups")
@@ -116,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "is a $uuid/$objectId; single: one scan per collection")
     dump.add_argument("--collections-at-once", type=int, default=2)
     dump.add_argument("--uploads-at-once", type=int, default=2)
-    dump.add_argument("--object-lock-mode", choices=["governance", "compliance"],
+    dump.add_argument("--object-lock-mode", choices=LOCK_MODES,
                       help="with --object-folder s3://...: write every object under S3 Object Lock in this mode")
     dump.add_argument("--object-lock-days", type=int, metavar="DAYS", help="days each object stays locked")
     dump.add_argument("--compression", choices=["gzip", "zstd", "none"], default="gzip",
