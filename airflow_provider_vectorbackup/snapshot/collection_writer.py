@@ -11,7 +11,6 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import json
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ from airflow_provider_vectorbackup.snapshot.encryption import ENCRYPTED_SUFFIX
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.files import fsync_dir, write_file_durably
 from airflow_provider_vectorbackup.snapshot.guard import check_vector_loss
-from airflow_provider_vectorbackup.snapshot.layout import definition_path, segment_path
+from airflow_provider_vectorbackup.snapshot.layout import collection_dir, definition_path, segment_index, segment_path
 from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry,
 )
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
     from airflow_provider_vectorbackup.snapshot.writer import SnapshotWriter
 
 _LINE_ENCODER = msgspec.json.Encoder()
-_SEGMENT_INDEX = re.compile(r"/part-(\d{5})\.")
 
 
 class CollectionWriter:
@@ -42,9 +40,14 @@ class CollectionWriter:
 
     Use it as a context manager: leaving it with an exception records the collection as
     failed (the snapshot will be INCOMPLETE) and lets the exception propagate.
+
+    ``segments`` are the indices its segments may take (default: from 0, unbounded; a slice of a
+    collection that several workers write owns a block of them); ``with_definition`` False leaves
+    ``definition.json`` to the slice that writes it.
     """
 
-    def __init__(self, snapshot: SnapshotWriter, name: str, definition: dict[str, Any]) -> None:
+    def __init__(self, snapshot: SnapshotWriter, name: str, definition: dict[str, Any], *,
+                 segments: range | None = None, with_definition: bool = True) -> None:
         self._snapshot = snapshot
         self.name = name
         self.definition = definition
@@ -52,12 +55,23 @@ class CollectionWriter:
         self._pending = Tally()  # documents in the open segment
         self._segments: list[FileEntry] = []
         self._in_flight: list[tuple[concurrent.futures.Future[FileEntry], Tally]] = []  # handed off, in index order
-        self._next_index = 0
+        self._indices = segments
+        self._next_index = segments.start if segments is not None else 0
         self._open: SegmentFile | None = None
         self._closed = False
         self._definition_file: FileEntry | None = None
         self.scan: dict[str, Any] | None = None
         """Set by the reader of the source: how it read the collection, recorded in the manifest."""
+        if with_definition:
+            self._write_definition()
+        else:
+            try:
+                (snapshot.path / collection_dir(name)).mkdir(parents=True, exist_ok=False)
+            except BaseException as exc:
+                self.fail(exc, reraise=True)
+
+    def _write_definition(self) -> None:
+        snapshot, name, definition = self._snapshot, self.name, self.definition
         encryption = snapshot.encryption
         relative = definition_path(name) + (ENCRYPTED_SUFFIX if encryption is not None else "")
         local = snapshot.path / relative
@@ -102,6 +116,10 @@ class CollectionWriter:
             self._close_segment()
             segment = None
         if segment is None:
+            if self._indices is not None and self._next_index >= self._indices.stop:
+                raise SnapshotError(
+                    f"collection {self.name!r}: this slice has used all {len(self._indices)} segment names it "
+                    f"owns; raise segment_max_bytes or split the collection into more slices")
             segment = self._open = self._snapshot._new_segment(self.name, self._next_index)
             self._next_index += 1
         segment.write_line(line)
@@ -208,11 +226,13 @@ class CollectionWriter:
             self.fail(exc)
 
 
-def check_adoptable(entry: CollectionEntry, *, compression: str, encrypted: bool) -> None:
+def check_adoptable(entry: CollectionEntry, *, compression: str, encrypted: bool, sliced: bool = False) -> None:
     """Refuse an entry that a :class:`CollectionWriter` with these settings could not have produced.
 
     Its status, digest algorithm, file names (compression, encryption) and document count are
     checked, so a manifest listing it reads exactly as if one writer had written every collection.
+    A ``sliced`` entry (the slices of one collection, written by several writers) may skip
+    indices between the slices' blocks; its segments must still be in increasing index order.
 
     :raises SnapshotError: naming what does not fit.
     """
@@ -225,8 +245,8 @@ def check_adoptable(entry: CollectionEntry, *, compression: str, encrypted: bool
     suffix = ENCRYPTED_SUFFIX if encrypted else ""
     expected = [definition_path(name) + suffix] if entry.definition_file is not None else []
     indices: list[int] = list(range(len(entry.segments)))
-    if entry.status == COLLECTION_FAILED:  # it may skip the index of a segment whose upload failed
-        found = [int(m.group(1)) if (m := _SEGMENT_INDEX.search(s.path)) else -1 for s in entry.segments]
+    if sliced or entry.status == COLLECTION_FAILED:  # it may skip the index of a segment whose upload failed
+        found = [-1 if (index := segment_index(s.path)) is None else index for s in entry.segments]
         if -1 not in found and found == sorted(set(found)):
             indices = found  # still checked name by name below
     expected += [segment_path(name, index, compression) + suffix for index in indices]

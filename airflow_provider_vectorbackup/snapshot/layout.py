@@ -124,6 +124,14 @@ def is_segment_path(collection: str, path: object) -> bool:
     return isinstance(path, str) and re.fullmatch(pattern, path) is not None
 
 
+def check_relative_path(path: str) -> str:
+    """A path inside a snapshot folder: relative, ``/``-separated, with no empty or ``..`` step (docs/format.md, 4)."""
+    steps = path.split("/")
+    if path.startswith("/") or any(step in ("", ".", "..") for step in steps):
+        raise ValueError(f"{path!r} is not a relative path inside a snapshot folder")
+    return path
+
+
 def collection_dir(name: str) -> str:
     return f"{COLLECTIONS_DIR}/{check_collection_name(name)}"
 
@@ -134,3 +142,24 @@ def definition_path(collection: str) -> str:
 
 def segment_path(collection: str, index: int, compression: str) -> str:
     return f"{collection_dir(collection)}/part-{index:05d}{SUFFIXES[compression]}"
+
+
+SLICE_SEGMENT_BLOCK = 100_000
+"""Segment indices each slice of a collection owns (docs/format.md, 4.2): slice ``k`` numbers its segments from
+``k * SLICE_SEGMENT_BLOCK``, so workers writing one collection's slices at once never pick the same name."""
+
+
+def slice_segments(slice_index: int) -> range:
+    """The segment indices that slice ``slice_index`` of a collection writes (slice 0: from ``part-00000``)."""
+    if slice_index < 0:
+        raise ValueError(f"a slice index is 0 or more, not {slice_index}")
+    return range(slice_index * SLICE_SEGMENT_BLOCK, (slice_index + 1) * SLICE_SEGMENT_BLOCK)
+
+
+_SEGMENT_INDEX = re.compile(r"/part-(\d{5,})\.")
+
+
+def segment_index(path: str) -> int | None:
+    """The index in a segment's path (``…/part-00012.jsonl.gz`` → 12), ``None`` for any other file."""
+    match = _SEGMENT_INDEX.search(path)
+    return int(match.group(1)) if match else None

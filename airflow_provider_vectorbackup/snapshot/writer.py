@@ -30,7 +30,7 @@ from airflow_provider_vectorbackup.snapshot.files import fsync_dir
 from airflow_provider_vectorbackup.snapshot.handoff import FileHandoff
 from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
 from airflow_provider_vectorbackup.snapshot.layout import (
-    SnapshotState, collection_dir, folder_name, new_snapshot_id, segment_path,
+    SnapshotState, collection_dir, folder_name, new_snapshot_id, segment_path, slice_segments,
 )
 from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, STATUS_INCOMPLETE, CollectionEntry, FileEntry, Manifest, format_version_for,
@@ -126,10 +126,13 @@ class SnapshotWriter:
         self._started_clock = time.monotonic()
         return self
 
-    def collection(self, name: str, definition: dict[str, Any]) -> CollectionWriter:
+    def collection(self, name: str, definition: dict[str, Any], *, slice_index: int | None = None) -> CollectionWriter:
         """Start writing a collection. Starting a failed collection again rewrites it from scratch.
 
-        Several collections may be written at once, each from its own thread.
+        Several collections may be written at once, each from its own thread. With ``slice_index``
+        this writer writes one slice of a collection that several writers share (docs/format.md,
+        4.2): its segments are numbered from the slice's block, and only slice 0 writes
+        ``definition.json``; the recorded entry describes the slice alone.
         """
         if self._started_at is None:
             raise SnapshotError("open the snapshot writer before adding collections")
@@ -144,7 +147,11 @@ class SnapshotWriter:
         try:
             if previous is not None:
                 shutil.rmtree(self.path / collection_dir(name))
-            writer = CollectionWriter(self, name, definition)
+            if slice_index is None:
+                writer = CollectionWriter(self, name, definition)
+            else:
+                writer = CollectionWriter(self, name, definition, segments=slice_segments(slice_index),
+                                          with_definition=slice_index == 0)
         except BaseException:  # a failed start has recorded itself as failed; free the name
             with self._lock:
                 if self._writing.get(name) is placeholder:
@@ -208,19 +215,20 @@ class SnapshotWriter:
         self._started_at = started_at
         self._started_clock -= elapsed
 
-    def adopt(self, entry: CollectionEntry) -> None:
+    def adopt(self, entry: CollectionEntry, *, sliced: bool = False) -> None:
         """List a collection that another writer (e.g. on another worker) wrote into this snapshot's store folder.
 
         The entry must be one a :class:`CollectionWriter` with this writer's settings produced: its file
         names, compression, encryption and digest algorithm are checked, so the sealed manifest reads
         exactly as if this writer had written every collection itself. Checking that the listed files
-        really are in the store is the caller's job.
+        really are in the store is the caller's job. ``sliced``: the entry joins the slices of one
+        collection that several writers wrote (see :meth:`collection`).
         """
         if self._started_at is None or self.result is not None:
             raise SnapshotError("adopt collections into an open snapshot writer, before it is sealed")
         name = entry.name
         collection_dir(name)  # refuses unsafe names
-        check_adoptable(entry, compression=self.compression, encrypted=self.encryption is not None)
+        check_adoptable(entry, compression=self.compression, encrypted=self.encryption is not None, sliced=sliced)
         with self._lock:
             if name in self._collections or name in self._writing:
                 raise SnapshotError(f"collection {name!r} is already in snapshot {self.snapshot_id}")

@@ -75,6 +75,10 @@ class PendingSnapshot(Protocol):
         """Remove whatever is stored for collection ``name`` (e.g. by an earlier attempt); nothing there is fine."""
         ...
 
+    def discard_files(self, paths: Iterable[str]) -> None:
+        """Remove these files (paths relative to the folder, e.g. one slice's segments); a missing one is fine."""
+        ...
+
 
 class Store(Protocol):
     """A place that holds snapshot folders. Each store passes ``tests/stores/test_store_conformance.py``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
 from airflow_provider_vectorbackup.deprecation import moved
 from airflow_provider_vectorbackup.snapshot.files import digests_of_file, fsync_dir
 from airflow_provider_vectorbackup.snapshot.layout import (
-    MANIFEST_NAME, SnapshotRef, SnapshotState, collection_dir, folder_name,
+    MANIFEST_NAME, SnapshotRef, SnapshotState, check_relative_path, collection_dir, folder_name,
 )
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.reader import list_snapshots, read_manifest, read_manifest_bytes
@@ -117,6 +118,17 @@ class LocalPendingSnapshot:
                         name, self.snapshot_id)
             shutil.rmtree(folder)
             fsync_dir(folder.parent)
+
+    def discard_files(self, paths: Iterable[str]) -> None:
+        folders = set()
+        for path in paths:
+            target = self.path / check_relative_path(path)
+            if target.is_file():
+                log.warning("Removing %s from snapshot %s: a file of an earlier attempt", path, self.snapshot_id)
+                target.unlink()
+                folders.add(target.parent)
+        for folder in folders:
+            fsync_dir(folder)
 
     def seal(self, result: SnapshotResult) -> StoredSnapshot:
         self.put(FileEntry(MANIFEST_NAME, 0, ""), result.path / MANIFEST_NAME)

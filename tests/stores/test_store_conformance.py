@@ -175,6 +175,22 @@ def test_pending_files_are_listed_and_a_collection_can_be_discarded(store: Store
     pending.discard_collection("never-written")  # nothing there is fine
 
 
+def test_discard_files_removes_only_those_files(store: Store, tmp_path: Path) -> None:
+    pending = store.begin("20260301T000000Z")
+    writer = SnapshotWriter(tmp_path / "staging", source=SOURCE, snapshot_id="20260301T000000Z",
+                            segment_max_bytes=4_000, on_file_complete=pending.put).open()
+    with writer.collection("articles", VECTOR_DEFINITION) as collection:
+        collection.write_many(sample_documents(40))
+    before = set(pending.files())
+    segments = [segment.path for segment in writer.recorded("articles").segments]
+    assert len(segments) >= 3
+
+    pending.discard_files([*segments[1:], "collections/articles/part-99999.jsonl.gz"])  # a missing one is fine
+    assert set(pending.files()) == before - set(segments[1:])
+    with pytest.raises(ValueError, match="not a relative path"):
+        pending.discard_files(["collections/../manifest.json"])
+
+
 def test_delete_removes_the_snapshot(store: Store, tmp_path: Path) -> None:
     kept, gone = write(store, "20260301T000000Z", tmp_path), write(store, "20260302T000000Z", tmp_path)
     store.delete(gone)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
@@ -18,7 +18,8 @@ from airflow_provider_vectorbackup.snapshot.errors import ManifestError, Snapsho
 from airflow_provider_vectorbackup.stores.box.client import BoxApi
 from airflow_provider_vectorbackup.stores.box.items import BoxIntegrityError, BoxItem
 from airflow_provider_vectorbackup.snapshot.layout import (
-    COLLECTIONS_DIR, MANIFEST_NAME, SnapshotRef, SnapshotState, check_collection_name, folder_name, parse_folder_name,
+    COLLECTIONS_DIR, MANIFEST_NAME, SnapshotRef, SnapshotState, check_collection_name, check_relative_path, folder_name,
+    parse_folder_name,
 )
 from airflow_provider_vectorbackup.stores.base import MAX_MANIFEST_BYTES, StoredSnapshot, joinable, leftovers, select
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
@@ -217,6 +218,36 @@ class SnapshotUpload:
                             "attempt", name, self.snapshot_id)
                 api.delete_folder(item.id, recursive=True)
         self._folders.pop(directory, None)
+
+    def discard_files(self, paths: Iterable[str]) -> None:
+        """Delete these files, found by listing their folders (one listing per folder)."""
+        by_folder: dict[str, set[str]] = {}
+        for path in paths:
+            directory, _, name = check_relative_path(path).rpartition("/")
+            by_folder.setdefault(directory, set()).add(name)
+        api = self.store.api
+        for directory, names in by_folder.items():
+            folder_id = self._existing_folder(directory)
+            if folder_id is None:
+                continue
+            for item in api.list_folder(folder_id):
+                if item.type == "file" and item.name in names:  # exact: Box compares names case-insensitively
+                    log.warning("Removing %s/%s from snapshot %s in Box: a file of an earlier attempt", directory,
+                                item.name, self.snapshot_id)
+                    api.delete_file(item.id)
+
+    def _existing_folder(self, directory: str) -> str | None:
+        """The id of folder ``directory`` (relative to the snapshot) if it exists, without creating it."""
+        if directory in self._folders:
+            return self._folders[directory]
+        folder_id = self.folder_id
+        for name in filter(None, directory.split("/")):
+            found = next((item for item in self.store.api.list_folder(folder_id)
+                          if item.type == "folder" and item.name == name), None)
+            if found is None:
+                return None
+            folder_id = found.id
+        return folder_id
 
     def seal(self, result: SnapshotResult) -> StoredSnapshot:
         """Upload ``manifest.json`` and rename the folder to its final state, the same as the local writer's.

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
 from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.files import digests_of_file
 from airflow_provider_vectorbackup.snapshot.layout import (
-    MANIFEST_NAME, SnapshotRef, SnapshotState, check_snapshot_id, collection_dir, folder_name, is_snapshot_id,
+    MANIFEST_NAME, SnapshotRef, SnapshotState, check_relative_path, check_snapshot_id, collection_dir, folder_name,
+    is_snapshot_id,
 )
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME
@@ -201,6 +203,12 @@ class ObjectPendingSnapshot:
             log.warning("Removing collection %s from snapshot %s: files of an earlier or unreported attempt",
                         name, self.snapshot_id)
             self.store.access.hide(folder)
+
+    def discard_files(self, paths: Iterable[str]) -> None:
+        for path in paths:
+            key = f"{self.location}/{check_relative_path(path)}"
+            log.warning("Removing %s from snapshot %s: a file of an earlier attempt", path, self.snapshot_id)
+            self.store.access.discard(key)
 
     def seal(self, result: SnapshotResult) -> StoredSnapshot:
         """Write the markers and the manifest in the order that makes the seal atomic (see the module docstring)."""
