@@ -3,29 +3,35 @@
 A single-task dump (:mod:`.dump`) writes every collection from one process. Here the same
 snapshot is made in three steps that may each run in another process on another machine:
 
-1. :func:`plan_snapshot` creates ``.<id>.inprogress`` in the store and decides which collections
-   go into it;
-2. :func:`dump_collection`, once per collection and in any order or in parallel, joins that
-   folder, removes whatever an earlier attempt at the same collection left there, writes the
-   collection and returns its manifest entry as JSON-safe data;
+1. :func:`plan_snapshot` creates ``.<id>.inprogress`` in the store, decides which collections
+   go into it and, with ``slices_per_collection`` above 1, splits each collection into slices
+   (groups of the source's partitions); its ``work_items`` are the collections and slices;
+2. :func:`dump_work_item`, once per work item and in any order or in parallel, joins that
+   folder, removes whatever an earlier attempt at the same item left there, writes the
+   collection (:func:`dump_collection`) or its slice (:func:`dump_slice`) and returns its
+   manifest entry as JSON-safe data;
 3. :func:`commit_snapshot` takes the plan and whatever entries came back, checks each against
    what the store actually holds, records a collection without a usable entry as failed (and
    removes its files), then writes ``manifest.json`` last and seals the folder: ``<id>`` if every
-   collection succeeded, else ``<id>.INCOMPLETE``.
+   collection succeeded, else ``<id>.INCOMPLETE``. A sliced collection's entry is the sum of its
+   slices' (counts, vector statistics, content digest), its segments theirs in slice order.
 
 The sealed snapshot is the one a single-task dump with the same settings writes: each collection
 is read and written by the same code (:mod:`.collection`) with the same :class:`~.dump.DumpOptions`,
-and one writer seals one manifest. No Airflow here; the operators pass the plan and the entries
+and one writer seals one manifest. A sliced collection holds the same documents, count and
+content digest as one read whole; only its segments' boundaries and names differ (docs/format.md, 4.2). No Airflow here; the operators pass the plan and the entries
 between tasks through XCom.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from airflow_provider_vectorbackup.jobs.collection import (
@@ -35,19 +41,22 @@ from airflow_provider_vectorbackup.jobs.dump import DumpOptions
 from airflow_provider_vectorbackup.jobs.outcome import DumpOutcome, already_complete, sealed_by
 from airflow_provider_vectorbackup.progress import Progress
 from airflow_provider_vectorbackup.snapshot.compression import check_compression
-from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM
+from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM, combine_digests
 from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotError
-from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy
+from airflow_provider_vectorbackup.snapshot.guard import VectorLossPolicy, check_vector_loss
 from airflow_provider_vectorbackup.snapshot.layout import (
-    COLLECTIONS_DIR, MANIFEST_NAME, check_collection_name, check_snapshot_id,
+    COLLECTIONS_DIR, MANIFEST_NAME, check_collection_name, check_snapshot_id, collection_dir, is_definition_path,
+    segment_index, slice_segments,
 )
 from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, VectorSummary,
 )
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME
+from airflow_provider_vectorbackup.snapshot.tally import merge_vector_summaries
 from airflow_provider_vectorbackup.check.verify import StoredFile, VerifyReport, compare_listing
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES, SnapshotWriter
-from airflow_provider_vectorbackup.sources.base import VectorSource
+from airflow_provider_vectorbackup.sources.base import Partition, VectorSource
+from airflow_provider_vectorbackup.sources.fetch_ahead import fetch_ahead
 from airflow_provider_vectorbackup.stores.base import (
     PendingSnapshot, SnapshotExistsError, SnapshotSealedError, Store,
 )
@@ -55,6 +64,8 @@ from airflow_provider_vectorbackup.stores.base import (
 log = logging.getLogger(__name__)
 
 EMPTY_DIGEST = "0" * 64
+MAX_SLICES_PER_COLLECTION = 1000
+"""Far beyond any useful number of workers for one collection; keeps segment names within nine digits."""
 _MAX_LISTED_PROBLEMS = 5
 
 
@@ -79,7 +90,9 @@ class SnapshotPlan:
     """What every worker of one scale-out snapshot must agree on. JSON-safe through :meth:`to_dict`.
 
     ``sealed`` means the snapshot was already sealed when it was planned (a rerun after a success
-    whose report was lost): there is nothing to dump and the commit only reports it.
+    whose report was lost): there is nothing to dump and the commit only reports it. ``slices``
+    holds, for each collection split over several tasks, its slices: each a list of the
+    source's partitions (:meth:`Partition.to_dict`). A collection not in it is dumped whole.
     """
 
     snapshot_id: str
@@ -90,10 +103,20 @@ class SnapshotPlan:
     max_missing_vector_fraction: float = 0.0
     sealed: bool = False
     compression: str = "gzip"
+    slices: dict[str, list[list[dict[str, Any]]]] = field(default_factory=dict)
 
     @property
     def vector_policy(self) -> VectorLossPolicy:
         return VectorLossPolicy(max_missing_fraction=self.max_missing_vector_fraction)
+
+    @property
+    def work_items(self) -> list[str]:
+        """One per dump task, in order: a collection's name, or for a sliced one ``<name>[<slice>/<slices>]`` each."""
+        items: list[str] = []
+        for name in self.collections:
+            count = len(self.slices.get(name, ()))
+            items += [slice_item(name, k, count) for k in range(count)] if count else [name]
+        return items
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,13 +138,40 @@ class CollectionOutcome:
         return CollectionEntry.from_dict(self.result["collection"])
 
 
+_SLICE_ITEM = re.compile(r"(?P<name>.+)\[(?P<slice>\d+)/(?P<slices>\d+)\]")
+
+
+def slice_item(name: str, slice_index: int, slices: int) -> str:
+    """The work item of one slice of a collection: ``articles[2/4]`` is slice 2 (of 0 to 3)."""
+    return f"{name}[{slice_index}/{slices}]"
+
+
+def parse_work_item(item: str) -> tuple[str, int | None]:
+    """``(collection, slice index)`` of a work item; the index is ``None`` for a whole collection."""
+    match = _SLICE_ITEM.fullmatch(item)
+    return (match["name"], int(match["slice"])) if match else (item, None)
+
+
+def split_partitions(partitions: list[Partition], slices: int) -> list[list[Partition]]:
+    """At most ``slices`` groups of partitions, dealt out in turn, so neighbouring ranges go to different tasks."""
+    groups: list[list[Partition]] = [[] for _ in range(min(slices, len(partitions)))]
+    for i, partition in enumerate(partitions):
+        groups[i % len(groups)].append(partition)
+    return groups
+
+
 # -- 1. plan ---------------------------------------------------------------------------------------
 
 
 def plan_snapshot(
-    source: VectorSource, store: Store, snapshot_id: str, options: DumpOptions = DumpOptions(),
+    source: VectorSource, store: Store, snapshot_id: str, options: DumpOptions = DumpOptions(), *,
+    slices_per_collection: int = 1,
 ) -> SnapshotPlan:
     """Create ``.<id>.inprogress`` and list the collections to dump into it (``None``: the whole namespace).
+
+    With ``slices_per_collection`` above 1 each collection is split into up to that many slices,
+    groups of the partitions its source offers (``source.partitions`` in ``options.scan_mode``),
+    each dumped by its own task; a collection the source cannot split stays whole.
 
     The plan records what decides the snapshot's bytes (``options``' collections,
     ``segment_max_bytes``, ``vector_policy`` and ``compression``); ``producer`` and ``staging_dir``
@@ -133,6 +183,9 @@ def plan_snapshot(
     single-task dump does, and is raised.
     """
     check_snapshot_id(snapshot_id)
+    if not 1 <= slices_per_collection <= MAX_SLICES_PER_COLLECTION:
+        raise ValueError(f"slices_per_collection must be between 1 and {MAX_SLICES_PER_COLLECTION}, not "
+                         f"{slices_per_collection}")
     started = dt.datetime.now(dt.timezone.utc)
     described = manifest_source(source)
     common = dict(snapshot_id=snapshot_id, started_at=started.isoformat(timespec="milliseconds"), source=described,
@@ -148,15 +201,23 @@ def plan_snapshot(
         log.warning("Snapshot %s is already complete in %s; nothing to dump", snapshot_id, store.describe())
         return SnapshotPlan(**common, collections=[], sealed=True)
     try:
-        names, _ = select_collections(source, options.collections)
+        names, definitions = select_collections(source, options.collections)
         for name in names:
             check_collection_name(name)
+        slices: dict[str, list[list[dict[str, Any]]]] = {}
+        if slices_per_collection > 1:
+            for name in names:
+                groups = split_partitions(source.partitions(name, definitions[name], mode=options.scan_mode),
+                                          slices_per_collection)
+                if len(groups) > 1:
+                    slices[name] = [[partition.to_dict() for partition in group] for group in groups]
     except Exception as exc:
         _seal_failed_plan(pending, SnapshotPlan(**common, collections=[]), exc, options.producer, options.staging_dir)
         raise
-    log.info("Planned snapshot %s in %s: %d collection(s), one task each: %s", snapshot_id, store.describe(),
-             len(names), ", ".join(names))
-    return SnapshotPlan(**common, collections=names)
+    plan = SnapshotPlan(**common, collections=names, slices=slices)
+    log.info("Planned snapshot %s in %s: %d collection(s), %d task(s): %s", snapshot_id, store.describe(),
+             len(names), len(plan.work_items), ", ".join(plan.work_items))
+    return plan
 
 
 def _seal_failed_plan(pending: PendingSnapshot, plan: SnapshotPlan, exc: BaseException,
@@ -195,6 +256,9 @@ def dump_collection(
     if name not in plan.collections:
         raise ValueError(f"collection {name!r} is not in the plan of snapshot {plan.snapshot_id} "
                          f"({', '.join(plan.collections) or 'no collections'})")
+    if name in plan.slices:
+        raise ValueError(f"collection {name!r} is planned in {len(plan.slices[name])} slices; dump each of them "
+                         f"({', '.join(i for i in plan.work_items if parse_work_item(i)[0] == name)})")
     pending = store.resume(plan.snapshot_id)
     pending.discard_collection(name)
     stored = StoredFiles(pending)
@@ -217,6 +281,101 @@ def dump_collection(
         entry = writer.recorded(name) or _failed_entry(name, error or SnapshotError("no entry was recorded"))
         result = {"collection": entry.to_dict(), "written_with": written_with(writer)}
     return CollectionOutcome(result, error)
+
+
+def dump_slice(
+    source: VectorSource, store: Store, plan: SnapshotPlan, name: str, slice_index: int,
+    options: DumpOptions = DumpOptions(), *, on_progress: Callable[[Progress], None] | None = None,
+) -> CollectionOutcome:
+    """Write slice ``slice_index`` of collection ``name`` into the planned snapshot, and return its entry.
+
+    The slice's partitions are read ``options.scan_streams`` at a time (``source.read_partition``)
+    into segments numbered from the slice's own block; slice 0 also writes ``definition.json``.
+    Whatever an earlier attempt at this slice stored is removed first, and nothing of the other
+    slices is touched. The vector-loss guard runs on the slice's documents (and again, on the
+    whole collection, at the commit). Failures are returned as :func:`dump_collection` returns them.
+    """
+    groups = plan.slices.get(name)
+    if groups is None or not 0 <= slice_index < len(groups):
+        raise ValueError(f"{slice_item(name, slice_index, len(groups or ()))} is not a slice in the plan of snapshot "
+                         f"{plan.snapshot_id} ({', '.join(plan.work_items) or 'no work items'})")
+    partitions = [Partition.from_dict(p) for p in groups[slice_index]]
+    pending = store.resume(plan.snapshot_id)
+    earlier = slice_files(pending.files(), name, slice_index)
+    if earlier:
+        pending.discard_files(earlier)
+    stored = StoredFiles(pending)
+    with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=options.staging_dir) as staging:
+        writer = _writer(staging, plan, on_file_complete=stored.put, encryption=options.encryption,
+                         handoff_concurrency=options.uploads_at_once)
+        error: Exception | None = None
+        try:
+            definition = source.collection_definition(name)
+            if definition is None:
+                raise CollectionVanishedError(f"collection {name!r} is no longer in {source.kind} namespace {source.namespace!r}; it "
+                                              f"was there when snapshot {plan.snapshot_id} was planned")
+            _write_slice(source, writer, name, definition, slice_index, partitions, stored,
+                         streams=options.scan_streams, on_progress=on_progress)
+        except Exception as exc:  # reported in the entry; the caller decides how the task fails
+            log.error("Slice %d of collection %r failed: %s: %s", slice_index, name, type(exc).__name__, exc)
+            error = exc
+        finally:
+            writer.close_unsealed()
+        entry = writer.recorded(name) or _failed_entry(name, error or SnapshotError("no entry was recorded"))
+        result = {"collection": entry.to_dict(), "written_with": written_with(writer), "slice": slice_index}
+    return CollectionOutcome(result, error)
+
+
+def _write_slice(source: VectorSource, writer: SnapshotWriter, name: str, definition: dict[str, Any],
+                 slice_index: int, partitions: list[Partition], stored: StoredFiles, *, streams: int,
+                 on_progress: Callable[[Progress], None] | None) -> None:
+    progress = Progress(log, f"{name} slice {slice_index}", None)
+    found = {partition.name: 0 for partition in partitions}
+    with writer.collection(name, definition, slice_index=slice_index) as collection:
+        try:
+            pages = fetch_ahead(partitions, lambda _, partition: source.read_partition(name, partition),
+                                streams=streams, name=f"slice-{name}-{slice_index}")
+            with contextlib.closing(pages):
+                for partition, documents in pages:
+                    collection.write_many(documents)
+                    found[partition.name] += len(documents)
+                    progress.bytes = stored.bytes_of(name)
+                    progress.advance(len(documents))
+                    if on_progress is not None:
+                        on_progress(progress)
+        finally:  # as a whole collection's scan record, also when the slice failed
+            collection.scan = {"mode": "slice", "slice": slice_index, "streams": streams,
+                               "documents": sum(found.values()), "partitions": found}
+    progress.bytes = stored.bytes_of(name)
+    progress.done()
+    if on_progress is not None:
+        on_progress(progress)
+
+
+def slice_files(listing: Iterable[str], name: str, slice_index: int) -> list[str]:
+    """The stored files that belong to slice ``slice_index`` of collection ``name``: its block of segments, and
+    ``definition.json`` for slice 0."""
+    prefix = collection_dir(name) + "/"
+    block = slice_segments(slice_index)
+    owned = []
+    for path in listing:
+        if not path.startswith(prefix):
+            continue
+        index = segment_index(path)
+        if (index is not None and index in block) or (slice_index == 0 and is_definition_path(name, path)):
+            owned.append(path)
+    return sorted(owned)
+
+
+def dump_work_item(
+    source: VectorSource, store: Store, plan: SnapshotPlan, item: str, options: DumpOptions = DumpOptions(), *,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> CollectionOutcome:
+    """Dump one of ``plan.work_items``: a whole collection (:func:`dump_collection`) or a slice (:func:`dump_slice`)."""
+    name, slice_index = parse_work_item(item)
+    if slice_index is None:
+        return dump_collection(source, store, plan, name, options, on_progress=on_progress)
+    return dump_slice(source, store, plan, name, slice_index, options, on_progress=on_progress)
 
 
 # -- 3. commit -------------------------------------------------------------------------------------
@@ -246,9 +405,15 @@ def commit_snapshot(
     except SnapshotSealedError:
         return _already_sealed(store, plan.snapshot_id, producer)
     reported: dict[str, Mapping[str, Any]] = {}
+    reported_slices: dict[str, dict[int, Mapping[str, Any]]] = {}
     for result in results:
         name = _reported_name(result)
-        if name is not None:
+        if name is None:
+            continue
+        slice_index = result.get("slice")  # type: ignore[union-attr]
+        if isinstance(slice_index, int) and name in plan.slices:
+            reported_slices.setdefault(name, {})[slice_index] = result  # type: ignore[assignment]
+        elif slice_index is None and name not in plan.slices:
             reported[name] = result  # type: ignore[assignment]
     with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=options.staging_dir) as staging:
         writer = _writer(staging, plan, producer=producer, signer=options.signer, encryption=options.encryption)
@@ -258,7 +423,11 @@ def commit_snapshot(
         problems: dict[str, SnapshotError] = {}
         for name in plan.collections:
             try:
-                entries[name] = _usable_entry(reported.get(name), name, expected)
+                if name in plan.slices:
+                    entries[name] = _joined_slices(name, len(plan.slices[name]), reported_slices.get(name, {}),
+                                                   expected, plan.vector_policy)
+                else:
+                    entries[name] = _usable_entry(reported.get(name), name, expected)
             except SnapshotError as exc:
                 problems[name] = exc
         strays = _reconcile(pending, plan, entries, problems)
@@ -266,7 +435,7 @@ def commit_snapshot(
             entry = entries.get(name) if name not in problems else None
             if entry is not None:
                 try:
-                    writer.adopt(entry)
+                    writer.adopt(entry, sliced=name in plan.slices)
                     continue
                 except SnapshotError as exc:
                     problems[name] = CollectionMismatch(f"its entry cannot be part of this snapshot: {exc}")
@@ -309,6 +478,56 @@ def _usable_entry(result: Mapping[str, Any] | None, name: str, expected: dict[st
             f"{ {k: written.get(k) for k in differences} } instead of { {k: expected.get(k) for k in differences} }); "
             f"every worker must run the same package version and configuration")
     return entry
+
+
+def _joined_slices(name: str, count: int, reported: Mapping[int, Mapping[str, Any] | None], expected: dict[str, Any],
+                   policy: VectorLossPolicy) -> CollectionEntry:
+    """The collection's entry from its slices': counts, vector statistics and digests summed, segments in order.
+
+    Every slice must have reported, with the snapshot's settings and only files of its own block.
+    The vector-loss guard runs once more on the whole collection (each slice passed it on its own
+    share). A failed slice fails the collection, listing what every slice stored.
+    """
+    missing = [k for k in range(count) if reported.get(k) is None]
+    if missing:
+        raise CollectionNotReported(
+            f"the task(s) of slice(s) {', '.join(slice_item(name, k, count) for k in missing)} reported no result: "
+            f"killed or timed out, did not run (upstream failed), or failed before they could report; see their "
+            f"logs. What the collection stored was removed")
+    slices: list[CollectionEntry] = []
+    for k in range(count):
+        entry = _usable_entry(reported[k], slice_item(name, k, count), expected)
+        block = slice_segments(k)
+        strays = [s.path for s in entry.segments if segment_index(s.path) not in block]
+        if entry.name != name or strays or (k > 0 and entry.definition_file is not None):
+            raise CollectionMismatch(
+                f"slice {slice_item(name, k, count)} reported files outside its own: "
+                f"{_some(strays + ([entry.definition_file.path] if k > 0 and entry.definition_file else []))}")
+        slices.append(entry)
+    first = slices[0]
+    vectors = VectorSummary()
+    for entry in slices:
+        merge_vector_summaries(vectors, entry.vectors)
+    joined = CollectionEntry(
+        name=name, status=STATUS_COMPLETE, definition=first.definition, definition_file=first.definition_file,
+        document_count=sum(e.document_count for e in slices), vectors=vectors,
+        content_digest=combine_digests(e.content_digest for e in slices), digest_algorithm=DIGEST_ALGORITHM,
+        segments=[segment for entry in slices for segment in entry.segments], embedding=first.embedding,
+        warnings=[f"slice {k}: {warning}" for k, entry in enumerate(slices) for warning in entry.warnings],
+        scan={"mode": "slices", "documents": sum(e.document_count for e in slices),
+              "slices": [entry.scan for entry in slices]})
+    failed = [f"slice {k}: {entry.error or 'failed'}" for k, entry in enumerate(slices)
+              if entry.status == COLLECTION_FAILED]
+    if not failed and first.definition_file is None:
+        failed = ["slice 0 reported no definition file"]
+    if not failed:
+        try:  # an encrypted snapshot's entries carry no definition: then the slices' own checks stand alone
+            check_vector_loss(name, first.definition, joined.document_count, joined.vectors, policy)
+        except SnapshotError as exc:
+            failed = [f"the whole collection: {type(exc).__name__}: {exc}"]
+    if failed:
+        joined.status, joined.error = COLLECTION_FAILED, "; ".join(failed)
+    return joined
 
 
 def _reconcile(pending: PendingSnapshot, plan: SnapshotPlan, entries: dict[str, CollectionEntry],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -84,3 +85,16 @@ class ContentDigest:
 
     def hexdigest(self) -> str:
         return f"{self._total:064x}"
+
+
+def combine_digests(digests: Iterable[str]) -> str:
+    """The digest of disjoint sets of documents together, from each set's: their sum modulo 2**256.
+
+    So slices of a collection dumped by different workers add up to the digest one pass would compute.
+    """
+    total = 0
+    for digest in digests:
+        if len(digest) != 64:
+            raise ValueError(f"a content digest is 64 hex digits, not {digest!r}")
+        total = (total + int(digest, 16)) % _MODULUS
+    return f"{total:064x}"

@@ -65,14 +65,18 @@ class Tally:
     def merge(self, other: Tally) -> None:
         self.documents += other.documents
         self.digest.merge(other.digest)
-        mine, theirs = self.vectors, other.vectors
-        mine.documents_with_vector += theirs.documents_with_vector
-        mine.documents_with_vectorize += theirs.documents_with_vectorize
-        pairs = [(mine.encodings, theirs.encodings), (mine.dimensions, theirs.dimensions)]
-        for name, field in theirs.fields.items():
-            into = mine.fields.setdefault(name, FieldSummary())
-            into.documents_with_vector += field.documents_with_vector
-            pairs += [(into.encodings, field.encodings), (into.dimensions, field.dimensions)]
-        for counts, more in pairs:
-            for key, n in more.items():
-                counts[key] = counts.get(key, 0) + n
+        merge_vector_summaries(self.vectors, other.vectors)
+
+
+def merge_vector_summaries(mine: VectorSummary, theirs: VectorSummary) -> None:
+    """Add ``theirs`` into ``mine``: the summary of two disjoint sets of documents is the sum of theirs."""
+    mine.documents_with_vector += theirs.documents_with_vector
+    mine.documents_with_vectorize += theirs.documents_with_vectorize
+    pairs = [(mine.encodings, theirs.encodings), (mine.dimensions, theirs.dimensions)]
+    for name, field in theirs.fields.items():
+        into = mine.fields.setdefault(name, FieldSummary())
+        into.documents_with_vector += field.documents_with_vector
+        pairs += [(into.encodings, field.encodings), (into.dimensions, field.dimensions)]
+    for counts, more in pairs:
+        for key, n in more.items():
+            counts[key] = counts.get(key, 0) + n
