@@ -16,7 +16,8 @@ import pytest
 from airflow_provider_vectorbackup.check import verify
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
-from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
+from airflow_provider_vectorbackup.jobs.restore import RestoreNotValidated, RestoreOptions, TargetConflict, restore_snapshot
+from airflow_provider_vectorbackup.jobs.restore_scale_out import RestorePlan, commit_restore, plan_restore, restore_slice
 from airflow_provider_vectorbackup.jobs.scale_out import (
     SnapshotPlan, commit_snapshot, dump_work_item, parse_work_item, plan_snapshot, slice_files,
 )
@@ -174,3 +175,59 @@ def test_the_guard_runs_on_each_slice(astra_stand_in, astra_connection, tmp_path
     results = [work(tmp_path / "other", planned, item).result for item in planned.work_items]
     outcome = commit_snapshot(LocalStore(tmp_path / "other"), planned, results, DumpOptions(producer=PRODUCER))
     assert outcome.manifest.status == "complete"
+
+
+# -- restore over mapped slices ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def sealed(astra, tmp_path: Path) -> LocalStore:
+    """A complete snapshot of ``docs`` in a local store, dumped by one task (any snapshot restores in slices)."""
+    store = LocalStore(tmp_path / "store")
+    dump_snapshot(AstraDBHook().get_conn(), store, SID, DumpOptions(collections=["docs"], segment_max_bytes=SEGMENT))
+    return store
+
+
+def restore_work(store: LocalStore, restore_plan: RestorePlan, item: str) -> dict[str, Any]:
+    report = restore_slice(store, RestorePlan.from_dict(json.loads(json.dumps(restore_plan.to_dict()))), item,
+                           AstraDBHook().get_conn(), RestoreOptions())
+    json.dumps(report)
+    return report
+
+
+def test_a_collection_restored_in_four_slices_validates_and_a_retried_slice_counts_present(sealed) -> None:
+    restore_plan = plan_restore(sealed, SID, AstraDBHook().get_conn(), RestoreOptions(target_prefix="back_"),
+                                slices_per_collection=4)
+    assert restore_plan.work_items == ["docs[0/4]", "docs[1/4]", "docs[2/4]", "docs[3/4]"]
+    assert restore_plan.targets == {"docs": "back_docs"}
+    reports = [restore_work(sealed, restore_plan, item) for item in restore_plan.work_items]
+    assert sum(r["inserted"] for r in reports) == 600
+    again = restore_work(sealed, restore_plan, "docs[2/4]")  # a retried map index re-inserts
+    assert again["inserted"] == 0 and again["already_present"] == reports[2]["documents"] > 0
+    reports[2] = again
+
+    summary = commit_restore(sealed, restore_plan, reports, AstraDBHook().get_conn(), RestoreOptions())
+    result = summary["collections"]["docs"]
+    assert summary["ok"] and result["documents_restored"] == 600 and result["digest_restored"] == result["digest_expected"]
+    assert result["recall_at_10"] == 1.0 and result["queries"] >= 10
+
+
+def test_the_restore_commit_refuses_a_missing_or_tampered_slice_report(sealed) -> None:
+    restore_plan = plan_restore(sealed, SID, AstraDBHook().get_conn(), RestoreOptions(target_prefix="back_"),
+                                slices_per_collection=3)
+    reports = [restore_work(sealed, restore_plan, item) for item in restore_plan.work_items]
+
+    with pytest.raises(RestoreNotValidated, match=r"docs\[1/3\] reported nothing"):
+        commit_restore(sealed, restore_plan, [reports[0], None, reports[2]], AstraDBHook().get_conn())
+    tampered = dict(reports[1], content_digest="0" * 64)
+    with pytest.raises(RestoreNotValidated, match="add up to content digest .* the manifest says") as refused:
+        commit_restore(sealed, restore_plan, [reports[0], tampered, reports[2]], AstraDBHook().get_conn())
+    assert refused.value.report["ok"] is False
+    short = dict(reports[1], segments=reports[1]["segments"][:-1])
+    with pytest.raises(RestoreNotValidated, match=r"docs\[1/3\] reports segments"):
+        commit_restore(sealed, restore_plan, [reports[0], short, reports[2]], AstraDBHook().get_conn())
+
+
+def test_the_restore_plan_refuses_an_existing_target_before_writing(sealed, astra) -> None:
+    with pytest.raises(TargetConflict, match="already exists"):
+        plan_restore(sealed, SID, AstraDBHook().get_conn(), RestoreOptions(), slices_per_collection=2)
