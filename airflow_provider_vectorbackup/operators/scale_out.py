@@ -1,4 +1,4 @@
-"""The scale-out dump on Airflow: a plan task, one mapped task per collection, and one commit task.
+"""The scale-out dump on Airflow: a plan task, one mapped task per collection (or per slice of one), and one commit task.
 
 .. code-block:: python
 
@@ -8,7 +8,8 @@
     dump >> commit
 
 The mapped tasks may run on different workers (Celery, Kubernetes); each uploads its collection
-into the same ``.inprogress`` snapshot. The commit writes the manifest and makes the snapshot
+into the same ``.inprogress`` snapshot. With ``slices_per_collection=4`` on the plan, a large
+collection is split over four mapped tasks (its slices), and the commit joins them. The commit writes the manifest and makes the snapshot
 visible, or seals it INCOMPLETE naming the collections that failed. See docs/scale-out.md.
 """
 
@@ -26,7 +27,9 @@ from airflow_provider_vectorbackup.hooks.source import UNUSABLE_SOURCE, VectorSo
 from airflow_provider_vectorbackup.jobs.collection import UnknownCollectionsError
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions
 from airflow_provider_vectorbackup.jobs.outcome import summary_of
-from airflow_provider_vectorbackup.jobs.scale_out import SnapshotPlan, commit_snapshot, dump_collection, plan_snapshot
+from airflow_provider_vectorbackup.jobs.scale_out import (
+    SnapshotPlan, commit_snapshot, dump_work_item, parse_work_item, plan_snapshot,
+)
 from airflow_provider_vectorbackup.keys import encryption_from_connection, signer_from_connection
 from airflow_provider_vectorbackup.operators.dump_arguments import DumpArguments
 from airflow_provider_vectorbackup.operators.assets import report_snapshot, snapshot_asset
@@ -47,7 +50,7 @@ PLAN_KEY = "snapshot_plan"
 """XCom key of the plan task: the snapshot plan and the configuration every mapped task and the commit use."""
 
 RESULT_KEY = "collection_result"
-"""XCom key of each mapped task: its collection's manifest entry, pushed even when the collection failed."""
+"""XCom key of each mapped task: its collection's (or slice's) manifest entry, pushed even when it failed."""
 
 
 def _pull_plan(context: Context, plan_task_id: str) -> dict[str, Any] | None:
@@ -55,7 +58,7 @@ def _pull_plan(context: Context, plan_task_id: str) -> dict[str, Any] | None:
 
 
 class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
-    """Begin a snapshot that one mapped task per collection fills; returns the collection names to map over.
+    """Begin a snapshot that mapped tasks fill, one per collection or per slice; returns the work items to map over.
 
     It creates ``.<id>.inprogress`` in the store (removing leftovers of an earlier attempt at the
     same id) and lists the collections. It holds the backup's whole configuration: the mapped
@@ -89,9 +92,13 @@ class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
     :param uploads_at_once: segments each collection task uploads concurrently while writing the next
         (default 2). How many collections run at once is the mapped task's ``max_active_tis_per_dagrun``.
     :param compression: ``"gzip"`` (default), ``"zstd"`` (the ``zstd`` extra on every worker) or ``"none"``.
+    :param slices_per_collection: split each collection over up to this many mapped tasks (default 1: one
+        task per collection), grouping the partitions its source offers (``scan_mode`` decides them); a
+        collection the source cannot split stays one task.
 
-    Returns (XCom) the list of collection names, for ``.expand(collection=plan.output)``; pushes the
-    snapshot id (key ``snapshot_id``) before any work.
+    Returns (XCom) the work items, for ``.expand(collection=plan.output)``: a collection's name, or for a
+    sliced one ``<name>[<slice>/<slices>]`` per slice; pushes the snapshot id (key ``snapshot_id``) before
+    any work.
 
     .. seealso:: docs/scale-out.md
     """
@@ -111,11 +118,15 @@ class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
         staging_dir: str | None = None, max_missing_vector_fraction: float = 0.0,
         signing_conn_id: str | None = None, encryption_conn_id: str | None = None,
         scan_streams: int = DEFAULT_STREAMS, scan_mode: str = "auto", uploads_at_once: int = 2,
-        compression: str = "gzip", **kwargs: Any,
+        compression: str = "gzip", slices_per_collection: int = 1, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._set_store(box_folder, local_folder, box_conn_id, box_folder_id, object_folder, object_lock_mode,
                         object_lock_days)  # a wrong combination fails at parse
+        if not isinstance(slices_per_collection, int) or slices_per_collection < 1:
+            raise ValueError(f"slices_per_collection must be a whole number of tasks, 1 or more, not "
+                             f"{slices_per_collection!r}")
+        self.slices_per_collection = slices_per_collection
         # Kept exactly as given, so templates render and `airflow tasks render` shows what was written.
         self.source_conn_id = source_conn_id_from(type(self).__name__, source_conn_id, astra_conn_id)
         self.keyspace = keyspace
@@ -146,7 +157,7 @@ class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
                 collections=self.collections, staging_dir=self.staging_dir,
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id})
             plan = plan_snapshot(self.source_hook.get_conn(), open_store(spec, create=True),
-                                 snapshot_id, options)
+                                 snapshot_id, options, slices_per_collection=self.slices_per_collection)
         except UNUSABLE_SOURCE as exc:
             raise AirflowFailException(str(exc)) from None
         except (UnknownCollectionsError, SnapshotExistsError, ValueError) as exc:
@@ -161,20 +172,21 @@ class SnapshotPlanOperator(StoreArguments, DumpArguments, BaseOperator):
         if plan.sealed:
             self.log.info("Snapshot %s is already complete; no collection task will run, the commit reports it",
                           snapshot_id)
-        return plan.collections
+        return plan.work_items
 
 
 class CollectionDumpOperator(BaseOperator):
-    """Dump one collection into the snapshot its plan task began; meant to be mapped, one task per collection.
+    """Dump one collection, or one slice of one, into the snapshot its plan task began; meant to be mapped.
 
-    Whatever an earlier attempt of this task stored for the collection is removed first, so a
-    retry starts the collection again from its first segment. The collection's manifest entry is
-    pushed to XCom (key ``collection_result``) for the commit, also when the collection failed.
+    Whatever an earlier attempt of this task stored for its collection (or slice) is removed first,
+    so a retry starts again from its first segment and leaves other tasks' files alone. Its manifest
+    entry is pushed to XCom (key ``collection_result``) for the commit, also when it failed.
     A vector-loss failure raises :class:`~airflow_provider_vectorbackup.operators.failures.VectorLossTaskFailure`
     (never retried; attach :func:`~airflow_provider_vectorbackup.notifications.vector_loss.vector_loss_callback`
     as ``on_failure_callback`` to alert); any other failure is retried per ``retries``.
 
-    :param collection: the collection to dump, normally mapped: ``.expand(collection=plan.output)``.
+    :param collection: the work item to dump, normally mapped: ``.expand(collection=plan.output)``; a
+        collection's name, or ``<name>[<slice>/<slices>]`` for one slice of it.
     :param plan_task_id: the :class:`SnapshotPlanOperator` whose XCom holds the snapshot and its settings.
     :param staging_dir: local folder for segments before upload (default: the system temp dir).
 
@@ -212,23 +224,26 @@ class CollectionDumpOperator(BaseOperator):
             raise AirflowFailException(str(exc)) from None
         try:
             options = DumpOptions(staging_dir=self.staging_dir, encryption=encryption, **planned)
-            outcome = dump_collection(source, store, plan, self.collection, options)
+            outcome = dump_work_item(source, store, plan, self.collection, options)
         except (SnapshotStateError, ValueError) as exc:  # sealed already, never begun, or not planned: no retry helps
             raise AirflowFailException(str(exc)) from None
         context["ti"].xcom_push(key=RESULT_KEY, value=outcome.result)
         entry = outcome.entry
         if outcome.error is not None:
             raise self._failure(outcome.error, plan.snapshot_id)
-        return {"collection": entry.name, "snapshot_id": plan.snapshot_id, "status": entry.status,
+        return {"collection": entry.name, "slice": parse_work_item(self.collection)[1],
+                "snapshot_id": plan.snapshot_id, "status": entry.status,
                 "documents": entry.document_count, "documents_with_vector": entry.vectors.documents_with_vector,
                 "bytes": sum(f.bytes for f in entry.files), "content_digest": entry.content_digest,
                 "warnings": entry.warnings}
 
     def _failure(self, error: Exception, snapshot_id: str) -> Exception:
         if isinstance(error, VectorLossError):
-            return VectorLossTaskFailure.from_error(error, snapshot_id=snapshot_id, failed_collections=[self.collection],
+            return VectorLossTaskFailure.from_error(error, snapshot_id=snapshot_id,
+                                                    failed_collections=[parse_work_item(self.collection)[0]],
                                                     sealed_by_commit=True)
-        return AirflowException(f"collection {self.collection!r} of snapshot {snapshot_id} failed: "
+        what = "slice" if parse_work_item(self.collection)[1] is not None else "collection"
+        return AirflowException(f"{what} {self.collection!r} of snapshot {snapshot_id} failed: "
                                 f"{type(error).__name__}: {error}")
 
 
@@ -310,8 +325,9 @@ class SnapshotCommitOperator(StoreArguments, BaseOperator):
             raise AirflowFailException(f"the plan began snapshot {plan.snapshot_id} in {spec.kind} folder {spec.folder!r}"
                                        f", but this task commits to {ours.kind} folder {ours.folder!r}; give both the "
                                        f"same folder")
-        results = (ti.xcom_pull(task_ids=self.dump_task_id, key=RESULT_KEY,
-                                map_indexes=list(range(len(plan.collections)))) if plan.collections else [])
+        items = plan.work_items
+        results = (ti.xcom_pull(task_ids=self.dump_task_id, key=RESULT_KEY, map_indexes=list(range(len(items))))
+                   if items else [])
         try:
             options = DumpOptions(
                 staging_dir=self.staging_dir,
