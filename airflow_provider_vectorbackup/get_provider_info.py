@@ -160,6 +160,7 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "operators": [{"integration-name": BACKUP, "python-modules": [
             f"{PACKAGE}.operators.dump", f"{PACKAGE}.operators.scale_out", f"{PACKAGE}.operators.restore",
+            f"{PACKAGE}.operators.restore_scale_out",
             f"{PACKAGE}.operators.retention"]}],
         "sensors": [{"integration-name": BACKUP, "python-modules": [f"{PACKAGE}.sensors.manifest"]}],
         "triggers": [{"integration-name": BACKUP, "python-modules": [f"{PACKAGE}.triggers.manifest"]}],

@@ -168,7 +168,7 @@ class StagingWatch:
 @side
 def dump_ours(collection: str, snapshot_id: str, out: str | None = None, box_folder: str | None = None,
               staging_dir: str | None = None, segment_max_bytes: int | None = None,
-              compression: str = "gzip") -> dict[str, Any]:
+              compression: str = "gzip", scan_mode: str = "auto") -> dict[str, Any]:
     """``jobs.dump.dump_snapshot`` into a local folder (``out``) or a Box folder (``box_folder``).
 
     With ``staging_dir`` the segment files in it are watched (see :class:`StagingWatch`).
@@ -188,7 +188,7 @@ def dump_ours(collection: str, snapshot_id: str, out: str | None = None, box_fol
         from airflow_provider_vectorbackup.stores.local import LocalStore
 
         store = LocalStore(out)
-    options: dict[str, Any] = {"compression": compression}
+    options: dict[str, Any] = {"compression": compression, "scan_mode": scan_mode}
     if segment_max_bytes is not None:
         options["segment_max_bytes"] = segment_max_bytes
     watch = StagingWatch(Path(staging_dir)) if staging_dir is not None else None
@@ -283,6 +283,116 @@ def restore_ours(store: str, snapshot_id: str, collection: str, target_prefix: s
                    "recall_at_10": result["recall_at_10"], "recall_queries": result["queries"],
                    "min_recall": options.min_recall},
     }
+
+
+# -- one collection over mapped tasks (issue 18) ------------------------------------------------------
+# Each step is its own process, as each Airflow task is; the plan and the results travel as JSON files
+# (XCom's part). The parent runs the slice steps at once, as parallel workers would.
+
+@side
+def scale_out_plan(collection: str, snapshot_id: str, out: str, slices: int, scan_mode: str,
+                   plan_file: str) -> dict[str, Any]:
+    """``jobs.scale_out.plan_snapshot`` with ``slices_per_collection``: begins the snapshot, splits the collection."""
+    from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+    from airflow_provider_vectorbackup.jobs.dump import DumpOptions
+    from airflow_provider_vectorbackup.jobs.scale_out import plan_snapshot
+    from airflow_provider_vectorbackup.stores.local import LocalStore
+
+    started = time.perf_counter()
+    plan = plan_snapshot(AstraDBHook(ASTRA_CONN_ID).get_conn(), LocalStore(out), snapshot_id,
+                         DumpOptions(collections=[collection], scan_mode=scan_mode), slices_per_collection=slices)
+    Path(plan_file).write_text(json.dumps(plan.to_dict()))
+    return {"seconds": time.perf_counter() - started, "work_items": plan.work_items,
+            "partitions": sum(len(group) for group in plan.slices.get(collection, []))}
+
+
+@side
+def scale_out_slice(out: str, plan_file: str, item: str, scan_mode: str, result_file: str) -> dict[str, Any]:
+    """``jobs.scale_out.dump_work_item`` for one slice, as one mapped task."""
+    from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+    from airflow_provider_vectorbackup.jobs.dump import DumpOptions
+    from airflow_provider_vectorbackup.jobs.scale_out import SnapshotPlan, dump_work_item
+    from airflow_provider_vectorbackup.stores.local import LocalStore
+
+    started = time.perf_counter()
+    plan = SnapshotPlan.from_dict(json.loads(Path(plan_file).read_text()))
+    outcome = dump_work_item(AstraDBHook(ASTRA_CONN_ID).get_conn(), LocalStore(out), plan, item,
+                             DumpOptions(scan_mode=scan_mode))
+    if outcome.error is not None:
+        raise RuntimeError(f"slice {item} failed: {outcome.error!r}")
+    Path(result_file).write_text(json.dumps(outcome.result))
+    entry = outcome.entry
+    return {"seconds": time.perf_counter() - started, "documents": entry.document_count,
+            "segments": len(entry.segments), "streams": DumpOptions().scan_streams}
+
+
+@side
+def scale_out_commit(out: str, plan_file: str, result_files: list[str]) -> dict[str, Any]:
+    """``jobs.scale_out.commit_snapshot``: joins the slices and seals the snapshot."""
+    from airflow_provider_vectorbackup.jobs.dump import DumpOptions
+    from airflow_provider_vectorbackup.jobs.scale_out import SnapshotPlan, commit_snapshot
+    from airflow_provider_vectorbackup.stores.local import LocalStore
+
+    started = time.perf_counter()
+    plan = SnapshotPlan.from_dict(json.loads(Path(plan_file).read_text()))
+    results = [json.loads(Path(f).read_text()) for f in result_files]
+    outcome = commit_snapshot(LocalStore(out), plan, results, DumpOptions())
+    if outcome.failures or outcome.manifest.status != "complete":
+        raise RuntimeError(f"the commit did not seal a complete snapshot: {outcome.failures}")
+    entry = outcome.manifest.collections[0]
+    return {"seconds": time.perf_counter() - started, "documents": entry.document_count,
+            "content_digest": entry.content_digest, "output_bytes": sum(f.bytes for f in entry.segments)}
+
+
+@side
+def restore_plan(store: str, snapshot_id: str, collection: str, target_prefix: str, slices: int,
+                 plan_file: str) -> dict[str, Any]:
+    """``jobs.restore_scale_out.plan_restore``: verifies the snapshot record by record, creates the target."""
+    from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+    from airflow_provider_vectorbackup.jobs.restore import RestoreOptions
+    from airflow_provider_vectorbackup.jobs.restore_scale_out import plan_restore
+    from airflow_provider_vectorbackup.stores.local import LocalStore
+
+    started = time.perf_counter()
+    plan = plan_restore(LocalStore(store), snapshot_id, AstraDBHook(ASTRA_CONN_ID).get_conn(),
+                        RestoreOptions(collections=[collection], target_prefix=target_prefix),
+                        slices_per_collection=slices)
+    Path(plan_file).write_text(json.dumps(plan.to_dict()))
+    return {"seconds": time.perf_counter() - started, "work_items": plan.work_items}
+
+
+@side
+def restore_slice(store: str, plan_file: str, item: str, result_file: str) -> dict[str, Any]:
+    """``jobs.restore_scale_out.restore_slice``: inserts one slice's segments, as one mapped task."""
+    from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+    from airflow_provider_vectorbackup.jobs.restore import RestoreOptions
+    from airflow_provider_vectorbackup.jobs.restore_scale_out import RestorePlan, restore_slice as restore_one
+    from airflow_provider_vectorbackup.stores.local import LocalStore
+
+    started = time.perf_counter()
+    plan = RestorePlan.from_dict(json.loads(Path(plan_file).read_text()))
+    report = restore_one(LocalStore(store), plan, item, AstraDBHook(ASTRA_CONN_ID).get_conn(), RestoreOptions())
+    if not report["ok"]:
+        raise RuntimeError(f"slice {item} failed: {report['failures'][:3]}")
+    Path(result_file).write_text(json.dumps(report))
+    return {"seconds": time.perf_counter() - started, "documents": report["documents"],
+            "streams": RestoreOptions().concurrency}
+
+
+@side
+def restore_commit(store: str, plan_file: str, result_files: list[str]) -> dict[str, Any]:
+    """``jobs.restore_scale_out.commit_restore``: reconciles the slices and validates the target."""
+    from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
+    from airflow_provider_vectorbackup.jobs.restore_scale_out import RestorePlan, commit_restore
+    from airflow_provider_vectorbackup.stores.local import LocalStore
+
+    started = time.perf_counter()
+    plan = RestorePlan.from_dict(json.loads(Path(plan_file).read_text()))
+    reports = [json.loads(Path(f).read_text()) for f in result_files]
+    summary = commit_restore(LocalStore(store), plan, reports, AstraDBHook(ASTRA_CONN_ID).get_conn())
+    result = next(iter(summary["collections"].values()))
+    return {"seconds": time.perf_counter() - started, "documents": result["documents_restored"],
+            "recall_at_10": result["recall_at_10"], "validated": result["validated"]}
 
 
 # -- upload ----------------------------------------------------------------------------------------

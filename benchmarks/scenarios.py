@@ -7,6 +7,7 @@ Every scenario returns the same shape: ``settings``, ``sides`` (the figures of e
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import importlib.metadata
@@ -488,6 +489,111 @@ def s3_upload(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# -- one collection over mapped tasks (issue 18) ------------------------------------------------------
+
+def _mapped(workspace: Workspace, env: dict[str, str], prefix: str, steps: tuple[str, str, str],
+            plan_arguments: dict[str, Any], slice_arguments: dict[str, Any],
+            commit_arguments: dict[str, Any]) -> dict[str, Any]:
+    """Plan, then every slice at once (each its own process, as mapped tasks on separate workers), then commit.
+
+    ``wall_seconds`` runs from starting the plan's process to the commit's exit: interpreter starts and
+    imports of three steps in a row are in it, as a task's start-up is in an Airflow run.
+    """
+    plan_file = workspace.folder / f"{prefix}-plan.json"
+    started = time.perf_counter()
+    plan = run_child(steps[0], env, plan_file=str(plan_file), **plan_arguments)
+    items = plan["work_items"]
+    results = [str(workspace.folder / f"{prefix}-result-{k}.json") for k in range(len(items))]
+    with concurrent.futures.ThreadPoolExecutor(len(items)) as pool:
+        slices = list(pool.map(lambda k: run_child(steps[1], env, plan_file=str(plan_file), item=items[k],
+                                                   result_file=results[k], **slice_arguments), range(len(items))))
+    commit = run_child(steps[2], env, plan_file=str(plan_file), result_files=results, **commit_arguments)
+    wall = time.perf_counter() - started
+    return {"wall_seconds": wall, "plan": plan, "slices": slices, "commit": commit,
+            "work_seconds": plan["seconds"] + max(s["seconds"] for s in slices) + commit["seconds"]}
+
+
+def _timed(side_name: str, env: dict[str, str], **arguments: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    figures = run_child(side_name, env, **arguments)
+    figures["wall_seconds"] = time.perf_counter() - started
+    return figures
+
+
+def scale_out(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
+    """One collection dumped (and restored) by one task, then by ``tasks`` mapped tasks, against one stand-in.
+
+    Both dumps read with ``scan_mode="ranges"`` (string ``_id`` shards, no reconciling pass), so
+    both do the same reads; in ``auto`` mode the sliced dump adds a ``rest`` partition that reads
+    the whole collection once more (counts cannot prove completeness across processes).
+    """
+    tasks, count, mode = settings["tasks"], settings["documents"], "ranges"
+    one_store, mapped_store = workspace.folder / "one", workspace.folder / "mapped"
+    with AstraStandIn(page_size=settings["page_size"], faults=FaultPlan(latency_ms=settings["latency_ms"])) as astra:
+        payload = seed_collection(astra, count, settings["dimension"])
+        env = workspace.child_env(astra)
+        one = _timed("dump-ours", env, collection=COLLECTION, snapshot_id=SNAPSHOT_ID, out=str(one_store),
+                     scan_mode=mode)
+        mapped = _mapped(workspace, env, "dump", ("scale-out-plan", "scale-out-slice", "scale-out-commit"),
+                         {"collection": COLLECTION, "snapshot_id": SNAPSHOT_ID, "out": str(mapped_store),
+                          "slices": tasks, "scan_mode": mode},
+                         {"out": str(mapped_store), "scan_mode": mode}, {"out": str(mapped_store)})
+        restored: dict[str, Any] = {}
+        if settings["restore"]:
+            restored["one"] = _timed("restore-ours", env, store=str(one_store), snapshot_id=SNAPSHOT_ID,
+                                     collection=COLLECTION, target_prefix="one_")
+            restored["mapped"] = _mapped(
+                workspace, env, "restore", ("restore-plan", "restore-slice", "restore-commit"),
+                {"store": str(mapped_store), "snapshot_id": SNAPSHOT_ID, "collection": COLLECTION,
+                 "target_prefix": "mapped_", "slices": tasks}, {"store": str(mapped_store)}, {"store": str(mapped_store)})
+    counts = {"one": one["documents"], "mapped": mapped["commit"]["documents"],
+              **{f"restore {k}": (v["documents"] if k == "one" else v["commit"]["documents"])
+                 for k, v in restored.items()}}
+    if any(n != count for n in counts.values()):
+        raise ScenarioFailed(f"expected {count} documents on every side, got {counts}")
+    rate = {"one task": count / one["wall_seconds"], f"{tasks} tasks": count / mapped["wall_seconds"]}
+    sides: dict[str, Any] = {
+        "one task": {"wall_seconds": round(one["wall_seconds"], 3), "seconds": round(one["seconds"], 3),
+                     "docs_per_second": round(rate["one task"], 1), "peak_rss_mib": one["peak_rss_mib"],
+                     "streams": one["streams"]},
+        f"{tasks} tasks": {"wall_seconds": round(mapped["wall_seconds"], 3),
+                           "work_seconds": round(mapped["work_seconds"], 3),
+                           "docs_per_second": round(rate[f"{tasks} tasks"], 1),
+                           "steps_seconds": {"plan": round(mapped["plan"]["seconds"], 3),
+                                             "slices": [round(s["seconds"], 3) for s in mapped["slices"]],
+                                             "commit": round(mapped["commit"]["seconds"], 3)},
+                           "slice_documents": [s["documents"] for s in mapped["slices"]],
+                           "partitions": mapped["plan"]["partitions"],
+                           "peak_rss_mib": max(s["peak_rss_mib"] for s in mapped["slices"])},
+    }
+    ratio = _ratio(rate[f"{tasks} tasks"], rate["one task"])
+    result: dict[str, Any] = {
+        "settings": settings, "payload_mb": round(payload / MB, 3), "sides": sides,
+        "headline": headline("docs/s", ["one task", f"{tasks} tasks"], [rate["one task"], rate[f"{tasks} tasks"]],
+                             ratio=ratio, limits=[None, None]),
+        "targets": [],
+        "notes": [f"dump, wall clock from the first process's start to the last one's exit; {tasks} slice processes "
+                  f"at once, each with {one['streams']} scan streams, against one stand-in process on "
+                  f"{os.cpu_count()} core(s)"],
+    }
+    if restored:
+        one_restore, mapped_restore = restored["one"], restored["mapped"]
+        restore_rate = {"one task": count / one_restore["wall_seconds"],
+                        f"{tasks} tasks": count / mapped_restore["wall_seconds"]}
+        result["restore"] = {
+            "one task": {"wall_seconds": round(one_restore["wall_seconds"], 3),
+                         "docs_per_second": round(restore_rate["one task"], 1),
+                         "phases": {k: round(v, 3) for k, v in one_restore["phases"].items()}},
+            f"{tasks} tasks": {"wall_seconds": round(mapped_restore["wall_seconds"], 3),
+                               "docs_per_second": round(restore_rate[f"{tasks} tasks"], 1),
+                               "steps_seconds": {"plan": round(mapped_restore["plan"]["seconds"], 3),
+                                                 "slices": [round(s["seconds"], 3) for s in mapped_restore["slices"]],
+                                                 "commit": round(mapped_restore["commit"]["seconds"], 3)},
+                               "recall_at_10": mapped_restore["commit"]["recall_at_10"]},
+            "ratio": round_or_none(_ratio(restore_rate[f"{tasks} tasks"], restore_rate["one task"]))}
+    return result
+
+
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("dump-latency", "Latency-bound dump",
              {"documents": 20_000, "dimension": 384, "page_size": 20, "latency_ms": 20.0},
@@ -514,6 +620,11 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
               "store": "box"},
              {"documents": 600, "dimension": 64, "page_size": 50, "latency_ms": 5.0, "segment_mb": 0.05,
               "store": "box"}, staging),
+    Scenario("scale-out", "One collection over mapped tasks",
+             {"documents": 1_000_000, "dimension": 64, "page_size": 50, "latency_ms": 20.0, "tasks": 4,
+              "restore": True},
+             {"documents": 2_000, "dimension": 16, "page_size": 50, "latency_ms": 5.0, "tasks": 4,
+              "restore": True}, scale_out),
     Scenario("s3-upload", "S3 upload",
              {"megabytes": 256.0, "part_mib": 16.0, "upload_streams": 4},
              {"megabytes": 24.0, "part_mib": 16.0, "upload_streams": 4}, s3_upload),
