@@ -19,8 +19,8 @@ snapshot is made in three steps that may each run in another process on another 
 The sealed snapshot is the one a single-task dump with the same settings writes: each collection
 is read and written by the same code (:mod:`.collection`) with the same :class:`~.dump.DumpOptions`,
 and one writer seals one manifest. A sliced collection holds the same documents, count and
-content digest as one read whole; only its segments' boundaries and names differ (docs/format.md, 4.2). No Airflow here; the operators pass the plan and the entries
-between tasks through XCom.
+content digest as one read whole; only its segments' boundaries and names differ (docs/format.md,
+4.2). No Airflow here; the operators pass the plan and the entries between tasks through XCom.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ _SLICE_ITEM = re.compile(r"(?P<name>.+)\[(?P<slice>\d+)/(?P<slices>\d+)\]")
 
 
 def slice_item(name: str, slice_index: int, slices: int) -> str:
-    """The work item of one slice of a collection: ``articles[2/4]`` is slice 2 (of 0 to 3)."""
+    """The work item of one slice of a collection: ``articles[2/4]`` is slice 2 of the four numbered 0 to 3."""
     return f"{name}[{slice_index}/{slices}]"
 
 
