@@ -76,16 +76,20 @@ class RestorePlan:
 
 
 def split_segments(entry: CollectionEntry, slices: int) -> list[list[str]]:
-    """Up to ``slices`` runs of consecutive segments holding about equal numbers of documents (at least one slice)."""
+    """Up to ``slices`` runs of consecutive segments holding about equal numbers of documents (at least one slice).
+
+    Each segment goes to the slice its middle document falls in, so equal segments spread evenly.
+    """
     segments = entry.segments
     count = max(1, min(slices, len(segments)))
     total = sum(s.documents or 0 for s in segments)
     groups: list[list[str]] = [[] for _ in range(count)]
     done = 0
-    for segment in segments:
-        k = min(count - 1, done * count // total) if total else 0
+    for i, segment in enumerate(segments):
+        size = segment.documents or 0
+        k = min(count - 1, int((done + size / 2) * count // total)) if total else i * count // len(segments)
         groups[k].append(segment.path)
-        done += segment.documents or 0
+        done += size
     return [group for group in groups if group] or [[]]
 
 

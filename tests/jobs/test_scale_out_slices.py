@@ -17,7 +17,9 @@ from airflow_provider_vectorbackup.check import verify
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
 from airflow_provider_vectorbackup.jobs.restore import RestoreNotValidated, RestoreOptions, TargetConflict, restore_snapshot
-from airflow_provider_vectorbackup.jobs.restore_scale_out import RestorePlan, commit_restore, plan_restore, restore_slice
+from airflow_provider_vectorbackup.jobs.restore_scale_out import (
+    RestorePlan, commit_restore, plan_restore, restore_slice, split_segments,
+)
 from airflow_provider_vectorbackup.jobs.scale_out import (
     SnapshotPlan, commit_snapshot, dump_work_item, parse_work_item, plan_snapshot, slice_files,
 )
@@ -231,3 +233,20 @@ def test_the_restore_commit_refuses_a_missing_or_tampered_slice_report(sealed) -
 def test_the_restore_plan_refuses_an_existing_target_before_writing(sealed, astra) -> None:
     with pytest.raises(TargetConflict, match="already exists"):
         plan_restore(sealed, SID, AstraDBHook().get_conn(), RestoreOptions(), slices_per_collection=2)
+
+
+def test_segments_are_split_into_runs_of_about_equal_documents() -> None:
+    from airflow_provider_vectorbackup.snapshot.manifest import CollectionEntry, FileEntry, VectorSummary
+
+    def entry(counts: list[int]) -> CollectionEntry:
+        return CollectionEntry("c", "complete", {}, None, sum(counts), VectorSummary(), "0" * 64, "sha256-sum/v1",
+                               segments=[FileEntry(f"collections/c/part-{i:05d}.jsonl.gz", 1, "", n)
+                                         for i, n in enumerate(counts)])
+
+    def sizes(counts: list[int], slices: int) -> list[int]:
+        return [len(group) for group in split_segments(entry(counts), slices)]
+
+    assert sizes([249_823, 250_100, 250_474, 249_603], 4) == [1, 1, 1, 1]
+    assert sizes([100] * 10, 4) == [2, 3, 2, 3]
+    assert sizes([100] * 3, 4) == [1, 1, 1], "never more slices than segments"
+    assert split_segments(entry([]), 4) == [[]], "an empty collection is one empty slice"
