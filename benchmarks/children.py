@@ -207,7 +207,8 @@ def dump_ours(collection: str, snapshot_id: str, out: str | None = None, box_fol
     scan = entry.get("scan") or {}
     figures = {"documents": entry["document_count"], "seconds": seconds,
                "output_bytes": sum(f["bytes"] for f in entry["segments"]),
-               "segments": len(entry["segments"]), "streams": int(scan.get("streams") or 1), "scan": scan}
+               "segments": len(entry["segments"]), "streams": int(scan.get("streams") or 1), "scan": scan,
+               "content_digest": entry["content_digest"]}
     if watch is not None:
         figures["staging"] = {"max_segments": watch.maximum, "handoffs": watch.handoffs, "samples": watch.samples}
         figures["uploads_at_once"] = dump.DumpOptions().uploads_at_once  # finished files handed to the store at once

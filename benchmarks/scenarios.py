@@ -551,6 +551,9 @@ def scale_out(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
                  for k, v in restored.items()}}
     if any(n != count for n in counts.values()):
         raise ScenarioFailed(f"expected {count} documents on every side, got {counts}")
+    if one["content_digest"] != mapped["commit"]["content_digest"]:
+        raise ScenarioFailed(f"the sliced dump's content digest {mapped['commit']['content_digest']} is not the "
+                             f"single task's {one['content_digest']}")
     rate = {"one task": count / one["wall_seconds"], f"{tasks} tasks": count / mapped["wall_seconds"]}
     sides: dict[str, Any] = {
         "one task": {"wall_seconds": round(one["wall_seconds"], 3), "seconds": round(one["seconds"], 3),
@@ -572,7 +575,8 @@ def scale_out(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
         "headline": headline("docs/s", ["one task", f"{tasks} tasks"], [rate["one task"], rate[f"{tasks} tasks"]],
                              ratio=ratio, limits=[None, None]),
         "targets": [],
-        "notes": [f"dump, wall clock from the first process's start to the last one's exit; {tasks} slice processes "
+        "notes": [f"both dumps sealed {count} documents with content digest {one['content_digest']}",
+                  f"dump, wall clock from the first process's start to the last one's exit; {tasks} slice processes "
                   f"at once, each with {one['streams']} scan streams, against one stand-in process on "
                   f"{os.cpu_count()} core(s)"],
     }
