@@ -11,7 +11,7 @@ a ``$vectors`` map (dense, sparse, multivector, bit) that its definition gives a
 
 from __future__ import annotations
 
-import base64
+import binascii
 import heapq
 import math
 import operator
@@ -190,16 +190,11 @@ class NearestNeighbours:
         self._batch = _DenseBatch.for_queries(comparison, self._queries)
 
     def add(self, document: dict[str, Any]) -> None:
-        if self._batch is not None:
-            values = self._batch.comparison_values(document)
-            if values is None:
-                return
-            if len(values) == self._batch.dimension:
-                self._batch.append(id_key(document["_id"]), values)
-                if len(self._batch.keys) >= BATCH:
-                    self._flush()
-                return
-        vector = self.comparison.read(document)
+        if self._batch is not None and self._batch.offer(document):
+            if self._batch.pending >= BATCH:
+                self._flush()
+            return
+        vector = self.comparison.read(document)  # other kinds, and whatever the batch cannot take as it is
         if vector is None:
             return
         key = id_key(document["_id"])
@@ -216,7 +211,7 @@ class NearestNeighbours:
         return result
 
     def _flush(self) -> None:
-        if self._batch is None or not self._batch.keys:
+        if self._batch is None or not self._batch.pending:
             return
         keys, scores = self._batch.take()
         for index, column in enumerate(scores):
@@ -246,15 +241,16 @@ BATCH = 512
 
 
 class _DenseBatch:
-    """Buffered dense vectors of one field and the queries' matrix, scored all at once (float64, as in Python)."""
+    """Buffered dense vectors of one field, kept as their raw bytes per element type, and the queries' matrix,
+    scored all at once in float64 (as the one-by-one path computes)."""
 
     def __init__(self, comparison: VectorComparison, queries: Any) -> None:
         self.comparison = comparison
         self.queries = queries
         self.dimension = queries.shape[1]
         self.query_norms = numpy.linalg.norm(queries, axis=1)
-        self.keys: list[str] = []
-        self.rows: list[Any] = []
+        self.pending = 0
+        self._rows: dict[str, tuple[list[str], list[bytes]]] = {}  # element type -> keys, raw rows
 
     @classmethod
     def for_queries(cls, comparison: VectorComparison, prepared: list[Any]) -> _DenseBatch | None:
@@ -267,41 +263,65 @@ class _DenseBatch:
             return None
         return cls(comparison, numpy.array([values for values, _ in prepared], dtype=numpy.float64))
 
-    def comparison_values(self, document: dict[str, Any]) -> Any | None:
-        """The field's numbers as a float64 array, decoded straight from the stored bytes."""
+    def offer(self, document: dict[str, Any]) -> bool:
+        """Buffer the field's vector if it is a well-formed one of the queries' dimension; ``False`` otherwise
+        (no value, another shape, anything unusual), for the one-by-one path to decide."""
+        found = self._raw(document)
+        if found is None:
+            return False
+        element, raw = found
+        if len(raw) != self.dimension * numpy.dtype(element).itemsize:
+            return False
+        keys, rows = self._rows.setdefault(element, ([], []))
+        keys.append(id_key(document["_id"]))
+        rows.append(raw)
+        self.pending += 1
+        return True
+
+    def _raw(self, document: dict[str, Any]) -> tuple[str, bytes] | None:
         if self.comparison.field is None:
             value = document.get(VECTOR_FIELD)
-            if type(value) is dict and type(value.get("$binary")) is str and len(value) == 1:
-                try:  # one decode, checked as strictly as inspect_vector checks it
-                    raw = base64.b64decode(value["$binary"], validate=True)
-                except ValueError:
+            if type(value) is dict and len(value) == 1 and type(value.get("$binary")) is str:
+                try:
+                    return ">f4", binascii.a2b_base64(value["$binary"])
+                except (binascii.Error, ValueError):
                     return None
-                return numpy.frombuffer(raw, dtype=">f4").astype(numpy.float64) if raw and not len(raw) % 4 else None
-            if value is None or inspect_vector(value)[0] != ARRAY:
-                return None
-            return numpy.asarray(value, dtype=numpy.float64)
+            if type(value) is list and inspect_vector(value)[0] == ARRAY:
+                return "<f8", numpy.asarray(value, dtype="<f8").tobytes()
+            return None
         value = self.comparison.query(document)
-        return None if value is None else numpy.asarray(vector_fields.values_of(value), dtype=numpy.float64)
-
-    def append(self, key: str, values: Any) -> None:
-        self.keys.append(key)
-        self.rows.append(values)
+        if value is None:
+            return None
+        if value.get("dtype") == "float32":
+            try:
+                return "<f4", binascii.a2b_base64(value["data"])
+            except (binascii.Error, ValueError, TypeError):
+                return None
+        return "<f8", numpy.asarray(vector_fields.values_of(value), dtype="<f8").tobytes()
 
     def take(self) -> tuple[list[str], Any]:
         """The buffered keys and a (queries × documents) matrix of scores, higher closer; empties the buffer."""
-        keys, stored = self.keys, numpy.stack(self.rows)
-        self.keys, self.rows = [], []
+        keys: list[str] = []
+        parts = []
+        for element, (element_keys, rows) in self._rows.items():
+            keys.extend(element_keys)
+            stored = numpy.frombuffer(b"".join(rows), dtype=element).reshape(len(rows), self.dimension)
+            parts.append(self._scores(stored.astype(numpy.float64)))
+        self._rows, self.pending = {}, 0
+        return keys, numpy.concatenate(parts, axis=1)
+
+    def _scores(self, stored: Any) -> Any:
         metric = self.comparison.metric
         if metric in ("dot_product", "cosine"):
             scores = self.queries @ stored.T
             if metric == "cosine":
                 norms = numpy.outer(self.query_norms, numpy.linalg.norm(stored, axis=1))
                 scores = numpy.divide(scores, norms, out=numpy.zeros_like(scores), where=norms != 0)
-            return keys, scores
+            return scores
         differences = stored[numpy.newaxis, :, :] - self.queries[:, numpy.newaxis, :]
         if metric == "euclidean":
-            return keys, -numpy.sqrt(numpy.einsum("qdk,qdk->qd", differences, differences))
-        return keys, -numpy.abs(differences).sum(axis=2)
+            return -numpy.sqrt(numpy.einsum("qdk,qdk->qd", differences, differences))
+        return -numpy.abs(differences).sum(axis=2)
 
 
 _TOLERANCE = 1e-9
