@@ -245,7 +245,8 @@ def restore_baseline(url: str, token: str, source: str, target: str, definition:
     if batch:
         inserted += len(collection.insert_many(batch).inserted_ids)
     return {"documents": inserted, "seconds": time.perf_counter() - started,
-            "cpu_seconds": cpu_seconds() - cpu_started, "streams": DEFAULT_INSERT_MANY_CONCURRENCY, "documents_per_request": DEFAULT_INSERT_MANY_CHUNK_SIZE}
+            "cpu_seconds": cpu_seconds() - cpu_started, "streams": DEFAULT_INSERT_MANY_CONCURRENCY,
+            "documents_per_request": DEFAULT_INSERT_MANY_CHUNK_SIZE}
 
 
 @side
