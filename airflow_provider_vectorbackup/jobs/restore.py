@@ -28,7 +28,7 @@ from airflow_provider_vectorbackup.jobs.recall import NearestNeighbours, VectorC
 from airflow_provider_vectorbackup.snapshot.tolerance import shape_of, ulps_apart
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
 from airflow_provider_vectorbackup.sources.base import SCAN_MODES, VectorSource
-from airflow_provider_vectorbackup.stores.base import Store
+from airflow_provider_vectorbackup.stores.base import Store, StoredSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,82 @@ def restore_snapshot(store: Store, snapshot_id: str, source: VectorSource,
     return _Restore(source, options, on_progress).run(store, snapshot_id)
 
 
+def verified_snapshot(store: Store, stored: StoredSnapshot, staging: str, options: RestoreOptions) -> Snapshot:
+    """Download ``stored`` into ``staging`` and verify every record of it, or refuse with nothing written.
+
+    :raises SnapshotUnusable: in progress, INCOMPLETE (unless allowed), damaged, or failing verification.
+    """
+    try:  # the checker refuses an in-progress or (unless allowed) INCOMPLETE snapshot before downloading
+        local, report = download_and_verify(store, stored, staging, allow_incomplete=options.allow_incomplete,
+                                            identities=options.identities, verifier=options.verifier,
+                                            scratch_dir=staging)
+    except Exception as exc:  # damaged files are in the report: this is the store failing
+        raise SnapshotUnusable(f"refusing to restore: downloading snapshot {stored.snapshot_id} failed "
+                               f"({type(exc).__name__}: {exc}); nothing was written") from None
+    if local is None or not report.ok:
+        raise SnapshotUnusable("refusing to restore from a snapshot that fails verification; nothing was "
+                               "written.\n" + report.summary())
+    return open_snapshot(local, allow_incomplete=options.allow_incomplete, identities=options.identities,
+                         verifier=options.verifier, scratch_dir=staging)
+
+
+def plan_targets(source: VectorSource, snapshot: Snapshot, options: RestoreOptions) -> dict[str, str]:
+    """Source collection → target name, after every refusal a restore makes before writing.
+
+    :raises RestoreRefused: unknown or failed collections, name clashes, another engine, a definition the
+        target cannot recreate, or an existing target that ``if_exists`` does not allow.
+    """
+    return _Restore(source, options)._plan(snapshot)
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """What one read of a restored collection found: its count and digest, and the recall of its search."""
+
+    documents: int
+    digest: str
+    recall: dict[str, float]
+    """recall@10 per vector field (``$vector`` for the Data API's), for the fields that had queries."""
+    queries: int
+    scan: dict[str, Any] | None
+
+
+def read_back(source: VectorSource, target: str, definition: dict[str, Any],
+              probes: list[tuple[VectorComparison, list[Any]]], options: RestoreOptions, *, shapes: bool = False,
+              embedded_by_server: set[str] | frozenset[str] = frozenset()) -> ReadBack:
+    """Read the whole target once, in parallel streams, for its count, content digest and exact top 10 of each
+    query, while the store answers the same queries (its answers do not depend on the read-back).
+
+    :param probes: each measured vector field with its sample queries (stored-form values).
+    :param shapes: digest each document's shape (``shape_of``) instead of its values, for engines that move floats.
+    :param embedded_by_server: ids whose vectors the server made: left out of the digest, not of the search.
+    """
+    restored = ContentDigest()
+    neighbours = [NearestNeighbours(queries, comparison) for comparison, queries in probes]
+    scan = source.scan(target, definition, streams=options.read_streams, mode=options.scan_mode)
+    with concurrent.futures.ThreadPoolExecutor(SEARCHES_AT_ONCE, thread_name_prefix="restore-search") as searches:
+        asked = [[searches.submit(source.vector_search, target, q, limit=10, field=comparison.field)
+                  for q in queries] for comparison, queries in probes]
+        with contextlib.closing(scan.pages()) as pages:
+            for page in pages:
+                for document in page:
+                    for exact in neighbours:  # the server searches its own vectors, embedded ones included
+                        exact.add(document)
+                    if embedded_by_server and id_key(document["_id"]) in embedded_by_server:
+                        document = {k: v for k, v in document.items() if k != VECTOR_FIELD}  # not in the snapshot
+                    restored.add(shape_of(document) if shapes else document)
+        found = [[[id_key(i) for i in answer.result()] for answer in answers] for answers in asked]
+    recall = {recall_name(comparison): round(recall_at_k(exact.eligible(), answer), 4)
+              for (comparison, queries), exact, answer in zip(probes, neighbours, found) if queries}
+    return ReadBack(restored.documents, restored.hexdigest(), recall, sum(len(q) for _, q in probes),
+                    scan.record.to_dict() if scan.record is not None else None)
+
+
+def recall_name(comparison: VectorComparison) -> str:
+    """How reports name a vector field's recall: its name, or ``$vector`` for the Data API's."""
+    return comparison.field if comparison.field is not None else VECTOR_FIELD
+
+
 class _Restore:
     def __init__(self, source: VectorSource, options: RestoreOptions,
                  on_progress: Callable[[Progress], None] | None = None) -> None:
@@ -115,19 +191,7 @@ class _Restore:
         started = time.monotonic()
         stored = store.get(snapshot_id)
         with tempfile.TemporaryDirectory(prefix="vectorbackup-restore-", dir=self.options.staging_dir) as staging:
-            try:  # the checker refuses an in-progress or (unless allowed) INCOMPLETE snapshot before downloading
-                local, report = download_and_verify(
-                    store, stored, staging, allow_incomplete=self.options.allow_incomplete,
-                    identities=self.options.identities, verifier=self.options.verifier, scratch_dir=staging)
-            except Exception as exc:  # damaged files are in the report: this is the store failing
-                raise SnapshotUnusable(f"refusing to restore: downloading snapshot {stored.snapshot_id} failed "
-                                     f"({type(exc).__name__}: {exc}); nothing was written") from None
-            if local is None or not report.ok:
-                raise SnapshotUnusable("refusing to restore from a snapshot that fails verification; nothing was "
-                                     "written.\n" + report.summary())
-            snapshot = open_snapshot(local, allow_incomplete=self.options.allow_incomplete,
-                                     identities=self.options.identities, verifier=self.options.verifier,
-                                     scratch_dir=staging)
+            snapshot = verified_snapshot(store, stored, staging, self.options)
             plan = self._plan(snapshot)
             prepared = time.monotonic() - started
             results = {name: self._restore(snapshot, snapshot.manifest.collection(name), target)
@@ -246,38 +310,22 @@ class _Restore:
             entry.content_digest
         # Floats compared before the validation searches: an engine may renormalise vectors as it searches.
         worst = samples.check(source, target) if samples is not None else None
-        # One parallel read-back serves the count, the content digest and the exact neighbours of the queries,
-        # while the store answers the same queries: its answers do not depend on the read-back.
-        restored = ContentDigest()
-        neighbours = [NearestNeighbours(p.queries, p.comparison) for p in probes]
-        scan = source.scan(target, definition, streams=self.options.read_streams, mode=self.options.scan_mode)
-        with concurrent.futures.ThreadPoolExecutor(SEARCHES_AT_ONCE, thread_name_prefix="restore-search") as searches:
-            asked = [[searches.submit(source.vector_search, target, q, limit=10, field=p.comparison.field)
-                      for q in p.queries] for p in probes]
-            with contextlib.closing(scan.pages()) as pages:
-                for page in pages:
-                    for document in page:
-                        for exact in neighbours:  # the server searches its own vectors, embedded ones included
-                            exact.add(document)
-                        if embedded_by_server and id_key(document["_id"]) in embedded_by_server:
-                            document = {k: v for k, v in document.items() if k != VECTOR_FIELD}  # not in the snapshot
-                        restored.add(shape_of(document) if samples is not None else document)
-            found = [[[id_key(i) for i in answer.result()] for answer in answers] for answers in asked]
-        recall = {p.name: round(recall_at_k(exact.eligible(), answer), 4)
-                  for p, exact, answer in zip(probes, neighbours, found) if p.queries}
+        back = read_back(source, target, definition, [(p.comparison, p.queries) for p in probes], self.options,
+                         shapes=samples is not None, embedded_by_server=embedded_by_server)
+        recall = back.recall
         result: dict[str, Any] = {
-            "target": target, "documents_expected": entry.document_count, "documents_restored": restored.documents,
+            "target": target, "documents_expected": entry.document_count, "documents_restored": back.documents,
             "inserted": inserted.inserted, "already_present": inserted.already_present,
             "failures": [f"{f.id!r}: {f.error_code}: {f.message}" for f in inserted.failures[:20]],
-            "digest_expected": expected, "digest_restored": restored.hexdigest(),
+            "digest_expected": expected, "digest_restored": back.digest,
             "digest_matches_manifest": sent is None or sent.hexdigest() == entry.content_digest,
             "vectorize_text_dropped": stripped, "vectors_embedded_by_server": len(embedded_by_server),
             "in_band_retries": source.in_band_retries.since(target, retried_before),
             "throttled_requests": inserted.throttled, "fewest_in_flight": inserted.fewest_in_flight,
-            "scan": scan.record.to_dict() if scan.record is not None else None,
+            "scan": back.scan,
         }
         result["recall_at_10"] = min(recall.values()) if recall else None
-        result["queries"] = sum(len(p.queries) for p in probes)
+        result["queries"] = back.queries
         result["recall_by_field"] = recall
         result["recall_not_measured"] = not_measured
         floats_ok = True
@@ -285,8 +333,8 @@ class _Restore:
             result.update(digest_scope=f"shape: floats compared on {len(samples.documents)} sampled document(s) "
                                        f"within {tolerance} ulp(s)", tolerance_ulps=tolerance, most_ulps_apart=worst)
             floats_ok = worst is not None and worst <= tolerance
-        result["ok"] = (inserted.ok and restored.documents == entry.document_count
-                        and restored.hexdigest() == expected and floats_ok
+        result["ok"] = (inserted.ok and back.documents == entry.document_count
+                        and back.digest == expected and floats_ok
                         and all(value >= self.options.min_recall for value in recall.values()))
         finished = time.monotonic()
         result["phases"] = {"prepare": round(created - started, 3), "write": round(written - created, 3),
@@ -300,7 +348,7 @@ class _Probe:
 
     def __init__(self, comparison: VectorComparison, wanted: int, entry: CollectionEntry) -> None:
         self.comparison = comparison
-        self.name = comparison.field if comparison.field is not None else VECTOR_FIELD
+        self.name = recall_name(comparison)
         with_vector = entry.vectors.documents_with_vector
         if comparison.field is not None:
             field = entry.vectors.fields.get(comparison.field)

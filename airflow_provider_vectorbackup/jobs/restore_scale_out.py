@@ -20,8 +20,6 @@ No Airflow here; the operators pass the plan and the reports between tasks throu
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
 import dataclasses
 import logging
 import tempfile
@@ -29,10 +27,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_vectorbackup.check.stored import download_and_verify
-from airflow_provider_vectorbackup.jobs.recall import NearestNeighbours, comparisons, id_key, recall_at_k
+from airflow_provider_vectorbackup.jobs.recall import comparisons
 from airflow_provider_vectorbackup.jobs.restore import (
-    RestoreNotValidated, RestoreOptions, SnapshotUnusable, TargetConflict, _Restore,
+    RestoreNotValidated, RestoreOptions, SnapshotUnusable, TargetConflict, plan_targets, read_back, recall_name, verified_snapshot,
 )
 from airflow_provider_vectorbackup.jobs.scale_out import parse_work_item, slice_item
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest, combine_digests
@@ -108,10 +105,9 @@ def plan_restore(store: Store, snapshot_id: str, source: VectorSource, options: 
     if slices_per_collection < 1:
         raise ValueError(f"slices_per_collection must be at least 1, not {slices_per_collection}")
     stored = store.get(snapshot_id)
-    restore = _Restore(source, options)
     with tempfile.TemporaryDirectory(prefix="vectorbackup-restore-", dir=options.staging_dir) as staging:
-        snapshot = _verified(store, stored, staging, options)
-        targets = restore._plan(snapshot)  # the single-task restore's checks: names, engine, definitions, targets
+        snapshot = verified_snapshot(store, stored, staging, options)
+        targets = plan_targets(source, snapshot, options)  # the single-task restore's checks
         definitions = {name: snapshot.definition(name) for name in targets}
         vectorize = [name for name, definition in definitions.items() if is_vectorize(definition)]
         if vectorize:
@@ -132,21 +128,6 @@ def plan_restore(store: Store, snapshot_id: str, source: VectorSource, options: 
     log.info("Planned the restore of %s: %d task(s): %s", stored.snapshot_id, len(plan.work_items),
              ", ".join(plan.work_items))
     return plan
-
-
-def _verified(store: Store, stored: Any, staging: str, options: RestoreOptions) -> Snapshot:
-    try:
-        local, report = download_and_verify(store, stored, staging, allow_incomplete=options.allow_incomplete,
-                                            identities=options.identities, verifier=options.verifier,
-                                            scratch_dir=staging)
-    except Exception as exc:
-        raise SnapshotUnusable(f"refusing to restore: downloading snapshot {stored.snapshot_id} failed "
-                               f"({type(exc).__name__}: {exc}); nothing was written") from None
-    if local is None or not report.ok:
-        raise SnapshotUnusable("refusing to restore from a snapshot that fails verification; nothing was written.\n"
-                               + report.summary())
-    return open_snapshot(local, allow_incomplete=options.allow_incomplete, identities=options.identities,
-                         verifier=options.verifier, scratch_dir=staging)
 
 
 # -- 2. one slice ----------------------------------------------------------------------------------
@@ -174,14 +155,14 @@ def restore_slice(store: Store, plan: RestorePlan, item: str, source: VectorSour
                                  verifier=options.verifier, scratch_dir=staging)
         measured, _ = comparisons(plan.definitions.get(name))
         digest = ContentDigest()
-        queries: dict[str, list[Any]] = {_field_key(c.field): [] for c in measured}
+        queries: dict[str, list[Any]] = {recall_name(c): [] for c in measured}
         step = max(1, _documents_in(snapshot.manifest.collection(name), paths) // max(1, plan.queries_per_slice))
 
         def documents() -> Iterator[dict[str, Any]]:
             for number, record in enumerate(_slice_records(snapshot, name, paths)):
                 if number % step == 0:
                     for comparison in measured:
-                        wanted = queries[_field_key(comparison.field)]
+                        wanted = queries[recall_name(comparison)]
                         query = comparison.query(record)
                         if query is not None and len(wanted) < plan.queries_per_slice:
                             wanted.append(query)
@@ -214,10 +195,6 @@ def _slice_records(snapshot: Snapshot, name: str, paths: list[str]) -> Iterator[
 def _documents_in(entry: CollectionEntry, paths: list[str]) -> int:
     wanted = set(paths)
     return sum(s.documents or 0 for s in entry.segments if s.path in wanted)
-
-
-def _field_key(field_name: str | None) -> str:
-    return field_name if field_name is not None else "$vector"
 
 
 # -- 3. commit -------------------------------------------------------------------------------------
@@ -295,32 +272,14 @@ def _reconciled(name: str, groups: list[list[str]], reported: Mapping[int, Mappi
 
 def validate_target(source: VectorSource, target: str, definition: Mapping[str, Any] | None, entry: CollectionEntry,
                     queries: Mapping[str, list[Any]], options: RestoreOptions) -> dict[str, Any]:
-    """Read the restored target back once: its count, content digest and recall@10 against the snapshot's.
-
-    The same checks as a single-task restore's validation, for documents that slices inserted.
-    """
+    """Read the restored target back once (:func:`.restore.read_back`, as a single-task restore does): its count,
+    content digest and recall@10 against the snapshot's, for documents that slices inserted."""
     measured, not_measured = comparisons(definition)
-    probes = [(c, list(queries.get(_field_key(c.field), []))) for c in measured]
-    neighbours = [NearestNeighbours(q, c) for c, q in probes]
-    restored = ContentDigest()
-    scan = source.scan(target, dict(definition or {}), streams=options.read_streams, mode=options.scan_mode)
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="restore-search") as searches:
-        answers = searches.submit(lambda: [[[id_key(i) for i in source.vector_search(target, q, limit=10,
-                                                                                      field=c.field)]
-                                            for q in qs] for c, qs in probes])
-        with contextlib.closing(scan.pages()) as pages:
-            for page in pages:
-                for document in page:
-                    for exact in neighbours:
-                        exact.add(document)
-                    restored.add(document)
-        found = answers.result()
-    recall = {_field_key(c.field): round(recall_at_k(exact.eligible(), answer), 4)
-              for (c, qs), exact, answer in zip(probes, neighbours, found) if qs}
-    validated = (restored.documents == entry.document_count and restored.hexdigest() == entry.content_digest
-                 and all(value >= options.min_recall for value in recall.values()))
-    return {"documents_restored": restored.documents, "digest_expected": entry.content_digest,
-            "digest_restored": restored.hexdigest(), "recall_at_10": min(recall.values()) if recall else None,
-            "queries": sum(len(qs) for _, qs in probes), "recall_by_field": recall,
-            "recall_not_measured": not_measured, "validated": validated,
-            "scan": scan.record.to_dict() if scan.record is not None else None}
+    probes = [(c, list(queries.get(recall_name(c), []))) for c in measured]
+    back = read_back(source, target, dict(definition or {}), probes, options)
+    validated = (back.documents == entry.document_count and back.digest == entry.content_digest
+                 and all(value >= options.min_recall for value in back.recall.values()))
+    return {"documents_restored": back.documents, "digest_expected": entry.content_digest,
+            "digest_restored": back.digest, "recall_at_10": min(back.recall.values()) if back.recall else None,
+            "queries": back.queries, "recall_by_field": back.recall, "recall_not_measured": not_measured,
+            "validated": validated, "scan": back.scan}
