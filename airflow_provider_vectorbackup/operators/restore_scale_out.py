@@ -41,7 +41,8 @@ RESTORE_PLAN_KEY = "restore_plan"
 SLICE_REPORT_KEY = "slice_report"
 """XCom key of each slice task: what it read and inserted, pushed even when an insert failed."""
 
-_OPTIONS = ("allow_incomplete", "chunk_size", "concurrency", "validation_queries", "min_recall", "scan_mode")
+_OPTIONS = ("allow_incomplete", "chunk_size", "concurrency", "read_streams", "validation_queries", "min_recall",
+            "scan_mode")
 
 
 class RestorePlanOperator(RestoreOperator):

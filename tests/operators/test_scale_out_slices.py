@@ -42,7 +42,7 @@ def test_one_collection_over_four_mapped_tasks_dumps_and_restores(astra_stand_in
     assert verify(Path(folder) / SNAPSHOT, "records").ok
 
     slices = RestorePlanOperator(task_id="restore_plan", local_folder=folder, snapshot_id=SNAPSHOT,
-                                 target_prefix="back_", slices_per_collection=4).execute(
+                                 target_prefix="back_", slices_per_collection=4, read_streams=3).execute(
         context_for(MappedTI(xcoms, "restore_plan")))
     assert slices == ["docs[0/4]", "docs[1/4]", "docs[2/4]", "docs[3/4]"]
     # Map index 1 "fails" (its report never arrives): the commit names it.
@@ -58,6 +58,7 @@ def test_one_collection_over_four_mapped_tasks_dumps_and_restores(astra_stand_in
     assert report["inserted"] == xcoms[("restore_slice", SLICE_REPORT_KEY, 1)]["documents"] > 0
     result = RestoreCommitOperator(task_id="restore_commit").execute(context_for(MappedTI(xcoms, "restore_commit")))
     assert result["ok"] and result["collections"]["docs"]["documents_restored"] == 400
+    assert result["collections"]["docs"]["scan"]["streams"] == 3  # the plan's read_streams reach the commit
 
 
 def test_a_slice_task_without_a_plan_and_a_bad_slice_count_are_refused() -> None:
