@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -34,7 +35,7 @@ from box_sdk_gen import (
 )
 from requests.adapters import HTTPAdapter
 
-from airflow_provider_vectorbackup.throttle import RateLimiter, parse_limit
+from airflow_provider_vectorbackup.throttle import BURST_FRACTION, RateLimiter, parse_limit
 
 if TYPE_CHECKING:
     from box_sdk_gen.networking.auth import Authentication
@@ -73,10 +74,22 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-DEFAULT_UPLOADS_PER_MINUTE = 200.0
-"""Box allows 240 upload requests per minute per user; with the 5 % burst this stays at or below 210."""
-DEFAULT_REQUESTS_PER_MINUTE = 900.0
-"""Box allows 1000 API requests per minute per user; with the 5 % burst this stays at or below 945."""
+BOX_UPLOADS_PER_MINUTE = 240
+"""Box's documented limit on "file upload requests" per minute per user
+(developer.box.com/guides/api-calls/permissions-and-errors/rate-limits)."""
+BOX_REQUESTS_PER_MINUTE = 1000
+"""Box's documented limit on API requests per minute per user, uploads included (same page)."""
+
+
+def _within(box_limit: int) -> float:
+    """The largest whole limit whose bucket (limit plus its burst) never exceeds ``box_limit`` in a minute."""
+    return float(math.floor(box_limit / (1 + BURST_FRACTION)))
+
+
+DEFAULT_UPLOADS_PER_MINUTE = _within(BOX_UPLOADS_PER_MINUTE)
+"""228: with the 5 % burst, at most 239.4 upload-host requests in any minute, under Box's 240."""
+DEFAULT_REQUESTS_PER_MINUTE = _within(BOX_REQUESTS_PER_MINUTE)
+"""952: with the 5 % burst, at most 999.6 requests in any minute, under Box's 1000."""
 
 
 @dataclasses.dataclass(frozen=True)
