@@ -130,10 +130,6 @@ class ChunkedUpload:
         self.poll_interval = poll_interval
         self.locate = locate
         self._failed = threading.Event()
-        self.most_parts_in_flight = 0
-        """The most parts that were being hashed or sent at one moment (never above ``concurrency``)."""
-        self._in_flight = 0
-        self._in_flight_lock = threading.Lock()
 
     def run(self) -> BoxItem:
         """Upload and commit; raises :class:`ChunkTooSmall` if Box wants a direct upload instead."""
@@ -231,16 +227,6 @@ class ChunkedUpload:
     def _upload_part(self, session: UploadSession, offset: int, data: memoryview) -> UploadPart:
         if self._failed.is_set():
             raise RuntimeError("upload abandoned after another part failed")
-        with self._in_flight_lock:
-            self._in_flight += 1
-            self.most_parts_in_flight = max(self.most_parts_in_flight, self._in_flight)
-        try:
-            return self._send_part(session, offset, data)
-        finally:
-            with self._in_flight_lock:
-                self._in_flight -= 1
-
-    def _send_part(self, session: UploadSession, offset: int, data: memoryview) -> UploadPart:
         length = len(data)
         raw_sha1 = hashlib.sha1(data).digest()
         content_range = f"bytes {offset}-{offset + length - 1}/{self.size}"
