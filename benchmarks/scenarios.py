@@ -255,13 +255,15 @@ def upload(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
         sides: dict[str, dict[str, Any]] = {}
         for name, child, arguments in (
                 ("baseline", "upload-baseline", {"box": account, "name": "baseline.bin"}),
-                ("ours", "upload-ours", {"name": "ours.bin", "chunk_threshold": chunk_minimum})):
+                ("ours", "upload-ours", {"name": "ours.bin", "chunk_threshold": chunk_minimum}),
+                ("ours_known_sha1", "upload-ours", {"name": "ours-known.bin", "chunk_threshold": chunk_minimum,
+                                                    "sha1": sha1})):
             server_before = time.process_time()
             sides[name] = run_child(child, env, path=str(path), **arguments)
             sides[name]["server_cpu_seconds"] = round(time.process_time() - server_before, 3)
         parts = box.request_counts.get("upload_part")
     path.unlink()
-    baseline, ours = sides["baseline"], sides["ours"]
+    ours = sides["ours"]
     wrong = {name: figures["sha1"] for name, figures in sides.items() if figures["sha1"] != sha1}
     if wrong:
         raise ScenarioFailed(f"uploaded SHA-1 differs from the file's {sha1}: {wrong}")
@@ -286,7 +288,9 @@ def upload(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
                       for name, figures in sides.items()),
                   f"SHA-1 on one core of this machine: {sha1_rate} MB/s; each side hashes every byte twice on the "
                   "client (part digest, file digest) and the stand-in twice more (part check, commit check), all on "
-                  "the same 2 cores"],
+                  "the same 2 cores",
+                  f"not in the headline: ours with the file's SHA-1 handed over, as the snapshot writer does (one "
+                  f"hash pass on the client): {sides['ours_known_sha1']['mb_per_second']} MB/s"],
     }
 
 
