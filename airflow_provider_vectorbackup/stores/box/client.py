@@ -83,7 +83,7 @@ class BoxApi:
     :param chunk_threshold: files of at least this many bytes use a chunked upload session
         (Box accepts sessions from 20 MB; below that Box's refusal makes it upload directly).
     :param upload_concurrency: parts of one chunked upload in flight at once; memory use is
-        about ``upload_concurrency`` x the part size Box chooses (8 MiB typically).
+        about ``upload_concurrency + 1`` x the part size Box chooses (8 MiB typically).
     """
 
     def __init__(self, settings: ConnectionSettings, *, chunk_threshold: int = 50 * MIB,
