@@ -271,8 +271,8 @@ def upload(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
         seconds = figures["seconds"]
         limit = wire_limit(figures["streams"], part_size / MB, settings["latency_ms"])
         rate = figures["bytes"] / MB / seconds
-        figures.update(seconds=round(seconds, 3), cpu_seconds=round(figures["cpu_seconds"], 3), mb_per_second=round(rate, 3),
-                       wire_limit_mb_per_second=round_or_none(limit),
+        figures.update(seconds=round(seconds, 3), cpu_seconds=round(figures["cpu_seconds"], 3),
+                       mb_per_second=round(rate, 3), wire_limit_mb_per_second=round_or_none(limit),
                        wire_fraction=round_or_none(rate / limit if limit else None, 4))
     summary = _versus("MB/s", sides, "mb_per_second", "wire_limit_mb_per_second")
     sha1_rate = sha1_mb_per_second()

@@ -233,8 +233,9 @@ class ChunkedUpload:
         for attempt in range(1, EXTRA_ROUNDS + 2):
             try:
                 part = self.client.chunked_uploads.upload_file_part_by_url(
-                    session.session_endpoints.upload_part, PartBody(data), sha_digest(raw_sha1),  # type: ignore[arg-type]
-                    content_range).part
+                    session.session_endpoints.upload_part,
+                    PartBody(data),  # type: ignore[arg-type]  # boxsdk only reads, seeks and tells it
+                    sha_digest(raw_sha1), content_range).part
                 break
             except BoxAPIError as error:
                 # Box keeps the first copy of a part; a re-sent part whose first response was

@@ -508,7 +508,8 @@ def test_part_body_reads_views_and_seeks_like_a_file() -> None:
     body = PartBody(data)
     assert bytes(body.read(4)) == bytes(range(4)) and body.tell() == 4
     assert bytes(body.read()) == bytes(range(4, 10)) and len(body.read(3)) == 0
-    assert body.seek(0, io.SEEK_END) == 10 and body.seek(-3, io.SEEK_CUR) == 7 and bytes(body.read(None)) == b"\x07\x08\x09"
+    assert body.seek(0, io.SEEK_END) == 10 and body.seek(-3, io.SEEK_CUR) == 7
+    assert bytes(body.read(None)) == b"\x07\x08\x09"
     assert body.seek(2) == 2 and body.read(2).obj is data.obj  # a view of the part's buffer, not a copy
     with pytest.raises(ValueError, match="negative seek"):
         body.seek(-1)
