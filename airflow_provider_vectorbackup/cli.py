@@ -130,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--map", action="append", default=[], metavar="SOURCE=TARGET", help="rename, repeatable")
     restore.add_argument("--if-exists", choices=["fail", "resume", "replace"], default="fail")
     restore.add_argument("--allow-incomplete", action="store_true")
+    restore.add_argument("--chunk-size", type=int, help="documents per insert request (default 20)")
+    restore.add_argument("--concurrency", type=int,
+                         help="insert requests in flight at most (default 32; fewer while the database throttles)")
+    restore.add_argument("--read-streams", type=int, help="requests in flight when the restored collections are "
+                                                          "read back for validation (default 16)")
     restore.add_argument("--validation-queries", type=int, default=10)
     restore.add_argument("--scan-mode", choices=["auto", "ranges", "single"], default="auto",
                          help="how the restored collections are read back for validation, as for dump")
@@ -422,9 +427,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
     options = RestoreOptions(
         collections=_names(args.collections), target_prefix=args.target_prefix or None, name_mapping=mapping or None,
         if_exists=args.if_exists, allow_incomplete=args.allow_incomplete, validation_queries=args.validation_queries,
-        scan_mode=args.scan_mode, staging_dir=args.staging_dir, identities=_identities(args), verifier=_verifier(args))
+        scan_mode=args.scan_mode, staging_dir=args.staging_dir, identities=_identities(args), verifier=_verifier(args),
+        **{name: getattr(args, name) for name in ("chunk_size", "concurrency", "read_streams")
+           if getattr(args, name) is not None})
     try:
-        report = restore_snapshot(store, args.snapshot_id, _source(args), options)
+        with _ProgressDisplay(enabled=not args.quiet and sys.stderr.isatty()) as display:
+            report = restore_snapshot(store, args.snapshot_id, _source(args), options, on_progress=display.update)
     except RestoreNotValidated as exc:
         _emit(args, exc.report, _restore_text(exc.report))
         raise
@@ -439,6 +447,9 @@ def _restore_text(report: dict[str, Any]) -> str:
         lines.append(f"  {name} → {r['target']}: {r['documents_restored']}/{r['documents_expected']} documents, "
                      f"digest {'match' if r['digest_restored'] == r['digest_expected'] else 'DIFFERS'}, "
                      f"recall@10 {r['recall_at_10']}")
+    phases = report.get("phases") or {}
+    if phases:
+        lines.append("  seconds: " + ", ".join(f"{phase} {seconds:,.1f}" for phase, seconds in phases.items()))
     return "\n".join(lines)
 
 
@@ -481,8 +492,8 @@ COMMANDS = {"snapshots": cmd_snapshots, "inspect": cmd_inspect, "verify": cmd_ve
 
 
 class _ProgressDisplay:
-    """A rich progress bar per collection with docs/s, its stored MB and an ETA on a terminal; elsewhere the jobs'
-    plain log lines suffice."""
+    """A rich progress bar per collection with docs/s, a dump's stored MB and an ETA on a terminal; elsewhere the
+    jobs' plain log lines suffice."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
@@ -492,12 +503,12 @@ class _ProgressDisplay:
     def __enter__(self) -> _ProgressDisplay:
         if self.enabled:
             from rich.progress import (
-                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
             )
 
             self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[rate]:,.0f} docs/s"), TextColumn("{task.fields[mb]:,.1f} MB"),
-                                 TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
+                                 TextColumn("{task.fields[rate]:,.0f} docs/s"), TextColumn("{task.fields[stored]}"),
+                                 TimeElapsedColumn(), TextColumn("{task.fields[eta]}"), transient=False)
             self._bar.start()
         return self
 
@@ -507,8 +518,11 @@ class _ProgressDisplay:
         task = self._tasks.get(progress.what)
         if task is None:
             task = self._tasks[progress.what] = self._bar.add_task(progress.what, total=progress.expected, rate=0.0,
-                                                                   mb=0.0)
-        self._bar.update(task, completed=progress.documents, rate=progress.rate, mb=progress.bytes / 1e6)
+                                                                   stored="", eta="")
+        stored = f"{progress.bytes / 1e6:,.1f} MB" if progress.bytes else ""  # a restore stores no files
+        remaining = progress.remaining()  # the rate since the start, as in the log lines
+        self._bar.update(task, completed=progress.documents, rate=progress.rate, stored=stored,
+                         eta=f"ETA {remaining}" if remaining is not None else "")
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:

@@ -36,12 +36,21 @@ class Progress:
         """Documents per second so far."""
         return self.documents / max(time.monotonic() - self._started, 1e-9)
 
+    def remaining(self, now: float | None = None) -> dt.timedelta | None:
+        """Time left at the rate so far, when a total is known and not yet reached."""
+        rate = self.documents / max((now or time.monotonic()) - self._started, 1e-9)
+        if not self.expected or rate <= 0 or self.documents >= self.expected:
+            return None
+        return dt.timedelta(seconds=round((self.expected - self.documents) / rate))
+
     def line(self, now: float | None = None) -> str:
-        elapsed = max((now or time.monotonic()) - self._started, 1e-9)
-        rate = self.documents / elapsed
-        text = f"{self.what}: {self.documents:,} documents, {rate:,.0f} docs/s, {self.bytes / 1e6:,.1f} MB"
-        if self.expected and rate > 0 and self.documents < self.expected:
-            remaining = dt.timedelta(seconds=round((self.expected - self.documents) / rate))
+        now = now or time.monotonic()
+        rate = self.documents / max(now - self._started, 1e-9)
+        text = f"{self.what}: {self.documents:,} documents, {rate:,.0f} docs/s"
+        if self.bytes:
+            text += f", {self.bytes / 1e6:,.1f} MB"
+        remaining = self.remaining(now)
+        if remaining is not None:
             text += f", ~{self.expected:,} expected, ETA {remaining}"
         return text
 

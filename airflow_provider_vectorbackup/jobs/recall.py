@@ -4,19 +4,22 @@ A restore that brings back every document can still serve different search resul
 metric or dimension in the recreated collection, vectors altered in transit). Comparing the
 store's top-k with a brute-force top-k over the same documents (the restore feeds it its
 read-back of the target, whose digest must equal the snapshot's) gives recall@k, measured
-rather than assumed. Pure Python, one pass: a handful of sample queries against every document.
+rather than assumed. One pass: a handful of sample queries against every document.
 Each vector field is compared by its own metric: the Data API's ``$vector``, and every field of
 a ``$vectors`` map (dense, sparse, multivector, bit) that its definition gives a metric.
 """
 
 from __future__ import annotations
 
+import binascii
 import heapq
 import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy
 
 from airflow_provider_vectorbackup.snapshot import vector_fields
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
@@ -75,6 +78,13 @@ class VectorComparison:
             return vector_of(document)
         value = (document.get(vector_fields.VECTORS_FIELD) or {}).get(self.field)
         return value if value is not None and vector_fields.inspect(value).kind == self.kind else None
+
+    def present(self, document: dict[str, Any]) -> bool:
+        """Whether ``document`` holds a value for this field, without decoding it (cheap)."""
+        if self.field is None:
+            return document.get(VECTOR_FIELD) is not None
+        value = (document.get(vector_fields.VECTORS_FIELD) or {}).get(self.field)
+        return isinstance(value, dict) and value.get("kind") == self.kind
 
     def read(self, document: dict[str, Any]) -> Any | None:
         value = self.query(document)
@@ -163,7 +173,9 @@ class NearestNeighbours:
 
     Ties matter: with duplicate embeddings a store may return any of the equally close
     documents, and each of them is a correct answer. Each document's vector is decoded and its
-    norm taken once, whatever the number of queries.
+    norm taken once, whatever the number of queries. Dense vectors are scored with numpy in
+    batches of :data:`BATCH` documents (a restore reads back every document, and scoring them one
+    by one in Python cost more than the read-back itself); the other kinds one by one.
 
     :param queries: stored-form values of the field (for ``$vector``, lists of floats).
     """
@@ -175,34 +187,141 @@ class NearestNeighbours:
         self._top: list[list[float]] = [[] for _ in queries]  # min-heaps of the k best scores
         self._candidates: list[list[tuple[float, str]]] = [[] for _ in queries]
         self._prune_at = [4 * k for _ in queries]  # doubles past what survives a pruning: linear time even with ties
+        self._batch = _DenseBatch.for_queries(comparison, self._queries)
 
     def add(self, document: dict[str, Any]) -> None:
-        vector = self.comparison.read(document)
+        if self._batch is not None and self._batch.offer(document):
+            if self._batch.pending >= BATCH:
+                self._flush()
+            return
+        vector = self.comparison.read(document)  # other kinds, and whatever the batch cannot take as it is
         if vector is None:
             return
         key = id_key(document["_id"])
         for index, query in enumerate(self._queries):
-            score = self.comparison.score(query, vector)
-            top = self._top[index]
-            if len(top) < self.k:
-                heapq.heappush(top, score)
-            elif score > top[0]:
-                heapq.heapreplace(top, score)
-            if len(top) < self.k or score >= _threshold(top):
-                candidates = self._candidates[index]
-                candidates.append((score, key))
-                if len(candidates) > self._prune_at[index]:  # the threshold only rises: drop what fell below it
-                    floor = _threshold(top)
-                    candidates[:] = [c for c in candidates if c[0] >= floor]
-                    self._prune_at[index] = max(4 * self.k, 2 * len(candidates))
+            self._offer(index, self.comparison.score(query, vector), key)
 
     def eligible(self) -> list[set[str]]:
         """For each query, the ``id_key`` of every document at least as close as its k-th nearest."""
+        self._flush()
         result = []
         for top, candidates in zip(self._top, self._candidates):
             floor = _threshold(top) if top else math.inf
             result.append({key for score, key in candidates if score >= floor})
         return result
+
+    def _flush(self) -> None:
+        if self._batch is None or not self._batch.pending:
+            return
+        keys, scores = self._batch.take()
+        for index, column in enumerate(scores):
+            top = self._top[index]
+            # The floor only rises, so a score below it now can never become eligible: skip it in bulk.
+            picked = range(len(keys)) if len(top) < self.k else numpy.flatnonzero(column >= _threshold(top))
+            for row in picked:
+                self._offer(index, float(column[row]), keys[row])
+
+    def _offer(self, index: int, score: float, key: str) -> None:
+        top = self._top[index]
+        if len(top) < self.k:
+            heapq.heappush(top, score)
+        elif score > top[0]:
+            heapq.heapreplace(top, score)
+        if len(top) < self.k or score >= _threshold(top):
+            candidates = self._candidates[index]
+            candidates.append((score, key))
+            if len(candidates) > self._prune_at[index]:  # the threshold only rises: drop what fell below it
+                floor = _threshold(top)
+                candidates[:] = [c for c in candidates if c[0] >= floor]
+                self._prune_at[index] = max(4 * self.k, 2 * len(candidates))
+
+
+BATCH = 512
+"""Dense documents scored together in one numpy product."""
+
+
+class _DenseBatch:
+    """Buffered dense vectors of one field, kept as their raw bytes per element type, and the queries' matrix,
+    scored all at once in float64 (as the one-by-one path computes)."""
+
+    def __init__(self, comparison: VectorComparison, queries: Any) -> None:
+        self.comparison = comparison
+        self.queries = queries
+        self.dimension = queries.shape[1]
+        self.query_norms = numpy.linalg.norm(queries, axis=1)
+        self.pending = 0
+        self._rows: dict[str, tuple[list[str], list[bytes]]] = {}  # element type -> keys, raw rows
+
+    @classmethod
+    def for_queries(cls, comparison: VectorComparison, prepared: list[Any]) -> _DenseBatch | None:
+        if comparison.kind != vector_fields.DENSE or not prepared:
+            return None
+        if comparison.metric not in ("cosine", "dot_product", "euclidean", "manhattan"):
+            return None
+        dimensions = {len(values) for values, _ in prepared}
+        if len(dimensions) != 1:
+            return None
+        return cls(comparison, numpy.array([values for values, _ in prepared], dtype=numpy.float64))
+
+    def offer(self, document: dict[str, Any]) -> bool:
+        """Buffer the field's vector if it is a well-formed one of the queries' dimension; ``False`` otherwise
+        (no value, another shape, anything unusual), for the one-by-one path to decide."""
+        found = self._raw(document)
+        if found is None:
+            return False
+        element, raw = found
+        if len(raw) != self.dimension * numpy.dtype(element).itemsize:
+            return False
+        keys, rows = self._rows.setdefault(element, ([], []))
+        keys.append(id_key(document["_id"]))
+        rows.append(raw)
+        self.pending += 1
+        return True
+
+    def _raw(self, document: dict[str, Any]) -> tuple[str, bytes] | None:
+        if self.comparison.field is None:
+            value = document.get(VECTOR_FIELD)
+            if type(value) is dict and len(value) == 1 and type(value.get("$binary")) is str:
+                try:
+                    return ">f4", binascii.a2b_base64(value["$binary"])
+                except (binascii.Error, ValueError):
+                    return None
+            if type(value) is list and inspect_vector(value)[0] == ARRAY:
+                return "<f8", numpy.asarray(value, dtype="<f8").tobytes()
+            return None
+        value = self.comparison.query(document)
+        if value is None:
+            return None
+        if value.get("dtype") == "float32":
+            try:
+                return "<f4", binascii.a2b_base64(value["data"])
+            except (binascii.Error, ValueError, TypeError):
+                return None
+        return "<f8", numpy.asarray(vector_fields.values_of(value), dtype="<f8").tobytes()
+
+    def take(self) -> tuple[list[str], Any]:
+        """The buffered keys and a (queries × documents) matrix of scores, higher closer; empties the buffer."""
+        keys: list[str] = []
+        parts = []
+        for element, (element_keys, rows) in self._rows.items():
+            keys.extend(element_keys)
+            stored = numpy.frombuffer(b"".join(rows), dtype=element).reshape(len(rows), self.dimension)
+            parts.append(self._scores(stored.astype(numpy.float64)))
+        self._rows, self.pending = {}, 0
+        return keys, numpy.concatenate(parts, axis=1)
+
+    def _scores(self, stored: Any) -> Any:
+        metric = self.comparison.metric
+        if metric in ("dot_product", "cosine"):
+            scores = self.queries @ stored.T
+            if metric == "cosine":
+                norms = numpy.outer(self.query_norms, numpy.linalg.norm(stored, axis=1))
+                scores = numpy.divide(scores, norms, out=numpy.zeros_like(scores), where=norms != 0)
+            return scores
+        differences = stored[numpy.newaxis, :, :] - self.queries[:, numpy.newaxis, :]
+        if metric == "euclidean":
+            return -numpy.sqrt(numpy.einsum("qdk,qdk->qd", differences, differences))
+        return -numpy.abs(differences).sum(axis=2)
 
 
 _TOLERANCE = 1e-9

@@ -11,7 +11,8 @@ import concurrent.futures
 import contextlib
 import logging
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +23,11 @@ from airflow_provider_vectorbackup.snapshot.guard import is_vectorize
 from airflow_provider_vectorbackup.snapshot.manifest import COLLECTION_FAILED, CollectionEntry
 from airflow_provider_vectorbackup.snapshot.reader import Snapshot, open_snapshot
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers
+from airflow_provider_vectorbackup.progress import Progress
 from airflow_provider_vectorbackup.jobs.recall import NearestNeighbours, VectorComparison, comparisons, id_key, recall_at_k
 from airflow_provider_vectorbackup.snapshot.tolerance import shape_of, ulps_apart
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
-from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MODES, VectorSource
+from airflow_provider_vectorbackup.sources.base import SCAN_MODES, VectorSource
 from airflow_provider_vectorbackup.stores.base import Store
 
 log = logging.getLogger(__name__)
@@ -63,9 +65,12 @@ class RestoreOptions:
     if_exists: str = "fail"
     allow_incomplete: bool = False
     chunk_size: int = 20
-    concurrency: int = 16
-    read_streams: int = DEFAULT_STREAMS
-    """Requests in flight when the restored collection is read back for validation."""
+    concurrency: int = 32
+    """Insert requests in flight at most; a source that meets throttling (HTTP 429) sends fewer, then more again."""
+    read_streams: int = 16
+    """Requests in flight when the restored collection is read back for validation (a dump's default is 4: a
+    read-back is on the clock of a bad day, and one collection's 16 ranged reads stay far below a database's
+    request limits)."""
     scan_mode: str = "auto"
     """How the read-back scans: ``"auto"``, ``"ranges"`` or ``"single"``, as for a dump (``DumpOptions``)."""
     validation_queries: int = 10
@@ -77,6 +82,9 @@ class RestoreOptions:
     """Manifest signature keys: when given, an unsigned or badly signed snapshot is refused."""
 
     def __post_init__(self) -> None:
+        for name in ("chunk_size", "concurrency", "read_streams"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.if_exists not in IF_EXISTS:
             raise TargetConflict(f"if_exists must be one of {IF_EXISTS}, not {self.if_exists!r}")
         if self.scan_mode not in SCAN_MODES:
@@ -84,21 +92,27 @@ class RestoreOptions:
 
 
 def restore_snapshot(store: Store, snapshot_id: str, source: VectorSource,
-                     options: RestoreOptions = RestoreOptions()) -> dict[str, Any]:
-    """Restore and validate; return the validation report.
+                     options: RestoreOptions = RestoreOptions(),
+                     on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
+    """Restore and validate; return the validation report, with each phase's seconds under ``phases``.
 
+    :param on_progress: called with each collection's :class:`Progress` as its documents are sent (the
+        CLI draws its progress bar from it); task logs get a progress line with an ETA every 30 s anyway.
     :raises RestoreRefused: before anything is written.
     :raises RestoreNotValidated: after writing, if counts, digests or recall do not hold.
     """
-    return _Restore(source, options).run(store, snapshot_id)
+    return _Restore(source, options, on_progress).run(store, snapshot_id)
 
 
 class _Restore:
-    def __init__(self, source: VectorSource, options: RestoreOptions) -> None:
+    def __init__(self, source: VectorSource, options: RestoreOptions,
+                 on_progress: Callable[[Progress], None] | None = None) -> None:
         self.source = source
         self.options = options
+        self.on_progress = on_progress
 
     def run(self, store: Store, snapshot_id: str) -> dict[str, Any]:
+        started = time.monotonic()
         stored = store.get(snapshot_id)
         with tempfile.TemporaryDirectory(prefix="vectorbackup-restore-", dir=self.options.staging_dir) as staging:
             try:  # the checker refuses an in-progress or (unless allowed) INCOMPLETE snapshot before downloading
@@ -115,11 +129,15 @@ class _Restore:
                                      identities=self.options.identities, verifier=self.options.verifier,
                                      scratch_dir=staging)
             plan = self._plan(snapshot)
+            prepared = time.monotonic() - started
             results = {name: self._restore(snapshot, snapshot.manifest.collection(name), target)
                        for name, target in plan.items()}
+        phases = {phase: round(sum(r["phases"][phase] for r in results.values()) + (prepared if phase == "prepare"
+                                                                                   else 0.0), 3)
+                  for phase in ("prepare", "write", "validate")}
         # "keyspace" is the Data API's word for the namespace, kept for reports read by existing DAGs.
         summary = {"snapshot_id": stored.snapshot_id, "source": self.source.kind, "namespace": self.source.namespace,
-                   "keyspace": self.source.namespace, "collections": results,
+                   "keyspace": self.source.namespace, "collections": results, "phases": phases,
                    "ok": all(r["ok"] for r in results.values())}
         if not summary["ok"]:
             bad = {name: r for name, r in results.items() if not r["ok"]}
@@ -173,13 +191,19 @@ class _Restore:
 
     def _restore(self, snapshot: Snapshot, entry: CollectionEntry, target: str) -> dict[str, Any]:
         source = self.source
+        started = time.monotonic()
         retried_before = source.in_band_retries.of(target)
         if self.options.if_exists == "replace" and source.collection_definition(target) is not None:
             log.warning("Dropping existing collection %r to replace it (if_exists='replace')", target)
             source.drop_collection(target)
         definition = snapshot.definition(entry.name)
         source.create_collection(target, definition)
-        expected = ContentDigest()
+        created = time.monotonic()
+        vectorize = is_vectorize(definition)
+        # The records were verified against the manifest's content digest before anything was written, so the
+        # digest the read-back must match is the manifest's. Only a vectorize collection's records are changed on
+        # their way out (below), and only then is the digest of what was sent computed again.
+        sent = ContentDigest() if vectorize else None
         stripped = 0
         embedded_by_server: set[str] = set()  # $vectorize documents sent without a vector: the server makes one
         measured, not_measured = comparisons(definition)
@@ -187,11 +211,11 @@ class _Restore:
         tolerance = source.restore_tolerance(definition)
         samples = _Samples(entry.document_count) if tolerance else None
         # What must match exactly: the documents themselves, or their shape when floats may move.
-        compared = ContentDigest() if samples is not None else expected
+        shapes = ContentDigest() if samples is not None else None
+        progress = Progress(log, f"restore {entry.name} into {target}", entry.document_count)
 
         def documents() -> Iterator[dict[str, Any]]:
             nonlocal stripped
-            vectorize = is_vectorize(definition)
             for record in snapshot.records(entry.name):
                 if vectorize and VECTOR_FIELD in record and VECTORIZE_FIELD in record:
                     # The Data API refuses both together; keep the stored vector (no re-embedding), drop the text.
@@ -201,15 +225,25 @@ class _Restore:
                     embedded_by_server.add(id_key(record["_id"]))
                 for probe in probes:
                     probe.offer(record)
-                expected.add(record)
-                if samples is not None:
+                if sent is not None:
+                    sent.add(record)
+                if samples is not None and shapes is not None:
                     samples.offer(record)
-                    compared.add(shape_of(record))
+                    shapes.add(shape_of(record))
+                progress.advance(1)
+                if self.on_progress is not None and progress.documents % PROGRESS_EVERY == 0:
+                    self.on_progress(progress)
                 yield record
 
         inserted = source.insert_documents(target, documents(), chunk_size=self.options.chunk_size,
                                          concurrency=self.options.concurrency)
+        progress.done()
+        if self.on_progress is not None:
+            self.on_progress(progress)
+        written = time.monotonic()
         log.info("Restored %r into %r: %s", entry.name, target, inserted.summary())
+        expected = shapes.hexdigest() if shapes is not None else sent.hexdigest() if sent is not None else \
+            entry.content_digest
         # Floats compared before the validation searches: an engine may renormalise vectors as it searches.
         worst = samples.check(source, target) if samples is not None else None
         # One parallel read-back serves the count, the content digest and the exact neighbours of the queries,
@@ -217,10 +251,9 @@ class _Restore:
         restored = ContentDigest()
         neighbours = [NearestNeighbours(p.queries, p.comparison) for p in probes]
         scan = source.scan(target, definition, streams=self.options.read_streams, mode=self.options.scan_mode)
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="restore-search") as searches:
-            answers = searches.submit(lambda: [
-                [[id_key(i) for i in source.vector_search(target, q, limit=10, field=p.comparison.field)]
-                 for q in p.queries] for p in probes])
+        with concurrent.futures.ThreadPoolExecutor(SEARCHES_AT_ONCE, thread_name_prefix="restore-search") as searches:
+            asked = [[searches.submit(source.vector_search, target, q, limit=10, field=p.comparison.field)
+                      for q in p.queries] for p in probes]
             with contextlib.closing(scan.pages()) as pages:
                 for page in pages:
                     for document in page:
@@ -229,17 +262,18 @@ class _Restore:
                         if embedded_by_server and id_key(document["_id"]) in embedded_by_server:
                             document = {k: v for k, v in document.items() if k != VECTOR_FIELD}  # not in the snapshot
                         restored.add(shape_of(document) if samples is not None else document)
-            found = answers.result()
+            found = [[[id_key(i) for i in answer.result()] for answer in answers] for answers in asked]
         recall = {p.name: round(recall_at_k(exact.eligible(), answer), 4)
                   for p, exact, answer in zip(probes, neighbours, found) if p.queries}
         result: dict[str, Any] = {
             "target": target, "documents_expected": entry.document_count, "documents_restored": restored.documents,
             "inserted": inserted.inserted, "already_present": inserted.already_present,
             "failures": [f"{f.id!r}: {f.error_code}: {f.message}" for f in inserted.failures[:20]],
-            "digest_expected": compared.hexdigest(), "digest_restored": restored.hexdigest(),
-            "digest_matches_manifest": expected.hexdigest() == entry.content_digest,
+            "digest_expected": expected, "digest_restored": restored.hexdigest(),
+            "digest_matches_manifest": sent is None or sent.hexdigest() == entry.content_digest,
             "vectorize_text_dropped": stripped, "vectors_embedded_by_server": len(embedded_by_server),
             "in_band_retries": source.in_band_retries.since(target, retried_before),
+            "throttled_requests": inserted.throttled, "fewest_in_flight": inserted.fewest_in_flight,
             "scan": scan.record.to_dict() if scan.record is not None else None,
         }
         result["recall_at_10"] = min(recall.values()) if recall else None
@@ -252,8 +286,11 @@ class _Restore:
                                        f"within {tolerance} ulp(s)", tolerance_ulps=tolerance, most_ulps_apart=worst)
             floats_ok = worst is not None and worst <= tolerance
         result["ok"] = (inserted.ok and restored.documents == entry.document_count
-                        and restored.hexdigest() == compared.hexdigest() and floats_ok
+                        and restored.hexdigest() == expected and floats_ok
                         and all(value >= self.options.min_recall for value in recall.values()))
+        finished = time.monotonic()
+        result["phases"] = {"prepare": round(created - started, 3), "write": round(written - created, 3),
+                            "validate": round(finished - written, 3)}
         log.info("Validation of %r: %s", target, result)
         return result
 
@@ -274,10 +311,12 @@ class _Probe:
         self.queries: list[Any] = []
 
     def offer(self, record: dict[str, Any]) -> None:
-        query = self.comparison.query(record)
-        if query is None:
+        if not self.comparison.present(record):
             return
         if self.seen % self.step == 0 and len(self.queries) < self.wanted:
+            query = self.comparison.query(record)  # decoded only when picked
+            if query is None:
+                return  # present but not a readable vector of this kind: never a query
             self.queries.append(query)
         self.seen += 1
 
@@ -309,6 +348,12 @@ class _Samples:
                 worst = max(worst, apart)
         return worst
 
+
+SEARCHES_AT_ONCE = 4
+"""Recall queries in flight at once, beside the read-back's streams."""
+
+PROGRESS_EVERY = 1000
+"""Documents between two calls of a restore's ``on_progress`` (a progress bar needs no more)."""
 
 SAMPLED_DOCUMENTS = 500
 """Documents whose floats are compared one by one when the engine may move floats (``restore_tolerance``)."""

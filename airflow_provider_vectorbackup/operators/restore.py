@@ -51,6 +51,10 @@ class RestoreOperator(StoreArguments, BaseOperator):
         there must be identical, and the final validation proves the result); ``"replace"`` drops and
         recreates it (required to restore in place over live data).
     :param allow_incomplete: restore the complete collections of an ``.INCOMPLETE`` snapshot.
+    :param chunk_size: documents per insert request (default 20; docs/restore.md says why).
+    :param concurrency: insert requests in flight at most (default 32); while the database throttles
+        (HTTP 429) fewer are sent, then more again.
+    :param read_streams: requests in flight when each restored collection is read back for validation (default 16).
     :param validation_queries: sample vector queries per collection for recall@10 (0 disables).
     :param min_recall: fail if recall@10 falls below this (default 0.9).
     :param scan_mode: how restored collections are read back for validation: ``"auto"`` (default),
@@ -58,7 +62,9 @@ class RestoreOperator(StoreArguments, BaseOperator):
     :param signing_conn_id: connection with the manifest key: an unsigned or badly signed snapshot is refused.
     :param encryption_conn_id: connection whose password holds the age identity of an encrypted snapshot.
 
-    Returns (XCom) the validation report per collection.
+    Returns (XCom) the validation report per collection, and under ``phases`` the seconds spent preparing
+    (download, verification, target checks), writing and validating. Task logs show a progress line with
+    an ETA every 30 seconds while documents are written.
 
     .. seealso:: docs/restore.md
     """
@@ -74,8 +80,10 @@ class RestoreOperator(StoreArguments, BaseOperator):
         collections: list[str] | None = None, target_prefix: str | None = None,
         name_mapping: dict[str, str] | None = None, target_keyspace: str | None = None, if_exists: str = "fail",
         allow_incomplete: bool = False, source_conn_id: str | None = None, astra_conn_id: str | None = None,
-        box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", chunk_size: int = 20,
-        concurrency: int = 16, validation_queries: int = 10, min_recall: float = 0.9, staging_dir: str | None = None,
+        box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0",
+        chunk_size: int = RestoreOptions.chunk_size, concurrency: int = RestoreOptions.concurrency,
+        read_streams: int = RestoreOptions.read_streams, validation_queries: int = 10, min_recall: float = 0.9,
+        staging_dir: str | None = None,
         signing_conn_id: str | None = None, encryption_conn_id: str | None = None, scan_mode: str = "auto",
         **kwargs: Any,
     ) -> None:
@@ -95,6 +103,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
         self.source_conn_id = source_conn_id_from(type(self).__name__, source_conn_id, astra_conn_id)
         self.chunk_size = chunk_size
         self.concurrency = concurrency
+        self.read_streams = read_streams
         self.validation_queries = validation_queries
         self.min_recall = min_recall
         self.staging_dir = staging_dir
@@ -111,7 +120,8 @@ class RestoreOperator(StoreArguments, BaseOperator):
             options = RestoreOptions(
                 collections=self.collections, target_prefix=self.target_prefix, name_mapping=self.name_mapping,
                 if_exists=self.if_exists, allow_incomplete=self.allow_incomplete, chunk_size=self.chunk_size,
-                concurrency=self.concurrency, validation_queries=self.validation_queries,
+                concurrency=self.concurrency, read_streams=self.read_streams,
+                validation_queries=self.validation_queries,
                 min_recall=self.min_recall, staging_dir=self.staging_dir, scan_mode=self.scan_mode,
                 identities=keys_from(identities_from_connection, self.encryption_conn_id),
                 verifier=keys_from(verifier_from_connection, self.signing_conn_id))

@@ -100,6 +100,10 @@ class InsertReport:
     inserted: int = 0
     already_present: int = 0
     failures: list[DocumentFailure] = field(default_factory=list)
+    throttled: int = 0
+    """Requests the target throttled (HTTP 429) and that were sent again."""
+    fewest_in_flight: int | None = None
+    """The fewest requests in flight the inserts backed off to while throttled (``None``: never backed off)."""
 
     @property
     def ok(self) -> bool:
@@ -113,9 +117,16 @@ class InsertReport:
         self.inserted += other.inserted
         self.already_present += other.already_present
         self.failures.extend(other.failures)
+        self.throttled += other.throttled
+        if other.fewest_in_flight is not None:
+            self.fewest_in_flight = min(other.fewest_in_flight, self.fewest_in_flight or other.fewest_in_flight)
 
     def summary(self) -> str:
         text = f"{self.inserted} inserted, {self.already_present} already present, {len(self.failures)} failed"
+        if self.throttled:
+            text += f", {self.throttled} throttled request(s) sent again"
+            if self.fewest_in_flight is not None:
+                text += f" (backed off to {self.fewest_in_flight} in flight)"
         if self.failures:
             first = self.failures[0]
             text += f" (first failure: _id {first.id!r}: {first.error_code}: {first.message})"

@@ -8,6 +8,7 @@ extra is named with the line that installs it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +27,14 @@ class Engine:
     class_name: str
     extra: str | None
     """The pip extra that brings its client library; ``None`` when the base install has it."""
+    client_library: str
+    """The client library's top-level module: looked for before the source is loaded, since a source imports
+    its client lazily and would otherwise load without it and fail at first use."""
 
     def load(self) -> type:
         try:
+            if importlib.util.find_spec(self.client_library) is None:
+                raise ModuleNotFoundError(f"No module named {self.client_library!r}", name=self.client_library)
             module = importlib.import_module(self.module)
         except ImportError as exc:
             if self.extra is None:
@@ -50,11 +56,11 @@ class MissingSourceExtra(ImportError):
 _PACKAGE = "airflow_provider_vectorbackup.sources"
 
 ENGINES: tuple[Engine, ...] = (
-    Engine("astra", "astra_db", f"{_PACKAGE}.astra.client", "AstraSource", None),
-    Engine("qdrant", "qdrant", f"{_PACKAGE}.qdrant.client", "QdrantSource", "qdrant"),
-    Engine("pgvector", "postgres", f"{_PACKAGE}.pgvector.client", "PgvectorSource", "pgvector"),
-    Engine("chroma", "chroma", f"{_PACKAGE}.chroma.client", "ChromaSource", "chroma"),
-    Engine("milvus", "milvus", f"{_PACKAGE}.milvus.client", "MilvusSource", "milvus"),
+    Engine("astra", "astra_db", f"{_PACKAGE}.astra.client", "AstraSource", None, "astrapy"),
+    Engine("qdrant", "qdrant", f"{_PACKAGE}.qdrant.client", "QdrantSource", "qdrant", "qdrant_client"),
+    Engine("pgvector", "postgres", f"{_PACKAGE}.pgvector.client", "PgvectorSource", "pgvector", "psycopg"),
+    Engine("chroma", "chroma", f"{_PACKAGE}.chroma.client", "ChromaSource", "chroma", "chromadb"),
+    Engine("milvus", "milvus", f"{_PACKAGE}.milvus.client", "MilvusSource", "milvus", "pymilvus"),
 )
 """Every engine a connection can open, by connection type (``qdrant`` and ``postgres`` are the official providers' types)."""
 

@@ -94,6 +94,22 @@ def test_restore_reads_back_with_the_scan_mode_asked_for(small, tmp_path: Path) 
     assert refused.returncode != 0 and "--scan-mode" in refused.stderr
 
 
+def test_restore_takes_its_write_and_read_settings_and_reports_its_phases(small, tmp_path: Path) -> None:
+    store = ["--local-folder", str(tmp_path / "share")]
+    assert run("dump", *store, "--snapshot-id", "20260301T000000Z", tmp_path=tmp_path).returncode == 0
+    restored = run("restore", *store, "latest", "--target-prefix", "tuned_", "--collections", "articles",
+                   "--chunk-size", "7", "--concurrency", "2", "--read-streams", "3", "--json", tmp_path=tmp_path)
+    assert restored.returncode == 0, restored.stderr
+    report = json.loads(restored.stdout)
+    assert report["collections"]["articles"]["scan"]["streams"] == 3
+    assert set(report["phases"]) == {"prepare", "write", "validate"}
+    text = run("restore", *store, "latest", "--target-prefix", "text_", "--collections", "faq", tmp_path=tmp_path)
+    assert text.returncode == 0 and "  seconds: prepare " in text.stdout and ", validate " in text.stdout
+    refused = run("restore", *store, "latest", "--target-prefix", "zero_", "--concurrency", "0", tmp_path=tmp_path)
+    assert refused.returncode != 0 and "concurrency must be at least 1" in refused.stderr
+    assert AstraDBHook().get_conn().collection_definition("zero_articles") is None
+
+
 def test_box_is_a_store_too(small, tmp_path: Path) -> None:
     dumped = run("dump", "--box-folder", "cli-backups", "--collections", "products", tmp_path=tmp_path)
     assert dumped.returncode == 0, dumped.stderr
@@ -279,6 +295,24 @@ def test_the_progress_bar_shows_each_collections_stored_megabytes() -> None:
         screen.print(display._bar.get_renderable())
     assert "articles" in screen.file.getvalue() and "40/100" in screen.file.getvalue()
     assert "2.5 MB" in screen.file.getvalue()
+
+
+def test_a_restore_progress_bar_shows_an_eta_and_no_megabytes(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from airflow_provider_vectorbackup.cli import _ProgressDisplay
+    from airflow_provider_vectorbackup.progress import Progress
+
+    progress = Progress(logging.getLogger("test"), "restore articles into r_articles", expected=1_000)
+    progress.advance(250)
+    screen = Console(file=io.StringIO(), width=200)
+    with _ProgressDisplay(enabled=True) as display:
+        display.update(progress)
+        display.update(progress)  # the same bar, updated
+        screen.print(display._bar.get_renderable())
+    shown = screen.file.getvalue()
+    assert shown.count("restore articles into r_articles") == 1 and "250/1000" in shown
+    assert "MB" not in shown and "ETA 0:00:" in shown  # from the rate so far, as in the task log lines
 
 
 def test_astra_endpoint_makes_the_connection_in_memory_leaving_the_environment_alone(

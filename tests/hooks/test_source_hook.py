@@ -61,6 +61,17 @@ def test_a_missing_extra_names_the_pip_line(monkeypatch: pytest.MonkeyPatch) -> 
     assert not ok and "MissingSourceExtra" in message and "[qdrant]" in message
 
 
+def test_a_missing_client_library_is_named_even_when_the_source_module_would_import(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A source imports its client lazily, so only the registry's look-up stops it loading without one.
+    _register(monkeypatch, "chroma", client_library="chromadb_not_installed_here")
+    conn_id = _connection(monkeypatch, "notes", conn_type="chroma", extra={"path": "/data/chroma"})
+    with pytest.raises(MissingSourceExtra) as caught:
+        VectorSourceHook(conn_id).get_conn()
+    assert caught.value.__cause__.name == "chromadb_not_installed_here"
+    assert 'pip install "airflow-provider-vectorbackup[chroma]"' in str(caught.value)
+
+
 def test_an_unknown_connection_type_names_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     conn_id = _connection(monkeypatch, "wrong_type", conn_type="generic", host="db.example")
     with pytest.raises(UnknownSourceType) as caught:

@@ -60,4 +60,34 @@ def test_ties_at_the_kth_place_keep_every_tied_document_and_stay_linear(monkeypa
     assert len(eligible) == 3000
     floors.clear()
     neighbours.add({"_id": "one more", "$vector": [0.0, 1.0]})
-    assert len(floors) == 1, "one threshold per document once the list is large: no rebuild on every add"
+    (eligible,) = neighbours.eligible()
+    assert len(eligible) == 3001
+    assert len(floors) <= 3, "a few thresholds per document once the list is large: no rebuild on every add"
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot_product", "euclidean", "manhattan"])
+def test_batched_scoring_over_several_batches_matches_scoring_one_by_one(metric: str) -> None:
+    from airflow_provider_vectorbackup.jobs import recall as module
+    from airflow_provider_vectorbackup.snapshot import vector_fields as vf
+
+    rng = random.Random(11)
+    count = 3 * module.BATCH + 17  # full batches and a partial one
+    vectors = [[rng.uniform(-1, 1) for _ in range(6)] for _ in range(count)]
+    vectors[40] = vectors[41] = vectors[900] = [0.5] * 6  # ties across batches
+    stored = [{"_id": i, "$vectors": {"text": vf.dense(v)}} for i, v in enumerate(vectors)]
+    comparison = VectorComparison("text", vf.DENSE, metric)
+    queries = [stored[40]["$vectors"]["text"], stored[7]["$vectors"]["text"]]
+    batched = NearestNeighbours(queries, comparison, k=10)
+    assert batched._batch is not None  # the numpy path is the one under test
+    for document in stored:
+        batched.add(document)
+    one_by_one = []
+    for query in queries:
+        prepared = comparison.prepare(query)
+        scores = sorted(((comparison.score(prepared, comparison.read(d)), id_key(d["_id"])) for d in stored),
+                        reverse=True)
+        floor = scores[9][0] - 1e-9 * max(1.0, abs(scores[9][0]))
+        one_by_one.append({key for score, key in scores if score >= floor})
+    assert batched.eligible() == one_by_one
+    if metric != "dot_product":  # an unnormalised dot favours longer vectors over the query's own duplicates
+        assert {id_key(40), id_key(41), id_key(900)} <= one_by_one[0]

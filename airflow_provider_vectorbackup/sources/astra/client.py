@@ -26,7 +26,7 @@ from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.exceptions import CredentialsRejected
 from airflow_provider_vectorbackup.snapshot.provenance import describe_source, endpoint_origin
 from airflow_provider_vectorbackup.sources.astra.insert import insert_documents
-from airflow_provider_vectorbackup.sources.astra.retry import InBandRetries, RetryPolicy, describe, raise_if_transient
+from airflow_provider_vectorbackup.sources.astra.retry import InBandRetries, RetryPolicy, Throttled, describe, raise_if_transient
 from airflow_provider_vectorbackup.sources.astra.scan import CollectionScan, plan_partitions, read_partition
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, InsertReport, Partition,
@@ -99,6 +99,7 @@ class AstraSource:
         self._handles: dict[str, Collection] = {}
         self._handles_lock = threading.Lock()
         self.in_band_retries = InBandRetries()
+        self.throttled = Throttled()
         """Transient in-band errors retried so far, per collection: scan records and restore reports read it."""
 
     @classmethod
@@ -237,11 +238,15 @@ class AstraSource:
             return response
         try:
             return self.retry_policy.call(what, send,
-                                          on_retry=lambda exc: self.in_band_retries.add(collection, exc))
+                                          on_retry=lambda exc: self._retried(collection, exc))
         except DataAPIHttpException as exc:
             if exc.response.status_code not in REFUSED_STATUS:
                 raise
             raise self._refused(exc, what) from exc
+
+    def _retried(self, collection: str | None, exc: BaseException | None) -> None:
+        self.in_band_retries.add(collection, exc)
+        self.throttled.add(collection, exc)
 
     def _refused(self, exc: DataAPIHttpException, what: str) -> CredentialsRejected:
         """What a 401 or 403 means for this connection, built from the status and error codes, never the request."""

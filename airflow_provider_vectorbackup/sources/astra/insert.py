@@ -35,17 +35,50 @@ def insert_documents(source: AstraSource, collection: str, documents: Iterable[d
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     report = InsertReport()
+    window = InFlightWindow(concurrency)
+    throttled_before = seen = source.throttled.of(collection)
     in_flight: set[Future[InsertReport]] = set()
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"insert-{collection}") as pool:
         for chunk in _chunks(documents, chunk_size):
-            if len(in_flight) >= concurrency:  # bounded: never more than `concurrency` chunks in memory
+            while len(in_flight) >= window.limit:  # bounded: never more than `concurrency` chunks in memory
                 done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
                     report.merge(future.result())
+                    now = source.throttled.of(collection)
+                    window.completed(throttled=now > seen)
+                    seen = now
             in_flight.add(pool.submit(_insert_chunk, source, collection, chunk))
         for future in in_flight:
             report.merge(future.result())
+    report.throttled = source.throttled.of(collection) - throttled_before
+    report.fewest_in_flight = window.fewest if window.fewest < concurrency else None
+    if report.throttled:
+        log.warning("The Data API throttled %d insert request(s) into %r (HTTP 429): they were sent again, with "
+                    "as few as %d in flight", report.throttled, collection, window.fewest)
     return report
+
+
+class InFlightWindow:
+    """How many insert requests may be in flight: halved when the server throttles, then grown back by one
+    for every window's worth of requests answered without throttling (additive increase, multiplicative decrease).
+    """
+
+    def __init__(self, ceiling: int) -> None:
+        self.ceiling = ceiling
+        self.limit = ceiling
+        self.fewest = ceiling
+        self._calm = 0
+
+    def completed(self, *, throttled: bool) -> None:
+        if throttled:
+            self.limit = max(1, self.limit // 2)
+            self.fewest = min(self.fewest, self.limit)
+            self._calm = 0
+            return
+        self._calm += 1
+        if self._calm >= self.limit and self.limit < self.ceiling:
+            self.limit += 1
+            self._calm = 0
 
 
 def _chunks(documents: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

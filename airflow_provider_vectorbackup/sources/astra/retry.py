@@ -83,6 +83,26 @@ def describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+class Throttled:
+    """Requests the server throttled (HTTP 429) and that were sent again, per collection; shared by every thread.
+
+    A restore's inserts read it to send fewer requests at once while the server pushes back.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: collections.Counter[str | None] = collections.Counter()
+
+    def add(self, collection: str | None, exc: BaseException | None) -> None:
+        if isinstance(exc, DataAPIHttpException) and exc.response.status_code == 429:
+            with self._lock:
+                self._counts[collection] += 1
+
+    def of(self, collection: str | None) -> int:
+        with self._lock:
+            return self._counts[collection]
+
+
 class InBandRetries:
     """Transient in-band errors that were retried, per collection and code; shared by every thread of a source.
 

@@ -25,7 +25,7 @@ class StoredDoc:
     body: dict[str, Any]
     alive: bool = True
     decoded_vector: tuple[Any, Any] | None = None
-    """``(stored $vector value, its floats)``: vector search decodes each stored vector once, not per query."""
+    """``(stored $vector value, its float32 array)``: vector search decodes each stored vector once, not per query."""
 
 
 class Collection:

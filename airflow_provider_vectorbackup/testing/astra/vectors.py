@@ -11,11 +11,11 @@ import base64
 import binascii
 import hashlib
 import math
-import operator
 import struct
 from array import array
-from collections.abc import Sequence
 from typing import Any
+
+import numpy
 
 from airflow_provider_vectorbackup.testing.astra.errors import document_error, schema_error
 
@@ -89,21 +89,18 @@ def not_vector_enabled(keyspace: str, collection: str) -> Exception:
                         "Vector search is not enabled")
 
 
-def similarity(metric: str, query: Sequence[float], stored: Sequence[float], *, query_norm: float | None = None,
-               stored_norm: float | None = None) -> float:
-    """The Data API's ``$similarity`` in [0, 1]; pass norms already known to skip recomputing them."""
+def similarities(metric: str, query: numpy.ndarray, stored: numpy.ndarray) -> numpy.ndarray:
+    """The Data API's ``$similarity`` in [0, 1] of each row of ``stored`` (float32) to ``query``, in float64."""
+    query, stored = query.astype(numpy.float64), stored.astype(numpy.float64)
     if metric == "euclidean":
-        diff = list(map(operator.sub, query, stored))
-        return 1.0 / (1.0 + sum(map(operator.mul, diff, diff)))
-    dot = sum(map(operator.mul, query, stored))
+        difference = stored - query
+        return 1.0 / (1.0 + numpy.einsum("ij,ij->i", difference, difference))
+    dot = stored @ query
     if metric == "dot_product":
         return (1.0 + dot) / 2.0
-    norms = (norm(query) if query_norm is None else query_norm) * (norm(stored) if stored_norm is None else stored_norm)
-    return 0.5 if norms == 0 else (1.0 + dot / norms) / 2.0
-
-
-def norm(vector: Sequence[float]) -> float:
-    return math.sqrt(sum(map(operator.mul, vector, vector)))
+    norms = numpy.linalg.norm(stored, axis=1) * numpy.linalg.norm(query)
+    cosine = numpy.divide(dot, norms, out=numpy.zeros_like(dot), where=norms != 0)
+    return (1.0 + cosine) / 2.0
 
 
 def pseudo_embedding(text: str, dimension: int) -> list[float]:

@@ -14,6 +14,7 @@ from airflow_provider_vectorbackup.exceptions import CredentialsRejected
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.sources.astra.client import AstraConnectionError, AstraSource, ScanStalledError
 from airflow_provider_vectorbackup.sources.astra.retry import TRANSIENT_CODES, RetryPolicy, is_retryable
+from airflow_provider_vectorbackup.sources.astra.insert import InFlightWindow
 from airflow_provider_vectorbackup.sources.base import CollectionDefinitionMismatch, DocumentCount
 from airflow_provider_vectorbackup.snapshot.vectors import floats_to_binary
 
@@ -308,6 +309,35 @@ def test_inserts_survive_faults(astra_stand_in, astra_source, seeded) -> None:
     report = hook.insert_documents("copy", source, chunk_size=10, concurrency=4)
     assert report.ok and report.documents == 1_234
     assert sorted(astra_stand_in.dump_collection(KS, "copy"), key=lambda d: d["_id"]) == source
+
+
+def test_throttled_inserts_back_off_and_say_so(astra_stand_in, astra_source, seeded) -> None:
+    hook = astra_source(retry_policy=RetryPolicy(max_attempts=30, initial_wait=0.001, max_wait=0.01))
+    source = list(hook.iter_documents("articles"))
+    hook.create_collection("copy", hook.collection_definition("articles"))
+    astra_stand_in.faults.configure(rate_limit_every=3)
+    report = hook.insert_documents("copy", source, chunk_size=10, concurrency=8)
+    assert report.ok and report.documents == 1_234
+    assert report.throttled == astra_stand_in.faults.injected["rate_limit"] > 0
+    assert report.fewest_in_flight is not None and report.fewest_in_flight < 8
+    assert "throttled request(s) sent again (backed off to" in report.summary()
+    assert sorted(astra_stand_in.dump_collection(KS, "copy"), key=lambda d: d["_id"]) == source
+
+
+def test_the_in_flight_window_halves_when_throttled_and_grows_back_one_at_a_time() -> None:
+    window = InFlightWindow(8)
+    window.completed(throttled=True)
+    window.completed(throttled=True)
+    assert (window.limit, window.fewest) == (2, 2)
+    for _ in range(2):
+        window.completed(throttled=False)
+    assert window.limit == 3  # one more after a window's worth of calm answers
+    for _ in range(100):
+        window.completed(throttled=False)
+    assert (window.limit, window.fewest) == (8, 2)  # never above the ceiling; the low point is remembered
+    window = InFlightWindow(1)
+    window.completed(throttled=True)
+    assert window.limit == 1  # never below one
 
 
 def test_inserts_survive_in_band_errors_and_partly_applied_batches(astra_stand_in, astra_source, seeded) -> None:
