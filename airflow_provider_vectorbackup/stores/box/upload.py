@@ -182,7 +182,7 @@ class ChunkedUpload:
         free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
         for _ in range(min(self.concurrency + 1, math.ceil(self.size / part_size))):
             free.put(bytearray(part_size))
-        futures: list[concurrent.futures.Future[UploadPart]] = []
+        futures: list[concurrent.futures.Future[UploadPart | None]] = []
         with concurrent.futures.ThreadPoolExecutor(self.concurrency, thread_name_prefix="box-part") as pool:
             try:
                 for offset in range(0, self.size, part_size):
@@ -204,9 +204,10 @@ class ChunkedUpload:
                 self._failed.set()  # parts not started yet return at once
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-        return [future.result() for future in futures], self.sha1 or whole.hexdigest()  # type: ignore[union-attr]
+        parts = [part for future in futures if (part := future.result()) is not None]  # all of them: none failed
+        return parts, self.sha1 or whole.hexdigest()  # type: ignore[union-attr]
 
-    def _note_failure(self, future: concurrent.futures.Future[UploadPart]) -> None:
+    def _note_failure(self, future: concurrent.futures.Future[UploadPart | None]) -> None:
         """Stop reading further parts as soon as one part has failed."""
         if not future.cancelled() and future.exception() is not None:
             self._failed.set()
@@ -224,9 +225,10 @@ class ChunkedUpload:
             filled += count
         return part
 
-    def _upload_part(self, session: UploadSession, offset: int, data: memoryview) -> UploadPart:
+    def _upload_part(self, session: UploadSession, offset: int, data: memoryview) -> UploadPart | None:
+        """Send one part; ``None`` (nothing sent) once another part has failed, so that failure is the one raised."""
         if self._failed.is_set():
-            raise RuntimeError("upload abandoned after another part failed")
+            return None
         length = len(data)
         raw_sha1 = hashlib.sha1(data).digest()
         content_range = f"bytes {offset}-{offset + length - 1}/{self.size}"

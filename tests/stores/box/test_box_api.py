@@ -482,9 +482,13 @@ def test_parts_in_flight_never_exceed_the_concurrency(box_stand_in: BoxStandIn, 
     assert box_stand_in.faults.most_in_flight == concurrency
 
 
-def test_a_part_box_refuses_aborts_the_session(chunky: BoxApi, box_stand_in: BoxStandIn, tmp_path: Path,
-                                               upload_log_hooks) -> None:
-    """A part answered 400 (not worth retrying) stops the other parts, and the session is aborted, not left open."""
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_part_box_refuses_aborts_the_session(box_stand_in: BoxStandIn, fast_connection: str, tmp_path: Path,
+                                               upload_log_hooks, concurrency: int) -> None:
+    """A part answered 400 (not worth retrying) stops the other parts, its error is the one raised (not that of a
+    part given up because of it), and the session is aborted, not left open."""
+    box_stand_in.chunk_minimum, box_stand_in.part_size = MIB, 256 * 1024
+    chunky = box_api(fast_connection, chunk_threshold=MIB, upload_concurrency=concurrency)
     write_file(tmp_path / "seg.bin", 3 * MIB, seed=23)
     faults = box_stand_in.faults
 
