@@ -70,12 +70,14 @@ BOX_CONNECTION = {
                                       "Retry-After; it doubles per attempt.", {"type": ["number", "null"], "default": 1}),
         "max_uploads_per_minute": _field(
             "Max uploads per minute", "Throttle for requests to the upload host (files, upload sessions, each part, "
-                                      "commits; retries included), per hook. Box allows 240 per user; 0: unlimited.",
-            {"type": ["number", "null"], "minimum": 0, "default": 200}),
+                                      "commits; retries included), per hook. Box allows 240 per user; the default "
+                                      "228 stays under it with the 5 % burst; 0: unlimited.",
+            {"type": ["number", "null"], "minimum": 0, "default": 228}),
         "max_requests_per_minute": _field(
             "Max requests per minute", "Throttle for every Box request of one hook, uploads included. Box allows "
-                                       "1000 per user; 0: unlimited.",
-            {"type": ["number", "null"], "minimum": 0, "default": 900}),
+                                       "1000 per user; the default 952 stays under it with the 5 % burst; "
+                                       "0: unlimited.",
+            {"type": ["number", "null"], "minimum": 0, "default": 952}),
     },
     "ui-field-behaviour": {
         "hidden-fields": ["schema", "port", "host", "extra"],

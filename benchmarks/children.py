@@ -400,28 +400,30 @@ def upload_baseline(box: dict[str, str], path: str, name: str) -> dict[str, Any]
     """boxsdk's ``chunked_uploads.upload_big_file`` into the root folder."""
     from box_sdk_gen import BaseUrls, BoxCCGAuth, BoxClient, CCGConfig, NetworkSession
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     auth = BoxCCGAuth(CCGConfig(box["client_id"], box["client_secret"], enterprise_id=box["enterprise_id"]))
     urls = BaseUrls(base_url=box["base_url"], upload_url=box["upload_url"], oauth_2_url=box["oauth2_url"])
     client = BoxClient(auth, network_session=NetworkSession(base_urls=urls))
     size = os.path.getsize(path)
     with open(path, "rb") as stream:
         file = client.chunked_uploads.upload_big_file(stream, name, size, "0")
-    return {"bytes": size, "seconds": time.perf_counter() - started, "sha1": file.sha_1, "streams": 1}
+    return {"bytes": size, "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
+            "sha1": file.sha_1, "streams": 1}
 
 
 @side
-def upload_ours(path: str, name: str, chunk_threshold: int) -> dict[str, Any]:
-    """``BoxApi.upload``: SHA-1 of the file, then its own chunked upload with parts in parallel."""
+def upload_ours(path: str, name: str, chunk_threshold: int, sha1: str | None = None) -> dict[str, Any]:
+    """``BoxApi.upload``: its own chunked upload with parts in parallel, computing the file's SHA-1 from the
+    parts it reads unless ``sha1`` is handed over (as the snapshot writer does)."""
     from airflow_provider_vectorbackup.hooks.connections import connection_settings
     from airflow_provider_vectorbackup.stores.box.client import BoxApi
 
     # Looked up before the clock starts, as the baseline's connection is: the lookup imports Airflow (seconds).
     api = BoxApi.from_connection(connection_settings(BOX_CONN_ID), chunk_threshold=chunk_threshold)
-    started = time.perf_counter()
-    item = api.upload(path, "0", name)
-    return {"bytes": os.path.getsize(path), "seconds": time.perf_counter() - started, "sha1": item.sha1,
-            "streams": api.upload_concurrency}
+    started, cpu = time.perf_counter(), time.process_time()
+    item = api.upload(path, "0", name, sha1=sha1)
+    return {"bytes": os.path.getsize(path), "seconds": time.perf_counter() - started,
+            "cpu_seconds": time.process_time() - cpu, "sha1": item.sha1, "streams": api.upload_concurrency}
 
 
 # -- S3 upload -------------------------------------------------------------------------------------

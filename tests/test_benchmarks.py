@@ -43,8 +43,9 @@ def test_a_quick_run_reports_both_sides_of_a_dump_and_an_upload(tmp_path: Path) 
     assert baseline["bytes"] == ours["bytes"] == int(upload["settings"]["megabytes"] * 1_000_000)
     assert baseline["sha1"] == ours["sha1"]
     for figures in (baseline, ours):
-        for key in ("seconds", "mb_per_second", "peak_rss_mib", "wire_fraction"):
+        for key in ("seconds", "mb_per_second", "peak_rss_mib", "wire_fraction", "cpu_seconds", "server_cpu_seconds"):
             assert figures[key] > 0, (key, figures)
     assert upload["headline"]["ratio"] > 0 and type(upload["targets"][0]["pass"]) is bool
+    assert upload["sha1_mb_per_second_one_thread"] > 0 and upload["sha1_mb_per_second_two_threads"] > 0
 
     assert "dump-latency" in run.stdout and "Targets" in run.stdout  # the table was printed

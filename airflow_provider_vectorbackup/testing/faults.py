@@ -62,6 +62,9 @@ class FaultInjector:
         self.plan = plan or FaultPlan()
         self.requests = 0
         self.injected: dict[str, int] = {"drop": 0, "rate_limit": 0, "server_error": 0}
+        self.in_flight = 0
+        self.most_in_flight = 0
+        """The most requests this plan applied to that were being served at one moment (latency included)."""
 
     def configure(self, **changes: Any) -> None:
         """Change the plan at runtime; unknown names raise ``TypeError``. Resets the counter."""
@@ -71,6 +74,15 @@ class FaultInjector:
 
     def reset(self) -> None:
         self.configure(**dataclasses.asdict(FaultPlan()))
+
+    def started(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+
+    def finished(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def next_fault(self) -> tuple[float, str | None]:
         """Count one request; return ``(latency_seconds, fault)`` with fault in drop/rate_limit/server_error."""
@@ -109,6 +121,13 @@ class FaultMiddleware:
         if scope["type"] != "http" or not self.applies_to(scope):
             await self.app(scope, receive, send)
             return
+        self.injector.started()
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            self.injector.finished()
+
+    async def _serve(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         latency, fault = self.injector.next_fault()
         if latency:
             await asyncio.sleep(latency)  # injected latency, not synchronisation

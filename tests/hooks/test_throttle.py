@@ -23,7 +23,10 @@ from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.sources.astra.client import AstraConnectionError, AstraSource
 from airflow_provider_vectorbackup.sources.astra.retry import RetryPolicy
 from airflow_provider_vectorbackup.hooks.box import BoxHook
+from airflow_provider_vectorbackup.get_provider_info import get_provider_info
 from airflow_provider_vectorbackup.stores.box.auth import (
+    BOX_REQUESTS_PER_MINUTE,
+    BOX_UPLOADS_PER_MINUTE,
     DEFAULT_REQUESTS_PER_MINUTE,
     DEFAULT_UPLOADS_PER_MINUTE,
     BoxConnectionError,
@@ -404,22 +407,32 @@ def test_box_defaults_stay_under_boxs_limits_without_slowing_a_small_backup(
 ) -> None:
     api = box_api(box_extras(max_uploads_per_minute=None, max_requests_per_minute=None))
     uploads, requests = api.rate_limits.uploads, api.rate_limits.requests
-    assert (uploads.limit, uploads.burst) == (DEFAULT_UPLOADS_PER_MINUTE, 10) == (200, 10)
-    assert (requests.limit, requests.burst) == (DEFAULT_REQUESTS_PER_MINUTE, 45) == (900, 45)
+    assert (uploads.limit, uploads.burst) == (DEFAULT_UPLOADS_PER_MINUTE, pytest.approx(11.4)) == (228, 11.4)
+    assert (requests.limit, requests.burst) == (DEFAULT_REQUESTS_PER_MINUTE, pytest.approx(47.6)) == (952, 47.6)
     assert uploads.per == requests.per == 60
+    # The most any minute can hold (limit + burst) is under Box's documented limit, and within one request of it.
+    assert BOX_UPLOADS_PER_MINUTE - 1 < uploads.limit + uploads.burst <= BOX_UPLOADS_PER_MINUTE == 240
+    assert BOX_REQUESTS_PER_MINUTE - 1 < requests.limit + requests.burst <= BOX_REQUESTS_PER_MINUTE == 1000
     clock = FakeClock()
     on_fake_clock(uploads, clock)
     on_fake_clock(requests, clock)
     folder = api.ensure_folder("snapshots")
-    for i in range(10):
+    for i in range(11):
         write_file(tmp_path / f"segment-{i}", 1000, seed=i)
         api.upload(tmp_path / f"segment-{i}", folder)
 
-    assert (uploads.acquisitions, uploads.throttled) == (10, 0)
+    assert (uploads.acquisitions, uploads.throttled) == (11, 0)
     assert requests.throttled == 0 and clock.sleeps == 0
-    write_file(tmp_path / "segment-10", 1000, seed=10)
-    api.upload(tmp_path / "segment-10", folder)  # the 11th upload in no time: past the burst
-    assert uploads.throttled == 1 and clock.now == pytest.approx(60 / 200)
+    write_file(tmp_path / "segment-11", 1000, seed=11)
+    api.upload(tmp_path / "segment-11", folder)  # the 12th upload in no time: past the burst of 11.4
+    assert uploads.throttled == 1 and clock.now == pytest.approx((1 - 0.4) * 60 / 228)
+
+
+def test_box_connection_form_shows_the_defaults_the_hook_uses() -> None:
+    fields = get_provider_info()["connection-types"]
+    box = next(entry for entry in fields if entry["connection-type"] == "box")["conn-fields"]
+    assert box["max_uploads_per_minute"]["schema"]["default"] == DEFAULT_UPLOADS_PER_MINUTE
+    assert box["max_requests_per_minute"]["schema"]["default"] == DEFAULT_REQUESTS_PER_MINUTE
 
 
 def test_box_zero_means_unlimited(box_stand_in: BoxStandIn, box_connection: str, tmp_path: Path) -> None:
@@ -447,8 +460,8 @@ def test_parse_rate_limits_reads_the_extras() -> None:
         parsed = parse_rate_limits(ConnectionSettings(conn_id="b", conn_type="box", extra=extra))
         return parsed.uploads.limit, parsed.requests.limit
 
-    assert limits() == (200, 900)
-    assert limits(max_uploads_per_minute="", max_requests_per_minute=None) == (200, 900)
+    assert limits() == (228, 952)
+    assert limits(max_uploads_per_minute="", max_requests_per_minute=None) == (228, 952)
     assert limits(max_uploads_per_minute=0, max_requests_per_minute="0") == (None, None)
     assert limits(max_uploads_per_minute="100", max_requests_per_minute=500.5) == (100, 500.5)
     with pytest.raises(BoxConnectionError, match="'b': extra max_requests_per_minute must be a number"):

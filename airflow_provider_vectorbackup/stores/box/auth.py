@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -34,7 +35,7 @@ from box_sdk_gen import (
 )
 from requests.adapters import HTTPAdapter
 
-from airflow_provider_vectorbackup.throttle import RateLimiter, parse_limit
+from airflow_provider_vectorbackup.throttle import BURST_FRACTION, RateLimiter, parse_limit
 
 if TYPE_CHECKING:
     from box_sdk_gen.networking.auth import Authentication
@@ -73,10 +74,22 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-DEFAULT_UPLOADS_PER_MINUTE = 200.0
-"""Box allows 240 upload requests per minute per user; with the 5 % burst this stays at or below 210."""
-DEFAULT_REQUESTS_PER_MINUTE = 900.0
-"""Box allows 1000 API requests per minute per user; with the 5 % burst this stays at or below 945."""
+BOX_UPLOADS_PER_MINUTE = 240
+"""Box's documented limit on "file upload requests" per minute per user
+(developer.box.com/guides/api-calls/permissions-and-errors/rate-limits)."""
+BOX_REQUESTS_PER_MINUTE = 1000
+"""Box's documented limit on API requests per minute per user, uploads included (same page)."""
+
+
+def _within(box_limit: int) -> float:
+    """The largest whole limit whose bucket (limit plus its burst) never exceeds ``box_limit`` in a minute."""
+    return float(math.floor(box_limit / (1 + BURST_FRACTION)))
+
+
+DEFAULT_UPLOADS_PER_MINUTE = _within(BOX_UPLOADS_PER_MINUTE)
+"""228: with the 5 % burst, at most 239.4 upload-host requests in any minute, under Box's 240."""
+DEFAULT_REQUESTS_PER_MINUTE = _within(BOX_REQUESTS_PER_MINUTE)
+"""952: with the 5 % burst, at most 999.6 requests in any minute, under Box's 1000."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,12 +126,18 @@ def parse_rate_limits(conn: ConnectionSettings) -> BoxRateLimits:
         requests=RateLimiter(every, per=60.0, name=f"Box requests of connection {conn.conn_id!r}"))
 
 
+SEND_BLOCK = 1 << 20
+"""Bytes handed to the socket per write when a body is a stream (urllib3's default is 16 KiB,
+which costs an 8 MiB part 512 trips through Python)."""
+
+
 class ThrottledAdapter(HTTPAdapter):
     """A ``requests`` transport that takes a permit from the limiters before each request it sends.
 
     Every request takes one from ``limits.requests``; a request under ``upload_url`` then also
     takes one from ``limits.uploads``, the last gate before the wire, so uploads go out when
-    their own budget says.
+    their own budget says. Stream bodies (upload parts) go to the socket in
+    :data:`SEND_BLOCK` pieces.
     """
 
     def __init__(self, limits: BoxRateLimits, upload_url: str) -> None:
@@ -127,6 +146,9 @@ class ThrottledAdapter(HTTPAdapter):
         upload = urlsplit(upload_url)
         self._upload_origin = (upload.scheme.lower(), (upload.netloc or "").lower())
         self._upload_path = upload.path.rstrip("/") + "/"
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, blocksize=SEND_BLOCK, **pool_kwargs)
 
     def is_upload(self, url: str) -> bool:
         parts = urlsplit(url)

@@ -63,6 +63,8 @@ DOWNLOAD_BLOCK = 8 * 1024
 
 
 def _sha1_of(stream: BinaryIO) -> str:
+    """The SHA-1 of the whole file behind ``stream``, wherever its position was."""
+    stream.seek(0)
     digest = hashlib.sha1()
     for block in iter(lambda: stream.read(READ_BLOCK), b""):
         digest.update(block)
@@ -81,7 +83,7 @@ class BoxApi:
     :param chunk_threshold: files of at least this many bytes use a chunked upload session
         (Box accepts sessions from 20 MB; below that Box's refusal makes it upload directly).
     :param upload_concurrency: parts of one chunked upload in flight at once; memory use is
-        about ``upload_concurrency`` x the part size Box chooses (8 MiB typically).
+        about ``upload_concurrency + 1`` x the part size Box chooses (8 MiB typically).
     """
 
     def __init__(self, settings: ConnectionSettings, *, chunk_threshold: int = 50 * MIB,
@@ -280,17 +282,17 @@ class BoxApi:
         started = time.monotonic()
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
-            sha1 = sha1 or _sha1_of(stream)
             try:
                 item = self._send(stream, size, sha1, name, folder_id=folder_id)
             except BoxAPIError as error:
                 existing = conflicting_item(error)
                 if existing is None:
                     raise
+                sha1 = sha1 or _sha1_of(stream)
                 item = self._reconcile(stream, size, sha1, name, folder_id, existing, new_version_if_exists)
             else:
                 log.info("Uploaded %s (%d bytes, sha1 %s) to Box folder %s as %r, file id %s, in %.1f s",
-                              path, size, sha1, folder_id, name, item.id, time.monotonic() - started)
+                              path, size, item.sha1, folder_id, name, item.id, time.monotonic() - started)
         return item
 
     def _reconcile(
@@ -320,10 +322,14 @@ class BoxApi:
         return item
 
     def _send(
-        self, stream: BinaryIO, size: int, sha1: str, name: str, *, folder_id: str | None = None,
+        self, stream: BinaryIO, size: int, sha1: str | None, name: str, *, folder_id: str | None = None,
         file_id: str | None = None,
     ) -> BoxItem:
-        """Upload as a new file (``folder_id``) or a new version (``file_id``), chunked when large."""
+        """Upload as a new file (``folder_id``) or a new version (``file_id``), chunked when large.
+
+        ``sha1`` may be ``None``: a chunked upload then computes it from the parts it reads, and a
+        direct upload reads the file for it first (Box wants it before the bytes).
+        """
         if size >= self.chunk_threshold:
             # The connection's back-off base also paces the uploader's own waits (commit polls, re-sends).
             pause = getattr(self.client.network_session.retry_strategy, "retry_base_interval", 1.0)
@@ -334,6 +340,7 @@ class BoxApi:
                     poll_interval=pause).run()
             except ChunkTooSmall as refusal:
                 log.info("Box refused a chunked upload of %r (%s); uploading it directly", name, refusal)
+        sha1 = sha1 or _sha1_of(stream)
         stream.seek(0)
         uploads = self.client.uploads
         if file_id is not None:

@@ -85,6 +85,7 @@ class BoxStandIn:
         self.service.reset()
         self.faults.configure(**vars(self._defaults["faults"]))
         self.faults.injected = dict.fromkeys(self.faults.injected, 0)
+        self.faults.most_in_flight = 0
 
     # -- addresses -------------------------------------------------------------------------
 

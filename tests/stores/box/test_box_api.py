@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from box_sdk_gen import BoxClient
 
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.stores.box.client import BoxApi, BoxIntegrityError, BoxItem, BoxNameConflictError
 from airflow_provider_vectorbackup.stores.box.items import BoxOperationError
-from airflow_provider_vectorbackup.stores.box.upload import sha_digest
+from airflow_provider_vectorbackup.stores.box.upload import PartBody, sha_digest
 from airflow_provider_vectorbackup.testing.box import BoxStandIn
 from tests.stores.box.helpers import MIB, OnLogMessage, box_api, sha1_file, write_file
 
@@ -434,3 +435,85 @@ def test_a_commit_whose_response_was_lost(chunky: BoxApi, box_stand_in: BoxStand
     assert (item.name, item.sha1, item.parent_id) == ("seg.bin", sha1, folder)
     assert box_stand_in.request_counts["commit_upload_session"] == 2
     assert "abort_upload_session" not in box_stand_in.request_counts
+
+
+# -- one pass over the file, parts in parallel ---------------------------------------------
+
+
+def sent_digests(client: BoxClient) -> dict[str, str]:
+    """Record the ``digest`` header of every part (by ``content-range``) and of the commit that ``client`` sends."""
+    seen: dict[str, str] = {}
+
+    def record(response: requests.Response, *args: object, **kwargs: object) -> None:
+        headers = response.request.headers
+        if "digest" in headers:
+            seen[headers.get("content-range", "commit")] = headers["digest"]
+
+    client.network_session.network_client.requests_session.hooks["response"].append(record)
+    return seen
+
+
+def test_one_pass_sends_the_digests_boxsdk_sends(chunky: BoxApi, box_stand_in: BoxStandIn, box_client: BoxClient,
+                                                tmp_path: Path) -> None:
+    """Ours hashes each part and the whole file from one read; boxsdk's upload_big_file reads and hashes its own way."""
+    size = 3 * MIB + 12345
+    sha1 = write_file(tmp_path / "seg.bin", size, seed=21)
+    ours, theirs = sent_digests(chunky.client), sent_digests(box_client)
+
+    item = chunky.upload(tmp_path / "seg.bin", "0")  # no sha1 given: computed from the parts as they are read
+    with open(tmp_path / "seg.bin", "rb") as stream:
+        file = box_client.chunked_uploads.upload_big_file(stream, "by-boxsdk.bin", size, "0")
+
+    assert item.sha1 == file.sha_1 == sha1
+    assert len(ours) == 13 + 1 and ours == theirs
+    assert ours["commit"] == sha_digest(bytes.fromhex(sha1))
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_parts_in_flight_never_exceed_the_concurrency(box_stand_in: BoxStandIn, fast_connection: str,
+                                                      tmp_path: Path, concurrency: int) -> None:
+    box_stand_in.chunk_minimum, box_stand_in.part_size = MIB, 256 * 1024
+    box_stand_in.faults.configure(latency_ms=20)  # every part is in flight for a while, so the pool fills up
+    api = box_api(fast_connection, chunk_threshold=MIB, upload_concurrency=concurrency)
+    sha1 = write_file(tmp_path / "seg.bin", 3 * MIB, seed=22)
+
+    assert api.upload(tmp_path / "seg.bin", "0").sha1 == sha1
+    assert box_stand_in.request_counts["upload_part"] == 12
+    assert box_stand_in.faults.most_in_flight == concurrency
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_part_box_refuses_aborts_the_session(box_stand_in: BoxStandIn, fast_connection: str, tmp_path: Path,
+                                               upload_log_hooks, concurrency: int) -> None:
+    """A part answered 400 (not worth retrying) stops the other parts, its error is the one raised (not that of a
+    part given up because of it), and the session is aborted, not left open."""
+    box_stand_in.chunk_minimum, box_stand_in.part_size = MIB, 256 * 1024
+    chunky = box_api(fast_connection, chunk_threshold=MIB, upload_concurrency=concurrency)
+    write_file(tmp_path / "seg.bin", 3 * MIB, seed=23)
+    faults = box_stand_in.faults
+
+    def refuse_once_parts_flow(response: requests.Response, *args: object, **kwargs: object) -> None:
+        if response.status_code == 400:
+            faults.configure(server_error_every=0)  # only parts are refused, not the abort that follows
+
+    chunky.client.network_session.network_client.requests_session.hooks["response"].append(refuse_once_parts_flow)
+    upload_log_hooks("Uploading %r", lambda record: faults.configure(server_error_every=4, server_error_status=400))
+
+    with pytest.raises(BoxOperationError, match="HTTP 400"):
+        chunky.upload(tmp_path / "seg.bin", "0")
+
+    counts = box_stand_in.request_counts
+    assert counts["abort_upload_session"] == 1 and box_stand_in.sessions.sessions == {}
+    assert counts["upload_part"] < 12 and "commit_upload_session" not in counts and box_stand_in.tree() == []
+
+
+def test_part_body_reads_views_and_seeks_like_a_file() -> None:
+    data = memoryview(bytes(range(10)))
+    body = PartBody(data)
+    assert bytes(body.read(4)) == bytes(range(4)) and body.tell() == 4
+    assert bytes(body.read()) == bytes(range(4, 10)) and len(body.read(3)) == 0
+    assert body.seek(0, io.SEEK_END) == 10 and body.seek(-3, io.SEEK_CUR) == 7
+    assert bytes(body.read(None)) == b"\x07\x08\x09"
+    assert body.seek(2) == 2 and body.read(2).obj is data.obj  # a view of the part's buffer, not a copy
+    with pytest.raises(ValueError, match="negative seek"):
+        body.seek(-1)
