@@ -261,6 +261,18 @@ def dump_collection(
                          f"({', '.join(i for i in plan.work_items if parse_work_item(i)[0] == name)})")
     pending = store.resume(plan.snapshot_id)
     pending.discard_collection(name)
+    return _write_planned(source, pending, plan, name, options, f"Collection {name!r}", lambda writer, definition,
+                          stored: write_collection(source, writer, name, definition, stored,
+                                                   scan_mode=options.scan_mode, scan_streams=options.scan_streams,
+                                                   on_progress=on_progress))
+
+
+def _write_planned(source: VectorSource, pending: PendingSnapshot, plan: SnapshotPlan, name: str,
+                   options: DumpOptions, what: str,
+                   write: Callable[[SnapshotWriter, dict[str, Any], StoredFiles], None],
+                   **reported: Any) -> CollectionOutcome:
+    """Run ``write`` for collection ``name`` into a writer joined to the planned snapshot; return its entry, also
+    when it failed (a whole collection and a slice are written the same way, only ``write`` differs)."""
     stored = StoredFiles(pending)
     with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=options.staging_dir) as staging:
         writer = _writer(staging, plan, on_file_complete=stored.put, encryption=options.encryption,
@@ -269,17 +281,17 @@ def dump_collection(
         try:
             definition = source.collection_definition(name)
             if definition is None:
-                raise CollectionVanishedError(f"collection {name!r} is no longer in {source.kind} namespace {source.namespace!r}; it "
-                                              f"was there when snapshot {plan.snapshot_id} was planned")
-            write_collection(source, writer, name, definition, stored, scan_mode=options.scan_mode,
-                             scan_streams=options.scan_streams, on_progress=on_progress)
+                raise CollectionVanishedError(f"collection {name!r} is no longer in {source.kind} namespace "
+                                              f"{source.namespace!r}; it was there when snapshot {plan.snapshot_id} "
+                                              f"was planned")
+            write(writer, definition, stored)
         except Exception as exc:  # reported in the entry; the caller decides how the task fails
-            log.error("Collection %r failed: %s: %s", name, type(exc).__name__, exc)
+            log.error("%s failed: %s: %s", what, type(exc).__name__, exc)
             error = exc
         finally:
             writer.close_unsealed()
         entry = writer.recorded(name) or _failed_entry(name, error or SnapshotError("no entry was recorded"))
-        result = {"collection": entry.to_dict(), "written_with": written_with(writer)}
+        result = {"collection": entry.to_dict(), "written_with": written_with(writer), **reported}
     return CollectionOutcome(result, error)
 
 
@@ -304,26 +316,11 @@ def dump_slice(
     earlier = slice_files(pending.files(), name, slice_index)
     if earlier:
         pending.discard_files(earlier)
-    stored = StoredFiles(pending)
-    with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=options.staging_dir) as staging:
-        writer = _writer(staging, plan, on_file_complete=stored.put, encryption=options.encryption,
-                         handoff_concurrency=options.uploads_at_once)
-        error: Exception | None = None
-        try:
-            definition = source.collection_definition(name)
-            if definition is None:
-                raise CollectionVanishedError(f"collection {name!r} is no longer in {source.kind} namespace {source.namespace!r}; it "
-                                              f"was there when snapshot {plan.snapshot_id} was planned")
-            _write_slice(source, writer, name, definition, slice_index, partitions, stored,
-                         streams=options.scan_streams, on_progress=on_progress)
-        except Exception as exc:  # reported in the entry; the caller decides how the task fails
-            log.error("Slice %d of collection %r failed: %s: %s", slice_index, name, type(exc).__name__, exc)
-            error = exc
-        finally:
-            writer.close_unsealed()
-        entry = writer.recorded(name) or _failed_entry(name, error or SnapshotError("no entry was recorded"))
-        result = {"collection": entry.to_dict(), "written_with": written_with(writer), "slice": slice_index}
-    return CollectionOutcome(result, error)
+    return _write_planned(source, pending, plan, name, options, f"Slice {slice_index} of collection {name!r}",
+                          lambda writer, definition, stored: _write_slice(
+                              source, writer, name, definition, slice_index, partitions, stored,
+                              streams=options.scan_streams, on_progress=on_progress),
+                          slice=slice_index)
 
 
 def _write_slice(source: VectorSource, writer: SnapshotWriter, name: str, definition: dict[str, Any],
