@@ -132,6 +132,14 @@ def plan_targets(source: VectorSource, snapshot: Snapshot, options: RestoreOptio
     return _Restore(source, options)._plan(snapshot)
 
 
+def create_target(source: VectorSource, target: str, definition: dict[str, Any], if_exists: str) -> None:
+    """Create the target collection (kept when it exists as planned), dropping it first under ``"replace"``."""
+    if if_exists == "replace" and source.collection_definition(target) is not None:
+        log.warning("Dropping existing collection %r to replace it (if_exists='replace')", target)
+        source.drop_collection(target)
+    source.create_collection(target, definition)
+
+
 @dataclass(frozen=True)
 class ReadBack:
     """What one read of a restored collection found: its count and digest, and the recall of its search."""
@@ -257,11 +265,8 @@ class _Restore:
         source = self.source
         started = time.monotonic()
         retried_before = source.in_band_retries.of(target)
-        if self.options.if_exists == "replace" and source.collection_definition(target) is not None:
-            log.warning("Dropping existing collection %r to replace it (if_exists='replace')", target)
-            source.drop_collection(target)
         definition = snapshot.definition(entry.name)
-        source.create_collection(target, definition)
+        create_target(source, target, definition, self.options.if_exists)
         created = time.monotonic()
         vectorize = is_vectorize(definition)
         # The records were verified against the manifest's content digest before anything was written, so the

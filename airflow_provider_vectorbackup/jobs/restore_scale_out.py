@@ -29,7 +29,8 @@ from typing import Any
 
 from airflow_provider_vectorbackup.jobs.recall import comparisons
 from airflow_provider_vectorbackup.jobs.restore import (
-    RestoreNotValidated, RestoreOptions, SnapshotUnusable, TargetConflict, plan_targets, read_back, recall_name, verified_snapshot,
+    RestoreNotValidated, RestoreOptions, SnapshotUnusable, TargetConflict, create_target, plan_targets, read_back,
+    recall_name, verified_snapshot,
 )
 from airflow_provider_vectorbackup.jobs.scale_out import parse_work_item, slice_item
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest, combine_digests
@@ -119,10 +120,7 @@ def plan_restore(store: Store, snapshot_id: str, source: VectorSource, options: 
                                  f"restore checks (collections {tolerant}); nothing was written")
         slices = {name: split_segments(snapshot.manifest.collection(name), slices_per_collection) for name in targets}
     for name, target in targets.items():
-        if options.if_exists == "replace" and source.collection_definition(target) is not None:
-            log.warning("Dropping existing collection %r to replace it (if_exists='replace')", target)
-            source.drop_collection(target)
-        source.create_collection(target, definitions[name])
+        create_target(source, target, definitions[name], options.if_exists)
     plan = RestorePlan(snapshot_id=stored.snapshot_id, targets=targets, slices=slices, definitions=definitions,
                        queries_per_slice=-(-options.validation_queries // max(1, slices_per_collection)))
     log.info("Planned the restore of %s: %d task(s): %s", stored.snapshot_id, len(plan.work_items),
