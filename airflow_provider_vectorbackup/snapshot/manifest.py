@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.errors import ManifestError
+from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR, BLOB_NAME_RULE, INDEX_NAME, is_blob_name
 from airflow_provider_vectorbackup.snapshot.layout import (
     COLLECTION_NAME_RULE, KEYSPACE_NAME_RULE, is_collection_name, is_definition_path, is_keyspace_name,
     is_segment_path,
 )
 
 FORMAT_NAME = "vectorbackup-snapshot"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 """The newest version this package reads. It writes 1; 2 when segments are zstd-compressed; 3 for engines other than
-the Data API, whose documents carry ``$vectors`` (docs/format.md, 1)."""
+the Data API, whose documents carry ``$vectors``; 4 for deduplicated snapshots (docs/format.md, 1 and 12)."""
 ENGINE_FORMAT_VERSION = 3
 """The lowest ``format_version`` whose readers understand ``$vectors`` documents and engine definitions."""
 
@@ -100,10 +101,16 @@ class CollectionEntry:
     error: str | None = None
     scan: dict[str, Any] | None = None
     """How the source was read and the counts that reconcile it (docs/format.md, "Scan record")."""
+    index: FileEntry | None = None
+    """Format 4: ``collections/<name>/index.jsonl.gz``, the snapshot's own list of index chunks."""
+    packs: list[FileEntry] = field(default_factory=list)
+    """Format 4: every file of the store's shared ``data/`` area that the index uses, by ``data/<name>``."""
 
     @property
     def files(self) -> list[FileEntry]:
-        return ([self.definition_file] if self.definition_file else []) + self.segments
+        """The files inside the snapshot folder (the shared ``packs`` are not in it)."""
+        return ([self.definition_file] if self.definition_file else []) + self.segments + (
+            [self.index] if self.index else [])
 
     def to_dict(self) -> dict[str, Any]:
         """This entry exactly as ``manifest.json`` holds it: JSON-safe, e.g. to pass between workers."""
@@ -157,6 +164,9 @@ class Manifest:
         data.update({k: v for k, v in dataclasses.asdict(self).items() if k not in data})
         if data["encryption"] is None:
             del data["encryption"]  # unencrypted manifests stay exactly as they were before encryption existed
+        for collection in data["collections"]:  # and snapshots that are not deduplicated as before format 4
+            if collection["index"] is None and not collection["packs"]:
+                del collection["index"], collection["packs"]
         return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
     @classmethod
@@ -235,6 +245,13 @@ def name_problems(manifest: Manifest) -> list[NameProblem]:
                 found.append(NameProblem(f"collections[{i}].segments[{j}].path", segment.path,
                                          f"collections/{name}/part-NNNNN.jsonl, .jsonl.gz or .jsonl.zst "
                                          f"(.age when encrypted)"))
+        if collection.index is not None and collection.index.path != f"collections/{name}/{INDEX_NAME}":
+            found.append(NameProblem(f"collections[{i}].index.path", collection.index.path,
+                                     f"collections/{name}/{INDEX_NAME}"))
+        for j, pack in enumerate(collection.packs):
+            if not (pack.path.startswith(BLOB_DIR + "/") and is_blob_name(pack.path[len(BLOB_DIR) + 1:])):
+                found.append(NameProblem(f"collections[{i}].packs[{j}].path", pack.path,
+                                         f"{BLOB_DIR}/ and a name of {BLOB_NAME_RULE}"))
     return found
 
 
@@ -249,8 +266,10 @@ def _file_from_dict(data: dict[str, Any] | None) -> FileEntry | None:
 
 def _collection_from_dict(data: dict[str, Any]) -> CollectionEntry:
     return CollectionEntry(
-        **_known(CollectionEntry, data, exclude={"definition_file", "segments", "vectors"}),
+        **_known(CollectionEntry, data, exclude={"definition_file", "segments", "vectors", "index", "packs"}),
         definition_file=_file_from_dict(data["definition_file"]),
+        index=_file_from_dict(data.get("index")),
+        packs=[_file_from_dict(p) for p in data.get("packs") or []],
         segments=[_file_from_dict(s) for s in data["segments"]],
         vectors=VectorSummary.from_dict(data["vectors"]),
     )
