@@ -35,7 +35,7 @@ from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest, ManifestNameError,
 )
 from airflow_provider_vectorbackup.snapshot.packed_reader import packed_plan
-from airflow_provider_vectorbackup.snapshot.packs import INDEX_NAME, is_index_pack
+from airflow_provider_vectorbackup.snapshot.packs import is_index_pack
 from airflow_provider_vectorbackup.snapshot.reader import (
     Mismatch, SegmentScan, checksum_mismatches, decode_line, folder_state, read_manifest_bytes, size_mismatches,
 )
@@ -241,7 +241,7 @@ def _listed_files(manifest: Manifest, report: VerifyReport) -> set[str]:
         if entry.path in listed:
             report.add(entry.path, "duplicate_entry", "the manifest lists this file twice")
         listed.add(entry.path)
-        if manifest.encrypted and not is_encrypted_path(entry.path) and not entry.path.endswith("/" + INDEX_NAME):
+        if manifest.encrypted and not is_encrypted_path(entry.path):
             report.add(entry.path, "not_encrypted", "the manifest says the snapshot is encrypted, but this file is "
                        "listed without encryption ('.age'): it was not written by an encrypting writer")
     return listed
@@ -292,7 +292,7 @@ def shared_files(manifest: Manifest) -> list[FileEntry]:
     """The files in the store's ``data/`` area that a deduplicated snapshot uses, each once."""
     unique: dict[str, FileEntry] = {}
     for collection in manifest.collections:
-        for pack in collection.packs:
+        for pack in collection.shared:
             unique.setdefault(pack.path, pack)
     return list(unique.values())
 
@@ -396,7 +396,7 @@ def _verify_packed(path: Path, collection: CollectionEntry, level: str, codec: C
     """A deduplicated collection: its own files in the folder, its packs in ``data/`` beside it, then its records."""
     store_root = path.parent  # packs are listed as data/<name>, relative to the folder that holds the snapshots
     present: list[tuple[Path, FileEntry]] = []
-    for base, entry in [(path, e) for e in collection.files] + [(store_root, p) for p in collection.packs]:
+    for base, entry in [(path, e) for e in collection.files] + [(store_root, p) for p in collection.shared]:
         if (base / entry.path).is_file():
             report.files_checked += 1
             report.bytes_checked += entry.bytes
@@ -419,7 +419,7 @@ def _verify_packed(path: Path, collection: CollectionEntry, level: str, codec: C
     if collection.definition_file is not None:
         definition = _check_definition(path, collection, report, keys)
     for base, entry in present:
-        if entry in collection.packs and is_index_pack(entry.path):
+        if base == store_root and (entry is collection.index or is_index_pack(entry.path)):
             _check_whole_file(base, entry, report)
     tally = Tally()
     complete = True

@@ -5,8 +5,8 @@ sorted runs on local disk, so memory stays flat whatever the collection's size. 
 runs are merged in key order and walked beside the parent snapshot's index, which is in key
 order too: a key the parent has keeps the parent's pack and line; any other document is
 appended to a new document pack. A second pass cuts the entries into chunks where keys say so
-and stores only chunks the parent does not already hold, then writes the snapshot's own small
-``index.jsonl.gz``. docs/format.md, section 12, says why it is built this way.
+and stores only chunks the parent does not already hold, then the list of its chunks, the
+collection's *index*, which is also named by its content. docs/format.md, section 12, says why it is built this way.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from airflow_provider_vectorbackup.snapshot.errors import IntegrityError
 from airflow_provider_vectorbackup.snapshot.files import HashingWriter, write_file_durably
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry
 from airflow_provider_vectorbackup.snapshot.packs import (
-    CHUNK_AVERAGE, FIRST_KEY_HEX, INDEX_PACK_SUFFIX, BlobFetcher, ChunkRef, DocumentKeys, IndexEntry, blob_path,
-    encode_chunk, encode_entry, ends_chunk, index_entries, index_path, read_index_refs,
+    CHUNK_AVERAGE, FIRST_KEY_HEX, INDEX_PACK_SUFFIX, INDEX_SUFFIX, BlobFetcher, ChunkRef, DocumentKeys, IndexEntry, blob_path,
+    encode_chunk, encode_entry, ends_chunk, index_entries, read_index_refs,
 )
 from airflow_provider_vectorbackup.snapshot.segment import SegmentFile
 
@@ -50,7 +50,7 @@ class ParentIndex:
 
     snapshot_id: str
     index: Path
-    """The parent's ``index.jsonl.gz``, on local disk."""
+    """The parent's index (the list of its chunks), on local disk."""
     fetch: BlobFetcher
     packs: dict[str, FileEntry]
     """The parent's manifest entries of every file in ``data/`` that it uses, by name."""
@@ -281,12 +281,19 @@ class PackedCollection:
         waiting.clear()
 
     def _write_index(self, refs: list[ChunkRef]) -> None:
-        relative = index_path(self.name)
-        local = self._snapshot.path / relative
+        """Store the list of chunks in ``data/`` too: named by its content, an unchanged index is not stored again."""
         raw = gzip.compress(b"".join(ref.to_json() for ref in refs), compresslevel=6, mtime=0)
+        local = self.folder / "index"
         digests = write_file_durably(local, raw)
-        self.index = FileEntry(relative, len(raw), digests.sha256, sum(ref.entries for ref in refs), sha1=digests.sha1)
-        self._snapshot._file_complete(self.index, local)
+        name = digests.sha256 + INDEX_SUFFIX
+        self.index = FileEntry(blob_path(name), len(raw), digests.sha256, sum(ref.entries for ref in refs),
+                               sha1=digests.sha1)
+        try:
+            self._dedup.put_blob(name, local)
+        finally:
+            local.unlink(missing_ok=True)
+        uploaded = self._dedup.uploaded
+        uploaded[self.name] = uploaded.get(self.name, 0) + len(raw)
 
 
 class _IndexPack:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.errors import ManifestError
-from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR, BLOB_NAME_RULE, INDEX_NAME, is_blob_name
+from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR, BLOB_NAME_RULE, INDEX_SUFFIX, is_blob_name, is_index
 from airflow_provider_vectorbackup.snapshot.layout import (
     COLLECTION_NAME_RULE, KEYSPACE_NAME_RULE, is_collection_name, is_definition_path, is_keyspace_name,
     is_segment_path,
@@ -102,15 +102,19 @@ class CollectionEntry:
     scan: dict[str, Any] | None = None
     """How the source was read and the counts that reconcile it (docs/format.md, "Scan record")."""
     index: FileEntry | None = None
-    """Format 4: ``collections/<name>/index.jsonl.gz``, the snapshot's own list of index chunks."""
+    """Format 4: the collection's index, ``data/<sha256>.chunks.gz``, in the store's shared area."""
     packs: list[FileEntry] = field(default_factory=list)
-    """Format 4: every file of the store's shared ``data/`` area that the index uses, by ``data/<name>``."""
+    """Format 4: every other file of the shared ``data/`` area that the index uses (index and document packs)."""
 
     @property
     def files(self) -> list[FileEntry]:
-        """The files inside the snapshot folder (the shared ``packs`` are not in it)."""
-        return ([self.definition_file] if self.definition_file else []) + self.segments + (
-            [self.index] if self.index else [])
+        """The files inside the snapshot folder (a deduplicated collection's index and packs are not in it)."""
+        return ([self.definition_file] if self.definition_file else []) + self.segments
+
+    @property
+    def shared(self) -> list[FileEntry]:
+        """Format 4: the files of the store's shared ``data/`` area this collection needs, its index first."""
+        return ([self.index] if self.index else []) + self.packs
 
     def to_dict(self) -> dict[str, Any]:
         """This entry exactly as ``manifest.json`` holds it: JSON-safe, e.g. to pass between workers."""
@@ -245,14 +249,20 @@ def name_problems(manifest: Manifest) -> list[NameProblem]:
                 found.append(NameProblem(f"collections[{i}].segments[{j}].path", segment.path,
                                          f"collections/{name}/part-NNNNN.jsonl, .jsonl.gz or .jsonl.zst "
                                          f"(.age when encrypted)"))
-        if collection.index is not None and collection.index.path != f"collections/{name}/{INDEX_NAME}":
-            found.append(NameProblem(f"collections[{i}].index.path", collection.index.path,
-                                     f"collections/{name}/{INDEX_NAME}"))
+        index = collection.index
+        if index is not None and not (_is_shared_path(index.path) and is_index(index.path)):
+            found.append(NameProblem(f"collections[{i}].index.path", index.path,
+                                     f"{BLOB_DIR}/<64 hex>{INDEX_SUFFIX}"))
         for j, pack in enumerate(collection.packs):
-            if not (pack.path.startswith(BLOB_DIR + "/") and is_blob_name(pack.path[len(BLOB_DIR) + 1:])):
+            if not _is_shared_path(pack.path) or is_index(pack.path):
                 found.append(NameProblem(f"collections[{i}].packs[{j}].path", pack.path,
                                          f"{BLOB_DIR}/ and a name of {BLOB_NAME_RULE}"))
     return found
+
+
+def _is_shared_path(path: object) -> bool:
+    prefix = BLOB_DIR + "/"
+    return isinstance(path, str) and path.startswith(prefix) and is_blob_name(path[len(prefix):])
 
 
 def _known(cls: type, data: dict[str, Any], exclude: set[str] = frozenset()) -> dict[str, Any]:

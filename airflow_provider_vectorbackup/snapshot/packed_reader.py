@@ -31,14 +31,14 @@ def packed_plan(folder: Path, entry: CollectionEntry) -> Iterator[tuple[Path, Fi
     index = entry.index
     if index is None:
         raise ValueError(f"collection {entry.name!r} is not deduplicated")
-    local_index = folder / index.path
+    data = blob_folder(folder)
+    local_index = data / blob_name(index.path)
     if not local_index.is_file():
-        raise IntegrityError(index.path, "listed in the manifest but not in the snapshot")
+        raise IntegrityError(index.path, "listed in the manifest but not in the store's data area")
     digests, size = digests_of_file(local_index)
     if size != index.bytes or digests.sha256 != index.sha256:
         raise IntegrityError(index.path, "the index's size or SHA-256 differs from the manifest: it was damaged or "
                              "altered after the backup")
-    data = blob_folder(folder)
     packs = {blob_name(pack.path): pack for pack in entry.packs}
 
     def fetch(name: str) -> Path:

@@ -1,11 +1,12 @@
 """Format 4: documents stored once per store, in packs named by their content, and a small index per snapshot.
 
-A deduplicated snapshot (docs/format.md, section 12) keeps no segments of its own. Its documents
-live in *document packs* in the store's shared ``data/`` area, which are segments named by the
-SHA-256 of their stored bytes. Its ``index.jsonl.gz`` lists, in key order, *index chunks*: sorted
-runs of ``[key, pack, line]`` entries, one per document, cut where a key's own bits say so, so
-that an unchanged stretch of keys gives byte-identical chunks that the next snapshot reuses.
-Chunks are stored in *index packs* (``data/<sha256>.index``), concatenated gzip members.
+A deduplicated snapshot (docs/format.md, section 12) keeps only its manifest and definitions in its
+folder. Its documents live in *document packs* in the store's shared ``data/`` area, which are
+segments named by the SHA-256 of their stored bytes. Each collection's *index*
+(``data/<sha256>.chunks.gz``) lists, in key order, *index chunks*: sorted runs of
+``[key, pack, line]`` entries, one per document, cut where a key's own bits say so, so that an
+unchanged stretch of keys gives byte-identical chunks that the next snapshot reuses. Chunks are
+stored in *index packs* (``data/<sha256>.index``), concatenated gzip members.
 
 This module holds the pieces both the writer and the readers use: names, keys, the chunk
 encoding, and reading an index back.
@@ -28,7 +29,8 @@ import msgspec
 from airflow_provider_vectorbackup.snapshot.errors import IntegrityError
 
 BLOB_DIR = "data"
-INDEX_NAME = "index.jsonl.gz"
+INDEX_SUFFIX = ".chunks.gz"
+"""A collection's index, the list of its chunks: ``data/<sha256>.chunks.gz``."""
 INDEX_PACK_SUFFIX = ".index"
 DEDUP_FORMAT_VERSION = 4
 """The ``format_version`` of a deduplicated snapshot."""
@@ -44,8 +46,9 @@ MAX_CHUNK_BYTES = 1 << 20
 FIRST_KEY_HEX = 16
 """A chunk reference names where the chunk starts by its first key's first 16 hex digits."""
 
-_BLOB_NAME = re.compile(r"[0-9a-f]{64}(?:\.index|\.jsonl(?:\.gz|\.zst)?(?:\.age)?)")
-BLOB_NAME_RULE = "64 lowercase hex digits then '.index', or '.jsonl', '.jsonl.gz' or '.jsonl.zst' with '.age' appended when encrypted"
+_BLOB_NAME = re.compile(r"[0-9a-f]{64}(?:\.index|\.chunks\.gz|\.jsonl(?:\.gz|\.zst)?(?:\.age)?)")
+BLOB_NAME_RULE = ("64 lowercase hex digits then '.index', '.chunks.gz', or '.jsonl', '.jsonl.gz' or '.jsonl.zst' "
+                  "with '.age' appended when encrypted")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _FIRST = re.compile(r"[0-9a-f]{16}")
 _DEDUP_KEY_LABEL = b"vectorbackup-dedup-key/v1"
@@ -84,8 +87,8 @@ def is_index_pack(name: str) -> bool:
     return name.endswith(INDEX_PACK_SUFFIX)
 
 
-def index_path(collection: str) -> str:
-    return f"collections/{collection}/{INDEX_NAME}"
+def is_index(name: str) -> bool:
+    return name.endswith(INDEX_SUFFIX)
 
 
 class DocumentKeys:
@@ -138,7 +141,7 @@ def encode_chunk(entry_lines: list[bytes]) -> bytes:
 
 @dataclass(frozen=True)
 class ChunkRef:
-    """One line of a snapshot's ``index.jsonl.gz``: where a chunk is, what it hashes to, and its first key."""
+    """One line of a collection's index: where a chunk is, what it hashes to, and its first key."""
 
     chunk: str
     """SHA-256 of the chunk's stored bytes (its gzip member)."""
@@ -178,7 +181,7 @@ class IndexEntry:
 
 
 def read_index_refs(path: Path, where: str) -> Iterator[ChunkRef]:
-    """The chunk references of an ``index.jsonl.gz`` on disk, in order, checking that their first keys ascend."""
+    """The chunk references of an index on disk, in order, checking that their first keys ascend."""
     previous = ""
     try:
         with gzip.open(path, "rb") as file:
@@ -188,6 +191,8 @@ def read_index_refs(path: Path, where: str) -> Iterator[ChunkRef]:
                     raise IntegrityError(where, "the index's chunks are not in key order; the index is damaged")
                 previous = ref.first
                 yield ref
+    except FileNotFoundError:
+        raise IntegrityError(where, f"the index {path.name} is missing") from None
     except (OSError, EOFError, zlib.error) as exc:
         raise IntegrityError(where, f"the index is not a readable gzip file ({exc}); it is damaged") from None
 
