@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ from airflow_provider_vectorbackup.stores.base import StoredSnapshot, joinable, 
 from airflow_provider_vectorbackup.stores.locking import LOCK_DIR, check_lock_name, is_lock_name
 
 log = logging.getLogger(__name__)
+
+DELETING_SUFFIX = ".deleting"
+"""A snapshot folder being deleted is first renamed to ``.<folder>.deleting``."""
 
 
 class LocalStore:
@@ -88,11 +92,17 @@ class LocalStore:
         return Path(snapshot.location)
 
     def delete(self, snapshot: StoredSnapshot) -> None:
-        """Rename the folder out of the snapshot names first, so a crash mid-delete leaves nothing that looks sealed."""
-        doomed = self.root / f".{snapshot.ref.folder_name}.deleting"
+        """Rename the folder out of the snapshot names first, so a crash mid-delete leaves nothing that looks sealed.
+
+        Such a crash leaves ``.<folder>.deleting``, which no listing shows; every deletion also removes those.
+        """
+        doomed = self.root / f".{snapshot.ref.folder_name}{DELETING_SUFFIX}"
         os.rename(snapshot.location, doomed)
         fsync_dir(self.root)
         shutil.rmtree(doomed)
+        for leftover in self.root.glob(f".*{DELETING_SUFFIX}"):
+            log.warning("Removing %s, left by a deletion that was cut short", leftover)
+            shutil.rmtree(leftover, ignore_errors=True)  # another deletion may be removing it too
         fsync_dir(self.root)
         log.info("Deleted snapshot folder %s", snapshot.location)
 
@@ -111,7 +121,8 @@ class LocalStore:
         if target.is_file() and target.stat().st_size == Path(local).stat().st_size:
             return  # content-addressed: the same name holds the same bytes
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{name}.{os.getpid()}.tmp")
+        # Unique per call: two collections with the same documents store the same pack from two threads at once.
+        temporary = target.with_name(f".{name}.{uuid.uuid4().hex}.tmp")
         shutil.copyfile(local, temporary)
         _fsync_file(temporary)
         os.replace(temporary, target)
