@@ -88,6 +88,9 @@ def test_unchanged_and_churned_dumps_store_only_what_changed_and_each_snapshot_r
     same = dump_snapshot(source, store, DAYS[1], DEDUP)
     assert data_bytes(store.root) == before, "an unchanged collection adds nothing to the shared area"
     assert same.manifest.collection("docs").index == first.manifest.collection("docs").index
+    assert same.manifest.collection("docs").deduplication == {
+        "parent": DAYS[0], "reused_documents": 1500, "new_documents": 0, "bytes_stored": 0}
+    assert first.manifest.collection("docs").deduplication["bytes_stored"] == full
     digests.append(digests[0])
 
     churn(astra_stand_in, rng, 15)  # 1 %
@@ -96,6 +99,7 @@ def test_unchanged_and_churned_dumps_store_only_what_changed_and_each_snapshot_r
     added = sum(size for name, size in data_bytes(store.root).items() if name not in before)
     assert changed.manifest.collection("docs").content_digest == digests[2] != digests[0]
     assert 0 < added < 0.2 * full, f"1% churn stored {added} bytes against {full} for the full dump"
+    assert changed.manifest.collection("docs").deduplication["bytes_stored"] == added
 
     for day, digest in zip(DAYS, digests):
         report = check_stored(store, store.get(day), "records")
