@@ -350,7 +350,8 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         if snapshot.state is not SnapshotState.IN_PROGRESS:
             try:
                 manifest = store.read_manifest(snapshot)
-                row["bytes"] = sum(f.bytes for f in manifest.files)
+                row["bytes"] = sum(f.bytes for f in manifest.files) + sum(
+                    f.bytes for c in manifest.collections for f in c.shared)  # a deduplicated one's packs too
                 row["collections"] = [f"{c.name}({c.document_count})" for c in manifest.collections]
             except Exception as exc:  # a damaged snapshot is listed, not hidden
                 row["collections"] = [f"unreadable manifest: {type(exc).__name__}"]
