@@ -374,10 +374,19 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         lines.append(f"  error: {manifest.error}")
     for c in manifest.collections:
         lines.append(f"  {c.name}: {c.status}, {c.document_count} documents, {c.vectors.documents_with_vector} with "
-                     f"$vector {c.vectors.dimensions}, {len(c.segments)} segment(s), digest {c.content_digest[:16]}…")
+                     f"$vector {c.vectors.dimensions}, {_stored_as(c)}, digest {c.content_digest[:16]}…")
         lines += [f"    warning: {w}" for w in c.warnings] + ([f"    error: {c.error}"] if c.error else [])
     _emit(args, json.loads(manifest.to_json()), "\n".join(lines))
     return EXIT_OK
+
+
+def _stored_as(collection: Any) -> str:
+    """Segments, or for a deduplicated collection its packs and what its dump added to the store."""
+    if collection.index is None:
+        return f"{len(collection.segments)} segment(s)"
+    record = collection.deduplication or {}
+    return (f"{len(collection.packs)} shared pack(s), {record.get('new_documents', '?')} document(s) stored by this "
+            f"dump ({record.get('bytes_stored', '?')} bytes), deduplicated against {record.get('parent') or 'nothing'}")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
