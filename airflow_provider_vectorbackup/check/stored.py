@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airflow_provider_vectorbackup.check.verify import (
-    Problem, VerifyReport, add_manifest_error, check_manifest_signature, level_named, verify, verify_listing,
+    Problem, StoredFile, VerifyReport, add_manifest_error, check_manifest_signature, level_named, shared_files, verify,
+    verify_listing,
 )
 from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
+from airflow_provider_vectorbackup.snapshot.files import digests_of_file
+from airflow_provider_vectorbackup.snapshot.packs import blob_name
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import Manifest
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers
@@ -82,11 +85,35 @@ def _check_files(store: Store, snapshot: StoredSnapshot, allow_incomplete: bool,
         report = VerifyReport(snapshot=snapshot.snapshot_id, level="files")
         add_manifest_error(report, exc)
         return report
+    with tempfile.TemporaryDirectory(prefix="vectorbackup-verify-") as scratch:
+        blobs = shared_listing(store, manifest, Path(scratch))
     report = verify_listing(snapshot.ref.folder_name, snapshot.state, manifest, store.files(snapshot),
-                            allow_incomplete=allow_incomplete)
+                            allow_incomplete=allow_incomplete, blobs=blobs)
     if verifier is not None:
         check_manifest_signature(raw, store.signature_bytes(snapshot), verifier, report)
     return report
+
+
+def shared_listing(store: Store, manifest: Manifest, scratch: Path) -> dict[str, StoredFile]:
+    """The store's ``data/`` files that a deduplicated snapshot uses, by ``data/<name>``, with checksums.
+
+    A store that records no checksum for a file (a folder on disk) has the file read for them, as its
+    :meth:`files` does for the snapshot folder; one that records them (Box, S3) is only listed.
+    """
+    needed = shared_files(manifest)
+    if not needed:
+        return {}
+    listing = store.blob_files()
+    found: dict[str, StoredFile] = {}
+    for entry in needed:
+        name = blob_name(entry.path)
+        stored = listing.get(name)
+        if stored is not None and stored.sha1 is None and stored.sha256 is None:
+            digests, size = digests_of_file(store.get_blob(name, scratch))
+            stored = StoredFile(size, digests.sha1, digests.sha256)
+        if stored is not None:
+            found[entry.path] = stored
+    return found
 
 
 def _refused_state(snapshot: StoredSnapshot, level: str, allow_incomplete: bool) -> VerifyReport | None:
