@@ -9,10 +9,12 @@ import pytest
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
 from airflow_provider_vectorbackup.jobs.as_of import NoSnapshotAsOf, choose_as_of, parse_as_of
+from airflow_provider_vectorbackup.jobs.dump import dump_snapshot
 from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
 from airflow_provider_vectorbackup.jobs.restore_scale_out import commit_restore, plan_restore, restore_slice
 from airflow_provider_vectorbackup.snapshot import HmacKey, SnapshotWriter
 from airflow_provider_vectorbackup.stores.local import LocalStore
+from tests.jobs.test_dedup import DAYS, DEDUP, FAST, churn, seed, source_digest
 
 DEFINITION = {"vector": {"dimension": 2, "metric": "cosine"}}
 AS_OF = "2026-11-30T02:00Z"
@@ -143,3 +145,33 @@ def test_the_sliced_restore_chooses_the_same_way_and_its_commit_reports_the_choi
     reports = [restore_slice(history, plan, item, source, options) for item in plan.work_items]
     report = commit_restore(history, plan, reports, source, options)
     assert report["ok"] and report["as_of"] == plan.as_of and source.count_documents("sliced_articles").count == 11
+
+
+def test_deduplicated_snapshots_a_damaged_pack_skips_exactly_the_snapshots_that_use_it(
+        astra_stand_in, astra_connection, tmp_path: Path) -> None:
+    rng = seed(astra_stand_in, 300)
+    store = LocalStore(tmp_path / "store")
+    source = AstraDBHook(retry_policy=FAST).get_conn()
+    dump_snapshot(source, store, DAYS[0], DEDUP)
+    first = source_digest(astra_stand_in)
+    churn(astra_stand_in, rng, 30)
+    dump_snapshot(source, store, DAYS[1], DEDUP)
+
+    def packs(day: str) -> set[str]:
+        return {p.path for p in store.read_manifest(store.get(day)).collection("docs").packs}
+
+    only_second, shared = sorted(packs(DAYS[1]) - packs(DAYS[0])), sorted(packs(DAYS[0]) & packs(DAYS[1]))
+    assert only_second and shared, "the churn left some packs shared and made new ones"
+    for path in (only_second[0], shared[0]):
+        damaged = bytearray((store.root / path).read_bytes())
+        damaged[len(damaged) // 2] ^= 0xFF
+        (store.root / path).write_bytes(bytes(damaged))
+        if path == only_second[0]:
+            report = restore_snapshot(store, None, source, RestoreOptions(
+                as_of=parse_as_of("2026-11-02T12:00Z"), target_prefix="dedup_", validation_queries=2))
+            assert report["snapshot_id"] == DAYS[0] and report["collections"]["docs"]["digest_restored"] == first
+            assert [(s["snapshot_id"], only_second[0] in s["reason"]) for s in report["as_of"]["skipped"]] == [
+                (DAYS[1], True)]
+    with pytest.raises(NoSnapshotAsOf) as refused:
+        choose_as_of(store, parse_as_of("2026-11-02T12:00Z"))
+    assert [(s.snapshot_id, shared[0] in s.reason) for s in refused.value.skipped] == [(DAYS[1], True), (DAYS[0], True)]
