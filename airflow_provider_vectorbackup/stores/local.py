@@ -26,6 +26,9 @@ from airflow_provider_vectorbackup.stores.locking import LOCK_DIR, check_lock_na
 
 log = logging.getLogger(__name__)
 
+_DELETING = ".deleting"
+"""A snapshot folder being deleted is first renamed to ``.<folder>.deleting``, a name no reader takes for a snapshot."""
+
 
 class LocalStore:
     """Snapshots kept side by side in one folder, e.g. a network share or a download of a Box snapshot.
@@ -89,10 +92,10 @@ class LocalStore:
 
     def delete(self, snapshot: StoredSnapshot) -> None:
         """Rename the folder out of the snapshot names first, so a crash mid-delete leaves nothing that looks sealed."""
-        doomed = self.root / f".{snapshot.ref.folder_name}.deleting"
-        os.rename(snapshot.location, doomed)
+        os.rename(snapshot.location, self.root / f".{snapshot.ref.folder_name}{_DELETING}")
         fsync_dir(self.root)
-        shutil.rmtree(doomed)
+        for doomed in self.root.glob(f".*{_DELETING}"):  # this one, and any a crash left half deleted
+            shutil.rmtree(doomed)
         fsync_dir(self.root)
         log.info("Deleted snapshot folder %s", snapshot.location)
 
