@@ -27,8 +27,8 @@ from airflow_provider_vectorbackup.stores.locking import LOCK_DIR, check_lock_na
 
 log = logging.getLogger(__name__)
 
-DELETING_SUFFIX = ".deleting"
-"""A snapshot folder being deleted is first renamed to ``.<folder>.deleting``."""
+_DELETING = ".deleting"
+"""A snapshot folder being deleted is first renamed to ``.<folder>.deleting``, a name no reader takes for a snapshot."""
 
 
 class LocalStore:
@@ -92,17 +92,11 @@ class LocalStore:
         return Path(snapshot.location)
 
     def delete(self, snapshot: StoredSnapshot) -> None:
-        """Rename the folder out of the snapshot names first, so a crash mid-delete leaves nothing that looks sealed.
-
-        Such a crash leaves ``.<folder>.deleting``, which no listing shows; every deletion also removes those.
-        """
-        doomed = self.root / f".{snapshot.ref.folder_name}{DELETING_SUFFIX}"
-        os.rename(snapshot.location, doomed)
+        """Rename the folder out of the snapshot names first, so a crash mid-delete leaves nothing that looks sealed."""
+        os.rename(snapshot.location, self.root / f".{snapshot.ref.folder_name}{_DELETING}")
         fsync_dir(self.root)
-        shutil.rmtree(doomed)
-        for leftover in self.root.glob(f".*{DELETING_SUFFIX}"):
-            log.warning("Removing %s, left by a deletion that was cut short", leftover)
-            shutil.rmtree(leftover, ignore_errors=True)  # another deletion may be removing it too
+        for doomed in self.root.glob(f".*{_DELETING}"):  # this one, and any a crash left half deleted
+            shutil.rmtree(doomed)
         fsync_dir(self.root)
         log.info("Deleted snapshot folder %s", snapshot.location)
 
