@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -85,8 +86,17 @@ def assert_sealed_snapshots_are_whole(store: LocalStore, digests: dict[str, str]
     return sealed
 
 
-def leftovers(store: LocalStore) -> list[str]:
-    """What is in the store besides sealed snapshots, the files of data/ they use, and the two areas' folders."""
+TEMPORARY_COPY = re.compile(rf"({BLOB_DIR}/\.[0-9a-f]{{64}}\..+|{LOCK_DIR}/.+\.json)\.tmp")
+"""A pack's or a lock's copy under its temporary name: a kill before the rename leaves it, and nothing frees it yet
+(docs/format.md 12.7, the known gap that the xfail test below shows)."""
+
+
+def leftovers(store: LocalStore, *, known_gap: bool = False) -> list[str]:
+    """What is in the store besides sealed snapshots, the files of data/ they use, and the two areas' folders.
+
+    :param known_gap: leave out the temporary copies of :data:`TEMPORARY_COPY`. Uploads run on threads, so any
+        kill point of a dump may fall while one is being copied.
+    """
     sealed = {s.ref.folder_name for s in store.snapshots() if s.state is not SnapshotState.IN_PROGRESS}
     used = used_by_sealed(store)
     found = [p.name for p in store.root.iterdir() if p.name not in sealed | {BLOB_DIR, LOCK_DIR}]
@@ -96,7 +106,7 @@ def leftovers(store: LocalStore) -> list[str]:
     locks = store.root / LOCK_DIR
     if locks.is_dir():
         found += [f"{LOCK_DIR}/{p.name}" for p in locks.iterdir()]
-    return sorted(found)
+    return sorted(name for name in found if not (known_gap and TEMPORARY_COPY.fullmatch(name)))
 
 
 def recover_and_dump_again(store: LocalStore, astra_stand_in, source, digests: dict[str, str], point: str,
@@ -110,7 +120,7 @@ def recover_and_dump_again(store: LocalStore, astra_stand_in, source, digests: d
     plan = prune(store, RetentionOptions(policy=RetentionPolicy(keep_last=keep_last)))
     assert plan.garbage is not None and plan.garbage.swept, f"{point}: {plan.garbage}"
     assert_sealed_snapshots_are_whole(store, digests, point)
-    assert leftovers(store) == [], f"{point}: the prune after the crash left these behind"
+    assert leftovers(store, known_gap=True) == [], f"{point}: the prune after the crash left these behind"
     outcome = dump_snapshot(source, store, DAYS[3], DEDUP)
     assert outcome.manifest.status == "complete", f"{point}: {outcome.failures}"
     assert_sealed_snapshots_are_whole(store, digests, f"{point}, dumped again")
@@ -163,18 +173,21 @@ def test_a_dump_killed_at_any_step_leaves_no_broken_snapshot_and_nothing_the_nex
     source = AstraDBHook(retry_policy=FAST).get_conn()
     stored = calls["LocalStore.put_blob"]
     points = ["LocalStore.put_lock_file:1:after"]  # holding the lock, nothing stored
-    points += [f"LocalStore.put_blob:{k}" for k in range(1, stored + 1)]  # after k - 1 files of data/ are stored
+    points += [f"LocalStore.put_blob:{k}" for k in range(1, stored + 1)]  # as the k-th file of data/ is stored
     points += [f"LocalStore.put_blob:{stored}:after"]  # between the packs and the manifest
-    points += ["LocalPendingSnapshot.seal:1", "os.rename:1", "LocalPendingSnapshot.seal:1:after"]
+    sealing = f"os.rename:{calls['os.rename']}"  # the last rename seals; earlier ones move files into the folder
+    points += ["LocalPendingSnapshot.seal:1", sealing, "LocalPendingSnapshot.seal:1:after"]
     sealed = {}
     for number, point in enumerate(points):
         store = kill_dump(astra_stand_in, template, tmp_path / f"kill-{number}", digests, point)
         sealed[point] = [s.snapshot_id for s in store.snapshots() if s.state is SnapshotState.COMPLETE]
+        if point == sealing:
+            assert (store.root / f".{DAYS[2]}.inprogress" / "manifest.json").is_file(), "the point missed the seal"
         assert not collect_garbage(store).swept, f"{point}: swept while the dead dump's lock had not expired"
         recover_and_dump_again(store, astra_stand_in, source, digests, point, keep_last=10,
                                restore=number == len(points) - 1)
     assert sealed["LocalPendingSnapshot.seal:1"] == DAYS[:2], "killed before its seal, the dump is not a snapshot"
-    assert sealed["os.rename:1"] == DAYS[:2], "killed with its manifest written but not renamed, neither"
+    assert sealed[sealing] == DAYS[:2], "killed with its manifest written but not renamed, neither"
     assert sealed["LocalPendingSnapshot.seal:1:after"] == DAYS[:3], "killed after its seal, it is one"
 
 
@@ -195,12 +208,12 @@ def test_a_dump_killed_mid_write_leaves_a_temporary_file_that_no_prune_frees(
     left = {}
     for number, point in enumerate(points):
         store = kill_dump(astra_stand_in, template, tmp_path / f"kill-{number}", digests, point)
-        assert [p for p in leftovers(store) if p.endswith(".tmp")], f"{point}: the kill point missed the copy"
+        assert [p for p in leftovers(store) if TEMPORARY_COPY.fullmatch(p)], f"{point}: the point missed the copy"
         remove_expired_locks(store, now=dt.datetime.now(dt.timezone.utc) + LATER)
         assert prune(store, RetentionOptions(policy=RetentionPolicy(keep_last=10))).garbage.swept
         assert_sealed_snapshots_are_whole(store, digests, point)
         left[point] = leftovers(store)
-        assert all(p.endswith(".tmp") for p in left[point]), f"{point}: more than the known leak: {left[point]}"
+        assert leftovers(store, known_gap=True) == [], f"{point}: more than the known gap: {left[point]}"
         assert dump_snapshot(source, store, DAYS[3], DEDUP).manifest.status == "complete"
         assert_sealed_snapshots_are_whole(store, digests, f"{point}, dumped again")
     if any(left.values()):
