@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterable
@@ -27,6 +28,8 @@ from airflow_provider_vectorbackup.stores.locking import LOCK_DIR, check_lock_na
 
 log = logging.getLogger(__name__)
 
+_PARTIAL_COPY = re.compile(r"\.([0-9a-f]{64}\.[a-z.]+)\.[0-9a-f]{32}\.tmp")
+"""``.<name>.<random>.tmp`` in ``data/``: a file being stored, before its rename; one a killed dump left is garbage."""
 _DELETING = ".deleting"
 """A snapshot folder being deleted is first renamed to ``.<folder>.deleting``, a name no reader takes for a snapshot."""
 
@@ -103,12 +106,16 @@ class LocalStore:
     # -- the shared data area of deduplicated snapshots, and lock files (docs/format.md, 12) --
 
     def blob_files(self) -> dict[str, StoredFile]:
-        """Sizes only: hashing every pack would read the whole store; the checker reads what it checks."""
+        """Sizes only: hashing every pack would read the whole store; the checker reads what it checks.
+
+        Partial copies are listed too: no snapshot lists them, so garbage collection, which runs only when no
+        dump does, frees those that a killed dump left.
+        """
         folder = self.root / BLOB_DIR
         if not folder.is_dir():
             return {}
         return {path.name: StoredFile(path.stat().st_size, None) for path in sorted(folder.iterdir())
-                if path.is_file() and is_blob_name(path.name)}
+                if path.is_file() and (is_blob_name(path.name) or _is_partial_copy(path.name))}
 
     def put_blob(self, name: str, local: Path) -> None:
         target = self.root / blob_path(name)
@@ -116,6 +123,7 @@ class LocalStore:
             return  # content-addressed: the same name holds the same bytes
         target.parent.mkdir(parents=True, exist_ok=True)
         # Unique per call: two collections with the same documents store the same pack from two threads at once.
+        # The name matches _PARTIAL_COPY, so garbage collection frees it when a kill leaves it.
         temporary = target.with_name(f".{name}.{uuid.uuid4().hex}.tmp")
         shutil.copyfile(local, temporary)
         _fsync_file(temporary)
@@ -130,7 +138,8 @@ class LocalStore:
         return path
 
     def delete_blob(self, name: str) -> None:
-        (self.root / blob_path(name)).unlink(missing_ok=True)
+        path = self.root / BLOB_DIR / name if _is_partial_copy(name) else self.root / blob_path(name)
+        path.unlink(missing_ok=True)
 
     def lock_files(self) -> dict[str, bytes]:
         folder = self.root / LOCK_DIR
@@ -198,6 +207,11 @@ class LocalPendingSnapshot:
         fsync_dir(self.store.root)
         log.info("Snapshot %s is now visible as %s", self.snapshot_id, final)
         return StoredSnapshot(SnapshotRef(self.snapshot_id, state, final.name), str(final))
+
+
+def _is_partial_copy(name: str) -> bool:
+    match = _PARTIAL_COPY.fullmatch(name)
+    return match is not None and is_blob_name(match.group(1))
 
 
 def _fsync_file(path: Path) -> None:

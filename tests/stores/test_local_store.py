@@ -122,6 +122,22 @@ def test_two_threads_storing_the_same_pack_at_once_both_succeed(tmp_path: Path, 
     assert sorted(p.name for p in (tmp_path / "store" / "data").iterdir()) == [name], "no copy is left behind"
 
 
+def test_a_partial_copy_is_listed_with_the_packs_so_garbage_collection_frees_it(tmp_path: Path) -> None:
+    """A dump killed between a pack's copy and its rename leaves ``.<name>.<random>.tmp``; no snapshot lists it."""
+    store = LocalStore(tmp_path)
+    pack = tmp_path / "pack"
+    pack.write_bytes(b"packed")
+    name = "b" * 64 + ".jsonl.gz"
+    store.put_blob(name, pack)
+    data = tmp_path / "data"
+    partial = "." + name + "." + "c" * 32 + ".tmp"
+    (data / partial).write_bytes(b"pack")
+    (data / ".notes.tmp").write_bytes(b"not ours")  # only names put_blob makes are taken for its copies
+    assert sorted(store.blob_files()) == [partial, name]
+    store.delete_blob(partial)
+    assert sorted(p.name for p in data.iterdir()) == [".notes.tmp", name]
+
+
 def test_a_deletion_cut_short_by_a_crash_is_finished_by_the_next_one(tmp_path: Path) -> None:
     """A crash between the rename and the removal leaves a folder no listing shows: the next deletion removes it."""
     store = LocalStore(tmp_path)
