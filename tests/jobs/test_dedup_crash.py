@@ -1,6 +1,6 @@
 """kill -9 at every step of a deduplicating dump and of a prune never leaves a complete-looking snapshot that
 fails to verify, never loses a file that a kept snapshot needs, and leaves nothing that the next prune does not
-free.
+free, but for one known gap: a lock file's temporary copy (the xfail test).
 
 The dump or prune runs in a child process (:mod:`tests.jobs.dedup_crash_child`), the dump reading the Astra
 stand-in over HTTP through the real astrapy client. The child kills itself with SIGKILL at a step named by
@@ -172,7 +172,7 @@ def test_a_dump_killed_at_any_step_leaves_no_broken_snapshot_and_nothing_the_nex
     points = ["LocalStore.put_lock_file:1:after"]  # holding the lock, nothing stored
     points += [f"LocalStore.put_blob:{k}" for k in range(1, stored + 1)]  # as the k-th file of data/ is stored
     copies = calls["shutil.copyfile"]
-    copied = [f"shutil.copyfile:{k}:after" for k in (1, copies)]  # a pack, the index: copied, not yet renamed
+    copied = [f"shutil.copyfile:{k}:after" for k in (1, copies)]  # the first and last file: copied, not renamed
     points += copied + [f"LocalStore.put_blob:{stored}:after"]  # then between the packs and the manifest
     sealing = f"os.rename:{calls['os.rename']}"  # the last rename seals; earlier ones move files into the folder
     points += ["LocalPendingSnapshot.seal:1", sealing, "LocalPendingSnapshot.seal:1:after"]
