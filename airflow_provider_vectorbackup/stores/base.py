@@ -9,12 +9,14 @@ downloads; comparing what it holds with the manifest is the checker's job (:mod:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from airflow_provider_vectorbackup.snapshot.errors import SnapshotError, SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.errors import IntegrityError, SnapshotError, SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.files import digests_of_file
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotRef, SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
@@ -23,6 +25,45 @@ from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 """A larger ``manifest.json`` (or signature) in a store is not read: it is not one this package wrote."""
+
+
+DATA_DIR = "data"
+"""The store's shared area of document and index packs (format 4), beside the snapshot folders."""
+LOCKS_DIR = "locks"
+"""The store's lock files, which keep garbage collection from removing packs a running dump needs."""
+
+BLOB_NAME_RULE = ("64 lowercase hex digits (the SHA-256 of the stored bytes), then '.index', or '.jsonl', "
+                  "'.jsonl.gz' or '.jsonl.zst', each optionally followed by '.age'")
+_BLOB_NAME = re.compile(r"[0-9a-f]{64}\.(?:index|jsonl(?:\.gz|\.zst)?(?:\.age)?)")
+LOCK_NAME_RULE = "1-128 letters, digits, '_', '.' or '-', then '.json'"
+_LOCK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}\.json")
+
+
+def is_blob_name(name: object) -> bool:
+    return isinstance(name, str) and _BLOB_NAME.fullmatch(name) is not None
+
+
+def check_blob_name(name: str) -> str:
+    """A name in ``data/``; anything else is refused before the store is touched (a path such as ``../x`` above all)."""
+    if not is_blob_name(name):
+        raise ValueError(f"{name!r} is not a name for {DATA_DIR}/: it must be {BLOB_NAME_RULE}")
+    return name
+
+
+def blob_sha256(name: str) -> str:
+    """The SHA-256 (hex) that the bytes stored as ``data/<name>`` must have: the first 64 characters of the name."""
+    return check_blob_name(name)[:64]
+
+
+def is_lock_name(name: object) -> bool:
+    return isinstance(name, str) and _LOCK_NAME.fullmatch(name) is not None
+
+
+def check_lock_name(name: str) -> str:
+    """A name in ``locks/``; anything else is refused before the store is touched."""
+    if not is_lock_name(name):
+        raise ValueError(f"{name!r} is not a name for {LOCKS_DIR}/: it must be {LOCK_NAME_RULE}")
+    return name
 
 
 class SnapshotExistsError(SnapshotError):
@@ -130,11 +171,123 @@ class Store(Protocol):
         ...
 
     def delete(self, snapshot: StoredSnapshot) -> None:
-        """Remove the snapshot entirely.
+        """Remove the snapshot entirely; a deletion cut short leaves it reading as in progress, never as sealed.
 
         :raises SnapshotLockedError: the store holds it under a lock; nothing was deleted.
         """
         ...
+
+    # The shared area (format 4): packs named by the SHA-256 of their bytes, kept once per store, and lock files.
+    # Every name is checked with check_blob_name / check_lock_name before the store is touched.
+
+    def blob_files(self) -> dict[str, StoredFile]:
+        """Every file in ``data/`` by name, with its size and the checksums the store records (Box SHA-1, S3 SHA-256 of
+        a single-part object; ``None`` where the store keeps none). Missing ``data/`` is an empty dict."""
+        ...
+
+    def put_blob(self, name: str, local: Path) -> None:
+        """Store the local file as ``data/<name>``, never half-visible under that name; when ``data/<name>`` exists
+        already with the same size it is left as it is (content-addressed: same name, same bytes). The local file is
+        left in place."""
+        ...
+
+    def get_blob(self, name: str, scratch: Path) -> Path:
+        """A local path holding ``data/<name>``, downloaded into the folder ``scratch`` and checked while downloading
+        against the SHA-256 in its name.
+
+        :raises IntegrityError: the bytes do not have that SHA-256 (path ``data/<name>``); nothing is left in scratch.
+        :raises FileNotFoundError: the store holds no ``data/<name>``.
+        """
+        ...
+
+    def delete_blob(self, name: str) -> None:
+        """Remove ``data/<name>``; a missing one is fine."""
+        ...
+
+    def lock_files(self) -> dict[str, bytes]:
+        """Every lock file's name and bytes (``locks/``); none is an empty dict."""
+        ...
+
+    def put_lock_file(self, name: str, data: bytes) -> None:
+        """Write ``locks/<name>`` whole (replacing it: a lock is refreshed by rewriting it)."""
+        ...
+
+    def delete_lock_file(self, name: str) -> None:
+        """Remove ``locks/<name>``; a missing one is fine."""
+        ...
+
+
+def manifest_packs(manifest: Manifest) -> dict[str, FileEntry]:
+    """The packs a snapshot's collections list, each once, by blob name; none before format 4.
+
+    :raises ValueError: an entry's path is not ``data/<blob name>`` (a download never writes outside its folder).
+    """
+    if manifest.format_version < 4:
+        return {}
+    packs: dict[str, FileEntry] = {}
+    for collection in manifest.collections:
+        for entry in getattr(collection, "packs", []):
+            directory, _, name = entry.path.partition("/")
+            if directory != DATA_DIR:
+                raise ValueError(f"pack {entry.path!r} of collection {collection.name!r} is not in {DATA_DIR}/")
+            packs[check_blob_name(name)] = entry
+    return packs
+
+
+PackFetch = Callable[[str, FileEntry, Path], "Problem | None"]
+"""Downloads pack ``name`` (its manifest entry given) to a local path, checked while it streams; returns the problem
+when the bytes are not the entry's (nothing is kept then)."""
+
+
+def copy_packs(manifest: Manifest, local_root: Path, stored: Container[str], fetch: PackFetch, *,
+               damaged: dict[str, Problem] | None) -> int:
+    """Copy the packs a format-4 snapshot needs into ``local_root/data/``, beside its downloaded folder; shared by the
+    stores whose ``download`` copies. Returns how many were copied.
+
+    A pack the store lacks is left out (the verifier reports it missing, as it does a missing segment). One already
+    in ``local_root/data/`` with the right SHA-256 (downloaded with another snapshot) is kept. A damaged one raises
+    :class:`IntegrityError`, or with ``damaged`` is recorded there under ``data/<name>`` and left out.
+    """
+    packs = manifest_packs(manifest)
+    if not packs:
+        return 0
+    folder = local_root / DATA_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    copied = 0
+    for name, entry in packs.items():
+        local = folder / name
+        problem = _pack_entry_problem(name, entry)
+        if problem is None:
+            if name not in stored:
+                continue
+            if local.is_file() and digests_of_file(local)[0].sha256 == entry.sha256:
+                continue
+            problem = fetch(name, entry, local)
+        if problem is None:
+            copied += 1
+        elif damaged is None:
+            raise IntegrityError(entry.path, problem.message)
+        else:
+            damaged[entry.path] = problem
+    return copied
+
+
+def _pack_entry_problem(name: str, entry: FileEntry) -> Problem | None:
+    """A manifest entry whose SHA-256 is not the one its name gives cannot be checked against either: refused."""
+    if entry.sha256 == blob_sha256(name):
+        return None
+    return Problem(entry.path, "checksum_mismatch", f"the manifest lists it with SHA-256 {entry.sha256}, but its name "
+                   f"says {blob_sha256(name)}: the manifest is inconsistent (damaged or tampered with)",
+                   blob_sha256(name), entry.sha256)
+
+
+def damaged_pack(name: str, where: str, found_sha256: str, size: int | None) -> Problem:
+    """The problem of a pack whose bytes in store ``where`` do not have the SHA-256 its name gives."""
+    return Problem(f"{DATA_DIR}/{name}", "checksum_mismatch",
+                   f"the bytes read from {where} have SHA-256 {found_sha256}, but the name says {blob_sha256(name)} "
+                   f"({size if size is not None else 'unknown'} bytes read): the pack changed after it was written "
+                   f"(corruption or tampering), and every snapshot that lists it is damaged",
+                   blob_sha256(name), found_sha256)
 
 
 def select(snapshots: Iterable[StoredSnapshot], snapshot_id: str, where: str) -> StoredSnapshot:
