@@ -33,6 +33,7 @@ from airflow_provider_vectorbackup.stores.base import (
 from airflow_provider_vectorbackup.stores.box.client import BoxApi
 from airflow_provider_vectorbackup.stores.box.store import BoxStore
 from airflow_provider_vectorbackup.stores.local import LocalStore
+from airflow_provider_vectorbackup.stores.object.s3 import S3Access
 from airflow_provider_vectorbackup.stores.object.store import ObjectStore
 from tests.snapshot.conftest import VECTOR_DEFINITION, sample_documents
 
@@ -416,3 +417,46 @@ def test_a_download_reports_a_damaged_pack(shared_store: Store, tmp_path: Path) 
     copy = shared_store.download(sealed, tmp_path / "lenient", damaged=damaged)
     assert list(damaged) == [f"{DATA_DIR}/{bad}"] and damaged[f"{DATA_DIR}/{bad}"].code == "checksum_mismatch"
     assert sorted(path.name for path in (copy.parent / DATA_DIR).iterdir()) == [good]
+
+
+class CutShort(Exception):
+    """The process dies here."""
+
+
+def cut_delete_short(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the store's deletion stop at the step after the one that makes the snapshot read as not sealed."""
+    def die(*args: object, **kwargs: object) -> None:
+        raise CutShort
+
+    if isinstance(store, BoxStore):  # the rename went through; the folder delete does not
+        monkeypatch.setattr(store.api, "delete_folder", die)
+    elif isinstance(store.access, S3Access):  # the manifest's request went through; the next one does not
+        call, requests = store.access._call, []
+
+        def some_deletes(method: str, **kwargs: object) -> dict:
+            if method == "delete_objects":
+                requests.append(kwargs)
+                if len(requests) > 1:
+                    raise CutShort
+            return call(method, **kwargs)
+
+        monkeypatch.setattr(store.access, "_call", some_deletes)
+    else:  # the manifest was discarded; removing the rest fails
+        monkeypatch.setattr(store.access.fs, "rm", die)
+
+
+def test_a_delete_cut_short_never_leaves_a_sealed_snapshot_with_files_missing(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if isinstance(store, LocalStore):
+        pytest.skip("the local store's delete comes with the format-4 work on LocalStore")
+    write(store, "20260301T000000Z", tmp_path)
+    sealed = write(store, "20260302T000000Z", tmp_path, fail=True)  # INCOMPLETE: its marker must not outlive it
+    for snapshot in (store.get("20260301T000000Z"), sealed):
+        with monkeypatch.context() as patch:
+            cut_delete_short(store, patch)
+            with pytest.raises(CutShort):
+                store.delete(snapshot)
+        assert store.get(snapshot.snapshot_id).state is SnapshotState.IN_PROGRESS
+    for snapshot in store.snapshots():  # prune finishes the job
+        store.delete(snapshot)
+    assert store.snapshots() == []
