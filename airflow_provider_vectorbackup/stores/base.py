@@ -234,7 +234,7 @@ def manifest_packs(manifest: Manifest) -> dict[str, FileEntry]:
     return packs
 
 
-PackFetch = Callable[[str, FileEntry, Path], "Problem | None"]
+PackFetch = Callable[[str, FileEntry, Path], Problem | None]
 """Downloads pack ``name`` (its manifest entry given) to a local path, checked while it streams; returns the problem
 when the bytes are not the entry's (nothing is kept then)."""
 
