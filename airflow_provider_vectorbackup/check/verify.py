@@ -34,6 +34,8 @@ from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, Snapsho
 from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest, ManifestNameError,
 )
+from airflow_provider_vectorbackup.snapshot.packed_reader import packed_plan
+from airflow_provider_vectorbackup.snapshot.packs import is_document_pack, is_index_pack
 from airflow_provider_vectorbackup.snapshot.reader import (
     Mismatch, SegmentScan, checksum_mismatches, decode_line, folder_state, read_manifest_bytes, size_mismatches,
 )
@@ -125,6 +127,7 @@ def verify(
     path: str | os.PathLike[str], level: str = "files", *, allow_incomplete: bool = False, codec: Codec = DEFAULT_CODEC,
     verifier: Verifiers | None = None, identities: AgeIdentities | None = None,
     scratch_dir: str | os.PathLike[str] | None = None, damaged: Mapping[str, Problem] | None = None,
+    read_data_subset: DataSubset | None = None,
 ) -> VerifyReport:
     """Check a snapshot folder against its manifest and return a report of every problem found.
 
@@ -139,6 +142,9 @@ def verify(
 
     ``damaged`` names the files of a downloaded copy that the download found damaged and did not
     keep, with the problem found: each is reported as that problem rather than as missing.
+
+    A deduplicated (format 4) snapshot's packs are checked in ``data/`` beside the folder. At the
+    ``files`` level, ``read_data_subset`` also reads every line of the packs it selects (docs/format.md, 12.6).
     """
     level = level_named(level)
     path = Path(path)
@@ -169,7 +175,10 @@ def verify(
                    + ". Only the files (size and hashes) were checked")
         level = "files"
     for collection in manifest.collections:
-        _verify_collection(path, collection, level, codec, report, keys, damaged or {})
+        if collection.index is not None:
+            _verify_packed(path, collection, level, codec, report, keys, damaged or {}, read_data_subset)
+        else:
+            _verify_collection(path, collection, level, codec, report, keys, damaged or {})
     return report
 
 
@@ -264,17 +273,28 @@ class StoredFile:
 
 
 def verify_listing(snapshot: str, state: SnapshotState, manifest: Manifest, listing: Mapping[str, StoredFile], *,
-                   allow_incomplete: bool = False) -> VerifyReport:
+                   allow_incomplete: bool = False, blobs: Mapping[str, StoredFile] | None = None) -> VerifyReport:
     """The ``files`` level from a store's listing alone: presence, size and checksums of every file.
 
     :param listing: every file under the snapshot folder, by path relative to it.
+    :param blobs: for a deduplicated snapshot, the store's shared ``data/`` area, by ``data/<name>``.
     """
     report = VerifyReport(snapshot=manifest.snapshot_id or snapshot, level="files")
     _check_status(manifest, state, allow_incomplete, report)
     listed = _listed_files(manifest, report)
     _report_unlisted(listing, listed, report)
     compare_listing(manifest.files, listing, report, require_checksum=True)
+    compare_listing(shared_files(manifest), blobs or {}, report, require_checksum=True)
     return report
+
+
+def shared_files(manifest: Manifest) -> list[FileEntry]:
+    """The files in the store's ``data/`` area that a deduplicated snapshot uses, each once."""
+    unique: dict[str, FileEntry] = {}
+    for collection in manifest.collections:
+        for pack in collection.shared:
+            unique.setdefault(pack.path, pack)
+    return list(unique.values())
 
 
 def compare_listing(entries: Iterable[FileEntry], listing: Mapping[str, StoredFile], report: VerifyReport, *,
@@ -345,6 +365,91 @@ def _verify_collection(path: Path, collection: CollectionEntry, level: str, code
     _check_records(path, collection, definition, codec, report, keys)
 
 
+@dataclass(frozen=True)
+class DataSubset:
+    """``n/t`` of a store's packs, read whole at the ``files`` level: those whose name, read as a number from its
+    first 8 hex digits, leaves remainder ``n - 1`` when divided by ``t``. The same packs every time, and ``t`` runs
+    with ``n`` = 1..t read every pack once (docs/format.md, 12.6)."""
+
+    n: int
+    t: int
+
+    @classmethod
+    def parse(cls, text: str) -> DataSubset:
+        try:
+            n, t = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise ValueError(f"a data subset is 'n/t', e.g. 1/10, not {text!r}") from None
+        if not 1 <= n <= t:
+            raise ValueError(f"a data subset 'n/t' needs 1 <= n <= t, not {text!r}")
+        return cls(n, t)
+
+    def selects(self, path: str) -> bool:
+        return int(path.rsplit("/", 1)[-1][:8], 16) % self.t == self.n - 1
+
+    def __str__(self) -> str:
+        return f"{self.n}/{self.t}"
+
+
+def _verify_packed(path: Path, collection: CollectionEntry, level: str, codec: Codec, report: VerifyReport,
+                   keys: _Decryption, damaged: Mapping[str, Problem], subset: DataSubset | None) -> None:
+    """A deduplicated collection: its own files in the folder, its packs in ``data/`` beside it, then its records."""
+    store_root = path.parent  # packs are listed as data/<name>, relative to the folder that holds the snapshots
+    present: list[tuple[Path, FileEntry]] = []
+    for base, entry in [(path, e) for e in collection.files] + [(store_root, p) for p in collection.shared]:
+        if (base / entry.path).is_file():
+            report.files_checked += 1
+            report.bytes_checked += entry.bytes
+            present.append((base, entry))
+        elif entry.path in damaged:
+            report.files_checked += 1
+            report.problems.append(damaged[entry.path])
+        else:
+            report.add(entry.path, "missing_file", "listed in the manifest but not in the store")
+    if level == "files" or keys.wrong_identity:
+        for base, entry in present:
+            _check_whole_file(base, entry, report)
+        if subset is not None:
+            for base, entry in present:
+                if base == store_root and is_document_pack(entry.path) and subset.selects(entry.path):
+                    scan = SegmentScan(base / entry.path, entry, keys.identities, keys.scratch_dir, keys.encryption)
+                    _check_segment(scan, codec, Tally(), report, keys)
+        return
+    definition = collection.definition
+    if collection.definition_file is not None:
+        definition = _check_definition(path, collection, report, keys)
+    for base, entry in present:
+        if base == store_root and (entry is collection.index or is_index_pack(entry.path)):
+            _check_whole_file(base, entry, report)
+    tally = Tally()
+    complete = True
+    try:
+        plan = list(packed_plan(path, collection))
+    except IntegrityError as exc:
+        report.add(exc.path, "index_invalid", str(exc).split(": ", 1)[1])
+        plan, complete = [], False
+    for local, pack, wanted in plan:
+        if keys.wrong_identity:
+            _check_whole_file(store_root, pack, report)
+            continue
+        scan = SegmentScan(local, pack, keys.identities, keys.scratch_dir, keys.encryption)
+        if not _check_segment(scan, codec, tally, report, keys, wanted):
+            complete = False
+    if not keys.wrong_identity:
+        _compare_tally(collection, definition, tally, complete, report)
+
+
+def read_pack(local: Path, entry: FileEntry, report: VerifyReport, *, codec: Codec = DEFAULT_CODEC,
+              identities: AgeIdentities | None = None, scratch_dir: str | os.PathLike[str] | None = None,
+              encryption: dict[str, Any] | None = None) -> None:
+    """Read every line of one document pack into ``report``, as the records level reads a segment."""
+    keys = _Decryption(identities, scratch_dir, encryption)
+    if is_encrypted_path(entry.path) and identities is None:
+        keys.failed(identity_required(entry.path, encryption), report)
+        return
+    _check_segment(SegmentScan(local, entry, identities, scratch_dir, encryption), codec, Tally(), report, keys)
+
+
 def _check_whole_file(path: Path, entry: FileEntry, report: VerifyReport) -> None:
     digests, size = digests_of_file(path / entry.path)
     report.add_mismatches(entry.path, size_mismatches(size, entry) + checksum_mismatches(digests, entry))
@@ -409,10 +514,16 @@ def _check_records(path: Path, collection: CollectionEntry, definition: dict[str
             _check_whole_file(path, entry, report)
             continue
         scan = SegmentScan(local, entry, keys.identities, keys.scratch_dir, keys.encryption)
-        if not _check_segment(scan, collection, codec, tally, report, keys):
+        if not _check_segment(scan, codec, tally, report, keys):
             complete = False
     if keys.wrong_identity:
         return  # nothing was decrypted: counts and digests cannot be compared
+    _compare_tally(collection, definition, tally, complete, report)
+
+
+def _compare_tally(collection: CollectionEntry, definition: dict[str, Any] | None, tally: Tally, complete: bool,
+                   report: VerifyReport) -> None:
+    """What the records were found to hold against what the manifest says: counts, vectors, digest."""
     name = f"collections/{collection.name}"
     if tally.documents != collection.document_count:
         report.add(name, "count_mismatch", f"the segments hold {tally.documents} readable document(s), the "
@@ -458,14 +569,19 @@ def _check_vector_fields(name: str, collection: CollectionEntry, definition: dic
                                                               for dim, n in sorted(wrong.items())))
 
 
-def _check_segment(scan: SegmentScan, collection: CollectionEntry, codec: Codec, tally: Tally,
-                   report: VerifyReport, keys: _Decryption) -> bool:
-    """Parse every line of one segment into the tally; return False if the segment could not be fully read."""
+def _check_segment(scan: SegmentScan, codec: Codec, tally: Tally, report: VerifyReport, keys: _Decryption,
+                   wanted: bytearray | None = None) -> bool:
+    """Parse every line of one segment into the tally; return False if the segment could not be fully read.
+
+    For a pack, ``wanted`` has a bit set for each line this collection uses: every line is checked, only those
+    are counted.
+    """
     line_problems = 0
     readable = True
     try:
         for number, line in enumerate(scan.lines(), start=1):
-            problem = _check_line(line, codec, tally)
+            counted = wanted is None or bool(wanted[(number - 1) >> 3] & (1 << ((number - 1) & 7)))
+            problem = _check_line(line, codec, tally if counted else Tally())
             if problem is None:
                 continue
             line_problems += 1

@@ -12,6 +12,7 @@ import logging
 import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from airflow_provider_vectorbackup.sources.base import VectorSource
@@ -19,6 +20,7 @@ from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, SCAN_MOD
 from airflow_provider_vectorbackup.jobs.collection import (
     StoredFiles, manifest_source, select_collections, write_collection,
 )
+from airflow_provider_vectorbackup.jobs.dedup import deduplication, document_keys
 from airflow_provider_vectorbackup.jobs.outcome import DumpOutcome, already_complete
 from airflow_provider_vectorbackup.progress import Progress
 from airflow_provider_vectorbackup.snapshot.compression import check_compression
@@ -28,6 +30,7 @@ from airflow_provider_vectorbackup.snapshot.layout import check_snapshot_id
 from airflow_provider_vectorbackup.snapshot.signing import ManifestSigner
 from airflow_provider_vectorbackup.snapshot.writer import DEFAULT_SEGMENT_MAX_BYTES, SnapshotWriter
 from airflow_provider_vectorbackup.stores.base import SnapshotExistsError, Store
+from airflow_provider_vectorbackup.stores.locking import SHARED, StoreLock
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,10 @@ class DumpOptions:
     :param collections_at_once: collections dumped concurrently (a scale-out dump runs one per task).
     :param uploads_at_once: finished segments handed to the store concurrently; local staging holds
         at most this many segments plus one being written per collection.
+    :param deduplicate: store each document once per store (format 4, docs/format.md section 12): only what
+        changed since the newest earlier snapshot is uploaded, and every snapshot still stands alone.
+        Local staging then holds a sorted copy of the collection being written.
+    :param lock_wait: seconds a deduplicating dump waits for a garbage collection that holds the store's lock.
     """
 
     collections: list[str] | None = None
@@ -68,6 +75,8 @@ class DumpOptions:
     scan_streams: int = DEFAULT_STREAMS
     collections_at_once: int = 2
     uploads_at_once: int = 2
+    deduplicate: bool = False
+    lock_wait: float = 900.0
 
     def __post_init__(self) -> None:
         if self.collections is not None:
@@ -87,12 +96,16 @@ class DumpOptions:
                 raise ValueError(f"{name} must be a whole number, not {value!r}")
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, not {value}")
+        if self.deduplicate:
+            document_keys(self.encryption, self.signer)  # refuses encryption without a signer, before anything runs
+        if not isinstance(self.lock_wait, (int, float)) or isinstance(self.lock_wait, bool) or self.lock_wait < 0:
+            raise ValueError(f"lock_wait must be a number of seconds, 0 or more, not {self.lock_wait!r}")
 
     def describe(self) -> str:
         """The settings that decide speed and bytes, for a log line; never the keys."""
         return (f"scan_mode={self.scan_mode}, scan_streams={self.scan_streams}, collections_at_once="
                 f"{self.collections_at_once}, uploads_at_once={self.uploads_at_once}, compression={self.compression}, "
-                f"segments up to {self.segment_max_bytes} bytes")
+                f"segments up to {self.segment_max_bytes} bytes, deduplicate={self.deduplicate}")
 
 
 def dump_snapshot(
@@ -110,18 +123,40 @@ def dump_snapshot(
     check_snapshot_id(snapshot_id)
     # A missing zstandard package is reported before the store is touched.
     check_compression(options.compression, for_writing=True)
+    lock = StoreLock(store, SHARED, f"dump {snapshot_id}") if options.deduplicate else None
+    if lock is not None:  # before the parent is read, so that no garbage collection sweeps what it reuses
+        lock.acquire(options.lock_wait)
+    try:
+        return _dump(source, store, snapshot_id, options, on_progress, lock)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _dump(source: VectorSource, store: Store, snapshot_id: str, options: DumpOptions,
+          on_progress: Callable[[Progress], None] | None, lock: StoreLock | None) -> DumpOutcome:
     try:
         pending = store.begin(snapshot_id)
     except SnapshotExistsError:
         return already_complete(store, snapshot_id, options.collections, options.producer)
+    if lock is not None:
+        report = on_progress
+
+        def on_progress(progress: Progress) -> None:
+            lock.refresh()  # a long scan keeps the lock while it stores nothing new
+            if report is not None:
+                report(progress)
     stored = StoredFiles(pending)
     failures: dict[str, BaseException] = {}
     with tempfile.TemporaryDirectory(prefix="vectorbackup-", dir=options.staging_dir) as staging:
+        dedup = None if lock is None else deduplication(
+            store, lock, Path(staging) / "parents", keys=document_keys(options.encryption, options.signer),
+            compression=options.compression, encryption=options.encryption)
         writer = SnapshotWriter(staging, source=manifest_source(source), snapshot_id=snapshot_id,
                                 segment_max_bytes=options.segment_max_bytes, vector_policy=options.vector_policy,
                                 on_file_complete=stored.put, producer=options.producer, signer=options.signer,
                                 encryption=options.encryption, handoff_concurrency=options.uploads_at_once,
-                                compression=options.compression)
+                                compression=options.compression, dedup=dedup)
         try:
             # Everything after begin() runs inside the writer: a failure anywhere, even before the first
             # collection, seals the snapshot INCOMPLETE with the reason instead of leaving .inprogress.

@@ -114,6 +114,10 @@ def plan_restore(store: Store, snapshot_id: str, source: VectorSource, options: 
         if vectorize:
             raise TargetConflict(f"collection(s) {vectorize} use $vectorize: restore them with one task "
                                  f"(RestoreOperator), which tells server-embedded vectors apart; nothing was written")
+        packed = [name for name in targets if snapshot.manifest.collection(name).index is not None]
+        if packed:
+            raise TargetConflict(f"collection(s) {packed} are deduplicated (format 4): restore them with one task "
+                                 f"(RestoreOperator); splitting them over tasks is not built yet; nothing was written")
         tolerant = [name for name, definition in definitions.items() if source.restore_tolerance(definition)]
         if tolerant:
             raise TargetConflict(f"{source.kind} may move floats when it stores them, which only a single-task "

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_vectorbackup.jobs.garbage import GarbageReport, collect_garbage
 from airflow_provider_vectorbackup.check.stored import check_stored
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotRef, SnapshotState, check_snapshot_id
@@ -160,6 +161,8 @@ class RetentionPlan:
     hold: str | None
     locked: tuple[LockedDeletion, ...] = ()
     """Deletions the store refused because a lock still retains the snapshot (S3 Object Lock): kept for now."""
+    garbage: GarbageReport | None = None
+    """What garbage collection of the shared ``data/`` area did after the deletions (deduplicated snapshots)."""
 
     @property
     def keep(self) -> list[Decision]:
@@ -188,6 +191,8 @@ class RetentionPlan:
             text += f"; {self.hold}"
         if self.locked:
             text += f"; {len(self.locked)} of the deletions refused by the store's lock, left for a later run"
+        if self.garbage is not None:
+            text += f"; {self.garbage.summary()}"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,6 +203,7 @@ class RetentionPlan:
             "hold": self.hold, "counts": self.counts, "summary": self.summary(),
             "decisions": [decision.to_dict() for decision in self.decisions],
             "locked": [locked.to_dict() for locked in self.locked],
+            "garbage": self.garbage.to_dict() if self.garbage is not None else None,
         }
 
 
@@ -355,6 +361,8 @@ class RetentionOptions:
     verifier: Verifiers | None = None
     """Manifest signature keys: when given, a snapshot verifies only with a valid signature."""
     dry_run: bool = False
+    collect_garbage: bool = True
+    """After deleting, free the files of the shared ``data/`` area that no remaining snapshot uses."""
 
 
 def prune(store: Store, options: RetentionOptions, *, now: dt.datetime | None = None) -> RetentionPlan:
@@ -391,6 +399,9 @@ def prune(store: Store, options: RetentionOptions, *, now: dt.datetime | None = 
              plan.summary())
     by_ref = {s.ref: s for s in stored}
     if options.dry_run:
+        if options.collect_garbage:
+            deleting = [d.record.ref.snapshot_id for d in plan.delete]
+            plan = dataclasses.replace(plan, garbage=collect_garbage(store, dry_run=True, deleting=deleting))
         return plan
     locked = []
     for decision in plan.delete:
@@ -399,7 +410,8 @@ def prune(store: Store, options: RetentionOptions, *, now: dt.datetime | None = 
         except SnapshotLockedError as exc:
             log.warning("Not deleted yet: %s", exc)
             locked.append(LockedDeletion(decision.record.ref.snapshot_id, exc.locked_until, str(exc)))
-    return dataclasses.replace(plan, locked=tuple(locked)) if locked else plan
+    garbage = collect_garbage(store) if options.collect_garbage else None
+    return dataclasses.replace(plan, locked=tuple(locked), garbage=garbage)
 
 
 def owns(store: Store, snapshot: StoredSnapshot, options: RetentionOptions) -> bool:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from airflow_provider_vectorbackup.snapshot.dedup_writer import PackedCollection
 from airflow_provider_vectorbackup.snapshot.digest import DIGEST_ALGORITHM
 from airflow_provider_vectorbackup.snapshot.encryption import ENCRYPTED_SUFFIX
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
@@ -60,6 +61,8 @@ class CollectionWriter:
         self._open: SegmentFile | None = None
         self._closed = False
         self._definition_file: FileEntry | None = None
+        dedup = snapshot.dedup
+        self._packed = PackedCollection(snapshot, name, dedup) if dedup is not None else None
         self.scan: dict[str, Any] | None = None
         """Set by the reader of the source: how it read the collection, recorded in the manifest."""
         if with_definition:
@@ -110,6 +113,10 @@ class CollectionWriter:
             raise SnapshotError(
                 f"collection {self.name!r}: document {document['_id']!r} holds a string with a lone surrogate, "
                 f"which is not valid Unicode and cannot be stored as UTF-8; fix the value at the source") from None
+        if self._packed is not None:  # stored at close, once it is known which documents the store lacks
+            self._packed.add(line)
+            self._pending.add(encoded)
+            return
         segment = self._open
         limit = self._snapshot.segment_max_bytes
         if segment is not None and segment.uncompressed_bytes + len(line) > limit and segment.documents:
@@ -176,6 +183,10 @@ class CollectionWriter:
     def close(self) -> CollectionEntry:
         """Finish the last segment and run the vector-loss guard; a guard failure fails the collection."""
         try:
+            if self._packed is not None:
+                self._packed.close()
+                self._stored.merge(self._pending)
+                self._pending = Tally()
             self._close_segment()
             self._collect(wait=True)
             warnings = check_vector_loss(self.name, self.definition, self._stored.documents,
@@ -189,6 +200,11 @@ class CollectionWriter:
         if self._open is not None:
             self._open.discard()
             self._open = None
+            self._pending = Tally()
+        if self._packed is not None:  # nothing of it is listed: the documents were never all stored
+            self._packed.discard()
+            self._packed.packs.clear()
+            self._packed.index = None
             self._pending = Tally()
         try:
             self._collect(wait=True)
@@ -210,6 +226,9 @@ class CollectionWriter:
             digest_algorithm=DIGEST_ALGORITHM, segments=list(self._segments),
             embedding={} if encrypted else embedding_metadata(self.definition), warnings=warnings or [], error=error,
             scan=self.scan,
+            index=self._packed.index if self._packed is not None else None,
+            packs=sorted(self._packed.packs.values(), key=lambda p: p.path) if self._packed is not None else [],
+            deduplication=self._packed.record() if self._packed is not None and status != COLLECTION_FAILED else None,
         )
         self._snapshot._collection_done(entry)
         return entry

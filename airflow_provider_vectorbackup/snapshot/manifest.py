@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot.errors import ManifestError
+from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR, BLOB_NAME_RULE, INDEX_SUFFIX, is_blob_name, is_index
 from airflow_provider_vectorbackup.snapshot.layout import (
     COLLECTION_NAME_RULE, KEYSPACE_NAME_RULE, is_collection_name, is_definition_path, is_keyspace_name,
     is_segment_path,
 )
 
 FORMAT_NAME = "vectorbackup-snapshot"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 """The newest version this package reads. It writes 1; 2 when segments are zstd-compressed; 3 for engines other than
-the Data API, whose documents carry ``$vectors`` (docs/format.md, 1)."""
+the Data API, whose documents carry ``$vectors``; 4 for deduplicated snapshots (docs/format.md, 1 and 12)."""
 ENGINE_FORMAT_VERSION = 3
 """The lowest ``format_version`` whose readers understand ``$vectors`` documents and engine definitions."""
 
@@ -100,10 +101,23 @@ class CollectionEntry:
     error: str | None = None
     scan: dict[str, Any] | None = None
     """How the source was read and the counts that reconcile it (docs/format.md, "Scan record")."""
+    index: FileEntry | None = None
+    """Format 4: the collection's index, ``data/<sha256>.chunks.gz``, in the store's shared area."""
+    packs: list[FileEntry] = field(default_factory=list)
+    """Format 4: every other file of the shared ``data/`` area that the index uses (index and document packs)."""
+    deduplication: dict[str, Any] | None = None
+    """Format 4, informational: the parent snapshot, documents reused from it and stored anew, bytes this dump
+    stored in ``data/`` (docs/format.md, 12.5). Readers must not depend on it."""
 
     @property
     def files(self) -> list[FileEntry]:
+        """The files inside the snapshot folder (a deduplicated collection's index and packs are not in it)."""
         return ([self.definition_file] if self.definition_file else []) + self.segments
+
+    @property
+    def shared(self) -> list[FileEntry]:
+        """Format 4: the files of the store's shared ``data/`` area this collection needs, its index first."""
+        return ([self.index] if self.index else []) + self.packs
 
     def to_dict(self) -> dict[str, Any]:
         """This entry exactly as ``manifest.json`` holds it: JSON-safe, e.g. to pass between workers."""
@@ -157,6 +171,9 @@ class Manifest:
         data.update({k: v for k, v in dataclasses.asdict(self).items() if k not in data})
         if data["encryption"] is None:
             del data["encryption"]  # unencrypted manifests stay exactly as they were before encryption existed
+        for collection in data["collections"]:  # and snapshots that are not deduplicated as before format 4
+            if collection["index"] is None and not collection["packs"]:
+                del collection["index"], collection["packs"], collection["deduplication"]
         return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
     @classmethod
@@ -235,7 +252,20 @@ def name_problems(manifest: Manifest) -> list[NameProblem]:
                 found.append(NameProblem(f"collections[{i}].segments[{j}].path", segment.path,
                                          f"collections/{name}/part-NNNNN.jsonl, .jsonl.gz or .jsonl.zst "
                                          f"(.age when encrypted)"))
+        index = collection.index
+        if index is not None and not (_is_shared_path(index.path) and is_index(index.path)):
+            found.append(NameProblem(f"collections[{i}].index.path", index.path,
+                                     f"{BLOB_DIR}/<64 hex>{INDEX_SUFFIX}"))
+        for j, pack in enumerate(collection.packs):
+            if not _is_shared_path(pack.path) or is_index(pack.path):
+                found.append(NameProblem(f"collections[{i}].packs[{j}].path", pack.path,
+                                         f"{BLOB_DIR}/ and a name of {BLOB_NAME_RULE}"))
     return found
+
+
+def _is_shared_path(path: object) -> bool:
+    prefix = BLOB_DIR + "/"
+    return isinstance(path, str) and path.startswith(prefix) and is_blob_name(path[len(prefix):])
 
 
 def _known(cls: type, data: dict[str, Any], exclude: set[str] = frozenset()) -> dict[str, Any]:
@@ -249,8 +279,10 @@ def _file_from_dict(data: dict[str, Any] | None) -> FileEntry | None:
 
 def _collection_from_dict(data: dict[str, Any]) -> CollectionEntry:
     return CollectionEntry(
-        **_known(CollectionEntry, data, exclude={"definition_file", "segments", "vectors"}),
+        **_known(CollectionEntry, data, exclude={"definition_file", "segments", "vectors", "index", "packs"}),
         definition_file=_file_from_dict(data["definition_file"]),
+        index=_file_from_dict(data.get("index")),
+        packs=[_file_from_dict(p) for p in data.get("packs") or []],
         segments=[_file_from_dict(s) for s in data["segments"]],
         vectors=VectorSummary.from_dict(data["vectors"]),
     )

@@ -27,6 +27,7 @@ from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, Snapsho
 from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest,
 )
+from airflow_provider_vectorbackup.snapshot.packed_reader import packed_plan
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers, read_signature, verify_signature
 
 
@@ -226,26 +227,35 @@ class Snapshot:
             raise SnapshotStateError(
                 f"collection {collection!r} failed during snapshot {self.snapshot_id} ({entry.error}); "
                 f"its data may be partial. Pass allow_failed=True only if you accept that")
+        if entry.index is not None:
+            for local, pack, wanted in packed_plan(self.path, entry):
+                yield from self._segment_records(local, pack, wanted)
+            return
         for segment in entry.segments:
-            scan = SegmentScan(self.path / segment.path, segment, self.identities, self.scratch_dir,
-                               self.manifest.encryption)
-            lines = scan.lines()
-            try:
-                for number, line in enumerate(lines, start=1):
-                    if number == 1 and scan.encrypted:
-                        problems = scan.stored_mismatches()  # known before anything of the segment is used
-                        if problems:
-                            raise IntegrityError(segment.path, "; ".join(problem.message for problem in problems))
-                    try:
-                        document = decode_line(line)
-                    except ValueError:
-                        raise IntegrityError(segment.path, f"line {number} is not valid JSON; the file is damaged") from None
-                    yield document
-            finally:
-                lines.close()  # deletes a decrypted temporary file at once, even when the caller stops early
-            problems = scan.mismatches()
-            if problems:
-                raise IntegrityError(segment.path, "; ".join(problem.message for problem in problems))
+            yield from self._segment_records(self.path / segment.path, segment, None)
+
+    def _segment_records(self, local: Path, segment: FileEntry, wanted: bytearray | None) -> Iterator[dict[str, Any]]:
+        """One segment's (or pack's) documents, checked as it is read; with ``wanted``, only the lines whose bit is set."""
+        scan = SegmentScan(local, segment, self.identities, self.scratch_dir, self.manifest.encryption)
+        lines = scan.lines()
+        try:
+            for number, line in enumerate(lines, start=1):
+                if number == 1 and scan.encrypted:
+                    problems = scan.stored_mismatches()  # known before anything of the segment is used
+                    if problems:
+                        raise IntegrityError(segment.path, "; ".join(problem.message for problem in problems))
+                if wanted is not None and not wanted[(number - 1) >> 3] & (1 << ((number - 1) & 7)):
+                    continue
+                try:
+                    document = decode_line(line)
+                except ValueError:
+                    raise IntegrityError(segment.path, f"line {number} is not valid JSON; the file is damaged") from None
+                yield document
+        finally:
+            lines.close()  # deletes a decrypted temporary file at once, even when the caller stops early
+        problems = scan.mismatches()
+        if problems:
+            raise IntegrityError(segment.path, "; ".join(problem.message for problem in problems))
 
     def collections(self) -> list[CollectionEntry]:
         return list(self.manifest.collections)

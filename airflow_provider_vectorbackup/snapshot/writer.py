@@ -24,6 +24,8 @@ from typing import Any
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, Codec
 from airflow_provider_vectorbackup.snapshot.collection_writer import CollectionWriter, check_adoptable
 from airflow_provider_vectorbackup.snapshot.compression import FORMAT_VERSION_FOR, check_compression
+from airflow_provider_vectorbackup.snapshot.dedup_writer import PACKING_DIR, Deduplication
+from airflow_provider_vectorbackup.snapshot.packs import DEDUP_FORMAT_VERSION
 from airflow_provider_vectorbackup.snapshot.encryption import ENCRYPTED_SUFFIX, AgeEncryption
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.files import fsync_dir
@@ -73,6 +75,8 @@ class SnapshotWriter:
     :param encryption: optional :class:`encryption.AgeEncryption` (public recipients only); when given,
         every segment and ``definition.json`` is stored age-encrypted as ``<name>.age``, the manifest
         lists the ciphertexts and carries no definition, and ``on_file_complete`` sees only ciphertext.
+    :param dedup: a :class:`~.dedup_writer.Deduplication`: documents are stored once per store, in packs in its
+        shared ``data/`` area, and the snapshot keeps only an index (format 4, docs/format.md section 12).
     :param handoff_concurrency: 0 calls ``on_file_complete`` inline; ``n`` runs closing, encrypting
         and ``on_file_complete`` of up to ``n`` segments on threads while the next segment is written
         (the callback must then be thread-safe). A segment is listed only once its hand-off succeeded.
@@ -84,7 +88,7 @@ class SnapshotWriter:
         compress_level: int = DEFAULT_COMPRESS_LEVEL, codec: Codec = DEFAULT_CODEC,
         vector_policy: VectorLossPolicy = VectorLossPolicy(), on_file_complete: FileCallback | None = None,
         producer: dict[str, str] | None = None, signer: ManifestSigner | None = None,
-        encryption: AgeEncryption | None = None, handoff_concurrency: int = 0,
+        encryption: AgeEncryption | None = None, handoff_concurrency: int = 0, dedup: Deduplication | None = None,
     ) -> None:
         check_compression(compression, for_writing=True)
         if segment_max_bytes < 1:
@@ -103,6 +107,7 @@ class SnapshotWriter:
         if encryption is not None and not isinstance(encryption, AgeEncryption):
             raise TypeError(f"encryption must be an AgeEncryption (public recipients), not {type(encryption).__name__}")
         self.encryption = encryption
+        self.dedup = dedup
         self._collections: dict[str, CollectionEntry] = {}
         self._writing: dict[str, CollectionWriter] = {}
         self._lock = threading.Lock()
@@ -147,6 +152,9 @@ class SnapshotWriter:
         try:
             if previous is not None:
                 shutil.rmtree(self.path / collection_dir(name))
+            if slice_index is not None and self.dedup is not None:
+                raise SnapshotError("a deduplicated snapshot cannot be written in slices yet: dump collection "
+                                    f"{name!r} in one task, or without deduplication")
             if slice_index is None:
                 writer = CollectionWriter(self, name, definition)
             else:
@@ -257,10 +265,13 @@ class SnapshotWriter:
         if self._started_at is None:
             raise SnapshotError("the snapshot writer was never opened")
         self._handoff.shutdown()
+        shutil.rmtree(self.path / PACKING_DIR, ignore_errors=True)  # deduplicating collections' scratch space
         finished = dt.datetime.now(dt.timezone.utc)
         settings = {"segment_max_bytes": self.segment_max_bytes, "compression": self.compression,
                     "compress_level": self.compress_level, "vector_policy": asdict(self.vector_policy),
                     "envelopes": self.codec.envelope_names}
+        if self.dedup is not None:
+            settings["dedup"] = self.dedup.settings()
         manifest = Manifest(
             snapshot_id=self.snapshot_id, status=status,
             started_at=self._started_at.isoformat(timespec="milliseconds"),
@@ -271,7 +282,8 @@ class SnapshotWriter:
             producer=self.producer,
             encryption=self.encryption.manifest_entry() if self.encryption is not None else None,
             # zstd segments, and other engines' documents, need a reader that knows them
-            format_version=format_version_for(FORMAT_VERSION_FOR[self.compression], self.source),
+            format_version=(DEDUP_FORMAT_VERSION if self.dedup is not None
+                            else format_version_for(FORMAT_VERSION_FOR[self.compression], self.source)),
         )
         self.result = seal_folder(self.path, self.root, manifest, self.signer)
         self.path = self.result.path

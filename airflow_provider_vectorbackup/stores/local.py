@@ -11,7 +11,9 @@ from typing import Any
 
 from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
 from airflow_provider_vectorbackup.deprecation import moved
-from airflow_provider_vectorbackup.snapshot.files import digests_of_file, fsync_dir
+from airflow_provider_vectorbackup.snapshot.errors import IntegrityError
+from airflow_provider_vectorbackup.snapshot.files import digests_of_file, fsync_dir, write_file_durably
+from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR, blob_path, is_blob_name
 from airflow_provider_vectorbackup.snapshot.layout import (
     MANIFEST_NAME, SnapshotRef, SnapshotState, check_relative_path, collection_dir, folder_name,
 )
@@ -20,8 +22,12 @@ from airflow_provider_vectorbackup.snapshot.reader import list_snapshots, read_m
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME, read_signature
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 from airflow_provider_vectorbackup.stores.base import StoredSnapshot, joinable, leftovers, select
+from airflow_provider_vectorbackup.stores.locking import LOCK_DIR, check_lock_name, is_lock_name
 
 log = logging.getLogger(__name__)
+
+_DELETING = ".deleting"
+"""A snapshot folder being deleted is first renamed to ``.<folder>.deleting``, a name no reader takes for a snapshot."""
 
 
 class LocalStore:
@@ -85,9 +91,59 @@ class LocalStore:
         return Path(snapshot.location)
 
     def delete(self, snapshot: StoredSnapshot) -> None:
-        shutil.rmtree(snapshot.location)
+        """Rename the folder out of the snapshot names first, so a crash mid-delete leaves nothing that looks sealed."""
+        os.rename(snapshot.location, self.root / f".{snapshot.ref.folder_name}{_DELETING}")
+        fsync_dir(self.root)
+        for doomed in self.root.glob(f".*{_DELETING}"):  # this one, and any a crash left half deleted
+            shutil.rmtree(doomed)
         fsync_dir(self.root)
         log.info("Deleted snapshot folder %s", snapshot.location)
+
+    # -- the shared data area of deduplicated snapshots, and lock files (docs/format.md, 12) --
+
+    def blob_files(self) -> dict[str, StoredFile]:
+        """Sizes only: hashing every pack would read the whole store; the checker reads what it checks."""
+        folder = self.root / BLOB_DIR
+        if not folder.is_dir():
+            return {}
+        return {path.name: StoredFile(path.stat().st_size, None) for path in sorted(folder.iterdir())
+                if path.is_file() and is_blob_name(path.name)}
+
+    def put_blob(self, name: str, local: Path) -> None:
+        target = self.root / blob_path(name)
+        if target.is_file() and target.stat().st_size == Path(local).stat().st_size:
+            return  # content-addressed: the same name holds the same bytes
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{name}.{os.getpid()}.tmp")
+        shutil.copyfile(local, temporary)
+        _fsync_file(temporary)
+        os.replace(temporary, target)
+        fsync_dir(target.parent)
+
+    def get_blob(self, name: str, scratch: Path) -> Path:
+        """The file itself: a local store is read in place."""
+        path = self.root / blob_path(name)
+        if not path.is_file():
+            raise IntegrityError(blob_path(name), f"not in the store's data area {path.parent}")
+        return path
+
+    def delete_blob(self, name: str) -> None:
+        (self.root / blob_path(name)).unlink(missing_ok=True)
+
+    def lock_files(self) -> dict[str, bytes]:
+        folder = self.root / LOCK_DIR
+        if not folder.is_dir():
+            return {}
+        return {path.name: path.read_bytes() for path in sorted(folder.iterdir())
+                if path.is_file() and is_lock_name(path.name)}
+
+    def put_lock_file(self, name: str, data: bytes) -> None:
+        folder = self.root / LOCK_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        write_file_durably(folder / check_lock_name(name), data)
+
+    def delete_lock_file(self, name: str) -> None:
+        (self.root / LOCK_DIR / check_lock_name(name)).unlink(missing_ok=True)
 
 
 class LocalPendingSnapshot:
