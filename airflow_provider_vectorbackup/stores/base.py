@@ -9,7 +9,6 @@ downloads; comparing what it holds with the manifest is the checker's job (:mod:
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,9 @@ from airflow_provider_vectorbackup.snapshot.errors import IntegrityError, Snapsh
 from airflow_provider_vectorbackup.snapshot.files import digests_of_file
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotRef, SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
+from airflow_provider_vectorbackup.snapshot.packs import (
+    BLOB_DIR, DEDUP_FORMAT_VERSION, blob_name, blob_path, check_blob_name,
+)
 from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 
@@ -27,47 +29,17 @@ MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 """A larger ``manifest.json`` (or signature) in a store is not read: it is not one this package wrote."""
 
 
-DATA_DIR = "data"
-"""The store's shared area of document and index packs (format 4), beside the snapshot folders."""
-LOCKS_DIR = "locks"
-"""The store's lock files, which keep garbage collection from removing packs a running dump needs."""
-
-BLOB_NAME_RULE = ("64 lowercase hex digits (the SHA-256 of the stored bytes), then '.index', or '.jsonl', "
-                  "'.jsonl.gz' or '.jsonl.zst', each optionally followed by '.age'")
-_BLOB_NAME = re.compile(r"[0-9a-f]{64}\.(?:index|jsonl(?:\.gz|\.zst)?(?:\.age)?)")
-LOCK_NAME_RULE = "1-128 letters, digits, '_', '.' or '-', then '.json'"
-_LOCK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}\.json")
-
-
-def is_blob_name(name: object) -> bool:
-    return isinstance(name, str) and _BLOB_NAME.fullmatch(name) is not None
-
-
-def check_blob_name(name: str) -> str:
-    """A name in ``data/``; anything else is refused before the store is touched (a path such as ``../x`` above all)."""
-    if not is_blob_name(name):
-        raise ValueError(f"{name!r} is not a name for {DATA_DIR}/: it must be {BLOB_NAME_RULE}")
-    return name
-
-
-def blob_sha256(name: str) -> str:
-    """The SHA-256 (hex) that the bytes stored as ``data/<name>`` must have: the first 64 characters of the name."""
-    return check_blob_name(name)[:64]
-
-
-def is_lock_name(name: object) -> bool:
-    return isinstance(name, str) and _LOCK_NAME.fullmatch(name) is not None
-
-
-def check_lock_name(name: str) -> str:
-    """A name in ``locks/``; anything else is refused before the store is touched."""
-    if not is_lock_name(name):
-        raise ValueError(f"{name!r} is not a name for {LOCKS_DIR}/: it must be {LOCK_NAME_RULE}")
-    return name
-
-
 class SnapshotExistsError(SnapshotError):
     """A complete snapshot with this id is already in the store; it is never overwritten."""
+
+
+class PackDamagedError(IntegrityError):
+    """A file of ``data/`` whose bytes are not the ones its name (their SHA-256) or the manifest stands for."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.path, problem.message)
+        self.problem = problem
+        """What was compared: ``expected`` and ``found`` hold the two SHA-256 (or SHA-1) values."""
 
 
 class SnapshotLockedError(SnapshotError):
@@ -177,8 +149,9 @@ class Store(Protocol):
         """
         ...
 
-    # The shared area (format 4): packs named by the SHA-256 of their bytes, kept once per store, and lock files.
-    # Every name is checked with check_blob_name / check_lock_name before the store is touched.
+    # The shared area (format 4, docs/format.md 12): packs named by the SHA-256 of their bytes, kept once per store,
+    # and lock files. Every name is checked (snapshot.packs.check_blob_name, stores.locking.check_lock_name) before
+    # the store is touched.
 
     def blob_files(self) -> dict[str, StoredFile]:
         """Every file in ``data/`` by name, with its size and the checksums the store records (Box SHA-1, S3 SHA-256 of
@@ -195,8 +168,8 @@ class Store(Protocol):
         """A local path holding ``data/<name>``, downloaded into the folder ``scratch`` and checked while downloading
         against the SHA-256 in its name.
 
-        :raises IntegrityError: the bytes do not have that SHA-256 (path ``data/<name>``); nothing is left in scratch.
-        :raises FileNotFoundError: the store holds no ``data/<name>``.
+        :raises PackDamagedError: the bytes do not have that SHA-256; nothing is left in scratch.
+        :raises IntegrityError: the store holds no ``data/<name>``.
         """
         ...
 
@@ -217,21 +190,20 @@ class Store(Protocol):
         ...
 
 
-def manifest_packs(manifest: Manifest) -> dict[str, FileEntry]:
-    """The packs a snapshot's collections list, each once, by blob name; none before format 4.
+def blob_sha256(name: str) -> str:
+    """The SHA-256 (hex) the bytes stored as ``data/<name>`` must have: the 64 hex digits that begin the name."""
+    return check_blob_name(name)[:64]
 
-    :raises ValueError: an entry's path is not ``data/<blob name>`` (a download never writes outside its folder).
+
+def manifest_packs(manifest: Manifest) -> dict[str, FileEntry]:
+    """The files of ``data/`` a snapshot's collections use (indexes and packs), each once, by name; none before
+    format 4.
+
+    :raises ValueError: an entry's path is not ``data/<name>`` (a download never writes outside its folder).
     """
-    if manifest.format_version < 4:
+    if manifest.format_version < DEDUP_FORMAT_VERSION:
         return {}
-    packs: dict[str, FileEntry] = {}
-    for collection in manifest.collections:
-        for entry in getattr(collection, "packs", []):
-            directory, _, name = entry.path.partition("/")
-            if directory != DATA_DIR:
-                raise ValueError(f"pack {entry.path!r} of collection {collection.name!r} is not in {DATA_DIR}/")
-            packs[check_blob_name(name)] = entry
-    return packs
+    return {blob_name(entry.path): entry for collection in manifest.collections for entry in collection.shared}
 
 
 PackFetch = Callable[[str, FileEntry, Path], Problem | None]
@@ -246,12 +218,12 @@ def copy_packs(manifest: Manifest, local_root: Path, stored: Container[str], fet
 
     A pack the store lacks is left out (the verifier reports it missing, as it does a missing segment). One already
     in ``local_root/data/`` with the right SHA-256 (downloaded with another snapshot) is kept. A damaged one raises
-    :class:`IntegrityError`, or with ``damaged`` is recorded there under ``data/<name>`` and left out.
+    :class:`PackDamagedError`, or with ``damaged`` is recorded there under ``data/<name>`` and left out.
     """
     packs = manifest_packs(manifest)
     if not packs:
         return 0
-    folder = local_root / DATA_DIR
+    folder = local_root / BLOB_DIR
     folder.mkdir(parents=True, exist_ok=True)
     copied = 0
     for name, entry in packs.items():
@@ -266,7 +238,7 @@ def copy_packs(manifest: Manifest, local_root: Path, stored: Container[str], fet
         if problem is None:
             copied += 1
         elif damaged is None:
-            raise IntegrityError(entry.path, problem.message)
+            raise PackDamagedError(problem)
         else:
             damaged[entry.path] = problem
     return copied
@@ -281,9 +253,14 @@ def _pack_entry_problem(name: str, entry: FileEntry) -> Problem | None:
                    blob_sha256(name), entry.sha256)
 
 
+def missing_pack(name: str, where: str) -> IntegrityError:
+    return IntegrityError(blob_path(name), f"not in the data area of {where}: a snapshot that lists it is damaged "
+                                           f"(the pack was deleted)")
+
+
 def damaged_pack(name: str, where: str, found_sha256: str, size: int | None) -> Problem:
     """The problem of a pack whose bytes in store ``where`` do not have the SHA-256 its name gives."""
-    return Problem(f"{DATA_DIR}/{name}", "checksum_mismatch",
+    return Problem(blob_path(name), "checksum_mismatch",
                    f"the bytes read from {where} have SHA-256 {found_sha256}, but the name says {blob_sha256(name)} "
                    f"({size if size is not None else 'unknown'} bytes read): the pack changed after it was written "
                    f"(corruption or tampering), and every snapshot that lists it is damaged",

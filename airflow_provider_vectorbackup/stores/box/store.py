@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
-from airflow_provider_vectorbackup.snapshot.errors import IntegrityError, ManifestError, SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotStateError
 from airflow_provider_vectorbackup.stores.box.client import BoxApi
 from airflow_provider_vectorbackup.stores.box.items import (
     BoxIntegrityError, BoxItem, BoxNameConflictError, BoxOperationError,
@@ -23,10 +23,12 @@ from airflow_provider_vectorbackup.snapshot.layout import (
     COLLECTIONS_DIR, MANIFEST_NAME, SnapshotRef, SnapshotState, check_collection_name, check_relative_path, folder_name,
     parse_folder_name,
 )
+from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR, blob_path, check_blob_name, is_blob_name
 from airflow_provider_vectorbackup.stores.base import (
-    DATA_DIR, LOCKS_DIR, MAX_MANIFEST_BYTES, StoredSnapshot, blob_sha256, check_blob_name, check_lock_name, copy_packs,
-    damaged_pack, is_blob_name, is_lock_name, joinable, leftovers, manifest_packs, select,
+    MAX_MANIFEST_BYTES, PackDamagedError, StoredSnapshot, blob_sha256, copy_packs, damaged_pack, joinable, leftovers,
+    manifest_packs, missing_pack, select,
 )
+from airflow_provider_vectorbackup.stores.locking import LOCK_DIR, check_lock_name, is_lock_name
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
@@ -156,7 +158,7 @@ class BoxStore:
 
         The copy keeps the folder name, so the local readers see the same state. The packs a format-4 snapshot lists
         go to ``local_root/data/``, checked against their SHA-256 (the name's) and SHA-1. A file whose
-        bytes do not have the SHA-1 raises :class:`BoxIntegrityError` (a pack: :class:`IntegrityError`); with
+        bytes do not have the SHA-1 raises :class:`BoxIntegrityError` (a pack: :class:`PackDamagedError`); with
         ``damaged``, it is recorded there under its path instead (and not kept), and the download goes on.
         """
         files = self._items(snapshot)
@@ -186,13 +188,13 @@ class BoxStore:
         """``data/``, listed once when the snapshot lists packs."""
         if not manifest_packs(manifest):
             return {}
-        self._blobs = self._area_files(DATA_DIR, is_blob_name)
+        self._blobs = self._area_files(BLOB_DIR, is_blob_name)
         return self._blobs
 
     def _fetch_pack(self, name: str, entry: FileEntry, local: Path) -> Problem | None:
-        item = self._blobs[name] if self._blobs is not None else None
+        item = (self._blobs or {}).get(name)
         if item is None:
-            raise FileNotFoundError(f"{self.describe()} has no {DATA_DIR}/{name}")
+            raise missing_pack(name, self.describe())
         try:
             self.api.download(item.id, local, expected_sha1=entry.sha1 or item.sha1, expected_sha256=entry.sha256)
         except BoxIntegrityError as exc:
@@ -247,12 +249,12 @@ class BoxStore:
         """``data/<name>`` from the listing this store last made, listed again when it is not there (one listing
         serves a whole restore, however many packs it reads)."""
         if self._blobs is None or name not in self._blobs:
-            self._blobs = self._area_files(DATA_DIR, is_blob_name)
+            self._blobs = self._area_files(BLOB_DIR, is_blob_name)
         return self._blobs.get(name)
 
     def blob_files(self) -> dict[str, StoredFile]:
         """Every pack in ``data/`` with the size and SHA-1 Box recorded, from one listing."""
-        self._blobs = self._area_files(DATA_DIR, is_blob_name)
+        self._blobs = self._area_files(BLOB_DIR, is_blob_name)
         return {name: StoredFile(item.size, item.sha1) for name, item in self._blobs.items()}
 
     def put_blob(self, name: str, local: Path) -> None:
@@ -262,7 +264,7 @@ class BoxStore:
         (not what the name says) gets the local bytes as a new version.
         """
         check_blob_name(name)
-        folder = self._area(DATA_DIR, create=True)
+        folder = self._area(BLOB_DIR, create=True)
         try:
             item = self.api.upload(local, folder, name)
         except BoxNameConflictError as conflict:
@@ -273,12 +275,12 @@ class BoxStore:
                 existing = self.api.file_info(existing.id)
             if existing.size == local.stat().st_size:
                 log.warning("Box already holds %s/%s (file id %s) with the same size but SHA-1 %s, not the SHA-1 of "
-                            "the bytes to upload: left as it is; verify reports it if it is damaged", DATA_DIR, name,
+                            "the bytes to upload: left as it is; verify reports it if it is damaged", BLOB_DIR, name,
                             existing.id, existing.sha1)
                 item = existing
             else:
                 log.warning("Box holds %s/%s (file id %s) with %s bytes, not the %d its name stands for: uploading "
-                            "the bytes as a new version", DATA_DIR, name, existing.id, existing.size,
+                            "the bytes as a new version", BLOB_DIR, name, existing.id, existing.size,
                             local.stat().st_size)
                 item = self.api.upload(local, folder, name, new_version_if_exists=True)
         if self._blobs is not None:
@@ -289,21 +291,20 @@ class BoxStore:
         check_blob_name(name)
         item = self._blob_item(name)
         if item is None:
-            raise FileNotFoundError(f"{self.describe()} has no {DATA_DIR}/{name}: a snapshot that lists it is "
-                                    f"damaged (the pack was deleted)")
+            raise missing_pack(name, self.describe())
         scratch.mkdir(parents=True, exist_ok=True)
         local = scratch / name
         try:
             self.api.download(item.id, local, expected_sha1=item.sha1, expected_sha256=blob_sha256(name))
         except BoxIntegrityError as exc:
-            raise IntegrityError(f"{DATA_DIR}/{name}", self._mismatch(name, exc, item).message) from None
+            raise PackDamagedError(self._mismatch(name, exc, item)) from None
         return local
 
     def _mismatch(self, name: str, exc: BoxIntegrityError, item: BoxItem) -> Problem:
         """The problem behind a failed check of a downloaded pack: its SHA-256 (the name's) or the SHA-1."""
         if exc.actual_sha256 is not None:
             return damaged_pack(name, self.describe(), exc.actual_sha256, item.size)
-        return Problem(f"{DATA_DIR}/{name}", "checksum_mismatch",
+        return Problem(blob_path(name), "checksum_mismatch",
                        f"the bytes downloaded from Box have SHA-1 {exc.actual_sha1}, Box or the manifest says "
                        f"{exc.expected_sha1} ({item.size} bytes in Box): the pack changed after it was written "
                        f"(corruption or tampering), and every snapshot that lists it is damaged",
@@ -314,7 +315,7 @@ class BoxStore:
         item = self._blob_item(name)
         if item is not None:
             self._delete_file(item)
-            log.info("Deleted %s/%s from %s", DATA_DIR, name, self.describe())
+            log.info("Deleted %s/%s from %s", BLOB_DIR, name, self.describe())
         if self._blobs is not None:
             self._blobs.pop(name, None)
 
@@ -330,7 +331,7 @@ class BoxStore:
         """Every lock file's bytes, each download checked against the SHA-1 Box recorded."""
         found = {}
         with tempfile.TemporaryDirectory(prefix="vectorbackup-locks-") as tmp:
-            for name, item in self._area_files(LOCKS_DIR, is_lock_name).items():
+            for name, item in self._area_files(LOCK_DIR, is_lock_name).items():
                 try:
                     self.api.download(item.id, Path(tmp) / name, expected_sha1=item.sha1)
                 except BoxOperationError as exc:
@@ -343,7 +344,7 @@ class BoxStore:
     def put_lock_file(self, name: str, data: bytes) -> None:
         """Upload ``locks/<name>``, as a new version when it exists (Box swaps versions in one step)."""
         check_lock_name(name)
-        folder = self._area(LOCKS_DIR, create=True)
+        folder = self._area(LOCK_DIR, create=True)
         with tempfile.TemporaryDirectory(prefix="vectorbackup-lock-") as tmp:
             local = Path(tmp) / name
             local.write_bytes(data)
@@ -351,10 +352,10 @@ class BoxStore:
 
     def delete_lock_file(self, name: str) -> None:
         check_lock_name(name)
-        item = self._area_files(LOCKS_DIR, is_lock_name).get(name)
+        item = self._area_files(LOCK_DIR, is_lock_name).get(name)
         if item is not None:
             self._delete_file(item)
-            log.info("Deleted %s/%s from %s", LOCKS_DIR, name, self.describe())
+            log.info("Deleted %s/%s from %s", LOCK_DIR, name, self.describe())
 
 
 class SnapshotUpload:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
-from airflow_provider_vectorbackup.snapshot.errors import IntegrityError, ManifestError, SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.files import digests_of_file
 from airflow_provider_vectorbackup.snapshot.layout import (
     MANIFEST_NAME, SnapshotRef, SnapshotState, check_relative_path, check_snapshot_id, collection_dir, folder_name,
@@ -31,10 +31,12 @@ from airflow_provider_vectorbackup.snapshot.layout import (
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
+from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR, check_blob_name, is_blob_name
 from airflow_provider_vectorbackup.stores.base import (
-    DATA_DIR, LOCKS_DIR, MAX_MANIFEST_BYTES, StoredSnapshot, blob_sha256, check_blob_name, check_lock_name, copy_packs,
-    damaged_pack, is_blob_name, is_lock_name, joinable, leftovers, manifest_packs, select,
+    MAX_MANIFEST_BYTES, PackDamagedError, StoredSnapshot, blob_sha256, copy_packs, damaged_pack, joinable, leftovers,
+    manifest_packs, missing_pack, select,
 )
+from airflow_provider_vectorbackup.stores.locking import LOCK_DIR, check_lock_name, is_lock_name
 from airflow_provider_vectorbackup.stores.object.access import ObjectAccess, ObjectChecksumMismatch
 from airflow_provider_vectorbackup.stores.object.lock import ObjectLock
 
@@ -193,7 +195,7 @@ class ObjectStore:
     def blob_files(self) -> dict[str, StoredFile]:
         """Every pack in ``data/`` from a listing (S3 adds the SHA-256 it keeps of a single-part object); other names
         there are not this package's and are left out."""
-        return {name: stored for name, stored in self.access.recorded(self._key(DATA_DIR)).items()
+        return {name: stored for name, stored in self.access.recorded(self._key(BLOB_DIR)).items()
                 if is_blob_name(name)}
 
     def put_blob(self, name: str, local: Path) -> None:
@@ -203,10 +205,10 @@ class ObjectStore:
         Under S3 Object Lock a pack is retained from when it is first written, for the lock's days; a later snapshot
         that reuses it does not extend that.
         """
-        key = self._key(DATA_DIR, check_blob_name(name))
+        key = self._key(BLOB_DIR, check_blob_name(name))
         size = local.stat().st_size
         if self.access.size(key) == size:
-            log.info("%s already holds %s/%s (%d bytes); nothing to upload", self.describe(), DATA_DIR, name, size)
+            log.info("%s already holds %s/%s (%d bytes); nothing to upload", self.describe(), BLOB_DIR, name, size)
             return
         self.access.upload(local, key, sha256=blob_sha256(name), size=size, locked=True)
 
@@ -216,16 +218,15 @@ class ObjectStore:
         scratch.mkdir(parents=True, exist_ok=True)
         problem = self._fetch(name, scratch / name)
         if problem is not None:
-            raise IntegrityError(problem.path, problem.message)
+            raise PackDamagedError(problem)
         return scratch / name
 
     def _fetch(self, name: str, local: Path) -> Problem | None:
-        key = self._key(DATA_DIR, name)
+        key = self._key(BLOB_DIR, name)
         try:
             self.access.download_verified(key, local, sha256=blob_sha256(name))
         except FileNotFoundError:
-            raise FileNotFoundError(f"{self.describe()} has no {DATA_DIR}/{name}: a snapshot that lists it is "
-                                    f"damaged (the pack was deleted)") from None
+            raise missing_pack(name, self.describe()) from None
         except ObjectChecksumMismatch as exc:
             return damaged_pack(name, self.describe(), exc.found, exc.size)
         return None
@@ -235,15 +236,15 @@ class ObjectStore:
 
         :raises SnapshotLockedError: S3 Object Lock or a legal hold retains it; it stays.
         """
-        self.access.remove_object(self._key(DATA_DIR, check_blob_name(name)))
-        log.info("Deleted %s/%s from %s", DATA_DIR, name, self.describe())
+        self.access.remove_object(self._key(BLOB_DIR, check_blob_name(name)))
+        log.info("Deleted %s/%s from %s", BLOB_DIR, name, self.describe())
 
     def lock_files(self) -> dict[str, bytes]:
         found = {}
-        for name in self.access.sizes(self._key(LOCKS_DIR)):
+        for name in self.access.sizes(self._key(LOCK_DIR)):
             if is_lock_name(name):
                 try:
-                    found[name] = self.access.read(self._key(LOCKS_DIR, name))
+                    found[name] = self.access.read(self._key(LOCK_DIR, name))
                 except FileNotFoundError:
                     continue  # removed since the listing: a lock released meanwhile
         return found
@@ -251,10 +252,10 @@ class ObjectStore:
     def put_lock_file(self, name: str, data: bytes) -> None:
         """One PUT: the lock is absent or whole, and a refresh replaces it whole. Never under Object Lock (it must be
         deletable); a versioned bucket keeps each replaced one as a small old version."""
-        self.access.write_small(self._key(LOCKS_DIR, check_lock_name(name)), data, locked=False)
+        self.access.write_small(self._key(LOCK_DIR, check_lock_name(name)), data, locked=False)
 
     def delete_lock_file(self, name: str) -> None:
-        self.access.discard(self._key(LOCKS_DIR, check_lock_name(name)))
+        self.access.discard(self._key(LOCK_DIR, check_lock_name(name)))
 
 
 class ObjectPendingSnapshot:

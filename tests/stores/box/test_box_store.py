@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
-from airflow_provider_vectorbackup.stores.base import DATA_DIR
+from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR
 from airflow_provider_vectorbackup.stores.box.store import BoxStore
 from airflow_provider_vectorbackup.testing.box import BoxStandIn
 from tests.stores.box.helpers import MIB, box_api
@@ -41,7 +41,7 @@ def test_a_pack_uploaded_in_parts_over_a_name_in_use_keeps_or_replaces_by_size(s
 
     truncated = tmp_path / "truncated"
     truncated.write_bytes(local.read_bytes()[:1000])
-    store.api.upload(truncated, store.api.find_item(store.root_folder_id, DATA_DIR).id, name,
+    store.api.upload(truncated, store.api.find_item(store.root_folder_id, BLOB_DIR).id, name,
                      new_version_if_exists=True)  # a damaged copy: not the size its name stands for
     store.put_blob(name, local)
     assert store.blob_files()[name].size == local.stat().st_size
