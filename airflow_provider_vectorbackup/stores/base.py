@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from airflow_provider_vectorbackup.snapshot.errors import IntegrityError, SnapshotError, SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.errors import (
+    IntegrityError, PackDamagedError, SnapshotError, SnapshotStateError,
+)
 from airflow_provider_vectorbackup.snapshot.files import digests_of_file
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotRef, SnapshotState
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
@@ -31,15 +33,6 @@ MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 class SnapshotExistsError(SnapshotError):
     """A complete snapshot with this id is already in the store; it is never overwritten."""
-
-
-class PackDamagedError(IntegrityError):
-    """A file of ``data/`` whose bytes are not the ones its name (their SHA-256) or the manifest stands for."""
-
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.path, problem.message)
-        self.problem = problem
-        """What was compared: ``expected`` and ``found`` hold the two SHA-256 (or SHA-1) values."""
 
 
 class SnapshotLockedError(SnapshotError):

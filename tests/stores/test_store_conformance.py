@@ -20,21 +20,25 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_vectorbackup.check.stored import check_stored
+from airflow_provider_vectorbackup.check.verify import DataSubset
 from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.hooks.object_storage import object_filesystem
 from airflow_provider_vectorbackup.snapshot import SnapshotWriter, describe_source
-from airflow_provider_vectorbackup.snapshot.errors import IntegrityError, SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.errors import IntegrityError, PackDamagedError, SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, SnapshotState
 from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR
 from airflow_provider_vectorbackup.stores.base import (
-    PackDamagedError, SnapshotExistsError, SnapshotSealedError, Store, StoredSnapshot,
+    SnapshotExistsError, SnapshotSealedError, Store, StoredSnapshot,
 )
 from airflow_provider_vectorbackup.stores.box.client import BoxApi
 from airflow_provider_vectorbackup.stores.box.store import BoxStore
 from airflow_provider_vectorbackup.stores.local import LocalStore
 from airflow_provider_vectorbackup.stores.object.s3 import S3Access
 from airflow_provider_vectorbackup.stores.object.store import ObjectStore
+from airflow_provider_vectorbackup.testing.box import BoxStandIn
 from tests.snapshot.conftest import VECTOR_DEFINITION, sample_documents
+from tests.snapshot.tamper import flip_byte
 
 SOURCE = describe_source("astra", "https://db.example", "ks")
 
@@ -389,7 +393,7 @@ def test_a_download_reports_a_damaged_pack(shared_store: Store, tmp_path: Path) 
         shared_store.put_blob(name, local)
     sealed = write_format_4(shared_store, "20260301T000000Z", tmp_path,
                             {good: good_file.read_bytes(), bad: bad_file.read_bytes()})
-    tamper(shared_store, bad, b"documents that were damaged!!")
+    tamper(shared_store, bad, b"documents that were damaged!!!")  # same size
 
     with pytest.raises(PackDamagedError, match=rf"^{BLOB_DIR}/{bad}: "):
         shared_store.download(sealed, tmp_path / "strict")
@@ -442,3 +446,37 @@ def test_a_delete_cut_short_never_leaves_a_sealed_snapshot_with_files_missing(
     for snapshot in store.snapshots():  # prune finishes the job
         store.delete(snapshot)
     assert store.snapshots() == []
+
+
+def test_a_tampered_pack_is_reported_by_the_files_level_check(shared_store: Store, tmp_path: Path) -> None:
+    good, good_file = pack(tmp_path, b"good documents " * 20)
+    bad, bad_file = pack(tmp_path, b"documents that will be damaged")
+    for name, local in ((good, good_file), (bad, bad_file)):
+        shared_store.put_blob(name, local)
+    contents = {good: good_file.read_bytes(), bad: bad_file.read_bytes()}
+    first = write_format_4(shared_store, "20260301T000000Z", tmp_path, contents)
+    second = write_format_4(shared_store, "20260302T000000Z", tmp_path, contents)
+    assert check_stored(shared_store, first, "files").ok
+    tamper(shared_store, bad, b"documents that were damaged!!!")  # same size
+
+    for snapshot in (first, second):  # a shared pack damaged is reported for every snapshot that lists it
+        report = check_stored(shared_store, snapshot, "files")
+        assert [(problem.path, problem.code) for problem in report.problems] == [
+            (f"{BLOB_DIR}/{bad}", "checksum_mismatch")]
+
+
+def test_a_pack_rotted_under_a_recorded_checksum_is_reported_by_a_read_of_the_data(
+        shared_store: Store, tmp_path: Path, box_stand_in_session: BoxStandIn) -> None:
+    """Bytes that change at rest while the store's record stays right pass the listing; reading them finds it."""
+    if not isinstance(shared_store, BoxStore):
+        pytest.skip("only Box keeps a checksum record apart from the bytes here (the stand-in's files on disk)")
+    name, local = pack(tmp_path, b"documents that will rot")
+    shared_store.put_blob(name, local)
+    sealed = write_format_4(shared_store, "20260301T000000Z", tmp_path, {name: local.read_bytes()})
+    item = shared_store.api.find_item(shared_store.api.find_item(shared_store.root_folder_id, BLOB_DIR).id, name)
+    flip_byte(box_stand_in_session.store.file(item.id).current.path, 3)
+    assert check_stored(shared_store, sealed, "files").ok, "the listing alone cannot see it"
+
+    report = check_stored(shared_store, sealed, "files", read_data_subset=DataSubset.parse("1/1"))
+    assert [(problem.path, problem.code) for problem in report.problems] == [
+        (f"{BLOB_DIR}/{name}", "checksum_mismatch")]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
-from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.errors import ManifestError, PackDamagedError, SnapshotStateError
 from airflow_provider_vectorbackup.stores.box.client import BoxApi
 from airflow_provider_vectorbackup.stores.box.items import (
     BoxIntegrityError, BoxItem, BoxNameConflictError, BoxOperationError,
@@ -25,7 +25,7 @@ from airflow_provider_vectorbackup.snapshot.layout import (
 )
 from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR, blob_path, check_blob_name, is_blob_name
 from airflow_provider_vectorbackup.stores.base import (
-    MAX_MANIFEST_BYTES, PackDamagedError, StoredSnapshot, blob_sha256, copy_packs, damaged_pack, joinable, leftovers,
+    MAX_MANIFEST_BYTES, StoredSnapshot, blob_sha256, copy_packs, damaged_pack, joinable, leftovers,
     manifest_packs, missing_pack, select,
 )
 from airflow_provider_vectorbackup.stores.locking import LOCK_DIR, check_lock_name, is_lock_name

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
-from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.errors import ManifestError, PackDamagedError, SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.files import digests_of_file
 from airflow_provider_vectorbackup.snapshot.layout import (
     MANIFEST_NAME, SnapshotRef, SnapshotState, check_relative_path, check_snapshot_id, collection_dir, folder_name,
@@ -33,7 +33,7 @@ from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
 from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR, check_blob_name, is_blob_name
 from airflow_provider_vectorbackup.stores.base import (
-    MAX_MANIFEST_BYTES, PackDamagedError, StoredSnapshot, blob_sha256, copy_packs, damaged_pack, joinable, leftovers,
+    MAX_MANIFEST_BYTES, StoredSnapshot, blob_sha256, copy_packs, damaged_pack, joinable, leftovers,
     manifest_packs, missing_pack, select,
 )
 from airflow_provider_vectorbackup.stores.locking import LOCK_DIR, check_lock_name, is_lock_name
