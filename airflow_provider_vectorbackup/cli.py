@@ -133,7 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="with --deduplicate: how long to wait for a garbage collection holding the store's "
                            "lock (default 900)")
     restore = commands.add_parser("restore", parents=[common], help="restore collections and validate them")
-    restore.add_argument("snapshot_id")
+    restore.add_argument("snapshot_id", nargs="?", help="an id, or latest; leave it out with --as-of")
+    restore.add_argument("--as-of", metavar="TIME",
+                         help="instead of an id: the newest complete snapshot taken at or before TIME that passes "
+                              "files verification, e.g. 2026-11-30T02:00Z (ISO 8601 with Z or an offset; a future "
+                              "time means the newest)")
     restore.add_argument("--collections", help="comma-separated names (default: all complete ones)")
     restore.add_argument("--target-prefix", default="")
     restore.add_argument("--map", action="append", default=[], metavar="SOURCE=TARGET", help="rename, repeatable")
@@ -350,7 +354,8 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         if snapshot.state is not SnapshotState.IN_PROGRESS:
             try:
                 manifest = store.read_manifest(snapshot)
-                row["bytes"] = sum(f.bytes for f in manifest.files)
+                row["bytes"] = sum(f.bytes for f in manifest.files) + sum(
+                    f.bytes for c in manifest.collections for f in c.shared)  # a deduplicated one's packs too
                 row["collections"] = [f"{c.name}({c.document_count})" for c in manifest.collections]
             except Exception as exc:  # a damaged snapshot is listed, not hidden
                 row["collections"] = [f"unreadable manifest: {type(exc).__name__}"]
@@ -373,10 +378,19 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         lines.append(f"  error: {manifest.error}")
     for c in manifest.collections:
         lines.append(f"  {c.name}: {c.status}, {c.document_count} documents, {c.vectors.documents_with_vector} with "
-                     f"$vector {c.vectors.dimensions}, {len(c.segments)} segment(s), digest {c.content_digest[:16]}…")
+                     f"$vector {c.vectors.dimensions}, {_stored_as(c)}, digest {c.content_digest[:16]}…")
         lines += [f"    warning: {w}" for w in c.warnings] + ([f"    error: {c.error}"] if c.error else [])
     _emit(args, json.loads(manifest.to_json()), "\n".join(lines))
     return EXIT_OK
+
+
+def _stored_as(collection: Any) -> str:
+    """Segments, or for a deduplicated collection its packs and what its dump added to the store."""
+    if collection.index is None:
+        return f"{len(collection.segments)} segment(s)"
+    record = collection.deduplication or {}
+    return (f"{len(collection.packs)} shared pack(s), {record.get('new_documents', '?')} document(s) stored by this "
+            f"dump ({record.get('bytes_stored', '?')} bytes), deduplicated against {record.get('parent') or 'nothing'}")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -442,8 +456,17 @@ def cmd_dump(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from airflow_provider_vectorbackup.jobs.as_of import AS_OF_EXAMPLE, parse_as_of
     from airflow_provider_vectorbackup.jobs.restore import RestoreNotValidated, RestoreOptions, restore_snapshot
 
+    if args.snapshot_id is not None and args.as_of is not None:
+        raise UsageError(f"give a snapshot id ({args.snapshot_id}) or --as-of, not both: --as-of chooses the snapshot")
+    if args.snapshot_id is None and args.as_of is None:
+        raise UsageError(f"which snapshot? give an id, latest, or --as-of TIME (e.g. --as-of {AS_OF_EXAMPLE})")
+    try:
+        as_of = parse_as_of(args.as_of) if args.as_of is not None else None
+    except ValueError as exc:
+        raise UsageError(str(exc).replace("as_of ", "--as-of ", 1)) from None
     mapping = {}
     for item in args.map:
         source, sep, target = item.partition("=")
@@ -455,6 +478,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         collections=_names(args.collections), target_prefix=args.target_prefix or None, name_mapping=mapping or None,
         if_exists=args.if_exists, allow_incomplete=args.allow_incomplete, validation_queries=args.validation_queries,
         scan_mode=args.scan_mode, staging_dir=args.staging_dir, identities=_identities(args), verifier=_verifier(args),
+        as_of=as_of,
         **{name: getattr(args, name) for name in ("chunk_size", "concurrency", "read_streams")
            if getattr(args, name) is not None})
     try:
@@ -470,6 +494,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def _restore_text(report: dict[str, Any]) -> str:
     lines = [f"restore of {report['snapshot_id']} into {report['source']} namespace {report['namespace']}: "
              f"{'validated' if report['ok'] else 'FAILED validation'}"]
+    as_of = report.get("as_of")
+    if as_of:
+        lines.append(f"  as of {as_of['requested']}: snapshot {as_of['chosen']}, taken at {as_of['chosen_taken_at']}")
+        lines += [f"    skipped {s['snapshot_id']}: {s['reason']}" for s in as_of["skipped"]]
     for name, r in report["collections"].items():
         lines.append(f"  {name} → {r['target']}: {r['documents_restored']}/{r['documents_expected']} documents, "
                      f"digest {'match' if r['digest_restored'] == r['digest_expected'] else 'DIFFERS'}, "

@@ -24,6 +24,9 @@ def test_a_deduplicated_dump_verifies_downloads_prunes_and_a_dead_lock_is_unlock
     packs = sorted(p.name for p in (share / "data").iterdir())
     assert packs and not list((share / "20261102T000000Z").rglob("*.jsonl.gz")), "documents live in data/ only"
 
+    inspected = run("inspect", *store, "latest")
+    assert "0 document(s) stored by this dump (0 bytes), deduplicated against 20261101T000000Z" in inspected.stdout
+
     subset = run("verify", *store, "latest", "--read-data-subset", "1/1", "--json")
     assert subset.returncode == 0, subset.stderr
     manifest = LocalStore(share).read_manifest(LocalStore(share).get("latest"))
