@@ -159,7 +159,7 @@ class Store(Protocol):
 
     def get_blob(self, name: str, scratch: Path) -> Path:
         """A local path holding ``data/<name>``, downloaded into the folder ``scratch`` and checked while downloading
-        against the SHA-256 in its name.
+        against the SHA-256 in its name (a local store hands out its own file instead, which its readers check).
 
         :raises PackDamagedError: the bytes do not have that SHA-256; nothing is left in scratch.
         :raises IntegrityError: the store holds no ``data/<name>``.
