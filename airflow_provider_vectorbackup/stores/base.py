@@ -151,6 +151,14 @@ class Store(Protocol):
         a single-part object; ``None`` where the store keeps none). Missing ``data/`` is an empty dict."""
         ...
 
+    def retain_blobs(self, names: Iterable[str]) -> None:
+        """Keep these files of ``data/``, which a snapshot being written reuses, at least as long as that snapshot.
+
+        Under S3 Object Lock a reused pack's retention is extended to the lock's days from now, so a newer
+        snapshot never relies on a pack whose lock runs out before its own; stores without retention do nothing.
+        """
+        ...
+
     def put_blob(self, name: str, local: Path) -> None:
         """Store the local file as ``data/<name>``, never half-visible under that name; when ``data/<name>`` exists
         already with the same size it is left as it is (content-addressed: same name, same bytes). The local file is

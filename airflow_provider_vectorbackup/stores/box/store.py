@@ -257,6 +257,9 @@ class BoxStore:
         self._blobs = self._area_files(BLOB_DIR, is_blob_name)
         return {name: StoredFile(item.size, item.sha1) for name, item in self._blobs.items()}
 
+    def retain_blobs(self, names: Iterable[str]) -> None:
+        """Box retention policies apply to whole folders, set by an administrator; there is nothing to extend here."""
+
     def put_blob(self, name: str, local: Path) -> None:
         """Upload ``data/<name>`` (a Box upload appears whole or not at all; big ones go up in parts).
 

@@ -63,6 +63,9 @@ class ObjectAccess:
         """Refuse, before anything is written, a lock the bucket below ``key`` cannot hold: nothing to refuse
         here, as only S3 takes a lock (the store refuses one for any other filesystem when it is made)."""
 
+    def retain(self, key: str) -> None:
+        """Extend an object's retention to the lock's days from now: nothing to extend without S3 Object Lock."""
+
     def write_small(self, key: str, data: bytes, *, locked: bool) -> None:
         """A marker or a manifest: one request, so the object is either absent or whole."""
         self.fs.pipe_file(key, data)

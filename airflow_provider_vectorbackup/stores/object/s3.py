@@ -98,6 +98,15 @@ class S3Access(ObjectAccess):
         self._put(bucket, name, data, self._lock_arguments() if locked else {}, expected=None)
         self.fs.invalidate_cache(key)
 
+    def retain(self, key: str) -> None:
+        """Extend the object's retention (its current version's) to the lock's days from now; S3 allows extending
+        in both modes, never shortening."""
+        if self.lock is None:
+            return
+        bucket, name, _ = self.fs.split_path(key)
+        self._call("put_object_retention", Bucket=bucket, Key=name,
+                   Retention={"Mode": self.lock.mode.upper(), "RetainUntilDate": self.lock.retain_until()})
+
     def _lock_arguments(self) -> dict[str, Any]:
         if self.lock is None:
             return {}

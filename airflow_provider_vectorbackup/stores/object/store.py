@@ -198,12 +198,17 @@ class ObjectStore:
         return {name: stored for name, stored in self.access.recorded(self._key(BLOB_DIR)).items()
                 if is_blob_name(name)}
 
+    def retain_blobs(self, names: Iterable[str]) -> None:
+        """Under S3 Object Lock, extend each reused pack's retention to the lock's days from now."""
+        for name in names:
+            self.access.retain(self._key(BLOB_DIR, check_blob_name(name)))
+
     def put_blob(self, name: str, local: Path) -> None:
         """Upload ``data/<name>`` as the snapshot's files go up (S3: checked against the SHA-256 of its name), unless
         an object of the same size holds the name already.
 
-        Under S3 Object Lock a pack is retained from when it is first written, for the lock's days; a later snapshot
-        that reuses it does not extend that.
+        Under S3 Object Lock a pack is retained for the lock's days from when it is first written; each later
+        snapshot that reuses it extends that (:meth:`retain_blobs`).
         """
         key = self._key(BLOB_DIR, check_blob_name(name))
         size = local.stat().st_size

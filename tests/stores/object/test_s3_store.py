@@ -321,3 +321,25 @@ def test_packs_go_up_checked_whole_or_in_parts_and_a_locked_one_is_kept(s3: S3Se
             Retention={"Mode": "GOVERNANCE", "RetainUntilDate": dt.datetime(2026, 1, 1)})
     store.delete_blob(small_name)
     assert [v["Key"].rsplit("/", 1)[-1] for v in versions(s3, LOCKED_BUCKET)] == [big_name], "every version freed"
+
+
+def test_a_deduplicated_dump_extends_the_object_lock_of_every_pack_it_reuses(
+        s3: S3Server, astra_stand_in, astra_connection, monkeypatch) -> None:
+    from airflow_provider_vectorbackup.testing import sample_data
+
+    sample_data.seed(astra_stand_in, {"articles": 40})
+    store = open_store(LOCKED_BUCKET, prefix="dedup-locked", lock=ObjectLock("governance", 2))
+    options = DumpOptions(collections=["articles"], deduplicate=True, lock_wait=0, segment_max_bytes=4_000)
+    first_until = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr(ObjectLock, "retain_until", lambda self, now=None: first_until)
+    source = AstraDBHook().get_conn()
+    dump_snapshot(source, store, A, options)
+    later_until = first_until + dt.timedelta(days=30)
+    monkeypatch.setattr(ObjectLock, "retain_until", lambda self, now=None: later_until)
+    second = dump_snapshot(source, store, B, options).manifest.collection("articles")
+    assert second.deduplication["new_documents"] == 0
+
+    client = s3.client()
+    for entry in second.shared:  # every pack and the index the second snapshot reuses now outlives it too
+        head = client.head_object(Bucket=LOCKED_BUCKET, Key=f"dedup-locked/{entry.path}")
+        assert head["ObjectLockRetainUntilDate"] == later_until, entry.path
