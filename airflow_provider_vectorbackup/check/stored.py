@@ -16,7 +16,7 @@ from airflow_provider_vectorbackup.check.verify import (
     read_pack, shared_files, verify, verify_listing,
 )
 from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
-from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
+from airflow_provider_vectorbackup.snapshot.errors import PackDamagedError, SnapshotError
 from airflow_provider_vectorbackup.snapshot.files import digests_of_file
 from airflow_provider_vectorbackup.snapshot.packs import blob_name, is_document_pack
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
@@ -95,7 +95,12 @@ def _check_files(store: Store, snapshot: StoredSnapshot, allow_incomplete: bool,
         if subset is not None:
             for entry in shared_files(manifest):
                 if entry.path in blobs and is_document_pack(entry.path) and subset.selects(entry.path):
-                    local = store.get_blob(blob_name(entry.path), Path(scratch))
+                    try:
+                        local = store.get_blob(blob_name(entry.path), Path(scratch))
+                    except PackDamagedError as exc:  # e.g. rotted in Box while the SHA-1 Box records stayed right
+                        if not any(problem.path == entry.path for problem in report.problems):
+                            report.problems.append(exc.problem)
+                        continue
                     read_pack(local, entry, report, identities=identities, scratch_dir=scratch,
                               encryption=manifest.encryption)
                     if local.parent == Path(scratch):
@@ -120,8 +125,15 @@ def shared_listing(store: Store, manifest: Manifest, scratch: Path) -> dict[str,
         name = blob_name(entry.path)
         stored = listing.get(name)
         if stored is not None and stored.sha1 is None and stored.sha256 is None:
-            digests, size = digests_of_file(store.get_blob(name, scratch))
-            stored = StoredFile(size, digests.sha1, digests.sha256)
+            try:
+                local = store.get_blob(name, scratch)
+            except PackDamagedError as exc:  # its bytes are not its name's: a mismatch for the listing check
+                stored = StoredFile(stored.size, None, exc.problem.found)
+            else:
+                digests, size = digests_of_file(local)
+                stored = StoredFile(size, digests.sha1, digests.sha256)
+                if local.parent == scratch:
+                    local.unlink()  # a downloaded copy: scratch holds one pack at a time, not the store's data area
         if stored is not None:
             found[entry.path] = stored
     return found

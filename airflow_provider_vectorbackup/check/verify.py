@@ -338,17 +338,26 @@ def _stored_mismatches(entry: FileEntry, stored: StoredFile, require_checksum: b
     return found
 
 
-def _verify_collection(path: Path, collection: CollectionEntry, level: str, codec: Codec, report: VerifyReport,
-                       keys: _Decryption, damaged: Mapping[str, Problem]) -> None:
-    for entry in collection.files:
-        if (path / entry.path).is_file():
+def _find_files(listed: list[tuple[Path, FileEntry]], report: VerifyReport,
+                damaged: Mapping[str, Problem]) -> list[tuple[Path, FileEntry]]:
+    """Count each listed file (under its folder) that is there, report the others; return those that are there."""
+    present = []
+    for base, entry in listed:
+        if (base / entry.path).is_file():
             report.files_checked += 1
             report.bytes_checked += entry.bytes
+            present.append((base, entry))
         elif entry.path in damaged:
             report.files_checked += 1
             report.problems.append(damaged[entry.path])
         else:
             report.add(entry.path, "missing_file", "listed in the manifest but not in the snapshot")
+    return present
+
+
+def _verify_collection(path: Path, collection: CollectionEntry, level: str, codec: Codec, report: VerifyReport,
+                       keys: _Decryption, damaged: Mapping[str, Problem]) -> None:
+    _find_files([(path, entry) for entry in collection.files], report, damaged)
     if level == "files" or keys.wrong_identity:
         for entry in collection.files:
             if (path / entry.path).is_file():
@@ -395,17 +404,8 @@ def _verify_packed(path: Path, collection: CollectionEntry, level: str, codec: C
                    keys: _Decryption, damaged: Mapping[str, Problem], subset: DataSubset | None) -> None:
     """A deduplicated collection: its own files in the folder, its packs in ``data/`` beside it, then its records."""
     store_root = path.parent  # packs are listed as data/<name>, relative to the folder that holds the snapshots
-    present: list[tuple[Path, FileEntry]] = []
-    for base, entry in [(path, e) for e in collection.files] + [(store_root, p) for p in collection.shared]:
-        if (base / entry.path).is_file():
-            report.files_checked += 1
-            report.bytes_checked += entry.bytes
-            present.append((base, entry))
-        elif entry.path in damaged:
-            report.files_checked += 1
-            report.problems.append(damaged[entry.path])
-        else:
-            report.add(entry.path, "missing_file", "listed in the manifest but not in the store")
+    present = _find_files([(path, e) for e in collection.files] + [(store_root, p) for p in collection.shared],
+                          report, damaged)
     if level == "files" or keys.wrong_identity:
         for base, entry in present:
             _check_whole_file(base, entry, report)

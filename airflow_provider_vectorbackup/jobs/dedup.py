@@ -94,7 +94,7 @@ def deduplication(store: Store, lock: StoreLock, scratch: Path, *, keys: Documen
         store.put_blob(name, local)
         lock.refresh()
 
-    return Deduplication(keys, put_blob, parent_for)
+    return Deduplication(keys, put_blob, parent_for, retain=store.retain_blobs)
 
 
 def _same_settings(manifest: Manifest, wanted: dict[str, object]) -> bool:

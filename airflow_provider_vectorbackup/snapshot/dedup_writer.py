@@ -69,6 +69,9 @@ class Deduplication:
     put_blob: Callable[[str, Path], None]
     """Stores a finished local file as ``data/<name>`` (the caller then deletes the local file)."""
     parent_for: Callable[[str], ParentIndex | None] = lambda name: None
+    retain: Callable[[list[str]], None] = lambda names: None
+    """Called with the names of ``data/`` a collection reuses, before its manifest is sealed (S3 Object Lock
+    extends their retention, so no pack a snapshot needs is unlocked before the snapshot is)."""
     def settings(self) -> dict[str, object]:
         return {**self.keys.settings(), "chunk_average": CHUNK_AVERAGE}
 
@@ -137,6 +140,7 @@ class PackedCollection:
         self.reused_documents = 0
         self.new_documents = 0
         self.bytes_stored = 0
+        self._reused: set[str] = set()
         self._guard = threading.Lock()  # packs are stored from the snapshot writer's hand-off threads
 
     def add(self, line: bytes) -> None:
@@ -158,6 +162,8 @@ class PackedCollection:
         new_packs = self._join(parent, entries_path)
         refs = self._chunks(parent, entries_path, new_packs)
         self._write_index(refs, parent)
+        if self._reused:
+            self._dedup.retain(sorted(self._reused))
         self.discard()
 
     def record(self) -> dict[str, object]:
@@ -206,6 +212,7 @@ class PackedCollection:
                                      f"verify that snapshot")
             with self._guard:
                 self.packs[name] = parent.packs[name]
+                self._reused.add(name)
 
     def _store_pack(self, pack: SegmentFile) -> str:
         """Close a document pack, encrypt it when asked, name it by its stored bytes, and store it."""
@@ -303,6 +310,7 @@ class PackedCollection:
                                sha1=digests.sha1)
         if parent is not None and parent.index_name == name:  # nothing changed: the parent's index is this one
             local.unlink()
+            self._reused.add(name)
             return
         try:
             self._dedup.put_blob(name, local)

@@ -117,6 +117,9 @@ class LocalStore:
         return {path.name: StoredFile(path.stat().st_size, None) for path in sorted(folder.iterdir())
                 if path.is_file() and (is_blob_name(path.name) or _is_partial_copy(path.name))}
 
+    def retain_blobs(self, names: Iterable[str]) -> None:
+        """A folder has no retention to extend."""
+
     def put_blob(self, name: str, local: Path) -> None:
         target = self.root / blob_path(name)
         if target.is_file() and target.stat().st_size == Path(local).stat().st_size:
