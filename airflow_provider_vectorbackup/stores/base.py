@@ -148,7 +148,10 @@ class Store(Protocol):
 
     def blob_files(self) -> dict[str, StoredFile]:
         """Every file in ``data/`` by name, with its size and the checksums the store records (Box SHA-1, S3 SHA-256 of
-        a single-part object; ``None`` where the store keeps none). Missing ``data/`` is an empty dict."""
+        a single-part object; ``None`` where the store keeps none). Missing ``data/`` is an empty dict.
+
+        A local store also lists the partial copies that a killed :meth:`put_blob` left (``.<name>.<random>.tmp``):
+        no snapshot lists them, so garbage collection frees them, and :meth:`delete_blob` takes their names."""
         ...
 
     def retain_blobs(self, names: Iterable[str]) -> None:
