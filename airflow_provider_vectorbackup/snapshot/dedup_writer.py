@@ -16,9 +16,11 @@ import functools
 import gzip
 import hashlib
 import heapq
+import os
+import re
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +30,7 @@ import msgspec
 from airflow_provider_vectorbackup.snapshot.compression import SUFFIXES
 from airflow_provider_vectorbackup.snapshot.encryption import ENCRYPTED_SUFFIX
 from airflow_provider_vectorbackup.snapshot.errors import IntegrityError
-from airflow_provider_vectorbackup.snapshot.files import HashingWriter, write_file_durably
+from airflow_provider_vectorbackup.snapshot.files import HashingWriter, digests_of_file
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry
 from airflow_provider_vectorbackup.snapshot.packs import (
     CHUNK_AVERAGE, FIRST_KEY_HEX, INDEX_PACK_SUFFIX, INDEX_SUFFIX, BlobFetcher, ChunkRef, DocumentKeys, IndexEntry, blob_path,
@@ -45,6 +47,10 @@ RUN_BYTES = 32 * 1024 * 1024
 """Documents held in memory before they are sorted and spilled to a run file."""
 _RECORD_HEAD = struct.Struct(">32sI")
 _ROW = msgspec.json.Decoder(tuple[str, str, int])
+_REF_ENTRIES = re.compile(rb'"entries":(\d+)')
+_PENDING_PACK = re.compile(rb'"pack":"#(\d+)"')
+MERGE_FAN_IN = 64
+"""Runs merged at once; more are first merged into fewer, larger runs, so open readers stay bounded."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ class SortedRuns:
         self._buffer: list[tuple[bytes, bytes]] = []
         self._buffered = 0
         self._runs: list[Path] = []
+        self._written = 0
 
     def add(self, key: bytes, line: bytes) -> None:
         self._buffer.append((key, line))
@@ -95,18 +102,27 @@ class SortedRuns:
         if not self._buffer:
             return
         self._buffer.sort(key=lambda record: record[0])
-        path = self.folder / f"run-{len(self._runs):05d}"
+        self._write_run(self._buffer)
+        self._buffer = []
+        self._buffered = 0
+
+    def _write_run(self, records: Iterable[tuple[bytes, bytes]]) -> None:
+        path = self.folder / f"run-{self._written:05d}"
+        self._written += 1
         with open(path, "wb", buffering=1 << 20) as file:
-            for key, line in self._buffer:
+            for key, line in records:
                 file.write(_RECORD_HEAD.pack(key, len(line)))
                 file.write(line)
         self._runs.append(path)
-        self._buffer = []
-        self._buffered = 0
 
     def merged(self) -> Iterator[tuple[bytes, bytes]]:
         """Every record in key order (records with equal keys in any order)."""
         self._spill()
+        while len(self._runs) > MERGE_FAN_IN:  # one more pass over the data, instead of a reader per run
+            runs, self._runs = self._runs, []
+            for start in range(0, len(runs), MERGE_FAN_IN):
+                self._write_run(heapq.merge(*(_read_run(path) for path in runs[start:start + MERGE_FAN_IN]),
+                                            key=lambda record: record[0]))
         return heapq.merge(*(_read_run(path) for path in self._runs), key=lambda record: record[0])
 
     def discard(self) -> None:
@@ -117,7 +133,7 @@ class SortedRuns:
 
 
 def _read_run(path: Path) -> Iterator[tuple[bytes, bytes]]:
-    with open(path, "rb", buffering=1 << 20) as file:
+    with open(path, "rb", buffering=1 << 16) as file:
         while head := file.read(_RECORD_HEAD.size):
             key, size = _RECORD_HEAD.unpack(head)
             yield key, file.read(size)
@@ -141,6 +157,7 @@ class PackedCollection:
         self.new_documents = 0
         self.bytes_stored = 0
         self._reused: set[str] = set()
+        self._index_packs: list[str] = []
         self._guard = threading.Lock()  # packs are stored from the snapshot writer's hand-off threads
 
     def add(self, line: bytes) -> None:
@@ -160,8 +177,8 @@ class PackedCollection:
         self.parent = parent.snapshot_id if parent is not None else None
         entries_path = self.folder / "entries"
         new_packs = self._join(parent, entries_path)
-        refs = self._chunks(parent, entries_path, new_packs)
-        self._write_index(refs, parent)
+        refs_path = self._chunks(parent, entries_path, new_packs)
+        self._write_index(refs_path, parent)
         if self._reused:
             self._dedup.retain(sorted(self._reused))
         self.discard()
@@ -244,14 +261,19 @@ class PackedCollection:
 
     # -- pass 2: chunks, reused where the parent has the same one --
 
-    def _chunks(self, parent: ParentIndex | None, entries_path: Path, new_packs: list[str]) -> list[ChunkRef]:
+    def _chunks(self, parent: ParentIndex | None, entries_path: Path, new_packs: list[str]) -> Path:
+        """Cut the entries into chunks and store the new ones; return a file of the chunk references, in order.
+
+        A reference into an index pack still being written names it ``#<n>`` until :meth:`_write_index`.
+        """
         old = read_index_refs(parent.index, f"parent {parent.snapshot_id}") if parent is not None else iter(())
         previous = next(old, None)
-        refs: list[ChunkRef] = []
-        index_pack = _IndexPack(self.folder / f"index-{0:05d}")
-        waiting: list[int] = []  # refs that point into the index pack being written
+        index_packs: list[str] = []
+        index_pack = _IndexPack(self.folder / "index-pack")
         chunk: list[bytes] = []
         first: str | None = None
+        refs_path = self.folder / "chunks"
+        refs = open(refs_path, "wb", buffering=1 << 20)
 
         def cut() -> None:
             nonlocal previous, index_pack, first
@@ -260,19 +282,19 @@ class PackedCollection:
             while previous is not None and previous.first < first:
                 previous = next(old, None)
             if previous is not None and previous.first == first and previous.chunk == name:
-                refs.append(previous)
+                refs.write(previous.to_json())
                 self._reuse(parent, previous.pack)
             else:
                 if index_pack.size + len(stored) > self._snapshot.segment_max_bytes and index_pack.size:
-                    self._finish_index_pack(index_pack, refs, waiting)
-                    index_pack = _IndexPack(self.folder / f"index-{len(refs):05d}")
-                waiting.append(len(refs))
-                refs.append(ChunkRef(name, "", index_pack.size, len(stored), len(chunk), first))
+                    index_packs.append(self._finish_index_pack(index_pack))
+                    index_pack = _IndexPack(self.folder / "index-pack")
+                refs.write(ChunkRef(name, f"#{len(index_packs)}", index_pack.size, len(stored), len(chunk),
+                                    first).to_json())
                 index_pack.write(stored)
             chunk.clear()
             first = None
 
-        with open(entries_path, "rb", buffering=1 << 20) as entries:
+        with refs, open(entries_path, "rb", buffering=1 << 20) as entries:
             for row in entries:
                 key, pack, line = _ROW.decode(row)
                 if pack.startswith("#"):
@@ -283,31 +305,40 @@ class PackedCollection:
                 chunk.append(row)
                 if ends_chunk(bytes.fromhex(key[:8]), len(chunk)):
                     cut()
-        if chunk:
-            cut()
-        self._finish_index_pack(index_pack, refs, waiting)
-        return refs
-
-    def _finish_index_pack(self, index_pack: _IndexPack, refs: list[ChunkRef], waiting: list[int]) -> None:
-        if not waiting:
+            if chunk:
+                cut()
+        if index_pack.size:
+            index_packs.append(self._finish_index_pack(index_pack))
+        else:
             index_pack.discard()
-            return
+        self._index_packs = index_packs
+        return refs_path
+
+    def _finish_index_pack(self, index_pack: _IndexPack) -> str:
         digests, size = index_pack.close()
         name = digests.sha256 + INDEX_PACK_SUFFIX
         self._put(name, index_pack.path, FileEntry(blob_path(name), size, digests.sha256, sha1=digests.sha1))
-        for position in waiting:
-            ref = refs[position]
-            refs[position] = ChunkRef(ref.chunk, name, ref.offset, ref.bytes, ref.entries, ref.first)
-        waiting.clear()
+        return name
 
-    def _write_index(self, refs: list[ChunkRef], parent: ParentIndex | None) -> None:
-        """Store the list of chunks in ``data/`` too: named by its content, an unchanged index is not stored again."""
-        raw = gzip.compress(b"".join(ref.to_json() for ref in refs), compresslevel=6, mtime=0)
+    def _write_index(self, refs_path: Path, parent: ParentIndex | None) -> None:
+        """Store the list of chunks in ``data/`` too: named by its content, an unchanged index is not stored again.
+
+        Streamed from the references' file, so memory does not grow with the number of chunks.
+        """
         local = self.folder / "index"
-        digests = write_file_durably(local, raw)
+        entries = 0
+        with open(refs_path, "rb") as refs, open(local, "wb") as raw:
+            with gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=raw, mtime=0) as index:
+                for line in refs:
+                    line = _PENDING_PACK.sub(lambda m: b'"pack":"%s"' % self._index_packs[int(m[1])].encode(), line)
+                    entries += int(_REF_ENTRIES.search(line)[1])
+                    index.write(line)
+            raw.flush()
+            os.fsync(raw.fileno())
+        refs_path.unlink()
+        digests, size = digests_of_file(local)
         name = digests.sha256 + INDEX_SUFFIX
-        self.index = FileEntry(blob_path(name), len(raw), digests.sha256, sum(ref.entries for ref in refs),
-                               sha1=digests.sha1)
+        self.index = FileEntry(blob_path(name), size, digests.sha256, entries, sha1=digests.sha1)
         if parent is not None and parent.index_name == name:  # nothing changed: the parent's index is this one
             local.unlink()
             self._reused.add(name)
@@ -316,7 +347,7 @@ class PackedCollection:
             self._dedup.put_blob(name, local)
         finally:
             local.unlink(missing_ok=True)
-        self.bytes_stored += len(raw)
+        self.bytes_stored += size
 
 
 class _IndexPack:
