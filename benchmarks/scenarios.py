@@ -702,10 +702,11 @@ def _added(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 
 def _dump_measured(env: dict[str, str], store: Path, day: int, *, deduplicate: bool) -> dict[str, Any]:
     """One dump of the bench collection as the snapshot of ``day``, with what it added to the store folder."""
-    before = _store_files(store)
+    before, load = _store_files(store), os.getloadavg()[0]
     figures = run_child("dump-ours", env, collection=COLLECTION, snapshot_id=_day_id(day), out=str(store),
                         deduplicate=deduplicate)
     figures["added"] = _added(before, _store_files(store))
+    figures["load_average_before"] = round(load, 2)  # the machine is shared: each timed run says what it started in
     figures["seconds"] = round(figures["seconds"], 3)
     figures["docs_per_second"] = round(figures["documents"] / figures["seconds"], 1)
     del figures["output_bytes"], figures["scan"]  # the snapshot's own segments (0 in format 4); "added" says it all
@@ -738,11 +739,13 @@ def dedup(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
             "format 4 incremental": _dump_measured(env, folders["format4"], 2, deduplicate=True),
             "format 4 full, churned": _dump_measured(env, folders["format4-fresh"], 2, deduplicate=True),
             "format 2, churned": _dump_measured(env, folders["format2-after"], 2, deduplicate=False)})
-        restores = {label: _with_server_cpu(lambda folder=folder, prefix=prefix: run_child(
-                        "restore-ours", env, store=str(folders[folder]), snapshot_id=_day_id(2),
-                        collection=COLLECTION, target_prefix=prefix))
-                    for label, folder, prefix in (("restore format 2", "format2-after", "f2_"),
-                                                  ("restore format 4", "format4", "f4_"))}
+        restores = {}
+        for label, folder, prefix in (("restore format 2", "format2-after", "f2_"), ("restore format 4", "format4", "f4_")):
+            load = os.getloadavg()[0]
+            restores[label] = _with_server_cpu(lambda: run_child(
+                "restore-ours", env, store=str(folders[folder]), snapshot_id=_day_id(2), collection=COLLECTION,
+                target_prefix=prefix))
+            restores[label]["load_average_before"] = round(load, 2)
     expected = {"format 2": count, "format 4 full": count, "format 4 unchanged": count}
     wrong = {name: figures["documents"] for name, figures in dumps.items()
              if figures["documents"] != expected.get(name, churned)}
