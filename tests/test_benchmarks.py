@@ -65,21 +65,21 @@ def test_a_quick_run_of_the_deduplication_scenarios_measures_the_store_folder_an
     dedup = scenarios["dedup"]
     dumps = dedup["sides"]
     assert {name: figures["format_version"] for name, figures in dumps.items() if "format_version" in figures} == {
-        "format 2": 2, "format 4 full": 4, "format 4 unchanged": 4, "format 4 incremental": 4,
-        "format 4 full, churned": 4, "format 2, churned": 2}
+        "format 1": 1, "format 4 full": 4, "format 4 unchanged": 4, "format 4 incremental": 4,
+        "format 4 full, churned": 4, "format 1, churned": 1}
     unchanged, incremental, full = dumps["format 4 unchanged"], dumps["format 4 incremental"], dumps["format 4 full"]
     assert unchanged["added"]["document packs"] == unchanged["added"]["index packs"] == unchanged["added"]["index"] == 0
     assert 0 < incremental["added"]["document packs"] < full["added"]["document packs"]
     assert incremental["added"]["index"] > 0 and full["added"]["index packs"] > 0
     assert sum(dedup["churn"][change] for change in ("updated", "deleted", "inserted")) == round(
         dedup["settings"]["documents"] * dedup["settings"]["churn_percent"] / 100)
-    for name in ("restore format 2", "restore format 4"):
+    for name in ("restore format 1", "restore format 4"):
         assert dumps[name]["documents"] == dedup["churn"]["documents_after"]
         assert dumps[name]["checks"]["digest_matches"] and dumps[name]["docs_per_second"] > 0
     ratios = dedup["ratios"]
     assert ratios["unchanged_bytes_percent"] == pytest.approx(
         100 * unchanged["added"]["total"] / full["added"]["total"], abs=1e-3)
-    assert ratios["index_bytes_per_document"] > 0 and ratios["restore_format4_over_format2"] > 0
+    assert ratios["index_bytes_per_document"] > 0 and ratios["restore_format4_over_format1"] > 0
     assert [type(goal["pass"]) for goal in dedup["targets"]] == [bool] * 4
 
     days = scenarios["dedup-30-days"]
