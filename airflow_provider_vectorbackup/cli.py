@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "records: download and re-read every record (needs the "
                                                        "identity for encrypted snapshots)")
     check.add_argument("--deep", action="store_true", help="deprecated: the same as --level records")
+    check.add_argument("--read-data-subset", metavar="N/T", help="with --level files: also read every record of the "
+                                                              "deduplicated snapshot's packs in part N of T "
+                                                              "(docs/format.md, 12.6)")
     check.add_argument("--allow-incomplete", action="store_true")
     dump = commands.add_parser("dump", parents=[common], help="back up collections into a new snapshot")
     dump.add_argument("--collections", help="comma-separated names (default: all)")
@@ -123,8 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--object-lock-days", type=int, metavar="DAYS", help="days each object stays locked")
     dump.add_argument("--compression", choices=["gzip", "zstd", "none"], default="gzip",
                       help="gzip (level 1, default); zstd needs the zstd extra and writes format version 2")
+    dump.add_argument("--deduplicate", action="store_true",
+                      help="store each document once per store (format 4): upload only what changed since the "
+                           "newest earlier snapshot; every snapshot still restores alone")
+    dump.add_argument("--lock-wait", type=float, default=900.0, metavar="SECONDS",
+                      help="with --deduplicate: how long to wait for a garbage collection holding the store's "
+                           "lock (default 900)")
     restore = commands.add_parser("restore", parents=[common], help="restore collections and validate them")
-    restore.add_argument("snapshot_id")
+    restore.add_argument("snapshot_id", nargs="?", help="an id, or latest; leave it out with --as-of")
+    restore.add_argument("--as-of", metavar="TIME",
+                         help="instead of an id: the newest complete snapshot taken at or before TIME that passes "
+                              "files verification, e.g. 2026-11-30T02:00Z (ISO 8601 with Z or an offset; a future "
+                              "time means the newest)")
     restore.add_argument("--collections", help="comma-separated names (default: all complete ones)")
     restore.add_argument("--target-prefix", default="")
     restore.add_argument("--map", action="append", default=[], metavar="SOURCE=TARGET", help="rename, repeatable")
@@ -145,7 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--grace-days", type=float, default=7.0, help="keep INCOMPLETE/in-progress folders this long")
     prune.add_argument("--owner", metavar="DAG_ID", help="only snapshots whose manifest's producer is this DAG are "
                                                         "pruned (default: snapshots of any producer)")
-    prune.add_argument("--dry-run", action="store_true")
+    prune.add_argument("--dry-run", action="store_true", help="plan and report, including the bytes garbage "
+                                                               "collection would free; delete nothing")
+    prune.add_argument("--no-collect-garbage", dest="collect_garbage", action="store_false",
+                       help="delete snapshots only; leave unused packs of deduplicated snapshots in data/")
+    unlock = commands.add_parser("unlock", parents=[common], help="remove expired locks of dumps or garbage "
+                                                                  "collections that died; list the others")
+    unlock.add_argument("--remove-all", action="store_true", help="remove every lock, also unexpired ones: only "
+                                                                  "when no dump or prune is running on this store")
     download = commands.add_parser("download", parents=[common], help="copy a snapshot into a local folder")
     download.add_argument("snapshot_id")
     download.add_argument("directory")
@@ -334,7 +354,8 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         if snapshot.state is not SnapshotState.IN_PROGRESS:
             try:
                 manifest = store.read_manifest(snapshot)
-                row["bytes"] = sum(f.bytes for f in manifest.files)
+                row["bytes"] = sum(f.bytes for f in manifest.files) + sum(
+                    f.bytes for c in manifest.collections for f in c.shared)  # a deduplicated one's packs too
                 row["collections"] = [f"{c.name}({c.document_count})" for c in manifest.collections]
             except Exception as exc:  # a damaged snapshot is listed, not hidden
                 row["collections"] = [f"unreadable manifest: {type(exc).__name__}"]
@@ -357,10 +378,19 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         lines.append(f"  error: {manifest.error}")
     for c in manifest.collections:
         lines.append(f"  {c.name}: {c.status}, {c.document_count} documents, {c.vectors.documents_with_vector} with "
-                     f"$vector {c.vectors.dimensions}, {len(c.segments)} segment(s), digest {c.content_digest[:16]}…")
+                     f"$vector {c.vectors.dimensions}, {_stored_as(c)}, digest {c.content_digest[:16]}…")
         lines += [f"    warning: {w}" for w in c.warnings] + ([f"    error: {c.error}"] if c.error else [])
     _emit(args, json.loads(manifest.to_json()), "\n".join(lines))
     return EXIT_OK
+
+
+def _stored_as(collection: Any) -> str:
+    """Segments, or for a deduplicated collection its packs and what its dump added to the store."""
+    if collection.index is None:
+        return f"{len(collection.segments)} segment(s)"
+    record = collection.deduplication or {}
+    return (f"{len(collection.packs)} shared pack(s), {record.get('new_documents', '?')} document(s) stored by this "
+            f"dump ({record.get('bytes_stored', '?')} bytes), deduplicated against {record.get('parent') or 'nothing'}")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -374,8 +404,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
         level = "records"
     _, store = _store(args)
     snapshot = store.get(args.snapshot_id)
+    subset = None
+    if args.read_data_subset:
+        from airflow_provider_vectorbackup.check.verify import DataSubset
+
+        if level != "files":
+            raise UsageError("--read-data-subset goes with --level files: --level records reads every record anyway")
+        try:
+            subset = DataSubset.parse(args.read_data_subset)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     report = check_stored(store, snapshot, level, allow_incomplete=args.allow_incomplete, verifier=_verifier(args),
-                          identities=_identities(args) if level == "records" else None)
+                          identities=_identities(args) if level == "records" or subset else None,
+                          read_data_subset=subset)
     _emit(args, report.to_dict(), report.summary())
     return EXIT_OK if report.ok else EXIT_INCOMPLETE
 
@@ -396,7 +437,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
             vector_policy=VectorLossPolicy(args.max_missing_vector_fraction), producer={"tool": "vectorbackup-cli"},
             signer=signer, encryption=encryption, compression=args.compression,
             scan_mode=args.scan_mode, scan_streams=args.scan_streams, collections_at_once=args.collections_at_once,
-            uploads_at_once=args.uploads_at_once, **settings)
+            uploads_at_once=args.uploads_at_once, deduplicate=args.deduplicate, lock_wait=args.lock_wait, **settings)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     with _ProgressDisplay(enabled=not args.quiet and sys.stderr.isatty()) as display:
@@ -415,8 +456,17 @@ def cmd_dump(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from airflow_provider_vectorbackup.jobs.as_of import AS_OF_EXAMPLE, parse_as_of
     from airflow_provider_vectorbackup.jobs.restore import RestoreNotValidated, RestoreOptions, restore_snapshot
 
+    if args.snapshot_id is not None and args.as_of is not None:
+        raise UsageError(f"give a snapshot id ({args.snapshot_id}) or --as-of, not both: --as-of chooses the snapshot")
+    if args.snapshot_id is None and args.as_of is None:
+        raise UsageError(f"which snapshot? give an id, latest, or --as-of TIME (e.g. --as-of {AS_OF_EXAMPLE})")
+    try:
+        as_of = parse_as_of(args.as_of) if args.as_of is not None else None
+    except ValueError as exc:
+        raise UsageError(str(exc).replace("as_of ", "--as-of ", 1)) from None
     mapping = {}
     for item in args.map:
         source, sep, target = item.partition("=")
@@ -428,6 +478,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         collections=_names(args.collections), target_prefix=args.target_prefix or None, name_mapping=mapping or None,
         if_exists=args.if_exists, allow_incomplete=args.allow_incomplete, validation_queries=args.validation_queries,
         scan_mode=args.scan_mode, staging_dir=args.staging_dir, identities=_identities(args), verifier=_verifier(args),
+        as_of=as_of,
         **{name: getattr(args, name) for name in ("chunk_size", "concurrency", "read_streams")
            if getattr(args, name) is not None})
     try:
@@ -443,6 +494,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def _restore_text(report: dict[str, Any]) -> str:
     lines = [f"restore of {report['snapshot_id']} into {report['source']} namespace {report['namespace']}: "
              f"{'validated' if report['ok'] else 'FAILED validation'}"]
+    as_of = report.get("as_of")
+    if as_of:
+        lines.append(f"  as of {as_of['requested']}: snapshot {as_of['chosen']}, taken at {as_of['chosen_taken_at']}")
+        lines += [f"    skipped {s['snapshot_id']}: {s['reason']}" for s in as_of["skipped"]]
     for name, r in report["collections"].items():
         lines.append(f"  {name} → {r['target']}: {r['documents_restored']}/{r['documents_expected']} documents, "
                      f"digest {'match' if r['digest_restored'] == r['digest_expected'] else 'DIFFERS'}, "
@@ -460,12 +515,31 @@ def cmd_prune(args: argparse.Namespace) -> int:
     policy = RetentionPolicy(keep_last=args.keep_last, keep_daily=args.keep_daily, keep_weekly=args.keep_weekly,
                              keep_monthly=args.keep_monthly, incomplete_grace=dt.timedelta(days=args.grace_days))
     plan = prune(store, RetentionOptions(policy=policy, owner=args.owner, verifier=_verifier(args),
-                                         dry_run=args.dry_run))
+                                         dry_run=args.dry_run, collect_garbage=args.collect_garbage))
     lines = [("dry run: " if args.dry_run else "") + plan.summary()]
     lines += [f"  {'delete' if d.delete else 'keep  '} {d.record.ref.folder_name}: {'; '.join(d.reasons)}"
               for d in plan.decisions]
     lines += [f"  locked {locked.snapshot_id}: {locked.message}" for locked in plan.locked]
     _emit(args, {**plan.to_dict(), "dry_run": args.dry_run}, "\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    from airflow_provider_vectorbackup.stores.locking import LockInfo, remove_expired_locks
+
+    _, store = _store(args)
+    removed = remove_expired_locks(store)
+    if args.remove_all:
+        for name in store.lock_files():
+            store.delete_lock_file(name)
+            removed.append(name)
+    left = {}
+    for name, raw in store.lock_files().items():
+        info = LockInfo.parse(name, raw)
+        left[name] = info.describe() if info is not None else "unreadable lock file"
+    lines = [f"removed {len(removed)} lock(s)" + (f": {', '.join(sorted(removed))}" if removed else "")]
+    lines += [f"  held: {text}" for text in left.values()]
+    _emit(args, {"removed": sorted(removed), "held": left}, "\n".join(lines))
     return EXIT_OK
 
 
@@ -483,12 +557,34 @@ def cmd_download(args: argparse.Namespace) -> int:
             local.rename(final)
         else:
             shutil.copytree(local, final)
+        _download_shared(store, final, Path(tmp))
     _emit(args, {"snapshot_id": snapshot.snapshot_id, "path": str(final)}, f"downloaded to {final}")
     return EXIT_OK
 
 
+def _download_shared(store: Any, final: Path, scratch: Path) -> None:
+    """A deduplicated snapshot's packs go to ``data/`` beside it, where readers look for them (docs/format.md, 12)."""
+    from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR, blob_name
+    from airflow_provider_vectorbackup.snapshot.reader import read_manifest
+
+    for collection in read_manifest(final).collections:
+        for entry in collection.shared:
+            name = blob_name(entry.path)
+            target = final.parent / BLOB_DIR / name
+            if target.is_file() and target.stat().st_size == entry.bytes:
+                continue  # content-addressed: already here from another snapshot
+            target.parent.mkdir(exist_ok=True)
+            fetched = scratch / BLOB_DIR / name
+            if not fetched.is_file():
+                fetched = store.get_blob(name, scratch)
+            if scratch in fetched.parents:
+                fetched.rename(target)
+            else:
+                shutil.copyfile(fetched, target)
+
+
 COMMANDS = {"snapshots": cmd_snapshots, "inspect": cmd_inspect, "verify": cmd_verify, "dump": cmd_dump,
-            "restore": cmd_restore, "prune": cmd_prune, "download": cmd_download}
+            "restore": cmd_restore, "prune": cmd_prune, "unlock": cmd_unlock, "download": cmd_download}
 
 
 class _ProgressDisplay:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_vectorbackup.check.stored import check_stored
-from airflow_provider_vectorbackup.check.verify import level_named
+from airflow_provider_vectorbackup.check.verify import DataSubset, level_named
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.stores.base import Store
@@ -38,7 +38,8 @@ def check_sealed(spec: StoreSpec, snapshot_id: str, *, open_store: StoreOpener) 
 
 
 def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomplete: bool = False, *,
-                   open_store: StoreOpener, verifier: Any = None, identities: Any = None) -> SnapshotCheck:
+                   open_store: StoreOpener, verifier: Any = None, identities: Any = None,
+                   read_data_subset: DataSubset | None = None) -> SnapshotCheck:
     """Blocking: look for the snapshot and, once sealed, verify it at ``level`` (see :func:`.check_stored`).
 
     ``level`` is ``"files"`` or ``"records"`` (``"deep"``, its old name, warns). Either way the
@@ -57,7 +58,8 @@ def check_snapshot(spec: StoreSpec, snapshot_id: str, level: str, allow_incomple
         return SnapshotCheck(FAILED, f"snapshot {snapshot.snapshot_id} was sealed INCOMPLETE: a collection failed "
                              f"during the dump (see its manifest)", report)
     if level == "files":
-        report = check_stored(store, snapshot, level, allow_incomplete=allow_incomplete, verifier=verifier)
+        report = check_stored(store, snapshot, level, allow_incomplete=allow_incomplete, verifier=verifier,
+                              identities=identities, read_data_subset=read_data_subset)
     else:
         try:
             report = check_stored(store, snapshot, level, allow_incomplete=allow_incomplete, verifier=verifier,

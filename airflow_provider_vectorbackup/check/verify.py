@@ -35,7 +35,7 @@ from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest, ManifestNameError,
 )
 from airflow_provider_vectorbackup.snapshot.packed_reader import packed_plan
-from airflow_provider_vectorbackup.snapshot.packs import is_index_pack
+from airflow_provider_vectorbackup.snapshot.packs import is_document_pack, is_index_pack
 from airflow_provider_vectorbackup.snapshot.reader import (
     Mismatch, SegmentScan, checksum_mismatches, decode_line, folder_state, read_manifest_bytes, size_mismatches,
 )
@@ -338,17 +338,26 @@ def _stored_mismatches(entry: FileEntry, stored: StoredFile, require_checksum: b
     return found
 
 
-def _verify_collection(path: Path, collection: CollectionEntry, level: str, codec: Codec, report: VerifyReport,
-                       keys: _Decryption, damaged: Mapping[str, Problem]) -> None:
-    for entry in collection.files:
-        if (path / entry.path).is_file():
+def _find_files(listed: list[tuple[Path, FileEntry]], report: VerifyReport,
+                damaged: Mapping[str, Problem]) -> list[tuple[Path, FileEntry]]:
+    """Count each listed file (under its folder) that is there, report the others; return those that are there."""
+    present = []
+    for base, entry in listed:
+        if (base / entry.path).is_file():
             report.files_checked += 1
             report.bytes_checked += entry.bytes
+            present.append((base, entry))
         elif entry.path in damaged:
             report.files_checked += 1
             report.problems.append(damaged[entry.path])
         else:
             report.add(entry.path, "missing_file", "listed in the manifest but not in the snapshot")
+    return present
+
+
+def _verify_collection(path: Path, collection: CollectionEntry, level: str, codec: Codec, report: VerifyReport,
+                       keys: _Decryption, damaged: Mapping[str, Problem]) -> None:
+    _find_files([(path, entry) for entry in collection.files], report, damaged)
     if level == "files" or keys.wrong_identity:
         for entry in collection.files:
             if (path / entry.path).is_file():
@@ -395,25 +404,16 @@ def _verify_packed(path: Path, collection: CollectionEntry, level: str, codec: C
                    keys: _Decryption, damaged: Mapping[str, Problem], subset: DataSubset | None) -> None:
     """A deduplicated collection: its own files in the folder, its packs in ``data/`` beside it, then its records."""
     store_root = path.parent  # packs are listed as data/<name>, relative to the folder that holds the snapshots
-    present: list[tuple[Path, FileEntry]] = []
-    for base, entry in [(path, e) for e in collection.files] + [(store_root, p) for p in collection.shared]:
-        if (base / entry.path).is_file():
-            report.files_checked += 1
-            report.bytes_checked += entry.bytes
-            present.append((base, entry))
-        elif entry.path in damaged:
-            report.files_checked += 1
-            report.problems.append(damaged[entry.path])
-        else:
-            report.add(entry.path, "missing_file", "listed in the manifest but not in the store")
+    present = _find_files([(path, e) for e in collection.files] + [(store_root, p) for p in collection.shared],
+                          report, damaged)
     if level == "files" or keys.wrong_identity:
         for base, entry in present:
             _check_whole_file(base, entry, report)
         if subset is not None:
             for base, entry in present:
-                if entry in collection.packs and not is_index_pack(entry.path) and subset.selects(entry.path):
+                if base == store_root and is_document_pack(entry.path) and subset.selects(entry.path):
                     scan = SegmentScan(base / entry.path, entry, keys.identities, keys.scratch_dir, keys.encryption)
-                    _check_segment(scan, collection, codec, Tally(), report, keys)
+                    _check_segment(scan, codec, Tally(), report, keys)
         return
     definition = collection.definition
     if collection.definition_file is not None:
@@ -433,10 +433,21 @@ def _verify_packed(path: Path, collection: CollectionEntry, level: str, codec: C
             _check_whole_file(store_root, pack, report)
             continue
         scan = SegmentScan(local, pack, keys.identities, keys.scratch_dir, keys.encryption)
-        if not _check_segment(scan, collection, codec, tally, report, keys, wanted):
+        if not _check_segment(scan, codec, tally, report, keys, wanted):
             complete = False
     if not keys.wrong_identity:
         _compare_tally(collection, definition, tally, complete, report)
+
+
+def read_pack(local: Path, entry: FileEntry, report: VerifyReport, *, codec: Codec = DEFAULT_CODEC,
+              identities: AgeIdentities | None = None, scratch_dir: str | os.PathLike[str] | None = None,
+              encryption: dict[str, Any] | None = None) -> None:
+    """Read every line of one document pack into ``report``, as the records level reads a segment."""
+    keys = _Decryption(identities, scratch_dir, encryption)
+    if is_encrypted_path(entry.path) and identities is None:
+        keys.failed(identity_required(entry.path, encryption), report)
+        return
+    _check_segment(SegmentScan(local, entry, identities, scratch_dir, encryption), codec, Tally(), report, keys)
 
 
 def _check_whole_file(path: Path, entry: FileEntry, report: VerifyReport) -> None:
@@ -503,7 +514,7 @@ def _check_records(path: Path, collection: CollectionEntry, definition: dict[str
             _check_whole_file(path, entry, report)
             continue
         scan = SegmentScan(local, entry, keys.identities, keys.scratch_dir, keys.encryption)
-        if not _check_segment(scan, collection, codec, tally, report, keys):
+        if not _check_segment(scan, codec, tally, report, keys):
             complete = False
     if keys.wrong_identity:
         return  # nothing was decrypted: counts and digests cannot be compared
@@ -558,8 +569,8 @@ def _check_vector_fields(name: str, collection: CollectionEntry, definition: dic
                                                               for dim, n in sorted(wrong.items())))
 
 
-def _check_segment(scan: SegmentScan, collection: CollectionEntry, codec: Codec, tally: Tally,
-                   report: VerifyReport, keys: _Decryption, wanted: bytearray | None = None) -> bool:
+def _check_segment(scan: SegmentScan, codec: Codec, tally: Tally, report: VerifyReport, keys: _Decryption,
+                   wanted: bytearray | None = None) -> bool:
     """Parse every line of one segment into the tally; return False if the segment could not be fully read.
 
     For a pack, ``wanted`` has a bit set for each line this collection uses: every line is checked, only those

@@ -85,7 +85,7 @@ def deduplication(store: Store, lock: StoreLock, scratch: Path, *, keys: Documen
                 raise IntegrityError(entry.index.path, f"the index of collection {collection!r} in snapshot "
                                      f"{manifest.snapshot_id} differs from its manifest; verify that snapshot")
             log.info("Collection %r: deduplicating against snapshot %s", collection, manifest.snapshot_id)
-            return ParentIndex(manifest.snapshot_id, index, fetch,
+            return ParentIndex(manifest.snapshot_id, blob_name(entry.index.path), index, fetch,
                                {blob_name(p.path): p for p in entry.shared})
         log.info("Collection %r: no earlier deduplicated snapshot of it; every document is stored", collection)
         return None
@@ -94,7 +94,7 @@ def deduplication(store: Store, lock: StoreLock, scratch: Path, *, keys: Documen
         store.put_blob(name, local)
         lock.refresh()
 
-    return Deduplication(keys, put_blob, parent_for)
+    return Deduplication(keys, put_blob, parent_for, retain=store.retain_blobs)
 
 
 def _same_settings(manifest: Manifest, wanted: dict[str, object]) -> bool:

@@ -64,7 +64,9 @@ def summary_of(outcome: DumpOutcome, kind: str, folder: str) -> dict[str, Any]:
     collections = {
         c.name: {"status": c.status, "documents": c.document_count,
                  "documents_with_vector": c.vectors.documents_with_vector,
-                 "bytes": sum(f.bytes for f in c.files), "content_digest": c.content_digest}
+                 "bytes": sum(f.bytes for f in c.files + c.shared), "content_digest": c.content_digest,
+                 **({"bytes_stored": c.deduplication["bytes_stored"] + sum(f.bytes for f in c.files),
+                     "parent": c.deduplication["parent"]} if c.deduplication else {})}
         for c in manifest.collections
     }
     summary = {

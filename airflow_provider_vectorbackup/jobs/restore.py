@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import datetime as dt
 import logging
 import tempfile
 import time
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_vectorbackup.check.stored import download_and_verify
+from airflow_provider_vectorbackup.jobs.as_of import choose_as_of
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
 from airflow_provider_vectorbackup.snapshot.guard import is_vectorize
@@ -80,8 +82,13 @@ class RestoreOptions:
     """Private age identities, needed (only) to restore an encrypted snapshot."""
     verifier: Verifiers | None = None
     """Manifest signature keys: when given, an unsigned or badly signed snapshot is refused."""
+    as_of: dt.datetime | None = None
+    """Instead of a snapshot id: the newest snapshot taken at or before this moment that is complete and passes
+    ``files`` verification (:func:`.as_of.choose_as_of`; :func:`.as_of.parse_as_of` reads one a user gave)."""
 
     def __post_init__(self) -> None:
+        if self.as_of is not None and (self.as_of.tzinfo is None or self.as_of.utcoffset() is None):
+            raise ValueError("as_of needs a time zone: a naive time names no single moment")
         for name in ("chunk_size", "concurrency", "read_streams"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
@@ -91,10 +98,13 @@ class RestoreOptions:
             raise ValueError(f"scan_mode must be one of {SCAN_MODES}, not {self.scan_mode!r}")
 
 
-def restore_snapshot(store: Store, snapshot_id: str, source: VectorSource,
+def restore_snapshot(store: Store, snapshot_id: str | None, source: VectorSource,
                      options: RestoreOptions = RestoreOptions(),
                      on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
     """Restore and validate; return the validation report, with each phase's seconds under ``phases``.
+
+    ``snapshot_id`` is an id or ``"latest"``; ``None`` with ``options.as_of``, and then the report's ``as_of``
+    says which snapshot that time chose and which newer ones were skipped, and why.
 
     :param on_progress: called with each collection's :class:`Progress` as its documents are sent (the
         CLI draws its progress bar from it); task logs get a progress line with an ETA every 30 s anyway.
@@ -102,6 +112,23 @@ def restore_snapshot(store: Store, snapshot_id: str, source: VectorSource,
     :raises RestoreNotValidated: after writing, if counts, digests or recall do not hold.
     """
     return _Restore(source, options, on_progress).run(store, snapshot_id)
+
+
+def snapshot_to_restore(store: Store, snapshot_id: str | None,
+                        options: RestoreOptions) -> tuple[StoredSnapshot, dict[str, Any] | None]:
+    """The snapshot ``snapshot_id`` names, or the one ``options.as_of`` chooses with the choice's report.
+
+    :raises ValueError: both or neither given.
+    :raises NoSnapshotAsOf: no snapshot can stand for that time.
+    """
+    if options.as_of is None:
+        if snapshot_id is None:
+            raise ValueError("give a snapshot id (or 'latest'), or as_of: which snapshot to restore")
+        return store.get(snapshot_id), None
+    if snapshot_id is not None:
+        raise ValueError(f"give a snapshot id ({snapshot_id!r}) or as_of, not both: as_of chooses the snapshot")
+    choice = choose_as_of(store, options.as_of, verifier=options.verifier)
+    return choice.chosen, choice.to_dict()
 
 
 def verified_snapshot(store: Store, stored: StoredSnapshot, staging: str, options: RestoreOptions) -> Snapshot:
@@ -195,9 +222,9 @@ class _Restore:
         self.options = options
         self.on_progress = on_progress
 
-    def run(self, store: Store, snapshot_id: str) -> dict[str, Any]:
+    def run(self, store: Store, snapshot_id: str | None) -> dict[str, Any]:
         started = time.monotonic()
-        stored = store.get(snapshot_id)
+        stored, as_of = snapshot_to_restore(store, snapshot_id, self.options)
         with tempfile.TemporaryDirectory(prefix="vectorbackup-restore-", dir=self.options.staging_dir) as staging:
             snapshot = verified_snapshot(store, stored, staging, self.options)
             plan = self._plan(snapshot)
@@ -208,8 +235,9 @@ class _Restore:
                                                                                    else 0.0), 3)
                   for phase in ("prepare", "write", "validate")}
         # "keyspace" is the Data API's word for the namespace, kept for reports read by existing DAGs.
-        summary = {"snapshot_id": stored.snapshot_id, "source": self.source.kind, "namespace": self.source.namespace,
-                   "keyspace": self.source.namespace, "collections": results, "phases": phases,
+        summary = {"snapshot_id": stored.snapshot_id, **({"as_of": as_of} if as_of else {}),
+                   "source": self.source.kind, "namespace": self.source.namespace, "keyspace": self.source.namespace,
+                   "collections": results, "phases": phases,
                    "ok": all(r["ok"] for r in results.values())}
         if not summary["ok"]:
             bad = {name: r for name, r in results.items() if not r["ok"]}

@@ -30,7 +30,7 @@ from typing import Any
 from airflow_provider_vectorbackup.jobs.recall import comparisons
 from airflow_provider_vectorbackup.jobs.restore import (
     RestoreNotValidated, RestoreOptions, SnapshotUnusable, TargetConflict, create_target, plan_targets, read_back,
-    recall_name, verified_snapshot,
+    recall_name, snapshot_to_restore, verified_snapshot,
 )
 from airflow_provider_vectorbackup.jobs.scale_out import parse_work_item, slice_item
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest, combine_digests
@@ -59,6 +59,8 @@ class RestorePlan:
     queries_per_slice: int = 3
     definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per collection, the definition each target was created with (the manifest's; decrypted when encrypted)."""
+    as_of: dict[str, Any] | None = None
+    """When the snapshot was chosen by time: the choice, as a single-task restore reports it."""
 
     @property
     def work_items(self) -> list[str]:
@@ -94,18 +96,19 @@ def split_segments(entry: CollectionEntry, slices: int) -> list[list[str]]:
 # -- 1. plan ---------------------------------------------------------------------------------------
 
 
-def plan_restore(store: Store, snapshot_id: str, source: VectorSource, options: RestoreOptions = RestoreOptions(), *,
+def plan_restore(store: Store, snapshot_id: str | None, source: VectorSource, options: RestoreOptions = RestoreOptions(), *,
                  slices_per_collection: int = 4) -> RestorePlan:
     """Verify the snapshot once, check and create every target, and split each collection's segments into slices.
 
-    Every refusal of a single-task restore applies, before anything is written.
+    Every refusal of a single-task restore applies, before anything is written; ``snapshot_id`` is
+    ``None`` with ``options.as_of``, as for :func:`.restore.restore_snapshot`.
 
     :raises RestoreRefused: before anything is written (including a ``$vectorize`` collection, whose
         server-embedded documents a sliced restore cannot yet tell apart at validation).
     """
     if slices_per_collection < 1:
         raise ValueError(f"slices_per_collection must be at least 1, not {slices_per_collection}")
-    stored = store.get(snapshot_id)
+    stored, as_of = snapshot_to_restore(store, snapshot_id, options)
     with tempfile.TemporaryDirectory(prefix="vectorbackup-restore-", dir=options.staging_dir) as staging:
         snapshot = verified_snapshot(store, stored, staging, options)
         targets = plan_targets(source, snapshot, options)  # the single-task restore's checks
@@ -114,6 +117,10 @@ def plan_restore(store: Store, snapshot_id: str, source: VectorSource, options: 
         if vectorize:
             raise TargetConflict(f"collection(s) {vectorize} use $vectorize: restore them with one task "
                                  f"(RestoreOperator), which tells server-embedded vectors apart; nothing was written")
+        packed = [name for name in targets if snapshot.manifest.collection(name).index is not None]
+        if packed:
+            raise TargetConflict(f"collection(s) {packed} are deduplicated (format 4): restore them with one task "
+                                 f"(RestoreOperator); splitting them over tasks is not built yet; nothing was written")
         tolerant = [name for name, definition in definitions.items() if source.restore_tolerance(definition)]
         if tolerant:
             raise TargetConflict(f"{source.kind} may move floats when it stores them, which only a single-task "
@@ -122,6 +129,7 @@ def plan_restore(store: Store, snapshot_id: str, source: VectorSource, options: 
     for name, target in targets.items():
         create_target(source, target, definitions[name], options.if_exists)
     plan = RestorePlan(snapshot_id=stored.snapshot_id, targets=targets, slices=slices, definitions=definitions,
+                       as_of=as_of,
                        queries_per_slice=-(-options.validation_queries // max(1, slices_per_collection)))
     log.info("Planned the restore of %s: %d task(s): %s", stored.snapshot_id, len(plan.work_items),
              ", ".join(plan.work_items))
@@ -227,8 +235,9 @@ def commit_restore(store: Store, plan: RestorePlan, reports: Iterable[Mapping[st
                                           options))
         result["ok"] = not problems and result.get("validated", False)
         results[name] = result
-    summary = {"snapshot_id": plan.snapshot_id, "source": source.kind, "namespace": source.namespace,
-               "keyspace": source.namespace, "collections": results, "ok": all(r["ok"] for r in results.values())}
+    summary = {"snapshot_id": plan.snapshot_id, **({"as_of": plan.as_of} if plan.as_of else {}),
+               "source": source.kind, "namespace": source.namespace, "keyspace": source.namespace,
+               "collections": results, "ok": all(r["ok"] for r in results.values())}
     if not summary["ok"]:
         bad = {name: r for name, r in results.items() if not r["ok"]}
         lines = [f"restore of {plan.snapshot_id} did not validate:"]

@@ -71,6 +71,9 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
     :param uploads_at_once: segments uploaded concurrently while the next is written (default 2).
     :param compression: ``"gzip"`` (default, level 1), ``"zstd"`` (about 16 times less CPU for a little less
         space; needs the ``zstd`` extra where snapshots are written and read) or ``"none"``.
+    :param deduplicate: store each document once per store (format 4): a dump uploads only what changed since
+        the newest earlier snapshot, and each snapshot still restores alone. Retention then frees the packs no
+        snapshot uses (docs/format.md section 12, docs/retention.md). Encrypted, it needs ``signing_conn_id``.
 
     Returns (XCom) a small summary: ``snapshot_id``, ``status``, ``store`` (``box``/``local``),
     ``location`` (Box folder id or local path), ``path``, per-collection counts and bytes, ``bytes``,
@@ -95,7 +98,8 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
         segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES, staging_dir: str | None = None,
         max_missing_vector_fraction: float = 0.0, signing_conn_id: str | None = None,
         encryption_conn_id: str | None = None, scan_streams: int = DEFAULT_STREAMS, scan_mode: str = "auto",
-        collections_at_once: int = 2, uploads_at_once: int = 2, compression: str = "gzip", **kwargs: Any,
+        collections_at_once: int = 2, uploads_at_once: int = 2, compression: str = "gzip", deduplicate: bool = False,
+        **kwargs: Any,
     ) -> None:
         store = StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
                                          box_folder_id=box_folder_id, object_folder=object_folder,
@@ -121,6 +125,7 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
         self.collections_at_once = collections_at_once
         self.uploads_at_once = uploads_at_once
         self.compression = compression
+        self.deduplicate = deduplicate
         self.dump_options()  # a bad setting fails when the DAG is parsed; templated ones are checked when it runs
 
     def execute(self, context: Context) -> dict[str, Any]:

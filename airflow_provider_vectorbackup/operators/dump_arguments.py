@@ -23,6 +23,8 @@ class DumpArguments:
     scan_streams: int
     collections_at_once: int
     uploads_at_once: int
+    deduplicate: bool = False
+    """VectorDumpOperator's; a snapshot dumped in slices over mapped tasks is not deduplicated (docs/scale-out.md)."""
 
     def dump_options(self, **at_run_time: Any) -> DumpOptions:
         """The job's options from this task's arguments; ``at_run_time`` adds the templated and run-time ones."""
@@ -30,7 +32,8 @@ class DumpArguments:
             segment_max_bytes=self.segment_max_bytes,
             vector_policy=VectorLossPolicy(max_missing_fraction=self.max_missing_vector_fraction),
             compression=self.compression, scan_mode=self.scan_mode, scan_streams=self.scan_streams,
-            collections_at_once=self.collections_at_once, uploads_at_once=self.uploads_at_once, **at_run_time)
+            collections_at_once=self.collections_at_once, uploads_at_once=self.uploads_at_once,
+            deduplicate=self.deduplicate, **at_run_time)
 
     def source_options(self) -> dict[str, Any]:
         """What the source is opened with besides its connection: Astra's keyspace, when one is given."""

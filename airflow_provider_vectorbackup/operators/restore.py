@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from airflow_provider_vectorbackup.sources.base import SCAN_MODES
 from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.hooks.connections import keys_from, open_store
 from airflow_provider_vectorbackup.hooks.source import UNUSABLE_SOURCE, VectorSourceHook, source_conn_id_from
+from airflow_provider_vectorbackup.jobs.as_of import NoSnapshotAsOf, parse_as_of
 from airflow_provider_vectorbackup.jobs.restore import (
     RestoreNotValidated, RestoreOptions, RestoreRefused, restore_snapshot,
 )
@@ -36,8 +38,13 @@ class RestoreOperator(StoreArguments, BaseOperator):
     :param local_folder: instead of Box, the local or mounted folder holding snapshots.
     :param object_folder: instead, an object store URL, ``s3://<conn_id>@bucket/prefix`` (also ``gs://``,
         ``abfs://``; docs/stores.md).
-    :param snapshot_id: templated; an id or ``"latest"``. Ignored when ``dump_task_id`` is set.
+    :param snapshot_id: templated; an id or ``"latest"`` (the default). Ignored when ``dump_task_id`` is set.
     :param dump_task_id: restore the snapshot an upstream ``VectorDumpOperator`` reported in XCom.
+    :param as_of: templated; instead of ``snapshot_id`` or ``dump_task_id`` (not with them): the newest
+        snapshot taken at or before this time that is complete and passes ``files`` verification. An
+        ISO 8601 time with ``Z`` or an offset (``"2026-11-30T02:00Z"``, ``"{{ data_interval_end }}"``) or an
+        aware datetime; a time without a zone is refused, a future one means the newest. The report's
+        ``as_of`` names the snapshot chosen and every newer one skipped, with why (docs/restore.md).
     :param collections: names to restore (default: every complete collection of the snapshot).
     :param target_prefix: restore ``name`` as ``target_prefix + name``.
     :param name_mapping: explicit ``{source_name: target_name}``; wins over the prefix.
@@ -69,14 +76,14 @@ class RestoreOperator(StoreArguments, BaseOperator):
     .. seealso:: docs/restore.md
     """
 
-    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "local_folder", "object_folder", "collections",
+    template_fields: Sequence[str] = ("snapshot_id", "as_of", "box_folder", "local_folder", "object_folder", "collections",
                                       "target_prefix", "name_mapping", "target_keyspace", "if_exists")
     ui_color = "#95d5b2"
 
     def __init__(
         self, *, box_folder: str | None = None, local_folder: str | None = None, object_folder: str | None = None,
-        snapshot_id: str = "latest",
-        dump_task_id: str | None = None,
+        snapshot_id: str | None = None,
+        dump_task_id: str | None = None, as_of: str | dt.datetime | None = None,
         collections: list[str] | None = None, target_prefix: str | None = None,
         name_mapping: dict[str, str] | None = None, target_keyspace: str | None = None, if_exists: str = "fail",
         allow_incomplete: bool = False, source_conn_id: str | None = None, astra_conn_id: str | None = None,
@@ -92,8 +99,12 @@ class RestoreOperator(StoreArguments, BaseOperator):
             raise ValueError(f"scan_mode must be one of {SCAN_MODES}, not {scan_mode!r}")
         self._set_store(box_folder, local_folder, box_conn_id, box_folder_id,
                         object_folder)  # a wrong combination fails at parse
-        self.snapshot_id = snapshot_id
+        if as_of is not None and (snapshot_id is not None or dump_task_id is not None):
+            raise ValueError(f"give as_of or {'snapshot_id' if snapshot_id is not None else 'dump_task_id'}, not "
+                             f"both: as_of chooses the snapshot")
+        self.snapshot_id = snapshot_id if snapshot_id is not None or as_of is not None else "latest"
         self.dump_task_id = dump_task_id
+        self.as_of = as_of
         self.collections = collections
         self.target_prefix = target_prefix
         self.name_mapping = name_mapping
@@ -115,7 +126,17 @@ class RestoreOperator(StoreArguments, BaseOperator):
     def source_hook(self) -> VectorSourceHook:
         return VectorSourceHook(self.source_conn_id, keyspace=self.target_keyspace or None)
 
+    def _which_snapshot(self, context: Context) -> tuple[str | None, dt.datetime | None]:
+        """The snapshot id to restore, or ``None`` and the moment ``as_of`` names (rendered by now)."""
+        if self.as_of is None:
+            return resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id), None
+        try:
+            return None, parse_as_of(self.as_of)
+        except ValueError as exc:
+            raise AirflowFailException(str(exc)) from None
+
     def execute(self, context: Context) -> dict[str, Any]:
+        snapshot_id, as_of = self._which_snapshot(context)
         try:
             options = RestoreOptions(
                 collections=self.collections, target_prefix=self.target_prefix, name_mapping=self.name_mapping,
@@ -124,9 +145,8 @@ class RestoreOperator(StoreArguments, BaseOperator):
                 validation_queries=self.validation_queries,
                 min_recall=self.min_recall, staging_dir=self.staging_dir, scan_mode=self.scan_mode,
                 identities=keys_from(identities_from_connection, self.encryption_conn_id),
-                verifier=keys_from(verifier_from_connection, self.signing_conn_id))
-            snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
+                verifier=keys_from(verifier_from_connection, self.signing_conn_id), as_of=as_of)
             return restore_snapshot(open_store(self.store_spec()), snapshot_id,
                                     self.source_hook.get_conn(), options)
-        except (RestoreRefused, RestoreNotValidated, KeyConfigurationError, *UNUSABLE_SOURCE) as exc:
+        except (RestoreRefused, RestoreNotValidated, NoSnapshotAsOf, KeyConfigurationError, *UNUSABLE_SOURCE) as exc:
             raise AirflowFailException(str(exc)) from None

@@ -21,6 +21,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_provider_vectorbackup.hooks.connections import keys_from, open_store
 from airflow_provider_vectorbackup.hooks.source import UNUSABLE_SOURCE, VectorSourceHook
+from airflow_provider_vectorbackup.jobs.as_of import NoSnapshotAsOf
 from airflow_provider_vectorbackup.jobs.restore import RestoreNotValidated, RestoreOptions, RestoreRefused
 from airflow_provider_vectorbackup.jobs.restore_scale_out import (
     RestorePlan, commit_restore, plan_restore, restore_slice,
@@ -29,7 +30,6 @@ from airflow_provider_vectorbackup.keys import (
     KeyConfigurationError, identities_from_connection, verifier_from_connection,
 )
 from airflow_provider_vectorbackup.operators.restore import RestoreOperator
-from airflow_provider_vectorbackup.operators.snapshot_ids import resolve_snapshot_id
 from airflow_provider_vectorbackup.stores.spec import StoreSpec
 
 if TYPE_CHECKING:
@@ -70,15 +70,15 @@ class RestorePlanOperator(RestoreOperator):
 
     def execute(self, context: Context) -> list[str]:
         spec = self.store_spec()
+        snapshot_id, as_of = self._which_snapshot(context)
         try:
             values = {k: getattr(self, k) for k in (*_OPTIONS, "staging_dir")}
             options = _options(values, self.encryption_conn_id, self.signing_conn_id,
                                collections=self.collections, target_prefix=self.target_prefix,
-                               name_mapping=self.name_mapping, if_exists=self.if_exists)
-            snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
+                               name_mapping=self.name_mapping, if_exists=self.if_exists, as_of=as_of)
             plan = plan_restore(open_store(spec), snapshot_id, self.source_hook.get_conn(), options,
                                 slices_per_collection=self.slices_per_collection)
-        except (RestoreRefused, KeyConfigurationError, *UNUSABLE_SOURCE) as exc:
+        except (RestoreRefused, NoSnapshotAsOf, KeyConfigurationError, *UNUSABLE_SOURCE) as exc:
             raise AirflowFailException(str(exc)) from None
         context["ti"].xcom_push(key=RESTORE_PLAN_KEY, value={
             "plan": plan.to_dict(), "store": spec.to_dict(), "source_conn_id": self.source_conn_id,

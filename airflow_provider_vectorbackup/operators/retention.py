@@ -51,7 +51,9 @@ class RetentionOperator(StoreArguments, BaseOperator):
         snapshot bad, nothing is deleted.
     :param keep_last, keep_daily, keep_weekly, keep_monthly: the policy (see docs/retention.md).
     :param incomplete_grace: ``.INCOMPLETE`` and ``.inprogress`` folders younger than this are kept.
-    :param dry_run: plan and log, delete nothing.
+    :param dry_run: plan and log, delete nothing; the XCom's ``garbage`` says what garbage collection would free.
+    :param collect_garbage: after deleting, free the packs of deduplicated snapshots that no remaining snapshot
+        uses (default True; skipped, and said so, while a deduplicating dump holds the store's lock).
 
     Returns (XCom) the plan: every snapshot with keep or delete and why.
     """
@@ -64,7 +66,7 @@ class RetentionOperator(StoreArguments, BaseOperator):
         dump_task_id: str = "dump",
         verify_task_id: str = "verify",
         keep_last: int = 7, keep_daily: int = 0, keep_weekly: int = 0, keep_monthly: int = 0,
-        incomplete_grace: dt.timedelta = dt.timedelta(days=7), dry_run: bool = False,
+        incomplete_grace: dt.timedelta = dt.timedelta(days=7), dry_run: bool = False, collect_garbage: bool = True,
         box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -77,6 +79,7 @@ class RetentionOperator(StoreArguments, BaseOperator):
         self.keep_weekly, self.keep_monthly = keep_weekly, keep_monthly
         self.incomplete_grace = incomplete_grace
         self.dry_run = dry_run
+        self.collect_garbage = collect_garbage
         self.retention_policy()  # a bad policy fails when the DAG is parsed
 
     def retention_policy(self) -> RetentionPolicy:
@@ -102,5 +105,6 @@ class RetentionOperator(StoreArguments, BaseOperator):
         ledger = {sid: facts for sid, facts in ledger.items() if sid in present}
         ti.xcom_push(key=LEDGER_KEY, value=ledger)
         plan = prune(store, RetentionOptions(policy=self.retention_policy(), owner=ti.dag_id, made=frozenset(ledger),
-                                             current_snapshot_id=current, failed_checks=failed, dry_run=self.dry_run))
+                                             current_snapshot_id=current, failed_checks=failed, dry_run=self.dry_run,
+                                             collect_garbage=self.collect_garbage))
         return {**plan.to_dict(), "dry_run": self.dry_run}

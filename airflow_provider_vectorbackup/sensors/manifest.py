@@ -13,7 +13,7 @@ from airflow_provider_vectorbackup.hooks.connections import keys_from, open_stor
 from airflow_provider_vectorbackup.operators.snapshot_ids import resolve_snapshot_id
 from airflow_provider_vectorbackup.keys import identities_from_connection, verifier_from_connection
 from airflow_provider_vectorbackup.check.snapshot import FAILED, VERIFIED, check_snapshot
-from airflow_provider_vectorbackup.check.verify import DEPRECATED_LEVELS, level_named
+from airflow_provider_vectorbackup.check.verify import DEPRECATED_LEVELS, DataSubset, level_named
 from airflow_provider_vectorbackup.stores.spec import StoreArguments
 from airflow_provider_vectorbackup.triggers.manifest import ManifestVerifyTrigger
 
@@ -38,12 +38,16 @@ class ManifestVerifySensor(StoreArguments, BaseSensorOperator):
     :param signing_conn_id: connection with the manifest key: an unsigned or badly signed snapshot fails.
     :param encryption_conn_id: connection holding the age identity, for ``records`` on encrypted snapshots
         (``files`` needs no key).
+    :param read_data_subset: templated; ``"n/t"`` (e.g. ``"1/7"``) reads, at the ``files`` level, every document of
+        the deduplicated snapshot's packs that fall in part n of t; t runs with n = 1..t (e.g. one per weekday,
+        ``"{{ logical_date.isoweekday() }}/7"``) read every pack once. docs/format.md, 12.6.
 
     Returns (XCom) the verification report. A mismatch fails the task with a report naming
     each bad file; it never passes silently.
     """
 
-    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "local_folder", "object_folder", "level")
+    template_fields: Sequence[str] = ("snapshot_id", "box_folder", "local_folder", "object_folder", "level",
+                                      "read_data_subset")
     ui_color = "#b7e4c7"
 
     def __init__(
@@ -52,7 +56,8 @@ class ManifestVerifySensor(StoreArguments, BaseSensorOperator):
         dump_task_id: str | None = None, level: str = "files",
         box_conn_id: str = BoxHook.default_conn_name, box_folder_id: str = "0", allow_incomplete: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        signing_conn_id: str | None = None, encryption_conn_id: str | None = None, **kwargs: Any,
+        signing_conn_id: str | None = None, encryption_conn_id: str | None = None,
+        read_data_subset: str | None = None, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._set_store(box_folder, local_folder, box_conn_id, box_folder_id,
@@ -64,17 +69,21 @@ class ManifestVerifySensor(StoreArguments, BaseSensorOperator):
         self.deferrable = deferrable
         self.signing_conn_id = signing_conn_id
         self.encryption_conn_id = encryption_conn_id
+        self.read_data_subset = read_data_subset
+        if read_data_subset and "{{" not in read_data_subset:
+            DataSubset.parse(read_data_subset)  # a wrong one fails when the DAG is parsed
 
     def poke(self, context: Context) -> PokeReturnValue:
         try:  # checked here, not at parse time: the level may be templated
             level = level_named(self.level)
+            subset = DataSubset.parse(self.read_data_subset) if self.read_data_subset else None
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from None
         snapshot_id = resolve_snapshot_id(context, self.snapshot_id, self.dump_task_id)
         check = check_snapshot(
             self.store_spec(), snapshot_id, level, self.allow_incomplete, open_store=open_store,
             verifier=keys_from(verifier_from_connection, self.signing_conn_id),
-            identities=keys_from(identities_from_connection, self.encryption_conn_id))
+            identities=keys_from(identities_from_connection, self.encryption_conn_id), read_data_subset=subset)
         self.log.info("%s", check.message)
         if check.outcome == FAILED:
             raise AirflowFailException(check.message)

@@ -228,6 +228,7 @@ class CollectionWriter:
             scan=self.scan,
             index=self._packed.index if self._packed is not None else None,
             packs=sorted(self._packed.packs.values(), key=lambda p: p.path) if self._packed is not None else [],
+            deduplication=self._packed.record() if self._packed is not None and status != COLLECTION_FAILED else None,
         )
         self._snapshot._collection_done(entry)
         return entry

@@ -11,12 +11,15 @@ collection's *index*, which is also named by its content. docs/format.md, sectio
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import gzip
 import hashlib
 import heapq
 import struct
+import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +52,8 @@ class ParentIndex:
     """What a dump reuses from the newest earlier snapshot of the same collection."""
 
     snapshot_id: str
+    index_name: str
+    """The name of the parent's index in ``data/``."""
     index: Path
     """The parent's index (the list of its chunks), on local disk."""
     fetch: BlobFetcher
@@ -64,9 +69,9 @@ class Deduplication:
     put_blob: Callable[[str, Path], None]
     """Stores a finished local file as ``data/<name>`` (the caller then deletes the local file)."""
     parent_for: Callable[[str], ParentIndex | None] = lambda name: None
-    uploaded: dict[str, int] = field(default_factory=dict)
-    """Bytes stored into ``data/`` per collection by this dump: what deduplication did not save."""
-
+    retain: Callable[[list[str]], None] = lambda names: None
+    """Called with the names of ``data/`` a collection reuses, before its manifest is sealed (S3 Object Lock
+    extends their retention, so no pack a snapshot needs is unlocked before the snapshot is)."""
     def settings(self) -> dict[str, object]:
         return {**self.keys.settings(), "chunk_average": CHUNK_AVERAGE}
 
@@ -133,6 +138,10 @@ class PackedCollection:
         self.index: FileEntry | None = None
         self.parent: str | None = None
         self.reused_documents = 0
+        self.new_documents = 0
+        self.bytes_stored = 0
+        self._reused: set[str] = set()
+        self._guard = threading.Lock()  # packs are stored from the snapshot writer's hand-off threads
 
     def add(self, line: bytes) -> None:
         self._runs.add(self._dedup.keys(line[:-1]), line)
@@ -152,8 +161,15 @@ class PackedCollection:
         entries_path = self.folder / "entries"
         new_packs = self._join(parent, entries_path)
         refs = self._chunks(parent, entries_path, new_packs)
-        self._write_index(refs)
+        self._write_index(refs, parent)
+        if self._reused:
+            self._dedup.retain(sorted(self._reused))
         self.discard()
+
+    def record(self) -> dict[str, object]:
+        """What this dump did for the collection, for the manifest (informational): its parent and what it stored."""
+        return {"parent": self.parent, "reused_documents": self.reused_documents,
+                "new_documents": self.new_documents, "bytes_stored": self.bytes_stored}
 
     # -- pass 1: which documents are new --
 
@@ -162,7 +178,7 @@ class PackedCollection:
         old: Iterator[IndexEntry] = (index_entries(parent.index, parent.fetch, f"parent {parent.snapshot_id}")
                                      if parent is not None else iter(()))
         previous = next(old, None)
-        names: list[str] = []
+        stored: list[concurrent.futures.Future[str]] = []  # one per new pack, in order; uploads overlap the join
         pack: SegmentFile | None = None
         with open(entries_path, "wb", buffering=1 << 20) as entries:
             for key, line in self._runs.merged():
@@ -175,16 +191,18 @@ class PackedCollection:
                     previous = next(old, None)
                     continue
                 if pack is not None and pack.uncompressed_bytes + len(line) > snapshot.segment_max_bytes and pack.documents:
-                    names.append(self._store_pack(pack))
+                    stored.append(snapshot._handoff.submit(functools.partial(self._store_pack, pack)))
                     pack = None
                 if pack is None:
-                    local = self.folder / f"pack-{len(names):05d}"
+                    local = self.folder / f"pack-{len(stored):05d}"
                     pack = SegmentFile(local, local.name, snapshot.compression, snapshot.compress_level)
-                entries.write(encode_entry(key, f"#{len(names)}", pack.documents))
+                entries.write(encode_entry(key, f"#{len(stored)}", pack.documents))
                 pack.write_line(line)
+                self.new_documents += 1
             if pack is not None:
-                names.append(self._store_pack(pack))
-        return names
+                stored.append(snapshot._handoff.submit(functools.partial(self._store_pack, pack)))
+        concurrent.futures.wait(stored)
+        return [future.result() for future in stored]
 
     def _reuse(self, parent: ParentIndex | None, name: str) -> None:
         if name not in self.packs:
@@ -192,7 +210,9 @@ class PackedCollection:
                 raise IntegrityError(f"snapshot {parent.snapshot_id if parent else '?'}",
                                      f"its index points into data/{name}, which its manifest does not list; "
                                      f"verify that snapshot")
-            self.packs[name] = parent.packs[name]
+            with self._guard:
+                self.packs[name] = parent.packs[name]
+                self._reused.add(name)
 
     def _store_pack(self, pack: SegmentFile) -> str:
         """Close a document pack, encrypt it when asked, name it by its stored bytes, and store it."""
@@ -218,9 +238,9 @@ class PackedCollection:
             self._dedup.put_blob(name, local)
         finally:
             local.unlink(missing_ok=True)
-        self.packs[name] = entry
-        uploaded = self._dedup.uploaded
-        uploaded[self.name] = uploaded.get(self.name, 0) + entry.bytes
+        with self._guard:
+            self.packs[name] = entry
+            self.bytes_stored += entry.bytes
 
     # -- pass 2: chunks, reused where the parent has the same one --
 
@@ -280,7 +300,7 @@ class PackedCollection:
             refs[position] = ChunkRef(ref.chunk, name, ref.offset, ref.bytes, ref.entries, ref.first)
         waiting.clear()
 
-    def _write_index(self, refs: list[ChunkRef]) -> None:
+    def _write_index(self, refs: list[ChunkRef], parent: ParentIndex | None) -> None:
         """Store the list of chunks in ``data/`` too: named by its content, an unchanged index is not stored again."""
         raw = gzip.compress(b"".join(ref.to_json() for ref in refs), compresslevel=6, mtime=0)
         local = self.folder / "index"
@@ -288,12 +308,15 @@ class PackedCollection:
         name = digests.sha256 + INDEX_SUFFIX
         self.index = FileEntry(blob_path(name), len(raw), digests.sha256, sum(ref.entries for ref in refs),
                                sha1=digests.sha1)
+        if parent is not None and parent.index_name == name:  # nothing changed: the parent's index is this one
+            local.unlink()
+            self._reused.add(name)
+            return
         try:
             self._dedup.put_blob(name, local)
         finally:
             local.unlink(missing_ok=True)
-        uploaded = self._dedup.uploaded
-        uploaded[self.name] = uploaded.get(self.name, 0) + len(raw)
+        self.bytes_stored += len(raw)
 
 
 class _IndexPack:

@@ -64,6 +64,17 @@ class IntegrityError(SnapshotError):
         super().__init__(f"{path}: {message}")
 
 
+class PackDamagedError(IntegrityError):
+    """A file of a store's shared ``data/`` area whose bytes are not the ones its name (their SHA-256) stands for.
+
+    :param problem: the verifier's ``Problem``: its ``expected`` and ``found`` are the two checksums compared.
+    """
+
+    def __init__(self, problem: Any) -> None:
+        super().__init__(problem.path, problem.message)
+        self.problem = problem
+
+
 class DecompressionBoundError(IntegrityError):
     """A segment decompresses to more than its manifest entry allows; reading stopped at the first byte past it."""
 

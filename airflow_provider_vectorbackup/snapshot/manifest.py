@@ -105,6 +105,9 @@ class CollectionEntry:
     """Format 4: the collection's index, ``data/<sha256>.chunks.gz``, in the store's shared area."""
     packs: list[FileEntry] = field(default_factory=list)
     """Format 4: every other file of the shared ``data/`` area that the index uses (index and document packs)."""
+    deduplication: dict[str, Any] | None = None
+    """Format 4, informational: the parent snapshot, documents reused from it and stored anew, bytes this dump
+    stored in ``data/`` (docs/format.md, 12.5). Readers must not depend on it."""
 
     @property
     def files(self) -> list[FileEntry]:
@@ -170,7 +173,7 @@ class Manifest:
             del data["encryption"]  # unencrypted manifests stay exactly as they were before encryption existed
         for collection in data["collections"]:  # and snapshots that are not deduplicated as before format 4
             if collection["index"] is None and not collection["packs"]:
-                del collection["index"], collection["packs"]
+                del collection["index"], collection["packs"], collection["deduplication"]
         return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
     @classmethod

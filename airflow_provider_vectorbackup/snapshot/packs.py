@@ -91,6 +91,10 @@ def is_index(name: str) -> bool:
     return name.endswith(INDEX_SUFFIX)
 
 
+def is_document_pack(name: str) -> bool:
+    return not (is_index(name) or is_index_pack(name))
+
+
 class DocumentKeys:
     """Names a document in the index by its stored line: SHA-256, or HMAC-SHA256 when the snapshot is encrypted.
 

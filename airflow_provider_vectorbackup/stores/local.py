@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,11 @@ from airflow_provider_vectorbackup.stores.base import StoredSnapshot, joinable, 
 from airflow_provider_vectorbackup.stores.locking import LOCK_DIR, check_lock_name, is_lock_name
 
 log = logging.getLogger(__name__)
+
+_PARTIAL_COPY = re.compile(r"\.([0-9a-f]{64}\.[a-z.]+)\.[0-9a-f]{32}\.tmp")
+"""``.<name>.<random>.tmp`` in ``data/``: a file being stored, before its rename; one a killed dump left is garbage."""
+_DELETING = ".deleting"
+"""A snapshot folder being deleted is first renamed to ``.<folder>.deleting``, a name no reader takes for a snapshot."""
 
 
 class LocalStore:
@@ -89,29 +96,38 @@ class LocalStore:
 
     def delete(self, snapshot: StoredSnapshot) -> None:
         """Rename the folder out of the snapshot names first, so a crash mid-delete leaves nothing that looks sealed."""
-        doomed = self.root / f".{snapshot.ref.folder_name}.deleting"
-        os.rename(snapshot.location, doomed)
+        os.rename(snapshot.location, self.root / f".{snapshot.ref.folder_name}{_DELETING}")
         fsync_dir(self.root)
-        shutil.rmtree(doomed)
+        for doomed in self.root.glob(f".*{_DELETING}"):  # this one, and any a crash left half deleted
+            shutil.rmtree(doomed)
         fsync_dir(self.root)
         log.info("Deleted snapshot folder %s", snapshot.location)
 
     # -- the shared data area of deduplicated snapshots, and lock files (docs/format.md, 12) --
 
     def blob_files(self) -> dict[str, StoredFile]:
-        """Sizes only: hashing every pack would read the whole store; the checker reads what it checks."""
+        """Sizes only: hashing every pack would read the whole store; the checker reads what it checks.
+
+        Partial copies are listed too: no snapshot lists them, so garbage collection, which runs only when no
+        dump does, frees those that a killed dump left.
+        """
         folder = self.root / BLOB_DIR
         if not folder.is_dir():
             return {}
         return {path.name: StoredFile(path.stat().st_size, None) for path in sorted(folder.iterdir())
-                if path.is_file() and is_blob_name(path.name)}
+                if path.is_file() and (is_blob_name(path.name) or _is_partial_copy(path.name))}
+
+    def retain_blobs(self, names: Iterable[str]) -> None:
+        """A folder has no retention to extend."""
 
     def put_blob(self, name: str, local: Path) -> None:
         target = self.root / blob_path(name)
         if target.is_file() and target.stat().st_size == Path(local).stat().st_size:
             return  # content-addressed: the same name holds the same bytes
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{name}.{os.getpid()}.tmp")
+        # Unique per call: two collections with the same documents store the same pack from two threads at once.
+        # The name matches _PARTIAL_COPY, so garbage collection frees it when a kill leaves it.
+        temporary = target.with_name(f".{name}.{uuid.uuid4().hex}.tmp")
         shutil.copyfile(local, temporary)
         _fsync_file(temporary)
         os.replace(temporary, target)
@@ -125,7 +141,8 @@ class LocalStore:
         return path
 
     def delete_blob(self, name: str) -> None:
-        (self.root / blob_path(name)).unlink(missing_ok=True)
+        path = self.root / BLOB_DIR / name if _is_partial_copy(name) else self.root / blob_path(name)
+        path.unlink(missing_ok=True)
 
     def lock_files(self) -> dict[str, bytes]:
         folder = self.root / LOCK_DIR
@@ -193,6 +210,11 @@ class LocalPendingSnapshot:
         fsync_dir(self.store.root)
         log.info("Snapshot %s is now visible as %s", self.snapshot_id, final)
         return StoredSnapshot(SnapshotRef(self.snapshot_id, state, final.name), str(final))
+
+
+def _is_partial_copy(name: str) -> bool:
+    match = _PARTIAL_COPY.fullmatch(name)
+    return match is not None and is_blob_name(match.group(1))
 
 
 def _fsync_file(path: Path) -> None:

@@ -88,6 +88,9 @@ def test_unchanged_and_churned_dumps_store_only_what_changed_and_each_snapshot_r
     same = dump_snapshot(source, store, DAYS[1], DEDUP)
     assert data_bytes(store.root) == before, "an unchanged collection adds nothing to the shared area"
     assert same.manifest.collection("docs").index == first.manifest.collection("docs").index
+    assert same.manifest.collection("docs").deduplication == {
+        "parent": DAYS[0], "reused_documents": 1500, "new_documents": 0, "bytes_stored": 0}
+    assert first.manifest.collection("docs").deduplication["bytes_stored"] == full
     digests.append(digests[0])
 
     churn(astra_stand_in, rng, 15)  # 1 %
@@ -96,6 +99,7 @@ def test_unchanged_and_churned_dumps_store_only_what_changed_and_each_snapshot_r
     added = sum(size for name, size in data_bytes(store.root).items() if name not in before)
     assert changed.manifest.collection("docs").content_digest == digests[2] != digests[0]
     assert 0 < added < 0.2 * full, f"1% churn stored {added} bytes against {full} for the full dump"
+    assert changed.manifest.collection("docs").deduplication["bytes_stored"] == added
 
     for day, digest in zip(DAYS, digests):
         report = check_stored(store, store.get(day), "records")
@@ -242,3 +246,29 @@ def test_a_data_subset_reads_the_packs_it_selects_and_every_pack_over_its_runs(
     for text in ("0/3", "4/3", "a/b", "1"):
         with pytest.raises(ValueError, match="n/t"):
             DataSubset.parse(text)
+
+
+def test_the_sliced_restore_refuses_a_deduplicated_snapshot_before_writing(
+        astra_stand_in, astra_connection, tmp_path) -> None:
+    from airflow_provider_vectorbackup.jobs.restore import TargetConflict
+    from airflow_provider_vectorbackup.jobs.restore_scale_out import plan_restore
+
+    seed(astra_stand_in, 50)
+    store = LocalStore(tmp_path / "store")
+    source = AstraDBHook(retry_policy=FAST).get_conn()
+    dump_snapshot(source, store, DAYS[0], DEDUP)
+    with pytest.raises(TargetConflict, match="deduplicated .* one task"):
+        plan_restore(store, DAYS[0], source, RestoreOptions(target_prefix="sliced_"))
+    assert "sliced_docs" not in [info.name for info in source.list_collections()]
+
+
+def test_a_deduplicated_snapshot_cannot_be_written_in_slices(tmp_path) -> None:
+    from airflow_provider_vectorbackup.snapshot.dedup_writer import Deduplication
+    from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
+    from airflow_provider_vectorbackup.snapshot.packs import DocumentKeys
+    from airflow_provider_vectorbackup.snapshot.writer import SnapshotWriter
+
+    writer = SnapshotWriter(tmp_path, source={"kind": "astra"}, snapshot_id=DAYS[0],
+                            dedup=Deduplication(DocumentKeys(), lambda name, local: None)).open()
+    with pytest.raises(SnapshotError, match="cannot be written in slices"):
+        writer.collection("docs", {}, slice_index=1)

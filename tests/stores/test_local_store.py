@@ -83,6 +83,72 @@ def test_the_local_store_keeps_the_atomic_states(tmp_path: Path) -> None:
     assert store.get("latest").snapshot_id == "20260302T000000Z"
 
 
+def test_two_threads_storing_the_same_pack_at_once_both_succeed(tmp_path: Path, monkeypatch) -> None:
+    """Two collections with the same documents make the same pack; a dump stores them from two threads at once."""
+    import shutil
+    import threading
+
+    from airflow_provider_vectorbackup.stores import local
+
+    both_copied = threading.Barrier(2, timeout=10)
+    copy = shutil.copyfile
+
+    def copy_then_wait(source, target):  # both copies are written before either is renamed into place
+        copy(source, target)
+        both_copied.wait()
+
+    monkeypatch.setattr(local.shutil, "copyfile", copy_then_wait)
+    store = LocalStore(tmp_path / "store")
+    name = "a" * 64 + ".jsonl.gz"
+    sources = []
+    for number in range(2):
+        sources.append(tmp_path / f"pack-{number}")
+        sources[-1].write_bytes(b"the same bytes")
+    failures = []
+
+    def put(source: Path) -> None:
+        try:
+            store.put_blob(name, source)
+        except Exception as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=put, args=(source,)) for source in sources]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert (tmp_path / "store" / "data" / name).read_bytes() == b"the same bytes"
+    assert sorted(p.name for p in (tmp_path / "store" / "data").iterdir()) == [name], "no copy is left behind"
+
+
+def test_a_partial_copy_is_listed_with_the_packs_so_garbage_collection_frees_it(tmp_path: Path) -> None:
+    """A dump killed between a pack's copy and its rename leaves ``.<name>.<random>.tmp``; no snapshot lists it."""
+    store = LocalStore(tmp_path)
+    pack = tmp_path / "pack"
+    pack.write_bytes(b"packed")
+    name = "b" * 64 + ".jsonl.gz"
+    store.put_blob(name, pack)
+    data = tmp_path / "data"
+    partial = "." + name + "." + "c" * 32 + ".tmp"
+    (data / partial).write_bytes(b"pack")
+    (data / ".notes.tmp").write_bytes(b"not ours")  # only names put_blob makes are taken for its copies
+    assert sorted(store.blob_files()) == [partial, name]
+    store.delete_blob(partial)
+    assert sorted(p.name for p in data.iterdir()) == [".notes.tmp", name]
+
+
+def test_a_deletion_cut_short_by_a_crash_is_finished_by_the_next_one(tmp_path: Path) -> None:
+    """A crash between the rename and the removal leaves a folder no listing shows: the next deletion removes it."""
+    store = LocalStore(tmp_path)
+    for snapshot_id in ("20260301T000000Z", "20260302T000000Z"):
+        (tmp_path / snapshot_id / "collections").mkdir(parents=True)
+    (tmp_path / "20260301T000000Z").rename(tmp_path / ".20260301T000000Z.deleting")  # what the crash left
+    assert [s.snapshot_id for s in store.snapshots()] == ["20260302T000000Z"]
+    store.delete(store.get("20260302T000000Z"))
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("arguments", [{}, {"box_folder": "a", "local_folder": "/b"}])
 def test_exactly_one_store_must_be_named(arguments: dict) -> None:
     with pytest.raises(ValueError, match="exactly one of box_folder"):

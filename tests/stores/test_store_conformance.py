@@ -11,24 +11,34 @@ and add it to :data:`STORES` under a short id. Every test below then runs agains
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from airflow_provider_vectorbackup.check.stored import check_stored
+from airflow_provider_vectorbackup.check.verify import DataSubset
 from airflow_provider_vectorbackup.hooks.connections import connection_settings
 from airflow_provider_vectorbackup.hooks.object_storage import object_filesystem
 from airflow_provider_vectorbackup.snapshot import SnapshotWriter, describe_source
-from airflow_provider_vectorbackup.snapshot.errors import SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.errors import IntegrityError, PackDamagedError, SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, SnapshotState
+from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR
 from airflow_provider_vectorbackup.stores.base import (
     SnapshotExistsError, SnapshotSealedError, Store, StoredSnapshot,
 )
 from airflow_provider_vectorbackup.stores.box.client import BoxApi
 from airflow_provider_vectorbackup.stores.box.store import BoxStore
 from airflow_provider_vectorbackup.stores.local import LocalStore
+from airflow_provider_vectorbackup.stores.object.s3 import S3Access
 from airflow_provider_vectorbackup.stores.object.store import ObjectStore
+from airflow_provider_vectorbackup.testing.box import BoxStandIn
 from tests.snapshot.conftest import VECTOR_DEFINITION, sample_documents
+from tests.snapshot.tamper import flip_byte
 
 SOURCE = describe_source("astra", "https://db.example", "ks")
 
@@ -207,3 +217,266 @@ def test_latest_is_the_newest_complete_snapshot(store: Store, tmp_path: Path) ->
     assert [s.state for s in store.snapshots()] == [SnapshotState.COMPLETE, SnapshotState.COMPLETE,
                                                     SnapshotState.INCOMPLETE, SnapshotState.IN_PROGRESS]
     assert store.get("latest") == newest_complete
+
+
+# -- the shared area (format 4): packs in data/, lock files in locks/ ------------------------------------------------
+
+
+@pytest.fixture
+def shared_store(store: Store) -> Store:
+    """The same stores, for the shared area of format 4 (docs/format.md, 12)."""
+    return store
+
+
+def pack(tmp_path: Path, content: bytes, suffix: str = ".jsonl.gz") -> tuple[str, Path]:
+    """A local pack file and its content-addressed name."""
+    name = hashlib.sha256(content).hexdigest() + suffix
+    local = tmp_path / "packs" / name
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_bytes(content)
+    return name, local
+
+
+def tamper(store: Store, name: str, content: bytes) -> None:
+    """Replace the bytes of ``data/<name>`` behind the store's back, as a careless tool or an attacker would."""
+    if isinstance(store, BoxStore):  # a new version through Box's API: Box records its SHA-1, the name stays
+        folder = store.api.find_item(store.root_folder_id, BLOB_DIR)
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / name).write_bytes(content)
+            store.api.upload(Path(tmp) / name, folder.id, name, new_version_if_exists=True)
+    elif isinstance(store, ObjectStore):  # a plain PUT over the object, with no checksum
+        key = f"{store.root}/{BLOB_DIR}/{name}"
+        store.access.fs.pipe_file(key, content)
+        store.access.fs.invalidate_cache(key)
+    else:
+        (Path(store.describe()) / BLOB_DIR / name).write_bytes(content)
+
+
+def test_the_shared_area_starts_empty_and_is_not_a_snapshot(shared_store: Store, tmp_path: Path) -> None:
+    assert shared_store.blob_files() == {} and shared_store.lock_files() == {}
+    name, local = pack(tmp_path, b"documents")
+    shared_store.put_blob(name, local)
+    shared_store.put_lock_file("dump-1.json", b"{}")
+    sealed = write(shared_store, "20260301T000000Z", tmp_path)
+    assert shared_store.snapshots() == [sealed], "data/ and locks/ are never taken for snapshot folders"
+
+
+def test_blobs_are_put_listed_read_and_deleted(shared_store: Store, tmp_path: Path) -> None:
+    documents, documents_file = pack(tmp_path, b'{"_id": 1}\n' * 500)
+    index, index_file = pack(tmp_path, b"index entries " * 100, ".index")
+    shared_store.put_blob(documents, documents_file)
+    shared_store.put_blob(index, index_file)
+    assert documents_file.exists() and index_file.exists(), "put_blob leaves the local file in place"
+
+    listed = shared_store.blob_files()
+    assert set(listed) == {documents, index}
+    for name, local in ((documents, documents_file), (index, index_file)):
+        content = local.read_bytes()
+        assert listed[name].size == len(content)
+        assert listed[name].sha1 in (None, hashlib.sha1(content).hexdigest())
+        assert listed[name].sha256 in (None, hashlib.sha256(content).hexdigest())
+        copy = shared_store.get_blob(name, tmp_path / "scratch")  # a local store's own file, read in place
+        assert copy.read_bytes() == content
+        assert copy.parent == (tmp_path / "scratch" if shared_store.kind != "local" else copy.parent)
+
+    shared_store.delete_blob(documents)
+    shared_store.delete_blob(documents)  # a missing one is fine
+    assert set(shared_store.blob_files()) == {index}
+    with pytest.raises(IntegrityError, match=f"^{BLOB_DIR}/{documents}: not in the"):
+        shared_store.get_blob(documents, tmp_path / "again")
+
+
+def test_putting_a_blob_again_leaves_the_stored_one(shared_store: Store, tmp_path: Path) -> None:
+    name, local = pack(tmp_path, b"the first bytes")
+    shared_store.put_blob(name, local)
+    shared_store.put_blob(name, local)  # a retried upload
+    impostor = tmp_path / "impostor"
+    impostor.write_bytes(b"the other bytes")  # same size: same name, same bytes is the rule
+    assert impostor.stat().st_size == local.stat().st_size
+    shared_store.put_blob(name, impostor)
+
+    assert list(shared_store.blob_files()) == [name]
+    assert shared_store.get_blob(name, tmp_path / "scratch").read_bytes() == b"the first bytes"
+
+
+@pytest.mark.parametrize("name", [
+    "../" + "0" * 64 + ".index", "0" * 64 + ".txt", "0" * 63 + ".index", "A" * 64 + ".index",
+    "0" * 64 + ".index/x", "0" * 64 + ".jsonl.gz.age.age", "", "data/" + "0" * 64 + ".index"])
+def test_a_blob_name_outside_the_rule_is_refused_before_the_store_is_touched(shared_store: Store, tmp_path: Path,
+                                                                             name: str) -> None:
+    _, local = pack(tmp_path, b"bytes")
+    for call in (lambda: shared_store.put_blob(name, local), lambda: shared_store.get_blob(name, tmp_path),
+                 lambda: shared_store.delete_blob(name)):
+        with pytest.raises(ValueError, match="64 lowercase hex digits then"):
+            call()
+    assert shared_store.blob_files() == {}
+
+
+@pytest.mark.parametrize("name", ["../escape.json", "lock.txt", "a/b.json", "x" * 129 + ".json", ".json", "l k.json"])
+def test_a_lock_name_outside_the_rule_is_refused_before_the_store_is_touched(shared_store: Store,
+                                                                             name: str) -> None:
+    for call in (lambda: shared_store.put_lock_file(name, b"{}"), lambda: shared_store.delete_lock_file(name)):
+        with pytest.raises(ValueError, match="is not a lock file name"):
+            call()
+    assert shared_store.lock_files() == {}
+
+
+def test_lock_files_are_written_replaced_listed_and_deleted(shared_store: Store) -> None:
+    shared_store.put_lock_file("dump-20260301T000000Z.json", b'{"refreshed": 1}')
+    shared_store.put_lock_file("prune.json", b'{"exclusive": true}')
+    shared_store.put_lock_file("dump-20260301T000000Z.json", b'{"refreshed": 2, "longer": true}')
+    assert shared_store.lock_files() == {"dump-20260301T000000Z.json": b'{"refreshed": 2, "longer": true}',
+                                         "prune.json": b'{"exclusive": true}'}
+
+    shared_store.delete_lock_file("prune.json")
+    shared_store.delete_lock_file("prune.json")  # a missing one is fine
+    assert shared_store.lock_files() == {"dump-20260301T000000Z.json": b'{"refreshed": 2, "longer": true}'}
+
+
+def test_a_tampered_blob_is_refused_by_get_blob(shared_store: Store, tmp_path: Path) -> None:
+    if shared_store.kind == "local":
+        pytest.skip("a local store hands out its own file, read in place: the reader and verifier check it")
+    name, local = pack(tmp_path, b"the documents as written")
+    shared_store.put_blob(name, local)
+    tamper(shared_store, name, b"the documents, rewritten")
+
+    with pytest.raises(PackDamagedError, match=rf"^{BLOB_DIR}/{name}: .*SHA-256") as refused:
+        shared_store.get_blob(name, tmp_path / "scratch")
+    assert refused.value.path == f"{BLOB_DIR}/{name}"
+    assert refused.value.problem.expected == hashlib.sha256(b"the documents as written").hexdigest()
+    assert refused.value.problem.found == hashlib.sha256(b"the documents, rewritten").hexdigest()
+    assert list((tmp_path / "scratch").iterdir()) == [], "no partial file is left"
+
+
+def write_format_4(store: Store, snapshot_id: str, tmp_path: Path, packs: dict[str, bytes]) -> StoredSnapshot:
+    """A snapshot whose manifest (format 4, made by hand from a small dump's) lists ``packs`` for its collection."""
+    pending = store.begin(snapshot_id)
+    writer = SnapshotWriter(tmp_path / "staging" / snapshot_id, source=SOURCE, snapshot_id=snapshot_id,
+                            segment_max_bytes=4_000, on_file_complete=pending.put).open()
+    with writer.collection("articles", VECTOR_DEFINITION) as collection:
+        collection.write_many(sample_documents(5))
+    result = writer.finish()
+    manifest = json.loads((result.path / MANIFEST_NAME).read_bytes())
+    manifest["format_version"] = 4
+    manifest["collections"][0]["packs"] = [
+        {"path": f"{BLOB_DIR}/{name}", "bytes": len(content), "sha256": hashlib.sha256(content).hexdigest(),
+         "sha1": hashlib.sha1(content).hexdigest()} for name, content in packs.items()]
+    (result.path / MANIFEST_NAME).write_bytes(json.dumps(manifest).encode())
+    return pending.seal(result)
+
+
+def test_a_download_of_a_format_4_snapshot_copies_the_packs_it_lists(shared_store: Store, tmp_path: Path) -> None:
+    contents = {}
+    for content, suffix in ((b"documents " * 300, ".jsonl.gz"), (b"index " * 50, ".index")):
+        name, local = pack(tmp_path, content, suffix)
+        shared_store.put_blob(name, local)
+        contents[name] = content
+    unlisted, unlisted_file = pack(tmp_path, b"a pack of another snapshot")
+    shared_store.put_blob(unlisted, unlisted_file)
+    sealed = write_format_4(shared_store, "20260301T000000Z", tmp_path, contents)
+
+    copy = shared_store.download(sealed, tmp_path / "downloads")
+
+    data = copy.parent / BLOB_DIR  # beside the snapshot folder
+    if shared_store.kind != "local":  # the local store's own data/ also holds every other snapshot's packs
+        assert sorted(path.name for path in data.iterdir()) == sorted(contents)
+    assert {name: (data / name).read_bytes() for name in contents} == contents
+    assert shared_store.read_manifest(sealed).format_version == 4
+
+
+def test_a_download_reports_a_damaged_pack(shared_store: Store, tmp_path: Path) -> None:
+    if shared_store.kind == "local":
+        pytest.skip("a local snapshot is read in place: the verifier, not the download, finds a damaged pack")
+    good, good_file = pack(tmp_path, b"good documents " * 20)
+    bad, bad_file = pack(tmp_path, b"documents that will be damaged")
+    for name, local in ((good, good_file), (bad, bad_file)):
+        shared_store.put_blob(name, local)
+    sealed = write_format_4(shared_store, "20260301T000000Z", tmp_path,
+                            {good: good_file.read_bytes(), bad: bad_file.read_bytes()})
+    tamper(shared_store, bad, b"documents that were damaged!!!")  # same size
+
+    with pytest.raises(PackDamagedError, match=rf"^{BLOB_DIR}/{bad}: "):
+        shared_store.download(sealed, tmp_path / "strict")
+
+    damaged: dict = {}
+    copy = shared_store.download(sealed, tmp_path / "lenient", damaged=damaged)
+    assert list(damaged) == [f"{BLOB_DIR}/{bad}"] and damaged[f"{BLOB_DIR}/{bad}"].code == "checksum_mismatch"
+    assert sorted(path.name for path in (copy.parent / BLOB_DIR).iterdir()) == [good]
+
+
+class CutShort(Exception):
+    """The process dies here."""
+
+
+def cut_delete_short(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the store's deletion stop at the step after the one that makes the snapshot read as not sealed."""
+    def die(*args: object, **kwargs: object) -> None:
+        raise CutShort
+
+    if isinstance(store, LocalStore):  # the rename went through; removing the files does not
+        monkeypatch.setattr(shutil, "rmtree", die)
+    elif isinstance(store, BoxStore):  # the rename went through; the folder delete does not
+        monkeypatch.setattr(store.api, "delete_folder", die)
+    elif isinstance(store.access, S3Access):  # the manifest's request went through; the next one does not
+        call, requests = store.access._call, []
+
+        def some_deletes(method: str, **kwargs: object) -> dict:
+            if method == "delete_objects":
+                requests.append(kwargs)
+                if len(requests) > 1:
+                    raise CutShort
+            return call(method, **kwargs)
+
+        monkeypatch.setattr(store.access, "_call", some_deletes)
+    else:  # the manifest was discarded; removing the rest fails
+        monkeypatch.setattr(store.access.fs, "rm", die)
+
+
+def test_a_delete_cut_short_never_leaves_a_sealed_snapshot_with_files_missing(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(store, "20260301T000000Z", tmp_path)
+    sealed = write(store, "20260302T000000Z", tmp_path, fail=True)  # INCOMPLETE: its marker must not outlive it
+    for snapshot in (store.get("20260301T000000Z"), sealed):
+        with monkeypatch.context() as patch:
+            cut_delete_short(store, patch)
+            with pytest.raises(CutShort):
+                store.delete(snapshot)
+        left = [s.state for s in store.snapshots() if s.snapshot_id == snapshot.snapshot_id]
+        assert left in ([], [SnapshotState.IN_PROGRESS]), "gone, or reading as in progress: never sealed"
+    for snapshot in store.snapshots():  # prune finishes the job
+        store.delete(snapshot)
+    assert store.snapshots() == []
+
+
+def test_a_tampered_pack_is_reported_by_the_files_level_check(shared_store: Store, tmp_path: Path) -> None:
+    good, good_file = pack(tmp_path, b"good documents " * 20)
+    bad, bad_file = pack(tmp_path, b"documents that will be damaged")
+    for name, local in ((good, good_file), (bad, bad_file)):
+        shared_store.put_blob(name, local)
+    contents = {good: good_file.read_bytes(), bad: bad_file.read_bytes()}
+    first = write_format_4(shared_store, "20260301T000000Z", tmp_path, contents)
+    second = write_format_4(shared_store, "20260302T000000Z", tmp_path, contents)
+    assert check_stored(shared_store, first, "files").ok
+    tamper(shared_store, bad, b"documents that were damaged!!!")  # same size
+
+    for snapshot in (first, second):  # a shared pack damaged is reported for every snapshot that lists it
+        report = check_stored(shared_store, snapshot, "files")
+        assert [(problem.path, problem.code) for problem in report.problems] == [
+            (f"{BLOB_DIR}/{bad}", "checksum_mismatch")]
+
+
+def test_a_pack_rotted_under_a_recorded_checksum_is_reported_by_a_read_of_the_data(
+        shared_store: Store, tmp_path: Path, box_stand_in_session: BoxStandIn) -> None:
+    """Bytes that change at rest while the store's record stays right pass the listing; reading them finds it."""
+    if not isinstance(shared_store, BoxStore):
+        pytest.skip("only Box keeps a checksum record apart from the bytes here (the stand-in's files on disk)")
+    name, local = pack(tmp_path, b"documents that will rot")
+    shared_store.put_blob(name, local)
+    sealed = write_format_4(shared_store, "20260301T000000Z", tmp_path, {name: local.read_bytes()})
+    item = shared_store.api.find_item(shared_store.api.find_item(shared_store.root_folder_id, BLOB_DIR).id, name)
+    flip_byte(box_stand_in_session.store.file(item.id).current.path, 3)
+    assert check_stored(shared_store, sealed, "files").ok, "the listing alone cannot see it"
+
+    report = check_stored(shared_store, sealed, "files", read_data_subset=DataSubset.parse("1/1"))
+    assert [(problem.path, problem.code) for problem in report.problems] == [
+        (f"{BLOB_DIR}/{name}", "checksum_mismatch")]

@@ -363,8 +363,9 @@ class BoxApi:
         return self.file_info(file_id) if file_id is not None else self.find_item(folder_id or "0", name)
 
     @secret_free_errors
-    def download(self, file_id: str, local_path: str | os.PathLike[str], *, expected_sha1: str | None = None) -> str:
-        """Stream a file to ``local_path``, verifying its SHA-1 as it is written.
+    def download(self, file_id: str, local_path: str | os.PathLike[str], *, expected_sha1: str | None = None,
+                 expected_sha256: str | None = None) -> str:
+        """Stream a file to ``local_path``, verifying its SHA-1 (and SHA-256, when given) as it is written.
 
         The bytes go to a temporary file beside ``local_path`` that replaces it only once the
         SHA-1 matches, so a failed or corrupt download never leaves a partial file behind.
@@ -373,8 +374,10 @@ class BoxApi:
         :param local_path: where to write it.
         :param expected_sha1: the SHA-1 the bytes must have (e.g. from a backup manifest);
             defaults to the SHA-1 Box recorded at upload.
+        :param expected_sha256: a SHA-256 the bytes must have too (a content-addressed name's): Box records none, and
+            a new version uploaded over the file changes the SHA-1 Box records but not the name.
         :return: the hex SHA-1 of the downloaded bytes.
-        :raises BoxIntegrityError: the bytes do not have the expected SHA-1.
+        :raises BoxIntegrityError: the bytes do not have the expected SHA-1 or SHA-256.
         """
         path = os.fspath(local_path)
         expected = (expected_sha1 or self.file_info(file_id).sha1 or "").lower()
@@ -383,6 +386,7 @@ class BoxApi:
                                            dir=os.path.dirname(os.path.abspath(path)))
         try:
             digest, size = hashlib.sha1(), 0
+            sha256 = hashlib.sha256() if expected_sha256 is not None else None
             with os.fdopen(handle, "wb") as out:
                 stream = self.client.downloads.download_file(file_id)
                 if stream is None:
@@ -390,6 +394,8 @@ class BoxApi:
                 try:
                     for block in iter(lambda: stream.read(DOWNLOAD_BLOCK), b""):
                         digest.update(block)
+                        if sha256 is not None:
+                            sha256.update(block)
                         out.write(block)
                         size += len(block)
                 finally:
@@ -403,6 +409,12 @@ class BoxApi:
                     "the stored copy is damaged or not the file you meant. The download was discarded; restore from "
                     "another backup copy or re-upload the source.", name=file_id, expected_sha1=expected or None,
                     actual_sha1=actual)
+            if sha256 is not None and sha256.hexdigest() != expected_sha256:
+                raise BoxIntegrityError(
+                    f"Box file {file_id} downloaded to {path} has sha256 {sha256.hexdigest()}, expected "
+                    f"{expected_sha256}; the stored copy is not the file you meant (it was replaced or damaged). The "
+                    "download was discarded.", name=file_id, expected_sha1=expected or None, actual_sha1=actual,
+                    expected_sha256=expected_sha256, actual_sha256=sha256.hexdigest())
             os.replace(partial, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

@@ -85,19 +85,24 @@ class BoxItem:
 
 
 class BoxIntegrityError(Exception):
-    """The SHA-1 of bytes in Box and of bytes on this machine differ.
+    """The SHA-1 (or a SHA-256 asked for) of bytes in Box and of bytes on this machine differ.
 
     :param message: what was being checked and what to do about it.
     :param name: file name or id concerned.
     :param expected_sha1: the SHA-1 that should have been found.
     :param actual_sha1: the SHA-1 actually found.
+    :param expected_sha256: the SHA-256 that should have been found, when the SHA-256 was the one that differed.
+    :param actual_sha256: the SHA-256 actually found, then.
     """
 
-    def __init__(self, message: str, *, name: str, expected_sha1: str | None, actual_sha1: str | None) -> None:
+    def __init__(self, message: str, *, name: str, expected_sha1: str | None, actual_sha1: str | None,
+                 expected_sha256: str | None = None, actual_sha256: str | None = None) -> None:
         super().__init__(message)
         self.name = name
         self.expected_sha1 = expected_sha1
         self.actual_sha1 = actual_sha1
+        self.expected_sha256 = expected_sha256
+        self.actual_sha256 = actual_sha256
 
 
 class BoxNameConflictError(Exception):

@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
-from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.errors import ManifestError, PackDamagedError, SnapshotStateError
 from airflow_provider_vectorbackup.stores.box.client import BoxApi
-from airflow_provider_vectorbackup.stores.box.items import BoxIntegrityError, BoxItem
+from airflow_provider_vectorbackup.stores.box.items import (
+    BoxIntegrityError, BoxItem, BoxNameConflictError, BoxOperationError,
+)
 from airflow_provider_vectorbackup.snapshot.layout import (
     COLLECTIONS_DIR, MANIFEST_NAME, SnapshotRef, SnapshotState, check_collection_name, check_relative_path, folder_name,
     parse_folder_name,
 )
-from airflow_provider_vectorbackup.stores.base import MAX_MANIFEST_BYTES, StoredSnapshot, joinable, leftovers, select
+from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR, blob_path, check_blob_name, is_blob_name
+from airflow_provider_vectorbackup.stores.base import (
+    MAX_MANIFEST_BYTES, StoredSnapshot, blob_sha256, copy_packs, damaged_pack, joinable, leftovers,
+    manifest_packs, missing_pack, select,
+)
+from airflow_provider_vectorbackup.stores.locking import LOCK_DIR, check_lock_name, is_lock_name
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
@@ -40,6 +47,10 @@ class BoxStore:
     def __init__(self, api: BoxApi, root_folder_id: str) -> None:
         self.api = api
         self.root_folder_id = root_folder_id
+        self._areas: dict[str, str] = {}
+        """Folder ids of ``data`` and ``locks``, once found or made."""
+        self._blobs: dict[str, BoxItem] | None = None
+        """``data/`` as last listed, kept current by this store's own puts and deletes."""
 
     def describe(self) -> str:
         return f"Box folder {self.root_folder_id}"
@@ -145,9 +156,10 @@ class BoxStore:
                  damaged: dict[str, Problem] | None = None) -> Path:
         """Copy a snapshot folder to ``local_root/<folder name>``, checking each file's SHA-1 against the manifest.
 
-        The copy keeps the folder name, so the local readers see the same state. A file whose
-        bytes do not have the SHA-1 raises :class:`BoxIntegrityError`; with ``damaged``, it is
-        recorded there under its path instead (and not kept), and the download goes on.
+        The copy keeps the folder name, so the local readers see the same state. The packs a format-4 snapshot lists
+        go to ``local_root/data/``, checked against their SHA-256 (the name's) and SHA-1. A file whose
+        bytes do not have the SHA-1 raises :class:`BoxIntegrityError` (a pack: :class:`PackDamagedError`); with
+        ``damaged``, it is recorded there under its path instead (and not kept), and the download goes on.
         """
         files = self._items(snapshot)
         manifest = self.read_manifest(snapshot, files)
@@ -168,12 +180,185 @@ class BoxStore:
                                         f"bytes in Box, {entry.bytes if entry else 'unknown'} in the manifest): the "
                                         f"file changed after it was written (corruption or tampering)",
                                         exc.expected_sha1, exc.actual_sha1)
-        log.info("Downloaded snapshot %s (%d files) to %s", snapshot.snapshot_id, len(files), target)
+        packs = copy_packs(manifest, Path(local_root), self._packs_stored(manifest), self._fetch_pack, damaged=damaged)
+        log.info("Downloaded snapshot %s (%d files, %d packs) to %s", snapshot.snapshot_id, len(files), packs, target)
         return target
 
+    def _packs_stored(self, manifest: Manifest) -> dict[str, BoxItem]:
+        """``data/``, listed once when the snapshot lists packs."""
+        if not manifest_packs(manifest):
+            return {}
+        self._blobs = self._area_files(BLOB_DIR, is_blob_name)
+        return self._blobs
+
+    def _fetch_pack(self, name: str, entry: FileEntry, local: Path) -> Problem | None:
+        item = (self._blobs or {}).get(name)
+        if item is None:
+            raise missing_pack(name, self.describe())
+        try:
+            self.api.download(item.id, local, expected_sha1=entry.sha1 or item.sha1, expected_sha256=entry.sha256)
+        except BoxIntegrityError as exc:
+            return self._mismatch(name, exc, item)
+        return None
+
     def delete(self, snapshot: StoredSnapshot) -> None:
+        """Rename the folder to ``.<id>.inprogress``, then delete it with everything in it.
+
+        Box deletes a folder and its contents in one call, but does not promise that nobody sees it half emptied: a
+        large delete goes on in the background after Box answers 503 (Box's guide, "Delete Folder"), and a listing
+        meanwhile may show some files gone. Renamed first (one call, like the seal), a deletion cut short or still
+        running leaves a folder that reads as in progress, never a complete-looking snapshot with files missing;
+        prune removes it as an abandoned attempt.
+        """
+        hidden = folder_name(snapshot.snapshot_id, SnapshotState.IN_PROGRESS)
+        if snapshot.state is not SnapshotState.IN_PROGRESS:
+            try:
+                self.api.rename_folder(snapshot.location, hidden)
+            except BoxNameConflictError as conflict:  # an abandoned earlier attempt at the same id holds the name
+                if conflict.existing is None or conflict.existing.type != "folder":
+                    raise
+                log.warning("Removing %s, left by an earlier attempt at snapshot %s, to delete the snapshot",
+                            hidden, snapshot.snapshot_id)
+                self.api.delete_folder(conflict.existing.id, recursive=True)
+                self.api.rename_folder(snapshot.location, hidden)
         self.api.delete_folder(snapshot.location, recursive=True)
         log.info("Deleted snapshot folder %s (id %s)", snapshot.ref.folder_name, snapshot.location)
+
+    # -- the shared area (format 4): Box folders data/ and locks/ in the root, made on first use ------------------
+
+    def _area(self, name: str, *, create: bool) -> str | None:
+        """The id of folder ``data`` or ``locks`` in the root; ``None`` when it does not exist and ``create`` is off."""
+        if name not in self._areas:
+            if create:
+                self._areas[name] = self.api.ensure_folder(name, self.root_folder_id)
+            else:
+                item = self.api.find_item(self.root_folder_id, name)
+                if item is None or item.type != "folder":
+                    return None
+                self._areas[name] = item.id
+        return self._areas[name]
+
+    def _area_files(self, name: str, is_name: Callable[[object], bool]) -> dict[str, BoxItem]:
+        """The files of ``data/`` or ``locks/`` whose names the format allows (nothing else there is this package's)."""
+        folder = self._area(name, create=False)
+        if folder is None:
+            return {}
+        return {item.name: item for item in self.api.list_folder(folder) if item.type == "file" and is_name(item.name)}
+
+    def _blob_item(self, name: str) -> BoxItem | None:
+        """``data/<name>`` from the listing this store last made, listed again when it is not there (one listing
+        serves a whole restore, however many packs it reads)."""
+        if self._blobs is None or name not in self._blobs:
+            self._blobs = self._area_files(BLOB_DIR, is_blob_name)
+        return self._blobs.get(name)
+
+    def blob_files(self) -> dict[str, StoredFile]:
+        """Every pack in ``data/`` with the size and SHA-1 Box recorded, from one listing."""
+        self._blobs = self._area_files(BLOB_DIR, is_blob_name)
+        return {name: StoredFile(item.size, item.sha1) for name, item in self._blobs.items()}
+
+    def retain_blobs(self, names: Iterable[str]) -> None:
+        """Box retention policies apply to whole folders, set by an administrator; there is nothing to extend here."""
+
+    def put_blob(self, name: str, local: Path) -> None:
+        """Upload ``data/<name>`` (a Box upload appears whole or not at all; big ones go up in parts).
+
+        A name Box holds already with the same size is left as it is: same name, same bytes. One with another size
+        (not what the name says) gets the local bytes as a new version.
+        """
+        check_blob_name(name)
+        folder = self._area(BLOB_DIR, create=True)
+        try:
+            item = self.api.upload(local, folder, name)
+        except BoxNameConflictError as conflict:
+            existing = conflict.existing
+            if existing is None or existing.type != "file":
+                raise
+            if existing.size is None:
+                existing = self.api.file_info(existing.id)
+            if existing.size == local.stat().st_size:
+                log.warning("Box already holds %s/%s (file id %s) with the same size but SHA-1 %s, not the SHA-1 of "
+                            "the bytes to upload: left as it is; verify reports it if it is damaged", BLOB_DIR, name,
+                            existing.id, existing.sha1)
+                item = existing
+            else:
+                log.warning("Box holds %s/%s (file id %s) with %s bytes, not the %d its name stands for: uploading "
+                            "the bytes as a new version", BLOB_DIR, name, existing.id, existing.size,
+                            local.stat().st_size)
+                item = self.api.upload(local, folder, name, new_version_if_exists=True)
+        if self._blobs is not None:
+            self._blobs[name] = item
+
+    def get_blob(self, name: str, scratch: Path) -> Path:
+        """Download ``data/<name>`` into ``scratch``, checking the SHA-1 Box recorded and the SHA-256 of the name."""
+        check_blob_name(name)
+        item = self._blob_item(name)
+        if item is None:
+            raise missing_pack(name, self.describe())
+        scratch.mkdir(parents=True, exist_ok=True)
+        local = scratch / name
+        try:
+            self.api.download(item.id, local, expected_sha1=item.sha1, expected_sha256=blob_sha256(name))
+        except BoxIntegrityError as exc:
+            raise PackDamagedError(self._mismatch(name, exc, item)) from None
+        return local
+
+    def _mismatch(self, name: str, exc: BoxIntegrityError, item: BoxItem) -> Problem:
+        """The problem behind a failed check of a downloaded pack: its SHA-256 (the name's) or the SHA-1."""
+        if exc.actual_sha256 is not None:
+            return damaged_pack(name, self.describe(), exc.actual_sha256, item.size)
+        return Problem(blob_path(name), "checksum_mismatch",
+                       f"the bytes downloaded from Box have SHA-1 {exc.actual_sha1}, Box or the manifest says "
+                       f"{exc.expected_sha1} ({item.size} bytes in Box): the pack changed after it was written "
+                       f"(corruption or tampering), and every snapshot that lists it is damaged",
+                       exc.expected_sha1, exc.actual_sha1)
+
+    def delete_blob(self, name: str) -> None:
+        check_blob_name(name)
+        item = self._blob_item(name)
+        if item is not None:
+            self._delete_file(item)
+            log.info("Deleted %s/%s from %s", BLOB_DIR, name, self.describe())
+        if self._blobs is not None:
+            self._blobs.pop(name, None)
+
+    def _delete_file(self, item: BoxItem) -> None:
+        """Delete a file of the shared area; one that another process removed since the listing is fine."""
+        try:
+            self.api.delete_file(item.id)
+        except BoxOperationError as exc:
+            if exc.status_code != 404:
+                raise
+
+    def lock_files(self) -> dict[str, bytes]:
+        """Every lock file's bytes, each download checked against the SHA-1 Box recorded."""
+        found = {}
+        with tempfile.TemporaryDirectory(prefix="vectorbackup-locks-") as tmp:
+            for name, item in self._area_files(LOCK_DIR, is_lock_name).items():
+                try:
+                    self.api.download(item.id, Path(tmp) / name, expected_sha1=item.sha1)
+                except BoxOperationError as exc:
+                    if exc.status_code == 404:
+                        continue  # removed since the listing: a lock released meanwhile
+                    raise
+                found[name] = (Path(tmp) / name).read_bytes()
+        return found
+
+    def put_lock_file(self, name: str, data: bytes) -> None:
+        """Upload ``locks/<name>``, as a new version when it exists (Box swaps versions in one step)."""
+        check_lock_name(name)
+        folder = self._area(LOCK_DIR, create=True)
+        with tempfile.TemporaryDirectory(prefix="vectorbackup-lock-") as tmp:
+            local = Path(tmp) / name
+            local.write_bytes(data)
+            self.api.upload(local, folder, name, new_version_if_exists=True)
+
+    def delete_lock_file(self, name: str) -> None:
+        check_lock_name(name)
+        item = self._area_files(LOCK_DIR, is_lock_name).get(name)
+        if item is not None:
+            self._delete_file(item)
+            log.info("Deleted %s/%s from %s", LOCK_DIR, name, self.describe())
 
 
 class SnapshotUpload:

@@ -8,18 +8,32 @@ multipart uploads with SHA-256 checksums the server verifies, and Object Lock.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_vectorbackup.check.verify import StoredFile
-from airflow_provider_vectorbackup.snapshot.files import Digests, digests_of_file
+from airflow_provider_vectorbackup.snapshot.files import Digests, HashingWriter, digests_of_file
 
 log = logging.getLogger(__name__)
+
+_STREAM_BLOCK = 8 * 1024 * 1024
+"""Bytes read from an object at a time when streaming it through a check (s3fs would read ahead 50 MiB)."""
 
 
 class ObjectIntegrityError(OSError):
     """An object's bytes in the store are not the ones written: the upload or the store damaged them."""
+
+
+class ObjectChecksumMismatch(ObjectIntegrityError):
+    """The bytes read from an object do not have the SHA-256 they must have."""
+
+    def __init__(self, key: str, *, expected: str, found: str, size: int) -> None:
+        super().__init__(f"{key}: the {size} bytes read have SHA-256 {found}, not {expected}")
+        self.expected = expected
+        self.found = found
+        self.size = size
 
 
 class ObjectAccess:
@@ -49,6 +63,9 @@ class ObjectAccess:
         """Refuse, before anything is written, a lock the bucket below ``key`` cannot hold: nothing to refuse
         here, as only S3 takes a lock (the store refuses one for any other filesystem when it is made)."""
 
+    def retain(self, key: str) -> None:
+        """Extend an object's retention to the lock's days from now: nothing to extend without S3 Object Lock."""
+
     def write_small(self, key: str, data: bytes, *, locked: bool) -> None:
         """A marker or a manifest: one request, so the object is either absent or whole."""
         self.fs.pipe_file(key, data)
@@ -66,6 +83,28 @@ class ObjectAccess:
 
     def download(self, key: str, local: Path) -> None:
         self.fs.get_file(key, str(local))
+
+    def download_verified(self, key: str, local: Path, *, sha256: str) -> None:
+        """Stream ``key`` into ``local``, hashing as it arrives: ``local`` appears only when the bytes have
+        ``sha256``; otherwise the partial file is removed and :class:`ObjectChecksumMismatch` raised.
+
+        :raises FileNotFoundError: there is no such object.
+        """
+        partial = local.with_name(f".{local.name}.part")
+        try:
+            with self.fs.open(key, "rb", block_size=_STREAM_BLOCK) as source:
+                writer = HashingWriter(partial)
+                try:
+                    while block := source.read(_STREAM_BLOCK):
+                        writer.write(block)
+                finally:
+                    digests = writer.close()
+            if digests.sha256 != sha256:
+                raise ObjectChecksumMismatch(key, expected=sha256, found=digests.sha256, size=writer.size)
+            os.replace(partial, local)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
 
     def names(self, prefix: str) -> list[str]:
         """The names directly below ``prefix`` (objects and sub-prefixes alike)."""
@@ -86,6 +125,11 @@ class ObjectAccess:
             relative = key[len(prefix):].lstrip("/")
             found[relative] = self._stored_file(key)
         return found
+
+    def recorded(self, prefix: str) -> dict[str, StoredFile]:
+        """Every object below ``prefix`` with its size and the checksums the store records, without reading any bytes:
+        here none (S3 adds the SHA-256 it keeps)."""
+        return self.sizes(prefix)
 
     def sizes(self, prefix: str) -> dict[str, StoredFile]:
         """Every object below ``prefix`` with its size only: a cheap listing for a snapshot still being written."""
@@ -122,6 +166,10 @@ class ObjectAccess:
         except FileNotFoundError:
             pass
         self.fs.invalidate_cache(key)
+
+    def remove_object(self, key: str) -> None:
+        """Delete one object for good (every version, where the store keeps versions); a missing one is fine."""
+        self.discard(key)
 
     def remove(self, prefix: str, *, first: str | None = None) -> None:
         """Delete everything below ``prefix`` for good, ``first`` (the manifest) before the rest, so that a

@@ -35,6 +35,7 @@ MAX_PARTS = 10_000
 DEFAULT_PART_SIZE = 16 * 1024 * 1024
 DEFAULT_UPLOAD_STREAMS = 4
 _DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
+_HEADS_IN_FLIGHT = 16
 
 
 class ObjectLockUnavailable(ValueError):
@@ -97,6 +98,15 @@ class S3Access(ObjectAccess):
         self._put(bucket, name, data, self._lock_arguments() if locked else {}, expected=None)
         self.fs.invalidate_cache(key)
 
+    def retain(self, key: str) -> None:
+        """Extend the object's retention (its current version's) to the lock's days from now; S3 allows extending
+        in both modes, never shortening."""
+        if self.lock is None:
+            return
+        bucket, name, _ = self.fs.split_path(key)
+        self._call("put_object_retention", Bucket=bucket, Key=name,
+                   Retention={"Mode": self.lock.mode.upper(), "RetainUntilDate": self.lock.retain_until()})
+
     def _lock_arguments(self) -> dict[str, Any]:
         if self.lock is None:
             return {}
@@ -157,40 +167,73 @@ class S3Access(ObjectAccess):
 
     # -- reading ------------------------------------------------------------------------------
 
+    def recorded(self, prefix: str) -> dict[str, StoredFile]:
+        """Sizes from the listing, and the SHA-256 S3 keeps of each single-part object (``None`` for a multipart one),
+        from HEAD requests sent a few at a time."""
+        sizes = self.sizes(prefix)
+        bucket, name, _ = self.fs.split_path(prefix)
+        slots = asyncio.Semaphore(_HEADS_IN_FLIGHT)
+
+        async def head(relative: str) -> tuple[str, StoredFile]:
+            async with slots:
+                answer = await self.fs._call_s3("head_object", Bucket=bucket, Key=f"{name.rstrip('/')}/{relative}",
+                                                ChecksumMode="ENABLED")
+            return relative, StoredFile(answer.get("ContentLength"), None, _whole_object_sha256(answer))
+
+        async def heads() -> list[tuple[str, StoredFile]]:
+            return await asyncio.gather(*(head(relative) for relative in sizes))
+
+        return dict(sync(self.fs.loop, heads)) if sizes else {}
+
     def _stored_file(self, key: str) -> StoredFile:
         """Size and SHA-256 from S3's own record, which it verified when the object was written; an object S3 keeps
         no whole-object SHA-256 for (a multipart object's record is a checksum of its parts' checksums, and an object
         rewritten by another client may carry none) is read instead, as a folder on disk is."""
         bucket, name, _ = self.fs.split_path(key)
         head = self._call("head_object", Bucket=bucket, Key=name, ChecksumMode="ENABLED")
-        checksum = head.get("ChecksumSHA256")
-        multipart = "-" in head.get("ETag", "")  # a multipart object's ETag ends in -<parts>
-        if not checksum or multipart or "-" in checksum:
+        sha256 = _whole_object_sha256(head)
+        if sha256 is None:
             return super()._stored_file(key)
-        return StoredFile(head.get("ContentLength"), None, base64.b64decode(checksum).hex())
+        return StoredFile(head.get("ContentLength"), None, sha256)
 
     # -- deleting -----------------------------------------------------------------------------
 
     def remove(self, prefix: str, *, first: str | None = None) -> None:
         """Delete every version below ``prefix`` (so the bytes are freed in a versioned bucket), or nothing;
-        the versions of ``first`` (the manifest) go in the first request.
+        the versions of ``first`` (the manifest) go in a request of their own, before any other: S3 deletes the keys
+        of one request in no promised order, and a snapshot must never be left sealed with files missing.
 
         :raises SnapshotLockedError: some version is retained by Object Lock or a legal hold; nothing is deleted.
         """
         bucket, name, _ = self.fs.split_path(prefix)
         name = name.rstrip("/") + "/"
         first_key = self.fs.split_path(first)[1] if first else None
-        versions = sorted(self._versions(bucket, name), key=lambda v: v["Key"] != first_key)
+        versions = list(self._versions(bucket, name))
         self._refuse_if_locked(bucket, name, [v for v in versions if not v["marker"]])
+        self._delete_versions(bucket, [v for v in versions if v["Key"] == first_key], f"{bucket}/{first_key}")
+        self._delete_versions(bucket, [v for v in versions if v["Key"] != first_key], f"{bucket}/{name}")
+        self.fs.invalidate_cache(prefix)
+
+    def remove_object(self, key: str) -> None:
+        """Delete every version of one object, or none.
+
+        :raises SnapshotLockedError: some version is retained by Object Lock or a legal hold; nothing is deleted.
+        """
+        bucket, name, _ = self.fs.split_path(key)
+        versions = [v for v in self._versions(bucket, name) if v["Key"] == name]  # the prefix matches longer keys too
+        self._refuse_if_locked(bucket, name, [v for v in versions if not v["marker"]])
+        self._delete_versions(bucket, versions, f"{bucket}/{name}")
+        self.fs.invalidate_cache(key)
+
+    def _delete_versions(self, bucket: str, versions: list[dict[str, Any]], what: str) -> None:
         for start in range(0, len(versions), _DELETE_BATCH):
             batch = [{"Key": v["Key"], **_version_argument(v["VersionId"])} for v in versions[start:start + _DELETE_BATCH]]
             answer = self._call("delete_objects", Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
             if answer.get("Errors"):
                 failed = answer["Errors"]
-                raise OSError(f"S3 refused to delete {len(failed)} object versions below {bucket}/{name} (first: "
-                              f"{failed[0].get('Key')}: {failed[0].get('Code')}): run prune again, the snapshot "
-                              f"is partly deleted and listed as in progress until then")
-        self.fs.invalidate_cache(prefix)
+                raise OSError(f"S3 refused to delete {len(failed)} object versions of {what} (first: "
+                              f"{failed[0].get('Key')}: {failed[0].get('Code')}): run prune again; a snapshot "
+                              f"partly deleted is listed as in progress until then")
 
     def _versions(self, bucket: str, name: str) -> Iterator[dict[str, Any]]:
         marker: dict[str, str] = {}
@@ -227,6 +270,16 @@ class S3Access(ObjectAccess):
             f"{bucket}/{name} cannot be deleted yet: of its {len(versions)} object versions, {' and '.join(reasons)}; "
             f"nothing was deleted, and prune deletes it on a run after the lock expires"
             + (" (a legal hold must be lifted first)" if held else ""), None if held else last)
+
+
+def _whole_object_sha256(head: dict[str, Any]) -> str | None:
+    """The SHA-256 (hex) S3 keeps of an object written in one part; ``None`` for a multipart object (S3 keeps a
+    checksum of its parts' checksums) or one written without a checksum."""
+    checksum = head.get("ChecksumSHA256")
+    multipart = "-" in head.get("ETag", "")  # a multipart object's ETag ends in -<parts>
+    if not checksum or multipart or "-" in checksum:
+        return None
+    return base64.b64decode(checksum).hex()
 
 
 def _version_argument(version_id: str | None) -> dict[str, str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_vectorbackup.check.verify import Problem, StoredFile
-from airflow_provider_vectorbackup.snapshot.errors import ManifestError, SnapshotStateError
+from airflow_provider_vectorbackup.snapshot.errors import ManifestError, PackDamagedError, SnapshotStateError
 from airflow_provider_vectorbackup.snapshot.files import digests_of_file
 from airflow_provider_vectorbackup.snapshot.layout import (
     MANIFEST_NAME, SnapshotRef, SnapshotState, check_relative_path, check_snapshot_id, collection_dir, folder_name,
@@ -31,8 +31,13 @@ from airflow_provider_vectorbackup.snapshot.layout import (
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry, Manifest
 from airflow_provider_vectorbackup.snapshot.signing import SIGNATURE_NAME
 from airflow_provider_vectorbackup.snapshot.writer import SnapshotResult
-from airflow_provider_vectorbackup.stores.base import MAX_MANIFEST_BYTES, StoredSnapshot, joinable, leftovers, select
-from airflow_provider_vectorbackup.stores.object.access import ObjectAccess
+from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR, check_blob_name, is_blob_name
+from airflow_provider_vectorbackup.stores.base import (
+    MAX_MANIFEST_BYTES, StoredSnapshot, blob_sha256, copy_packs, damaged_pack, joinable, leftovers,
+    manifest_packs, missing_pack, select,
+)
+from airflow_provider_vectorbackup.stores.locking import LOCK_DIR, check_lock_name, is_lock_name
+from airflow_provider_vectorbackup.stores.object.access import ObjectAccess, ObjectChecksumMismatch
 from airflow_provider_vectorbackup.stores.object.lock import ObjectLock
 
 log = logging.getLogger(__name__)
@@ -143,7 +148,8 @@ class ObjectStore:
     def download(self, snapshot: StoredSnapshot, local_root: str | Path, *,
                  damaged: dict[str, Problem] | None = None) -> Path:
         """Copy the snapshot to ``local_root/<folder name>`` (the name gives local readers its state), checking
-        each file's SHA-256 against the manifest; a mismatch raises, or with ``damaged`` is recorded there."""
+        each file's SHA-256 against the manifest; a mismatch raises, or with ``damaged`` is recorded there. The packs
+        a format-4 snapshot lists go to ``local_root/data/``, checked the same way."""
         manifest = self.read_manifest(snapshot)
         expected = {entry.path: entry for entry in manifest.files}
         target = Path(local_root) / snapshot.ref.folder_name
@@ -167,16 +173,94 @@ class ObjectStore:
                 if damaged is None:
                     raise ManifestError(problem.message)
                 damaged[path] = problem
-        log.info("Downloaded snapshot %s (%d files) to %s", snapshot.snapshot_id, len(paths), target)
+        stored = self.blob_files() if manifest_packs(manifest) else {}
+        packs = copy_packs(manifest, Path(local_root), stored, lambda name, entry, local: self._fetch(name, local),
+                           damaged=damaged)
+        log.info("Downloaded snapshot %s (%d files, %d packs) to %s", snapshot.snapshot_id, len(paths), packs, target)
         return target
 
     def delete(self, snapshot: StoredSnapshot) -> None:
         """Delete every object (every version, in a versioned bucket) of the snapshot, or none.
 
+        ``manifest.json`` goes first, on its own: a deletion cut short leaves a folder without a manifest, which reads
+        as in progress (and prune removes it as an abandoned attempt), never a sealed snapshot with files missing.
+
         :raises SnapshotLockedError: Object Lock or a legal hold retains some of it.
         """
         self.access.remove(snapshot.location, first=f"{snapshot.location}/{MANIFEST_NAME}")
         log.info("Deleted snapshot %s from %s", snapshot.snapshot_id, self.describe())
+
+    # -- the shared area (format 4): <root>/data/ and <root>/locks/; objects are PUT whole, so no temporary names --
+
+    def blob_files(self) -> dict[str, StoredFile]:
+        """Every pack in ``data/`` from a listing (S3 adds the SHA-256 it keeps of a single-part object); other names
+        there are not this package's and are left out."""
+        return {name: stored for name, stored in self.access.recorded(self._key(BLOB_DIR)).items()
+                if is_blob_name(name)}
+
+    def retain_blobs(self, names: Iterable[str]) -> None:
+        """Under S3 Object Lock, extend each reused pack's retention to the lock's days from now."""
+        for name in names:
+            self.access.retain(self._key(BLOB_DIR, check_blob_name(name)))
+
+    def put_blob(self, name: str, local: Path) -> None:
+        """Upload ``data/<name>`` as the snapshot's files go up (S3: checked against the SHA-256 of its name), unless
+        an object of the same size holds the name already.
+
+        Under S3 Object Lock a pack is retained for the lock's days from when it is first written; each later
+        snapshot that reuses it extends that (:meth:`retain_blobs`).
+        """
+        key = self._key(BLOB_DIR, check_blob_name(name))
+        size = local.stat().st_size
+        if self.access.size(key) == size:
+            log.info("%s already holds %s/%s (%d bytes); nothing to upload", self.describe(), BLOB_DIR, name, size)
+            return
+        self.access.upload(local, key, sha256=blob_sha256(name), size=size, locked=True)
+
+    def get_blob(self, name: str, scratch: Path) -> Path:
+        """Stream ``data/<name>`` into ``scratch``, checking the SHA-256 of its name as it arrives."""
+        check_blob_name(name)
+        scratch.mkdir(parents=True, exist_ok=True)
+        problem = self._fetch(name, scratch / name)
+        if problem is not None:
+            raise PackDamagedError(problem)
+        return scratch / name
+
+    def _fetch(self, name: str, local: Path) -> Problem | None:
+        key = self._key(BLOB_DIR, name)
+        try:
+            self.access.download_verified(key, local, sha256=blob_sha256(name))
+        except FileNotFoundError:
+            raise missing_pack(name, self.describe()) from None
+        except ObjectChecksumMismatch as exc:
+            return damaged_pack(name, self.describe(), exc.found, exc.size)
+        return None
+
+    def delete_blob(self, name: str) -> None:
+        """Delete ``data/<name>`` (every version, in a versioned bucket, so the bytes are freed).
+
+        :raises SnapshotLockedError: S3 Object Lock or a legal hold retains it; it stays.
+        """
+        self.access.remove_object(self._key(BLOB_DIR, check_blob_name(name)))
+        log.info("Deleted %s/%s from %s", BLOB_DIR, name, self.describe())
+
+    def lock_files(self) -> dict[str, bytes]:
+        found = {}
+        for name in self.access.sizes(self._key(LOCK_DIR)):
+            if is_lock_name(name):
+                try:
+                    found[name] = self.access.read(self._key(LOCK_DIR, name))
+                except FileNotFoundError:
+                    continue  # removed since the listing: a lock released meanwhile
+        return found
+
+    def put_lock_file(self, name: str, data: bytes) -> None:
+        """One PUT: the lock is absent or whole, and a refresh replaces it whole. Never under Object Lock (it must be
+        deletable); a versioned bucket keeps each replaced one as a small old version."""
+        self.access.write_small(self._key(LOCK_DIR, check_lock_name(name)), data, locked=False)
+
+    def delete_lock_file(self, name: str) -> None:
+        self.access.discard(self._key(LOCK_DIR, check_lock_name(name)))
 
 
 class ObjectPendingSnapshot:

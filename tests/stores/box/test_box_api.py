@@ -333,6 +333,17 @@ def test_download_checks_the_callers_sha1_and_keeps_an_existing_file(api: BoxApi
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "dest"]
 
 
+def test_download_checks_a_sha256_when_asked(api: BoxApi, tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"abc")
+    item = api.upload(tmp_path / "a", "0")
+    with pytest.raises(BoxIntegrityError, match="sha256 " + hashlib.sha256(b"abc").hexdigest()) as refused:
+        api.download(item.id, tmp_path / "dest", expected_sha256="0" * 64)
+    assert (refused.value.expected_sha256, refused.value.actual_sha256) == ("0" * 64, hashlib.sha256(b"abc").hexdigest())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"], "nothing is left of the download"
+    api.download(item.id, tmp_path / "dest", expected_sha256=hashlib.sha256(b"abc").hexdigest())
+    assert (tmp_path / "dest").read_bytes() == b"abc"
+
+
 # -- chunked upload under faults ----------------------------------------------------------
 
 

@@ -293,3 +293,53 @@ def test_a_deletion_cut_short_leaves_a_snapshot_that_reads_as_in_progress(s3: S3
     assert any(f"/{A}/collections/" in key for key in keys(s3, LOCKED_BUCKET)), "the rest is still there"
     store.delete(store.get(A))  # a later prune finishes the job
     assert versions(s3, LOCKED_BUCKET) == []
+
+
+def test_packs_go_up_checked_whole_or_in_parts_and_a_locked_one_is_kept(s3: S3Server, tmp_path: Path) -> None:
+    store = open_store(LOCKED_BUCKET, lock=ObjectLock("governance", 2), part_size=MIN_PART_SIZE)
+    small = tmp_path / "small"
+    small.write_bytes(b"documents")
+    small_name = hashlib.sha256(b"documents").hexdigest() + ".jsonl.gz"
+    big, entry = big_file(tmp_path, MIN_PART_SIZE + 10)
+    big_name = f"{entry.sha256}.jsonl.gz"
+    store.put_blob(small_name, small)
+    store.put_blob(big_name, big)  # in two verified parts
+    with pytest.raises(ObjectIntegrityError, match="SHA-256"):  # S3 is sent the SHA-256 of the name
+        store.put_blob("0" * 64 + ".index", small)
+
+    listed = store.blob_files()
+    assert listed[small_name].sha256 == hashlib.sha256(b"documents").hexdigest()
+    assert listed[big_name].sha256 is None, "S3 keeps a checksum of the parts' checksums of a multipart object"
+    assert store.get_blob(big_name, tmp_path / "scratch").read_bytes() == big.read_bytes()
+
+    with pytest.raises(SnapshotLockedError, match="Object Lock until"):
+        store.delete_blob(small_name)
+    assert set(store.blob_files()) == {small_name, big_name}
+    for version in versions(s3, LOCKED_BUCKET):  # the locks expire (an administrator shortens them here)
+        s3.client().put_object_retention(
+            Bucket=LOCKED_BUCKET, Key=version["Key"], VersionId=version["VersionId"], BypassGovernanceRetention=True,
+            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": dt.datetime(2026, 1, 1)})
+    store.delete_blob(small_name)
+    assert [v["Key"].rsplit("/", 1)[-1] for v in versions(s3, LOCKED_BUCKET)] == [big_name], "every version freed"
+
+
+def test_a_deduplicated_dump_extends_the_object_lock_of_every_pack_it_reuses(
+        s3: S3Server, astra_stand_in, astra_connection, monkeypatch) -> None:
+    from airflow_provider_vectorbackup.testing import sample_data
+
+    sample_data.seed(astra_stand_in, {"articles": 40})
+    store = open_store(LOCKED_BUCKET, prefix="dedup-locked", lock=ObjectLock("governance", 2))
+    options = DumpOptions(collections=["articles"], deduplicate=True, lock_wait=0, segment_max_bytes=4_000)
+    first_until = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr(ObjectLock, "retain_until", lambda self, now=None: first_until)
+    source = AstraDBHook().get_conn()
+    dump_snapshot(source, store, A, options)
+    later_until = first_until + dt.timedelta(days=30)
+    monkeypatch.setattr(ObjectLock, "retain_until", lambda self, now=None: later_until)
+    second = dump_snapshot(source, store, B, options).manifest.collection("articles")
+    assert second.deduplication["new_documents"] == 0
+
+    client = s3.client()
+    for entry in second.shared:  # every pack and the index the second snapshot reuses now outlives it too
+        head = client.head_object(Bucket=LOCKED_BUCKET, Key=f"dedup-locked/{entry.path}")
+        assert head["ObjectLockRetainUntilDate"] == later_until, entry.path
