@@ -175,10 +175,12 @@ class StagingWatch:
 @side
 def dump_ours(collection: str, snapshot_id: str, out: str | None = None, box_folder: str | None = None,
               staging_dir: str | None = None, segment_max_bytes: int | None = None,
-              compression: str = "gzip", scan_mode: str = "auto") -> dict[str, Any]:
+              compression: str = "gzip", scan_mode: str = "auto", deduplicate: bool = False) -> dict[str, Any]:
     """``jobs.dump.dump_snapshot`` into a local folder (``out``) or a Box folder (``box_folder``).
 
-    With ``staging_dir`` the segment files in it are watched (see :class:`StagingWatch`).
+    With ``staging_dir`` the segment files in it are watched (see :class:`StagingWatch`). With
+    ``deduplicate`` the snapshot is format 4: its documents go to the store's shared ``data/``, so
+    ``output_bytes`` (the snapshot's own segments) is 0 and the caller measures the store instead.
     """
     import contextlib
 
@@ -196,6 +198,8 @@ def dump_ours(collection: str, snapshot_id: str, out: str | None = None, box_fol
 
         store = LocalStore(out)
     options: dict[str, Any] = {"compression": compression, "scan_mode": scan_mode}
+    if deduplicate:  # nothing else uses the store: a lock held elsewhere is an error, not something to wait for
+        options.update(deduplicate=True, lock_wait=0)
     if segment_max_bytes is not None:
         options["segment_max_bytes"] = segment_max_bytes
     watch = StagingWatch(Path(staging_dir)) if staging_dir is not None else None
@@ -215,7 +219,7 @@ def dump_ours(collection: str, snapshot_id: str, out: str | None = None, box_fol
     figures = {"documents": entry["document_count"], "seconds": seconds,
                "output_bytes": sum(f["bytes"] for f in entry["segments"]),
                "segments": len(entry["segments"]), "streams": int(scan.get("streams") or 1), "scan": scan,
-               "content_digest": entry["content_digest"]}
+               "content_digest": entry["content_digest"], "format_version": outcome.manifest.format_version}
     if watch is not None:
         figures["staging"] = {"max_segments": watch.maximum, "handoffs": watch.handoffs, "samples": watch.samples}
         figures["uploads_at_once"] = dump.DumpOptions().uploads_at_once  # finished files handed to the store at once

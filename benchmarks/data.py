@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from airflow_provider_vectorbackup.testing.astra import AstraStandIn
 from airflow_provider_vectorbackup.testing.sample_data import KEYSPACE
 
@@ -47,16 +49,20 @@ def binary_vector(rng: random.Random, dimension: int) -> str:
     return base64.b64encode(bits.to_bytes(4 * dimension, "big")).decode("ascii")
 
 
+def document(rng: random.Random, dimension: int, chunk: int) -> dict[str, Any]:
+    return {
+        "_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "$vector": {"$binary": binary_vector(rng, dimension)},
+        "text": " ".join(rng.choices(WORDS, k=60)),
+        "source": f"handbook-{rng.randrange(500):03d}.pdf",
+        "chunk": chunk,
+    }
+
+
 def documents(count: int, dimension: int, seed: int = 7) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)
     for i in range(count):
-        yield {
-            "_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "$vector": {"$binary": binary_vector(rng, dimension)},
-            "text": " ".join(rng.choices(WORDS, k=60)),
-            "source": f"handbook-{rng.randrange(500):03d}.pdf",
-            "chunk": i,
-        }
+        yield document(rng, dimension, i)
 
 
 def seed_collection(astra: AstraStandIn, count: int, dimension: int, name: str = COLLECTION) -> int:
@@ -86,3 +92,26 @@ def random_file(path: Path, size: int, seed: int = 7) -> str:
             digest.update(data)
             out.write(data)
     return digest.hexdigest()
+
+
+def churn(astra: AstraStandIn, fraction: float, dimension: int, rng: random.Random,
+          name: str = COLLECTION) -> dict[str, int]:
+    """Change ``fraction`` of the collection's documents, chosen uniformly at random: about a third each
+    updated in place (new text and vector, as a re-embedded chunk), deleted, and inserted (new random ids).
+
+    Straight into the stand-in's storage, untimed, as ``seed`` is. Returns the count of each change.
+    """
+    with astra.store.lock:
+        collection = astra.store.collection(KEYSPACE, name)
+        changes = round(fraction * len(collection))
+        updates, deletes = changes // 3, changes // 3
+        chosen = rng.sample(list(collection.scan()), updates + deletes)
+        for entry in chosen[:updates]:
+            fresh = document(rng, dimension, entry.body["chunk"])
+            vector = msgspec.Raw(msgspec.json.encode(fresh["$vector"]))  # the stored form, as seed() keeps it
+            collection.replace(entry, {**entry.body, "text": fresh["text"], "$vector": vector})
+        for entry in chosen[updates:]:
+            collection.delete(entry)
+    inserts = changes - updates - deletes
+    astra.seed(KEYSPACE, name, (document(rng, dimension, -1) for _ in range(inserts)))
+    return {"updated": updates, "deleted": deletes, "inserted": inserts}
