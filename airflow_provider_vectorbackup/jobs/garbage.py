@@ -19,7 +19,7 @@ from typing import Any
 from airflow_provider_vectorbackup.snapshot.errors import SnapshotError
 from airflow_provider_vectorbackup.snapshot.layout import SnapshotState
 from airflow_provider_vectorbackup.snapshot.packs import blob_name
-from airflow_provider_vectorbackup.stores.base import Store
+from airflow_provider_vectorbackup.stores.base import SnapshotLockedError, Store
 from airflow_provider_vectorbackup.stores.locking import EXCLUSIVE, StoreLock, StoreLockedError, remove_expired_locks
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,18 @@ class GarbageReport:
     bytes_freed: int = 0
     """Their total size: freed, or in a dry run, what would be freed."""
     expired_locks_removed: list[str] = field(default_factory=list)
+    retained: list[str] = field(default_factory=list)
+    """Unreferenced names the store refused to delete yet (S3 Object Lock): kept, freed by a prune after the date."""
 
     def summary(self) -> str:
         if not self.swept:
             return f"garbage collection did not run: {self.reason}"
         verb = "would free" if self.dry_run else "freed"
-        return (f"garbage collection {verb} {self.bytes_freed} byte(s) in {len(self.unreferenced)} unreferenced "
+        text = (f"garbage collection {verb} {self.bytes_freed} byte(s) in {len(self.unreferenced)} unreferenced "
                 f"file(s) of data/; {self.referenced_files} of {self.stored_files} are still used")
+        if self.retained:
+            text += f"; {len(self.retained)} more are unreferenced but under the store's lock until their date"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "summary": self.summary()}
@@ -81,13 +86,18 @@ def collect_garbage(store: Store, *, dry_run: bool = False, deleting: Iterable[s
                                  f"packs it needs are unknown and nothing was swept; verify it, and delete it if it "
                                  f"is damaged beyond use", len(stored), expired_locks_removed=removed_locks)
         garbage = sorted(set(stored) - marked)
-        freed = sum(stored[name].size or 0 for name in garbage)
+        retained = []
         if not dry_run:
             for name in garbage:
                 lock.refresh()
-                store.delete_blob(name)
-        report = GarbageReport(dry_run, True, None, len(stored), len(set(stored) & marked), garbage, freed,
-                               removed_locks)
+                try:
+                    store.delete_blob(name)
+                except SnapshotLockedError as exc:  # retained by S3 Object Lock: kept, nothing else changes
+                    log.info("Not deleted yet: %s", exc)
+                    retained.append(name)
+        freed_names = [name for name in garbage if name not in retained]
+        report = GarbageReport(dry_run, True, None, len(stored), len(set(stored) & marked), freed_names,
+                               sum(stored[name].size or 0 for name in freed_names), removed_locks, retained)
         log.info("%s", report.summary())
         return report
     finally:

@@ -343,3 +343,18 @@ def test_a_deduplicated_dump_extends_the_object_lock_of_every_pack_it_reuses(
     for entry in second.shared:  # every pack and the index the second snapshot reuses now outlives it too
         head = client.head_object(Bucket=LOCKED_BUCKET, Key=f"dedup-locked/{entry.path}")
         assert head["ObjectLockRetainUntilDate"] == later_until, entry.path
+
+
+def test_garbage_collection_keeps_an_unreferenced_pack_the_object_lock_retains_and_says_so(
+        s3: S3Server, tmp_path: Path) -> None:
+    from airflow_provider_vectorbackup.jobs.garbage import collect_garbage
+
+    store = open_store(LOCKED_BUCKET, prefix="gc-locked", lock=ObjectLock("governance", 2))
+    orphan = tmp_path / "orphan"
+    orphan.write_bytes(b"documents no snapshot lists")
+    name = hashlib.sha256(orphan.read_bytes()).hexdigest() + ".jsonl.gz"
+    store.put_blob(name, orphan)
+    report = collect_garbage(store)  # raised SnapshotLockedError before: prune failed after its deletions
+    assert report.swept and report.retained == [name] and report.unreferenced == [] and report.bytes_freed == 0
+    assert "under the store's lock" in report.summary() and name in store.blob_files()
+    assert store.lock_files() == {}, "its own lock was released"
