@@ -6,7 +6,8 @@ runs are merged in key order and walked beside the parent snapshot's index, whic
 order too: a key the parent has keeps the parent's pack and line; any other document is
 appended to a new document pack. A second pass cuts the entries into chunks where keys say so
 and stores only chunks the parent does not already hold, then the list of its chunks, the
-collection's *index*, which is also named by its content. docs/format.md, section 12, says why it is built this way.
+collection's *index*, which is also named by its content. docs/format.md, section 12, says why it
+is built this way.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import functools
 import gzip
 import hashlib
 import heapq
-import os
 import re
 import struct
 import threading
@@ -30,11 +30,11 @@ import msgspec
 from airflow_provider_vectorbackup.snapshot.compression import SUFFIXES
 from airflow_provider_vectorbackup.snapshot.encryption import ENCRYPTED_SUFFIX
 from airflow_provider_vectorbackup.snapshot.errors import IntegrityError
-from airflow_provider_vectorbackup.snapshot.files import HashingWriter, digests_of_file
+from airflow_provider_vectorbackup.snapshot.files import Digests, HashingWriter
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry
 from airflow_provider_vectorbackup.snapshot.packs import (
-    CHUNK_AVERAGE, FIRST_KEY_HEX, INDEX_PACK_SUFFIX, INDEX_SUFFIX, BlobFetcher, ChunkRef, DocumentKeys, IndexEntry, blob_path,
-    encode_chunk, encode_entry, ends_chunk, index_entries, read_index_refs,
+    CHUNK_AVERAGE, FIRST_KEY_HEX, INDEX_PACK_SUFFIX, INDEX_SUFFIX, BlobFetcher, ChunkRef, DocumentKeys, IndexEntry,
+    blob_path, encode_chunk, encode_entry, ends_chunk, index_entries, read_index_refs,
 )
 from airflow_provider_vectorbackup.snapshot.segment import SegmentFile
 
@@ -47,7 +47,6 @@ RUN_BYTES = 32 * 1024 * 1024
 """Documents held in memory before they are sorted and spilled to a run file."""
 _RECORD_HEAD = struct.Struct(">32sI")
 _ROW = msgspec.json.Decoder(tuple[str, str, int])
-_REF_ENTRIES = re.compile(rb'"entries":(\d+)')
 _PENDING_PACK = re.compile(rb'"pack":"#(\d+)"')
 MERGE_FAN_IN = 64
 """Runs merged at once; more are first merged into fewer, larger runs, so open readers stay bounded."""
@@ -78,6 +77,7 @@ class Deduplication:
     retain: Callable[[list[str]], None] = lambda names: None
     """Called with the names of ``data/`` a collection reuses, before its manifest is sealed (S3 Object Lock
     extends their retention, so no pack a snapshot needs is unlocked before the snapshot is)."""
+
     def settings(self) -> dict[str, object]:
         return {**self.keys.settings(), "chunk_average": CHUNK_AVERAGE}
 
@@ -326,18 +326,16 @@ class PackedCollection:
         Streamed from the references' file, so memory does not grow with the number of chunks.
         """
         local = self.folder / "index"
-        entries = 0
-        with open(refs_path, "rb") as refs, open(local, "wb") as raw:
+        raw = HashingWriter(local)
+        with open(refs_path, "rb") as refs:
             with gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=raw, mtime=0) as index:
                 for line in refs:
-                    line = _PENDING_PACK.sub(lambda m: b'"pack":"%s"' % self._index_packs[int(m[1])].encode(), line)
-                    entries += int(_REF_ENTRIES.search(line)[1])
-                    index.write(line)
-            raw.flush()
-            os.fsync(raw.fileno())
+                    index.write(_PENDING_PACK.sub(
+                        lambda m: b'"pack":"%s"' % self._index_packs[int(m[1])].encode(), line))
+        digests, size = raw.close(), raw.size
         refs_path.unlink()
-        digests, size = digests_of_file(local)
         name = digests.sha256 + INDEX_SUFFIX
+        entries = self.reused_documents + self.new_documents  # one entry per document
         self.index = FileEntry(blob_path(name), size, digests.sha256, entries, sha1=digests.sha1)
         if parent is not None and parent.index_name == name:  # nothing changed: the parent's index is this one
             local.unlink()
@@ -362,7 +360,7 @@ class _IndexPack:
         self._writer.write(stored)
         self.size += len(stored)
 
-    def close(self):  # type: ignore[no-untyped-def]
+    def close(self) -> tuple[Digests, int]:
         return self._writer.close(), self.size
 
     def discard(self) -> None:

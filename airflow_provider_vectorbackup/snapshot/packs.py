@@ -37,8 +37,8 @@ DEDUP_FORMAT_VERSION = 4
 
 CHUNK_AVERAGE = 16
 """A chunk ends after an entry whose key, read as a number, is divisible by this: 16 entries on average.
-Measured trade-off (docs/format.md, 12.5): smaller chunks mean fewer entries rewritten around each change, larger
-ones a shorter ``index.jsonl.gz``, which every snapshot writes whole."""
+Measured trade-off (docs/format.md, 12.8): smaller chunks mean fewer entries rewritten around each change, larger
+ones a shorter collection index (``.chunks.gz``), which every snapshot that changed stores whole."""
 CHUNK_MAX_ENTRIES = 256
 """A chunk also ends here, so that no key pattern can make one chunk hold the whole collection."""
 MAX_CHUNK_BYTES = 1 << 20
@@ -241,11 +241,3 @@ def index_entries(index: Path, fetch: BlobFetcher, where: str) -> Iterator[Index
             previous = entry.key
             yield entry
 
-
-def referenced_packs(index: Path, fetch: BlobFetcher, where: str) -> set[str]:
-    """The names of every pack an index points at: its index packs and its document packs."""
-    names: set[str] = set()
-    for ref in read_index_refs(index, where):
-        names.add(ref.pack)
-        names.update(entry.pack for entry in read_chunk(fetch(ref.pack), ref))
-    return names
