@@ -34,7 +34,7 @@ from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, Snapsho
 from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest, ManifestNameError,
 )
-from airflow_provider_vectorbackup.snapshot.packed_reader import packed_plan
+from airflow_provider_vectorbackup.snapshot.packed_reader import packed_plan, uses_line
 from airflow_provider_vectorbackup.snapshot.packs import is_document_pack, is_index_pack
 from airflow_provider_vectorbackup.snapshot.reader import (
     Mismatch, SegmentScan, checksum_mismatches, decode_line, folder_state, read_manifest_bytes, size_mismatches,
@@ -412,8 +412,8 @@ def _verify_packed(path: Path, collection: CollectionEntry, level: str, codec: C
         if subset is not None:
             for base, entry in present:
                 if base == store_root and is_document_pack(entry.path) and subset.selects(entry.path):
-                    scan = SegmentScan(base / entry.path, entry, keys.identities, keys.scratch_dir, keys.encryption)
-                    _check_segment(scan, codec, Tally(), report, keys)
+                    read_pack(base / entry.path, entry, report, codec=codec, identities=keys.identities,
+                              scratch_dir=keys.scratch_dir, encryption=keys.encryption)
         return
     definition = collection.definition
     if collection.definition_file is not None:
@@ -578,10 +578,11 @@ def _check_segment(scan: SegmentScan, codec: Codec, tally: Tally, report: Verify
     """
     line_problems = 0
     readable = True
+    unused = Tally()  # lines of a pack that other snapshots use: checked, not counted
     try:
         for number, line in enumerate(scan.lines(), start=1):
-            counted = wanted is None or bool(wanted[(number - 1) >> 3] & (1 << ((number - 1) & 7)))
-            problem = _check_line(line, codec, tally if counted else Tally())
+            counted = wanted is None or uses_line(wanted, number - 1)
+            problem = _check_line(line, codec, tally if counted else unused)
             if problem is None:
                 continue
             line_problems += 1

@@ -17,6 +17,11 @@ from airflow_provider_vectorbackup.snapshot.manifest import CollectionEntry, Fil
 from airflow_provider_vectorbackup.snapshot.packs import BLOB_DIR, blob_name, index_entries, is_index_pack
 
 
+def uses_line(wanted: bytearray, line: int) -> bool:
+    """Whether bit ``line`` (zero-based) of a pack's line map, as :func:`packed_plan` gives it, is set."""
+    return bool(wanted[line >> 3] & (1 << (line & 7)))
+
+
 def blob_folder(snapshot_folder: Path) -> Path:
     """Where a snapshot's shared files are: ``data/`` beside the snapshot folder, in a store or in a download."""
     return snapshot_folder.parent / BLOB_DIR

@@ -27,7 +27,7 @@ from airflow_provider_vectorbackup.snapshot.layout import MANIFEST_NAME, Snapsho
 from airflow_provider_vectorbackup.snapshot.manifest import (
     COLLECTION_FAILED, STATUS_COMPLETE, CollectionEntry, FileEntry, Manifest,
 )
-from airflow_provider_vectorbackup.snapshot.packed_reader import packed_plan
+from airflow_provider_vectorbackup.snapshot.packed_reader import packed_plan, uses_line
 from airflow_provider_vectorbackup.snapshot.signing import Verifiers, read_signature, verify_signature
 
 
@@ -244,7 +244,7 @@ class Snapshot:
                     problems = scan.stored_mismatches()  # known before anything of the segment is used
                     if problems:
                         raise IntegrityError(segment.path, "; ".join(problem.message for problem in problems))
-                if wanted is not None and not wanted[(number - 1) >> 3] & (1 << ((number - 1) & 7)):
+                if wanted is not None and not uses_line(wanted, number - 1):
                     continue
                 try:
                     document = decode_line(line)
