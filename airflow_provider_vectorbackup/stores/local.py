@@ -96,10 +96,12 @@ class LocalStore:
 
     def delete(self, snapshot: StoredSnapshot) -> None:
         """Rename the folder out of the snapshot names first, so a crash mid-delete leaves nothing that looks sealed."""
-        os.rename(snapshot.location, self.root / f".{snapshot.ref.folder_name}{_DELETING}")
+        doomed = self.root / f".{snapshot.ref.folder_name}{_DELETING}"
+        os.rename(snapshot.location, doomed)
         fsync_dir(self.root)
-        for doomed in self.root.glob(f".*{_DELETING}"):  # this one, and any a crash left half deleted
-            shutil.rmtree(doomed)
+        shutil.rmtree(doomed)
+        for leftover in self.root.glob(f".*{_DELETING}"):  # any a crash left half deleted (another prune may be at it)
+            shutil.rmtree(leftover, ignore_errors=True)
         fsync_dir(self.root)
         log.info("Deleted snapshot folder %s", snapshot.location)
 
