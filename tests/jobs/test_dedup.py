@@ -7,6 +7,7 @@ what each dump added to it.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from pathlib import Path
@@ -208,6 +209,10 @@ def test_encrypted_deduplication_needs_a_signer_and_then_names_documents_by_a_ke
     assert data_bytes(store.root) == before, "the keyed names still deduplicate"
     identities = AgeIdentities.from_text(str(identity))  # noqa: the identity of this test only
     assert check_stored(store, store.get(DAYS[1]), "records", identities=identities).ok
+
+    rotated = dataclasses.replace(options, signer=HmacKey("another-secret-0123456789"))
+    third = dump_snapshot(source, store, DAYS[2], rotated).manifest.collection("docs").deduplication
+    assert third["parent"] is None and third["new_documents"] == 200, "a new signing key names documents anew"
 
 
 def test_a_tampered_shared_pack_is_reported_for_every_snapshot_that_uses_it(
