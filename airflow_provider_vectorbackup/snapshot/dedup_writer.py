@@ -161,7 +161,7 @@ class PackedCollection:
         self._guard = threading.Lock()  # packs are stored from the snapshot writer's hand-off threads
 
     def add(self, line: bytes) -> None:
-        self._runs.add(self._dedup.keys(line[:-1]), line)
+        self._runs.add(self._dedup.keys(memoryview(line)[:-1]), line)  # the key of the text without its newline
 
     def discard(self) -> None:
         """Remove this collection's scratch files (its runs, entries, unfinished packs)."""

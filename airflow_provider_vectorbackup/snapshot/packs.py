@@ -113,7 +113,7 @@ class DocumentKeys:
     def from_signer(cls, signer: Any) -> DocumentKeys:
         return cls(hashlib.sha256(signer.sign(_DEDUP_KEY_LABEL)).digest())
 
-    def __call__(self, line: bytes) -> bytes:
+    def __call__(self, line: bytes | memoryview) -> bytes:
         if self._key is None:
             return hashlib.sha256(line).digest()
         return hmac.new(self._key, line, hashlib.sha256).digest()
