@@ -28,6 +28,7 @@ from airflow_provider_vectorbackup.snapshot.provenance import describe_source, e
 from airflow_provider_vectorbackup.sources.astra.insert import insert_documents
 from airflow_provider_vectorbackup.sources.astra.retry import InBandRetries, RetryPolicy, Throttled, describe, raise_if_transient
 from airflow_provider_vectorbackup.sources.astra.scan import CollectionScan, plan_partitions, read_partition
+from airflow_provider_vectorbackup.sources.portable import Capabilities
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, InsertReport, Partition,
     UnsupportedDefinition,
@@ -89,6 +90,12 @@ class AstraSource:
     """
 
     kind = "astra"
+    capabilities = Capabilities(
+        id_types=frozenset({"int", "string", "uuid"}), int_ids=(-(2 ** 63), 2 ** 63 - 1), max_dimension=4096,
+        vector_names=("$vector",), name_pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$",
+        payload_kinds=frozenset({"string", "int", "float", "bool", "json"}), envelopes=False, int_range=None)
+    """The Data API: one ``$vector``, any JSON but keys starting with ``$`` (so no envelopes; EJSON dates keep
+    milliseconds only, so datetimes travel as strings with the original kept aside)."""
 
     def __init__(self, settings: ConnectionSettings, *, keyspace: str | None = None,
                  retry_policy: RetryPolicy | None = None) -> None:

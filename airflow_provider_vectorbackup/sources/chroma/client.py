@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.snapshot import vector_fields
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
+from airflow_provider_vectorbackup.sources.portable import Capabilities
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, DocumentFailure, InsertReport,
     NoRetries, Partition, UnsupportedDefinition, check_scan_settings,
@@ -51,6 +52,12 @@ class ChromaSource:
     """A Chroma database's collections in one tenant and database: a :class:`~airflow_provider_vectorbackup.sources.base.VectorSource`."""
 
     kind = "chroma"
+    capabilities = Capabilities(
+        id_types=frozenset({"string"}), vector_names=("embedding",),
+        payload_kinds=frozenset({"string", "int", "float", "bool"}), nested=False,
+        flat_lists=frozenset({"string", "int", "float", "bool"}), nulls=False, envelopes=False,
+        name_pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,255}$", extras=("document", "uri"))
+    """One embedding and flat metadata: no nulls, no objects, lists only of one kind and not empty."""
 
     def __init__(self, settings: ConnectionSettings, *, client: ClientAPI | None = None,
                  page_size: int | None = None) -> None:

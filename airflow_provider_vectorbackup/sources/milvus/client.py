@@ -22,6 +22,7 @@ import pymilvus
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
 from airflow_provider_vectorbackup.snapshot.provenance import endpoint_origin
+from airflow_provider_vectorbackup.sources.portable import Capabilities
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, DocumentFailure, InsertReport,
     NoRetries, Partition, UnsupportedDefinition,
@@ -58,6 +59,10 @@ class MilvusSource:
     """One Milvus database: build it with :meth:`from_connection`; nothing is opened until first use."""
 
     kind = "milvus"
+    capabilities = Capabilities(
+        id_types=frozenset({"int", "string"}), int_ids=(-(2 ** 63), 2 ** 63 - 1), max_id_length=65535,
+        dense_fields=4, sparse_fields=1, max_dimension=32768, name_pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+    """Milvus Lite: float32 dense and sparse fields (four vector fields at most); the payload in the dynamic field."""
 
     def __init__(self, settings: ConnectionSettings, *, client: Any = None, page_size: int | None = None,
                  timeout: float | None = None) -> None:

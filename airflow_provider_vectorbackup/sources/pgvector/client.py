@@ -21,6 +21,7 @@ from psycopg import sql
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
+from airflow_provider_vectorbackup.sources.portable import Capabilities
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, DocumentFailure, InsertReport,
     NoRetries, Partition, UnsupportedDefinition,
@@ -70,6 +71,11 @@ class PgvectorSource:
     """
 
     kind = "pgvector"
+    capabilities = Capabilities(
+        id_types=frozenset({"int", "string", "uuid"}), int_ids=(-(2 ** 63), 2 ** 63 - 1), dense_fields=None,
+        sparse_fields=16, dtypes=frozenset({"float32", "float16"}),
+        metrics=frozenset({"cosine", "euclidean", "dot_product", "manhattan"}), max_dimension=16000)
+    """A table: typed columns for the payload (jsonb for JSON), one column per vector field."""
 
     def __init__(self, settings: ConnectionSettings, *, pg_schema: str | None = None,
                  page_size: int = DEFAULT_PAGE_SIZE) -> None:

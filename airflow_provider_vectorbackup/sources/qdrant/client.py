@@ -26,6 +26,7 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.snapshot.provenance import endpoint_origin
+from airflow_provider_vectorbackup.sources.portable import Capabilities
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, DocumentFailure, InsertReport,
     NoRetries, Partition, UnsupportedDefinition, check_scan_settings,
@@ -75,6 +76,12 @@ class QdrantSource:
     """
 
     kind = "qdrant"
+    capabilities = Capabilities(
+        id_types=frozenset({"int", "uuid"}), int_ids=(0, 2 ** 64 - 1), dense_fields=None, sparse_fields=16,
+        multi=True, metrics=frozenset({"cosine", "euclidean", "dot_product", "manhattan", "max_sim_cosine",
+                                       "max_sim_dot_product", "max_sim_euclidean"}),
+        max_dimension=65536)
+    """Named dense, sparse and multivector fields; payload is any JSON, kept as it is (envelopes included)."""
 
     def __init__(self, settings: ConnectionSettings, *, client: QdrantClient | None = None,
                  partition_size: int = DEFAULT_PARTITION_SIZE) -> None:
