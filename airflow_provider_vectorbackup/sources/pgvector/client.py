@@ -21,17 +21,18 @@ from psycopg import sql
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
-from airflow_provider_vectorbackup.sources.portable import Capabilities
+from airflow_provider_vectorbackup.sources.portable import Capabilities, PortableCollection
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, DocumentFailure, InsertReport,
     NoRetries, Partition, UnsupportedDefinition,
 )
 from airflow_provider_vectorbackup.sources.pgvector import catalog
+from airflow_provider_vectorbackup.sources.pgvector.portable import portable_definition as table_definition
 from airflow_provider_vectorbackup.sources.pgvector.scan import (
     SnapshotScan, TableReader, plan_partitions, read_partition,
 )
 from airflow_provider_vectorbackup.sources.pgvector.values import (
-    VECTOR_TYPES, native_id, payload_parameter, prepare_connection, vector_parameter,
+    VECTOR_TYPES, json_parameter, native_id, payload_parameter, prepare_connection, vector_parameter,
 )
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,12 @@ class PgvectorSource:
 
     kind = "pgvector"
     capabilities = Capabilities(
-        id_types=frozenset({"int", "string", "uuid"}), int_ids=(-(2 ** 63), 2 ** 63 - 1), dense_fields=None,
-        sparse_fields=16, dtypes=frozenset({"float32", "float16"}),
+        id_types=frozenset({"int", "string", "uuid"}), int_ids=(-(2 ** 63), 2 ** 63 - 1), max_id_length=600,
+        dense_fields=None, sparse_fields=16, dtypes=frozenset({"float32", "float16"}),
         metrics=frozenset({"cosine", "euclidean", "dot_product", "manhattan"}), max_dimension=16000)
-    """A table: typed columns for the payload (jsonb for JSON), one column per vector field."""
+    """A table (portable.py): typed columns for the payload (jsonb for JSON and the kinds PostgreSQL would change),
+    one column per vector field. A text primary key is a btree key, at most 2,704 bytes: 600 characters of up to 4
+    bytes fit. PostgreSQL's text and jsonb refuse the character U+0000, which no capability states."""
 
     def __init__(self, settings: ConnectionSettings, *, pg_schema: str | None = None,
                  page_size: int = DEFAULT_PAGE_SIZE) -> None:
@@ -208,6 +211,10 @@ class PgvectorSource:
             connection.commit()
         log.info("Created table %r in schema %r of %s", name, self.namespace, self.where)
         return True
+
+    def portable_definition(self, portable: PortableCollection) -> dict[str, Any]:
+        """A table holding a collection from another engine exactly (portable.py); sends nothing."""
+        return table_definition(portable)
 
     def restore_tolerance(self, definition: dict[str, Any]) -> int:
         """PostgreSQL stores every value exactly as sent: vectors as binary parameters in their wire form, every other
@@ -349,7 +356,8 @@ class PgvectorSource:
         try:
             with connection.transaction():
                 inserted = writer.insert(connection, [row for _, row in rows])
-        except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError):
+        except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError,
+                psycopg.errors.ProgramLimitExceeded):  # a row too large for a limit, e.g. a key for its btree
             inserted = set()
             written = []
             for document, row in rows:
@@ -411,6 +419,7 @@ class _RowWriter:
         self.key_index = next(i for i, c in enumerate(columns) if c["name"] == self.key)
         self.payload_names = {c["name"] for c in columns if c["name"] != self.key and not catalog.is_vector(c)}
         self.sequenced = [c["name"] for c in columns if c["serial"] or c["identity"]]
+        self.null_means_absent = bool(definition["native"].get("null_means_absent"))
         self.statement = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({}) "
                                  "ON CONFLICT ({}) DO NOTHING RETURNING {}").format(
             self.table, sql.SQL(", ").join(sql.Identifier(c["name"]) for c in columns),
@@ -432,9 +441,19 @@ class _RowWriter:
             elif catalog.is_vector(column):
                 value = vectors.get(column["name"])
                 values.append(None if value is None else vector_parameter(value, column["typname"], column["dimension"]))
+            elif self.null_means_absent and payload.get(column["name"], 0) is None:
+                values.append(self._null(column))
             else:
                 values.append(payload_parameter(payload.get(column["name"]), column["typname"], column["array"]))
         return tuple(values)
+
+    def _null(self, column: dict[str, Any]) -> Any:
+        """A field that is null, in a table where a NULL column is an absent field: JSON null, or refused."""
+        if column["typname"] in ("json", "jsonb") and not column["array"]:
+            return json_parameter(None, column["typname"])
+        raise ValueError(f"field {column['name']!r} is null, but column {column['name']!r} of table {self.name!r} is "
+                         f"{column['type']} and a NULL there means the field is absent; give the field a jsonb column "
+                         f"to keep nulls")
 
     def insert(self, connection: psycopg.Connection, rows: list[tuple[Any, ...]]) -> set[Any]:
         """Insert ``rows``; the keys of those inserted (not those whose key existed), as ``row[key_index]`` holds them."""

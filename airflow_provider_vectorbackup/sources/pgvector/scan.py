@@ -100,18 +100,20 @@ class TableReader:
         columns = [c for c in native["columns"] if not c["generated"] and c["name"] != id_["field"]]
         self.names = [c["name"] for c in columns]
         self.vector = [is_vector(c) for c in columns]
-        self.columns = sql.SQL(", ").join([self.key, *map(_read_expression, columns)])
+        self.null_means_absent = bool(native.get("null_means_absent"))
+        self.wrapped = [self.null_means_absent and _is_json(c) for c in columns]
+        self.columns = sql.SQL(", ").join([self.key, *map(_read_expression, columns, self.wrapped)])
         self.cast = sql.SQL(self.key_type)
 
     def document(self, row: tuple[Any, ...]) -> dict[str, Any]:
         vectors = {}
         payload = {}
-        for name, vector, value in zip(self.names, self.vector, row[1:]):
+        for name, vector, wrapped, value in zip(self.names, self.vector, self.wrapped, row[1:]):
             if vector:
                 if value is not None:
                     vectors[name] = value
-            else:
-                payload[name] = value
+            elif value is not None or not self.null_means_absent:
+                payload[name] = value[0] if wrapped else value
         document: dict[str, Any] = {"_id": stored_id(row[0])}
         if vectors:
             document["$vectors"] = vectors
@@ -164,8 +166,20 @@ class TableReader:
         return distinct
 
 
-def _read_expression(column: dict[str, Any]) -> sql.Composable:
-    """A column as it is selected: natively, or in its text form for types without a Python value (e.g. interval)."""
+def _is_json(column: dict[str, Any]) -> bool:
+    return column["typname"] in ("json", "jsonb") and not column["array"]
+
+
+def _read_expression(column: dict[str, Any], wrapped: bool = False) -> sql.Composable:
+    """A column as it is selected: natively, or in its text form for types without a Python value (e.g. interval).
+
+    ``wrapped``: a json/jsonb value inside a one-element array, so a JSON null (``[null]``) reads apart from
+    SQL NULL (None), which in a ``null_means_absent`` table is a field the document lacks.
+    """
+    if wrapped:
+        build = "jsonb_build_array" if column["typname"] == "jsonb" else "json_build_array"
+        return sql.SQL("CASE WHEN {0} IS NULL THEN NULL ELSE {1}({0}) END").format(
+            sql.Identifier(column["name"]), sql.SQL(build))
     if column["typname"] in NATIVE_TYPES or is_vector(column):
         return sql.Identifier(column["name"])
     return sql.SQL("{}::text").format(sql.Identifier(column["name"]))

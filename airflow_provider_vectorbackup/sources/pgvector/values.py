@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import struct
 import uuid
 from decimal import Decimal
@@ -25,7 +26,7 @@ from psycopg.pq import Format
 from psycopg.types.json import Json, Jsonb, set_json_loads
 
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
-from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
+from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, ENVELOPE_KEY, VALUE_KEY
 
 VECTOR_TYPES = {"vector": ("dense", "float32"), "halfvec": ("dense", "float16"),
                 "sparsevec": ("sparse", "float32"), "bit": ("bit", None)}
@@ -90,10 +91,21 @@ LOADERS = {"vector": DenseLoader, "halfvec": HalfLoader, "sparsevec": SparseLoad
 def _json_number(text: str) -> float | Decimal:
     """A JSON number as a float when the float prints back as the same text, else as an exact Decimal.
 
-    ``jsonb`` keeps numbers as ``numeric`` (``1.50`` stays ``1.50``, 30 digits stay 30 digits).
+    ``jsonb`` keeps numbers as ``numeric`` (``1.50`` stays ``1.50``, 30 digits stay 30 digits) and prints
+    them without an exponent, so a float also matches its positional form (:func:`_positional`).
     """
     number = float(text)
-    return number if repr(number) == text else Decimal(text)
+    if repr(number) == text or (math.isfinite(number) and _positional(number) == text):
+        return number
+    return Decimal(text)
+
+
+def _positional(number: float) -> str:
+    """A finite float as jsonb prints the number it is written as: no exponent, at least one decimal
+    (``1e-07`` is ``0.0000001``, ``1e16`` is ``10000000000000000.0``, which jsonb would otherwise print as an
+    integer). Written so, a float reads back as the same float."""
+    text = format(Decimal(repr(number)), "f")
+    return text if "." in text else text + ".0"
 
 
 def _loads(text: str | bytes) -> Any:
@@ -108,15 +120,36 @@ def prepare_connection(connection: Any, vector_oids: dict[int, str]) -> None:
     set_json_loads(_loads, connection)
 
 
-def json_text(value: Any) -> str:
-    """JSON text of a decoded ``json``/``jsonb`` value, Decimals written as the numbers they are."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(k)}:{json_text(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(json_text(v) for v in value) + "]"
-    return json.dumps(value, allow_nan=False)
+def json_text(value: Any, *, jsonb: bool = False, stored: bool = False) -> str:
+    """JSON text of a decoded ``json``/``jsonb`` value that reads back (:func:`_loads`) as the same value.
+
+    Decimals and floats are written as numbers where they read back as themselves; any other value
+    JSON has no form for (a datetime, ``1.5`` as a Decimal, NaN, bytes ... that another engine's
+    document holds) as the codec's envelope, which reads back as that envelope. A decoded object that
+    looks like an envelope is written escaped, as the codec escapes it, so it does not read back as
+    the value it mimics. ``jsonb``: the value goes to a ``jsonb`` column, which keeps numbers as
+    ``numeric`` and prints them without an exponent (a float ``-0.0`` reads back as ``0.0``: numeric has
+    no negative zero). ``stored``: ``value`` is already the codec's JSON, its objects written as they are.
+    """
+    kind = type(value)
+    if kind is dict:
+        text = "{" + ",".join(f"{json.dumps(k)}:{json_text(v, jsonb=jsonb, stored=stored)}"
+                              for k, v in value.items()) + "}"
+        if not stored and ENVELOPE_KEY in value and DEFAULT_CODEC.encode(value) is value:
+            return f'{{"{ENVELOPE_KEY}":"object","{VALUE_KEY}":{text}}}'
+        return text
+    if kind is list:
+        return "[" + ",".join(json_text(v, jsonb=jsonb, stored=stored) for v in value) + "]"
+    if kind in (str, int, bool) or value is None:
+        return json.dumps(value)
+    if kind is float and math.isfinite(value):
+        return _positional(value) if jsonb else repr(value)
+    if kind is Decimal and value.is_finite():
+        text = str(value)
+        exact = not jsonb or ("E" not in text and not (value.is_zero() and value.is_signed()))
+        if exact and type(_loads(text)) is Decimal:
+            return text
+    return json_text(DEFAULT_CODEC.encode(value), jsonb=jsonb, stored=True)
 
 
 # -- ids ------------------------------------------------------------------------------------------
@@ -180,7 +213,16 @@ def payload_parameter(value: Any, typname: str, array: bool) -> Any:
     """
     if value is None or typname not in ("json", "jsonb"):
         return value
-    wrapper = Json if typname == "json" else Jsonb
-    if array:
-        return [None if item is None else wrapper(item, dumps=json_text) for item in value]
-    return wrapper(value, dumps=json_text)
+    return [None if item is None else json_parameter(item, typname) for item in value] if array else \
+        json_parameter(value, typname)
+
+
+def json_parameter(value: Any, typname: str) -> Json:
+    """A decoded value (``None`` is JSON null) as the parameter for a ``json`` or ``jsonb`` column."""
+    if typname == "json":
+        return Json(value, dumps=json_text)
+    return Jsonb(value, dumps=_jsonb_text)
+
+
+def _jsonb_text(value: Any) -> str:
+    return json_text(value, jsonb=True)
