@@ -11,11 +11,12 @@ bit for bit, and back into what pymilvus inserts. Scalars and the dynamic field'
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
-from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
+from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, ENVELOPE_KEY, VALUE_KEY
 
 PARTITION_KEY = "partition"
 """Top-level key of a stored document: the Milvus partition it was read from (absent for ``_default``)."""
@@ -129,14 +130,17 @@ def row_to_stored(row: Mapping[str, Any], *, pk: str, vector_fields: Mapping[str
 
 
 def stored_to_row(document: Mapping[str, Any], *, pk: str, vector_fields: Mapping[str, tuple[str, int | None]],
-                  generated: frozenset[str] = frozenset()) -> dict[str, Any]:
+                  generated: frozenset[str] = frozenset(), scalar_fields: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The row pymilvus inserts for a stored document; vector fields in ``generated`` (function outputs) are left out.
 
+    :param scalar_fields: declared fields other than JSON ones, whose values go as decoded (a TIMESTAMPTZ takes a
+        datetime). Every other payload key is JSON (a JSON field, or a key of the dynamic field): see :func:`json_value`.
     :raises VectorValueMismatch: a vector value does not fit its field, or the field is not declared.
     """
     row: dict[str, Any] = {pk: document["_id"]}
     for name, value in (document.get("payload") or {}).items():
-        row[name] = DEFAULT_CODEC.decode(value)
+        decoded = DEFAULT_CODEC.decode(value)
+        row[name] = decoded if name in scalar_fields else json_value(decoded)
     for name, value in (document.get(vf.VECTORS_FIELD) or {}).items():
         if name in generated:
             continue
@@ -144,3 +148,24 @@ def stored_to_row(document: Mapping[str, Any], *, pk: str, vector_fields: Mappin
             raise VectorValueMismatch(f"the document holds vector field {name!r}, which the collection does not declare")
         row[name] = vector_from_stored(name, vector_fields[name][0], value)
     return row
+
+
+def json_value(value: Any) -> Any:
+    """A decoded value as the JSON Milvus keeps and hands back as the same stored form.
+
+    JSON values go as they are; one JSON has no form for (a datetime, NaN, bytes ... from another
+    engine's document; Milvus would refuse it, or keep NaN as null) goes as the codec's envelope,
+    which reads back as that envelope. A decoded object that looks like an envelope goes escaped, as
+    the codec escapes it, so it does not read back as the value it mimics.
+    """
+    kind = type(value)
+    if kind is dict:
+        inner = {key: json_value(item) for key, item in value.items()}
+        if ENVELOPE_KEY in value and DEFAULT_CODEC.encode(value) is value:
+            return {ENVELOPE_KEY: "object", VALUE_KEY: inner}
+        return inner
+    if kind is list:
+        return [json_value(item) for item in value]
+    if kind in (str, int, bool) or value is None or (kind is float and math.isfinite(value)):
+        return value
+    return DEFAULT_CODEC.encode(value)
