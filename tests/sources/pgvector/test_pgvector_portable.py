@@ -112,7 +112,8 @@ def test_the_definition_of_large_and_sparse_vectors_records_no_metric_and_quotes
     source = pgvector_source()
     portable = PortableCollection("string", {
         "order": {"kind": "dense", "dtype": "float16", "dimension": 4000, "metric": "dot_product", "nullable": False},
-        "Big": {"kind": "dense", "dtype": "float32", "dimension": 2001, "metric": "euclidean", "nullable": True},
+        "Big": {"kind": "dense", "dtype": "float32", "dimension": CAPABILITIES.max_dimension, "metric": "euclidean",
+                "nullable": True},
         "terms": {"kind": "sparse", "dtype": "float32", "dimension": 30000, "metric": "dot_product", "nullable": True},
         "l1": {"kind": "dense", "dtype": "float32", "dimension": 3, "metric": "manhattan", "nullable": True},
     }, {"note": "string"})
@@ -121,6 +122,13 @@ def test_the_definition_of_large_and_sparse_vectors_records_no_metric_and_quotes
         "order": "dot_product", "Big": None, "terms": None, "l1": "manhattan"}
     assert source.create_collection("vectors", definition) is True
     assert source.collection_definition("vectors") == definition
+    documents = [{"_id": "a", "$vectors": {"order": vf.dense([65504.0, -0.0, 6e-08, 0.1] * 1000, "float16"),
+                                           "Big": vf.dense([0.25] * CAPABILITIES.max_dimension),
+                                           "terms": vf.sparse([0, 29999], [0.5, 1.5]), "l1": vf.dense([1.0, 2.0, 3.0])},
+                  "payload": {"note": "every kind of vector"}},
+                 {"_id": "b", "$vectors": {"order": vf.dense([1.0] * 4000, "float16")}, "payload": {}}]
+    assert source.insert_documents("vectors", documents).inserted == 2
+    assert digest_of(scanned(source, "vectors", definition)) == digest_of(documents)
 
 
 def test_the_longest_string_id_claimed_is_written_and_a_much_longer_one_is_not(pgvector_source) -> None:
