@@ -23,7 +23,7 @@ from typing import Any
 
 from psycopg.adapt import Dumper, Loader
 from psycopg.pq import Format
-from psycopg.types.json import Json, Jsonb, set_json_loads
+from psycopg.types.json import Json, Jsonb, JsonbBinaryLoader, JsonbLoader, set_json_loads
 
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, ENVELOPE_KEY, VALUE_KEY
@@ -89,10 +89,16 @@ LOADERS = {"vector": DenseLoader, "halfvec": HalfLoader, "sparsevec": SparseLoad
 
 
 def _json_number(text: str) -> float | Decimal:
-    """A JSON number as a float when the float prints back as the same text, else as an exact Decimal.
+    """A JSON number as a float when the float prints back as the same text, else as an exact Decimal."""
+    number = float(text)
+    return number if repr(number) == text else Decimal(text)
+
+
+def _jsonb_number(text: str) -> float | Decimal:
+    """A jsonb number as :func:`_json_number` reads it, or a float whose positional form it is (:func:`_positional`).
 
     ``jsonb`` keeps numbers as ``numeric`` (``1.50`` stays ``1.50``, 30 digits stay 30 digits) and prints
-    them without an exponent, so a float also matches its positional form (:func:`_positional`).
+    them without an exponent.
     """
     number = float(text)
     if repr(number) == text or (math.isfinite(number) and _positional(number) == text):
@@ -112,16 +118,30 @@ def _loads(text: str | bytes) -> Any:
     return json.loads(text, parse_float=_json_number)
 
 
+def _loads_jsonb(text: str | bytes) -> Any:
+    return json.loads(text, parse_float=_jsonb_number)
+
+
+class _JsonbLoader(JsonbLoader):
+    _loads = staticmethod(_loads_jsonb)
+
+
+class _JsonbBinaryLoader(JsonbBinaryLoader):
+    _loads = staticmethod(_loads_jsonb)
+
+
 def prepare_connection(connection: Any, vector_oids: dict[int, str]) -> None:
     """Teach ``connection`` the pgvector binary loaders and dumpers (by the oids in use) and exact JSON numbers."""
     for oid, typname in vector_oids.items():
         connection.adapters.register_loader(oid, LOADERS[typname])
         connection.adapters.register_dumper(_WIRE[typname], type(f"{typname}_dumper", (_WireDumper,), {"oid": oid}))
     set_json_loads(_loads, connection)
+    for loader in (_JsonbLoader, _JsonbBinaryLoader):
+        connection.adapters.register_loader("jsonb", loader)
 
 
 def json_text(value: Any, *, jsonb: bool = False, stored: bool = False) -> str:
-    """JSON text of a decoded ``json``/``jsonb`` value that reads back (:func:`_loads`) as the same value.
+    """JSON text of a decoded ``json``/``jsonb`` value that reads back (:func:`_loads`, :func:`_loads_jsonb`) as itself.
 
     Decimals and floats are written as numbers where they read back as themselves; any other value
     JSON has no form for (a datetime, ``1.5`` as a Decimal, NaN, bytes ... that another engine's
@@ -147,7 +167,7 @@ def json_text(value: Any, *, jsonb: bool = False, stored: bool = False) -> str:
     if kind is Decimal and value.is_finite():
         text = str(value)
         exact = not jsonb or ("E" not in text and not (value.is_zero() and value.is_signed()))
-        if exact and type(_loads(text)) is Decimal:
+        if exact and type((_loads_jsonb if jsonb else _loads)(text)) is Decimal:
             return text
     return json_text(DEFAULT_CODEC.encode(value), jsonb=jsonb, stored=True)
 

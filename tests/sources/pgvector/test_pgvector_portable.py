@@ -157,3 +157,23 @@ def test_a_string_holding_nul_cannot_be_stored(pgvector_source) -> None:
 def test_a_field_named_id_is_refused_naming_it() -> None:
     with pytest.raises(ValueError, match="'id' is the primary key column"):
         PgvectorSource.portable_definition(None, PortableCollection("int", {"embedding": EMBEDDING}, {"id": "int"}))
+
+
+def test_floats_in_jsonb_read_back_as_the_floats_written(pgvector_server, pg_schema, pgvector_source) -> None:
+    """jsonb prints numbers without an exponent, so a float is written in that form (1e-07 as 0.0000001, 1e16 as
+    10000000000000000.0) to read back as the same float, and a restored jsonb prints as the original."""
+    numbers = "[0.0000001, 1e-07, 10000000000000000.0, 1.50, 1E+2, 0.1, 123456789012345678901234567890.5]"
+    with pgvector_server.connect(autocommit=True) as connection:
+        connection.execute(f"CREATE TABLE {pg_schema}.j (id int PRIMARY KEY, v vector(2), doc jsonb)")
+        connection.execute(f"INSERT INTO {pg_schema}.j VALUES (1, '[1,2]', %s)", (numbers,))
+    source = pgvector_source()
+    definition = source.collection_definition("j")
+    documents = scanned(source, "j", definition)
+    assert documents[0]["payload"]["doc"][:4] == [1e-07, 1e-07, 1e16, {"$backupType": "decimal", "value": "1.50"}]
+    source.create_collection("j2", definition)
+    assert source.insert_documents("j2", documents).inserted == 1
+    assert scanned(source, "j2", definition) == documents
+    with pgvector_server.connect() as connection:
+        texts = [row[0] for row in connection.execute(
+            f"SELECT doc::text FROM {pg_schema}.j UNION ALL SELECT doc::text FROM {pg_schema}.j2")]
+    assert texts[0] == texts[1]
