@@ -34,6 +34,8 @@ class Capabilities:
 
     id_types: frozenset[str]
     """Of :data:`ID_TYPES`."""
+    mixed_ids: bool = False
+    """One collection may hold ids of several of its ``id_types`` (no typed key column)."""
     int_ids: tuple[int, int] | None = None
     """The smallest and largest integer id (``None``: no integer ids)."""
     max_id_length: int | None = None

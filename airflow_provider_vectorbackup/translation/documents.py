@@ -62,6 +62,8 @@ class Neutral:
     extras: dict[str, Any] = field(default_factory=dict)
     engine: str = ""
     """The engine the document first came from."""
+    renamed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Vector fields an earlier translation renamed or widened: their name there → ``{"name", "dtype"}`` here."""
     inexact: set[str] = field(default_factory=set)
     """Vector fields whose numbers are not all float32 values (a Data API array written by another client):
     translating them rounds to float32."""
@@ -120,7 +122,7 @@ def _from_astra(document: dict[str, Any]) -> Neutral:
             extras[key] = value
         else:
             payload[key] = value
-    return Neutral(stored_id, vectors, payload, extras, ASTRA, inexact)
+    return Neutral(stored_id, vectors, payload, extras, ASTRA, inexact=inexact)
 
 
 def _apply_record(document: Neutral, text: Any) -> None:
@@ -145,6 +147,7 @@ def _apply_record(document: Neutral, text: Any) -> None:
         if dtype and value.get("kind") == DENSE and value.get("dtype") != dtype:
             value = dense(unpack(_raw(value["data"]), value["dtype"]), dtype)  # widened earlier: exact back
         document.vectors[original["name"]] = value
+        document.renamed[target_name] = original
     document.extras.update(record.get("extras") or {})
 
 

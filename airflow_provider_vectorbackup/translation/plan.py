@@ -66,7 +66,8 @@ class CollectionPlan:
     portable: PortableCollection
     vectors: list[VectorMapping]
     text_fields: frozenset[str]
-    id_type: str
+    id_type: str | None
+    """The one id type every id is made (``None``: the target takes each id of a type it has as it is)."""
     problems: list[str] = field(default_factory=list)
     allowed: frozenset[str] = frozenset()
     not_carried: list[str] = field(default_factory=list)
@@ -130,19 +131,20 @@ def plan_collection(definition: Mapping[str, Any], source_engine: str, records: 
         raise ValueError(f"unknown lossy kind(s) {unknown}; the kinds are {sorted(LOSSY_KINDS)}")
     problems: list[str] = []
     steps: list[Step] = []
-    mappings, vector_steps, portable_vectors = _map_vectors(source_vectors(definition), capabilities, problems)
-    steps += vector_steps
-
     survey = _Survey()
     try:
         for record in records():
             survey.add(neutral(record, source_engine))
     except TranslationError as exc:
         problems.append(str(exc))
+    vectors = [_as_originally(spec, survey.renamed.get(spec.name)) for spec in source_vectors(definition)]
+    mappings, vector_steps, portable_vectors = _map_vectors(vectors, capabilities, problems)
+    steps += vector_steps
     id_type = _choose_id_type(survey, capabilities)
+    forced_id_type = None if _takes_each_id(survey, capabilities) else id_type
     text_fields = frozenset(name for name, kinds in survey.field_kinds.items()
                             if len(kinds) > 1 and capabilities.typed_fields and "json" not in capabilities.payload_kinds)
-    translator = Translator(target_engine, capabilities, mappings, id_type=id_type, text_fields=text_fields,
+    translator = Translator(target_engine, capabilities, mappings, id_type=forced_id_type, text_fields=text_fields,
                             truncate_payload="truncate-metadata" in allowed)
     target_kinds: dict[str, set[str]] = defaultdict(set)
     max_id_length = 0
@@ -183,9 +185,17 @@ def plan_collection(definition: Mapping[str, Any], source_engine: str, records: 
                           touched["payload-limit"]))
     payload_schema = {name: (kinds.pop() if len(kinds) == 1 else "json") for name, kinds in target_kinds.items()}
     portable = PortableCollection(id_type, portable_vectors, payload_schema, max_id_length)
-    plan = CollectionPlan(source_engine, target_engine, steps, portable, mappings, text_fields, id_type, problems,
+    plan = CollectionPlan(source_engine, target_engine, steps, portable, mappings, text_fields, forced_id_type, problems,
                           allowed, _not_carried(definition, source_engine, target_engine))
     return plan
+
+
+def _as_originally(spec: SourceVector, original: Mapping[str, Any] | None) -> SourceVector:
+    """A vector field under the name and element type it had before an earlier translation, as its documents say."""
+    if original is None:
+        return spec
+    return SourceVector(original["name"], spec.kind, original.get("dtype") or spec.dtype, spec.dimension, spec.metric,
+                        spec.nullable)
 
 
 class _Survey:
@@ -197,6 +207,7 @@ class _Survey:
         self.longest_id = 0
         self.field_kinds: dict[str, set[str]] = defaultdict(set)
         self.extras: dict[str, int] = defaultdict(int)
+        self.renamed: dict[str, dict[str, Any]] = {}
         self.documents = 0
 
     def add(self, document: Neutral) -> None:
@@ -216,11 +227,19 @@ class _Survey:
                 self.field_kinds[name] = set()
         for extra in document.extras:
             self.extras[extra] += 1
+        self.renamed.update(document.renamed)
+
+
+def _takes_each_id(survey: _Survey, capabilities: Capabilities) -> bool:
+    """Whether a target that holds several id types in one collection keeps every kind of id here as it is."""
+    return capabilities.mixed_ids and len(survey.id_kinds) > 1 and set(survey.id_kinds) <= capabilities.id_types
 
 
 def _choose_id_type(survey: _Survey, capabilities: Capabilities) -> str:
     """The one id type the target collection gets: the source's own when it fits every id, else string, else uuid."""
     kinds = set(survey.id_kinds)
+    if _takes_each_id(survey, capabilities):
+        return max(kinds, key=lambda kind: survey.id_kinds[kind])
     if len(kinds) == 1:
         (kind,) = kinds
         fits = kind in capabilities.id_types
