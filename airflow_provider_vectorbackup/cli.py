@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--scan-mode", choices=["auto", "ranges", "single"], default="auto",
                          help="how the restored collections are read back for validation, as for dump")
     restore.add_argument("--staging-dir")
+    restore.add_argument("--where", action="append", default=[], metavar="FIELD=VALUE",
+                         help="restore only documents whose payload FIELD equals VALUE (JSON, else a string); "
+                              "repeatable, all must hold")
+    restore.add_argument("--target-conn-id", dest="source_conn_id", metavar="CONN_ID",
+                         help="the same as --source-conn-id: the connection restored into (any engine)")
     restore.add_argument("--plan", action="store_true",
                          help="download, verify and print how each collection translates into the target engine "
                               "(exact, reversible or lossy steps); write nothing")
@@ -484,7 +489,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         collections=_names(args.collections), target_prefix=args.target_prefix or None, name_mapping=mapping or None,
         if_exists=args.if_exists, allow_incomplete=args.allow_incomplete, validation_queries=args.validation_queries,
         scan_mode=args.scan_mode, staging_dir=args.staging_dir, identities=_identities(args), verifier=_verifier(args),
-        as_of=as_of, plan_only=args.plan, allow_lossy=tuple(args.allow_lossy),
+        as_of=as_of, plan_only=args.plan, allow_lossy=tuple(args.allow_lossy), where=_where(args.where),
         **{name: getattr(args, name) for name in ("chunk_size", "concurrency", "read_streams")
            if getattr(args, name) is not None})
     try:
@@ -495,6 +500,20 @@ def cmd_restore(args: argparse.Namespace) -> int:
         raise
     _emit(args, report, _restore_text(report))
     return EXIT_OK
+
+
+def _where(items: list[str]) -> dict[str, Any] | None:
+    """``--where FIELD=VALUE`` pairs: VALUE read as JSON (``3``, ``true``, ``"x"``), else taken as a string."""
+    where: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--where takes FIELD=VALUE, not {item!r}")
+        try:
+            where[name] = json.loads(text)
+        except ValueError:
+            where[name] = text
+    return where or None
 
 
 def _restore_text(report: dict[str, Any]) -> str:

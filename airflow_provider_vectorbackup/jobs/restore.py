@@ -86,6 +86,9 @@ class RestoreOptions:
     """Manifest signature keys: when given, an unsigned or badly signed snapshot is refused."""
     allow_lossy: tuple[str, ...] = ()
     """Lossy translation steps allowed when restoring into another engine, by kind (``translation.plan.LOSSY_KINDS``)."""
+    where: dict[str, Any] | None = None
+    """Restore only the documents whose payload fields have these values (top-level fields, equal as stored; the
+    Data API's fields are its payload). Counts, digest and recall are then measured on the documents chosen."""
     plan_only: bool = False
     """Download, verify and plan, then stop: the report holds each collection's translation plan and nothing is
     written."""
@@ -351,7 +354,9 @@ class _Restore:
         # The records were verified against the manifest's content digest before anything was written, so the
         # digest the read-back must match is the manifest's. Only a vectorize collection's records, and translated
         # ones, are changed on their way out (below), and only then is the digest of what was sent computed again.
-        sent = ContentDigest() if vectorize or translator is not None else None
+        sent = ContentDigest() if vectorize or translator is not None or self.options.where else None
+        chosen = 0
+        exhausted = False  # a filtered restore's expected count is only known once every record was offered
         stripped = 0
         embedded_by_server: set[str] = set()  # $vectorize documents sent without a vector: the server makes one
         measured, not_measured = comparisons(definition)
@@ -363,8 +368,11 @@ class _Restore:
         progress = Progress(log, f"restore {entry.name} into {target}", entry.document_count)
 
         def documents() -> Iterator[dict[str, Any]]:
-            nonlocal stripped
+            nonlocal stripped, chosen, exhausted
             for record in snapshot.records(entry.name):
+                if self.options.where and not _matches(neutral(record, snapshot_kind).payload, self.options.where):
+                    continue
+                chosen += 1
                 if translator is not None:
                     record = translator.translate(neutral(record, snapshot_kind))
                 if vectorize and VECTOR_FIELD in record and VECTORIZE_FIELD in record:
@@ -384,6 +392,7 @@ class _Restore:
                 if self.on_progress is not None and progress.documents % PROGRESS_EVERY == 0:
                     self.on_progress(progress)
                 yield record
+            exhausted = True
 
         inserted = source.insert_documents(target, documents(), chunk_size=self.options.chunk_size,
                                          concurrency=self.options.concurrency)
@@ -391,6 +400,7 @@ class _Restore:
         if self.on_progress is not None:
             self.on_progress(progress)
         written = time.monotonic()
+        expected_count = entry.document_count if not self.options.where else chosen if exhausted else -1
         log.info("Restored %r into %r: %s", entry.name, target, inserted.summary())
         expected = shapes.hexdigest() if shapes is not None else sent.hexdigest() if sent is not None else \
             entry.content_digest
@@ -400,7 +410,7 @@ class _Restore:
                          shapes=samples is not None, embedded_by_server=embedded_by_server)
         recall = back.recall
         result: dict[str, Any] = {
-            "target": target, "documents_expected": entry.document_count, "documents_restored": back.documents,
+            "target": target, "documents_expected": expected_count, "documents_restored": back.documents,
             "inserted": inserted.inserted, "already_present": inserted.already_present,
             "failures": [f"{f.id!r}: {f.error_code}: {f.message}" for f in inserted.failures[:20]],
             "digest_expected": expected, "digest_restored": back.digest,
@@ -424,7 +434,7 @@ class _Restore:
             result.update(digest_scope=f"shape: floats compared on {len(samples.documents)} sampled document(s) "
                                        f"within {tolerance} ulp(s)", tolerance_ulps=tolerance, most_ulps_apart=worst)
             floats_ok = worst is not None and worst <= tolerance
-        result["ok"] = (inserted.ok and back.documents == entry.document_count
+        result["ok"] = (inserted.ok and back.documents == expected_count
                         and back.digest == expected and floats_ok
                         and all(value >= self.options.min_recall for value in recall.values()))
         finished = time.monotonic()
@@ -432,6 +442,10 @@ class _Restore:
                             "validate": round(finished - written, 3)}
         log.info("Validation of %r: %s", target, result)
         return result
+
+
+def _matches(payload: dict[str, Any], where: dict[str, Any]) -> bool:
+    return all(name in payload and payload[name] == value for name, value in where.items())
 
 
 def _lossy_keys(translation: CollectionPlan, kind: str) -> list[str]:

@@ -68,6 +68,8 @@ class RestoreOperator(StoreArguments, BaseOperator):
         ``"ranges"`` or ``"single"``, as for ``VectorDumpOperator``.
     :param signing_conn_id: connection with the manifest key: an unsigned or badly signed snapshot is refused.
     :param encryption_conn_id: connection whose password holds the age identity of an encrypted snapshot.
+    :param where: restore only the documents whose top-level payload fields equal these values
+        (``{"tenant": "acme"}``); counts, digest and recall are measured on the documents chosen.
     :param plan_only: download, verify and plan, write nothing: the XCom holds each collection's
         ``translation`` plan (into another engine: every step exact, reversible or lossy; docs/restore.md).
     :param allow_lossy: lossy translation steps allowed into another engine, by kind (``float32``,
@@ -97,7 +99,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
         read_streams: int = RestoreOptions.read_streams, validation_queries: int = 10, min_recall: float = 0.9,
         staging_dir: str | None = None,
         signing_conn_id: str | None = None, encryption_conn_id: str | None = None, scan_mode: str = "auto",
-        plan_only: bool = False, allow_lossy: Sequence[str] = (),
+        plan_only: bool = False, allow_lossy: Sequence[str] = (), where: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -129,6 +131,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
         self.scan_mode = scan_mode
         self.plan_only = plan_only
         self.allow_lossy = tuple(allow_lossy)
+        self.where = where
 
     @cached_property
     def source_hook(self) -> VectorSourceHook:
@@ -154,7 +157,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
                 min_recall=self.min_recall, staging_dir=self.staging_dir, scan_mode=self.scan_mode,
                 identities=keys_from(identities_from_connection, self.encryption_conn_id),
                 verifier=keys_from(verifier_from_connection, self.signing_conn_id), as_of=as_of,
-                plan_only=self.plan_only, allow_lossy=self.allow_lossy)
+                plan_only=self.plan_only, allow_lossy=self.allow_lossy, where=self.where)
             return restore_snapshot(open_store(self.store_spec()), snapshot_id,
                                     self.source_hook.get_conn(), options)
         except (RestoreRefused, RestoreNotValidated, NoSnapshotAsOf, KeyConfigurationError, *UNUSABLE_SOURCE) as exc:
