@@ -29,10 +29,16 @@ OPCLASS_METRICS = {"cosine": "cosine", "ip": "dot_product", "l2": "euclidean", "
                    "hamming": "hamming", "jaccard": "jaccard"}
 """pgvector operator classes (``vector_cosine_ops``, ``bit_hamming_ops``, ...) by their middle word."""
 
-NULL_MEANS_ABSENT = "vectorbackup: a NULL payload column is a field the document lacks"
-"""The table comment that marks a table whose NULL payload columns read as absent fields, not as nulls
-(``native["null_means_absent"]``; the tables a cross-engine restore creates, portable.py). Only this
-exact text counts."""
+NULLS_COLUMN = "_vectorbackup_nulls"
+"""A ``text[]`` column with this name makes a table one whose documents may lack fields (the tables a cross-engine
+restore creates, portable.py): there a NULL payload column is a field the document lacks, unless this column names
+it, and then the field is null. The column itself is no payload field."""
+
+
+def nulls_column(columns: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The table's :data:`NULLS_COLUMN`, if it has one of type ``text[]``."""
+    return next((c for c in columns if c["name"] == NULLS_COLUMN and c["typname"] == "text" and c["array"]), None)
+
 
 _SERIAL = {"int2": "smallserial", "int4": "serial", "int8": "bigserial"}
 _CONSTRAINT_KINDS = {"c": "check", "u": "unique", "x": "exclude"}
@@ -120,10 +126,6 @@ def read_definition(cursor: Any, schema: str, name: str) -> dict[str, Any] | Non
     metrics = _metrics(cursor, oid)
     by_name = {c["name"]: c for c in columns}
     id_column = by_name[primary_key[0]] if len(primary_key) == 1 else None
-    native: dict[str, Any] = {"schema_version": 1, "columns": columns, "primary_key": primary_key,
-                              "constraints": constraints, "indexes": indexes}
-    if cursor.execute("SELECT obj_description(%s, 'pg_class')", (oid,)).fetchone()[0] == NULL_MEANS_ABSENT:
-        native["null_means_absent"] = True
     return {
         "engine": ENGINE,
         "id": {"type": _id_type(id_column), "field": id_column["name"] if id_column else None},
@@ -131,7 +133,8 @@ def read_definition(cursor: Any, schema: str, name: str) -> dict[str, Any] | Non
                                 "dimension": c["dimension"], "metric": metrics.get(c["name"]),
                                 "nullable": not c["not_null"]}
                     for c in columns if is_vector(c)},
-        "native": native,
+        "native": {"schema_version": 1, "columns": columns, "primary_key": primary_key,
+                   "constraints": constraints, "indexes": indexes},
     }
 
 
@@ -211,8 +214,6 @@ def create_table(cursor: Any, schema: str, name: str, definition: dict[str, Any]
     for index in native.get("indexes") or []:
         cursor.execute(sql.SQL("CREATE {}INDEX ON {} USING {}").format(
             sql.SQL("UNIQUE " if index["unique"] else ""), table, sql.SQL(index["using"])))
-    if native.get("null_means_absent"):
-        cursor.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(table, sql.Literal(NULL_MEANS_ABSENT)))
 
 
 def _column_sql(column: dict[str, Any]) -> sql.Composable:

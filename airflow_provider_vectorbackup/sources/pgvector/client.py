@@ -32,7 +32,7 @@ from airflow_provider_vectorbackup.sources.pgvector.scan import (
     SnapshotScan, TableReader, plan_partitions, read_partition,
 )
 from airflow_provider_vectorbackup.sources.pgvector.values import (
-    VECTOR_TYPES, json_parameter, native_id, payload_parameter, prepare_connection, vector_parameter,
+    VECTOR_TYPES, native_id, payload_parameter, prepare_connection, vector_parameter,
 )
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class PgvectorSource:
         dense_fields=None, sparse_fields=16, dtypes=frozenset({"float32", "float16"}),
         metrics=frozenset({"cosine", "euclidean", "dot_product", "manhattan"}), max_dimension=16000)
     """A table (portable.py): typed columns for the payload (jsonb for JSON and the kinds PostgreSQL would change),
-    one column per vector field. A text primary key is a btree key, at most 2,704 bytes: 600 characters of up to 4
+    one column per vector field, and a column naming each row's null fields, so a NULL column is a lacking field. A text primary key is a btree key, at most 2,704 bytes: 600 characters of up to 4
     bytes fit. PostgreSQL's text and jsonb refuse the character U+0000, which no capability states."""
 
     def __init__(self, settings: ConnectionSettings, *, pg_schema: str | None = None,
@@ -419,7 +419,9 @@ class _RowWriter:
         self.key_index = next(i for i, c in enumerate(columns) if c["name"] == self.key)
         self.payload_names = {c["name"] for c in columns if c["name"] != self.key and not catalog.is_vector(c)}
         self.sequenced = [c["name"] for c in columns if c["serial"] or c["identity"]]
-        self.null_means_absent = bool(definition["native"].get("null_means_absent"))
+        self.nulls = catalog.nulls_column(columns)
+        if self.nulls:
+            self.payload_names.discard(self.nulls["name"])
         self.statement = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({}) "
                                  "ON CONFLICT ({}) DO NOTHING RETURNING {}").format(
             self.table, sql.SQL(", ").join(sql.Identifier(c["name"]) for c in columns),
@@ -435,25 +437,18 @@ class _RowWriter:
         if unknown:
             raise ValueError(f"fields {sorted(unknown)} are not columns of table {self.name!r}")
         values = []
+        nulls = sorted(name for name, value in payload.items() if value is None) if self.nulls else None
         for column in self.columns:
-            if column["name"] == self.key:
+            if column is self.nulls:
+                values.append(nulls or None)
+            elif column["name"] == self.key:
                 values.append(native_id(document["_id"]))
             elif catalog.is_vector(column):
                 value = vectors.get(column["name"])
                 values.append(None if value is None else vector_parameter(value, column["typname"], column["dimension"]))
-            elif self.null_means_absent and payload.get(column["name"], 0) is None:
-                values.append(self._null(column))
             else:
                 values.append(payload_parameter(payload.get(column["name"]), column["typname"], column["array"]))
         return tuple(values)
-
-    def _null(self, column: dict[str, Any]) -> Any:
-        """A field that is null, in a table where a NULL column is an absent field: JSON null, or refused."""
-        if column["typname"] in ("json", "jsonb") and not column["array"]:
-            return json_parameter(None, column["typname"])
-        raise ValueError(f"field {column['name']!r} is null, but column {column['name']!r} of table {self.name!r} is "
-                         f"{column['type']} and a NULL there means the field is absent; give the field a jsonb column "
-                         f"to keep nulls")
 
     def insert(self, connection: psycopg.Connection, rows: list[tuple[Any, ...]]) -> set[Any]:
         """Insert ``rows``; the keys of those inserted (not those whose key existed), as ``row[key_index]`` holds them."""

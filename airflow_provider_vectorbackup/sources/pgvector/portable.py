@@ -15,12 +15,11 @@ The table is built so that the stored form a restore writes reads back unchanged
   may be either), ``time`` (the same with timetz), ``decimal`` (numeric prints ``1E+2`` as ``100``
   and has no ``-0``). ``json`` is jsonb.
 
-A row has a column for every field, but a document need not have every field, and PostgreSQL
-cannot tell an absent value from a NULL. So the table is marked (catalog.NULL_MEANS_ABSENT, the
-definition's ``native["null_means_absent"]``): there a NULL payload column is a field the document
-lacks and is left out when read, and a JSON null is jsonb ``null``, read apart from SQL NULL.
-A null in a typed column cannot be stored and is refused; the capabilities keep such values to
-their own kind, so a restore sends none.
+A row has a column for every field, but a document need not have every field, and a NULL
+cannot tell an absent value from a null one. So the table has one more column,
+``_vectorbackup_nulls`` (catalog.NULLS_COLUMN, ``text[]``) naming the fields whose value is null:
+a NULL payload column is a field the document lacks unless that column names it. The column is
+the marker (its definition carries it to any restore of the table) and is never a payload field.
 
 Pure: builds the definition, sends nothing. No Airflow here.
 """
@@ -30,7 +29,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from airflow_provider_vectorbackup.sources.pgvector.catalog import ENGINE
+from airflow_provider_vectorbackup.sources.pgvector.catalog import ENGINE, NULLS_COLUMN
 
 ID_COLUMN = "id"
 ID_TYPES = {"int": ("bigint", "int8"), "string": ("text", "text"), "uuid": ("uuid", "uuid")}
@@ -66,14 +65,14 @@ _PLAIN = re.compile(r"^[a-z_][a-z0-9_]*$")
 def portable_definition(portable: Any) -> dict[str, Any]:
     """The definition of a table holding ``portable`` (a :class:`~...sources.portable.PortableCollection`).
 
-    :raises ValueError: something the table cannot hold (a dtype, a metric, a dimension, a field named
-        ``id``); the translation checks the capabilities first, so this means a bug there.
+    :raises ValueError: something the table cannot hold (a dtype, a metric, a dimension, a field named ``id`` or
+        ``_vectorbackup_nulls``); the translation checks the capabilities first, so this means a gap there.
     """
     if portable.id_type not in ID_TYPES:
         raise ValueError(f"a pgvector table cannot have ids of type {portable.id_type!r}; it takes {sorted(ID_TYPES)}")
-    taken = [name for name in (*portable.vectors, *portable.payload) if name == ID_COLUMN]
-    if taken:
-        raise ValueError(f"field name {ID_COLUMN!r} is the primary key column of a restored table; rename the field")
+    for reserved in (ID_COLUMN, NULLS_COLUMN):
+        if reserved in portable.vectors or reserved in portable.payload:
+            raise ValueError(f"field name {reserved!r} is a column of its own in a restored table; rename the field")
     id_type, id_typname = ID_TYPES[portable.id_type]
     columns = [_column(ID_COLUMN, id_type, id_typname, not_null=True)]
     vectors: dict[str, dict[str, Any]] = {}
@@ -90,12 +89,13 @@ def portable_definition(portable: Any) -> dict[str, Any]:
         if kind not in PAYLOAD_TYPES:
             raise ValueError(f"payload field {name!r} has kind {kind!r}, which is not a portable kind")
         columns.append(_column(name, *PAYLOAD_TYPES[kind], not_null=False))
+    columns.append({**_column(NULLS_COLUMN, "text[]", "text", not_null=False), "array": True})
     return {
         "engine": ENGINE,
         "id": {"type": id_type, "field": ID_COLUMN},
         "vectors": vectors,
         "native": {"schema_version": 1, "columns": columns, "primary_key": [ID_COLUMN], "constraints": [],
-                   "indexes": sorted(indexes, key=lambda i: (i["using"], i["unique"])), "null_means_absent": True},
+                   "indexes": sorted(indexes, key=lambda i: (i["using"], i["unique"]))},
     }
 
 

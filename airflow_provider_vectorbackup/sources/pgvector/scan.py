@@ -34,7 +34,7 @@ from psycopg import sql
 
 from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, Partition, check_scan_settings
 from airflow_provider_vectorbackup.sources.fetch_ahead import fetch_ahead
-from airflow_provider_vectorbackup.sources.pgvector.catalog import is_vector
+from airflow_provider_vectorbackup.sources.pgvector.catalog import is_vector, nulls_column
 from airflow_provider_vectorbackup.sources.pgvector.values import ID_TYPES, NATIVE_TYPES, stored_id
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
 
@@ -100,20 +100,25 @@ class TableReader:
         columns = [c for c in native["columns"] if not c["generated"] and c["name"] != id_["field"]]
         self.names = [c["name"] for c in columns]
         self.vector = [is_vector(c) for c in columns]
-        self.null_means_absent = bool(native.get("null_means_absent"))
-        self.wrapped = [self.null_means_absent and _is_json(c) for c in columns]
-        self.columns = sql.SQL(", ").join([self.key, *map(_read_expression, columns, self.wrapped)])
+        nulls = nulls_column(columns)
+        self.nulls_index = columns.index(nulls) + 1 if nulls else None
+        self.columns = sql.SQL(", ").join([self.key, *map(_read_expression, columns)])
         self.cast = sql.SQL(self.key_type)
 
     def document(self, row: tuple[Any, ...]) -> dict[str, Any]:
         vectors = {}
         payload = {}
-        for name, vector, wrapped, value in zip(self.names, self.vector, self.wrapped, row[1:]):
+        nulls: Any = None
+        if self.nulls_index is not None:  # a NULL column is an absent field, unless the nulls column names it
+            nulls = set(row[self.nulls_index] or ())
+        for index, (name, vector, value) in enumerate(zip(self.names, self.vector, row[1:]), 1):
             if vector:
                 if value is not None:
                     vectors[name] = value
-            elif value is not None or not self.null_means_absent:
-                payload[name] = value[0] if wrapped else value
+            elif index == self.nulls_index:
+                continue
+            elif value is not None or nulls is None or name in nulls:
+                payload[name] = value
         document: dict[str, Any] = {"_id": stored_id(row[0])}
         if vectors:
             document["$vectors"] = vectors
@@ -166,20 +171,8 @@ class TableReader:
         return distinct
 
 
-def _is_json(column: dict[str, Any]) -> bool:
-    return column["typname"] in ("json", "jsonb") and not column["array"]
-
-
-def _read_expression(column: dict[str, Any], wrapped: bool = False) -> sql.Composable:
-    """A column as it is selected: natively, or in its text form for types without a Python value (e.g. interval).
-
-    ``wrapped``: a json/jsonb value inside a one-element array, so a JSON null (``[null]``) reads apart from
-    SQL NULL (None), which in a ``null_means_absent`` table is a field the document lacks.
-    """
-    if wrapped:
-        build = "jsonb_build_array" if column["typname"] == "jsonb" else "json_build_array"
-        return sql.SQL("CASE WHEN {0} IS NULL THEN NULL ELSE {1}({0}) END").format(
-            sql.Identifier(column["name"]), sql.SQL(build))
+def _read_expression(column: dict[str, Any]) -> sql.Composable:
+    """A column as it is selected: natively, or in its text form for types without a Python value (e.g. interval)."""
     if column["typname"] in NATIVE_TYPES or is_vector(column):
         return sql.Identifier(column["name"])
     return sql.SQL("{}::text").format(sql.Identifier(column["name"]))

@@ -96,15 +96,18 @@ def test_a_table_made_from_a_portable_collection_holds_every_claimed_kind_exactl
     assert again.failures == [] and again.already_present == len(documents)
 
 
-def test_json_null_and_an_absent_field_are_told_apart_and_a_null_in_a_typed_column_is_refused(pgvector_source):
+def test_a_null_and_an_absent_field_are_told_apart_in_every_column(pgvector_server, pg_schema, pgvector_source):
     source = pgvector_source()
     source.create_collection("t", source.portable_definition(_portable("int")))
-    report = source.insert_documents("t", [{"_id": 1, "payload": {"f_json": None}}, {"_id": 2, "payload": {}},
-                                           {"_id": 3, "payload": {"f_string": None}}])
-    assert report.inserted == 2 and [f.id for f in report.failures] == [3]
-    assert "a NULL there means the field is absent" in report.failures[0].message
-    assert sorted((d["_id"], d["payload"]) for d in scanned(source, "t", source.collection_definition("t"))) == [
-        (1, {"f_json": None}), (2, {})]
+    documents = [{"_id": 1, "payload": {"f_json": None, "f_string": None, "f_int": 3}}, {"_id": 2, "payload": {}},
+                 {"_id": 3, "payload": {"f_string": "x", "f_date": None}}]
+    assert source.insert_documents("t", documents).inserted == 3
+    assert sorted(scanned(source, "t", source.collection_definition("t")), key=lambda d: d["_id"]) == documents
+    with pgvector_server.connect() as connection:
+        assert connection.execute(f"SELECT id, _vectorbackup_nulls FROM {pg_schema}.t ORDER BY id").fetchall() == [
+            (1, ["f_json", "f_string"]), (2, None), (3, ["f_date"])]
+    refused = source.insert_documents("t", [{"_id": 4, "payload": {"_vectorbackup_nulls": ["f_int"]}}])
+    assert refused.inserted == 0 and "not columns" in refused.failures[0].message
 
 
 def test_the_definition_of_large_and_sparse_vectors_records_no_metric_and_quotes_keywords_as_postgresql_does(
@@ -155,7 +158,7 @@ def test_a_string_holding_nul_cannot_be_stored(pgvector_source) -> None:
 
 
 def test_a_field_named_id_is_refused_naming_it() -> None:
-    with pytest.raises(ValueError, match="'id' is the primary key column"):
+    with pytest.raises(ValueError, match="'id' is a column of its own"):
         PgvectorSource.portable_definition(None, PortableCollection("int", {"embedding": EMBEDDING}, {"id": "int"}))
 
 
