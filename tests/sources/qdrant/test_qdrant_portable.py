@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import numpy as np
@@ -137,3 +138,35 @@ def test_values_qdrant_client_turns_into_strings_are_not_claimed(qdrant_local, k
     (got,) = scanned(source, "kinds", source.collection_definition("kinds"))
     assert got["payload"]["top"] == got["payload"]["nested"]["inside"][0] != value
     assert isinstance(got["payload"]["top"], str)
+
+
+@pytest.mark.parametrize("metric", sorted(CAPABILITIES.metrics))
+def test_every_claimed_metric_is_created_and_read_back(qdrant_local, metric) -> None:
+    source = qdrant_local.source()
+    kind = "multi" if metric.startswith("max_sim_") else "dense"
+    portable = PortableCollection("int", {"v": {"kind": kind, "dtype": "float32", "dimension": 3, "metric": metric,
+                                                "nullable": False}})
+    definition = source.portable_definition(portable)
+    assert source.create_collection("metric", definition) is True
+    assert source.collection_definition("metric")["vectors"] == {"v": {"kind": kind, "dtype": "float32",
+                                                                       "dimension": 3, "metric": metric}}
+
+
+def test_the_claimed_limits_of_ids_fields_names_and_dimensions_hold(qdrant_local) -> None:
+    source = qdrant_local.source()
+    longest = "v" + "_9" * 31
+    assert re.match(CAPABILITIES.name_pattern, longest) and len(longest) == 63
+    dense = {"kind": "dense", "dtype": "float32", "dimension": 2, "metric": "euclidean", "nullable": True}
+    sparse = {"kind": "sparse", "dtype": "float32", "dimension": None, "metric": "dot_product", "nullable": True}
+    vectors = {longest: dense, "wide": {**dense, "dimension": CAPABILITIES.max_dimension},
+               **{f"s{n}": sparse for n in range(CAPABILITIES.sparse_fields)}}
+    definition = source.portable_definition(PortableCollection("int", vectors))
+    assert source.create_collection("limits", definition) is True
+    assert source.collection_definition("limits")["vectors"] == definition["vectors"]
+    low, high = CAPABILITIES.int_ids
+    small, large = CAPABILITIES.int_range
+    sent = [{"_id": low, "$vectors": {longest: vf.dense([0.5, -2.0]), "s15": vf.sparse([0], [1.0])},
+             "payload": {longest: small, "nothing": None}},
+            {"_id": high, "$vectors": {"s0": vf.sparse([2**32 - 1], [0.25])}, "payload": {"i": large}}]
+    assert source.insert_documents("limits", sent).inserted == 2
+    assert digest_of(scanned(source, "limits", definition)) == digest_of(sent)
