@@ -92,10 +92,10 @@ class AstraSource:
 
     kind = "astra"
     capabilities = Capabilities(
-        id_types=frozenset({"int", "string", "uuid"}), int_ids=(-(2 ** 63), 2 ** 63 - 1), max_id_length=2000,
-        max_dimension=4096, vector_names=("$vector",), name_pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$",
-        payload_kinds=frozenset({"string", "int", "float", "bool", "json"}), envelopes=False, int_range=None,
-        payload_bytes=3_890_000)
+        mixed_ids=True, id_types=frozenset({"int", "string", "uuid"}), int_ids=(-(2 ** 63), 2 ** 63 - 1),
+        max_id_length=2000, max_dimension=4096, vector_names=("$vector",), name_pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$",
+        payload_kinds=frozenset({"string", "int", "float", "bool", "json"}), envelopes=False, ejson=True,
+        int_range=None, payload_bytes=3_890_000)
     """The Data API: one ``$vector``, any JSON but keys starting with ``$`` (so no envelopes; EJSON dates keep
     milliseconds only, so datetimes travel as strings with the original kept aside). An indexed string, ``_id``
     included, holds 8,000 bytes of UTF-8 (2,000 characters of any kind), and a document 4,000,000 characters: the
