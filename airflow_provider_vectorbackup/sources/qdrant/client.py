@@ -81,12 +81,13 @@ class QdrantSource:
         mixed_ids=True, id_types=frozenset({"int", "uuid"}), int_ids=(0, 2 ** 64 - 1), dense_fields=None, sparse_fields=16,
         multi=True, metrics=frozenset({"cosine", "euclidean", "dot_product", "manhattan", "max_sim_cosine",
                                        "max_sim_dot_product", "max_sim_euclidean"}),
-        max_dimension=65536, name_pattern=r"^(<unnamed>|[A-Za-z0-9_][A-Za-z0-9_.-]{0,254})$",
+        max_dimension=65536, name_pattern=r"^(<unnamed>|[A-Za-z0-9_][A-Za-z0-9_.-]{0,199})$",
         int_range=(-(2 ** 63), 2 ** 64 - 1), payload_kinds=frozenset({"string", "int", "float", "bool", "json"}),
         envelopes=False)
-    """Named dense, sparse and multivector fields; payload is any JSON. Not envelopes: points are written with the
-    payload decoded (so a Qdrant dump restores as it was), and qdrant-client turns a datetime, date, time, decimal or
-    UUID into a string and refuses bytes that are not UTF-8, so those kinds travel as strings, originals kept aside."""
+    """Named dense, sparse and multivector fields (names of at most 200 bytes); payload is any JSON. Not envelopes:
+    points are written with the payload decoded (so a Qdrant dump restores as it was), and qdrant-client turns a
+    datetime, date, time, decimal or UUID into a string and refuses bytes that are not UTF-8, so those kinds travel
+    as strings, originals kept aside."""
 
     def __init__(self, settings: ConnectionSettings, *, client: QdrantClient | None = None,
                  partition_size: int = DEFAULT_PARTITION_SIZE) -> None:
@@ -257,7 +258,7 @@ class QdrantSource:
 
     def portable_definition(self, portable: PortableCollection) -> dict[str, Any]:
         """The definition of a collection for ``portable`` (see ``portable.py``); sends nothing."""
-        return qportable.portable_definition(portable)
+        return qportable.portable_definition(portable, local=self.local)
 
     def unsupported(self, definition: dict[str, Any]) -> list[str]:
         """What in ``definition`` Qdrant cannot create (another engine's, a distance it lacks, ...); sends nothing."""

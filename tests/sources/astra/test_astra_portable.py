@@ -71,15 +71,19 @@ def test_vector_fields_no_options_can_say_are_refused_by_name(astra) -> None:
         astra.portable_definition(PortableCollection("string", {"$vector": {**dense, "metric": None}}))
 
 
-def test_ids_and_integers_of_the_claimed_ranges_and_names_of_the_claimed_pattern_are_kept(astra) -> None:
+def test_ids_integers_and_ejson_of_the_claimed_ranges_and_names_of_the_claimed_pattern_are_kept(astra) -> None:
     astra.create_collection("ranges", astra.portable_definition(portable_collection(CAPABILITIES, "$vector", "int")))
     low, high = CAPABILITIES.int_ids
     assert CAPABILITIES.int_range is None, "integers of any size"
     names = ["_", RESERVED_FIELD, "a-b_c", "Z" + "9-_" * 33, "x" * 100]
     assert all(re.match(CAPABILITIES.name_pattern, name) for name in names)
-    sent = [{"_id": low, "$vector": exactly_unit_vector(0), "huge": 2**200, "tiny": -(2**90)},
+    assert CAPABILITIES.ejson and CAPABILITIES.mixed_ids
+    ejson = {"when": {"$date": -86_400_000}, "batch": {"$uuid": "0190f1c2-7a3b-7c4d-8e5f-0123456789ab"},
+             "nested": [{"by": {"$objectId": "65f0a1b2c3d4e5f601234567"}}]}
+    sent = [{"_id": low, "$vector": exactly_unit_vector(0), "huge": 2**200, "tiny": -(2**90), **ejson},
             {"_id": high, "$vector": exactly_unit_vector(1), **{name: n for n, name in enumerate(names)}},
-            {"_id": "🧭" * CAPABILITIES.max_id_length, "$vector": exactly_unit_vector(2), "nothing": None}]
+            {"_id": "🧭" * CAPABILITIES.max_id_length, "$vector": exactly_unit_vector(2), "nothing": None},
+            {"_id": IDS["uuid"](3), "$vector": exactly_unit_vector(3)}]
     assert astra.insert_documents("ranges", sent).inserted == len(sent)
     assert digest_of(scanned(astra, "ranges", astra.collection_definition("ranges"))) == digest_of(sent)
 

@@ -11,6 +11,7 @@ import pytest
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
 from airflow_provider_vectorbackup.snapshot.tolerance import ulps_apart
+from airflow_provider_vectorbackup.sources.base import UnsupportedDefinition
 from airflow_provider_vectorbackup.sources.portable import PortableCollection
 from airflow_provider_vectorbackup.sources.qdrant.client import QdrantSource
 from airflow_provider_vectorbackup.sources.qdrant.cosine import canonical
@@ -40,11 +41,7 @@ def test_a_portable_collection_is_created_as_defined_and_keeps_every_claimed_kin
 
     assert source.create_collection("portable", definition) is True
     described = source.collection_definition("portable")
-    assert {k: described[k] for k in ("engine", "id", "vectors")} == {k: definition[k] for k in ("engine", "id",
-                                                                                                  "vectors")}
-    assert recreated_parts(described) == recreated_parts(definition)
-    assert set(described["native"]["config"]) - {"params"} <= {"hnsw_config", "optimizer_config", "wal_config"}, \
-        "beyond the vectors, only what Qdrant fills in itself"
+    assert described == definition
     assert source.create_collection("portable", definition) is False
 
     sent = documents(id_type)
@@ -86,11 +83,11 @@ def test_named_dense_multivector_and_sparse_fields_map_to_their_qdrant_kinds(qdr
     assert source.unsupported(definition) == []
     assert source.create_collection("named", definition) is True
     described = source.collection_definition("named")
-    assert described["vectors"] == definition["vectors"] == {
+    assert described == definition
+    assert described["vectors"] == {
         "title": {"kind": "dense", "dtype": "float32", "dimension": 3, "metric": "euclidean"},
         "tokens": {"kind": "multi", "dtype": "float32", "dimension": 2, "metric": "max_sim_cosine"},
         "words": {"kind": "sparse", "dtype": "float32", "dimension": None, "metric": "dot_product"}}
-    assert recreated_parts(described) == recreated_parts(definition)
     assert source.create_collection("named", definition) is False
     sent = [{"_id": DEFAULT_CODEC.encode(uuid.UUID(int=i + 1)), "payload": {},
              "$vectors": {"title": vf.dense([i, 0.5, -1.0]), "tokens": vf.multi([[0.6, 0.8], [0.0, -1.0]]),
@@ -112,6 +109,18 @@ def test_what_qdrant_cannot_hold_is_named_by_unsupported() -> None:
     for expected, portable in cases.items():
         problems = source.unsupported(source.portable_definition(portable))
         assert any(expected in problem for problem in problems), (expected, problems)
+
+
+def test_a_server_gets_the_vector_params_only_and_fills_in_its_own_settings() -> None:
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
+
+    server = QdrantSource.from_connection(ConnectionSettings("qdrant_default", conn_type="qdrant", host="qdrant.invalid"))
+    local = QdrantSource.from_connection(_settings())
+    portable = portable_collection(CAPABILITIES, UNNAMED, "int")
+    on_server, on_local = server.portable_definition(portable), local.portable_definition(portable)
+    assert on_server["native"]["config"] == {"params": {"vectors": {"size": DIMENSION, "distance": "Cosine"}}}
+    assert recreated_parts(on_server) == recreated_parts(on_local), "the same collection to create_collection"
+    assert server.unsupported(on_server) == [] and server._client is None, "nothing was opened"
 
 
 def _settings():
@@ -148,25 +157,30 @@ def test_every_claimed_metric_is_created_and_read_back(qdrant_local, metric) -> 
                                                 "nullable": False}})
     definition = source.portable_definition(portable)
     assert source.create_collection("metric", definition) is True
-    assert source.collection_definition("metric")["vectors"] == {"v": {"kind": kind, "dtype": "float32",
-                                                                       "dimension": 3, "metric": metric}}
+    assert source.collection_definition("metric") == definition
+    assert definition["vectors"] == {"v": {"kind": kind, "dtype": "float32", "dimension": 3, "metric": metric}}
 
 
 def test_the_claimed_limits_of_ids_fields_names_and_dimensions_hold(qdrant_local) -> None:
     source = qdrant_local.source()
-    longest = "v" + "_9" * 31
-    assert re.match(CAPABILITIES.name_pattern, longest) and len(longest) == 63
+    longest = "v" + ".9-_" * 49 + "xyz"
+    assert re.match(CAPABILITIES.name_pattern, longest) and len(longest) == 200
+    assert re.match(CAPABILITIES.name_pattern, UNNAMED) and not re.match(CAPABILITIES.name_pattern, longest + "z")
+    too_long = PortableCollection("int", {longest + "z": {"kind": "dense", "dtype": "float32", "dimension": 2,
+                                                          "metric": "euclidean", "nullable": True}})
+    with pytest.raises(UnsupportedDefinition, match="at most 200 bytes"):
+        source.create_collection("too_long", source.portable_definition(too_long))
     dense = {"kind": "dense", "dtype": "float32", "dimension": 2, "metric": "euclidean", "nullable": True}
     sparse = {"kind": "sparse", "dtype": "float32", "dimension": None, "metric": "dot_product", "nullable": True}
     vectors = {longest: dense, "wide": {**dense, "dimension": CAPABILITIES.max_dimension},
                **{f"s{n}": sparse for n in range(CAPABILITIES.sparse_fields)}}
     definition = source.portable_definition(PortableCollection("int", vectors))
     assert source.create_collection("limits", definition) is True
-    assert source.collection_definition("limits")["vectors"] == definition["vectors"]
+    assert source.collection_definition("limits") == definition
     low, high = CAPABILITIES.int_ids
     small, large = CAPABILITIES.int_range
     sent = [{"_id": low, "$vectors": {longest: vf.dense([0.5, -2.0]), "s15": vf.sparse([0], [1.0])},
-             "payload": {longest: small, "nothing": None}},
+             "payload": {longest: small, UNNAMED: "a payload key too", "nothing": None}},
             {"_id": high, "$vectors": {"s0": vf.sparse([2**32 - 1], [0.25])}, "payload": {"i": large}}]
     assert source.insert_documents("limits", sent).inserted == 2
     assert digest_of(scanned(source, "limits", definition)) == digest_of(sent)
