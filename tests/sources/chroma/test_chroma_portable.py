@@ -107,3 +107,13 @@ def test_what_chroma_cannot_hold_is_named_by_unsupported(chroma) -> None:
     assert "'embedding'" in chroma.unsupported(chroma.portable_definition(renamed))[0]
     float16 = PortableCollection("string", {"embedding": {**dense, "dtype": "float16"}})
     assert "float32" in chroma.unsupported(chroma.portable_definition(float16))[0]
+
+
+def test_one_key_holds_values_of_several_kinds(chroma) -> None:
+    """Why ``typed_fields`` is not claimed: Chroma's metadata keys take any of their kinds in each record."""
+    assert not CAPABILITIES.typed_fields
+    chroma.create_collection("mixed", chroma.portable_definition(portable_collection(CAPABILITIES, "embedding",
+                                                                                      "string")))
+    sent = [record(i, key=value) for i, value in enumerate(["text", 7, 2.5, True, ["x", "y"], [1, 2]])]
+    assert chroma.insert_documents("mixed", sent).inserted == len(sent)
+    assert digest_of(scanned(chroma, "mixed", chroma.collection_definition("mixed"))) == digest_of(sent)
