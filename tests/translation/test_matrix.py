@@ -123,7 +123,7 @@ class Matrix:
             source.create_collection(ORIGIN, definition)
             report = source.insert_documents(ORIGIN, self.original(kind))
             assert report.ok, report.summary()
-            self.snapshots[kind] = self.dump(kind, ORIGIN, f"2026-12-05T00-00-00Z-{kind}")
+            self.snapshots[kind] = self.dump(kind, ORIGIN, f"20261205T000000Z-{kind}")
         return self.snapshots[kind]
 
     def dump(self, kind: str, collection: str, snapshot_id: str) -> str:
@@ -173,7 +173,7 @@ def test_a_collection_goes_to_another_engine_and_back_exactly(matrix: Matrix, or
     assert result["ok"] and result["documents_restored"] == len(matrix.original(origin))
     assert result["recall_at_10"] >= 0.99
 
-    second = matrix.dump(via, target, f"2026-12-05T00-00-01Z-{origin}-{via}")
+    second = matrix.dump(via, target, f"20261205T000001Z-{origin}-{via}")
     back = f"back_from_{via}"
     back_report = restore_snapshot(matrix.store, second, matrix.source(origin), RestoreOptions(
         collections=[target], name_mapping={target: back}, min_recall=0.99))
