@@ -11,7 +11,6 @@ bit for bit, and back into what pymilvus inserts. Scalars and the dynamic field'
 from __future__ import annotations
 
 import base64
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -133,14 +132,14 @@ def stored_to_row(document: Mapping[str, Any], *, pk: str, vector_fields: Mappin
                   generated: frozenset[str] = frozenset(), scalar_fields: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The row pymilvus inserts for a stored document; vector fields in ``generated`` (function outputs) are left out.
 
-    :param scalar_fields: declared fields other than JSON ones, whose values go as decoded (a TIMESTAMPTZ takes a
-        datetime). Every other payload key is JSON (a JSON field, or a key of the dynamic field): see :func:`json_value`.
+    :param scalar_fields: declared fields other than JSON ones, whose values go decoded (a TIMESTAMPTZ takes a
+        datetime). Every other payload key is JSON (a JSON field, or a key of the dynamic field), which goes in its
+        stored form: see :func:`json_value`.
     :raises VectorValueMismatch: a vector value does not fit its field, or the field is not declared.
     """
     row: dict[str, Any] = {pk: document["_id"]}
     for name, value in (document.get("payload") or {}).items():
-        decoded = DEFAULT_CODEC.decode(value)
-        row[name] = decoded if name in scalar_fields else json_value(decoded)
+        row[name] = DEFAULT_CODEC.decode(value) if name in scalar_fields else json_value(value)
     for name, value in (document.get(vf.VECTORS_FIELD) or {}).items():
         if name in generated:
             continue
@@ -150,22 +149,21 @@ def stored_to_row(document: Mapping[str, Any], *, pk: str, vector_fields: Mappin
     return row
 
 
-def json_value(value: Any) -> Any:
-    """A decoded value as the JSON Milvus keeps and hands back as the same stored form.
+def json_value(stored: Any) -> Any:
+    """A stored-form value as the JSON Milvus keeps and hands back as the same stored form.
 
-    JSON values go as they are; one JSON has no form for (a datetime, NaN, bytes ... from another
-    engine's document; Milvus would refuse it, or keep NaN as null) goes as the codec's envelope,
-    which reads back as that envelope. A decoded object that looks like an envelope goes escaped, as
-    the codec escapes it, so it does not read back as the value it mimics.
+    Taken as stored, not decoded, so an envelope's text stays as sent. An ``object`` envelope (the codec's
+    escape of an object holding ``$backupType``) goes as that object, which reads back escaped again; any
+    other envelope (a datetime, NaN, bytes ... from another engine's document, which Milvus would refuse or,
+    for NaN, keep as null) goes as it is and reads back as that envelope.
     """
-    kind = type(value)
+    kind = type(stored)
     if kind is dict:
-        inner = {key: json_value(item) for key, item in value.items()}
-        if ENVELOPE_KEY in value and DEFAULT_CODEC.encode(value) is value:
-            return {ENVELOPE_KEY: "object", VALUE_KEY: inner}
-        return inner
+        if stored.get(ENVELOPE_KEY) == "object":  # in the stored form, a "$backupType" key marks an envelope
+            stored = stored[VALUE_KEY]
+        elif ENVELOPE_KEY in stored:
+            return {ENVELOPE_KEY: stored[ENVELOPE_KEY], VALUE_KEY: json_value(stored[VALUE_KEY])}
+        return {key: json_value(item) for key, item in stored.items()}
     if kind is list:
-        return [json_value(item) for item in value]
-    if kind in (str, int, bool) or value is None or (kind is float and math.isfinite(value)):
-        return value
-    return DEFAULT_CODEC.encode(value)
+        return [json_value(item) for item in stored]
+    return stored

@@ -430,7 +430,8 @@ class _RowWriter:
             sql.Identifier(self.key), sql.Identifier(self.key))
 
     def row(self, document: dict[str, Any]) -> tuple[Any, ...]:
-        payload = DEFAULT_CODEC.decode(document.get("payload") or {})
+        stored = document.get("payload") or {}
+        payload = DEFAULT_CODEC.decode(stored)
         vectors = document.get("$vectors") or {}
         unknown = (set(payload) - self.payload_names) | (set(vectors) - {c["name"] for c in self.columns
                                                                          if catalog.is_vector(c)})
@@ -447,7 +448,8 @@ class _RowWriter:
                 value = vectors.get(column["name"])
                 values.append(None if value is None else vector_parameter(value, column["typname"], column["dimension"]))
             else:
-                values.append(payload_parameter(payload.get(column["name"]), column["typname"], column["array"]))
+                value = (stored if column["typname"] in ("json", "jsonb") else payload).get(column["name"])
+                values.append(payload_parameter(value, column["typname"], column["array"]))
         return tuple(values)
 
     def insert(self, connection: psycopg.Connection, rows: list[tuple[Any, ...]]) -> set[Any]:

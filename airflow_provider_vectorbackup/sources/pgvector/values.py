@@ -140,36 +140,44 @@ def prepare_connection(connection: Any, vector_oids: dict[int, str]) -> None:
         connection.adapters.register_loader("jsonb", loader)
 
 
-def json_text(value: Any, *, jsonb: bool = False, stored: bool = False) -> str:
-    """JSON text of a decoded ``json``/``jsonb`` value that reads back (:func:`_loads`, :func:`_loads_jsonb`) as itself.
+def json_text(stored: Any, *, jsonb: bool = False) -> str:
+    """JSON text, for a ``json`` or ``jsonb`` column, of a stored-form value: it reads back as the same stored form.
 
-    Decimals and floats are written as numbers where they read back as themselves; any other value
-    JSON has no form for (a datetime, ``1.5`` as a Decimal, NaN, bytes ... that another engine's
-    document holds) as the codec's envelope, which reads back as that envelope. A decoded object that
-    looks like an envelope is written escaped, as the codec escapes it, so it does not read back as
-    the value it mimics. ``jsonb``: the value goes to a ``jsonb`` column, which keeps numbers as
-    ``numeric`` and prints them without an exponent (a float ``-0.0`` reads back as ``0.0``: numeric has
-    no negative zero). ``stored``: ``value`` is already the codec's JSON, its objects written as they are.
+    The value is taken as stored, not decoded, so an envelope's text stays as sent (``.000000`` microseconds,
+    ``0.10E-3``). An ``object`` envelope (the codec's escape of an object holding ``$backupType``) is written as
+    that object, which reads back escaped again; a ``decimal`` envelope as its number where the column prints it
+    back as the same text (``1.50``: so a table's own numbers are restored as numbers); any other envelope (a
+    datetime, NaN, bytes ... from another engine's document) as it is, and reads back as that envelope.
+    ``jsonb``: a ``jsonb`` column, which keeps numbers as ``numeric`` and prints them without an exponent, so a
+    float is written in that form (a float ``-0.0`` reads back as ``0.0``: numeric has no negative zero).
     """
-    kind = type(value)
+    kind = type(stored)
     if kind is dict:
-        text = "{" + ",".join(f"{json.dumps(k)}:{json_text(v, jsonb=jsonb, stored=stored)}"
-                              for k, v in value.items()) + "}"
-        if not stored and ENVELOPE_KEY in value and DEFAULT_CODEC.encode(value) is value:
-            return f'{{"{ENVELOPE_KEY}":"object","{VALUE_KEY}":{text}}}'
-        return text
+        if ENVELOPE_KEY in stored:  # in the stored form, always an envelope (the codec escapes the others)
+            name, inner = stored[ENVELOPE_KEY], stored.get(VALUE_KEY)
+            if name == "object":
+                stored = inner
+            elif name == "decimal" and _number_reads_back(inner, jsonb):
+                return inner
+            else:
+                return f'{{"{ENVELOPE_KEY}":{json.dumps(name)},"{VALUE_KEY}":{json_text(inner, jsonb=jsonb)}}}'
+        return "{" + ",".join(f"{json.dumps(k)}:{json_text(v, jsonb=jsonb)}" for k, v in stored.items()) + "}"
     if kind is list:
-        return "[" + ",".join(json_text(v, jsonb=jsonb, stored=stored) for v in value) + "]"
-    if kind in (str, int, bool) or value is None:
-        return json.dumps(value)
-    if kind is float and math.isfinite(value):
-        return _positional(value) if jsonb else repr(value)
-    if kind is Decimal and value.is_finite():
-        text = str(value)
-        exact = not jsonb or ("E" not in text and not (value.is_zero() and value.is_signed()))
-        if exact and type((_loads_jsonb if jsonb else _loads)(text)) is Decimal:
-            return text
-    return json_text(DEFAULT_CODEC.encode(value), jsonb=jsonb, stored=True)
+        return "[" + ",".join(json_text(v, jsonb=jsonb) for v in stored) + "]"
+    if kind is float:
+        return _positional(stored) if jsonb else repr(stored)
+    return json.dumps(stored)
+
+
+def _number_reads_back(text: Any, jsonb: bool) -> bool:
+    """Whether ``text``, written as a JSON number, reads back as a Decimal printed as ``text``."""
+    try:
+        back = (_loads_jsonb if jsonb else _loads)(text) if isinstance(text, str) else None
+    except ValueError:
+        return False
+    if type(back) is not Decimal or str(back) != text:
+        return False
+    return not jsonb or ("E" not in text and not (back.is_zero() and back.is_signed()))
 
 
 # -- ids ------------------------------------------------------------------------------------------
@@ -227,7 +235,8 @@ def vector_parameter(value: dict[str, Any], typname: str, dimension: int | None)
 
 
 def payload_parameter(value: Any, typname: str, array: bool) -> Any:
-    """A decoded payload value as the parameter for a column of (element) type ``typname``.
+    """A payload value as the parameter for a column of (element) type ``typname``: decoded, except for ``json`` and
+    ``jsonb`` columns, which take the stored form (:func:`json_text`).
 
     Everything else is psycopg's own adaptation; the statement casts every parameter to its column's type.
     """
@@ -237,12 +246,12 @@ def payload_parameter(value: Any, typname: str, array: bool) -> Any:
         json_parameter(value, typname)
 
 
-def json_parameter(value: Any, typname: str) -> Json:
-    """A decoded value (``None`` is JSON null) as the parameter for a ``json`` or ``jsonb`` column."""
+def json_parameter(stored: Any, typname: str) -> Json:
+    """A stored-form value as the parameter for a ``json`` or ``jsonb`` column."""
     if typname == "json":
-        return Json(value, dumps=json_text)
-    return Jsonb(value, dumps=_jsonb_text)
+        return Json(stored, dumps=json_text)
+    return Jsonb(stored, dumps=_jsonb_text)
 
 
-def _jsonb_text(value: Any) -> str:
-    return json_text(value, jsonb=True)
+def _jsonb_text(stored: Any) -> str:
+    return json_text(stored, jsonb=True)

@@ -139,3 +139,17 @@ def test_lite_refuses_a_sparse_index_by_another_metric(milvus_source) -> None:
     definition["native"]["indexes"][0]["metric_type"] = "COSINE"
     with pytest.raises(UnsupportedDefinition, match="IP"):
         source.create_collection("cosine", definition)
+
+
+def test_the_shared_portable_cases_round_trip_envelopes_as_sent(milvus_source) -> None:
+    """tests/sources/portable_cases.py: envelopes whose text is not the codec's own (``.000000``, ``0.10E-3``)."""
+    from tests.sources.portable_cases import COUNT, exactly_unit_vector, payload, portable_collection
+
+    source = milvus_source()
+    definition = source.portable_definition(portable_collection(CAPABILITIES, "embedding", "string", 8))
+    assert source.create_collection("cases", definition) is True
+    assert source.collection_definition("cases") == definition
+    sent = [{"_id": f"doc-{i:04d}", "$vectors": {"embedding": vf.dense(exactly_unit_vector(i))},
+             "payload": payload(i, CAPABILITIES)} for i in range(COUNT)]
+    assert source.insert_documents("cases", sent).inserted == COUNT
+    assert digest_of(scanned(source, "cases", definition)) == digest_of(sent)

@@ -180,3 +180,17 @@ def test_floats_in_jsonb_read_back_as_the_floats_written(pgvector_server, pg_sch
         texts = [row[0] for row in connection.execute(
             f"SELECT doc::text FROM {pg_schema}.j UNION ALL SELECT doc::text FROM {pg_schema}.j2")]
     assert texts[0] == texts[1]
+
+
+def test_the_shared_portable_cases_round_trip_envelopes_as_sent(pgvector_source) -> None:
+    """tests/sources/portable_cases.py: envelopes whose text is not the codec's own (``.000000``, ``0.10E-3``)."""
+    from tests.sources.portable_cases import COUNT, exactly_unit_vector, payload, portable_collection
+
+    source = pgvector_source()
+    definition = source.portable_definition(portable_collection(CAPABILITIES, "embedding", "int"))
+    assert source.create_collection("cases", definition) is True
+    assert source.collection_definition("cases") == definition
+    sent = [{"_id": i, "$vectors": {"embedding": vf.dense(exactly_unit_vector(i))}, "payload": payload(i, CAPABILITIES)}
+            for i in range(COUNT)]
+    assert source.insert_documents("cases", sent).inserted == COUNT
+    assert digest_of(scanned(source, "cases", definition)) == digest_of(sent)
