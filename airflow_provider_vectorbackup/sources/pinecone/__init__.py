@@ -1,1 +1,1 @@
-"""Pinecone as a vector source: indexes and their namespaces, read through the ``pinecone`` client (the ``pinecone`` extra)."""
+"""Pinecone as a vector source: indexes and their namespaces, through the ``pinecone`` client (its extra)."""

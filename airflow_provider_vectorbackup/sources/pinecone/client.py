@@ -55,7 +55,7 @@ class PineconeConnectionError(ValueError):
 
 
 class PineconeSource:
-    """A Pinecone project's vector indexes, a namespace per collection: a :class:`~airflow_provider_vectorbackup.sources.base.VectorSource`."""
+    """A Pinecone project's vector indexes, a collection per namespace: a ``VectorSource`` (sources/base.py)."""
 
     kind = "pinecone"
     capabilities = Capabilities(

@@ -76,7 +76,8 @@ def to_pinecone(document: Mapping[str, Any]) -> dict[str, Any]:
     vectors = document.get(vector_fields.VECTORS_FIELD) or {}
     others = sorted(set(vectors) - {DENSE, SPARSE})
     if others:
-        raise RecordRefused("UNKNOWN_VECTOR", f"a Pinecone record has the vectors {DENSE!r} and {SPARSE!r}, not {others}")
+        raise RecordRefused("UNKNOWN_VECTOR",
+                            f"a Pinecone record has the vectors {DENSE!r} and {SPARSE!r}, not {others}")
     if DENSE in vectors:
         entry["values"] = _values(vectors[DENSE], vector_fields.DENSE, DENSE)
     if SPARSE in vectors:

@@ -1,4 +1,4 @@
-"""``python -m airflow_provider_vectorbackup.testing.pinecone --port N``: serve the stand-in, print its control-plane URL."""
+"""``python -m airflow_provider_vectorbackup.testing.pinecone --port N``: serve the stand-in, print its URL."""
 
 from __future__ import annotations
 

@@ -51,8 +51,7 @@ class PineconeStandIn:
     def stop(self) -> None:
         servers, self._data_servers = [self._server, *self._data_servers], []
         for server in servers:  # ask every server to exit first, so they wind down together
-            if server._server is not None:
-                server._server.should_exit = True
+            server.request_stop()
         with ThreadPoolExecutor(max(1, len(servers))) as pool:
             list(pool.map(lambda s: s.stop(), servers))
 
@@ -86,7 +85,7 @@ class PineconeStandIn:
             return index.to_json()
 
     def seed(self, index_name: str, records: list[dict[str, Any]], namespace: str = "") -> None:
-        """Store records in the upsert's wire shape (``id``, ``values``, ``sparseValues``, ``metadata``), checked alike."""
+        """Store records given in the upsert's wire shape (``id``, ``values``, ``sparseValues``, ``metadata``)."""
         with self.lock:
             index = self.planes.indexes[index_name]
             parsed = [parse_record(raw, dimension=index.dimension, sparse_allowed=index.sparse_allowed,

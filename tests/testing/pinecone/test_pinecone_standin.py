@@ -6,7 +6,7 @@ import httpx
 import numpy as np
 import pytest
 from pinecone import Pinecone
-from pinecone.errors.exceptions import ApiError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
+from pinecone.errors.exceptions import ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
 
 from airflow_provider_vectorbackup.testing.pinecone import PineconeStandIn
 
