@@ -45,6 +45,10 @@ PAGE_SIZE = 100
 """Ids per ``list`` page and records per ``fetch``: Pinecone's largest list page."""
 UPSERT_BATCH = 100
 """Records per upsert at most: well within Pinecone's 1,000 records and 2 MB per request."""
+SPARSE_CANDIDATES = 10
+"""How many times ``limit`` matches a sparse search asks for, to find ``limit`` that hold sparse values."""
+MAX_TOP_K_WITH_VALUES = 1_000
+"""Pinecone's largest ``top_k`` when a query includes values."""
 CREATE_TIMEOUT = 300
 """Seconds to wait for a new index to be ready."""
 ALL = "all"
@@ -344,16 +348,26 @@ class PineconeSource:
         return found
 
     def vector_search(self, name: str, vector: Any, *, limit: int = 10, field: str | None = None) -> list[Any]:
-        """Ids of the ``limit`` nearest records: by the dense field (``values``, the default) or ``sparse_values``."""
+        """Ids of the ``limit`` nearest records: by the dense field (``values``, the default) or ``sparse_values``.
+
+        Pinecone scores a record that shares no term with a sparse query 0, whether it has sparse
+        values or none, and ranks such ties arbitrarily; so a sparse search asks for
+        :data:`SPARSE_CANDIDATES` times ``limit`` matches with their values and keeps those that
+        have sparse values. (Where fewer than ``limit`` of them do, the sparse field's recall reads low.)
+        """
         index_name, namespace = definitions.split_name(name)
         query: dict[str, Any] = {"top_k": limit, "namespace": self.wire_namespace(namespace)}
         if field == SPARSE:
             query["sparse_vector"] = {"indices": list(vector["indices"]), "values": vector_fields.values_of(vector)}
+            query.update(top_k=min(MAX_TOP_K_WITH_VALUES, SPARSE_CANDIDATES * limit), include_values=True)
         elif field in (None, DENSE):
             query["vector"] = vector_fields.values_of(vector) if isinstance(vector, Mapping) else list(vector)
         else:
             raise ValueError(f"a Pinecone index has the vector fields {DENSE!r} and {SPARSE!r}, not {field!r}")
-        return [match.id for match in self.index(index_name).query(**query).matches]
+        matches = self.index(index_name).query(**query).matches
+        if field == SPARSE:
+            matches = [match for match in matches if match.sparse_values is not None][:limit]
+        return [match.id for match in matches]
 
     # -- writing ---------------------------------------------------------------------------------
 

@@ -30,6 +30,8 @@ from airflow_provider_vectorbackup.testing.pinecone.records import (
 API_VERSION = "2026-07"
 """The API version the stand-in speaks: the one ``pinecone`` 10.x sends."""
 LIST_DEFAULT_LIMIT = 100
+MAX_TOP_K_WITH_DATA = 1_000
+"""A query's largest ``topK`` when it asks for values or metadata (10,000 without)."""
 POD_LIST_REFUSAL = ("Listing vector IDs is only supported for serverless indexes; this is a pod-based index, "
                     "which cannot list its IDs")
 _encoder = msgspec.json.Encoder()
@@ -209,6 +211,9 @@ class Planes:
         top_k = payload.get("topK")
         if type(top_k) is not int or not 1 <= top_k <= 10_000:
             raise bad_request(f"topK must be an integer from 1 to 10000, got {top_k!r}")
+        if top_k > MAX_TOP_K_WITH_DATA and (payload.get("includeValues") or payload.get("includeMetadata")):
+            raise bad_request(f"topK must be at most {MAX_TOP_K_WITH_DATA} when includeValues or includeMetadata "
+                              f"is true, got {top_k}")
         if payload.get("filter") is not None:
             raise bad_request("This stand-in does not evaluate metadata filters")
         name = normalise_namespace(payload.get("namespace"))
