@@ -2,7 +2,8 @@
 
 Both check the ``Api-Key`` and ``X-Pinecone-Api-Version`` headers the ``pinecone`` client sends,
 and answer refusals in their plane's error shape (errors.py). Every handler holds the stand-in's
-one lock, so concurrent requests see whole operations.
+one lock, so concurrent requests see whole operations. One :class:`FaultInjector` counts the
+requests of every plane, so a fault plan is deterministic across them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from airflow_provider_vectorbackup.testing.faults import FaultInjector, FaultMiddleware
 from airflow_provider_vectorbackup.testing.pinecone.errors import PineconeError, bad_request
 from airflow_provider_vectorbackup.testing.pinecone.indexes import Index, new_index
 from airflow_provider_vectorbackup.testing.pinecone.records import (
@@ -34,6 +36,8 @@ MAX_TOP_K_WITH_DATA = 1_000
 """A query's largest ``topK`` when it asks for values or metadata (10,000 without)."""
 POD_LIST_REFUSAL = ("Listing vector IDs is only supported for serverless indexes; this is a pod-based index, "
                     "which cannot list its IDs")
+_FAULT_MESSAGES = {429: "Request failed. You've exceeded your request rate limit; retry later.",
+                   503: "Service unavailable; retry later."}
 _encoder = msgspec.json.Encoder()
 Handler = Callable[[Request], Any]
 
@@ -45,8 +49,10 @@ def _json(status: int, body: Any) -> Response:
 class Planes:
     """The stand-in's state (indexes by name) and the two kinds of app that serve it."""
 
-    def __init__(self, api_key: str, lock: threading.RLock, start_data_plane: Callable[[Index], str]) -> None:
+    def __init__(self, api_key: str, lock: threading.RLock, start_data_plane: Callable[[Index], str],
+                 faults: FaultInjector) -> None:
         self.api_key = api_key
+        self.faults = faults
         self.lock = lock
         self.indexes: dict[str, Index] = {}
         self.start_data_plane = start_data_plane
@@ -84,14 +90,14 @@ class Planes:
 
     # -- control plane ----------------------------------------------------------------------------
 
-    def control_app(self) -> Starlette:
+    def control_app(self) -> FaultMiddleware:
         routes = [
             self._route("/indexes", "list_indexes", self._list_indexes, "GET", data=False),
             self._route("/indexes", "create_index", self._create_index, "POST", data=False),
             self._route("/indexes/{name}", "describe_index", self._describe_index, "GET", data=False),
             self._route("/indexes/{name}", "delete_index", self._delete_index, "DELETE", data=False),
         ]
-        return Starlette(routes=routes)
+        return FaultMiddleware(Starlette(routes=routes), self.faults, lambda status: _fault(status).control_body())
 
     def _index(self, name: str) -> Index:
         index = self.indexes.get(name)
@@ -123,7 +129,7 @@ class Planes:
 
     # -- data plane -------------------------------------------------------------------------------
 
-    def data_app(self, name: str) -> Starlette:
+    def data_app(self, name: str) -> FaultMiddleware:
         def bound(handler: Callable[[Index, Request, Any], tuple[int, Any]]) -> Handler:
             def call(request: Request, payload: Any) -> tuple[int, Any]:
                 index = self.indexes.get(name)
@@ -142,8 +148,9 @@ class Planes:
                 ("/namespaces", "create_namespace", self._create_namespace, "POST"),
                 ("/namespaces/{namespace:path}", "describe_namespace", self._describe_namespace, "GET"),
                 ("/namespaces/{namespace:path}", "delete_namespace", self._delete_namespace, "DELETE")]
-        return Starlette(routes=[self._route(path, label, bound(handler), method, data=True)
-                                 for path, label, handler, method in spec])
+        app = Starlette(routes=[self._route(path, label, bound(handler), method, data=True)
+                                for path, label, handler, method in spec])
+        return FaultMiddleware(app, self.faults, lambda status: _fault(status).data_body())
 
     def _upsert(self, index: Index, request: Request, payload: Any) -> tuple[int, Any]:
         vectors = (payload or {}).get("vectors")
@@ -294,6 +301,11 @@ class Planes:
             raise PineconeError(404, f"Namespace {name} not found")
         del index.namespaces[name]
         return 202, {}
+
+
+def _fault(status: int) -> PineconeError:
+    """An injected 429 or 5xx, worded as Pinecone words them."""
+    return PineconeError(status, _FAULT_MESSAGES.get(status, f"Server error (HTTP {status}); retry later."))
 
 
 def _shown(namespace: str) -> str:

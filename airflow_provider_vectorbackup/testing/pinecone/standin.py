@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from airflow_provider_vectorbackup.testing.faults import FaultInjector, FaultPlan
 from airflow_provider_vectorbackup.testing.pinecone.app import Planes
 from airflow_provider_vectorbackup.testing.pinecone.indexes import Index, new_index
 from airflow_provider_vectorbackup.testing.pinecone.records import Namespace, normalise_namespace, parse_record
@@ -27,15 +28,18 @@ class PineconeStandIn:
 
     ``api_key`` is the one ``Api-Key`` accepted. :meth:`create_index` makes an index without the
     client (a pod index, say, which the tests need and a free project cannot make), and
-    :meth:`seed` writes records with the upsert's own checks.
+    :meth:`seed` writes records with the upsert's own checks. ``faults`` (a :class:`FaultPlan`, changeable at
+    runtime through :attr:`faults`) applies to every request of every plane.
     """
 
-    def __init__(self, *, api_key: str = DEFAULT_API_KEY, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, *, api_key: str = DEFAULT_API_KEY, faults: FaultPlan | None = None, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
         self.api_key = api_key
+        self.faults = FaultInjector(faults)
         self.lock = threading.RLock()
         self._host = host
         self._data_servers: list[BackgroundServer] = []
-        self.planes = Planes(api_key, self.lock, self._start_data_plane)
+        self.planes = Planes(api_key, self.lock, self._start_data_plane, self.faults)
         self._server = BackgroundServer(self.planes.control_app(), host=host, port=port)
 
     def _start_data_plane(self, index: Index) -> str:

@@ -200,3 +200,23 @@ def test_the_connection_opens_it_through_the_hook_and_the_key_stays_out_of_error
                                         "where": pinecone_stand_in.url}
     assert pinecone_stand_in.api_key not in json.dumps(source.describe_source()) + repr(source)
     assert source.safe_message(RuntimeError(f"key {pinecone_stand_in.api_key}")) == "key ***"
+
+
+def test_a_scan_and_an_insert_ride_out_throttling_and_server_errors_through_the_clients_retries(
+        pinecone_stand_in: PineconeStandIn) -> None:
+    from pinecone import Pinecone, RetryConfig
+
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
+
+    client = Pinecone(api_key=pinecone_stand_in.api_key, host=pinecone_stand_in.url,
+                      retry_config=RetryConfig(max_retries=3, backoff_factor=0.001, max_wait=0.01))
+    source = PineconeSource.from_connection(ConnectionSettings(
+        "pinecone_default", conn_type="pinecone", password=pinecone_stand_in.api_key,
+        extra={"control_plane_url": pinecone_stand_in.url}), client=client, page_size=5)
+    source.create_collection("flaky", new_definition(4))
+    documents = [{"_id": f"r{i:02d}", "$vectors": {"values": _dense(i)}, "payload": {"n": float(i)}} for i in range(23)]
+    pinecone_stand_in.faults.configure(rate_limit_every=4, server_error_every=5, server_error_status=503)
+    assert source.insert_documents("flaky", documents, chunk_size=6).inserted == 23
+    assert _read(source, "flaky") == documents
+    assert pinecone_stand_in.faults.injected["rate_limit"] > 0 and pinecone_stand_in.faults.injected["server_error"] > 0
+    source.close()
