@@ -193,8 +193,10 @@ class PineconeSource:
     def _namespaces(self, index_name: str, definition: Mapping[str, Any]) -> list[str]:
         index = self.index(index_name)
         if not self._serverless(definition):  # pod indexes have no namespace API: their stats name the non-empty ones
-            return sorted(name or DEFAULT_NAMESPACE for name in index.describe_index_stats().namespaces)
-        return sorted(description.name for page in index.list_namespaces() for description in page.namespaces)
+            names = list(index.describe_index_stats().namespaces)
+        else:
+            names = [description.name for page in index.list_namespaces() for description in page.namespaces]
+        return sorted({name or DEFAULT_NAMESPACE for name in names})  # the default one, whichever way it is named
 
     def collection_definition(self, name: str) -> dict[str, Any] | None:
         index_name, namespace = definitions.split_name(name)

@@ -73,6 +73,8 @@ class Planes:
                 error = bad_request("The request body is not valid JSON")
                 return _json(400, error.data_body() if data else error.control_body())
             except PineconeError as error:
+                if data and error.status == 401:  # an index host answers a bad key with a bare JSON string
+                    return _json(401, "Unauthorized")
                 return _json(error.status, error.data_body() if data else error.control_body())
             if answer is None:
                 return Response(status_code=status)
@@ -250,7 +252,8 @@ class Planes:
     def _stats(self, index: Index, request: Request, payload: Any) -> tuple[int, Any]:
         if (payload or {}).get("filter") is not None:
             raise bad_request("This stand-in does not evaluate metadata filters")
-        namespaces = {name: {"vectorCount": len(ns.records)} for name, ns in index.namespaces.items() if ns.records}
+        namespaces = {_shown(name): {"vectorCount": len(ns.records)} for name, ns in index.namespaces.items()
+                      if ns.records}  # the default namespace as "", as the API reference shows it
         return 200, {"namespaces": namespaces, "dimension": index.dimension, "indexFullness": 0.0,
                      "totalVectorCount": sum(n["vectorCount"] for n in namespaces.values()), "metric": index.metric,
                      "vectorType": index.vector_type}
