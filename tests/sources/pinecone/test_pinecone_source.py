@@ -220,3 +220,17 @@ def test_a_scan_and_an_insert_ride_out_throttling_and_server_errors_through_the_
     assert _read(source, "flaky") == documents
     assert pinecone_stand_in.faults.injected["rate_limit"] > 0 and pinecone_stand_in.faults.injected["server_error"] > 0
     source.close()
+
+
+def test_the_limits_it_claims_hold_to_the_byte_and_the_dimension(pinecone: PineconeSource) -> None:
+    """``capabilities.payload_bytes`` (40,960 bytes of compact JSON) and ``max_dimension`` (20,000), at the edge."""
+    assert PineconeSource.capabilities.payload_bytes == 40_960 and PineconeSource.capabilities.max_dimension == 20_000
+    pinecone.create_collection("edge", new_definition(4))
+    fits = {"_id": "fits", "$vectors": {"values": _dense(1)}, "payload": {"blob": "é" * 20_474 + "x"}}
+    over = {"_id": "over", "$vectors": {"values": _dense(2)}, "payload": {"blob": "é" * 20_475}}
+    assert len(json.dumps(fits["payload"], ensure_ascii=False, separators=(",", ":")).encode()) == 40_960
+    report = pinecone.insert_documents("edge", [fits, over])
+    assert report.inserted == 1 and [(f.id, f.error_code) for f in report.failures] == [("over", "METADATA_TOO_LARGE")]
+    assert _read(pinecone, "edge") == [fits]
+    assert pinecone.unsupported(new_definition(20_000)) == []
+    assert "from 1 to 20000" in pinecone.unsupported(new_definition(20_001))[0]
