@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import httpx
 import numpy as np
 import pytest
-from pinecone import Pinecone
+from pinecone import Pinecone, RetryConfig
 from pinecone.errors.exceptions import ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
 
 from airflow_provider_vectorbackup.testing.pinecone import PineconeStandIn
@@ -96,3 +99,25 @@ def test_namespaces_exist_until_deleted_and_the_default_one_always(client: Pinec
     index.delete_namespace(name="empty")
     with pytest.raises(NotFoundError):
         index.describe_namespace(name="empty")
+
+
+@pytest.mark.slow
+def test_command_line_prints_the_control_plane_url_and_serves_indexes_with_faults() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_vectorbackup.testing.pinecone", "--port", "0", "--api-key", "k",
+         "--server-error-every", "3"], stdout=subprocess.PIPE, text=True)
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        client = Pinecone(api_key="k", host=url, retry_config=RetryConfig(max_retries=0))
+        model = client.indexes.create(name="cli", dimension=2, deployment=SERVERLESS)  # requests 1 and 2 (describe)
+        answer = httpx.post(f"{model.host}/describe_index_stats", json={},
+                            headers={"Api-Key": "k", "X-Pinecone-Api-Version": "2026-07"})
+        assert answer.status_code == 503 and set(answer.json()) == {"code", "message", "details"}, \
+            "request 3: the fault flag took effect on the index's own host, in the data plane's error shape"
+        index = client.index(host=model.host)
+        index.upsert(vectors=[{"id": "a", "values": [1.0, 2.0]}])
+        assert index.fetch(ids=["a"]).vectors["a"].values == [1.0, 2.0]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
