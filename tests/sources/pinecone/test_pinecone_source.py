@@ -204,7 +204,7 @@ def test_the_connection_opens_it_through_the_hook_and_the_key_stays_out_of_error
 
 def test_a_scan_and_an_insert_ride_out_throttling_and_server_errors_through_the_clients_retries(
         pinecone: PineconeSource, pinecone_stand_in: PineconeStandIn) -> None:
-    """An index's client retries 429 and 5xx (three times, from 0.25 s apart): a fault every few requests is ridden out."""
+    """An index's client retries 429 and 5xx (three times, 0.25 s apart at least): sparse faults are ridden out."""
     pinecone.create_collection("flaky", new_definition(4))
     documents = [{"_id": f"r{i:02d}", "$vectors": {"values": _dense(i)}, "payload": {"n": float(i)}} for i in range(23)]
     pinecone_stand_in.faults.configure(rate_limit_every=9, server_error_every=7, server_error_status=503)
