@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.snapshot import vector_fields
@@ -45,6 +46,8 @@ PAGE_SIZE = 100
 """Ids per ``list`` page and records per ``fetch``: Pinecone's largest list page."""
 UPSERT_BATCH = 100
 """Records per upsert at most: well within Pinecone's 1,000 records and 2 MB per request."""
+FETCH_URL_BUDGET = 8_000
+"""Characters of ids one ``fetch`` carries in its URL (ids go in the query string; servers cap URL lengths)."""
 SPARSE_CANDIDATES = 10
 """How many times ``limit`` matches a sparse search asks for, to find ``limit`` that hold sparse values."""
 MAX_TOP_K_WITH_VALUES = 1_000
@@ -342,11 +345,25 @@ class PineconeSource:
 
     def find_by_ids(self, name: str, ids: list[Any]) -> list[dict[str, Any]]:
         index_name, namespace = definitions.split_name(name)
-        found = []
-        for start in range(0, len(ids), PAGE_SIZE):
-            chunk = [str(id_) for id_ in ids[start:start + PAGE_SIZE]]
-            fetched = self.index(index_name).fetch(ids=chunk, namespace=self.wire_namespace(namespace)).vectors
-            found += [stored_form(fetched[id_]) for id_ in chunk if id_ in fetched]
+        wanted = [str(id_) for id_ in ids]
+        fetched = self.fetch(self.index(index_name), wanted, self.wire_namespace(namespace))
+        return [stored_form(fetched[id_]) for id_ in wanted if id_ in fetched]
+
+    @staticmethod
+    def fetch(index: Index, ids: list[str], namespace: str) -> dict[str, Any]:
+        """The records of ``ids`` that exist, by id: as few ``fetch`` requests as keep each URL within budget."""
+        found: dict[str, Any] = {}
+        batch: list[str] = []
+        size = 0
+        for id_ in ids:
+            cost = len(quote(id_, safe="")) + len("&ids=")
+            if batch and (size + cost > FETCH_URL_BUDGET or len(batch) == PAGE_SIZE):
+                found.update(index.fetch(ids=batch, namespace=namespace).vectors)
+                batch, size = [], 0
+            batch.append(id_)
+            size += cost
+        if batch:
+            found.update(index.fetch(ids=batch, namespace=namespace).vectors)
         return found
 
     def vector_search(self, name: str, vector: Any, *, limit: int = 10, field: str | None = None) -> list[Any]:
@@ -404,7 +421,7 @@ class PineconeSource:
                 continue
             wanted[entry["id"]] = document
             entries.append(entry)
-        existing = index.fetch(ids=list(wanted), namespace=namespace).vectors if wanted else {}
+        existing = self.fetch(index, list(wanted), namespace)
         new = []
         for entry in entries:
             there = existing.get(entry["id"])

@@ -1,7 +1,8 @@
 """Reading a whole namespace: ``list`` pages of ids, each page fetched, checked against the counts.
 
 ``list`` walks a serverless namespace's ids in order, a page at a time with a pagination token,
-and ``fetch`` reads each page's records, so memory holds one page. Pinecone offers no other way to
+and ``fetch`` reads each page's records (in several requests where long ids would make one URL too
+long), so memory holds one page. Pinecone offers no other way to
 enumerate records, so a namespace is one stream, and a pod-based index (which cannot ``list``) is
 refused before anything is read. The namespace's record count is taken before and after, and
 every listed id must be fetched: if anything differs the scan fails rather than seal a snapshot
@@ -70,8 +71,7 @@ class PineconeScan:
             if listed is None:
                 break
             ids = [item.id for item in listed.vectors]
-            fetched = self._step(f"fetching {len(ids)} records",
-                                 lambda: index.fetch(ids=ids, namespace=wire).vectors)
+            fetched = self._step(f"fetching {len(ids)} records", lambda: self.source.fetch(index, ids, wire))
             missing = [id_ for id_ in ids if id_ not in fetched]
             if missing:
                 raise ScanFailed(f"collection {self.name!r} changed while it was read: {len(missing)} listed record(s) "

@@ -43,6 +43,20 @@ def test_a_namespace_is_read_through_several_list_pages_in_id_order(pinecone: Pi
                                      "documents": 30, "count_before": 30, "count_after": 30}
 
 
+def test_long_ids_are_fetched_in_several_requests_so_no_url_grows_too_long(
+        pinecone_stand_in: PineconeStandIn) -> None:
+    from tests.sources.pinecone.standin import pinecone_source
+
+    source = pinecone_source(pinecone_stand_in)  # list pages of 100
+    source.create_collection("long", new_definition(4))
+    documents = [{"_id": f"{i:03d}" + "~" * 509, "$vectors": {"values": _dense(i)}} for i in range(100)]
+    assert source.insert_documents("long", documents, chunk_size=100).inserted == 100
+    before = pinecone_stand_in.request_counts["fetch"]
+    assert _read(source, "long") == documents
+    assert pinecone_stand_in.request_counts["fetch"] - before == 7, "15 ids of 517 URL characters per fetch"
+    source.close()
+
+
 def test_a_pod_index_is_listed_but_reading_it_is_refused_with_the_reason(pinecone: PineconeSource,
                                                                          pinecone_stand_in: PineconeStandIn) -> None:
     pinecone_stand_in.create_index("legacy", dimension=4, deployment=POD)
