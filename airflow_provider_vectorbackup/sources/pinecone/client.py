@@ -21,6 +21,8 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import msgspec
+
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.snapshot import vector_fields
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
@@ -171,8 +173,6 @@ class PineconeSource:
 
     @staticmethod
     def _definition_of(model: Any) -> dict[str, Any]:
-        import msgspec
-
         capacity = msgspec.to_builtins(model.read_capacity) if model.read_capacity is not None else None
         return definitions.describe(msgspec.to_builtins(model.schema), msgspec.to_builtins(model.deployment),
                                     capacity, model.deletion_protection, model.tags)

@@ -15,6 +15,7 @@ from airflow_provider_vectorbackup.sources.pinecone.definition import new_defini
 from airflow_provider_vectorbackup.sources.pinecone.scan import PodIndexNotListable
 from airflow_provider_vectorbackup.sources.portable import PortableCollection
 from airflow_provider_vectorbackup.testing.pinecone import PineconeStandIn
+from tests.sources.pinecone.standin import pinecone_source
 
 POD = {"deployment_type": "pod", "environment": "us-east1-gcp", "pod_type": "p1.x1", "replicas": 1, "shards": 1}
 
@@ -45,8 +46,6 @@ def test_a_namespace_is_read_through_several_list_pages_in_id_order(pinecone: Pi
 
 def test_long_ids_are_fetched_in_several_requests_so_no_url_grows_too_long(
         pinecone_stand_in: PineconeStandIn) -> None:
-    from tests.sources.pinecone.standin import pinecone_source
-
     source = pinecone_source(pinecone_stand_in)  # list pages of 100
     source.create_collection("long", new_definition(4))
     documents = [{"_id": f"{i:03d}" + "~" * 509, "$vectors": {"values": _dense(i)}} for i in range(100)]
@@ -148,7 +147,8 @@ def test_sparse_values_beside_a_cosine_field_are_refused_before_anything_is_crea
         pinecone.portable_definition(PortableCollection("string", {"values": dense, "sparse_values": sparse}))
 
 
-def test_each_namespace_is_a_collection_and_one_can_be_restored_alone(pinecone: PineconeSource) -> None:
+def test_each_namespace_is_a_collection_and_one_can_be_restored_alone(pinecone: PineconeSource,
+                                                                      pinecone_stand_in: PineconeStandIn) -> None:
     definition = new_definition(4)
     for name in ("shop", "shop.en", "shop.fr-ca"):
         assert pinecone.create_collection(name, definition) is True
@@ -165,6 +165,9 @@ def test_each_namespace_is_a_collection_and_one_can_be_restored_alone(pinecone: 
     assert pinecone.insert_documents("copy.en", _read(pinecone, "shop.en")).inserted == 3
     assert {info.name for info in pinecone.list_collections()} >= {"copy", "copy.en"}
     assert _read(pinecone, "copy.en") == english and _read(pinecone, "copy") == []
+    only_copy = pinecone_source(pinecone_stand_in, index="copy")  # the connection's index extra
+    assert [info.name for info in only_copy.list_collections()] == ["copy", "copy.en"]
+    assert only_copy.describe_source()["index"] == "copy" and "(index copy)" in only_copy.namespace
     assert pinecone.find_by_ids("copy.en", ["en1", "missing"]) == [english[1]]
 
     pinecone.drop_collection("shop.fr-ca")
