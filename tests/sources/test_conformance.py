@@ -455,6 +455,7 @@ def pinecone(request: pytest.FixtureRequest) -> Case:
     pod = new_definition(DIMENSION, "dot_product", sparse=True)
     pod["native"]["deployment"] = {"deployment_type": "pod", "environment": "us-east1-gcp", "pod_type": "p1.x1",
                                    "replicas": 1, "shards": 1}
+    # Dot product, not cosine: Pinecone takes sparse values beside dense ones only in a dot-product index.
     return Case(source, definition=new_definition(DIMENSION, "dot_product", sparse=True),
                 other_definition=new_definition(DIMENSION, "cosine"),
                 unrepresentable=pod,  # a pod index cannot list its ids, so a restore into one could not be verified
