@@ -5,9 +5,9 @@ float32>}, "payload": <metadata>}``; a vector field the record has no value for 
 so is ``payload`` when the record has no metadata.
 
 Pinecone stores float32 vectors and answers them as decimal floats: they are narrowed back to
-float32, so the stored bits are the engine's. Metadata numbers come
-back as floats (``5`` as ``5.0``), and metadata takes only strings, numbers, booleans and lists of
-strings, at most 40 KB per record: :func:`to_pinecone` refuses, with the reason, any document that
+float32, so the stored bits are the engine's. Metadata numbers come back as floats (``5`` as
+``5.0``), and metadata takes only strings, numbers, booleans and lists of strings, at most 40 KB
+per record: :func:`to_pinecone` refuses, with the reason, any document that
 would be refused or read back different, so a restore never writes what it could not read back.
 """
 
