@@ -334,8 +334,12 @@ class PineconeSource:
         return PineconeScan(self, name, page_size=self.page_size, streams=streams, mode=mode)
 
     def partitions(self, name: str, definition: dict[str, Any], *, mode: str = "auto") -> list[Partition]:
-        """One partition: a namespace is enumerated only by its list pages (see sources/pinecone/scan.py)."""
+        """One partition: a namespace is enumerated only by its list pages (see sources/pinecone/scan.py).
+
+        :raises PodIndexNotListable: the collection is in a pod-based index, refused here already, at planning.
+        """
         check_scan_settings(mode)
+        self.listable(name)
         return [Partition(ALL, {"reason": WHY_ONE_STREAM})]
 
     def read_partition(self, name: str, partition: Partition) -> Iterator[list[dict[str, Any]]]:

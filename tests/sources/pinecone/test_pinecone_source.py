@@ -66,6 +66,8 @@ def test_a_pod_index_is_listed_but_reading_it_is_refused_with_the_reason(pinecon
     assert pinecone.count_documents("legacy.old").count == 1
     with pytest.raises(PodIndexNotListable, match=r"'legacy.old'.*index 'legacy' is a pod-based index.*serverless"):
         list(pinecone.scan("legacy.old", collections["legacy.old"]).pages())
+    with pytest.raises(PodIndexNotListable, match="'legacy'"):
+        pinecone.partitions("legacy", collections["legacy"])  # a scale-out plan is refused as early
     assert "list" not in pinecone_stand_in.request_counts, "refused before asking"
     assert "a restore creates serverless (managed) indexes only" in pinecone.unsupported(collections["legacy"])[0]
 
