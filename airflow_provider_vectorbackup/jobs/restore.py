@@ -19,6 +19,7 @@ from typing import Any
 
 from airflow_provider_vectorbackup.check.stored import download_and_verify
 from airflow_provider_vectorbackup.jobs.as_of import choose_as_of
+from airflow_provider_vectorbackup.jobs.models import ModelMismatch, check_models, parse_models
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
 from airflow_provider_vectorbackup.snapshot.guard import is_vectorize
@@ -85,6 +86,11 @@ class RestoreOptions:
     as_of: dt.datetime | None = None
     """Instead of a snapshot id: the newest snapshot taken at or before this moment that is complete and passes
     ``files`` verification (:func:`.as_of.choose_as_of`; :func:`.as_of.parse_as_of` reads one a user gave)."""
+    embedding_models: dict[str, str] | None = None
+    """The targets' models, ``{vector field: "MODEL[@VERSION]"}`` (``""``: each collection's only vector field):
+    a snapshot whose recorded model differs is refused (:mod:`.models`)."""
+    allow_model_change: bool = False
+    """Restore even into a target of another declared model or vector dimension (the vectors are not re-embedded)."""
 
     def __post_init__(self) -> None:
         if self.as_of is not None and (self.as_of.tzinfo is None or self.as_of.utcoffset() is None):
@@ -96,6 +102,7 @@ class RestoreOptions:
             raise TargetConflict(f"if_exists must be one of {IF_EXISTS}, not {self.if_exists!r}")
         if self.scan_mode not in SCAN_MODES:
             raise ValueError(f"scan_mode must be one of {SCAN_MODES}, not {self.scan_mode!r}")
+        parse_models(self.embedding_models)
 
 
 def restore_snapshot(store: Store, snapshot_id: str | None, source: VectorSource,
@@ -265,6 +272,11 @@ class _Restore:
         if unsupported:
             raise TargetConflict(f"{self.source.kind} cannot recreate what snapshot {snapshot.snapshot_id} holds; "
                                  f"nothing was written: " + "; ".join(unsupported))
+        try:
+            check_models(snapshot, plan, self.source, self.options.embedding_models,
+                         allow_model_change=self.options.allow_model_change)
+        except ModelMismatch as exc:
+            raise TargetConflict(str(exc)) from None
         for name, target in plan.items():
             self._check_target(target, snapshot.definition(name))
         return plan
