@@ -94,6 +94,11 @@ def parse_models(models: Mapping[str, str] | None, what: str = "embedding_models
     return {name: EmbeddingModel.parse(text, f"{what}[{name!r}]") for name, text in models.items()}
 
 
+def embedding_models_argument(models: Mapping[str, str] | str | None) -> Mapping[str, str] | None:
+    """An operator's ``embedding_models``: a mapping as it is, a plain string for each collection's only vector field."""
+    return {ONLY_FIELD: models} if isinstance(models, str) else models
+
+
 def parse_model_argument(text: str) -> tuple[str, str]:
     """A command line's ``[FIELD=]MODEL[@VERSION]`` as ``(field, model)``; the field is :data:`ONLY_FIELD` when left out."""
     name, equals, model = text.partition("=")

@@ -14,6 +14,7 @@ from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.hooks.connections import keys_from, open_store
 from airflow_provider_vectorbackup.hooks.source import UNUSABLE_SOURCE, VectorSourceHook, source_conn_id_from
 from airflow_provider_vectorbackup.jobs.as_of import NoSnapshotAsOf, parse_as_of
+from airflow_provider_vectorbackup.jobs.models import ModelMismatch, embedding_models_argument, parse_models
 from airflow_provider_vectorbackup.jobs.restore import (
     RestoreNotValidated, RestoreOptions, RestoreRefused, restore_snapshot,
 )
@@ -68,6 +69,12 @@ class RestoreOperator(StoreArguments, BaseOperator):
         ``"ranges"`` or ``"single"``, as for ``VectorDumpOperator``.
     :param signing_conn_id: connection with the manifest key: an unsigned or badly signed snapshot is refused.
     :param encryption_conn_id: connection whose password holds the age identity of an encrypted snapshot.
+    :param embedding_models: templated; the models the targets' vector fields are queried with, as
+        ``VectorDumpOperator``'s: ``{"$vector": "MODEL[@VERSION]"}`` or a plain string for each collection's only
+        vector field. A snapshot whose recorded model differs is refused before anything is written.
+    :param allow_model_change: restore even into a target whose declared model (``embedding_models``, or its own
+        vectorize/vectorizer config) or vector dimension differs from the snapshot's; the stored vectors are
+        restored as they are, nothing is re-embedded (docs/restore.md, "Embedding models").
 
     Returns (XCom) the validation report per collection, and under ``phases`` the seconds spent preparing
     (download, verification, target checks), writing and validating. Task logs show a progress line with
@@ -77,7 +84,8 @@ class RestoreOperator(StoreArguments, BaseOperator):
     """
 
     template_fields: Sequence[str] = ("snapshot_id", "as_of", "box_folder", "local_folder", "object_folder", "collections",
-                                      "target_prefix", "name_mapping", "target_keyspace", "if_exists")
+                                      "target_prefix", "name_mapping", "target_keyspace", "if_exists",
+                                      "embedding_models")
     ui_color = "#95d5b2"
 
     def __init__(
@@ -92,7 +100,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
         read_streams: int = RestoreOptions.read_streams, validation_queries: int = 10, min_recall: float = 0.9,
         staging_dir: str | None = None,
         signing_conn_id: str | None = None, encryption_conn_id: str | None = None, scan_mode: str = "auto",
-        **kwargs: Any,
+        embedding_models: dict[str, str] | str | None = None, allow_model_change: bool = False, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if scan_mode not in SCAN_MODES:  # at parse time, not when the task runs
@@ -121,6 +129,10 @@ class RestoreOperator(StoreArguments, BaseOperator):
         self.signing_conn_id = signing_conn_id
         self.encryption_conn_id = encryption_conn_id
         self.scan_mode = scan_mode
+        self.embedding_models = embedding_models
+        self.allow_model_change = allow_model_change
+        if "{{" not in str(embedding_models):  # at parse time, unless it is only known when the task runs
+            parse_models(embedding_models_argument(embedding_models))
 
     @cached_property
     def source_hook(self) -> VectorSourceHook:
@@ -145,8 +157,11 @@ class RestoreOperator(StoreArguments, BaseOperator):
                 validation_queries=self.validation_queries,
                 min_recall=self.min_recall, staging_dir=self.staging_dir, scan_mode=self.scan_mode,
                 identities=keys_from(identities_from_connection, self.encryption_conn_id),
-                verifier=keys_from(verifier_from_connection, self.signing_conn_id), as_of=as_of)
+                verifier=keys_from(verifier_from_connection, self.signing_conn_id), as_of=as_of,
+                embedding_models=embedding_models_argument(self.embedding_models),
+                allow_model_change=self.allow_model_change)
             return restore_snapshot(open_store(self.store_spec()), snapshot_id,
                                     self.source_hook.get_conn(), options)
-        except (RestoreRefused, RestoreNotValidated, NoSnapshotAsOf, KeyConfigurationError, *UNUSABLE_SOURCE) as exc:
+        except (RestoreRefused, RestoreNotValidated, NoSnapshotAsOf, KeyConfigurationError, ModelMismatch,
+                *UNUSABLE_SOURCE) as exc:
             raise AirflowFailException(str(exc)) from None
