@@ -20,6 +20,7 @@ from typing import Any
 from airflow_provider_vectorbackup.check.stored import download_and_verify
 from airflow_provider_vectorbackup.jobs.as_of import choose_as_of
 from airflow_provider_vectorbackup.jobs.models import ModelMismatch, check_models, parse_models
+from airflow_provider_vectorbackup.jobs.replace import ReplacedBackupFailed, back_up_replaced
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
 from airflow_provider_vectorbackup.snapshot.guard import is_vectorize
@@ -235,6 +236,7 @@ class _Restore:
         with tempfile.TemporaryDirectory(prefix="vectorbackup-restore-", dir=self.options.staging_dir) as staging:
             snapshot = verified_snapshot(store, stored, staging, self.options)
             plan = self._plan(snapshot)
+            replaced_backup = self._back_up_replaced(store, stored.snapshot_id, plan)
             prepared = time.monotonic() - started
             results = {name: self._restore(snapshot, snapshot.manifest.collection(name), target)
                        for name, target in plan.items()}
@@ -243,6 +245,7 @@ class _Restore:
                   for phase in ("prepare", "write", "validate")}
         # "keyspace" is the Data API's word for the namespace, kept for reports read by existing DAGs.
         summary = {"snapshot_id": stored.snapshot_id, **({"as_of": as_of} if as_of else {}),
+                   **({"replaced_backup": replaced_backup} if self.options.if_exists == "replace" else {}),
                    "source": self.source.kind, "namespace": self.source.namespace, "keyspace": self.source.namespace,
                    "collections": results, "phases": phases,
                    "ok": all(r["ok"] for r in results.values())}
@@ -250,6 +253,16 @@ class _Restore:
             bad = {name: r for name, r in results.items() if not r["ok"]}
             raise RestoreNotValidated(f"restore of {stored.snapshot_id} did not validate: {bad}", summary)
         return summary
+
+    def _back_up_replaced(self, store: Store, restoring: str, plan: dict[str, str]) -> str | None:
+        """Under ``"replace"``, the id of a verified backup of the targets about to be dropped (``None``: none exists)."""
+        if self.options.if_exists != "replace":
+            return None
+        try:
+            return back_up_replaced(self.source, store, plan.values(), restoring=restoring,
+                                    identities=self.options.identities, staging_dir=self.options.staging_dir)
+        except ReplacedBackupFailed as exc:
+            raise RestoreRefused(str(exc)) from None
 
     def _plan(self, snapshot: Snapshot) -> dict[str, str]:
         """Source → target names, with every refusal checked before anything is written."""
