@@ -529,6 +529,8 @@ def _restore_text(report: dict[str, Any]) -> str:
     if as_of:
         lines.append(f"  as of {as_of['requested']}: snapshot {as_of['chosen']}, taken at {as_of['chosen_taken_at']}")
         lines += [f"    skipped {s['snapshot_id']}: {s['reason']}" for s in as_of["skipped"]]
+    if report.get("replaced_backup"):
+        lines.append(f"  what it replaced was backed up first, verified: snapshot {report['replaced_backup']}")
     for name, r in report["collections"].items():
         lines.append(f"  {name} → {r['target']}: {r['documents_restored']}/{r['documents_expected']} documents, "
                      f"digest {'match' if r['digest_restored'] == r['digest_expected'] else 'DIFFERS'}, "

@@ -57,7 +57,8 @@ class RestoreOperator(StoreArguments, BaseOperator):
         (default) refuses one that holds documents or has another definition; ``"resume"`` continues
         into one with the snapshot's definition (re-running a restore that crashed: documents already
         there must be identical, and the final validation proves the result); ``"replace"`` drops and
-        recreates it (required to restore in place over live data).
+        recreates it (required to restore in place over live data), after dumping what it drops into the same
+        store and verifying that snapshot record by record; the report's ``replaced_backup`` names it.
     :param allow_incomplete: restore the complete collections of an ``.INCOMPLETE`` snapshot.
     :param chunk_size: documents per insert request (default 20; docs/restore.md says why).
     :param concurrency: insert requests in flight at most (default 32); while the database throttles

@@ -117,3 +117,19 @@ def test_in_an_encrypted_store_the_backup_is_encrypted_to_the_restorers_identiti
     assert manifest["encryption"]["recipients_fingerprint"] == AgeEncryption.from_recipients(
         identities.recipients).fingerprint
     assert all(f["path"].endswith(".age") for c in manifest["collections"] for f in c["segments"])
+
+
+def test_a_restore_over_mapped_tasks_backs_up_in_its_plan_and_reports_it_at_the_commit(live: LocalStore) -> None:
+    from airflow_provider_vectorbackup.jobs.restore_scale_out import (
+        RestorePlan, commit_restore, plan_restore, restore_slice,
+    )
+
+    source = AstraDBHook().get_conn()
+    plan = plan_restore(live, SNAPSHOT, source, REPLACE, slices_per_collection=2)
+    assert plan.replaced_backup.endswith("-before-replace") and check_stored(live, live.get(plan.replaced_backup),
+                                                                             "records").ok
+    plan = RestorePlan.from_dict(json.loads(json.dumps(plan.to_dict())))  # as the mapped tasks get it, from XCom
+    reports = [restore_slice(live, plan, item, source, RestoreOptions()) for item in plan.work_items]
+    summary = commit_restore(live, plan, reports, source, RestoreOptions(validation_queries=2))
+    assert summary["ok"] and summary["replaced_backup"] == plan.replaced_backup
+    assert source.count_documents("articles").count == 30

@@ -1,4 +1,4 @@
-"""``--embedding-model`` on dump and restore, and ``restore --allow-model-change``, against the Astra stand-in."""
+"""``--embedding-model`` on dump and restore, ``--allow-model-change``, and what ``--if-exists replace`` backs up."""
 
 from __future__ import annotations
 
@@ -58,3 +58,10 @@ def test_restore_refuses_another_model_with_exit_4_and_restores_with_allow_model
 def test_malformed_or_unknown_models_are_bad_usage(store: list[str], arguments: list[str], message: str) -> None:
     result = run(arguments[0], *store, *arguments[1:])
     assert result.returncode == 4 and message in result.stderr, result.stderr
+
+
+def test_restore_if_exists_replace_names_the_backup_of_what_it_replaced(dumped: list[str], tmp_path: Path) -> None:
+    replaced = run("restore", *dumped, SNAPSHOT, "--if-exists", "replace", "--validation-queries", "0")
+    assert replaced.returncode == 0, replaced.stderr
+    backup = next(p.name for p in (tmp_path / "share").iterdir() if p.name.endswith("-before-replace"))
+    assert f"what it replaced was backed up first, verified: snapshot {backup}" in replaced.stdout
