@@ -285,13 +285,13 @@ class _Restore:
         if unsupported:
             raise TargetConflict(f"{self.source.kind} cannot recreate what snapshot {snapshot.snapshot_id} holds; "
                                  f"nothing was written: " + "; ".join(unsupported))
-        try:
+        for name, target in plan.items():
+            self._check_target(target, snapshot.definition(name))
+        try:  # after if_exists had its say: only targets a restore may write into are compared
             check_models(snapshot, plan, self.source, self.options.embedding_models,
                          allow_model_change=self.options.allow_model_change)
         except ModelMismatch as exc:
             raise TargetConflict(str(exc)) from None
-        for name, target in plan.items():
-            self._check_target(target, snapshot.definition(name))
         return plan
 
     def _check_engine(self, snapshot: Snapshot) -> None:

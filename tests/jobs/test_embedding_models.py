@@ -184,6 +184,15 @@ def test_replacing_a_target_of_another_dimension_is_refused_leaving_it_whole_unl
     assert report["ok"] and source.collection_definition("products")["vector"]["dimension"] == 384
 
 
+def test_without_replace_an_existing_target_is_refused_for_existing_not_as_a_model_change(seeded,
+                                                                                         tmp_path: Path) -> None:
+    store = snapshot_of_articles(tmp_path, "20260808T000000Z", "m")
+    with pytest.raises(TargetConflict, match="already exists .* with a different definition") as refused:
+        restore_snapshot(store, "20260808T000000Z", AstraDBHook().get_conn(),
+                         RestoreOptions(name_mapping={"articles": "products"}, allow_model_change=True))
+    assert "allow_model_change" not in str(refused.value)  # it would not help: if_exists decides first
+
+
 def test_replacing_a_vectorize_target_of_another_service_model_is_refused(seeded, tmp_path: Path) -> None:
     dump_snapshot(AstraDBHook().get_conn(), LocalStore(tmp_path), "20260806T000000Z", DumpOptions(collections=["faq"]))
     seeded.create_collection(KS, "faq_openai", {"vector": {
