@@ -76,6 +76,13 @@ class RestoreOperator(StoreArguments, BaseOperator):
     :param allow_model_change: restore even into a target whose declared model (``embedding_models``, or its own
         vectorize/vectorizer config) or vector dimension differs from the snapshot's; the stored vectors are
         restored as they are, nothing is re-embedded (docs/restore.md, "Embedding models").
+    :param where: templated; restore only the documents whose top-level payload fields equal these values
+        (``{"tenant": "acme"}``); counts, digest and recall are measured on the documents chosen.
+    :param plan_only: download, verify and plan, write nothing: the XCom holds each collection's
+        ``translation`` plan (into another engine: every step exact, reversible or lossy; docs/restore.md).
+    :param allow_lossy: templated; lossy translation steps allowed into another engine, by kind (``float32``,
+        ``drop-sparse``, ``drop-multi``, ``drop-vector``, ``metric``, ``truncate-metadata``); any other
+        lossy step refuses the restore before writing.
 
     Returns (XCom) the validation report per collection, and under ``phases`` the seconds spent preparing
     (download, verification, target checks), writing and validating. Task logs show a progress line with
@@ -86,7 +93,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
 
     template_fields: Sequence[str] = ("snapshot_id", "as_of", "box_folder", "local_folder", "object_folder", "collections",
                                       "target_prefix", "name_mapping", "target_keyspace", "if_exists",
-                                      "embedding_models")
+                                      "embedding_models", "allow_lossy", "where")
     ui_color = "#95d5b2"
 
     def __init__(
@@ -101,6 +108,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
         read_streams: int = RestoreOptions.read_streams, validation_queries: int = 10, min_recall: float = 0.9,
         staging_dir: str | None = None,
         signing_conn_id: str | None = None, encryption_conn_id: str | None = None, scan_mode: str = "auto",
+        plan_only: bool = False, allow_lossy: Sequence[str] = (), where: dict[str, Any] | None = None,
         embedding_models: dict[str, str] | str | None = None, allow_model_change: bool = False, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -130,6 +138,9 @@ class RestoreOperator(StoreArguments, BaseOperator):
         self.signing_conn_id = signing_conn_id
         self.encryption_conn_id = encryption_conn_id
         self.scan_mode = scan_mode
+        self.plan_only = plan_only
+        self.allow_lossy = allow_lossy
+        self.where = where
         self.embedding_models = embedding_models
         self.allow_model_change = allow_model_change
         if "{{" not in str(embedding_models):  # at parse time, unless it is only known when the task runs
@@ -159,6 +170,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
                 min_recall=self.min_recall, staging_dir=self.staging_dir, scan_mode=self.scan_mode,
                 identities=keys_from(identities_from_connection, self.encryption_conn_id),
                 verifier=keys_from(verifier_from_connection, self.signing_conn_id), as_of=as_of,
+                plan_only=self.plan_only, allow_lossy=tuple(self.allow_lossy or ()), where=self.where or None,
                 embedding_models=embedding_models_argument(self.embedding_models),
                 allow_model_change=self.allow_model_change)
             return restore_snapshot(open_store(self.store_spec()), snapshot_id,
