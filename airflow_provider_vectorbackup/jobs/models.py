@@ -206,45 +206,60 @@ def snapshot_models(recorded: Mapping[str, Any], definition: Mapping[str, Any]) 
 
 def model_conflicts(snapshot_definition: Mapping[str, Any], snapshot_fields: Mapping[str, EmbeddingModel],
                     target_definition: Mapping[str, Any] | None,
-                    declared_target_models: Mapping[str, EmbeddingModel]) -> list[str]:
+                    declared_target_models: Mapping[str, EmbeddingModel],
+                    renamed: Mapping[str, str] | None = None) -> list[str]:
     """Per vector field, why the snapshot's vectors do not fit the target: another dimension in an existing target,
-    or another declared model (the target's own definition, overridden by ``declared_target_models``).
+    or another declared model (the target's own definition, overridden by ``declared_target_models``, both by the
+    target's field names).
 
     A field whose model either side does not know is not compared: unknown is not different.
+
+    :param renamed: a translated restore's snapshot field → target field; a field it leaves out is not written.
     """
+    def target_field(field: str) -> str | None:
+        return field if renamed is None else renamed.get(field)
+
+    def named(field: str) -> str:
+        there = target_field(field)
+        return field if there == field else f"{field} ({there} in the target)"
+
     problems = []
     theirs = vector_dimensions(target_definition) if target_definition is not None else {}
     for field, dimension in vector_dimensions(snapshot_definition).items():
-        held = theirs.get(field)
+        held = theirs.get(target_field(field) or "", None)
         if dimension is not None and held is not None and held != dimension:
-            problems.append(f"field {field}: the snapshot's vectors have {dimension} dimensions, and the existing "
-                            f"target holds vectors of {held}")
+            problems.append(f"field {named(field)}: the snapshot's vectors have {dimension} dimensions, and the "
+                            f"existing target holds vectors of {held}")
     declared = {**(declared_models(target_definition) if target_definition is not None else {}),
                 **declared_target_models}
     for field, model in sorted(snapshot_fields.items()):
-        target = declared.get(field)
+        target = declared.get(target_field(field) or "")
         if target is not None and model.differs_from(target):
             said = "the restore's embedding_models" if target.origin == FROM_ARGUMENT else f"its {target.origin}"
-            problems.append(f"field {field}: the snapshot's vectors were made by {model} ({model.origin}), and the "
-                            f"target declares {target} ({said})")
+            problems.append(f"field {named(field)}: the snapshot's vectors were made by {model} ({model.origin}), "
+                            f"and the target declares {target} ({said})")
     return problems
 
 
 def check_models(snapshot: Snapshot, plan: Mapping[str, str], target: VectorSource,
-                 declared: Mapping[str, str] | None, *, allow_model_change: bool) -> None:
+                 declared: Mapping[str, str] | None, *, allow_model_change: bool,
+                 created: Mapping[str, Mapping[str, Any]] | None = None,
+                 renamed: Mapping[str, Mapping[str, str]] | None = None) -> None:
     """Refuse, before anything is written, a restore whose vectors do not fit a target's model or dimension.
 
     :param plan: source collection → target name.
-    :param declared: the targets' models as the restore's ``embedding_models`` gives them.
+    :param declared: the targets' models as the restore's ``embedding_models`` gives them, by the target's fields.
+    :param created: per collection, the definition its target is created with (default: the snapshot's).
+    :param renamed: per translated collection, snapshot vector field → target field.
     :raises ModelMismatch: naming each collection, field, both models or dimensions, and the way out.
     """
     definitions = {name: snapshot.definition(name) for name in plan}
-    declared_by_collection = models_by_collection(parse_models(declared), definitions)
+    declared_by_collection = models_by_collection(parse_models(declared), {**definitions, **(created or {})})
     problems = []
     for name, target_name in plan.items():
         found = model_conflicts(
             definitions[name], snapshot_models(snapshot.manifest.collection(name).embedding_models, definitions[name]),
-            target.collection_definition(target_name), declared_by_collection[name])
+            target.collection_definition(target_name), declared_by_collection[name], (renamed or {}).get(name))
         problems += [f"{name!r} into {target_name!r}: {problem}" for problem in found]
     if problems and not allow_model_change:
         raise ModelMismatch(

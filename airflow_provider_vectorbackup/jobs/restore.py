@@ -323,7 +323,10 @@ class _Restore:
             self._check_target(target, self._target_definition(snapshot, name), translated=name in self.translations)
         try:  # after if_exists had its say: only targets a restore may write into are compared
             check_models(snapshot, plan, self.source, self.options.embedding_models,
-                         allow_model_change=self.options.allow_model_change)
+                         allow_model_change=self.options.allow_model_change,
+                         created={name: self._target_definition(snapshot, name) for name in plan},
+                         renamed={name: {m.source: m.target for m in translation.vectors if m.target is not None}
+                                  for name, translation in self.translations.items()})
         except ModelMismatch as exc:
             raise TargetConflict(str(exc)) from None
         return plan

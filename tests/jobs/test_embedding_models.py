@@ -235,3 +235,19 @@ def test_an_engine_snapshot_field_of_another_model_is_refused_too() -> None:
     assert model_conflicts(definition, models, definition, {"text": EmbeddingModel("m2")}) == [
         "field text: the snapshot's vectors were made by m1 (argument), and the target declares m2 (the restore's "
         "embedding_models)"]
+
+
+def test_a_restore_into_another_engine_compares_by_the_targets_field_names(seeded, tmp_path: Path,
+                                                                            qdrant_local) -> None:
+    store = snapshot_of_articles(tmp_path, "20260809T000000Z", "text-embedding-3-small")
+    qdrant = qdrant_local.source()
+    with pytest.raises(TargetConflict, match=r"field \$vector \(vector in the target\): the snapshot's vectors were "
+                                             r"made by text-embedding-3-small \(argument\), and the target declares "
+                                             r"bge-m3"):
+        restore_snapshot(store, "20260809T000000Z", qdrant, RestoreOptions(embedding_models={"vector": "bge-m3"}))
+    assert qdrant.collection_definition("articles") is None
+    with pytest.raises(TargetConflict, match=r"names vector field '\$vector', which no collection.*'vector'"):
+        restore_snapshot(store, "20260809T000000Z", qdrant, RestoreOptions(embedding_models={"$vector": "m"}))
+    report = restore_snapshot(store, "20260809T000000Z", qdrant, RestoreOptions(
+        embedding_models={"": "text-embedding-3-small"}, validation_queries=2))
+    assert report["ok"]
