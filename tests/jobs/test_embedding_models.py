@@ -251,3 +251,25 @@ def test_a_restore_into_another_engine_compares_by_the_targets_field_names(seede
     report = restore_snapshot(store, "20260809T000000Z", qdrant, RestoreOptions(
         embedding_models={"": "text-embedding-3-small"}, validation_queries=2))
     assert report["ok"]
+
+
+def test_an_encrypted_manifest_records_the_argument_and_the_restore_still_reads_the_vectorize_model(
+        seeded, tmp_path: Path) -> None:
+    from pyrage import x25519
+
+    from airflow_provider_vectorbackup.snapshot.encryption import AgeEncryption, AgeIdentities
+
+    identity = x25519.Identity.generate()
+    encryption = AgeEncryption.from_recipients([str(identity.to_public())])
+    dump_snapshot(AstraDBHook().get_conn(), LocalStore(tmp_path), "20260810T000000Z", DumpOptions(
+        collections=["articles", "faq"], encryption=encryption))
+    dump_snapshot(AstraDBHook().get_conn(), LocalStore(tmp_path), "20260811T000000Z", DumpOptions(
+        collections=["articles"], encryption=encryption, embedding_models={"$vector": "m@1"}))
+    recorded = {c["name"]: c.get("embedding_models") for c in manifest_of(tmp_path, "20260810T000000Z")["collections"]}
+    assert recorded == {"articles": None, "faq": None}  # Astra's vectorize service stays in the encrypted definition
+    assert manifest_of(tmp_path, "20260811T000000Z")["collections"][0]["embedding_models"] == {
+        "$vector": {"model": "m", "version": "1", "from": "argument"}}
+    with pytest.raises(TargetConflict, match=r"made by NV-Embed-QA \(astra-vectorize\)"):  # read from the decrypted one
+        restore_snapshot(LocalStore(tmp_path), "20260810T000000Z", AstraDBHook().get_conn(), RestoreOptions(
+            collections=["faq"], target_prefix="e_", identities=AgeIdentities([identity]),
+            embedding_models={"$vector": "other"}))
