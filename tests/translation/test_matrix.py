@@ -83,8 +83,23 @@ def _milvus(stack: contextlib.ExitStack, folder: Path) -> VectorSource:
                                                            extra={"path": path}), client=client)
 
 
+def _pinecone(stack: contextlib.ExitStack, folder: Path) -> VectorSource:
+    from airflow_provider_vectorbackup.testing.pinecone import PineconeStandIn
+    from tests.sources.pinecone.standin import pinecone_source
+
+    source = pinecone_source(stack.enter_context(PineconeStandIn()))
+    stack.callback(source.close)
+    return source
+
+
 STARTERS: dict[str, Callable[..., VectorSource]] = {
-    "astra": _astra, "qdrant": _qdrant, "pgvector": _pgvector, "chroma": _chroma, "milvus": _milvus}
+    "astra": _astra, "qdrant": _qdrant, "pgvector": _pgvector, "chroma": _chroma, "milvus": _milvus,
+    "pinecone": _pinecone}
+
+
+def _named(kind: str, name: str) -> str:
+    """A collection name the engine takes: Pinecone's index names have hyphens, not underscores."""
+    return name.replace("_", "-") if kind == "pinecone" else name
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +172,7 @@ def test_a_collection_goes_to_another_engine_and_back_exactly(matrix: Matrix, or
     there = matrix.source(via)
     first = matrix.snapshot_of(origin)
     capabilities = {kind: matrix.source(kind).capabilities for kind in (origin, via)}
-    target = f"from_{origin}"
+    target = _named(via, f"from_{origin}")
 
     plan_only = restore_snapshot(matrix.store, first, there, RestoreOptions(
         collections=[ORIGIN], name_mapping={ORIGIN: target}, plan_only=True))
@@ -174,7 +189,7 @@ def test_a_collection_goes_to_another_engine_and_back_exactly(matrix: Matrix, or
     assert result["recall_at_10"] >= 0.99
 
     second = matrix.dump(via, target, f"20261205T000001Z-{origin}-{via}")
-    back = f"back_from_{via}"
+    back = _named(origin, f"back_from_{via}")
     back_report = restore_snapshot(matrix.store, second, matrix.source(origin), RestoreOptions(
         collections=[target], name_mapping={target: back}, min_recall=0.99))
     assert back_report["collections"][target]["ok"]
