@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--lock-wait", type=float, default=900.0, metavar="SECONDS",
                       help="with --deduplicate: how long to wait for a garbage collection holding the store's "
                            "lock (default 900)")
+    dump.add_argument("--embedding-model", action="append", default=[], metavar="[FIELD=]MODEL[@VERSION]",
+                      help="the model that made a vector field's vectors, recorded in the manifest, repeatable; "
+                           "without FIELD= each collection's only vector field (the Data API's is $vector)")
     restore = commands.add_parser("restore", parents=[common], help="restore collections and validate them")
     restore.add_argument("snapshot_id", nargs="?", help="an id, or latest; leave it out with --as-of")
     restore.add_argument("--as-of", metavar="TIME",
@@ -152,6 +155,23 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--scan-mode", choices=["auto", "ranges", "single"], default="auto",
                          help="how the restored collections are read back for validation, as for dump")
     restore.add_argument("--staging-dir")
+    restore.add_argument("--embedding-model", action="append", default=[], metavar="[FIELD=]MODEL[@VERSION]",
+                         help="the model the targets' vector fields are queried with, repeatable; a snapshot whose "
+                              "recorded model differs is refused")
+    restore.add_argument("--allow-model-change", action="store_true",
+                         help="restore even into a target of another embedding model or vector dimension (the "
+                              "stored vectors are restored as they are, nothing is re-embedded)")
+    restore.add_argument("--where", action="append", default=[], metavar="FIELD=VALUE",
+                         help="restore only documents whose payload FIELD equals VALUE (JSON, else a string); "
+                              "repeatable, all must hold")
+    restore.add_argument("--target-conn-id", dest="source_conn_id", metavar="CONN_ID",
+                         help="the same as --source-conn-id: the connection restored into (any engine)")
+    restore.add_argument("--plan", action="store_true",
+                         help="download, verify and print how each collection translates into the target engine "
+                              "(exact, reversible or lossy steps); write nothing")
+    restore.add_argument("--allow-lossy", action="append", default=[], metavar="KIND",
+                         help="allow a lossy translation step into another engine, repeatable: "
+                              "float32, drop-sparse, drop-multi, drop-vector, metric, truncate-metadata")
     prune = commands.add_parser("prune", parents=[common], help="delete old snapshots by a keep policy")
     for rule in ("last", "daily", "weekly", "monthly"):
         prune.add_argument(f"--keep-{rule}", type=int, default=7 if rule == "last" else 0)
@@ -379,6 +399,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     for c in manifest.collections:
         lines.append(f"  {c.name}: {c.status}, {c.document_count} documents, {c.vectors.documents_with_vector} with "
                      f"$vector {c.vectors.dimensions}, {_stored_as(c)}, digest {c.content_digest[:16]}…")
+        lines += [f"    embedding model of {field}: {m.get('model')}" + (f"@{m['version']}" if m.get("version") else "")
+                  + f" (from {m.get('from')})" for field, m in c.embedding_models.items() if isinstance(m, dict)]
         lines += [f"    warning: {w}" for w in c.warnings] + ([f"    error: {c.error}"] if c.error else [])
     _emit(args, json.loads(manifest.to_json()), "\n".join(lines))
     return EXIT_OK
@@ -437,7 +459,8 @@ def cmd_dump(args: argparse.Namespace) -> int:
             vector_policy=VectorLossPolicy(args.max_missing_vector_fraction), producer={"tool": "vectorbackup-cli"},
             signer=signer, encryption=encryption, compression=args.compression,
             scan_mode=args.scan_mode, scan_streams=args.scan_streams, collections_at_once=args.collections_at_once,
-            uploads_at_once=args.uploads_at_once, deduplicate=args.deduplicate, lock_wait=args.lock_wait, **settings)
+            uploads_at_once=args.uploads_at_once, deduplicate=args.deduplicate, lock_wait=args.lock_wait,
+            embedding_models=_embedding_models(args), **settings)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     with _ProgressDisplay(enabled=not args.quiet and sys.stderr.isatty()) as display:
@@ -473,12 +496,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if not sep or not source or not target:
             raise UsageError(f"--map takes SOURCE=TARGET, not {item!r}")
         mapping[source] = target
+    models = _embedding_models(args)
     _, store = _store(args)
     options = RestoreOptions(
         collections=_names(args.collections), target_prefix=args.target_prefix or None, name_mapping=mapping or None,
         if_exists=args.if_exists, allow_incomplete=args.allow_incomplete, validation_queries=args.validation_queries,
         scan_mode=args.scan_mode, staging_dir=args.staging_dir, identities=_identities(args), verifier=_verifier(args),
-        as_of=as_of,
+        as_of=as_of, embedding_models=models, allow_model_change=args.allow_model_change,
+        plan_only=args.plan, allow_lossy=tuple(args.allow_lossy), where=_where(args.where),
         **{name: getattr(args, name) for name in ("chunk_size", "concurrency", "read_streams")
            if getattr(args, name) is not None})
     try:
@@ -491,13 +516,49 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _embedding_models(args: argparse.Namespace) -> dict[str, str] | None:
+    """``--embedding-model [FIELD=]MODEL[@VERSION]`` arguments as ``{field: model}`` (field ``""``: the only one)."""
+    from airflow_provider_vectorbackup.jobs.models import ModelMismatch, parse_model_argument, parse_models
+
+    models: dict[str, str] = {}
+    try:
+        for item in args.embedding_model:
+            field, model = parse_model_argument(item)
+            if field in models:
+                raise UsageError(f"--embedding-model gives {field or 'the only vector field'} twice: "
+                                 f"{models[field]!r} and {model!r}")
+            models[field] = model
+        parse_models(models, "--embedding-model")
+    except ModelMismatch as exc:
+        raise UsageError(str(exc)) from None
+    return models or None
+
+
+def _where(items: list[str]) -> dict[str, Any] | None:
+    """``--where FIELD=VALUE`` pairs: VALUE read as JSON (``3``, ``true``, ``"x"``), else taken as a string."""
+    where: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--where takes FIELD=VALUE, not {item!r}")
+        try:
+            where[name] = json.loads(text)
+        except ValueError:
+            where[name] = text
+    return where or None
+
+
 def _restore_text(report: dict[str, Any]) -> str:
+    if report.get("plan_only"):
+        return _plan_text(report)
     lines = [f"restore of {report['snapshot_id']} into {report['source']} namespace {report['namespace']}: "
              f"{'validated' if report['ok'] else 'FAILED validation'}"]
     as_of = report.get("as_of")
     if as_of:
         lines.append(f"  as of {as_of['requested']}: snapshot {as_of['chosen']}, taken at {as_of['chosen_taken_at']}")
         lines += [f"    skipped {s['snapshot_id']}: {s['reason']}" for s in as_of["skipped"]]
+    if report.get("replaced_backup"):
+        lines.append(f"  what it replaced was backed up first, verified: snapshot {report['replaced_backup']}")
     for name, r in report["collections"].items():
         lines.append(f"  {name} → {r['target']}: {r['documents_restored']}/{r['documents_expected']} documents, "
                      f"digest {'match' if r['digest_restored'] == r['digest_expected'] else 'DIFFERS'}, "
@@ -505,6 +566,22 @@ def _restore_text(report: dict[str, Any]) -> str:
     phases = report.get("phases") or {}
     if phases:
         lines.append("  seconds: " + ", ".join(f"{phase} {seconds:,.1f}" for phase, seconds in phases.items()))
+    return "\n".join(lines)
+
+
+def _plan_text(report: dict[str, Any]) -> str:
+    lines = [f"plan: restore of {report['snapshot_id']} into {report['source']} namespace {report['namespace']} "
+             f"(nothing written){'' if report['ok'] else ': REFUSED as it stands'}"]
+    for name, r in report["collections"].items():
+        plan = r["translation"]
+        lines.append(f"  {name} → {r['target']}: {plan['source_engine']} → {plan['target_engine']}"
+                     + (" (same engine: everything exact)" if plan.get("same_engine") else ""))
+        for step in plan["steps"]:
+            touched = f", {step['documents']} document(s)" if "documents" in step else ""
+            lossy = f" [--allow-lossy {step['lossy']}]" if step.get("lossy") else ""
+            lines.append(f"    {step['class']:<10} {step['part']} {step['name']}: {step['change']}{touched}{lossy}")
+        lines += [f"    not carried: {item}" for item in plan.get("not_carried", [])]
+        lines += [f"    REFUSED: {reason}" for reason in plan.get("refused", [])]
     return "\n".join(lines)
 
 
