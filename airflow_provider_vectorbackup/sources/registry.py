@@ -61,8 +61,9 @@ ENGINES: tuple[Engine, ...] = (
     Engine("pgvector", "postgres", f"{_PACKAGE}.pgvector.client", "PgvectorSource", "pgvector", "psycopg"),
     Engine("chroma", "chroma", f"{_PACKAGE}.chroma.client", "ChromaSource", "chroma", "chromadb"),
     Engine("milvus", "milvus", f"{_PACKAGE}.milvus.client", "MilvusSource", "milvus", "pymilvus"),
+    Engine("weaviate", "weaviate", f"{_PACKAGE}.weaviate.client", "WeaviateSource", "weaviate", "weaviate"),
 )
-"""Every engine a connection can open, by connection type (``qdrant`` and ``postgres`` are the official providers' types)."""
+"""Every engine a connection can open, by connection type (``qdrant``, ``postgres`` and ``weaviate`` are the official providers' types)."""
 
 
 class UnknownSourceType(ValueError):
