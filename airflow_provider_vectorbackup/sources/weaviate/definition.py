@@ -30,7 +30,7 @@ METRICS = {"cosine": "cosine", "dot": "dot_product", "l2-squared": "euclidean", 
 """Weaviate distances in the definitions' vocabulary. ``l2-squared`` is ``euclidean``: it ranks alike (Weaviate
 reports the squared distance)."""
 MULTI_METRICS = {"cosine": "max_sim_cosine", "dot": "max_sim_dot_product", "l2-squared": "max_sim_euclidean"}
-DISTANCES = {metric: distance for distance, metric in {**METRICS, **MULTI_METRICS}.items()}
+DISTANCES = {metric: distance for table in (METRICS, MULTI_METRICS) for distance, metric in table.items()}
 NATIVE_KEYS = ("description", "properties", "vectorConfig", "multiTenancyConfig", "invertedIndexConfig",
                "replicationConfig", "moduleConfig")
 SUPPORTED_TYPES = frozenset({"text", "int", "number", "boolean", "date", "uuid", "blob", "object",

@@ -1,0 +1,46 @@
+"""The cross-engine contract (portable17): a collection made by ``portable_definition`` holds every kind the
+capabilities claim exactly, reads back as the definition, and is recognised when created again."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+from airflow_provider_vectorbackup.snapshot import vector_fields as vf
+from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
+from airflow_provider_vectorbackup.sources.portable import RESERVED_FIELD, PortableCollection
+from airflow_provider_vectorbackup.sources.weaviate.client import WeaviateSource
+from tests.sources.test_conformance import digest_of, scanned
+
+VALUES = {"string": lambda i: f"café {i}", "int": lambda i: [2**53, -(2**53), i][i % 3], "float": lambda i: i / 7,
+          "bool": lambda i: bool(i % 2), "uuid": lambda i: uuid.UUID(int=i * 7919),
+          "bytes": lambda i: bytes([i % 256, 0, 255])}
+
+
+def test_a_portable_collection_holds_every_claimed_kind_exactly(weaviate_source) -> None:
+    source = weaviate_source()
+    assert set(VALUES) == WeaviateSource.capabilities.payload_kinds
+    portable = PortableCollection("uuid", {"emb": {"kind": "dense", "dtype": "float32", "dimension": 8,
+                                                   "metric": "cosine", "nullable": False}},
+                                  payload={**{f"f_{kind}": kind for kind in VALUES}, RESERVED_FIELD: "string"})
+    definition = source.portable_definition(portable)
+    assert source.unsupported(definition) == []
+    assert set(definition["vectors"]) == {"emb"} and definition["vectors"]["emb"]["metric"] == "cosine"
+    assert definition["native"]["vectorConfig"]["emb"]["vectorizer"] == {"none": {}}
+    assert source.create_collection("Portable", definition) is True
+    assert source.collection_definition("Portable") == definition
+
+    rng = random.Random(3)
+    documents = []
+    for i in range(30):
+        payload: dict[str, Any] = {f"f_{kind}": make(i) for kind, make in VALUES.items() if (i + len(kind)) % 4}
+        if i % 5 == 0:
+            payload[RESERVED_FIELD] = '{"changed": ["f_int"]}'
+        documents.append({"_id": DEFAULT_CODEC.encode(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                          "$vectors": {"emb": vf.dense([rng.uniform(-1, 1) for _ in range(8)])},
+                          "payload": DEFAULT_CODEC.encode(payload)})
+    report = source.insert_documents("Portable", documents)
+    assert report.ok and report.inserted == 30, report.summary()
+    assert digest_of(scanned(source, "Portable", definition)) == digest_of(documents)
+    assert source.create_collection("Portable", definition) is False
