@@ -470,8 +470,8 @@ def weaviate_definition(source: Any, distance: str = "l2-squared") -> dict[str, 
 
 
 def weaviate_documents(count: int = COUNT, seed: int = 12) -> list[dict[str, Any]]:
-    """UUID ids; a float32 vector on most; every property type, dates with several UTC offsets, ints at +-2**53,
-    int64 extremes in int[], nested objects with dates; some properties left out."""
+    """UUID ids; a float32 vector on most; every property type, dates with several UTC offsets, ints at +-2**53
+    and in int[] (Weaviate keeps integers as doubles), nested objects with dates; some properties left out."""
     import datetime as dt
     import uuid
 
@@ -486,7 +486,7 @@ def weaviate_documents(count: int = COUNT, seed: int = 12) -> list[dict[str, Any
             "title": _TEXT[i % len(_TEXT)] + f" {i}", "n": [2**53, -(2**53), i][i % 3], "ratio": i / 7,
             "flag": bool(i % 2), "when": dt.datetime(1969, 7, 20, 20, 17, 40, 123456 if i % 2 else 0, tzinfo=zone)
             + dt.timedelta(days=41 * i), "batch": uuid.UUID(int=rng.getrandbits(128)), "raw": bytes([0, 255, i % 256]),
-            "tags": ["a", _TEXT[(i + 1) % len(_TEXT)]], "counts": [2**63 - 1, -(2**63), i],
+            "tags": ["a", _TEXT[(i + 1) % len(_TEXT)]], "counts": [2**53, -(2**53), i],
             "meta": {"a": _TEXT[(i + 3) % len(_TEXT)], "xs": [0.5, -1e300],
                      "deep": [{"d": [dt.datetime(2024, 2, 29, tzinfo=dt.timezone.utc)]}]}}
         for key in ("raw", "meta", "tags")[: i % 4]:

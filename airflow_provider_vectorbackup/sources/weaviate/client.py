@@ -87,7 +87,7 @@ class WeaviateSource:
         payload_kinds=frozenset(wdef.PORTABLE_TYPES), nested=False, nulls=False, envelopes=False,
         int_range=(-(2 ** 53), 2 ** 53))
     """Named dense and multi vectors (float32); typed properties. ``euclidean`` is Weaviate's ``l2-squared``
-    (same order). Ints cross as doubles (exact to 2**53); nulls and empty arrays are not kept; objects need
+    (same order). Weaviate keeps ints as doubles (exact to 2**53); nulls and empty arrays are not kept; objects need
     declared nested properties, so free JSON is not held; dates are not offered (a naive one would come back
     with an offset)."""
 

@@ -6,8 +6,8 @@ the codec's envelopes: ``date`` a ``datetime`` envelope (always with its UTC off
 dates have one), ``uuid`` a ``uuid`` envelope, ``blob`` a ``bytes_b64`` envelope; nested objects
 are JSON objects. Writing refuses, per document, what Weaviate would not hand back as it was
 sent: nulls and empty arrays (Weaviate keeps neither), undeclared properties, naive datetimes,
-integers in ``number`` properties, and integers beyond 2**53 where the client sends them as
-doubles (every ``int`` outside an ``int[]``).
+integers in ``number`` properties, and integers beyond 2**53 (Weaviate keeps ``int`` and ``int[]``
+values as doubles).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from airflow_provider_vectorbackup.sources.weaviate.definition import VALUE_DTYP
 TENANT = "tenant"
 """The stored-form key naming a document's tenant, in multi-tenant collections only."""
 EXACT_INT = 2 ** 53
-"""Integers the client sends as doubles are exact up to this size."""
+"""Weaviate keeps integers as doubles (its validator converts them), exact up to this size."""
 
 
 class UnwritableDocument(ValueError):
@@ -84,22 +84,22 @@ def to_document(obj: Any, schema: list[dict[str, Any]], tenant: str | None) -> d
     return document
 
 
-def _write(data_type: str, value: Any, nested: list[dict[str, Any]], path: str, *, in_array: bool = False) -> Any:
+def _write(data_type: str, value: Any, nested: list[dict[str, Any]], path: str) -> Any:
     if value is None:
         raise UnwritableDocument(f"property {path!r} is null: Weaviate keeps no nulls (leave the property out)")
     if data_type.endswith("[]"):
         if not isinstance(value, list) or not value:
             raise UnwritableDocument(f"property {path!r} ({data_type}) needs a non-empty array: Weaviate keeps no "
                                      f"empty arrays")
-        return [_write(data_type[:-2], v, nested, path, in_array=True) for v in value]
+        return [_write(data_type[:-2], v, nested, path) for v in value]
     expected = {"text": str, "boolean": bool, "number": float, "int": int, "date": dt.datetime, "uuid": uuid.UUID,
                 "blob": bytes, "object": dict}.get(data_type)
     if expected is None or type(value) is not expected:
         raise UnwritableDocument(f"property {path!r} is {data_type}, not {type(value).__name__} "
                                  f"({value!r:.60})")
-    if data_type == "int" and not in_array and not -EXACT_INT <= value <= EXACT_INT:
-        raise UnwritableDocument(f"property {path!r} holds {value}: the Weaviate client sends int properties as "
-                                 f"doubles, exact only to 2**53")
+    if data_type == "int" and not -EXACT_INT <= value <= EXACT_INT:
+        raise UnwritableDocument(f"property {path!r} holds {value}: Weaviate keeps integers as doubles, exact only "
+                                 f"to 2**53")
     if data_type == "date" and value.utcoffset() is None:
         raise UnwritableDocument(f"property {path!r} holds a datetime without a UTC offset; Weaviate dates have one")
     if data_type == "blob":

@@ -220,7 +220,7 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
         for index, obj in enumerate(request.objects):
             try:
                 cls, shard = self.store.shard(obj.collection, obj.tenant)
-                properties = from_batch(obj.properties, cls) if obj.HasField("properties") else {}
+                properties = from_batch(obj.properties, cls, cls["class"]) if obj.HasField("properties") else {}
                 vectors = self._vectors(obj, cls)
                 for name, value in vectors.items():
                     length = len(value[0]) if value and isinstance(value[0], list) else len(value)

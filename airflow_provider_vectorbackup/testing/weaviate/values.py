@@ -9,8 +9,6 @@ refusing what does not fit with its own messages, and answers typed ``Value`` s:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import re
 import struct
@@ -30,10 +28,10 @@ class PropertyError(ValueError):
     """One object's property does not fit the schema: the message is the server's."""
 
 
-def parse_date(text: str, name: str) -> dt.datetime:
+def parse_date(text: str, name: str, cls: str) -> dt.datetime:
     if not isinstance(text, str) or not _RFC3339.match(text):
-        raise PropertyError(f"invalid date property '{name}' on class: requires a string with a RFC3339 formatted "
-                            f"date, but the given value is '{text}'")
+        raise PropertyError(f"invalid date property '{name}' on class '{cls}': requires a string with a RFC3339 "
+                            f"formatted date, but the given value is '{text}'")
     head, _, fraction = text.partition(".")
     if fraction:
         digits = re.match(r"\d+", fraction).group(0)  # type: ignore[union-attr]
@@ -54,36 +52,42 @@ def format_date(value: dt.datetime) -> str:
     return f"{text}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def _scalar(kind: str, value: Any, name: str) -> Any:
+_BASE64 = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$")
+
+
+def _scalar(kind: str, value: Any, name: str, cls: str) -> Any:
+    """One value as the server keeps it. Integers become doubles, as Weaviate's validator makes them (so an
+    int64 beyond 2**53 is rounded, in ``int[]`` too); dates keep their UTC offset."""
+    where = f"property '{name}' on class '{cls}'"
     if kind == "text":
         if isinstance(value, str):
             return value
-    elif kind == "int":
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise PropertyError(f"invalid integer property '{name}' on class: requires an integer, the given value is "
-                            f"'{value}'")
-    elif kind == "number":
-        if isinstance(value, float):
-            return value
-    elif kind == "boolean":
+        raise PropertyError(f"invalid text {where}: not a string, but {type(value).__name__}")
+    if kind == "int":
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value) == float(int(value)):
+            return int(float(value))
+        raise PropertyError(f"invalid integer {where}: requires an integer, the given value is '{value}'")
+    if kind == "number":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise PropertyError(f"invalid number {where}: requires a float, the given value is '{value}'")
+    if kind == "boolean":
         if isinstance(value, bool):
             return value
-    elif kind == "date":
-        return parse_date(value, name)
-    elif kind == "uuid":
+        raise PropertyError(f"invalid boolean {where}: not a bool, but {type(value).__name__}")
+    if kind == "date":
+        return parse_date(value, name, cls)
+    if kind == "uuid":
         try:
             return str(uuid.UUID(value))
         except (ValueError, TypeError, AttributeError):
-            raise PropertyError(f"invalid uuid property '{name}' on class: requires a valid UUID, but the given value "
-                                f"is '{value}'") from None
-    elif kind == "blob":
-        try:
-            base64.b64decode(value, validate=True)
+            raise PropertyError(f"invalid uuid {where}: requires a string of UUID format, but the given value is "
+                                f"'{value}'") from None
+    if kind == "blob":
+        if isinstance(value, str) and _BASE64.match(value):
             return value
-        except (binascii.Error, TypeError, ValueError):
-            raise PropertyError(f"invalid blob property '{name}' on class: requires a base64 encoded string") from None
-    raise PropertyError(f"invalid {kind} property '{name}' on class: the given value is '{value}'")
+        raise PropertyError(f"invalid blob {where}: not a valid blob base64 string")
+    raise PropertyError(f"unrecognized data type '{kind}'")
 
 
 def _struct_value(value: struct_pb2.Value) -> Any:
@@ -101,7 +105,7 @@ def _struct_value(value: struct_pb2.Value) -> Any:
     return {k: _struct_value(v) for k, v in value.struct_value.fields.items()}
 
 
-def from_batch(props: Any, schema: dict[str, Any]) -> dict[str, Any]:
+def from_batch(props: Any, schema: dict[str, Any], cls: str) -> dict[str, Any]:
     """The typed properties of a batch object (or of one nested object), by ``schema`` (a class or object property).
 
     Nulls and empty arrays are dropped: the server keeps neither.
@@ -112,8 +116,8 @@ def from_batch(props: Any, schema: dict[str, Any]) -> dict[str, Any]:
     def declared(name: str) -> dict[str, Any]:
         prop = types.get(name)
         if prop is None:
-            raise PropertyError(f"no such prop with name '{name}' found in class in the schema. Check your schema "
-                                f"files for which properties in this class are available")
+            raise PropertyError(f"no such prop with name '{name}' found in class '{cls}' in the schema. Check your "
+                                f"schema files for which properties in this class are available")
         return prop
 
     for name, value in props.non_ref_properties.fields.items():
@@ -125,11 +129,11 @@ def from_batch(props: Any, schema: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(plain, list):
                 raise PropertyError(f"invalid {kind} property '{name}' on class: not an array")
             if plain:
-                out[name] = [_scalar(kind[:-2], v, name) for v in plain]
+                out[name] = [_scalar(kind[:-2], v, name, cls) for v in plain]
         elif kind in ("object",):
             raise PropertyError(f"invalid object property '{name}' on class: send it as an object property")
         else:
-            out[name] = _scalar(kind, plain, name)
+            out[name] = _scalar(kind, plain, name, cls)
     for arrays, element in ((props.text_array_properties, None), (props.int_array_properties, "int"),
                             (props.boolean_array_properties, "boolean")):
         for array in arrays:
@@ -141,8 +145,7 @@ def from_batch(props: Any, schema: dict[str, Any]) -> dict[str, Any]:
                 raise PropertyError(f"invalid {kind} property '{array.prop_name}' on class: got text[] values")
             values = list(array.values)
             if values:
-                out[array.prop_name] = values if element == "int" else [_scalar(kind[:-2], v, array.prop_name)
-                                                                         for v in values]
+                out[array.prop_name] = [_scalar(kind[:-2], v, array.prop_name, cls) for v in values]
     for array in props.number_array_properties:
         prop = declared(array.prop_name)
         if prop["dataType"][0] != "number[]":
@@ -155,16 +158,21 @@ def from_batch(props: Any, schema: dict[str, Any]) -> dict[str, Any]:
         prop = declared(obj.prop_name)
         if prop["dataType"][0] != "object":
             raise PropertyError(f"invalid {prop['dataType'][0]} property '{obj.prop_name}' on class: got an object")
-        out[obj.prop_name] = from_batch(obj.value, prop)
+        out[obj.prop_name] = from_batch(obj.value, prop, cls)
     for array in props.object_array_properties:
         prop = declared(array.prop_name)
         if prop["dataType"][0] != "object[]":
             raise PropertyError(f"invalid {prop['dataType'][0]} property '{array.prop_name}' on class: got object[]")
         if array.values:
-            out[array.prop_name] = [from_batch(v, prop) for v in array.values]
+            out[array.prop_name] = [from_batch(v, prop, cls) for v in array.values]
     for name in props.empty_list_props:
         declared(name)
     return out
+
+
+def go_int64(value: int) -> int:
+    """A kept integer (a double's value) as Go's ``int64(float64)`` gives it on amd64: out of range is -2**63."""
+    return value if -(2 ** 63) <= value < 2 ** 63 else -(2 ** 63)
 
 
 def to_value(kind: str, value: Any, prop: dict[str, Any]) -> properties_pb2.Value:
@@ -172,7 +180,7 @@ def to_value(kind: str, value: Any, prop: dict[str, Any]) -> properties_pb2.Valu
     if kind == "text":
         return properties_pb2.Value(text_value=value)
     if kind == "int":
-        return properties_pb2.Value(int_value=value)
+        return properties_pb2.Value(int_value=go_int64(value))
     if kind == "number":
         return properties_pb2.Value(number_value=value)
     if kind == "boolean":
@@ -189,7 +197,7 @@ def to_value(kind: str, value: Any, prop: dict[str, Any]) -> properties_pb2.Valu
     lists = {
         "text": lambda: properties_pb2.ListValue(text_values=properties_pb2.TextValues(values=value)),
         "int": lambda: properties_pb2.ListValue(
-            int_values=properties_pb2.IntValues(values=struct.pack(f"<{len(value)}q", *value))),
+            int_values=properties_pb2.IntValues(values=struct.pack(f"<{len(value)}q", *map(go_int64, value)))),
         "number": lambda: properties_pb2.ListValue(
             number_values=properties_pb2.NumberValues(values=struct.pack(f"<{len(value)}d", *value))),
         "boolean": lambda: properties_pb2.ListValue(bool_values=properties_pb2.BoolValues(values=value)),
