@@ -152,6 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--scan-mode", choices=["auto", "ranges", "single"], default="auto",
                          help="how the restored collections are read back for validation, as for dump")
     restore.add_argument("--staging-dir")
+    restore.add_argument("--where", action="append", default=[], metavar="FIELD=VALUE",
+                         help="restore only documents whose payload FIELD equals VALUE (JSON, else a string); "
+                              "repeatable, all must hold")
+    restore.add_argument("--target-conn-id", dest="source_conn_id", metavar="CONN_ID",
+                         help="the same as --source-conn-id: the connection restored into (any engine)")
+    restore.add_argument("--plan", action="store_true",
+                         help="download, verify and print how each collection translates into the target engine "
+                              "(exact, reversible or lossy steps); write nothing")
+    restore.add_argument("--allow-lossy", action="append", default=[], metavar="KIND",
+                         help="allow a lossy translation step into another engine, repeatable: "
+                              "float32, drop-sparse, drop-multi, drop-vector, metric, truncate-metadata")
     prune = commands.add_parser("prune", parents=[common], help="delete old snapshots by a keep policy")
     for rule in ("last", "daily", "weekly", "monthly"):
         prune.add_argument(f"--keep-{rule}", type=int, default=7 if rule == "last" else 0)
@@ -478,7 +489,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         collections=_names(args.collections), target_prefix=args.target_prefix or None, name_mapping=mapping or None,
         if_exists=args.if_exists, allow_incomplete=args.allow_incomplete, validation_queries=args.validation_queries,
         scan_mode=args.scan_mode, staging_dir=args.staging_dir, identities=_identities(args), verifier=_verifier(args),
-        as_of=as_of,
+        as_of=as_of, plan_only=args.plan, allow_lossy=tuple(args.allow_lossy), where=_where(args.where),
         **{name: getattr(args, name) for name in ("chunk_size", "concurrency", "read_streams")
            if getattr(args, name) is not None})
     try:
@@ -491,7 +502,23 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _where(items: list[str]) -> dict[str, Any] | None:
+    """``--where FIELD=VALUE`` pairs: VALUE read as JSON (``3``, ``true``, ``"x"``), else taken as a string."""
+    where: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--where takes FIELD=VALUE, not {item!r}")
+        try:
+            where[name] = json.loads(text)
+        except ValueError:
+            where[name] = text
+    return where or None
+
+
 def _restore_text(report: dict[str, Any]) -> str:
+    if report.get("plan_only"):
+        return _plan_text(report)
     lines = [f"restore of {report['snapshot_id']} into {report['source']} namespace {report['namespace']}: "
              f"{'validated' if report['ok'] else 'FAILED validation'}"]
     as_of = report.get("as_of")
@@ -505,6 +532,22 @@ def _restore_text(report: dict[str, Any]) -> str:
     phases = report.get("phases") or {}
     if phases:
         lines.append("  seconds: " + ", ".join(f"{phase} {seconds:,.1f}" for phase, seconds in phases.items()))
+    return "\n".join(lines)
+
+
+def _plan_text(report: dict[str, Any]) -> str:
+    lines = [f"plan: restore of {report['snapshot_id']} into {report['source']} namespace {report['namespace']} "
+             f"(nothing written){'' if report['ok'] else ': REFUSED as it stands'}"]
+    for name, r in report["collections"].items():
+        plan = r["translation"]
+        lines.append(f"  {name} → {r['target']}: {plan['source_engine']} → {plan['target_engine']}"
+                     + (" (same engine: everything exact)" if plan.get("same_engine") else ""))
+        for step in plan["steps"]:
+            touched = f", {step['documents']} document(s)" if "documents" in step else ""
+            lossy = f" [--allow-lossy {step['lossy']}]" if step.get("lossy") else ""
+            lines.append(f"    {step['class']:<10} {step['part']} {step['name']}: {step['change']}{touched}{lossy}")
+        lines += [f"    not carried: {item}" for item in plan.get("not_carried", [])]
+        lines += [f"    REFUSED: {reason}" for reason in plan.get("refused", [])]
     return "\n".join(lines)
 
 

@@ -31,6 +31,8 @@ from airflow_provider_vectorbackup.snapshot.tolerance import shape_of, ulps_apar
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, VECTORIZE_FIELD
 from airflow_provider_vectorbackup.sources.base import SCAN_MODES, VectorSource
 from airflow_provider_vectorbackup.stores.base import Store, StoredSnapshot
+from airflow_provider_vectorbackup.translation.documents import neutral
+from airflow_provider_vectorbackup.translation.plan import LOSSY_KINDS, CollectionPlan, plan_collection
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,14 @@ class RestoreOptions:
     """Private age identities, needed (only) to restore an encrypted snapshot."""
     verifier: Verifiers | None = None
     """Manifest signature keys: when given, an unsigned or badly signed snapshot is refused."""
+    allow_lossy: tuple[str, ...] = ()
+    """Lossy translation steps allowed when restoring into another engine, by kind (``translation.plan.LOSSY_KINDS``)."""
+    where: dict[str, Any] | None = None
+    """Restore only the documents whose payload fields have these values (top-level fields, equal as stored; the
+    Data API's fields are its payload). Counts, digest and recall are then measured on the documents chosen."""
+    plan_only: bool = False
+    """Download, verify and plan, then stop: the report holds each collection's translation plan and nothing is
+    written."""
     as_of: dt.datetime | None = None
     """Instead of a snapshot id: the newest snapshot taken at or before this moment that is complete and passes
     ``files`` verification (:func:`.as_of.choose_as_of`; :func:`.as_of.parse_as_of` reads one a user gave)."""
@@ -96,6 +106,9 @@ class RestoreOptions:
             raise TargetConflict(f"if_exists must be one of {IF_EXISTS}, not {self.if_exists!r}")
         if self.scan_mode not in SCAN_MODES:
             raise ValueError(f"scan_mode must be one of {SCAN_MODES}, not {self.scan_mode!r}")
+        unknown = sorted(set(self.allow_lossy) - set(LOSSY_KINDS))
+        if unknown:
+            raise ValueError(f"unknown lossy kind(s) {unknown} in allow_lossy; the kinds are {sorted(LOSSY_KINDS)}")
 
 
 def restore_snapshot(store: Store, snapshot_id: str | None, source: VectorSource,
@@ -221,6 +234,9 @@ class _Restore:
         self.source = source
         self.options = options
         self.on_progress = on_progress
+        self.translations: dict[str, CollectionPlan] = {}
+        """Per source collection, its translation into another engine (empty when restoring into the same one)."""
+        self._refusals: dict[str, list[str]] = {}
 
     def run(self, store: Store, snapshot_id: str | None) -> dict[str, Any]:
         started = time.monotonic()
@@ -228,6 +244,12 @@ class _Restore:
         with tempfile.TemporaryDirectory(prefix="vectorbackup-restore-", dir=self.options.staging_dir) as staging:
             snapshot = verified_snapshot(store, stored, staging, self.options)
             plan = self._plan(snapshot)
+            if self.options.plan_only:
+                return {"snapshot_id": stored.snapshot_id, **({"as_of": as_of} if as_of else {}),
+                        "source": self.source.kind, "namespace": self.source.namespace, "plan_only": True,
+                        "written": False, "collections": {name: {"target": target, "translation": self._plan_of(name)}
+                                                          for name, target in plan.items()},
+                        "ok": not any(self._refusals.values())}
             prepared = time.monotonic() - started
             results = {name: self._restore(snapshot, snapshot.manifest.collection(name), target)
                        for name, target in plan.items()}
@@ -259,23 +281,52 @@ class _Restore:
         plan = {n: (self.options.name_mapping or {}).get(n) or f"{self.options.target_prefix or ''}{n}" for n in names}
         if len(set(plan.values())) != len(plan):
             raise TargetConflict(f"two collections would be restored under the same name: {plan}")
-        self._check_engine(snapshot)
+        snapshot_kind = (snapshot.manifest.source or {}).get("kind", "astra")
+        if snapshot_kind != self.source.kind:
+            self._translate(snapshot, snapshot_kind, plan)
+            if self.options.plan_only:
+                return plan
+            refused = [f"{name!r}: {reason}" for name, reasons in self._refusals.items() for reason in reasons]
+            if refused:
+                raise TargetConflict(
+                    f"restoring snapshot {snapshot.snapshot_id} from {snapshot_kind} into {self.source.kind} needs "
+                    f"what was not allowed; nothing was written (see the plan with --plan or plan_only=True):\n  "
+                    + "\n  ".join(refused))
         unsupported = [f"{name!r}: {problem}" for name in plan
-                       for problem in self.source.unsupported(snapshot.definition(name))]
+                       for problem in self.source.unsupported(self._target_definition(snapshot, name))]
         if unsupported:
             raise TargetConflict(f"{self.source.kind} cannot recreate what snapshot {snapshot.snapshot_id} holds; "
                                  f"nothing was written: " + "; ".join(unsupported))
+        if self.options.plan_only:
+            return plan
         for name, target in plan.items():
-            self._check_target(target, snapshot.definition(name))
+            self._check_target(target, self._target_definition(snapshot, name))
         return plan
 
-    def _check_engine(self, snapshot: Snapshot) -> None:
-        snapshot_kind = (snapshot.manifest.source or {}).get("kind", "astra")
-        if snapshot_kind != self.source.kind:
-            raise TargetConflict(
-                f"snapshot {snapshot.snapshot_id} was taken from {snapshot_kind}, and this restore writes to "
-                f"{self.source.kind}; restoring across engines is not supported yet. Nothing was written: restore "
-                f"it through a {snapshot_kind} connection")
+    def _translate(self, snapshot: Snapshot, snapshot_kind: str, plan: dict[str, str]) -> None:
+        """Plan every collection's translation into this engine, reading each collection's records twice."""
+        for name in plan:
+            translation = plan_collection(snapshot.definition(name), snapshot_kind,
+                                          lambda name=name: snapshot.records(name), self.source.kind,
+                                          self.source.capabilities, self.options.allow_lossy)
+            self.translations[name] = translation
+            self._refusals[name] = translation.refusal()
+            log.info("Translation of %r from %s into %s: %s", name, snapshot_kind, self.source.kind,
+                     translation.to_dict())
+
+    def _plan_of(self, name: str) -> dict[str, Any]:
+        translation = self.translations.get(name)
+        if translation is None:
+            return {"source_engine": self.source.kind, "target_engine": self.source.kind, "steps": [],
+                    "same_engine": True, "refused": []}
+        return {**translation.to_dict(), "refused": self._refusals.get(name, [])}
+
+    def _target_definition(self, snapshot: Snapshot, name: str) -> dict[str, Any]:
+        """The definition the target is created with: the snapshot's, or the target engine's for a translation."""
+        translation = self.translations.get(name)
+        if translation is None:
+            return snapshot.definition(name)
+        return self.source.portable_definition(translation.portable)
 
     def _check_target(self, target: str, definition: dict[str, Any]) -> None:
         existing = self.source.collection_definition(target)
@@ -293,14 +344,19 @@ class _Restore:
         source = self.source
         started = time.monotonic()
         retried_before = source.in_band_retries.of(target)
-        definition = snapshot.definition(entry.name)
+        definition = self._target_definition(snapshot, entry.name)
+        translation = self.translations.get(entry.name)
+        translator = translation.translator(source.capabilities) if translation is not None else None
+        snapshot_kind = translation.source_engine if translation is not None else source.kind
         create_target(source, target, definition, self.options.if_exists)
         created = time.monotonic()
         vectorize = is_vectorize(definition)
         # The records were verified against the manifest's content digest before anything was written, so the
-        # digest the read-back must match is the manifest's. Only a vectorize collection's records are changed on
-        # their way out (below), and only then is the digest of what was sent computed again.
-        sent = ContentDigest() if vectorize else None
+        # digest the read-back must match is the manifest's. Only a vectorize collection's records, and translated
+        # ones, are changed on their way out (below), and only then is the digest of what was sent computed again.
+        sent = ContentDigest() if vectorize or translator is not None or self.options.where else None
+        chosen = 0
+        exhausted = False  # a filtered restore's expected count is only known once every record was offered
         stripped = 0
         embedded_by_server: set[str] = set()  # $vectorize documents sent without a vector: the server makes one
         measured, not_measured = comparisons(definition)
@@ -312,8 +368,13 @@ class _Restore:
         progress = Progress(log, f"restore {entry.name} into {target}", entry.document_count)
 
         def documents() -> Iterator[dict[str, Any]]:
-            nonlocal stripped
+            nonlocal stripped, chosen, exhausted
             for record in snapshot.records(entry.name):
+                if self.options.where and not _matches(neutral(record, snapshot_kind).payload, self.options.where):
+                    continue
+                chosen += 1
+                if translator is not None:
+                    record = translator.translate(neutral(record, snapshot_kind))
                 if vectorize and VECTOR_FIELD in record and VECTORIZE_FIELD in record:
                     # The Data API refuses both together; keep the stored vector (no re-embedding), drop the text.
                     record = {k: v for k, v in record.items() if k != VECTORIZE_FIELD}
@@ -331,6 +392,7 @@ class _Restore:
                 if self.on_progress is not None and progress.documents % PROGRESS_EVERY == 0:
                     self.on_progress(progress)
                 yield record
+            exhausted = True
 
         inserted = source.insert_documents(target, documents(), chunk_size=self.options.chunk_size,
                                          concurrency=self.options.concurrency)
@@ -338,6 +400,7 @@ class _Restore:
         if self.on_progress is not None:
             self.on_progress(progress)
         written = time.monotonic()
+        expected_count = entry.document_count if not self.options.where else chosen if exhausted else -1
         log.info("Restored %r into %r: %s", entry.name, target, inserted.summary())
         expected = shapes.hexdigest() if shapes is not None else sent.hexdigest() if sent is not None else \
             entry.content_digest
@@ -347,7 +410,7 @@ class _Restore:
                          shapes=samples is not None, embedded_by_server=embedded_by_server)
         recall = back.recall
         result: dict[str, Any] = {
-            "target": target, "documents_expected": entry.document_count, "documents_restored": back.documents,
+            "target": target, "documents_expected": expected_count, "documents_restored": back.documents,
             "inserted": inserted.inserted, "already_present": inserted.already_present,
             "failures": [f"{f.id!r}: {f.error_code}: {f.message}" for f in inserted.failures[:20]],
             "digest_expected": expected, "digest_restored": back.digest,
@@ -357,6 +420,11 @@ class _Restore:
             "throttled_requests": inserted.throttled, "fewest_in_flight": inserted.fewest_in_flight,
             "scan": back.scan,
         }
+        if translation is not None:
+            touched = translator.touched.counts if translator is not None else {}
+            result["translation"] = {**self._plan_of(entry.name),
+                                     "lossy_documents": {kind: sum(touched.get(key, 0) for key in _lossy_keys(
+                                         translation, kind)) for kind in translation.allowed}}
         result["recall_at_10"] = min(recall.values()) if recall else None
         result["queries"] = back.queries
         result["recall_by_field"] = recall
@@ -366,7 +434,7 @@ class _Restore:
             result.update(digest_scope=f"shape: floats compared on {len(samples.documents)} sampled document(s) "
                                        f"within {tolerance} ulp(s)", tolerance_ulps=tolerance, most_ulps_apart=worst)
             floats_ok = worst is not None and worst <= tolerance
-        result["ok"] = (inserted.ok and back.documents == entry.document_count
+        result["ok"] = (inserted.ok and back.documents == expected_count
                         and back.digest == expected and floats_ok
                         and all(value >= self.options.min_recall for value in recall.values()))
         finished = time.monotonic()
@@ -374,6 +442,20 @@ class _Restore:
                             "validate": round(finished - written, 3)}
         log.info("Validation of %r: %s", target, result)
         return result
+
+
+def _matches(payload: dict[str, Any], where: dict[str, Any]) -> bool:
+    return all(name in payload and payload[name] == value for name, value in where.items())
+
+
+def _lossy_keys(translation: CollectionPlan, kind: str) -> list[str]:
+    """The translator's counters of the documents a lossy kind touched."""
+    if kind == "truncate-metadata":
+        return ["payload-limit"]
+    if kind == "float32":
+        return [f"precision:{m.source}" for m in translation.vectors] + \
+            [f"vector:{m.source}" for m in translation.vectors if m.lossy == kind]
+    return [f"vector:{m.source}" for m in translation.vectors if m.lossy == kind]
 
 
 class _Probe:

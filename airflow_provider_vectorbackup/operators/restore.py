@@ -68,6 +68,13 @@ class RestoreOperator(StoreArguments, BaseOperator):
         ``"ranges"`` or ``"single"``, as for ``VectorDumpOperator``.
     :param signing_conn_id: connection with the manifest key: an unsigned or badly signed snapshot is refused.
     :param encryption_conn_id: connection whose password holds the age identity of an encrypted snapshot.
+    :param where: templated; restore only the documents whose top-level payload fields equal these values
+        (``{"tenant": "acme"}``); counts, digest and recall are measured on the documents chosen.
+    :param plan_only: download, verify and plan, write nothing: the XCom holds each collection's
+        ``translation`` plan (into another engine: every step exact, reversible or lossy; docs/restore.md).
+    :param allow_lossy: templated; lossy translation steps allowed into another engine, by kind (``float32``,
+        ``drop-sparse``, ``drop-multi``, ``drop-vector``, ``metric``, ``truncate-metadata``); any other
+        lossy step refuses the restore before writing.
 
     Returns (XCom) the validation report per collection, and under ``phases`` the seconds spent preparing
     (download, verification, target checks), writing and validating. Task logs show a progress line with
@@ -77,7 +84,8 @@ class RestoreOperator(StoreArguments, BaseOperator):
     """
 
     template_fields: Sequence[str] = ("snapshot_id", "as_of", "box_folder", "local_folder", "object_folder", "collections",
-                                      "target_prefix", "name_mapping", "target_keyspace", "if_exists")
+                                      "target_prefix", "name_mapping", "target_keyspace", "if_exists",
+                                      "allow_lossy", "where")
     ui_color = "#95d5b2"
 
     def __init__(
@@ -92,6 +100,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
         read_streams: int = RestoreOptions.read_streams, validation_queries: int = 10, min_recall: float = 0.9,
         staging_dir: str | None = None,
         signing_conn_id: str | None = None, encryption_conn_id: str | None = None, scan_mode: str = "auto",
+        plan_only: bool = False, allow_lossy: Sequence[str] = (), where: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -121,6 +130,9 @@ class RestoreOperator(StoreArguments, BaseOperator):
         self.signing_conn_id = signing_conn_id
         self.encryption_conn_id = encryption_conn_id
         self.scan_mode = scan_mode
+        self.plan_only = plan_only
+        self.allow_lossy = allow_lossy
+        self.where = where
 
     @cached_property
     def source_hook(self) -> VectorSourceHook:
@@ -145,7 +157,8 @@ class RestoreOperator(StoreArguments, BaseOperator):
                 validation_queries=self.validation_queries,
                 min_recall=self.min_recall, staging_dir=self.staging_dir, scan_mode=self.scan_mode,
                 identities=keys_from(identities_from_connection, self.encryption_conn_id),
-                verifier=keys_from(verifier_from_connection, self.signing_conn_id), as_of=as_of)
+                verifier=keys_from(verifier_from_connection, self.signing_conn_id), as_of=as_of,
+                plan_only=self.plan_only, allow_lossy=tuple(self.allow_lossy or ()), where=self.where or None)
             return restore_snapshot(open_store(self.store_spec()), snapshot_id,
                                     self.source_hook.get_conn(), options)
         except (RestoreRefused, RestoreNotValidated, NoSnapshotAsOf, KeyConfigurationError, *UNUSABLE_SOURCE) as exc:

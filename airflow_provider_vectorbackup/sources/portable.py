@@ -34,6 +34,8 @@ class Capabilities:
 
     id_types: frozenset[str]
     """Of :data:`ID_TYPES`."""
+    mixed_ids: bool = False
+    """One collection may hold ids of several of its ``id_types`` (no typed key column)."""
     int_ids: tuple[int, int] | None = None
     """The smallest and largest integer id (``None``: no integer ids)."""
     max_id_length: int | None = None
@@ -60,10 +62,15 @@ class Capabilities:
     """Keeps objects and lists of any JSON as they are (False: flat metadata)."""
     flat_lists: frozenset[str] = frozenset()
     """Without ``nested``: the element kinds of the non-empty, single-kind lists it keeps."""
+    typed_fields: bool = False
+    """A field holds values of one kind only (a typed property): a field of several kinds goes as strings unless
+    ``json`` is among ``payload_kinds``."""
     nulls: bool = True
     """Keeps a field whose value is null (False: the field disappears)."""
     envelopes: bool = True
     """Keeps a JSON object with the key ``$backupType`` (the codec's envelopes) as it is, nested inside JSON values."""
+    ejson: bool = False
+    """Keeps the Data API's extended JSON values (``{"$date": …}``, ``{"$uuid": …}``…) as typed values."""
     ints_as_floats: bool = False
     """Hands integers back as floats (Pinecone's metadata numbers)."""
     int_range: tuple[int, int] | None = (-(2 ** 63), 2 ** 63 - 1)

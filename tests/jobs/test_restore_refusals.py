@@ -22,11 +22,33 @@ def write(store_root: Path, source: dict, definition: dict, snapshot_id: str) ->
             collection.write_many([{"_id": i, "$vectors": {"text": vf.dense([1.0, float(i)])}} for i in range(5)])
 
 
-def test_a_snapshot_of_another_engine_is_refused_naming_both(astra_stand_in, astra_connection, tmp_path) -> None:
-    write(tmp_path, {"kind": "qdrant", "path": "/data/q"}, QDRANT_DEFINITION, "20260601T000000Z")
+SPARSE_DEFINITION = {**QDRANT_DEFINITION, "vectors": {
+    **QDRANT_DEFINITION["vectors"], "words": {"kind": "sparse", "dtype": "float32", "dimension": None,
+                                              "metric": "dot_product"}}}
+
+
+def test_a_lossy_step_into_another_engine_is_refused_naming_it_and_its_flag(astra_stand_in, astra_connection,
+                                                                           tmp_path) -> None:
+    with SnapshotWriter(tmp_path, source={"kind": "qdrant"}, snapshot_id="20260601T000000Z") as writer:
+        with writer.collection("points", SPARSE_DEFINITION) as collection:
+            collection.write_many([{"_id": i, "$vectors": {"text": vf.dense([1.0, float(i)]),
+                                                          "words": vf.sparse([i], [0.5])}} for i in range(5)])
     source = AstraDBHook().get_conn()
-    with pytest.raises(TargetConflict, match="taken from qdrant, and this restore writes to astra.*Nothing was written"):
+    with pytest.raises(TargetConflict, match=r"from qdrant into astra needs what was not allowed; nothing was "
+                                             r"written(.|\n)*'words'.*--allow-lossy drop-sparse"):
         restore_snapshot(LocalStore(tmp_path), "20260601T000000Z", source, RestoreOptions())
+    assert source.collection_definition("points") is None
+
+
+def test_a_reserved_field_name_in_the_source_is_refused_before_writing(astra_stand_in, astra_connection,
+                                                                      tmp_path) -> None:
+    with SnapshotWriter(tmp_path, source={"kind": "qdrant"}, snapshot_id="20260603T000000Z") as writer:
+        with writer.collection("points", QDRANT_DEFINITION) as collection:
+            collection.write_many([{"_id": i, "$vectors": {"text": vf.dense([1.0, float(i)])},
+                                    "payload": {"_vectorbackup": "user data"}} for i in range(3)])
+    source = AstraDBHook().get_conn()
+    with pytest.raises(TargetConflict, match="'_vectorbackup' that is not a reserved record"):
+        restore_snapshot(LocalStore(tmp_path), "20260603T000000Z", source, RestoreOptions())
     assert source.collection_definition("points") is None
 
 

@@ -91,9 +91,10 @@ class AstraSource:
 
     kind = "astra"
     capabilities = Capabilities(
-        id_types=frozenset({"int", "string", "uuid"}), int_ids=(-(2 ** 63), 2 ** 63 - 1), max_dimension=4096,
+        mixed_ids=True, id_types=frozenset({"int", "string", "uuid"}), int_ids=(-(2 ** 63), 2 ** 63 - 1), max_dimension=4096,
         vector_names=("$vector",), name_pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$",
-        payload_kinds=frozenset({"string", "int", "float", "bool", "json"}), envelopes=False, int_range=None)
+        payload_kinds=frozenset({"string", "int", "float", "bool", "json"}), envelopes=False, ejson=True,
+        int_range=None)
     """The Data API: one ``$vector``, any JSON but keys starting with ``$`` (so no envelopes; EJSON dates keep
     milliseconds only, so datetimes travel as strings with the original kept aside)."""
 

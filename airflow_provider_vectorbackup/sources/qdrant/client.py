@@ -77,10 +77,11 @@ class QdrantSource:
 
     kind = "qdrant"
     capabilities = Capabilities(
-        id_types=frozenset({"int", "uuid"}), int_ids=(0, 2 ** 64 - 1), dense_fields=None, sparse_fields=16,
+        mixed_ids=True, id_types=frozenset({"int", "uuid"}), int_ids=(0, 2 ** 64 - 1), dense_fields=None, sparse_fields=16,
         multi=True, metrics=frozenset({"cosine", "euclidean", "dot_product", "manhattan", "max_sim_cosine",
                                        "max_sim_dot_product", "max_sim_euclidean"}),
-        max_dimension=65536)
+        max_dimension=65536, name_pattern=r"^(<unnamed>|[A-Za-z0-9_][A-Za-z0-9_.-]{0,254})$",
+        int_range=(-(2 ** 63), 2 ** 64 - 1))
     """Named dense, sparse and multivector fields; payload is any JSON, kept as it is (envelopes included)."""
 
     def __init__(self, settings: ConnectionSettings, *, client: QdrantClient | None = None,
