@@ -84,7 +84,7 @@ class WeaviateSource:
         metrics=frozenset({"cosine", "dot_product", "euclidean", "manhattan", "hamming", "max_sim_cosine",
                            "max_sim_dot_product", "max_sim_euclidean"}),
         name_pattern=r"^(?!(?:id|_id|_additional)$)[a-z_][A-Za-z0-9_]{0,62}$",
-        payload_kinds=frozenset(wdef.PORTABLE_TYPES), nested=False, nulls=False, envelopes=False,
+        payload_kinds=frozenset(wdef.PORTABLE_TYPES), nested=False, typed_fields=True, nulls=False, envelopes=False,
         int_range=(-(2 ** 53), 2 ** 53))
     """Named dense and multi vectors (float32); typed properties. ``euclidean`` is Weaviate's ``l2-squared``
     (same order). Weaviate keeps ints as doubles (exact to 2**53); nulls and empty arrays are not kept; objects need
