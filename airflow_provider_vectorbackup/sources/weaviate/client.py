@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 200
 """Objects per cursor page."""
+DIMENSION_PROBE = 100
+"""Objects read per tenant to find the length of each named vector (the schema records none)."""
 ACTIVE_STATUSES = frozenset({TenantActivityStatus.ACTIVE, TenantActivityStatus.HOT})
 
 
@@ -194,8 +196,30 @@ class WeaviateSource:
         return self.client.collections.get(name).tenants.get()
 
     def _describe(self, cls: dict[str, Any]) -> dict[str, Any]:
-        multi = bool((cls.get("multiTenancyConfig") or {}).get("enabled"))
-        return wdef.describe(cls, sorted(self._tenants(cls["class"])) if multi else None)
+        name = cls["class"]
+        if not (cls.get("multiTenancyConfig") or {}).get("enabled"):
+            return wdef.describe(cls, None, self._dimensions(name, cls, [None]))
+        tenants = self._tenants(name)
+        active = [t for t, s in sorted(tenants.items()) if s.activity_status in ACTIVE_STATUSES]
+        return wdef.describe(cls, sorted(tenants), self._dimensions(name, cls, active))
+
+    def _dimensions(self, name: str, cls: dict[str, Any], tenants: list[str | None]) -> dict[str, int | None]:
+        """Each named vector's length, from the first objects that hold one (Weaviate's index refuses other lengths).
+
+        Reads at most :data:`DIMENSION_PROBE` objects per active tenant, tenant after tenant, until every
+        vector is found; a vector none of them holds stays ``None``.
+        """
+        found: dict[str, int | None] = {vector: None for vector in cls.get("vectorConfig") or {}}
+        for tenant in tenants:
+            if all(found.values()):
+                break
+            objects = self._collection(name, tenant).query.fetch_objects(
+                limit=DIMENSION_PROBE, include_vector=True, return_properties=[]).objects
+            for obj in objects:
+                for vector, value in (obj.vector or {}).items():
+                    if found.get(vector) is None and value:
+                        found[vector] = len(value[0]) if isinstance(value[0], list) else len(value)
+        return found
 
     def list_collections(self) -> list[CollectionInfo]:
         return [CollectionInfo(name, self._describe(cls)) for name, cls in sorted(self._schema().items())]
@@ -224,13 +248,13 @@ class WeaviateSource:
         """A collection holding ``portable`` exactly: self-provided named vectors (vectorizer ``none``, HNSW),
         one typed property per payload field, no multi-tenancy; pure, sends nothing.
 
-        Weaviate records no vector dimension, so each field's ``dimension`` is ``None`` (the index takes
-        the length of the first vector written).
+        Its ``dimension`` s are the portable ones; the created collection describes them once vectors are
+        written (Weaviate's schema records none), and is recognised as this one before that too.
         """
         if portable.id_type != "uuid":
             raise ValueError(f"Weaviate object ids are UUIDs, not {portable.id_type}")
         native = wdef.portable_native(portable)
-        return wdef.describe(native, None)
+        return wdef.describe(native, None, {name: spec.get("dimension") for name, spec in portable.vectors.items()})
 
     def create_collection(self, name: str, definition: dict[str, Any]) -> bool:
         """Create the collection and its tenants (active); False if it exists as defined (tenants may have grown).
@@ -244,7 +268,10 @@ class WeaviateSource:
                                         f"nothing was created")
         existing = self.collection_definition(name)
         if existing is not None:
-            if wdef.comparable(existing) == wdef.comparable(definition):
+            unknown = [field for d in (existing, definition) for field, spec in (d.get("vectors") or {}).items()
+                       if spec.get("dimension") is None]
+            if wdef.comparable(existing, unknown_dimensions=unknown) == \
+                    wdef.comparable(definition, unknown_dimensions=unknown):
                 self._add_tenants(name, definition)
                 return False
             raise CollectionDefinitionMismatch(f"collection {name!r} already exists at {self.where} with different "

@@ -9,14 +9,15 @@ settings, distance included), ``multiTenancyConfig``, ``invertedIndexConfig``,
 ``replicationConfig``, ``moduleConfig`` (generative and reranker modules), and, for a
 multi-tenant collection, ``tenants``: the tenant names (statuses are state, not definition).
 
-Weaviate records no vector dimension (an index takes the length of the first vector it gets), so
-every ``dimension`` is ``None``.
+Weaviate's schema records no vector dimension: an index takes the length of the first vector written
+to it and refuses any other. A field's ``dimension`` is therefore the length of the vectors the
+collection holds (read from its first objects), and ``None`` while it holds none.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
@@ -53,8 +54,10 @@ def _distance(config: Mapping[str, Any]) -> str | None:
     return (config.get("vectorIndexConfig") or {}).get("distance")
 
 
-def describe(config: Mapping[str, Any], tenants: list[str] | None) -> dict[str, Any]:
-    """The definition of a collection from its REST schema and its tenant names (multi-tenant only)."""
+def describe(config: Mapping[str, Any], tenants: list[str] | None,
+             dimensions: Mapping[str, int | None] | None = None) -> dict[str, Any]:
+    """The definition of a collection from its REST schema, its tenant names (multi-tenant only) and the length of
+    each named vector's vectors (``None``: none written yet)."""
     native = {key: config[key] for key in NATIVE_KEYS if config.get(key) not in (None, {})}
     if tenants is not None:
         native["tenants"] = sorted(tenants)
@@ -62,7 +65,8 @@ def describe(config: Mapping[str, Any], tenants: list[str] | None) -> dict[str, 
     for name, spec in sorted((config.get("vectorConfig") or {}).items()):
         multi = _is_multi(spec)
         distance = _distance(spec) or ""
-        vectors[name] = {"kind": vf.MULTI if multi else vf.DENSE, "dtype": VALUE_DTYPE, "dimension": None,
+        vectors[name] = {"kind": vf.MULTI if multi else vf.DENSE, "dtype": VALUE_DTYPE,
+                         "dimension": (dimensions or {}).get(name),
                          "metric": (MULTI_METRICS if multi else METRICS).get(distance), "nullable": True}
     return {"engine": ENGINE, "id": {"type": ID_TYPE, "field": None}, "vectors": vectors, "native": native}
 
@@ -104,10 +108,14 @@ def creation(name: str, definition: Mapping[str, Any]) -> dict[str, Any]:
     return {"class": name, **body}
 
 
-def comparable(definition: Mapping[str, Any]) -> dict[str, Any]:
-    """What must match for an existing collection to be the one asked for (tenants may have grown since)."""
+def comparable(definition: Mapping[str, Any], *, unknown_dimensions: Iterable[str] = ()) -> dict[str, Any]:
+    """What must match for an existing collection to be the one asked for: tenants may have grown since, and a
+    named vector whose dimension one side does not know (``unknown_dimensions``: no vector written yet) matches
+    any dimension."""
     native = {k: v for k, v in (definition.get("native") or {}).items() if k != "tenants"}
-    return {"id": definition.get("id"), "vectors": definition.get("vectors"), "native": native}
+    vectors = {name: {**spec, "dimension": None} if name in unknown_dimensions else spec
+               for name, spec in (definition.get("vectors") or {}).items()}
+    return {"id": definition.get("id"), "vectors": vectors, "native": native}
 
 
 # Weaviate 1.33's defaults for what a portable definition leaves unsaid, so that the definition it makes is the

@@ -77,11 +77,13 @@ def _matches(filters: base_pb2.Filters, obj: StoredObject) -> bool:
     raise Unimplemented(f"filter operator {_F.Operator.Name(op)}")
 
 
-def _wanted(request: search_get_pb2.PropertiesRequest, cls: dict[str, Any]) -> dict[str, Any]:
-    """``{name: None or {nested name: ...}}``: the properties a result carries."""
+def _wanted(request: search_get_pb2.PropertiesRequest | None, cls: dict[str, Any]) -> dict[str, Any]:
+    """``{name: None or {nested name: ...}}``: the properties a result carries (no request: all but blobs)."""
     wanted: dict[str, Any] = {}
-    if request.return_all_nonref_properties or request.ByteSize() == 0:  # no request: all of them
+    if request is None or request.return_all_nonref_properties:
         wanted.update({p["name"]: None for p in cls["properties"] if p["dataType"][0] != "blob"})
+    if request is None:
+        return wanted
     wanted.update({name: None for name in request.non_ref_properties})
 
     def nested(obj_request: search_get_pb2.ObjectPropertiesRequest) -> dict[str, Any]:
@@ -149,7 +151,7 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
                 type=base_pb2.Vectors.VECTOR_TYPE_MULTI_FP32 if multi else base_pb2.Vectors.VECTOR_TYPE_SINGLE_FP32))
         properties = search_get_pb2.PropertiesResult(
             target_collection=cls["class"], non_ref_props=to_properties(obj.properties, cls,
-                                                                        _wanted(request.properties, cls)))
+                                                                        _wanted(request.properties if request.HasField("properties") else None, cls)))
         return search_get_pb2.SearchResult(metadata=metadata, properties=properties)
 
     @_guarded

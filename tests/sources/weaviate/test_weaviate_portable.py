@@ -1,5 +1,8 @@
 """The cross-engine contract (portable17): a collection made by ``portable_definition`` holds every kind the
-capabilities claim exactly, reads back as the definition, and is recognised when created again."""
+capabilities claim exactly, reads back as the definition, and is recognised when created again.
+
+Weaviate's schema records no dimension: until its first vector is written the collection describes the
+field's dimension as ``None``, and is recognised as the one asked for all the same."""
 
 from __future__ import annotations
 
@@ -29,7 +32,10 @@ def test_a_portable_collection_holds_every_claimed_kind_exactly(weaviate_source)
     assert set(definition["vectors"]) == {"emb"} and definition["vectors"]["emb"]["metric"] == "cosine"
     assert definition["native"]["vectorConfig"]["emb"]["vectorizer"] == {"none": {}}
     assert source.create_collection("Portable", definition) is True
-    assert source.collection_definition("Portable") == definition
+    empty = source.collection_definition("Portable")
+    assert empty["vectors"]["emb"]["dimension"] is None
+    assert empty == {**definition, "vectors": {"emb": {**definition["vectors"]["emb"], "dimension": None}}}
+    assert source.create_collection("Portable", definition) is False
 
     rng = random.Random(3)
     documents = []
@@ -43,4 +49,5 @@ def test_a_portable_collection_holds_every_claimed_kind_exactly(weaviate_source)
     report = source.insert_documents("Portable", documents)
     assert report.ok and report.inserted == 30, report.summary()
     assert digest_of(scanned(source, "Portable", definition)) == digest_of(documents)
+    assert source.collection_definition("Portable") == definition
     assert source.create_collection("Portable", definition) is False

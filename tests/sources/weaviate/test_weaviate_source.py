@@ -11,6 +11,7 @@ import pytest
 
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
+from airflow_provider_vectorbackup.sources.base import CollectionDefinitionMismatch
 from airflow_provider_vectorbackup.sources.weaviate.client import InactiveTenants
 from tests.sources.test_conformance import digest_of, scanned
 
@@ -42,16 +43,19 @@ def _document(i: int, tenant: str | None = None) -> dict[str, Any]:
 def test_named_vectors_are_described_with_their_vectorizer_and_kept(weaviate_source) -> None:
     source = weaviate_source(page_size=7)
     _create(source, "Notes")
+    empty = source.collection_definition("Notes")
+    assert {name: spec["dimension"] for name, spec in empty["vectors"].items()} == {
+        "body": None, "title": None, "tokens": None}  # Weaviate's schema records none; no vector written yet
+    documents = [_document(i) for i in range(30)]  # five pages of 7, the last short
+    assert source.insert_documents("Notes", documents).inserted == 30
     definition = source.collection_definition("Notes")
     assert definition["vectors"] == {
-        "body": {"kind": "dense", "dtype": "float32", "dimension": None, "metric": "manhattan", "nullable": True},
-        "title": {"kind": "dense", "dtype": "float32", "dimension": None, "metric": "cosine", "nullable": True},
-        "tokens": {"kind": "multi", "dtype": "float32", "dimension": None, "metric": "max_sim_dot_product",
+        "body": {"kind": "dense", "dtype": "float32", "dimension": 3, "metric": "manhattan", "nullable": True},
+        "title": {"kind": "dense", "dtype": "float32", "dimension": 2, "metric": "cosine", "nullable": True},
+        "tokens": {"kind": "multi", "dtype": "float32", "dimension": 2, "metric": "max_sim_dot_product",
                    "nullable": True}}
     assert definition["native"]["vectorConfig"]["title"]["vectorizer"] == {"none": {}}
     assert definition["native"]["description"] == "notes"
-    documents = [_document(i) for i in range(30)]  # five pages of 7, the last short
-    assert source.insert_documents("Notes", documents).inserted == 30
     read = scanned(source, "Notes", definition)
     assert len(read) == 30 and digest_of(read) == digest_of(documents)
     assert read[0]["payload"]["when"] == {"$backupType": "datetime", "value": "2025-01-01T08:00:00-05:00"}
@@ -59,7 +63,13 @@ def test_named_vectors_are_described_with_their_vectorizer_and_kept(weaviate_sou
         [documents[29]["_id"]]
     source.drop_collection("Notes")
     assert source.create_collection("Notes", definition) is True
+    assert source.create_collection("Notes", definition) is False  # recognised before its first vector
+    source.insert_documents("Notes", documents[:1])
     assert source.collection_definition("Notes") == definition
+    other = {**definition, "vectors": {**definition["vectors"], "body": {**definition["vectors"]["body"],
+                                                                          "dimension": 4}}}
+    with pytest.raises(CollectionDefinitionMismatch):
+        source.create_collection("Notes", other)
 
 
 def test_every_active_tenant_is_backed_up_and_restored_with_its_tenant(weaviate_source) -> None:
@@ -78,9 +88,10 @@ def test_every_active_tenant_is_backed_up_and_restored_with_its_tenant(weaviate_
     assert len(source.find_by_ids("Shared", [documents[0]["_id"]])) == 2  # one per tenant
     source.drop_collection("Shared")
     assert source.create_collection("Shared", definition) is True
-    assert source.collection_definition("Shared") == definition  # the tenants are recreated, active
+    assert source.collection_definition("Shared")["native"]["tenants"] == ["acme", "globex"]  # recreated, active
     again = source.insert_documents("Shared", documents)
     assert again.inserted == 18 and again.ok
+    assert source.collection_definition("Shared") == definition
 
 
 @pytest.mark.parametrize("status", ["COLD", "FROZEN"])
