@@ -225,7 +225,7 @@ class WeaviateSource:
         return [CollectionInfo(name, self._describe(cls)) for name, cls in sorted(self._schema().items())]
 
     def collection_definition(self, name: str) -> dict[str, Any] | None:
-        """The definition, or ``None``. Weaviate capitalises a collection name's first letter, so ``books`` is ``Books``."""
+        """The definition, or ``None``. Weaviate capitalises a name's first letter: ``books`` is ``Books``."""
         cls = self._schema().get(class_name(name))
         return self._describe(cls) if cls is not None else None
 
@@ -359,7 +359,7 @@ class WeaviateSource:
 
     def scan(self, name: str, definition: dict[str, Any], *, streams: int = DEFAULT_STREAMS,
              mode: str = "auto") -> WeaviateScan:
-        """The whole collection, tenant after tenant, each by one UUID cursor (``streams`` and ``mode`` cannot split it)."""
+        """The whole collection, tenant after tenant, each by one UUID cursor (``streams``, ``mode`` cannot split it)."""
         check_scan_settings(mode, streams)
         return WeaviateScan(self, name, self._definition(name, definition))
 
@@ -449,8 +449,9 @@ class WeaviateSource:
         report = InsertReport()
         collection = self._collection(name, tenant)
         ids = list({obj.uuid for _, obj in chunk})
-        there = {str(obj.uuid): to_document(obj, schema, tenant) for obj in collection.query.fetch_objects_by_ids(
-            ids, limit=len(ids), include_vector=True, return_properties=self._return_properties(schema) or None).objects}
+        found = collection.query.fetch_objects_by_ids(ids, limit=len(ids), include_vector=True,
+                                                      return_properties=self._return_properties(schema) or None)
+        there = {str(obj.uuid): to_document(obj, schema, tenant) for obj in found.objects}
         new: list[tuple[dict[str, Any], DataObject]] = []
         seen: set[str] = set()
         for document, obj in chunk:

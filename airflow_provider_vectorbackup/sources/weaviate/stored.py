@@ -110,7 +110,7 @@ def _write(data_type: str, value: Any, nested: list[dict[str, Any]], path: str) 
 
 
 def write_properties(payload: Mapping[str, Any], schema: list[dict[str, Any]], prefix: str = "") -> dict[str, Any]:
-    """Decoded payload values as the client takes them, checked against the schema; :class:`UnwritableDocument` if not."""
+    """Decoded payload values as the client takes them, checked against the schema (:class:`UnwritableDocument`)."""
     types = {p["name"]: p for p in schema}
     out = {}
     for name, value in payload.items():
@@ -124,7 +124,8 @@ def write_properties(payload: Mapping[str, Any], schema: list[dict[str, Any]], p
 
 def to_object(document: Mapping[str, Any], schema: list[dict[str, Any]],
               vector_kinds: Mapping[str, str]) -> tuple[uuid.UUID, dict[str, Any], dict[str, Any]]:
-    """The uuid, properties and named vectors of a stored-form document; :class:`UnwritableDocument` if it does not fit."""
+    """The uuid, properties and named vectors of a stored-form document (:class:`UnwritableDocument` if they do not
+    fit)."""
     object_uuid = object_id(document.get("_id"))
     payload = DEFAULT_CODEC.decode(document.get("payload") or {})
     if not isinstance(payload, dict):

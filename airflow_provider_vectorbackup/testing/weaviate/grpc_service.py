@@ -149,9 +149,9 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
             metadata.vectors.append(base_pb2.Vectors(
                 name=name, vector_bytes=pack_multi(value) if multi else pack_single(value),  # type: ignore[arg-type]
                 type=base_pb2.Vectors.VECTOR_TYPE_MULTI_FP32 if multi else base_pb2.Vectors.VECTOR_TYPE_SINGLE_FP32))
-        properties = search_get_pb2.PropertiesResult(
-            target_collection=cls["class"], non_ref_props=to_properties(obj.properties, cls,
-                                                                        _wanted(request.properties if request.HasField("properties") else None, cls)))
+        wanted = _wanted(request.properties if request.HasField("properties") else None, cls)
+        properties = search_get_pb2.PropertiesResult(target_collection=cls["class"],
+                                                     non_ref_props=to_properties(obj.properties, cls, wanted))
         return search_get_pb2.SearchResult(metadata=metadata, properties=properties)
 
     @_guarded
@@ -270,8 +270,8 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
         objects = list(shard.objects.values())
         if request.HasField("filters"):
             objects = [o for o in objects if _matches(request.filters, o)]
-        return aggregate_pb2.AggregateReply(took=time.monotonic() - started, single_result=aggregate_pb2.AggregateReply.Single(
-            objects_count=len(objects)))
+        return aggregate_pb2.AggregateReply(took=time.monotonic() - started,
+                                            single_result=aggregate_pb2.AggregateReply.Single(objects_count=len(objects)))
 
 
 def _health(request: Any, context: grpc.ServicerContext) -> Any:

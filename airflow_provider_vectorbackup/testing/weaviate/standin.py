@@ -1,4 +1,4 @@
-"""``WeaviateStandIn``: the Weaviate stand-in (REST and gRPC on real local sockets) as one object tests start and steer."""
+"""``WeaviateStandIn``: the Weaviate stand-in (REST and gRPC on real local sockets), one object tests start and steer."""
 
 from __future__ import annotations
 

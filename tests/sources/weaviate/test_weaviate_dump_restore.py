@@ -3,7 +3,7 @@ inactive tenant fails its collection (named) while the other collections are sti
 
 from __future__ import annotations
 
-from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
+from airflow_provider_vectorbackup.jobs.dump import dump_snapshot
 from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
 from airflow_provider_vectorbackup.sources.weaviate.client import InactiveTenants
 from airflow_provider_vectorbackup.stores.local import LocalStore

@@ -15,8 +15,10 @@ from airflow_provider_vectorbackup.sources.base import CollectionDefinitionMisma
 from airflow_provider_vectorbackup.sources.weaviate.client import InactiveTenants
 from tests.sources.test_conformance import digest_of, scanned
 
-VECTORS = {"title": {"vectorizer": {"none": {}}, "vectorIndexType": "hnsw", "vectorIndexConfig": {"distance": "cosine"}},
-           "body": {"vectorizer": {"none": {}}, "vectorIndexType": "flat", "vectorIndexConfig": {"distance": "manhattan"}},
+VECTORS = {"title": {"vectorizer": {"none": {}}, "vectorIndexType": "hnsw",
+                     "vectorIndexConfig": {"distance": "cosine"}},
+           "body": {"vectorizer": {"none": {}}, "vectorIndexType": "flat",
+                    "vectorIndexConfig": {"distance": "manhattan"}},
            "tokens": {"vectorizer": {"none": {}}, "vectorIndexType": "hnsw",
                       "vectorIndexConfig": {"distance": "dot", "multivector": {"enabled": True}}}}
 
