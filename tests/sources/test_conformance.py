@@ -500,7 +500,7 @@ def weaviate_documents(count: int = COUNT, seed: int = 12) -> list[dict[str, Any
 
 
 def weaviate(request: pytest.FixtureRequest) -> Case:
-    source = request.getfixturevalue("weaviate_source")(page_size=20)
+    source = request.getfixturevalue("weaviate_source")(page_size=20, partition_size=40)
     definition = weaviate_definition(source)
     unrepresentable = {**definition, "native": {**definition["native"], "vectorConfig": {"text": {
         **definition["native"]["vectorConfig"]["text"], "vectorIndexConfig": {"distance": "jaccard"}}}}}

@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 200
 """Objects per cursor page."""
+ID_PAGE_SIZE = 10_000
+"""Objects per page of the ids-only pass that plans partitions."""
+DEFAULT_PARTITION_SIZE = 100_000
+"""Objects per partition handed to other tasks."""
 DIMENSION_PROBE = 100
 """Objects read per tenant to find the length of each named vector (the schema records none)."""
 ACTIVE_STATUSES = frozenset({TenantActivityStatus.ACTIVE, TenantActivityStatus.HOT})
@@ -93,20 +97,27 @@ class WeaviateSource:
     declared nested properties, so free JSON is not held; dates are not offered (a naive one would come back
     with an offset)."""
 
-    def __init__(self, settings: ConnectionSettings, *, client: Any = None, page_size: int = PAGE_SIZE) -> None:
+    def __init__(self, settings: ConnectionSettings, *, client: Any = None, page_size: int = PAGE_SIZE,
+                 partition_size: int = DEFAULT_PARTITION_SIZE) -> None:
         self._settings = settings
         self.conn_id = settings.conn_id
         self._client = client
         self._owns_client = client is None
         self._lock = threading.Lock()
         self.page_size = page_size
+        self.partition_size = partition_size
         self.in_band_retries = NoRetries()
 
     @classmethod
-    def from_connection(cls, settings: ConnectionSettings, *, client: Any = None,
-                        page_size: int = PAGE_SIZE) -> WeaviateSource:
-        """The source for a ``weaviate`` connection; sends nothing. ``client``: an open client to use (not closed)."""
-        return cls(settings, client=client, page_size=page_size)
+    def from_connection(cls, settings: ConnectionSettings, *, client: Any = None, page_size: int = PAGE_SIZE,
+                        partition_size: int = DEFAULT_PARTITION_SIZE) -> WeaviateSource:
+        """The source for a ``weaviate`` connection; sends nothing.
+
+        :param client: an open client to use (left open by :meth:`close`).
+        :param page_size: objects per cursor page.
+        :param partition_size: objects per partition of :meth:`partitions`.
+        """
+        return cls(settings, client=client, page_size=page_size, partition_size=partition_size)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r}, where={self.where!r})"
@@ -342,20 +353,23 @@ class WeaviateSource:
                           if nested else prop["name"])
         return wanted
 
-    def _pages(self, name: str, definition: dict[str, Any], tenant: str | None) -> Iterator[list[dict[str, Any]]]:
+    def _pages(self, name: str, definition: dict[str, Any], tenant: str | None, after: str | None = None,
+               through: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Stored-form pages of one tenant (or the one shard) in UUID order, after ``after`` up to ``through``."""
         schema = list(definition["native"].get("properties") or [])
         wanted = self._return_properties(schema) or None
         collection = self._collection(name, tenant)
-        after: uuid.UUID | None = None
+        cursor = uuid.UUID(after) if after else None
+        last = uuid.UUID(through).bytes if through else None
         while True:
-            found = collection.query.fetch_objects(limit=self.page_size, after=after, include_vector=True,
+            found = collection.query.fetch_objects(limit=self.page_size, after=cursor, include_vector=True,
                                                    return_properties=wanted)
-            if not found.objects:
+            objects = [obj for obj in found.objects if last is None or obj.uuid.bytes <= last]
+            if objects:
+                yield [to_document(obj, schema, tenant) for obj in objects]
+            if len(objects) < self.page_size:
                 return
-            yield [to_document(obj, schema, tenant) for obj in found.objects]
-            if len(found.objects) < self.page_size:
-                return
-            after = found.objects[-1].uuid
+            cursor = objects[-1].uuid
 
     def scan(self, name: str, definition: dict[str, Any], *, streams: int = DEFAULT_STREAMS,
              mode: str = "auto") -> WeaviateScan:
@@ -364,17 +378,48 @@ class WeaviateSource:
         return WeaviateScan(self, name, self._definition(name, definition))
 
     def partitions(self, name: str, definition: dict[str, Any], *, mode: str = "auto") -> list[Partition]:
-        """One partition per tenant (``all`` for a collection without tenants); inactive tenants refused, named."""
+        """Each tenant (or the one shard) in consecutive UUID ranges of :attr:`partition_size` objects, from an
+        ids-only pass; one ``all`` for ``single``. Inactive tenants are refused, named.
+
+        Ranges in UUID order from the first UUID to the last hold every object once, even one written after
+        planning.
+        """
         check_scan_settings(mode)
         tenants = self._readable_tenants(name, self._definition(name, definition))
-        if mode == "single" or tenants == [None]:
+        if mode == "single":
             return [Partition("all", {"tenants": tenants})]
-        return [Partition(f"tenant-{i:05d}", {"tenants": [t]}) for i, t in enumerate(tenants)]
+        partitions = []
+        for t, tenant in enumerate(tenants):
+            bounds = self._bounds(name, tenant)
+            prefix = "" if tenant is None else f"tenant-{t:05d}-"
+            for i, (after, through) in enumerate(zip([None, *bounds], [*bounds, None])):
+                partitions.append(Partition(f"{prefix}ids-{i:05d}", {"tenants": [tenant], "after": after,
+                                                                      "through": through}))
+        return partitions
+
+    def _bounds(self, name: str, tenant: str | None) -> list[str]:
+        """The last UUID of every full :attr:`partition_size` run of objects but the final one, in UUID order."""
+        collection = self._collection(name, tenant)
+        bounds: list[str] = []
+        seen, cursor = 0, None
+        while True:
+            objects = collection.query.fetch_objects(limit=ID_PAGE_SIZE, after=cursor, return_properties=[]).objects
+            for obj in objects:
+                seen += 1
+                if seen % self.partition_size == 0:
+                    bounds.append(str(obj.uuid))
+            if len(objects) < ID_PAGE_SIZE:
+                break
+            cursor = objects[-1].uuid
+        if bounds and seen % self.partition_size == 0:
+            bounds.pop()  # the last run ends the tenant: its range is open-ended anyway
+        return bounds
 
     def read_partition(self, name: str, partition: Partition) -> Iterator[list[dict[str, Any]]]:
         definition = self._definition(name)
-        for tenant in partition.spec.get("tenants") or [None]:
-            yield from self._pages(name, definition, tenant)
+        spec = partition.spec
+        for tenant in spec.get("tenants") or [None]:
+            yield from self._pages(name, definition, tenant, spec.get("after"), spec.get("through"))
 
     def find_by_ids(self, name: str, ids: list[Any]) -> list[dict[str, Any]]:
         """The documents with these ids, in every tenant that has one (an id may repeat across tenants)."""

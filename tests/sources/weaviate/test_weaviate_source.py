@@ -75,7 +75,7 @@ def test_named_vectors_are_described_with_their_vectorizer_and_kept(weaviate_sou
 
 
 def test_every_active_tenant_is_backed_up_and_restored_with_its_tenant(weaviate_source) -> None:
-    source = weaviate_source(page_size=4)
+    source = weaviate_source(page_size=4, partition_size=4)
     _create(source, "Shared", tenants=True)
     documents = [_document(i, tenant) for tenant in ("acme", "globex") for i in range(9)]  # same ids in both
     report = source.insert_documents("Shared", documents)
@@ -85,7 +85,11 @@ def test_every_active_tenant_is_backed_up_and_restored_with_its_tenant(weaviate_
     scan = source.scan("Shared", definition)
     read = [d for page in scan.pages() for d in page]
     assert digest_of(read) == digest_of(documents) and scan.record.to_dict()["tenants"] == 2
-    assert [p.spec for p in source.partitions("Shared", definition)] == [{"tenants": ["acme"]}, {"tenants": ["globex"]}]
+    partitions = source.partitions("Shared", definition)  # UUID ranges of 4, 4 and 1 objects in each tenant
+    assert [p.spec["tenants"] for p in partitions] == [["acme"]] * 3 + [["globex"]] * 3
+    parts = [[d for page in source.read_partition("Shared", p) for d in page] for p in partitions]
+    assert [len(part) for part in parts] == [4, 4, 1] * 2
+    assert digest_of([d for part in parts for d in part]) == digest_of(documents)
     assert source.count_documents("Shared").count == 18
     assert len(source.find_by_ids("Shared", [documents[0]["_id"]])) == 2  # one per tenant
     source.drop_collection("Shared")
