@@ -88,14 +88,16 @@ class WeaviateSource:
     capabilities = Capabilities(
         id_types=frozenset({"uuid"}), dense_fields=None, multi=True,
         metrics=frozenset({"cosine", "dot_product", "euclidean", "manhattan", "hamming", "max_sim_cosine",
-                           "max_sim_dot_product", "max_sim_euclidean"}),
+                           "max_sim_dot_product"}),
         name_pattern=r"^(?!(?:id|_id|_additional)$)[a-z_][A-Za-z0-9_]{0,62}$",
-        payload_kinds=frozenset(wdef.PORTABLE_TYPES), nested=False, typed_fields=True, nulls=False, envelopes=False,
+        payload_kinds=frozenset(wdef.PORTABLE_TYPES), nested=False, typed_fields=True, nulls=False,
         int_range=(-(2 ** 53), 2 ** 53))
     """Named dense and multi vectors (float32); typed properties. ``euclidean`` is Weaviate's ``l2-squared``
-    (same order). Weaviate keeps ints as doubles (exact to 2**53); nulls and empty arrays are not kept; objects need
+    (same order); multivectors are offered with cosine and dot only, the late-interaction pairs Weaviate documents
+    (a collection of another is still described and recreated as it is). Weaviate keeps ints as doubles (exact to 2**53); nulls and empty arrays are not kept; objects need
     declared nested properties, so free JSON is not held; dates are not offered (a naive one would come back
-    with an offset)."""
+    with an offset). ``uuid`` and ``bytes`` values, envelopes in the stored form, are kept as they are (``uuid``
+    and ``blob`` properties), so ``envelopes`` holds; no JSON value can nest one."""
 
     def __init__(self, settings: ConnectionSettings, *, client: Any = None, page_size: int = PAGE_SIZE,
                  partition_size: int = DEFAULT_PARTITION_SIZE) -> None:
