@@ -5,6 +5,10 @@ Search serves what a backup tool asks: listing in UUID order from an ``after`` c
 ``_id`` (equal, contains-any, and/or), an exact brute-force ``near_vector`` on one named vector
 (dense or multivector), chosen properties (nested ones too) and metadata (id, vectors, distance,
 creation time). Anything else is answered ``UNIMPLEMENTED``, never silently ignored.
+
+A :class:`~airflow_provider_vectorbackup.testing.faults.FaultPlan` applies to these data calls (not
+to the health check): latency, ``RESOURCE_EXHAUSTED`` for its 429s, ``UNAVAILABLE`` for a 503 (the
+status the client retries), ``INTERNAL`` for another 5xx, and ``UNAVAILABLE`` for a dropped call.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from weaviate.proto.v1 import (
     weaviate_pb2_grpc,
 )
 
+from airflow_provider_vectorbackup.testing.faults import FaultInjector
 from airflow_provider_vectorbackup.testing.weaviate.store import (
     ACTIVE, INACTIVE, OFFLOADED, NotFound, Refused, StoredObject, Store, canonical_uuid, distance, max_sim_distance,
     pack_multi, pack_single, unpack_multi, unpack_single,
@@ -40,13 +45,22 @@ class Unimplemented(Exception):
 
 
 def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Authenticate, then map the store's errors to the status codes a real server answers with."""
+    """Authenticate, inject the planned fault, then map the store's errors to the status codes a real server uses."""
 
     def call(self: WeaviateService, request: Any, context: grpc.ServicerContext) -> Any:
         if self.api_key is not None:
             given = dict(context.invocation_metadata()).get("authorization", "")
             if given != f"Bearer {self.api_key}":
                 context.abort(grpc.StatusCode.UNAUTHENTICATED, "unauthorized: invalid api key")
+        latency, fault = self.faults.next_fault()
+        if latency:
+            time.sleep(latency)  # injected latency
+        if fault == "rate_limit":
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "rate limited (injected fault)")
+        if fault == "drop" or (fault == "server_error" and self.faults.plan.server_error_status == 503):
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the server is unavailable (injected fault)")
+        if fault == "server_error":
+            context.abort(grpc.StatusCode.INTERNAL, "internal error (injected fault)")
         try:
             with self.store.lock:
                 return method(self, request, context)
@@ -98,8 +112,8 @@ def _wanted(request: search_get_pb2.PropertiesRequest | None, cls: dict[str, Any
 
 
 class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
-    def __init__(self, store: Store, api_key: str | None) -> None:
-        self.store, self.api_key = store, api_key
+    def __init__(self, store: Store, api_key: str | None, faults: FaultInjector) -> None:
+        self.store, self.api_key, self.faults = store, api_key, faults
 
     # -- search ----------------------------------------------------------------------------------
 
@@ -279,10 +293,11 @@ def _health(request: Any, context: grpc.ServicerContext) -> Any:
         status=health_weaviate_pb2.WeaviateHealthCheckResponse.SERVING)
 
 
-def start_grpc(store: Store, api_key: str | None, host: str, port: int) -> tuple[grpc.Server, int]:
+def start_grpc(store: Store, api_key: str | None, faults: FaultInjector, host: str,
+               port: int) -> tuple[grpc.Server, int]:
     """A gRPC server on ``host:port`` (0: a free one), started; returns it and its port."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    weaviate_pb2_grpc.add_WeaviateServicer_to_server(WeaviateService(store, api_key), server)
+    weaviate_pb2_grpc.add_WeaviateServicer_to_server(WeaviateService(store, api_key, faults), server)
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
         "Check": grpc.unary_unary_rpc_method_handler(
             _health, request_deserializer=health_weaviate_pb2.WeaviateHealthCheckRequest.FromString,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_vectorbackup.testing.faults import FaultInjector, FaultPlan
 from airflow_provider_vectorbackup.testing.server import BackgroundServer
 from airflow_provider_vectorbackup.testing.weaviate.grpc_service import start_grpc
 from airflow_provider_vectorbackup.testing.weaviate.rest import build_app
@@ -16,20 +17,24 @@ class WeaviateStandIn:
     """A local Weaviate: REST on ``http://host:http_port/v1``, gRPC on ``host:grpc_port``, one API key.
 
     ``api_key=None`` serves anonymously. :meth:`set_tenant_status` changes a tenant's activity
-    status as an operator (or Weaviate's offloading) would; :meth:`reset` empties it.
+    status as an operator (or Weaviate's offloading) would; :attr:`faults` injects faults into the
+    gRPC data calls (``faults.configure(server_error_every=3)``); :meth:`reset` empties it and
+    clears the faults.
     """
 
-    def __init__(self, *, api_key: str | None = DEFAULT_API_KEY, host: str = "127.0.0.1") -> None:
+    def __init__(self, *, api_key: str | None = DEFAULT_API_KEY, host: str = "127.0.0.1",
+                 faults: FaultPlan | None = None) -> None:
         self.api_key = api_key
         self.host = host
         self.store = Store()
+        self.faults = FaultInjector(faults)
         self._http = BackgroundServer(build_app(self.store, api_key), host=host)
         self._grpc: Any = None
         self.grpc_port = 0
 
     def start(self) -> str:
         url = self._http.start()
-        self._grpc, self.grpc_port = start_grpc(self.store, self.api_key, self.host, 0)
+        self._grpc, self.grpc_port = start_grpc(self.store, self.api_key, self.faults, self.host, 0)
         return url
 
     def stop(self) -> None:
@@ -55,6 +60,7 @@ class WeaviateStandIn:
 
     def reset(self) -> None:
         self.store.reset()
+        self.faults.reset()
 
     def set_tenant_status(self, collection: str, tenant: str, status: str) -> None:
         """Set a tenant's activity status (``ACTIVE``/``HOT``, ``INACTIVE``/``COLD``, ``OFFLOADED``/``FROZEN``)."""
