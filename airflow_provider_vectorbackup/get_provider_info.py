@@ -144,7 +144,7 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-provider-vectorbackup",
         "name": "Vector Backup",
         "description": "Full-fidelity, verifiable backups of vector collections (Astra DB, Qdrant, pgvector, Chroma, "
-                       "Milvus) to Box or a folder.",
+                       "Milvus, Pinecone) to Box or a folder.",
         "versions": [__version__],
         "integrations": [
             {"integration-name": BACKUP, "tags": ["software"]},

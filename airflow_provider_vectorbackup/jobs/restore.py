@@ -300,7 +300,7 @@ class _Restore:
         if self.options.plan_only:
             return plan
         for name, target in plan.items():
-            self._check_target(target, self._target_definition(snapshot, name))
+            self._check_target(target, self._target_definition(snapshot, name), translated=name in self.translations)
         return plan
 
     def _translate(self, snapshot: Snapshot, snapshot_kind: str, plan: dict[str, str]) -> None:
@@ -328,15 +328,16 @@ class _Restore:
             return snapshot.definition(name)
         return self.source.portable_definition(translation.portable)
 
-    def _check_target(self, target: str, definition: dict[str, Any]) -> None:
+    def _check_target(self, target: str, definition: dict[str, Any], *, translated: bool = False) -> None:
         existing = self.source.collection_definition(target)
         if existing is None or self.options.if_exists == "replace":
             return
-        if existing == definition and (self.options.if_exists == "resume" or self.source.count_documents(target).count == 0):
+        same = existing == definition or (translated and same_shape(existing, definition))
+        if same and (self.options.if_exists == "resume" or self.source.count_documents(target).count == 0):
             return
         raise TargetConflict(
             f"collection {target!r} already exists in {self.source.kind} namespace {self.source.namespace!r}"
-            + (" with documents" if existing == definition else " with a different definition")
+            + (" with documents" if same else " with a different definition")
             + ". Nothing was written. Restore under another name (target_prefix or name_mapping), set "
             "if_exists='resume' to continue a restore that crashed, or if_exists='replace' to drop and recreate it")
 
@@ -442,6 +443,20 @@ class _Restore:
                             "validate": round(finished - written, 3)}
         log.info("Validation of %r: %s", target, result)
         return result
+
+
+def same_shape(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether an existing collection is one a translation's definition created: the same engine, id type and
+    vector fields. An engine adds settings of its own as it creates a collection (a Qdrant server), and one that
+    learns a dimension from the first vector (Chroma) reads ``None`` until then; the create itself checks the rest."""
+    if "engine" not in wanted:
+        return existing == wanted
+    if existing.get("engine") != wanted["engine"] or (existing.get("id") or {}).get("type") != wanted["id"].get("type"):
+        return False
+    have, want = existing.get("vectors") or {}, wanted.get("vectors") or {}
+    return set(have) == set(want) and all(
+        all(have[name].get(key) == spec.get(key) for key in ("kind", "dtype", "metric"))
+        and have[name].get("dimension") in (spec.get("dimension"), None) for name, spec in want.items())
 
 
 def _matches(payload: dict[str, Any], where: dict[str, Any]) -> bool:

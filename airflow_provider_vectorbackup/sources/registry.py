@@ -61,9 +61,11 @@ ENGINES: tuple[Engine, ...] = (
     Engine("pgvector", "postgres", f"{_PACKAGE}.pgvector.client", "PgvectorSource", "pgvector", "psycopg"),
     Engine("chroma", "chroma", f"{_PACKAGE}.chroma.client", "ChromaSource", "chroma", "chromadb"),
     Engine("milvus", "milvus", f"{_PACKAGE}.milvus.client", "MilvusSource", "milvus", "pymilvus"),
+    Engine("pinecone", "pinecone", f"{_PACKAGE}.pinecone.client", "PineconeSource", "pinecone", "pinecone"),
     Engine("weaviate", "weaviate", f"{_PACKAGE}.weaviate.client", "WeaviateSource", "weaviate", "weaviate"),
 )
-"""Every engine a connection can open, by connection type (``qdrant``, ``postgres`` and ``weaviate`` are the official providers' types)."""
+"""Every engine a connection can open, by connection type (``qdrant``, ``postgres``, ``pinecone`` and ``weaviate`` are
+the official providers' types)."""
 
 
 class UnknownSourceType(ValueError):

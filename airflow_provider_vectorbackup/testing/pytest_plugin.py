@@ -8,8 +8,9 @@ stand-in (and with it starlette, uvicorn and the SDKs) when a test first request
 ``astra_stand_in`` starts a fresh server per test: one starts in ~30 ms and stops in ~0.2 s, cheap
 enough that no state, fault counter or keep-alive connection leaks between tests. One Box stand-in
 serves the whole session (starting uvicorn twice per test would dominate small tests) and
-``box_stand_in`` resets it before every test. The Weaviate stand-in (REST and gRPC) is shared the
-same way: ``weaviate_stand_in`` empties it before every test.
+``box_stand_in`` resets it before every test. ``pinecone_stand_in`` starts fresh per test, as Astra's
+does: each index it creates gets a server of its own, all stopped with it. The Weaviate stand-in (REST
+and gRPC) is shared as Box's is: ``weaviate_stand_in`` empties it before every test.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ if TYPE_CHECKING:
 
     from airflow_provider_vectorbackup.testing.astra.standin import AstraStandIn
     from airflow_provider_vectorbackup.testing.box.standin import BoxStandIn
+    from airflow_provider_vectorbackup.testing.pinecone.standin import PineconeStandIn
     from airflow_provider_vectorbackup.testing.weaviate.standin import WeaviateStandIn
 
 ASTRA_CONN_ID = "astra_default"
 BOX_CONN_ID = "box_default"
+PINECONE_CONN_ID = "pinecone_default"
 
 # The top-level modules of the packages in the `testing` extra (pyproject.toml).
 _TESTING_EXTRA_MODULES = frozenset({"starlette", "uvicorn", "python_multipart", "jwt"})
@@ -70,6 +73,24 @@ def astra_connection(astra_stand_in: AstraStandIn, monkeypatch: pytest.MonkeyPat
         }),
     )
     return ASTRA_CONN_ID
+
+
+@pytest.fixture
+def pinecone_stand_in() -> Iterator[PineconeStandIn]:
+    """A running Pinecone stand-in: an empty project; every index created gets its own data-plane server."""
+    with _stand_in_class("airflow_provider_vectorbackup.testing.pinecone.standin", "PineconeStandIn")() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def pinecone_connection(pinecone_stand_in: PineconeStandIn, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The id of an Airflow connection (``pinecone_default``, type ``pinecone``) to :func:`pinecone_stand_in`."""
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{PINECONE_CONN_ID.upper()}",
+        json.dumps({"conn_type": "pinecone", "password": pinecone_stand_in.api_key,
+                    "extra": {"control_plane_url": pinecone_stand_in.url}}),
+    )
+    return PINECONE_CONN_ID
 
 
 @pytest.fixture(scope="session")

@@ -61,9 +61,13 @@ class BackgroundServer:
             raise RuntimeError(f"stand-in did not start within {timeout}s")
         return self.url
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the server to exit without waiting, so several can wind down together before :meth:`stop`."""
         if self._server is not None:
             self._server.should_exit = True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
         if self._socket is not None:

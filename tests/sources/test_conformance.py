@@ -73,6 +73,7 @@ SOURCES: list[Any] = [pytest.param(astra, id="astra"),
                       pytest.param(lambda request: qdrant(request), id="qdrant"),
                       pytest.param(lambda request: milvus(request), id="milvus"),
                       pytest.param(lambda request: pgvector(request), id="pgvector"),
+                      pytest.param(lambda request: pinecone(request), id="pinecone"),
                       pytest.param(lambda request: weaviate(request), id="weaviate")]
 
 
@@ -444,6 +445,46 @@ def pgvector(request: pytest.FixtureRequest) -> Case:
     return Case(source, definition=definition, other_definition=pgvector_definition(source, DIMENSION + 1),
                 unrepresentable=unrepresentable, documents=pgvector_documents,
                 query=lambda document: (document["$vectors"]["embedding"], "embedding"))
+
+
+# -- Pinecone (the stand-in, driven by the real client) --------------------------------------------
+
+def pinecone(request: pytest.FixtureRequest) -> Case:
+    from tests.sources.pinecone.standin import pinecone_source
+    from airflow_provider_vectorbackup.sources.pinecone.definition import new_definition
+
+    source = pinecone_source(request.getfixturevalue("pinecone_stand_in"), page_size=20)
+    request.addfinalizer(source.close)
+    pod = new_definition(DIMENSION, "dot_product", sparse=True)
+    pod["native"]["deployment"] = {"deployment_type": "pod", "environment": "us-east1-gcp", "pod_type": "p1.x1",
+                                   "replicas": 1, "shards": 1}
+    # Dot product, not cosine: Pinecone takes sparse values beside dense ones only in a dot-product index.
+    return Case(source, definition=new_definition(DIMENSION, "dot_product", sparse=True),
+                other_definition=new_definition(DIMENSION, "cosine"),
+                unrepresentable=pod,  # a pod index cannot list its ids, so a restore into one could not be verified
+                documents=pinecone_documents, query=lambda document: (document["$vectors"]["values"], "values"))
+
+
+def pinecone_documents(count: int = COUNT, seed: int = 5) -> list[dict[str, Any]]:
+    """ASCII string ids (quotes, slashes, spaces, the longest Pinecone takes); a dense vector always, a sparse one on
+    some; metadata of every kind Pinecone keeps (numbers as floats, lists of strings, empty ones too), none on some."""
+    from airflow_provider_vectorbackup.snapshot import vector_fields
+
+    rng = random.Random(seed)
+    odd_ids = ["x" * 512, 'q"uote', "back\\slash", "a b", "~last", "#hash?&="]
+    ids = odd_ids + [f"{rng.choice('05acfgZ')}{i:04d}" for i in range(count - len(odd_ids))]
+    documents = []
+    for i, id_ in enumerate(ids):
+        vectors = {"values": vector_fields.dense(unit_vector(rng, DIMENSION))}
+        if i % 3 == 0:
+            indices = sorted(rng.sample(range(2**32), 1 + i % 4))
+            vectors["sparse_values"] = vector_fields.sparse(indices, [rng.uniform(0.1, 2) for _ in indices])
+        document: dict[str, Any] = {"_id": id_, "$vectors": vectors}
+        if i % 5:
+            document["payload"] = {"name": _TEXT[i % len(_TEXT)], "ratio": i / 7, "whole": float(2**53 - i),
+                                   "flag": bool(i % 2), "tags": ["a", _TEXT[(i + 1) % len(_TEXT)]][: i % 3]}
+        documents.append(document)
+    return documents
 
 
 # -- Weaviate (the wire-faithful stand-in, REST and gRPC) -----------------------------------------------

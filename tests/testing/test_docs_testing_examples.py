@@ -28,6 +28,22 @@ def test_my_export_keeps_vectors(astra_stand_in, astra_connection):
     assert astra_stand_in.request_counts["find"] == 3          # 45 documents in pages of 20
 
 
+# --- docs/testing.md: "Pinecone" -------------------------------------------------------------
+def test_each_namespace_is_a_collection(pinecone_stand_in, pinecone_connection):
+    from pinecone import Pinecone
+
+    from airflow_provider_vectorbackup.hooks.source import VectorSourceHook
+
+    pc = Pinecone(api_key=pinecone_stand_in.api_key, host=pinecone_stand_in.url)
+    pc.indexes.create(name="products", dimension=3, metric="cosine")
+    pc.index(name="products").upsert(namespace="en", vectors=[
+        {"id": "a", "values": [0.1, 0.2, 0.3], "metadata": {"lang": "en", "stock": 4}}])
+
+    source = VectorSourceHook(pinecone_connection).get_conn()   # what a backup task opens
+    assert [c.name for c in source.list_collections()] == ["products", "products.en"]
+    assert source.find_by_ids("products.en", ["a"])[0]["payload"] == {"lang": "en", "stock": 4.0}
+
+
 # --- docs/testing.md: "Box" ------------------------------------------------------------------
 def test_my_upload_lands_with_the_right_sha1(box_stand_in, box_connection):
     from airflow.sdk import BaseHook

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from pathlib import Path
 
@@ -17,7 +18,6 @@ from airflow_provider_vectorbackup.sources.base import InsertReport
 from airflow_provider_vectorbackup.sources.portable import RESERVED_FIELD
 from airflow_provider_vectorbackup.sources.qdrant.client import QdrantSource
 from airflow_provider_vectorbackup.stores.local import LocalStore
-from airflow_provider_vectorbackup.testing import sample_data
 from airflow_provider_vectorbackup.translation.documents import ID_NAMESPACE
 from tests.cli.test_cli import run
 from tests.sources.conftest import astra_source  # noqa: F401  (fixture)
@@ -27,9 +27,15 @@ SNAPSHOT = "20261201T000000Z"
 
 @pytest.fixture
 def astra_snapshot(astra_stand_in, astra_source, tmp_path: Path) -> LocalStore:  # noqa: F811
-    sample_data.seed(astra_stand_in, {"articles": 45})
+    """A snapshot of a Data API collection whose vectors are float32 values, as the Data API stores them."""
+    source = astra_source()
+    source.create_collection("articles", {"vector": {"dimension": 8, "metric": "euclidean"}})
+    rng = random.Random(3)
+    documents = [{"_id": f"a{i}" if i % 3 else i, "title": f"t{i}", "rank": i, "when": {"$date": 1700000000000 + i},
+                  "$vector": [rng.randint(-64, 64) / 32 for _ in range(8)]} for i in range(45)]
+    assert source.insert_documents("articles", documents).ok
     store = LocalStore(tmp_path / "store")
-    outcome = dump_snapshot(astra_source(), store, SNAPSHOT, DumpOptions())
+    outcome = dump_snapshot(source, store, SNAPSHOT, DumpOptions())
     assert not outcome.failures
     return store
 
@@ -48,7 +54,7 @@ def test_a_data_api_snapshot_restores_into_qdrant_with_mapped_ids_and_comes_back
     assert steps[("id", "_id")]["class"] == "reversible" and steps[("id", "_id")]["documents"] == 45
     moved = scan_all(qdrant, "q_articles")
     record = json.loads(moved[0]["payload"][RESERVED_FIELD])
-    assert moved[0]["_id"]["value"] == str(uuid.uuid5(ID_NAMESPACE, record["id"]))
+    assert moved[0]["_id"]["value"] == str(uuid.uuid5(ID_NAMESPACE, str(record["id"])))
 
     dump_snapshot(qdrant, astra_snapshot, "20261201T010000Z", DumpOptions(collections=["q_articles"]))
     astra = astra_source()

@@ -83,6 +83,15 @@ def _milvus(stack: contextlib.ExitStack, folder: Path) -> VectorSource:
                                                            extra={"path": path}), client=client)
 
 
+def _pinecone(stack: contextlib.ExitStack, folder: Path) -> VectorSource:
+    from airflow_provider_vectorbackup.testing.pinecone import PineconeStandIn
+    from tests.sources.pinecone.standin import pinecone_source
+
+    source = pinecone_source(stack.enter_context(PineconeStandIn()))
+    stack.callback(source.close)
+    return source
+
+
 def _weaviate(stack: contextlib.ExitStack, folder: Path) -> VectorSource:
     from airflow_provider_vectorbackup.connection import ConnectionSettings
     from airflow_provider_vectorbackup.sources.weaviate.client import WeaviateSource
@@ -98,7 +107,12 @@ def _weaviate(stack: contextlib.ExitStack, folder: Path) -> VectorSource:
 
 STARTERS: dict[str, Callable[..., VectorSource]] = {
     "astra": _astra, "qdrant": _qdrant, "pgvector": _pgvector, "chroma": _chroma, "milvus": _milvus,
-    "weaviate": _weaviate}
+    "pinecone": _pinecone, "weaviate": _weaviate}
+
+
+def _named(kind: str, name: str) -> str:
+    """A collection name the engine takes: Pinecone's index names have hyphens, not underscores."""
+    return name.replace("_", "-") if kind == "pinecone" else name
 
 
 def listed(kind: str, name: str) -> str:
@@ -176,7 +190,7 @@ def test_a_collection_goes_to_another_engine_and_back_exactly(matrix: Matrix, or
     there = matrix.source(via)
     first = matrix.snapshot_of(origin)
     capabilities = {kind: matrix.source(kind).capabilities for kind in (origin, via)}
-    target = f"from_{origin}"
+    target = _named(via, f"from_{origin}")
     origin_name = listed(origin, ORIGIN)
 
     plan_only = restore_snapshot(matrix.store, first, there, RestoreOptions(
@@ -194,7 +208,7 @@ def test_a_collection_goes_to_another_engine_and_back_exactly(matrix: Matrix, or
     assert result["recall_at_10"] >= 0.99
 
     second = matrix.dump(via, listed(via, target), f"20261205T000001Z-{origin}-{via}")
-    back = f"back_from_{via}"
+    back = _named(origin, f"back_from_{via}")
     back_report = restore_snapshot(matrix.store, second, matrix.source(origin), RestoreOptions(
         collections=[listed(via, target)], name_mapping={listed(via, target): back}, min_recall=0.99))
     assert back_report["collections"][listed(via, target)]["ok"]

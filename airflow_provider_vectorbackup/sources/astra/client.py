@@ -28,7 +28,8 @@ from airflow_provider_vectorbackup.snapshot.provenance import describe_source, e
 from airflow_provider_vectorbackup.sources.astra.insert import insert_documents
 from airflow_provider_vectorbackup.sources.astra.retry import InBandRetries, RetryPolicy, Throttled, describe, raise_if_transient
 from airflow_provider_vectorbackup.sources.astra.scan import CollectionScan, plan_partitions, read_partition
-from airflow_provider_vectorbackup.sources.portable import Capabilities
+from airflow_provider_vectorbackup.sources.astra.portable import portable_options
+from airflow_provider_vectorbackup.sources.portable import Capabilities, PortableCollection
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, InsertReport, Partition,
     UnsupportedDefinition,
@@ -91,12 +92,14 @@ class AstraSource:
 
     kind = "astra"
     capabilities = Capabilities(
-        mixed_ids=True, id_types=frozenset({"int", "string", "uuid"}), int_ids=(-(2 ** 63), 2 ** 63 - 1), max_dimension=4096,
-        vector_names=("$vector",), name_pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$",
+        mixed_ids=True, id_types=frozenset({"int", "string", "uuid"}), int_ids=(-(2 ** 63), 2 ** 63 - 1),
+        max_id_length=2000, max_dimension=4096, vector_names=("$vector",), name_pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$",
         payload_kinds=frozenset({"string", "int", "float", "bool", "json"}), envelopes=False, ejson=True,
-        int_range=None)
+        int_range=None, payload_bytes=3_890_000)
     """The Data API: one ``$vector``, any JSON but keys starting with ``$`` (so no envelopes; EJSON dates keep
-    milliseconds only, so datetimes travel as strings with the original kept aside)."""
+    milliseconds only, so datetimes travel as strings with the original kept aside). An indexed string, ``_id``
+    included, holds 8,000 bytes of UTF-8 (2,000 characters of any kind), and a document 4,000,000 characters: the
+    payload gets what the longest ``_id`` and a 4,096-dimension ``$vector`` list leave."""
 
     def __init__(self, settings: ConnectionSettings, *, keyspace: str | None = None,
                  retry_policy: RetryPolicy | None = None) -> None:
@@ -335,6 +338,10 @@ class AstraSource:
         """Every document of a collection in its stored JSON form (``$vector`` included)."""
         for page in self.scan_pages(collection, filter=filter):
             yield from page.documents
+
+    def portable_definition(self, portable: PortableCollection) -> dict[str, Any]:
+        """The ``createCollection`` options of a collection for ``portable`` (see ``portable.py``); sends nothing."""
+        return portable_options(portable)
 
     def unsupported(self, definition: dict[str, Any]) -> list[str]:
         """Another engine's definition; the rest (e.g. a dimension above 4096) only the server can judge, on create."""

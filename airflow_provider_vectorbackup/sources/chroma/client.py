@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.snapshot import vector_fields
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
-from airflow_provider_vectorbackup.sources.portable import Capabilities
+from airflow_provider_vectorbackup.sources.portable import Capabilities, PortableCollection
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, DocumentFailure, InsertReport,
     NoRetries, Partition, UnsupportedDefinition, check_scan_settings,
 )
 from airflow_provider_vectorbackup.sources.chroma import definition as definitions
+from airflow_provider_vectorbackup.sources.chroma import portable as chroma_portable
 from airflow_provider_vectorbackup.sources.chroma.records import (
     COSINE_DRIFT_ULPS, INCLUDE, METADATA_DRIFT_ULPS, RecordRefused, add_arguments, same_but_chroma_drift, stored_page,
     to_chroma,
@@ -57,7 +58,8 @@ class ChromaSource:
         payload_kinds=frozenset({"string", "int", "float", "bool"}), nested=False,
         flat_lists=frozenset({"string", "int", "float", "bool"}), nulls=False, envelopes=False,
         name_pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,255}$", extras=("document", "uri"))
-    """One embedding and flat metadata: no nulls, no objects, lists only of one kind and not empty."""
+    """One embedding and flat metadata: no nulls, no objects, lists only of one kind and not empty. Floats are kept
+    within ``restore_tolerance``, not bit for bit: Chroma stores some float64 values an ulp off."""
 
     def __init__(self, settings: ConnectionSettings, *, client: ClientAPI | None = None,
                  page_size: int | None = None) -> None:
@@ -186,6 +188,10 @@ class ChromaSource:
         dimension = len(first[0]) if first is not None and len(first) else None
         return definitions.describe(collection.configuration_json, collection.metadata,
                                     collection.schema.serialize_to_json() if collection.schema else None, dimension)
+
+    def portable_definition(self, portable: PortableCollection) -> dict[str, Any]:
+        """The definition of a collection for ``portable`` (see ``portable.py``); sends nothing."""
+        return chroma_portable.portable_definition(portable)
 
     def unsupported(self, definition: dict[str, Any]) -> list[str]:
         """What of ``definition`` Chroma cannot recreate (the first problem found); sends nothing."""

@@ -26,12 +26,13 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.snapshot.provenance import endpoint_origin
-from airflow_provider_vectorbackup.sources.portable import Capabilities
+from airflow_provider_vectorbackup.sources.portable import Capabilities, PortableCollection
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, DocumentFailure, InsertReport,
     NoRetries, Partition, UnsupportedDefinition, check_scan_settings,
 )
 from airflow_provider_vectorbackup.sources.qdrant import definition as qdef
+from airflow_provider_vectorbackup.sources.qdrant import portable as qportable
 from airflow_provider_vectorbackup.sources.qdrant.cosine import drift_ulps
 from airflow_provider_vectorbackup.sources.qdrant.stored import (
     UnwritableDocument, point_id, query_value, same_but_cosine_drift, stored_id, to_document, to_point,
@@ -80,9 +81,13 @@ class QdrantSource:
         mixed_ids=True, id_types=frozenset({"int", "uuid"}), int_ids=(0, 2 ** 64 - 1), dense_fields=None, sparse_fields=16,
         multi=True, metrics=frozenset({"cosine", "euclidean", "dot_product", "manhattan", "max_sim_cosine",
                                        "max_sim_dot_product", "max_sim_euclidean"}),
-        max_dimension=65536, name_pattern=r"^(<unnamed>|[A-Za-z0-9_][A-Za-z0-9_.-]{0,254})$",
-        int_range=(-(2 ** 63), 2 ** 64 - 1))
-    """Named dense, sparse and multivector fields; payload is any JSON, kept as it is (envelopes included)."""
+        max_dimension=65536, name_pattern=r"^(<unnamed>|[A-Za-z0-9_][A-Za-z0-9_.-]{0,199})$",
+        int_range=(-(2 ** 63), 2 ** 64 - 1), payload_kinds=frozenset({"string", "int", "float", "bool", "json"}),
+        envelopes=False)
+    """Named dense, sparse and multivector fields (names of at most 200 bytes); payload is any JSON. Not envelopes:
+    points are written with the payload decoded (so a Qdrant dump restores as it was), and qdrant-client turns a
+    datetime, date, time, decimal or UUID into a string and refuses bytes that are not UTF-8, so those kinds travel
+    as strings, originals kept aside."""
 
     def __init__(self, settings: ConnectionSettings, *, client: QdrantClient | None = None,
                  partition_size: int = DEFAULT_PARTITION_SIZE) -> None:
@@ -250,6 +255,10 @@ class QdrantSource:
         fields = (definition.get("vectors") or {}).values()
         return max((drift_ulps(spec.get("dimension")) for spec in fields
                     if spec.get("metric") in ("cosine", "max_sim_cosine")), default=0)
+
+    def portable_definition(self, portable: PortableCollection) -> dict[str, Any]:
+        """The definition of a collection for ``portable`` (see ``portable.py``); sends nothing."""
+        return qportable.portable_definition(portable, local=self.local)
 
     def unsupported(self, definition: dict[str, Any]) -> list[str]:
         """What in ``definition`` Qdrant cannot create (another engine's, a distance it lacks, ...); sends nothing."""

@@ -157,6 +157,7 @@ def _plan(definition: Mapping[str, Any]) -> tuple[Creation | None, list[str]]:
         size = _dense_params(config).get(slot.qdrant_name, {}).get("size") if slot.kind != vector_fields.SPARSE else 1
         if not isinstance(size, int) or not 1 <= size <= MAX_SIZE:
             found.append(f"vector {slot.qdrant_name or UNNAMED!r} has size {size!r}, not 1 to {MAX_SIZE}")
+    found += _declared_problems(definition, native)
     body = {**params, "optimizers_config": config.get("optimizer_config")}
     body.update({key: config.get(key) for key in ("hnsw_config", "wal_config", "quantization_config",
                                                    "strict_mode_config", "metadata")})
@@ -177,6 +178,31 @@ def _plan(definition: Mapping[str, Any]) -> tuple[Creation | None, list[str]]:
         if value is not None:
             arguments[key] = value
     return Creation(arguments, indexes, list(native.get("aliases") or [])), []
+
+
+def _declared_problems(definition: Mapping[str, Any], native: Mapping[str, Any]) -> list[str]:
+    """Where the definition's ``id`` and ``vectors`` blocks say what its ``native`` block would not create.
+
+    A definition read from Qdrant always agrees with itself; one made for another engine's
+    collection (``portable.py``) leaves out of ``native`` what Qdrant cannot hold, and this names it.
+    """
+    found = []
+    id_type = (definition.get("id") or {}).get("type", ID_TYPE)
+    if id_type != ID_TYPE:
+        found.append(f"id type {id_type!r}: Qdrant point ids are unsigned integers or UUIDs")
+    config = native.get("config") or {}
+    by_field = {slot.field: slot for slot in slots(native)}
+    for field, spec in (definition.get("vectors") or {}).items():
+        slot = by_field.get(field)
+        if slot is None:
+            found.append(f"vector field {field!r} ({(spec or {}).get('kind')}, {(spec or {}).get('dtype')}, metric "
+                         f"{(spec or {}).get('metric')!r}) is not one Qdrant can create beside the others")
+            continue
+        held = _field(slot, config)
+        keys = ("kind", "dtype", "dimension") + (("metric",) if slot.kind == vector_fields.SPARSE or slot.distance in METRICS else ())
+        found += [f"vector field {field!r} has {key} {spec.get(key)!r}, but Qdrant would hold {held[key]!r}"
+                  for key in keys if spec.get(key) != held[key]]
+    return found
 
 
 def _index_schema(spec: Mapping[str, Any]) -> Any:
