@@ -67,6 +67,10 @@ class InactiveTenants(RuntimeError):
     """A multi-tenant collection has tenants whose objects cannot be read now: they are named, never skipped."""
 
 
+class UnreadableCollection(RuntimeError):
+    """A collection holds what a backup cannot read exactly yet (a property type, a legacy vector): named, not read."""
+
+
 @dataclass
 class ScanRecord:
     """How a collection was read: tenant by tenant, each with one UUID cursor."""
@@ -316,7 +320,14 @@ class WeaviateSource:
     # -- tenants ---------------------------------------------------------------------------------
 
     def _readable_tenants(self, name: str, definition: dict[str, Any]) -> list[str | None]:
-        """``[None]`` for a collection without tenants; else every tenant, all active, or :class:`InactiveTenants`."""
+        """``[None]`` for a collection without tenants; else every tenant, all active, or :class:`InactiveTenants`.
+
+        :raises UnreadableCollection: the collection holds what a backup cannot read exactly yet.
+        """
+        unreadable = wdef.read_problems(definition)
+        if unreadable:
+            raise UnreadableCollection(f"Weaviate collection {name!r} at {self.where} cannot be backed up exactly: "
+                                       f"{'; '.join(unreadable)}. Nothing of it was read")
         if not wdef.multi_tenant(definition):
             return [None]
         tenants = self._tenants(name)

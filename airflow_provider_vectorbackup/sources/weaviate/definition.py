@@ -83,6 +83,15 @@ def property_problems(properties: list[Any], where: str = "") -> list[str]:
     return found
 
 
+def read_problems(definition: Mapping[str, Any]) -> list[str]:
+    """What in a collection a backup cannot read exactly yet, each naming the item (checked before reading)."""
+    native = definition.get("native") or {}
+    found = property_problems(list(native.get("properties") or []))
+    if not native.get("vectorConfig"):
+        found.append("it has no named vectors (vectorConfig): a legacy unnamed vector is not read yet")
+    return found
+
+
 def problems(definition: Mapping[str, Any]) -> list[str]:
     """What in ``definition`` cannot be recreated in Weaviate by this source, each naming the item (sends nothing)."""
     if definition.get("engine") != ENGINE:

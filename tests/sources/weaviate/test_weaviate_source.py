@@ -12,7 +12,7 @@ import pytest
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
 from airflow_provider_vectorbackup.sources.base import CollectionDefinitionMismatch
-from airflow_provider_vectorbackup.sources.weaviate.client import InactiveTenants
+from airflow_provider_vectorbackup.sources.weaviate.client import InactiveTenants, UnreadableCollection
 from tests.sources.test_conformance import digest_of, scanned
 
 VECTORS = {"title": {"vectorizer": {"none": {}}, "vectorIndexType": "hnsw",
@@ -138,3 +138,16 @@ def test_what_weaviate_would_not_hand_back_is_refused_per_document(weaviate_sour
     changed = {**good, "payload": DEFAULT_CODEC.encode({"n": 99})}
     clash = source.insert_documents("Notes", [changed])
     assert clash.failures[0].error_code == "DIFFERENT_DOCUMENT_EXISTS"
+
+
+def test_a_collection_with_what_a_backup_cannot_read_is_refused_by_name_before_reading(weaviate_source) -> None:
+    source = weaviate_source()
+    _create(source, "Places")
+    definition = source.collection_definition("Places")
+    definition["native"]["properties"].append({"name": "where", "dataType": ["geoCoordinates"]})
+    with pytest.raises(UnreadableCollection, match="property 'where' is of type 'geoCoordinates'"):
+        with contextlib.closing(source.scan("Places", definition).pages()) as pages:
+            next(pages)
+    legacy = {**definition, "native": {k: v for k, v in definition["native"].items() if k != "vectorConfig"}}
+    with pytest.raises(UnreadableCollection, match="legacy unnamed vector"):
+        source.partitions("Places", legacy)
