@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--lock-wait", type=float, default=900.0, metavar="SECONDS",
                       help="with --deduplicate: how long to wait for a garbage collection holding the store's "
                            "lock (default 900)")
+    dump.add_argument("--embedding-model", action="append", default=[], metavar="[FIELD=]MODEL[@VERSION]",
+                      help="the model that made a vector field's vectors, recorded in the manifest, repeatable; "
+                           "without FIELD= each collection's only vector field (the Data API's is $vector)")
     restore = commands.add_parser("restore", parents=[common], help="restore collections and validate them")
     restore.add_argument("snapshot_id", nargs="?", help="an id, or latest; leave it out with --as-of")
     restore.add_argument("--as-of", metavar="TIME",
@@ -152,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--scan-mode", choices=["auto", "ranges", "single"], default="auto",
                          help="how the restored collections are read back for validation, as for dump")
     restore.add_argument("--staging-dir")
+    restore.add_argument("--embedding-model", action="append", default=[], metavar="[FIELD=]MODEL[@VERSION]",
+                         help="the model the targets' vector fields are queried with, repeatable; a snapshot whose "
+                              "recorded model differs is refused")
+    restore.add_argument("--allow-model-change", action="store_true",
+                         help="restore even into a target of another embedding model or vector dimension (the "
+                              "stored vectors are restored as they are, nothing is re-embedded)")
     restore.add_argument("--where", action="append", default=[], metavar="FIELD=VALUE",
                          help="restore only documents whose payload FIELD equals VALUE (JSON, else a string); "
                               "repeatable, all must hold")
@@ -390,6 +399,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     for c in manifest.collections:
         lines.append(f"  {c.name}: {c.status}, {c.document_count} documents, {c.vectors.documents_with_vector} with "
                      f"$vector {c.vectors.dimensions}, {_stored_as(c)}, digest {c.content_digest[:16]}…")
+        lines += [f"    embedding model of {field}: {m.get('model')}" + (f"@{m['version']}" if m.get("version") else "")
+                  + f" (from {m.get('from')})" for field, m in c.embedding_models.items() if isinstance(m, dict)]
         lines += [f"    warning: {w}" for w in c.warnings] + ([f"    error: {c.error}"] if c.error else [])
     _emit(args, json.loads(manifest.to_json()), "\n".join(lines))
     return EXIT_OK
@@ -448,7 +459,8 @@ def cmd_dump(args: argparse.Namespace) -> int:
             vector_policy=VectorLossPolicy(args.max_missing_vector_fraction), producer={"tool": "vectorbackup-cli"},
             signer=signer, encryption=encryption, compression=args.compression,
             scan_mode=args.scan_mode, scan_streams=args.scan_streams, collections_at_once=args.collections_at_once,
-            uploads_at_once=args.uploads_at_once, deduplicate=args.deduplicate, lock_wait=args.lock_wait, **settings)
+            uploads_at_once=args.uploads_at_once, deduplicate=args.deduplicate, lock_wait=args.lock_wait,
+            embedding_models=_embedding_models(args), **settings)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     with _ProgressDisplay(enabled=not args.quiet and sys.stderr.isatty()) as display:
@@ -484,12 +496,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if not sep or not source or not target:
             raise UsageError(f"--map takes SOURCE=TARGET, not {item!r}")
         mapping[source] = target
+    models = _embedding_models(args)
     _, store = _store(args)
     options = RestoreOptions(
         collections=_names(args.collections), target_prefix=args.target_prefix or None, name_mapping=mapping or None,
         if_exists=args.if_exists, allow_incomplete=args.allow_incomplete, validation_queries=args.validation_queries,
         scan_mode=args.scan_mode, staging_dir=args.staging_dir, identities=_identities(args), verifier=_verifier(args),
-        as_of=as_of, plan_only=args.plan, allow_lossy=tuple(args.allow_lossy), where=_where(args.where),
+        as_of=as_of, embedding_models=models, allow_model_change=args.allow_model_change,
+        plan_only=args.plan, allow_lossy=tuple(args.allow_lossy), where=_where(args.where),
         **{name: getattr(args, name) for name in ("chunk_size", "concurrency", "read_streams")
            if getattr(args, name) is not None})
     try:
@@ -500,6 +514,24 @@ def cmd_restore(args: argparse.Namespace) -> int:
         raise
     _emit(args, report, _restore_text(report))
     return EXIT_OK
+
+
+def _embedding_models(args: argparse.Namespace) -> dict[str, str] | None:
+    """``--embedding-model [FIELD=]MODEL[@VERSION]`` arguments as ``{field: model}`` (field ``""``: the only one)."""
+    from airflow_provider_vectorbackup.jobs.models import ModelMismatch, parse_model_argument, parse_models
+
+    models: dict[str, str] = {}
+    try:
+        for item in args.embedding_model:
+            field, model = parse_model_argument(item)
+            if field in models:
+                raise UsageError(f"--embedding-model gives {field or 'the only vector field'} twice: "
+                                 f"{models[field]!r} and {model!r}")
+            models[field] = model
+        parse_models(models, "--embedding-model")
+    except ModelMismatch as exc:
+        raise UsageError(str(exc)) from None
+    return models or None
 
 
 def _where(items: list[str]) -> dict[str, Any] | None:
@@ -525,6 +557,8 @@ def _restore_text(report: dict[str, Any]) -> str:
     if as_of:
         lines.append(f"  as of {as_of['requested']}: snapshot {as_of['chosen']}, taken at {as_of['chosen_taken_at']}")
         lines += [f"    skipped {s['snapshot_id']}: {s['reason']}" for s in as_of["skipped"]]
+    if report.get("replaced_backup"):
+        lines.append(f"  what it replaced was backed up first, verified: snapshot {report['replaced_backup']}")
     for name, r in report["collections"].items():
         lines.append(f"  {name} → {r['target']}: {r['documents_restored']}/{r['documents_expected']} documents, "
                      f"digest {'match' if r['digest_restored'] == r['digest_expected'] else 'DIFFERS'}, "

@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from airflow_provider_vectorbackup.jobs.models import EmbeddingModel, recorded_models
 from airflow_provider_vectorbackup.sources.base import VectorSource
 from airflow_provider_vectorbackup.progress import Progress
 from airflow_provider_vectorbackup.snapshot.manifest import FileEntry
@@ -83,15 +84,18 @@ def select_collections(source: VectorSource, collections: list[str] | None) -> t
 def write_collection(source: VectorSource, writer: SnapshotWriter, name: str, definition: dict[str, Any],
                      stored: StoredFiles, *, scan_mode: str, scan_streams: int,
                      on_progress: Callable[[Progress], None] | None = None,
-                     stop: threading.Event | None = None) -> None:
+                     stop: threading.Event | None = None, models: Mapping[str, EmbeddingModel] | None = None) -> None:
     """Read collection ``name`` page by page into ``writer``, reporting progress after every page.
 
     A failure propagates after the writer has recorded the collection as failed, with how far the
     scan got. ``stop``, once set, ends the read at the next page with :class:`DumpStopped`.
+    ``models`` are the embedding models the caller gave for its vector fields (recorded with those its
+    definition declares).
     """
     progress = Progress(log, name, _estimate(source, name))
     scan = source.scan(name, definition, streams=scan_streams, mode=scan_mode)
     with writer.collection(name, definition) as collection:
+        collection.embedding_models = recorded_models(definition, models or {}, encrypted=writer.encryption is not None)
         try:
             with contextlib.closing(scan.pages()) as pages:
                 for documents in pages:

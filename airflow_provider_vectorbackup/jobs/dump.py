@@ -21,6 +21,7 @@ from airflow_provider_vectorbackup.jobs.collection import (
     StoredFiles, manifest_source, select_collections, write_collection,
 )
 from airflow_provider_vectorbackup.jobs.dedup import deduplication, document_keys
+from airflow_provider_vectorbackup.jobs.models import EmbeddingModel, models_by_collection, parse_models
 from airflow_provider_vectorbackup.jobs.outcome import DumpOutcome, already_complete
 from airflow_provider_vectorbackup.progress import Progress
 from airflow_provider_vectorbackup.snapshot.compression import check_compression
@@ -61,6 +62,9 @@ class DumpOptions:
         changed since the newest earlier snapshot is uploaded, and every snapshot still stands alone.
         Local staging then holds a sorted copy of the collection being written.
     :param lock_wait: seconds a deduplicating dump waits for a garbage collection that holds the store's lock.
+    :param embedding_models: ``{vector field: "MODEL" or "MODEL@VERSION"}`` recorded in the manifest (the Data
+        API's one vector field is ``$vector``; the field ``""`` is each collection's only vector field). A field
+        no dumped collection has is refused before anything is written (docs/restore.md, "Embedding models").
     """
 
     collections: list[str] | None = None
@@ -77,6 +81,7 @@ class DumpOptions:
     uploads_at_once: int = 2
     deduplicate: bool = False
     lock_wait: float = 900.0
+    embedding_models: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.collections is not None:
@@ -100,6 +105,7 @@ class DumpOptions:
             document_keys(self.encryption, self.signer)  # refuses encryption without a signer, before anything runs
         if not isinstance(self.lock_wait, (int, float)) or isinstance(self.lock_wait, bool) or self.lock_wait < 0:
             raise ValueError(f"lock_wait must be a number of seconds, 0 or more, not {self.lock_wait!r}")
+        parse_models(self.embedding_models)
 
     def describe(self) -> str:
         """The settings that decide speed and bytes, for a log line; never the keys."""
@@ -123,18 +129,34 @@ def dump_snapshot(
     check_snapshot_id(snapshot_id)
     # A missing zstandard package is reported before the store is touched.
     check_compression(options.compression, for_writing=True)
+    models = given_models(source, options)
     lock = StoreLock(store, SHARED, f"dump {snapshot_id}") if options.deduplicate else None
     if lock is not None:  # before the parent is read, so that no garbage collection sweeps what it reuses
         lock.acquire(options.lock_wait)
     try:
-        return _dump(source, store, snapshot_id, options, on_progress, lock)
+        return _dump(source, store, snapshot_id, options, on_progress, lock, models)
     finally:
         if lock is not None:
             lock.release()
 
 
+def given_models(source: VectorSource, options: DumpOptions) -> dict[str, dict[str, EmbeddingModel]]:
+    """Per collection, the embedding models ``options`` gives for its vector fields, checked before anything is
+    written (the source is asked for its collections only when models are given).
+
+    :raises ModelMismatch: a field no selected collection has.
+    :raises UnknownCollectionsError: a collection the namespace does not have.
+    """
+    models = parse_models(options.embedding_models)
+    if not models:
+        return {}
+    names, definitions = select_collections(source, options.collections)
+    return models_by_collection(models, {name: definitions[name] for name in names})
+
+
 def _dump(source: VectorSource, store: Store, snapshot_id: str, options: DumpOptions,
-          on_progress: Callable[[Progress], None] | None, lock: StoreLock | None) -> DumpOutcome:
+          on_progress: Callable[[Progress], None] | None, lock: StoreLock | None,
+          models: dict[str, dict[str, EmbeddingModel]]) -> DumpOutcome:
     try:
         pending = store.begin(snapshot_id)
     except SnapshotExistsError:
@@ -170,7 +192,8 @@ def _dump(source: VectorSource, store: Store, snapshot_id: str, options: DumpOpt
                 def dump(name: str) -> None:
                     try:
                         write_collection(source, writer, name, definitions[name], stored, scan_mode=options.scan_mode,
-                                         scan_streams=options.scan_streams, on_progress=on_progress, stop=stop)
+                                         scan_streams=options.scan_streams, on_progress=on_progress, stop=stop,
+                                         models=models.get(name))
                     except Exception as exc:  # recorded in the manifest; the other collections still get backed up
                         log.error("Collection %r failed: %s: %s", name, type(exc).__name__, exc)
                         failures[name] = exc

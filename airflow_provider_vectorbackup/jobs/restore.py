@@ -19,6 +19,8 @@ from typing import Any
 
 from airflow_provider_vectorbackup.check.stored import download_and_verify
 from airflow_provider_vectorbackup.jobs.as_of import choose_as_of
+from airflow_provider_vectorbackup.jobs.models import ModelMismatch, check_models, parse_models
+from airflow_provider_vectorbackup.jobs.replace import ReplacedBackupFailed, back_up_replaced
 from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from airflow_provider_vectorbackup.snapshot.encryption import AgeIdentities
 from airflow_provider_vectorbackup.snapshot.guard import is_vectorize
@@ -95,6 +97,11 @@ class RestoreOptions:
     as_of: dt.datetime | None = None
     """Instead of a snapshot id: the newest snapshot taken at or before this moment that is complete and passes
     ``files`` verification (:func:`.as_of.choose_as_of`; :func:`.as_of.parse_as_of` reads one a user gave)."""
+    embedding_models: dict[str, str] | None = None
+    """The targets' models, ``{vector field: "MODEL[@VERSION]"}`` (``""``: each collection's only vector field):
+    a snapshot whose recorded model differs is refused (:mod:`.models`)."""
+    allow_model_change: bool = False
+    """Restore even into a target of another declared model or vector dimension (the vectors are not re-embedded)."""
 
     def __post_init__(self) -> None:
         if self.as_of is not None and (self.as_of.tzinfo is None or self.as_of.utcoffset() is None):
@@ -106,6 +113,7 @@ class RestoreOptions:
             raise TargetConflict(f"if_exists must be one of {IF_EXISTS}, not {self.if_exists!r}")
         if self.scan_mode not in SCAN_MODES:
             raise ValueError(f"scan_mode must be one of {SCAN_MODES}, not {self.scan_mode!r}")
+        parse_models(self.embedding_models)
         unknown = sorted(set(self.allow_lossy) - set(LOSSY_KINDS))
         if unknown:
             raise ValueError(f"unknown lossy kind(s) {unknown} in allow_lossy; the kinds are {sorted(LOSSY_KINDS)}")
@@ -250,6 +258,7 @@ class _Restore:
                         "written": False, "collections": {name: {"target": target, "translation": self._plan_of(name)}
                                                           for name, target in plan.items()},
                         "ok": not any(self._refusals.values())}
+            replaced_backup = self._back_up_replaced(store, stored.snapshot_id, plan)
             prepared = time.monotonic() - started
             results = {name: self._restore(snapshot, snapshot.manifest.collection(name), target)
                        for name, target in plan.items()}
@@ -258,6 +267,7 @@ class _Restore:
                   for phase in ("prepare", "write", "validate")}
         # "keyspace" is the Data API's word for the namespace, kept for reports read by existing DAGs.
         summary = {"snapshot_id": stored.snapshot_id, **({"as_of": as_of} if as_of else {}),
+                   **({"replaced_backup": replaced_backup} if self.options.if_exists == "replace" else {}),
                    "source": self.source.kind, "namespace": self.source.namespace, "keyspace": self.source.namespace,
                    "collections": results, "phases": phases,
                    "ok": all(r["ok"] for r in results.values())}
@@ -265,6 +275,16 @@ class _Restore:
             bad = {name: r for name, r in results.items() if not r["ok"]}
             raise RestoreNotValidated(f"restore of {stored.snapshot_id} did not validate: {bad}", summary)
         return summary
+
+    def _back_up_replaced(self, store: Store, restoring: str, plan: dict[str, str]) -> str | None:
+        """Under ``"replace"``, the id of a verified backup of the targets about to be dropped (``None``: none exists)."""
+        if self.options.if_exists != "replace":
+            return None
+        try:
+            return back_up_replaced(self.source, store, plan.values(), restoring=restoring,
+                                    identities=self.options.identities, staging_dir=self.options.staging_dir)
+        except ReplacedBackupFailed as exc:
+            raise RestoreRefused(str(exc)) from None
 
     def _plan(self, snapshot: Snapshot) -> dict[str, str]:
         """Source → target names, with every refusal checked before anything is written."""
@@ -301,6 +321,14 @@ class _Restore:
             return plan
         for name, target in plan.items():
             self._check_target(target, self._target_definition(snapshot, name), translated=name in self.translations)
+        try:  # after if_exists had its say: only targets a restore may write into are compared
+            check_models(snapshot, plan, self.source, self.options.embedding_models,
+                         allow_model_change=self.options.allow_model_change,
+                         created={name: self._target_definition(snapshot, name) for name in plan},
+                         renamed={name: {m.source: m.target for m in translation.vectors if m.target is not None}
+                                  for name, translation in self.translations.items()})
+        except ModelMismatch as exc:
+            raise TargetConflict(str(exc)) from None
         return plan
 
     def _translate(self, snapshot: Snapshot, snapshot_kind: str, plan: dict[str, str]) -> None:

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_vectorbackup.jobs.recall import comparisons
+from airflow_provider_vectorbackup.jobs.replace import ReplacedBackupFailed, back_up_replaced
 from airflow_provider_vectorbackup.jobs.restore import (
-    RestoreNotValidated, RestoreOptions, SnapshotUnusable, TargetConflict, create_target, plan_targets, read_back,
+    RestoreNotValidated, RestoreOptions, RestoreRefused, SnapshotUnusable, TargetConflict, create_target, plan_targets, read_back,
     recall_name, snapshot_to_restore, verified_snapshot,
 )
 from airflow_provider_vectorbackup.jobs.scale_out import parse_work_item, slice_item
@@ -61,6 +62,8 @@ class RestorePlan:
     """Per collection, the definition each target was created with (the manifest's; decrypted when encrypted)."""
     as_of: dict[str, Any] | None = None
     """When the snapshot was chosen by time: the choice, as a single-task restore reports it."""
+    replaced_backup: str | None = None
+    """Under ``if_exists="replace"``: the verified snapshot of the targets the plan dropped (``None``: none existed)."""
 
     @property
     def work_items(self) -> list[str]:
@@ -126,10 +129,17 @@ def plan_restore(store: Store, snapshot_id: str | None, source: VectorSource, op
             raise TargetConflict(f"{source.kind} may move floats when it stores them, which only a single-task "
                                  f"restore checks (collections {tolerant}); nothing was written")
         slices = {name: split_segments(snapshot.manifest.collection(name), slices_per_collection) for name in targets}
+    replaced_backup = None
+    if options.if_exists == "replace":
+        try:
+            replaced_backup = back_up_replaced(source, store, targets.values(), restoring=stored.snapshot_id,
+                                               identities=options.identities, staging_dir=options.staging_dir)
+        except ReplacedBackupFailed as exc:
+            raise RestoreRefused(str(exc)) from None
     for name, target in targets.items():
         create_target(source, target, definitions[name], options.if_exists)
     plan = RestorePlan(snapshot_id=stored.snapshot_id, targets=targets, slices=slices, definitions=definitions,
-                       as_of=as_of,
+                       as_of=as_of, replaced_backup=replaced_backup,
                        queries_per_slice=-(-options.validation_queries // max(1, slices_per_collection)))
     log.info("Planned the restore of %s: %d task(s): %s", stored.snapshot_id, len(plan.work_items),
              ", ".join(plan.work_items))
@@ -236,6 +246,7 @@ def commit_restore(store: Store, plan: RestorePlan, reports: Iterable[Mapping[st
         result["ok"] = not problems and result.get("validated", False)
         results[name] = result
     summary = {"snapshot_id": plan.snapshot_id, **({"as_of": plan.as_of} if plan.as_of else {}),
+               **({"replaced_backup": plan.replaced_backup} if plan.replaced_backup is not None else {}),
                "source": source.kind, "namespace": source.namespace, "keyspace": source.namespace,
                "collections": results, "ok": all(r["ok"] for r in results.values())}
     if not summary["ok"]:

@@ -38,6 +38,7 @@ from airflow_provider_vectorbackup.jobs.collection import (
     StoredFiles, manifest_source, select_collections, write_collection,
 )
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions
+from airflow_provider_vectorbackup.jobs.models import recorded_models
 from airflow_provider_vectorbackup.jobs.outcome import DumpOutcome, already_complete, sealed_by
 from airflow_provider_vectorbackup.progress import Progress
 from airflow_provider_vectorbackup.snapshot.compression import check_compression
@@ -186,6 +187,10 @@ def plan_snapshot(
     if not 1 <= slices_per_collection <= MAX_SLICES_PER_COLLECTION:
         raise ValueError(f"slices_per_collection must be between 1 and {MAX_SLICES_PER_COLLECTION}, not "
                          f"{slices_per_collection}")
+    if options.embedding_models:  # the plan does not carry them to the tasks that write the collections
+        raise ValueError("a scale-out dump records only the embedding models its collections' definitions declare, "
+                         "not embedding_models given as arguments; dump with VectorDumpOperator or the CLI to record "
+                         "those")
     started = dt.datetime.now(dt.timezone.utc)
     described = manifest_source(source)
     common = dict(snapshot_id=snapshot_id, started_at=started.isoformat(timespec="milliseconds"), source=described,
@@ -329,6 +334,7 @@ def _write_slice(source: VectorSource, writer: SnapshotWriter, name: str, defini
     progress = Progress(log, f"{name} slice {slice_index}", None)
     found = {partition.name: 0 for partition in partitions}
     with writer.collection(name, definition, slice_index=slice_index) as collection:
+        collection.embedding_models = recorded_models(definition, {}, encrypted=writer.encryption is not None)
         try:
             pages = fetch_ahead(partitions, lambda _, partition: source.read_partition(name, partition),
                                 streams=streams, name=f"slice-{name}-{slice_index}")
@@ -510,6 +516,7 @@ def _joined_slices(name: str, count: int, reported: Mapping[int, Mapping[str, An
         document_count=sum(e.document_count for e in slices), vectors=vectors,
         content_digest=combine_digests(e.content_digest for e in slices), digest_algorithm=DIGEST_ALGORITHM,
         segments=[segment for entry in slices for segment in entry.segments], embedding=first.embedding,
+        embedding_models=first.embedding_models,
         warnings=[f"slice {k}: {warning}" for k, entry in enumerate(slices) for warning in entry.warnings],
         scan={"mode": "slices", "documents": sum(e.document_count for e in slices),
               "slices": [entry.scan for entry in slices]})

@@ -13,6 +13,7 @@ from airflow_provider_vectorbackup.hooks.connections import keys_from, open_stor
 from airflow_provider_vectorbackup.hooks.source import UNUSABLE_SOURCE, source_conn_id_from
 from airflow_provider_vectorbackup.jobs.collection import UnknownCollectionsError
 from airflow_provider_vectorbackup.jobs.dump import dump_snapshot
+from airflow_provider_vectorbackup.jobs.models import ModelMismatch, embedding_models_argument
 from airflow_provider_vectorbackup.jobs.outcome import summary_of
 from airflow_provider_vectorbackup.keys import encryption_from_connection, signer_from_connection
 from airflow_provider_vectorbackup.operators.dump_arguments import DumpArguments
@@ -74,6 +75,10 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
     :param deduplicate: store each document once per store (format 4): a dump uploads only what changed since
         the newest earlier snapshot, and each snapshot still restores alone. Retention then frees the packs no
         snapshot uses (docs/format.md section 12, docs/retention.md). Encrypted, it needs ``signing_conn_id``.
+    :param embedding_models: templated; the model that made each vector field's vectors, recorded in the manifest:
+        ``{"$vector": "text-embedding-3-small@2024-01"}`` (``"MODEL"`` or ``"MODEL@VERSION"``; the Data API's one
+        vector field is ``$vector``), or a plain string for each collection's only vector field. A field no dumped
+        collection has fails the task before anything is written (docs/restore.md, "Embedding models").
 
     Returns (XCom) a small summary: ``snapshot_id``, ``status``, ``store`` (``box``/``local``),
     ``location`` (Box folder id or local path), ``path``, per-collection counts and bytes, ``bytes``,
@@ -83,7 +88,7 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
     """
 
     template_fields: Sequence[str] = ("snapshot_id", "box_folder", "local_folder", "object_folder", "keyspace",
-                                      "collections", "staging_dir")
+                                      "collections", "staging_dir", "embedding_models")
     operator_extra_links = (BoxFolderLink(),)
     ui_color = "#d8f3dc"
 
@@ -99,7 +104,7 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
         max_missing_vector_fraction: float = 0.0, signing_conn_id: str | None = None,
         encryption_conn_id: str | None = None, scan_streams: int = DEFAULT_STREAMS, scan_mode: str = "auto",
         collections_at_once: int = 2, uploads_at_once: int = 2, compression: str = "gzip", deduplicate: bool = False,
-        **kwargs: Any,
+        embedding_models: dict[str, str] | str | None = None, **kwargs: Any,
     ) -> None:
         store = StoreSpec.from_arguments(box_folder=box_folder, local_folder=local_folder, box_conn_id=box_conn_id,
                                          box_folder_id=box_folder_id, object_folder=object_folder,
@@ -126,7 +131,10 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
         self.uploads_at_once = uploads_at_once
         self.compression = compression
         self.deduplicate = deduplicate
-        self.dump_options()  # a bad setting fails when the DAG is parsed; templated ones are checked when it runs
+        self.embedding_models = embedding_models
+        # A bad setting fails when the DAG is parsed; templated ones are checked when it runs.
+        self.dump_options(**({} if "{{" in str(embedding_models) else
+                             {"embedding_models": embedding_models_argument(embedding_models)}))
 
     def execute(self, context: Context) -> dict[str, Any]:
         snapshot_id = check_snapshot_id(self.snapshot_id or default_snapshot_id(context))
@@ -136,6 +144,7 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
         try:
             options = self.dump_options(
                 collections=self.collections, staging_dir=self.staging_dir,
+                embedding_models=embedding_models_argument(self.embedding_models),
                 producer={"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id},
                 signer=keys_from(signer_from_connection, self.signing_conn_id),
                 encryption=keys_from(encryption_from_connection, self.encryption_conn_id))
@@ -147,6 +156,8 @@ class VectorDumpOperator(StoreArguments, DumpArguments, BaseOperator):
                                     snapshot_id, options)
         except (UnknownCollectionsError, SnapshotExistsError) as exc:
             raise AirflowException(str(exc)) from None
+        except ModelMismatch as exc:  # a field the collections do not have: no retry helps
+            raise AirflowFailException(str(exc)) from None
         except UNUSABLE_SOURCE as exc:
             raise AirflowFailException(str(exc)) from None
         summary = summary_of(outcome, spec.kind, spec.folder)

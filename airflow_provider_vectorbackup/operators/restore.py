@@ -14,6 +14,7 @@ from airflow_provider_vectorbackup.hooks.box import BoxHook
 from airflow_provider_vectorbackup.hooks.connections import keys_from, open_store
 from airflow_provider_vectorbackup.hooks.source import UNUSABLE_SOURCE, VectorSourceHook, source_conn_id_from
 from airflow_provider_vectorbackup.jobs.as_of import NoSnapshotAsOf, parse_as_of
+from airflow_provider_vectorbackup.jobs.models import ModelMismatch, embedding_models_argument, parse_models
 from airflow_provider_vectorbackup.jobs.restore import (
     RestoreNotValidated, RestoreOptions, RestoreRefused, restore_snapshot,
 )
@@ -56,7 +57,8 @@ class RestoreOperator(StoreArguments, BaseOperator):
         (default) refuses one that holds documents or has another definition; ``"resume"`` continues
         into one with the snapshot's definition (re-running a restore that crashed: documents already
         there must be identical, and the final validation proves the result); ``"replace"`` drops and
-        recreates it (required to restore in place over live data).
+        recreates it (required to restore in place over live data), after dumping what it drops into the same
+        store and verifying that snapshot record by record; the report's ``replaced_backup`` names it.
     :param allow_incomplete: restore the complete collections of an ``.INCOMPLETE`` snapshot.
     :param chunk_size: documents per insert request (default 20; docs/restore.md says why).
     :param concurrency: insert requests in flight at most (default 32); while the database throttles
@@ -68,6 +70,12 @@ class RestoreOperator(StoreArguments, BaseOperator):
         ``"ranges"`` or ``"single"``, as for ``VectorDumpOperator``.
     :param signing_conn_id: connection with the manifest key: an unsigned or badly signed snapshot is refused.
     :param encryption_conn_id: connection whose password holds the age identity of an encrypted snapshot.
+    :param embedding_models: templated; the models the targets' vector fields are queried with, as
+        ``VectorDumpOperator``'s: ``{"$vector": "MODEL[@VERSION]"}`` or a plain string for each collection's only
+        vector field. A snapshot whose recorded model differs is refused before anything is written.
+    :param allow_model_change: restore even into a target whose declared model (``embedding_models``, or its own
+        vectorize/vectorizer config) or vector dimension differs from the snapshot's; the stored vectors are
+        restored as they are, nothing is re-embedded (docs/restore.md, "Embedding models").
     :param where: templated; restore only the documents whose top-level payload fields equal these values
         (``{"tenant": "acme"}``); counts, digest and recall are measured on the documents chosen.
     :param plan_only: download, verify and plan, write nothing: the XCom holds each collection's
@@ -85,7 +93,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
 
     template_fields: Sequence[str] = ("snapshot_id", "as_of", "box_folder", "local_folder", "object_folder", "collections",
                                       "target_prefix", "name_mapping", "target_keyspace", "if_exists",
-                                      "allow_lossy", "where")
+                                      "embedding_models", "allow_lossy", "where")
     ui_color = "#95d5b2"
 
     def __init__(
@@ -101,7 +109,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
         staging_dir: str | None = None,
         signing_conn_id: str | None = None, encryption_conn_id: str | None = None, scan_mode: str = "auto",
         plan_only: bool = False, allow_lossy: Sequence[str] = (), where: dict[str, Any] | None = None,
-        **kwargs: Any,
+        embedding_models: dict[str, str] | str | None = None, allow_model_change: bool = False, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if scan_mode not in SCAN_MODES:  # at parse time, not when the task runs
@@ -133,6 +141,10 @@ class RestoreOperator(StoreArguments, BaseOperator):
         self.plan_only = plan_only
         self.allow_lossy = allow_lossy
         self.where = where
+        self.embedding_models = embedding_models
+        self.allow_model_change = allow_model_change
+        if "{{" not in str(embedding_models):  # at parse time, unless it is only known when the task runs
+            parse_models(embedding_models_argument(embedding_models))
 
     @cached_property
     def source_hook(self) -> VectorSourceHook:
@@ -158,8 +170,11 @@ class RestoreOperator(StoreArguments, BaseOperator):
                 min_recall=self.min_recall, staging_dir=self.staging_dir, scan_mode=self.scan_mode,
                 identities=keys_from(identities_from_connection, self.encryption_conn_id),
                 verifier=keys_from(verifier_from_connection, self.signing_conn_id), as_of=as_of,
-                plan_only=self.plan_only, allow_lossy=tuple(self.allow_lossy or ()), where=self.where or None)
+                plan_only=self.plan_only, allow_lossy=tuple(self.allow_lossy or ()), where=self.where or None,
+                embedding_models=embedding_models_argument(self.embedding_models),
+                allow_model_change=self.allow_model_change)
             return restore_snapshot(open_store(self.store_spec()), snapshot_id,
                                     self.source_hook.get_conn(), options)
-        except (RestoreRefused, RestoreNotValidated, NoSnapshotAsOf, KeyConfigurationError, *UNUSABLE_SOURCE) as exc:
+        except (RestoreRefused, RestoreNotValidated, NoSnapshotAsOf, KeyConfigurationError, ModelMismatch,
+                *UNUSABLE_SOURCE) as exc:
             raise AirflowFailException(str(exc)) from None

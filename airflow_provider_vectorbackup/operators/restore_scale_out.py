@@ -22,6 +22,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_vectorbackup.hooks.connections import keys_from, open_store
 from airflow_provider_vectorbackup.hooks.source import UNUSABLE_SOURCE, VectorSourceHook
 from airflow_provider_vectorbackup.jobs.as_of import NoSnapshotAsOf
+from airflow_provider_vectorbackup.jobs.models import ModelMismatch, embedding_models_argument
 from airflow_provider_vectorbackup.jobs.restore import RestoreNotValidated, RestoreOptions, RestoreRefused
 from airflow_provider_vectorbackup.jobs.restore_scale_out import (
     RestorePlan, commit_restore, plan_restore, restore_slice,
@@ -75,10 +76,12 @@ class RestorePlanOperator(RestoreOperator):
             values = {k: getattr(self, k) for k in (*_OPTIONS, "staging_dir")}
             options = _options(values, self.encryption_conn_id, self.signing_conn_id,
                                collections=self.collections, target_prefix=self.target_prefix,
-                               name_mapping=self.name_mapping, if_exists=self.if_exists, as_of=as_of)
+                               name_mapping=self.name_mapping, if_exists=self.if_exists, as_of=as_of,
+                               embedding_models=embedding_models_argument(self.embedding_models),
+                               allow_model_change=self.allow_model_change)
             plan = plan_restore(open_store(spec), snapshot_id, self.source_hook.get_conn(), options,
                                 slices_per_collection=self.slices_per_collection)
-        except (RestoreRefused, NoSnapshotAsOf, KeyConfigurationError, *UNUSABLE_SOURCE) as exc:
+        except (RestoreRefused, NoSnapshotAsOf, KeyConfigurationError, ModelMismatch, *UNUSABLE_SOURCE) as exc:
             raise AirflowFailException(str(exc)) from None
         context["ti"].xcom_push(key=RESTORE_PLAN_KEY, value={
             "plan": plan.to_dict(), "store": spec.to_dict(), "source_conn_id": self.source_conn_id,

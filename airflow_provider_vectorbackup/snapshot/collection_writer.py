@@ -65,6 +65,8 @@ class CollectionWriter:
         self._packed = PackedCollection(snapshot, name, dedup) if dedup is not None else None
         self.scan: dict[str, Any] | None = None
         """Set by the reader of the source: how it read the collection, recorded in the manifest."""
+        self.embedding_models: dict[str, dict[str, Any]] = {}
+        """Set by the dump: what it knows of each vector field's embedding model, recorded in the manifest."""
         if with_definition:
             self._write_definition()
         else:
@@ -224,7 +226,8 @@ class CollectionWriter:
             document_count=self._stored.documents, vectors=self._stored.vectors,
             content_digest=self._stored.digest.hexdigest(),
             digest_algorithm=DIGEST_ALGORITHM, segments=list(self._segments),
-            embedding={} if encrypted else embedding_metadata(self.definition), warnings=warnings or [], error=error,
+            embedding={} if encrypted else embedding_metadata(self.definition),
+            embedding_models=dict(self.embedding_models), warnings=warnings or [], error=error,
             scan=self.scan,
             index=self._packed.index if self._packed is not None else None,
             packs=sorted(self._packed.packs.values(), key=lambda p: p.path) if self._packed is not None else [],

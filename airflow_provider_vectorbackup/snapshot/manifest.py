@@ -97,6 +97,8 @@ class CollectionEntry:
     digest_algorithm: str
     segments: list[FileEntry] = field(default_factory=list)
     embedding: dict[str, Any] = field(default_factory=dict)
+    embedding_models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per vector field, ``{"model", "version", "from"}`` where known (docs/format.md 5); ``{}``: none recorded."""
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     scan: dict[str, Any] | None = None
@@ -174,6 +176,8 @@ class Manifest:
         for collection in data["collections"]:  # and snapshots that are not deduplicated as before format 4
             if collection["index"] is None and not collection["packs"]:
                 del collection["index"], collection["packs"], collection["deduplication"]
+            if not collection["embedding_models"]:  # and those that record no model as before models were recorded
+                del collection["embedding_models"]
         return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
     @classmethod

@@ -58,6 +58,10 @@ def test_in_place_restore_over_live_data_needs_replace(seeded) -> None:
     report = restore(collections=["products"], if_exists="replace")
     assert report["collections"]["products"]["documents_restored"] == 40
     assert all(d["_id"] != "stray" for d in astra.dump_collection(KS, "products"))
+    backup = report["replaced_backup"]  # what was replaced, stray document included, is in Box first
+    assert backup.endswith("-before-replace") and restore(snapshot_id=backup, target_prefix="undo_",
+                                                           validation_queries=0)["ok"]
+    assert any(d["_id"] == "stray" for d in astra.dump_collection(KS, "undo_products"))
 
 
 def test_a_rerun_after_a_crash_resumes_to_the_same_collection(seeded) -> None:

@@ -22,15 +22,16 @@ import pymilvus
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
 from airflow_provider_vectorbackup.snapshot.provenance import endpoint_origin
-from airflow_provider_vectorbackup.sources.portable import Capabilities
+from airflow_provider_vectorbackup.sources.portable import Capabilities, PortableCollection
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, DocumentFailure, InsertReport,
     NoRetries, Partition, UnsupportedDefinition,
 )
 from airflow_provider_vectorbackup.sources.milvus import scan as scanning
+from airflow_provider_vectorbackup.sources.milvus.portable import portable_definition as collection_for
 from airflow_provider_vectorbackup.sources.milvus.schema import (
-    build_index_params, build_schema, definition_from_description, generated_fields, unsupported_items,
-    vector_fields_of,
+    build_index_params, build_schema, definition_from_description, generated_fields, scalar_fields,
+    unsupported_items, vector_fields_of,
 )
 from airflow_provider_vectorbackup.sources.milvus.values import (
     DEFAULT_PARTITION, PARTITION_KEY, VectorValueMismatch, row_to_stored, stored_to_row, vector_from_stored,
@@ -60,9 +61,12 @@ class MilvusSource:
 
     kind = "milvus"
     capabilities = Capabilities(
-        id_types=frozenset({"int", "string"}), int_ids=(-(2 ** 63), 2 ** 63 - 1), max_id_length=65535,
+        id_types=frozenset({"int", "string"}), int_ids=(-(2 ** 63), 2 ** 63 - 1), max_id_length=16383,
         dense_fields=4, sparse_fields=1, max_dimension=32768, name_pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
-    """Milvus Lite: float32 dense and sparse fields (four vector fields at most); the payload in the dynamic field."""
+    """Milvus Lite: float32 dense and sparse fields (four vector fields at most, a server's limit); the payload in the
+    dynamic field (portable.py). A server counts a VARCHAR key's 65,535 in UTF-8 bytes: 16,383 characters of up to 4
+    bytes fit. Not stated by any capability: a sparse field is indexed by dot_product only, a sparse vector must
+    have a non-zero element, and every document needs every vector (Lite reads a null vector back as zeros)."""
 
     def __init__(self, settings: ConnectionSettings, *, client: Any = None, page_size: int | None = None,
                  timeout: float | None = None) -> None:
@@ -227,6 +231,10 @@ class MilvusSource:
         """What this target cannot recreate (a Lite target holds fewer field types); asks at most the server's version."""
         return unsupported_items(definition, lite=self.lite)
 
+    def portable_definition(self, portable: PortableCollection) -> dict[str, Any]:
+        """A collection holding one from another engine exactly (portable.py); sends nothing."""
+        return collection_for(portable)
+
     def restore_tolerance(self, definition: dict[str, Any]) -> int:
         """0: Milvus stores float32 vectors and FLOAT scalars as given, so a restore compares digests exactly
         (tests/sources/milvus/test_fidelity.py); values already float32 in the snapshot stay so."""
@@ -339,6 +347,7 @@ class MilvusSource:
         pk = definition["id"]["field"]
         vectors = vector_fields_of(definition)
         generated = generated_fields(definition)
+        scalars = scalar_fields(definition)
         existing = self._find(name, definition, [d["_id"] for d in documents])
         by_partition: dict[str | None, list[tuple[Any, dict[str, Any]]]] = {}
         for document in documents:
@@ -352,7 +361,8 @@ class MilvusSource:
                         "a different row with this primary key exists; it was left unchanged"))
                 continue
             try:
-                row = stored_to_row(document, pk=pk, vector_fields=vectors, generated=generated)
+                row = stored_to_row(document, pk=pk, vector_fields=vectors, generated=generated,
+                                    scalar_fields=scalars)
             except (VectorValueMismatch, ValueError, KeyError) as exc:
                 report.failures.append(DocumentFailure(document.get("_id"), "INVALID_DOCUMENT", str(exc)))
                 continue

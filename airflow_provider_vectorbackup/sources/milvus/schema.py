@@ -143,6 +143,13 @@ def vector_fields_of(definition: Mapping[str, Any]) -> dict[str, tuple[str, int 
     return found
 
 
+def scalar_fields(definition: Mapping[str, Any]) -> frozenset[str]:
+    """Declared fields that are neither the primary key, a vector nor JSON: their values are written as decoded."""
+    pk = definition["id"]["field"]
+    return frozenset(field["name"] for field in definition["native"]["fields"]
+                     if field["name"] != pk and field["type"] not in VECTOR_TYPES and field["type"] != "JSON")
+
+
 def generated_fields(definition: Mapping[str, Any]) -> frozenset[str]:
     """Fields a function fills (BM25 outputs): read in a dump, never written by a restore."""
     return frozenset(name for function in definition["native"].get("functions") or []

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
-from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
+from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, ENVELOPE_KEY, VALUE_KEY
 
 PARTITION_KEY = "partition"
 """Top-level key of a stored document: the Milvus partition it was read from (absent for ``_default``)."""
@@ -129,14 +129,17 @@ def row_to_stored(row: Mapping[str, Any], *, pk: str, vector_fields: Mapping[str
 
 
 def stored_to_row(document: Mapping[str, Any], *, pk: str, vector_fields: Mapping[str, tuple[str, int | None]],
-                  generated: frozenset[str] = frozenset()) -> dict[str, Any]:
+                  generated: frozenset[str] = frozenset(), scalar_fields: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The row pymilvus inserts for a stored document; vector fields in ``generated`` (function outputs) are left out.
 
+    :param scalar_fields: declared fields other than JSON ones, whose values go decoded (a TIMESTAMPTZ takes a
+        datetime). Every other payload key is JSON (a JSON field, or a key of the dynamic field), which goes in its
+        stored form: see :func:`json_value`.
     :raises VectorValueMismatch: a vector value does not fit its field, or the field is not declared.
     """
     row: dict[str, Any] = {pk: document["_id"]}
     for name, value in (document.get("payload") or {}).items():
-        row[name] = DEFAULT_CODEC.decode(value)
+        row[name] = DEFAULT_CODEC.decode(value) if name in scalar_fields else json_value(value)
     for name, value in (document.get(vf.VECTORS_FIELD) or {}).items():
         if name in generated:
             continue
@@ -144,3 +147,23 @@ def stored_to_row(document: Mapping[str, Any], *, pk: str, vector_fields: Mappin
             raise VectorValueMismatch(f"the document holds vector field {name!r}, which the collection does not declare")
         row[name] = vector_from_stored(name, vector_fields[name][0], value)
     return row
+
+
+def json_value(stored: Any) -> Any:
+    """A stored-form value as the JSON Milvus keeps and hands back as the same stored form.
+
+    Taken as stored, not decoded, so an envelope's text stays as sent. An ``object`` envelope (the codec's
+    escape of an object holding ``$backupType``) goes as that object, which reads back escaped again; any
+    other envelope (a datetime, NaN, bytes ... from another engine's document, which Milvus would refuse or,
+    for NaN, keep as null) goes as it is and reads back as that envelope.
+    """
+    kind = type(stored)
+    if kind is dict:
+        if stored.get(ENVELOPE_KEY) == "object":  # in the stored form, a "$backupType" key marks an envelope
+            stored = stored[VALUE_KEY]
+        elif ENVELOPE_KEY in stored:
+            return {ENVELOPE_KEY: stored[ENVELOPE_KEY], VALUE_KEY: json_value(stored[VALUE_KEY])}
+        return {key: json_value(item) for key, item in stored.items()}
+    if kind is list:
+        return [json_value(item) for item in stored]
+    return stored

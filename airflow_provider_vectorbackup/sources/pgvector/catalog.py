@@ -29,6 +29,17 @@ OPCLASS_METRICS = {"cosine": "cosine", "ip": "dot_product", "l2": "euclidean", "
                    "hamming": "hamming", "jaccard": "jaccard"}
 """pgvector operator classes (``vector_cosine_ops``, ``bit_hamming_ops``, ...) by their middle word."""
 
+NULLS_COLUMN = "_vectorbackup_nulls"
+"""A ``text[]`` column with this name makes a table one whose documents may lack fields (the tables a cross-engine
+restore creates, portable.py): there a NULL payload column is a field the document lacks, unless this column names
+it, and then the field is null. The column itself is no payload field."""
+
+
+def nulls_column(columns: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The table's :data:`NULLS_COLUMN`, if it has one of type ``text[]``."""
+    return next((c for c in columns if c["name"] == NULLS_COLUMN and c["typname"] == "text" and c["array"]), None)
+
+
 _SERIAL = {"int2": "smallserial", "int4": "serial", "int8": "bigserial"}
 _CONSTRAINT_KINDS = {"c": "check", "u": "unique", "x": "exclude"}
 

@@ -21,12 +21,13 @@ from psycopg import sql
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
 from airflow_provider_vectorbackup.snapshot.digest import canonical_json
-from airflow_provider_vectorbackup.sources.portable import Capabilities
+from airflow_provider_vectorbackup.sources.portable import Capabilities, PortableCollection
 from airflow_provider_vectorbackup.sources.base import (
     DEFAULT_STREAMS, CollectionDefinitionMismatch, CollectionInfo, DocumentCount, DocumentFailure, InsertReport,
     NoRetries, Partition, UnsupportedDefinition,
 )
 from airflow_provider_vectorbackup.sources.pgvector import catalog
+from airflow_provider_vectorbackup.sources.pgvector.portable import portable_definition as table_definition
 from airflow_provider_vectorbackup.sources.pgvector.scan import (
     SnapshotScan, TableReader, plan_partitions, read_partition,
 )
@@ -72,10 +73,12 @@ class PgvectorSource:
 
     kind = "pgvector"
     capabilities = Capabilities(
-        id_types=frozenset({"int", "string", "uuid"}), int_ids=(-(2 ** 63), 2 ** 63 - 1), dense_fields=None,
-        sparse_fields=16, dtypes=frozenset({"float32", "float16"}),
+        id_types=frozenset({"int", "string", "uuid"}), int_ids=(-(2 ** 63), 2 ** 63 - 1), max_id_length=600,
+        dense_fields=None, sparse_fields=16, dtypes=frozenset({"float32", "float16"}),
         metrics=frozenset({"cosine", "euclidean", "dot_product", "manhattan"}), max_dimension=16000)
-    """A table: typed columns for the payload (jsonb for JSON), one column per vector field."""
+    """A table (portable.py): typed columns for the payload (jsonb for JSON and the kinds PostgreSQL would change),
+    one column per vector field, and a column naming each row's null fields, so a NULL column is a lacking field. A text primary key is a btree key, at most 2,704 bytes: 600 characters of up to 4
+    bytes fit. PostgreSQL's text and jsonb refuse the character U+0000, which no capability states."""
 
     def __init__(self, settings: ConnectionSettings, *, pg_schema: str | None = None,
                  page_size: int = DEFAULT_PAGE_SIZE) -> None:
@@ -208,6 +211,10 @@ class PgvectorSource:
             connection.commit()
         log.info("Created table %r in schema %r of %s", name, self.namespace, self.where)
         return True
+
+    def portable_definition(self, portable: PortableCollection) -> dict[str, Any]:
+        """A table holding a collection from another engine exactly (portable.py); sends nothing."""
+        return table_definition(portable)
 
     def restore_tolerance(self, definition: dict[str, Any]) -> int:
         """PostgreSQL stores every value exactly as sent: vectors as binary parameters in their wire form, every other
@@ -349,7 +356,8 @@ class PgvectorSource:
         try:
             with connection.transaction():
                 inserted = writer.insert(connection, [row for _, row in rows])
-        except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError):
+        except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError,
+                psycopg.errors.ProgramLimitExceeded):  # a row too large for a limit, e.g. a key for its btree
             inserted = set()
             written = []
             for document, row in rows:
@@ -411,6 +419,9 @@ class _RowWriter:
         self.key_index = next(i for i, c in enumerate(columns) if c["name"] == self.key)
         self.payload_names = {c["name"] for c in columns if c["name"] != self.key and not catalog.is_vector(c)}
         self.sequenced = [c["name"] for c in columns if c["serial"] or c["identity"]]
+        self.nulls = catalog.nulls_column(columns)
+        if self.nulls:
+            self.payload_names.discard(self.nulls["name"])
         self.statement = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({}) "
                                  "ON CONFLICT ({}) DO NOTHING RETURNING {}").format(
             self.table, sql.SQL(", ").join(sql.Identifier(c["name"]) for c in columns),
@@ -419,21 +430,26 @@ class _RowWriter:
             sql.Identifier(self.key), sql.Identifier(self.key))
 
     def row(self, document: dict[str, Any]) -> tuple[Any, ...]:
-        payload = DEFAULT_CODEC.decode(document.get("payload") or {})
+        stored = document.get("payload") or {}
+        payload = DEFAULT_CODEC.decode(stored)
         vectors = document.get("$vectors") or {}
         unknown = (set(payload) - self.payload_names) | (set(vectors) - {c["name"] for c in self.columns
                                                                          if catalog.is_vector(c)})
         if unknown:
             raise ValueError(f"fields {sorted(unknown)} are not columns of table {self.name!r}")
         values = []
+        nulls = sorted(name for name, value in payload.items() if value is None) if self.nulls else None
         for column in self.columns:
-            if column["name"] == self.key:
+            if column is self.nulls:
+                values.append(nulls or None)
+            elif column["name"] == self.key:
                 values.append(native_id(document["_id"]))
             elif catalog.is_vector(column):
                 value = vectors.get(column["name"])
                 values.append(None if value is None else vector_parameter(value, column["typname"], column["dimension"]))
             else:
-                values.append(payload_parameter(payload.get(column["name"]), column["typname"], column["array"]))
+                value = (stored if column["typname"] in ("json", "jsonb") else payload).get(column["name"])
+                values.append(payload_parameter(value, column["typname"], column["array"]))
         return tuple(values)
 
     def insert(self, connection: psycopg.Connection, rows: list[tuple[Any, ...]]) -> set[Any]:

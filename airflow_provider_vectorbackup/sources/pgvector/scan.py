@@ -34,7 +34,7 @@ from psycopg import sql
 
 from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, Partition, check_scan_settings
 from airflow_provider_vectorbackup.sources.fetch_ahead import fetch_ahead
-from airflow_provider_vectorbackup.sources.pgvector.catalog import is_vector
+from airflow_provider_vectorbackup.sources.pgvector.catalog import is_vector, nulls_column
 from airflow_provider_vectorbackup.sources.pgvector.values import ID_TYPES, NATIVE_TYPES, stored_id
 from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
 
@@ -100,17 +100,24 @@ class TableReader:
         columns = [c for c in native["columns"] if not c["generated"] and c["name"] != id_["field"]]
         self.names = [c["name"] for c in columns]
         self.vector = [is_vector(c) for c in columns]
+        nulls = nulls_column(columns)
+        self.nulls_index = columns.index(nulls) + 1 if nulls else None
         self.columns = sql.SQL(", ").join([self.key, *map(_read_expression, columns)])
         self.cast = sql.SQL(self.key_type)
 
     def document(self, row: tuple[Any, ...]) -> dict[str, Any]:
         vectors = {}
         payload = {}
-        for name, vector, value in zip(self.names, self.vector, row[1:]):
+        nulls: Any = None
+        if self.nulls_index is not None:  # a NULL column is an absent field, unless the nulls column names it
+            nulls = set(row[self.nulls_index] or ())
+        for index, (name, vector, value) in enumerate(zip(self.names, self.vector, row[1:]), 1):
             if vector:
                 if value is not None:
                     vectors[name] = value
-            else:
+            elif index == self.nulls_index:
+                continue
+            elif value is not None or nulls is None or name in nulls:
                 payload[name] = value
         document: dict[str, Any] = {"_id": stored_id(row[0])}
         if vectors:

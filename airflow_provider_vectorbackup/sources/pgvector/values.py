@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import struct
 import uuid
 from decimal import Decimal
@@ -22,10 +23,10 @@ from typing import Any
 
 from psycopg.adapt import Dumper, Loader
 from psycopg.pq import Format
-from psycopg.types.json import Json, Jsonb, set_json_loads
+from psycopg.types.json import Json, Jsonb, JsonbBinaryLoader, JsonbLoader, set_json_loads
 
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
-from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
+from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC, ENVELOPE_KEY, VALUE_KEY
 
 VECTOR_TYPES = {"vector": ("dense", "float32"), "halfvec": ("dense", "float16"),
                 "sparsevec": ("sparse", "float32"), "bit": ("bit", None)}
@@ -88,16 +89,45 @@ LOADERS = {"vector": DenseLoader, "halfvec": HalfLoader, "sparsevec": SparseLoad
 
 
 def _json_number(text: str) -> float | Decimal:
-    """A JSON number as a float when the float prints back as the same text, else as an exact Decimal.
-
-    ``jsonb`` keeps numbers as ``numeric`` (``1.50`` stays ``1.50``, 30 digits stay 30 digits).
-    """
+    """A JSON number as a float when the float prints back as the same text, else as an exact Decimal."""
     number = float(text)
     return number if repr(number) == text else Decimal(text)
 
 
+def _jsonb_number(text: str) -> float | Decimal:
+    """A jsonb number as :func:`_json_number` reads it, or a float whose positional form it is (:func:`_positional`).
+
+    ``jsonb`` keeps numbers as ``numeric`` (``1.50`` stays ``1.50``, 30 digits stay 30 digits) and prints
+    them without an exponent.
+    """
+    number = float(text)
+    if repr(number) == text or (math.isfinite(number) and _positional(number) == text):
+        return number
+    return Decimal(text)
+
+
+def _positional(number: float) -> str:
+    """A finite float as jsonb prints the number it is written as: no exponent, at least one decimal
+    (``1e-07`` is ``0.0000001``, ``1e16`` is ``10000000000000000.0``, which jsonb would otherwise print as an
+    integer). Written so, a float reads back as the same float."""
+    text = format(Decimal(repr(number)), "f")
+    return text if "." in text else text + ".0"
+
+
 def _loads(text: str | bytes) -> Any:
     return json.loads(text, parse_float=_json_number)
+
+
+def _loads_jsonb(text: str | bytes) -> Any:
+    return json.loads(text, parse_float=_jsonb_number)
+
+
+class _JsonbLoader(JsonbLoader):
+    _loads = staticmethod(_loads_jsonb)
+
+
+class _JsonbBinaryLoader(JsonbBinaryLoader):
+    _loads = staticmethod(_loads_jsonb)
 
 
 def prepare_connection(connection: Any, vector_oids: dict[int, str]) -> None:
@@ -106,17 +136,48 @@ def prepare_connection(connection: Any, vector_oids: dict[int, str]) -> None:
         connection.adapters.register_loader(oid, LOADERS[typname])
         connection.adapters.register_dumper(_WIRE[typname], type(f"{typname}_dumper", (_WireDumper,), {"oid": oid}))
     set_json_loads(_loads, connection)
+    for loader in (_JsonbLoader, _JsonbBinaryLoader):
+        connection.adapters.register_loader("jsonb", loader)
 
 
-def json_text(value: Any) -> str:
-    """JSON text of a decoded ``json``/``jsonb`` value, Decimals written as the numbers they are."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(k)}:{json_text(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(json_text(v) for v in value) + "]"
-    return json.dumps(value, allow_nan=False)
+def json_text(stored: Any, *, jsonb: bool = False) -> str:
+    """JSON text, for a ``json`` or ``jsonb`` column, of a stored-form value: it reads back as the same stored form.
+
+    The value is taken as stored, not decoded, so an envelope's text stays as sent (``.000000`` microseconds,
+    ``0.10E-3``). An ``object`` envelope (the codec's escape of an object holding ``$backupType``) is written as
+    that object, which reads back escaped again; a ``decimal`` envelope as its number where the column prints it
+    back as the same text (``1.50``: so a table's own numbers are restored as numbers); any other envelope (a
+    datetime, NaN, bytes ... from another engine's document) as it is, and reads back as that envelope.
+    ``jsonb``: a ``jsonb`` column, which keeps numbers as ``numeric`` and prints them without an exponent, so a
+    float is written in that form (a float ``-0.0`` reads back as ``0.0``: numeric has no negative zero).
+    """
+    kind = type(stored)
+    if kind is dict:
+        if ENVELOPE_KEY in stored:  # in the stored form, always an envelope (the codec escapes the others)
+            name, inner = stored[ENVELOPE_KEY], stored.get(VALUE_KEY)
+            if name == "object":
+                stored = inner
+            elif name == "decimal" and _number_reads_back(inner, jsonb):
+                return inner
+            else:
+                return f'{{"{ENVELOPE_KEY}":{json.dumps(name)},"{VALUE_KEY}":{json_text(inner, jsonb=jsonb)}}}'
+        return "{" + ",".join(f"{json.dumps(k)}:{json_text(v, jsonb=jsonb)}" for k, v in stored.items()) + "}"
+    if kind is list:
+        return "[" + ",".join(json_text(v, jsonb=jsonb) for v in stored) + "]"
+    if kind is float:
+        return _positional(stored) if jsonb else repr(stored)
+    return json.dumps(stored)
+
+
+def _number_reads_back(text: Any, jsonb: bool) -> bool:
+    """Whether ``text``, written as a JSON number, reads back as a Decimal printed as ``text``."""
+    try:
+        back = (_loads_jsonb if jsonb else _loads)(text) if isinstance(text, str) else None
+    except ValueError:
+        return False
+    if type(back) is not Decimal or str(back) != text:
+        return False
+    return not jsonb or ("E" not in text and not (back.is_zero() and back.is_signed()))
 
 
 # -- ids ------------------------------------------------------------------------------------------
@@ -174,13 +235,23 @@ def vector_parameter(value: dict[str, Any], typname: str, dimension: int | None)
 
 
 def payload_parameter(value: Any, typname: str, array: bool) -> Any:
-    """A decoded payload value as the parameter for a column of (element) type ``typname``.
+    """A payload value as the parameter for a column of (element) type ``typname``: decoded, except for ``json`` and
+    ``jsonb`` columns, which take the stored form (:func:`json_text`).
 
     Everything else is psycopg's own adaptation; the statement casts every parameter to its column's type.
     """
     if value is None or typname not in ("json", "jsonb"):
         return value
-    wrapper = Json if typname == "json" else Jsonb
-    if array:
-        return [None if item is None else wrapper(item, dumps=json_text) for item in value]
-    return wrapper(value, dumps=json_text)
+    return [None if item is None else json_parameter(item, typname) for item in value] if array else \
+        json_parameter(value, typname)
+
+
+def json_parameter(stored: Any, typname: str) -> Json:
+    """A stored-form value as the parameter for a ``json`` or ``jsonb`` column."""
+    if typname == "json":
+        return Json(stored, dumps=json_text)
+    return Jsonb(stored, dumps=_jsonb_text)
+
+
+def _jsonb_text(stored: Any) -> str:
+    return json_text(stored, jsonb=True)

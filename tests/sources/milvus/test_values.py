@@ -3,6 +3,7 @@ vector fields, but a server can, so their values are checked here in every shape
 
 from __future__ import annotations
 
+import math
 import struct
 
 import numpy as np
@@ -71,9 +72,11 @@ def test_rows_split_into_vectors_payload_and_partition_and_back() -> None:
     stored = row_to_stored(row, pk="id", vector_fields=vectors, partition="p1")
     assert stored["partition"] == "p1" and set(stored["$vectors"]) == {"f16", "out", "v"}
     assert stored["payload"]["ratio"] == {"$backupType": "float", "value": "nan"}  # the codec's envelope
-    back = stored_to_row(stored, pk="id", vector_fields=vectors, generated=frozenset({"out"}))
+    back = stored_to_row(stored, pk="id", vector_fields=vectors, generated=frozenset({"out"}),
+                         scalar_fields=frozenset({"nothing", "t", "ratio", "blob"}))
     assert "out" not in back, "a function's output is made by Milvus, never written"
     assert back["f16"] == FLOAT16.tobytes() and back["v"] == [1.0, 0.5] and back["dynamic"] == {"k": [1, 2]}
+    assert math.isnan(back["ratio"]), "a declared FLOAT takes NaN as it is"
     assert "partition" not in row_to_stored(row, pk="id", vector_fields=vectors, partition="_default")
 
 
