@@ -238,6 +238,11 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
                 cls, shard = self.store.shard(obj.collection, obj.tenant)
                 properties = from_batch(obj.properties, cls, cls["class"]) if obj.HasField("properties") else {}
                 vectors = self._vectors(obj, cls)
+                unvectorized = [name for name, config in cls["vectorConfig"].items()
+                                if name not in vectors and "none" not in config["vectorizer"]]
+                if unvectorized:
+                    raise PropertyError(f"vectorizing {', '.join(unvectorized)} is not served by the stand-in (it runs "
+                                        f"no module): give the vector")
                 for name, value in vectors.items():
                     length = len(value[0]) if value and isinstance(value[0], list) else len(value)
                     expected = shard.dimensions.setdefault(name, length)

@@ -39,7 +39,8 @@ def build_app(store: Store, api_key: str | None) -> Starlette:
         return Response(status_code=404)  # no OIDC configured
 
     async def meta(request: Request) -> Response:
-        return JSONResponse({"hostname": f"http://{request.url.netloc}", "modules": {}, "version": VERSION,
+        return JSONResponse({"hostname": f"http://{request.url.netloc}", "modules": {m: {} for m in store.modules},
+                             "version": VERSION,
                              "grpcMaxMessageSize": GRPC_MAX_MESSAGE_SIZE})
 
     async def schema(request: Request) -> Response:

@@ -91,7 +91,7 @@ def _property(prop: Any, where: str) -> dict[str, Any]:
     return out
 
 
-def _vector(name: str, config: Any) -> dict[str, Any]:
+def _vector(name: str, config: Any, modules: frozenset[str]) -> dict[str, Any]:
     if not VECTOR_NAME.match(name):
         raise SchemaError(f"invalid target vector name {name!r}")
     if not isinstance(config, dict):
@@ -100,8 +100,7 @@ def _vector(name: str, config: Any) -> dict[str, Any]:
     if not isinstance(vectorizer, dict) or len(vectorizer) != 1:
         raise SchemaError(f"vectorConfig {name!r}: vectorizer must name exactly one module")
     module = next(iter(vectorizer))
-    if module != "none":
-        # a real server refuses modules it was not started with; this one is started with none
+    if module != "none" and module not in modules:  # a server refuses a module it was not started with
         raise SchemaError(f"vectorizer: no module with name \"{module}\" present")
     index_type = config.get("vectorIndexType", "hnsw")
     if index_type not in INDEX_TYPES:
@@ -118,8 +117,11 @@ def _vector(name: str, config: Any) -> dict[str, Any]:
             "vectorIndexConfig": merged}
 
 
-def new_class(body: Any) -> dict[str, Any]:
-    """The class as the server keeps and answers it; :class:`SchemaError` for what it refuses."""
+def new_class(body: Any, modules: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The class as the server keeps and answers it; :class:`SchemaError` for what it refuses.
+
+    ``modules`` are the vectorizer modules the server was started with; their settings are kept as given.
+    """
     if not isinstance(body, dict) or not isinstance(body.get("class"), str):
         raise SchemaError("a class needs a name ('class')")
     name = body["class"][:1].upper() + body["class"][1:]
@@ -153,7 +155,7 @@ def new_class(body: Any) -> dict[str, Any]:
                  "actualVirtualCount": 128, "key": "_id", "strategy": "hash", "function": "murmur3"})
     answer: dict[str, Any] = {
         "class": name, "properties": properties,
-        "vectorConfig": {vname: _vector(vname, cfg) for vname, cfg in vector_config.items()},
+        "vectorConfig": {vname: _vector(vname, cfg, modules) for vname, cfg in vector_config.items()},
         "invertedIndexConfig": inverted,
         "multiTenancyConfig": {"enabled": enabled, "autoTenantCreation": bool(mt.get("autoTenantCreation", False)),
                                "autoTenantActivation": bool(mt.get("autoTenantActivation", False))},

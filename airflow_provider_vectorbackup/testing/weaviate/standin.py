@@ -16,17 +16,18 @@ DEFAULT_API_KEY = "weaviate-stand-in-key"
 class WeaviateStandIn:
     """A local Weaviate: REST on ``http://host:http_port/v1``, gRPC on ``host:grpc_port``, one API key.
 
-    ``api_key=None`` serves anonymously. :meth:`set_tenant_status` changes a tenant's activity
+    ``api_key=None`` serves anonymously. ``modules`` names vectorizer modules a collection may be
+    configured with (their settings are kept as given; nothing is vectorized: objects bring their vectors). :meth:`set_tenant_status` changes a tenant's activity
     status as an operator (or Weaviate's offloading) would; :attr:`faults` injects faults into the
     gRPC data calls (``faults.configure(server_error_every=3)``); :meth:`reset` empties it and
     clears the faults.
     """
 
     def __init__(self, *, api_key: str | None = DEFAULT_API_KEY, host: str = "127.0.0.1",
-                 faults: FaultPlan | None = None) -> None:
+                 faults: FaultPlan | None = None, modules: tuple[str, ...] = ()) -> None:
         self.api_key = api_key
         self.host = host
-        self.store = Store()
+        self.store = Store(frozenset(modules))
         self.faults = FaultInjector(faults)
         self._http = BackgroundServer(build_app(self.store, api_key), host=host)
         self._grpc: Any = None

@@ -48,7 +48,9 @@ class Shard:
 class Store:
     """Every class, tenant and object; one lock makes each request atomic."""
 
-    def __init__(self) -> None:
+    def __init__(self, modules: frozenset[str] = frozenset()) -> None:
+        self.modules = modules
+        """Vectorizer modules the server was started with (``ENABLE_MODULES``): accepted in a schema, never run."""
         self.lock = threading.RLock()
         self.classes: dict[str, dict[str, Any]] = {}
         self.tenants: dict[str, dict[str, str]] = {}
@@ -69,7 +71,7 @@ class Store:
         return found
 
     def create_class(self, body: Any) -> dict[str, Any]:
-        answer = new_class(body)
+        answer = new_class(body, self.modules)
         with self.lock:
             if any(n.lower() == answer["class"].lower() for n in self.classes):
                 raise SchemaError(f"class name {answer['class']!r} already exists")
