@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--box-folder-id", default="0", help="resolve --box-folder below this folder id")
     source = common.add_argument_group("the vector database (at most one of the first four)")
     source.add_argument("--source-conn-id", help="connection of the source; its type picks the engine: astra_db, "
-                                                "qdrant, postgres, chroma or milvus (default astra_default)")
+                                                "qdrant, postgres, chroma, milvus or weaviate (default astra_default)")
     source.add_argument("--astra-conn-id", help="deprecated: the old name of --source-conn-id")
     source.add_argument("--source-conn-uri", metavar="URI",
                        help="instead of a connection id: the connection as an Airflow connection URI, e.g. "

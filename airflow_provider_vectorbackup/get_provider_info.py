@@ -128,7 +128,8 @@ MILVUS_CONNECTION = {
 
 # The operators, sensor and trigger span every source and store, so they belong to the backup itself,
 # and so does VectorSourceHook, which opens any source; the typed hooks belong to the service they talk to.
-# Qdrant and PostgreSQL connections use the official providers' types, qdrant and postgres: not registered here.
+# Qdrant, PostgreSQL and Weaviate connections use the official providers' types, qdrant, postgres and weaviate:
+# not registered here.
 BACKUP = "Vector Backup"
 ASTRA = "Astra DB"
 BOX = "Box"

@@ -242,7 +242,7 @@ def test_provider_info_lists_every_hook_operator_sensor_trigger_notifier_and_lin
 
 
 
-ENGINE_CLIENTS = ("qdrant_client", "psycopg", "pgvector", "chromadb", "pymilvus", "milvus_lite")
+ENGINE_CLIENTS = ("qdrant_client", "psycopg", "pgvector", "chromadb", "pymilvus", "milvus_lite", "pinecone", "weaviate")
 """The engines' client libraries: each comes with its source's extra, never with the base install."""
 ENGINE_SOURCE_PACKAGES = tuple(engine.module.rpartition(".")[0] for engine in ENGINES if engine.extra is not None)
 """The packages that import those clients, each loaded only when a connection of its engine is opened."""

@@ -1,8 +1,8 @@
 """VectorSourceHook: a connection of any type a source reads, opened as the source its type names.
 
 The connection's type picks the engine through :mod:`~airflow_provider_vectorbackup.sources.registry`
-(``astra_db``, ``qdrant``, ``postgres``, ``chroma``, ``milvus``, ``pinecone``), so the operators take any source's
-connection under one argument, ``source_conn_id``. An engine's client library is an extra, imported
+(``astra_db``, ``qdrant``, ``postgres``, ``chroma``, ``milvus``, ``pinecone``, ``weaviate``), so the operators
+take any source's connection under one argument, ``source_conn_id``. An engine's client library is an extra, imported
 only when a connection of its type is opened.
 """
 
@@ -50,7 +50,7 @@ class VectorSourceHook(BaseHook):
     Constructing it looks nothing up; the connection is read on first use of :attr:`conn`.
 
     :param source_conn_id: a connection of a type in docs/connections.md (``astra_db``, ``qdrant``,
-        ``postgres``, ``chroma``, ``milvus``, ``pinecone``).
+        ``postgres``, ``chroma``, ``milvus``, ``pinecone``, ``weaviate``).
     :param source_options: passed to the source (e.g. Astra's ``keyspace``); one left ``None`` is not
         passed, and one the engine does not take fails naming the engine.
     """

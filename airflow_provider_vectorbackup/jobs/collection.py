@@ -93,10 +93,11 @@ def write_collection(source: VectorSource, writer: SnapshotWriter, name: str, de
     definition declares).
     """
     progress = Progress(log, name, _estimate(source, name))
-    scan = source.scan(name, definition, streams=scan_streams, mode=scan_mode)
     with writer.collection(name, definition) as collection:
         collection.embedding_models = recorded_models(definition, models or {}, encrypted=writer.encryption is not None)
-        try:
+        scan = None
+        try:  # a scan that cannot even start fails this collection in the manifest, as a failure mid-way does
+            scan = source.scan(name, definition, streams=scan_streams, mode=scan_mode)
             with contextlib.closing(scan.pages()) as pages:
                 for documents in pages:
                     if stop is not None and stop.is_set():
@@ -108,7 +109,7 @@ def write_collection(source: VectorSource, writer: SnapshotWriter, name: str, de
                     if on_progress is not None:
                         on_progress(progress)
         finally:  # a failed collection's manifest entry still says how far the scan got
-            collection.scan = scan.record.to_dict() if scan.record is not None else None
+            collection.scan = scan.record.to_dict() if scan is not None and scan.record is not None else None
     progress.bytes = stored.bytes_of(name)  # closing the collection waited for all its files to be stored
     progress.done()
     if on_progress is not None:  # the final count, which no page reported

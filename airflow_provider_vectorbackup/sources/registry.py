@@ -62,9 +62,10 @@ ENGINES: tuple[Engine, ...] = (
     Engine("chroma", "chroma", f"{_PACKAGE}.chroma.client", "ChromaSource", "chroma", "chromadb"),
     Engine("milvus", "milvus", f"{_PACKAGE}.milvus.client", "MilvusSource", "milvus", "pymilvus"),
     Engine("pinecone", "pinecone", f"{_PACKAGE}.pinecone.client", "PineconeSource", "pinecone", "pinecone"),
+    Engine("weaviate", "weaviate", f"{_PACKAGE}.weaviate.client", "WeaviateSource", "weaviate", "weaviate"),
 )
-"""Every engine a connection can open, by connection type (``qdrant``, ``postgres`` and ``pinecone`` are the official
-providers' types)."""
+"""Every engine a connection can open, by connection type (``qdrant``, ``postgres``, ``pinecone`` and ``weaviate`` are
+the official providers' types)."""
 
 
 class UnknownSourceType(ValueError):

@@ -9,7 +9,8 @@ stand-in (and with it starlette, uvicorn and the SDKs) when a test first request
 enough that no state, fault counter or keep-alive connection leaks between tests. One Box stand-in
 serves the whole session (starting uvicorn twice per test would dominate small tests) and
 ``box_stand_in`` resets it before every test. ``pinecone_stand_in`` starts fresh per test, as Astra's
-does: each index it creates gets a server of its own, all stopped with it.
+does: each index it creates gets a server of its own, all stopped with it. The Weaviate stand-in (REST
+and gRPC) is shared as Box's is: ``weaviate_stand_in`` empties it before every test.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from airflow_provider_vectorbackup.testing.astra.standin import AstraStandIn
     from airflow_provider_vectorbackup.testing.box.standin import BoxStandIn
     from airflow_provider_vectorbackup.testing.pinecone.standin import PineconeStandIn
+    from airflow_provider_vectorbackup.testing.weaviate.standin import WeaviateStandIn
 
 ASTRA_CONN_ID = "astra_default"
 BOX_CONN_ID = "box_default"
@@ -34,6 +36,8 @@ PINECONE_CONN_ID = "pinecone_default"
 
 # The top-level modules of the packages in the `testing` extra (pyproject.toml).
 _TESTING_EXTRA_MODULES = frozenset({"starlette", "uvicorn", "python_multipart", "jwt"})
+# The Weaviate stand-in speaks the client's own protobuf messages, so it needs the weaviate extra too.
+_WEAVIATE_EXTRA_MODULES = frozenset({"weaviate", "grpc"})
 
 
 def _stand_in_class(module: str, name: str) -> Any:
@@ -42,6 +46,9 @@ def _stand_in_class(module: str, name: str) -> Any:
         return getattr(importlib.import_module(module), name)
     except ModuleNotFoundError as exc:
         missing = (exc.name or "").partition(".")[0]
+        if missing in _WEAVIATE_EXTRA_MODULES:
+            pytest.fail(f"The Weaviate stand-in needs {missing}, which comes with the weaviate extra: "
+                        f'pip install "airflow-provider-vectorbackup[weaviate,testing]"', pytrace=False)
         if missing not in _TESTING_EXTRA_MODULES:
             raise
         pytest.fail(f"The vectorbackup stand-in fixtures need {missing}, which comes with the testing extra: "
@@ -121,3 +128,17 @@ def box_connection(box_stand_in: BoxStandIn, monkeypatch: pytest.MonkeyPatch) ->
 def box_client(box_stand_in: BoxStandIn) -> BoxClient:
     """A real ``box_sdk_gen.BoxClient`` (CCG, enterprise subject) talking to ``box_stand_in``."""
     return box_stand_in.ccg_client()
+
+
+@pytest.fixture(scope="session")
+def weaviate_stand_in_session() -> Iterator[WeaviateStandIn]:
+    """The session's running Weaviate stand-in (REST and gRPC), not reset between tests; prefer ``weaviate_stand_in``."""
+    with _stand_in_class("airflow_provider_vectorbackup.testing.weaviate.standin", "WeaviateStandIn")() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def weaviate_stand_in(weaviate_stand_in_session: WeaviateStandIn) -> WeaviateStandIn:
+    """A running Weaviate stand-in with no collections; its API key is ``weaviate_stand_in.api_key``."""
+    weaviate_stand_in_session.reset()
+    return weaviate_stand_in_session

@@ -78,7 +78,8 @@ def test_an_unknown_connection_type_names_the_known_ones(monkeypatch: pytest.Mon
         VectorSourceHook(conn_id).get_conn()
     message = str(caught.value)
     assert "'generic'" in message
-    assert all(f"{t!r}" in message for t in ("astra_db", "qdrant", "postgres", "chroma", "milvus"))
+    assert all(f"{t!r}" in message for t in ("astra_db", "qdrant", "postgres", "chroma", "milvus", "pinecone",
+                                                  "weaviate"))
 
 
 class TakesNoOptions:

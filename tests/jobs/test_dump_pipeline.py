@@ -154,6 +154,24 @@ def test_a_scan_that_fails_mid_way_fails_only_its_collection(astra_stand_in, ast
     assert verify(outcome.snapshot.location, "records", allow_incomplete=True).ok
 
 
+def test_a_scan_that_cannot_start_fails_its_collection_in_the_manifest(astra_stand_in, astra_connection,
+                                                                       tmp_path, monkeypatch) -> None:
+    seed_uuid_collections(astra_stand_in, {"alpha": 30, "beta": 30})
+    hook = AstraDBHook().get_conn()
+    scan = type(hook).scan
+
+    def refuse_beta(self, name, *args, **kwargs):
+        if name == "beta":
+            raise ConnectionError("the database went away before the first page")
+        return scan(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(type(hook), "scan", refuse_beta)
+    outcome = dump_snapshot(hook, LocalStore(tmp_path), SNAPSHOT, DumpOptions(collections_at_once=1))
+    assert outcome.manifest.status == "incomplete", "a snapshot missing a collection is never sealed complete"
+    assert outcome.manifest.collection("beta").status == "failed"
+    assert outcome.manifest.collection("alpha").status != "failed"
+
+
 def test_the_hand_off_blocks_while_every_slot_is_busy() -> None:
     handoff = FileHandoff(2)
     release = threading.Event()

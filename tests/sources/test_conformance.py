@@ -56,6 +56,8 @@ class Case:
     query: Callable[[dict[str, Any]], tuple[Any, str | None]] = field(
         default=lambda document: (document["$vector"], None))
     """``(vector, field)`` to search for a document by its own vector."""
+    listed_name: Callable[[str], str] = field(default=lambda name: name)
+    """The name ``list_collections`` gives a collection created as ``name`` (Weaviate capitalises the first letter)."""
 
 
 def astra(request: pytest.FixtureRequest) -> Case:
@@ -71,7 +73,8 @@ SOURCES: list[Any] = [pytest.param(astra, id="astra"),
                       pytest.param(lambda request: qdrant(request), id="qdrant"),
                       pytest.param(lambda request: milvus(request), id="milvus"),
                       pytest.param(lambda request: pgvector(request), id="pgvector"),
-                      pytest.param(lambda request: pinecone(request), id="pinecone")]
+                      pytest.param(lambda request: pinecone(request), id="pinecone"),
+                      pytest.param(lambda request: weaviate(request), id="weaviate")]
 
 
 @pytest.fixture(params=SOURCES)
@@ -134,7 +137,7 @@ def test_tricky_documents_round_trip_unchanged(case: Case) -> None:
     assert isinstance(case.source, VectorSource) and case.source.kind
     documents = case.documents()
     filled(case, "roundtrip", documents)
-    assert {info.name: info.definition for info in case.source.list_collections()}["roundtrip"] == \
+    assert {info.name: info.definition for info in case.source.list_collections()}[case.listed_name("roundtrip")] == \
         case.source.collection_definition("roundtrip")
     read = scanned(case.source, "roundtrip", case.definition)
     assert len(read) == len(documents) and digest_of(read) == digest_of(documents)
@@ -482,6 +485,69 @@ def pinecone_documents(count: int = COUNT, seed: int = 5) -> list[dict[str, Any]
                                    "flag": bool(i % 2), "tags": ["a", _TEXT[(i + 1) % len(_TEXT)]][: i % 3]}
         documents.append(document)
     return documents
+
+
+# -- Weaviate (the wire-faithful stand-in, REST and gRPC) -----------------------------------------------
+
+WEAVIATE_PROPERTIES = [
+    {"name": "title", "dataType": ["text"]}, {"name": "n", "dataType": ["int"]}, {"name": "ratio", "dataType": ["number"]},
+    {"name": "flag", "dataType": ["boolean"]}, {"name": "when", "dataType": ["date"]},
+    {"name": "batch", "dataType": ["uuid"]}, {"name": "raw", "dataType": ["blob"]}, {"name": "tags", "dataType": ["text[]"]},
+    {"name": "counts", "dataType": ["int[]"]},
+    {"name": "meta", "dataType": ["object"], "nestedProperties": [
+        {"name": "a", "dataType": ["text"]}, {"name": "xs", "dataType": ["number[]"]},
+        {"name": "deep", "dataType": ["object[]"], "nestedProperties": [{"name": "d", "dataType": ["date[]"]}]}]}]
+
+
+def weaviate_definition(source: Any, distance: str = "l2-squared") -> dict[str, Any]:
+    """The definition Weaviate itself gives a class with :data:`WEAVIATE_PROPERTIES` and a named vector ``text``."""
+    source.client.collections.create_from_dict({
+        "class": "Probe", "properties": WEAVIATE_PROPERTIES,
+        "vectorConfig": {"text": {"vectorizer": {"none": {}}, "vectorIndexType": "hnsw",
+                                  "vectorIndexConfig": {"distance": distance}}}})
+    definition = source.collection_definition("Probe")
+    source.drop_collection("Probe")
+    return definition
+
+
+def weaviate_documents(count: int = COUNT, seed: int = 12) -> list[dict[str, Any]]:
+    """UUID ids; a float32 vector on most; every property type, dates with several UTC offsets, ints at +-2**53
+    and in int[] (Weaviate keeps integers as doubles), nested objects with dates; some properties left out."""
+    import datetime as dt
+    import uuid
+
+    from airflow_provider_vectorbackup.snapshot import vector_fields
+    from airflow_provider_vectorbackup.snapshot.codec import DEFAULT_CODEC
+
+    rng = random.Random(seed)
+    documents = []
+    for i in range(count):
+        zone = dt.timezone(dt.timedelta(minutes=[0, 330, -420][i % 3]))
+        payload: dict[str, Any] = {
+            "title": _TEXT[i % len(_TEXT)] + f" {i}", "n": [2**53, -(2**53), i][i % 3], "ratio": i / 7,
+            "flag": bool(i % 2), "when": dt.datetime(1969, 7, 20, 20, 17, 40, 123456 if i % 2 else 0, tzinfo=zone)
+            + dt.timedelta(days=41 * i), "batch": uuid.UUID(int=rng.getrandbits(128)), "raw": bytes([0, 255, i % 256]),
+            "tags": ["a", _TEXT[(i + 1) % len(_TEXT)]], "counts": [2**53, -(2**53), i],
+            "meta": {"a": _TEXT[(i + 3) % len(_TEXT)], "xs": [0.5, -1e300],
+                     "deep": [{"d": [dt.datetime(2024, 2, 29, tzinfo=dt.timezone.utc)]}]}}
+        for key in ("raw", "meta", "tags")[: i % 4]:
+            del payload[key]
+        document: dict[str, Any] = {"_id": DEFAULT_CODEC.encode(uuid.UUID(int=rng.getrandbits(128), version=4))}
+        if i % 5 != 4:
+            document["$vectors"] = {"text": vector_fields.dense([rng.uniform(-3, 3) for _ in range(DIMENSION)])}
+        document["payload"] = DEFAULT_CODEC.encode(payload)
+        documents.append(document)
+    return documents
+
+
+def weaviate(request: pytest.FixtureRequest) -> Case:
+    source = request.getfixturevalue("weaviate_source")(page_size=20, partition_size=40)
+    definition = weaviate_definition(source)
+    unrepresentable = {**definition, "native": {**definition["native"], "vectorConfig": {"text": {
+        **definition["native"]["vectorConfig"]["text"], "vectorIndexConfig": {"distance": "jaccard"}}}}}
+    return Case(source, definition=definition, other_definition=weaviate_definition(source, "dot"),
+                unrepresentable=unrepresentable, documents=weaviate_documents,
+                query=lambda document: (document["$vectors"]["text"], "text"), listed_name=str.capitalize)
 
 
 @pytest.mark.parametrize("settings", [{"mode": "sideways"}, {"streams": 0}], ids=["unknown-mode", "no-stream"])

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 # What the stand-ins pull in: their web server stack, the SDKs, Airflow, and the stand-ins themselves.
-HEAVY = ("starlette", "uvicorn", "python_multipart", "jwt", "httpx", "astrapy", "box_sdk_gen", "airflow",
-         "airflow_provider_vectorbackup.testing.astra", "airflow_provider_vectorbackup.testing.box",
-         "airflow_provider_vectorbackup.testing.server")
+HEAVY = ("starlette", "uvicorn", "python_multipart", "jwt", "httpx", "astrapy", "box_sdk_gen", "airflow", "weaviate",
+         "grpc", "airflow_provider_vectorbackup.testing.astra", "airflow_provider_vectorbackup.testing.box",
+         "airflow_provider_vectorbackup.testing.weaviate", "airflow_provider_vectorbackup.testing.server")
 
 PROBE = f"""
 import json, sys
@@ -54,6 +54,15 @@ def test_a_fixture_without_the_testing_extra_names_the_extra(tmp_path: Path) -> 
     assert "2 errors" in result.stdout, result.stdout
     message = 'the testing extra: pip install "airflow-provider-vectorbackup[testing]"'
     assert result.stdout.count(message) >= 2, result.stdout
+
+
+def test_the_weaviate_fixture_without_the_weaviate_extra_names_the_extra(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text("import sys\nfor name in ('weaviate', 'grpc'):\n    sys.modules[name] = None\n")
+    (tmp_path / "test_uses_fixture.py").write_text("def test_weaviate(weaviate_stand_in):\n    pass\n")
+    result = _pytest(tmp_path, "test_uses_fixture.py")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert 'the weaviate extra: pip install "airflow-provider-vectorbackup[weaviate,testing]"' in result.stdout, \
+        result.stdout
 
 
 def test_the_fixtures_still_start_the_stand_ins(tmp_path: Path) -> None:

@@ -92,14 +92,32 @@ def _pinecone(stack: contextlib.ExitStack, folder: Path) -> VectorSource:
     return source
 
 
+def _weaviate(stack: contextlib.ExitStack, folder: Path) -> VectorSource:
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
+    from airflow_provider_vectorbackup.sources.weaviate.client import WeaviateSource
+    from airflow_provider_vectorbackup.testing.weaviate.standin import WeaviateStandIn
+
+    stand_in = stack.enter_context(WeaviateStandIn())
+    source = WeaviateSource.from_connection(ConnectionSettings(
+        "weaviate_default", conn_type="weaviate", host=stand_in.host, port=stand_in.http_port,
+        password=stand_in.api_key, extra={"grpc_port": stand_in.grpc_port}))
+    stack.callback(source.close)
+    return source
+
+
 STARTERS: dict[str, Callable[..., VectorSource]] = {
     "astra": _astra, "qdrant": _qdrant, "pgvector": _pgvector, "chroma": _chroma, "milvus": _milvus,
-    "pinecone": _pinecone}
+    "pinecone": _pinecone, "weaviate": _weaviate}
 
 
 def _named(kind: str, name: str) -> str:
     """A collection name the engine takes: Pinecone's index names have hyphens, not underscores."""
     return name.replace("_", "-") if kind == "pinecone" else name
+
+
+def listed(kind: str, name: str) -> str:
+    """The name ``kind`` lists a collection created as ``name`` under: Weaviate capitalises the first letter."""
+    return name[:1].upper() + name[1:] if kind == "weaviate" else name
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +156,7 @@ class Matrix:
             source.create_collection(ORIGIN, definition)
             report = source.insert_documents(ORIGIN, self.original(kind))
             assert report.ok, report.summary()
-            self.snapshots[kind] = self.dump(kind, ORIGIN, f"20261205T000000Z-{kind}")
+            self.snapshots[kind] = self.dump(kind, listed(kind, ORIGIN), f"20261205T000000Z-{kind}")
         return self.snapshots[kind]
 
     def dump(self, kind: str, collection: str, snapshot_id: str) -> str:
@@ -173,26 +191,27 @@ def test_a_collection_goes_to_another_engine_and_back_exactly(matrix: Matrix, or
     first = matrix.snapshot_of(origin)
     capabilities = {kind: matrix.source(kind).capabilities for kind in (origin, via)}
     target = _named(via, f"from_{origin}")
+    origin_name = listed(origin, ORIGIN)
 
     plan_only = restore_snapshot(matrix.store, first, there, RestoreOptions(
-        collections=[ORIGIN], name_mapping={ORIGIN: target}, plan_only=True))
-    plan = plan_only["collections"][ORIGIN]["translation"]
+        collections=[origin_name], name_mapping={origin_name: target}, plan_only=True))
+    plan = plan_only["collections"][origin_name]["translation"]
     assert there.collection_definition(target) is None, "a plan wrote something"
     expected = predicted(origin, via, capabilities)
     assert _summary_of(plan) == expected, "the plan is not the one docs/restore.md predicts"
     allowed = tuple(plan["lossy"])
 
     report = restore_snapshot(matrix.store, first, there, RestoreOptions(
-        collections=[ORIGIN], name_mapping={ORIGIN: target}, min_recall=0.99, allow_lossy=allowed))
-    result = report["collections"][ORIGIN]
+        collections=[origin_name], name_mapping={origin_name: target}, min_recall=0.99, allow_lossy=allowed))
+    result = report["collections"][origin_name]
     assert result["ok"] and result["documents_restored"] == len(matrix.original(origin))
     assert result["recall_at_10"] >= 0.99
 
-    second = matrix.dump(via, target, f"20261205T000001Z-{origin}-{via}")
+    second = matrix.dump(via, listed(via, target), f"20261205T000001Z-{origin}-{via}")
     back = _named(origin, f"back_from_{via}")
     back_report = restore_snapshot(matrix.store, second, matrix.source(origin), RestoreOptions(
-        collections=[target], name_mapping={target: back}, min_recall=0.99))
-    assert back_report["collections"][target]["ok"]
+        collections=[listed(via, target)], name_mapping={listed(via, target): back}, min_recall=0.99))
+    assert back_report["collections"][listed(via, target)]["ok"]
     returned = _scan(matrix.source(origin), back)
     original = _scan(matrix.source(origin), ORIGIN)
     assert _digest(returned) == _digest(original), _first_difference(original, returned)

@@ -1,0 +1,1 @@
+"""Weaviate collections (named vectors, typed properties, tenants) through weaviate-client v4."""
