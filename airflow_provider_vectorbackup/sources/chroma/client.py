@@ -49,6 +49,10 @@ class ChromaConnectionError(ValueError):
     """The connection cannot describe a Chroma database; the message says which field to fix."""
 
 
+DROP_BATCH = 1000
+"""Records deleted per request when a collection is dropped."""
+
+
 class ChromaSource:
     """A Chroma database's collections in one tenant and database: a :class:`~airflow_provider_vectorbackup.sources.base.VectorSource`."""
 
@@ -227,6 +231,15 @@ class ChromaSource:
         return True
 
     def drop_collection(self, name: str) -> None:
+        """Delete its records, then the collection.
+
+        Chroma 1.5 leaves a dropped collection's list-valued metadata behind, and a record of a collection
+        created later can read it back as its own (docs/sources.md, "Chroma"); deleting the records first
+        removes those rows.
+        """
+        collection = self.collection(name)
+        while ids := collection.get(limit=DROP_BATCH, include=[])["ids"]:
+            collection.delete(ids=ids)
         self.client.delete_collection(name)
         log.info("Dropped Chroma collection %r from %s", name, self.namespace)
 

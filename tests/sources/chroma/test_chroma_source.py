@@ -326,3 +326,14 @@ def test_connection_settings_pick_the_client_and_namespace(chroma_path: Path) ->
     remote = ChromaSource.from_connection(ConnectionSettings("c", conn_type="chroma", host="chroma.internal",
                                                              port=8443, extra={"ssl": "true"}))
     assert remote.where == "https://chroma.internal:8443" and remote.namespace == "default_tenant/default_database"
+
+
+def test_a_dropped_collections_list_metadata_does_not_reappear_in_a_later_one(chroma: ChromaSource,
+                                                                              chroma_client: Any) -> None:
+    """Chroma 1.5 keeps a deleted collection's list-valued metadata; our drop deletes the records first."""
+    old = chroma_client.create_collection("old_one", embedding_function=None)
+    old.add(ids=["a"], embeddings=[[1.0, 2.0]], metadatas=[{"n": 1, "tags": ["stale"]}])
+    chroma.drop_collection("old_one")
+    new = chroma_client.create_collection("new_one", embedding_function=None)
+    new.add(ids=["b"], embeddings=[[1.0, 2.0]], metadatas=[{"n": 2}])
+    assert new.get(include=["metadatas"])["metadatas"] == [{"n": 2}]
