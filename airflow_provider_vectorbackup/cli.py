@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "(exact, reversible or lossy steps); write nothing")
     restore.add_argument("--allow-lossy", action="append", default=[], metavar="KIND",
                          help="allow a lossy translation step into another engine, repeatable: "
-                              "float32, drop-sparse, drop-multi, drop-vector, metric, truncate-metadata")
+                              "float32, drop-sparse, drop-multi, drop-vector, metric, normalize, truncate-metadata")
     prune = commands.add_parser("prune", parents=[common], help="delete old snapshots by a keep policy")
     for rule in ("last", "daily", "weekly", "monthly"):
         prune.add_argument(f"--keep-{rule}", type=int, default=7 if rule == "last" else 0)

@@ -108,5 +108,5 @@ def test_the_astro_dags_parse_without_import_errors() -> None:
     assert sorted(bag.dag_ids) == ["example_chroma_backup", "example_milvus_backup", "example_pgvector_backup",
                                    "example_qdrant_backup", "vector_backup", "vector_backup_deduplicated", "vector_backup_mapped",
                                    "vector_backup_s3",
-                                   "vector_backup_sliced", "vector_restore", "vector_restore_drill",
+                                   "vector_backup_sliced", "vector_migrate", "vector_restore", "vector_restore_drill",
                                    "vector_restore_sliced"]

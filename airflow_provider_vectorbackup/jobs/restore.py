@@ -495,6 +495,8 @@ def _lossy_keys(translation: CollectionPlan, kind: str) -> list[str]:
     """The translator's counters of the documents a lossy kind touched."""
     if kind == "truncate-metadata":
         return ["payload-limit"]
+    if kind == "normalize":
+        return [f"normalized:{m.source}" for m in translation.vectors]
     if kind == "float32":
         return [f"precision:{m.source}" for m in translation.vectors] + \
             [f"vector:{m.source}" for m in translation.vectors if m.lossy == kind]

@@ -81,7 +81,7 @@ class RestoreOperator(StoreArguments, BaseOperator):
     :param plan_only: download, verify and plan, write nothing: the XCom holds each collection's
         ``translation`` plan (into another engine: every step exact, reversible or lossy; docs/restore.md).
     :param allow_lossy: templated; lossy translation steps allowed into another engine, by kind (``float32``,
-        ``drop-sparse``, ``drop-multi``, ``drop-vector``, ``metric``, ``truncate-metadata``); any other
+        ``drop-sparse``, ``drop-multi``, ``drop-vector``, ``metric``, ``normalize``, ``truncate-metadata``); any other
         lossy step refuses the restore before writing.
 
     Returns (XCom) the validation report per collection, and under ``phases`` the seconds spent preparing

@@ -51,6 +51,8 @@ class Capabilities:
     metrics: frozenset[str] = frozenset({"cosine", "euclidean", "dot_product"})
     """Metrics it can index (the definitions' vocabulary, docs/format.md 4.1.1)."""
     max_dimension: int | None = None
+    normalizes: frozenset[str] = frozenset()
+    """Metrics whose vectors it keeps at unit length whatever was written (Qdrant's cosine)."""
     vector_names: tuple[str, ...] | None = None
     """The names its vector fields always have (a single-vector engine: Chroma's ``embedding``), first the dense
     one; ``None``: the collection names them."""

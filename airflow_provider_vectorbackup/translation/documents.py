@@ -176,6 +176,9 @@ class VectorMapping:
     dtype: str | None = None
     lossy: str | None = None
     """The ``--allow-lossy`` kind this mapping needs (``None``: exact or reversible)."""
+    normalize: bool = False
+    """The target keeps this field's vectors at unit length: they are sent so, and a vector that was not is
+    counted (its length is lost)."""
 
 
 @dataclass
@@ -257,6 +260,11 @@ class Translator:
             if mapping.dtype and value.get("kind") == DENSE and value.get("dtype") != mapping.dtype:
                 value = dense(unpack(_raw(value["data"]), value["dtype"]), mapping.dtype)
                 self.touched.add(f"vector:{name}")
+            if mapping.normalize and value.get("kind") == DENSE:
+                unit = unit_length(value)
+                if unit != value:
+                    value = unit
+                    self.touched.add(f"normalized:{name}")
             vectors[mapping.target] = value
             if mapping.target != name or (original_dtype and original_dtype != value.get("dtype")):
                 renamed[mapping.target] = {"name": name, **({"dtype": original_dtype}
@@ -334,6 +342,15 @@ class Translator:
                 stored[VECTOR_FIELD] = [_shortest_float32(v) for v in floats]
         stored.update(payload)
         return stored
+
+
+def unit_length(value: dict[str, Any]) -> dict[str, Any]:
+    """A dense vector divided by its length (float64), as float32; a zero or non-finite one as it is."""
+    values = unpack(_raw(value["data"]), value["dtype"])
+    length = math.sqrt(math.fsum(v * v for v in values))
+    if not length or not math.isfinite(length):
+        return value
+    return dense([v / length for v in values], "float32")
 
 
 def id_text(stored_id: Any) -> str:

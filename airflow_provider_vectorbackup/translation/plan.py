@@ -32,6 +32,8 @@ LOSSY_KINDS = {
     "drop-multi": "multivector fields the target cannot hold are left out",
     "drop-vector": "dense or bit vector fields beyond what the target holds are left out",
     "metric": "a metric the target lacks is replaced by cosine",
+    "normalize": "vectors that are not of unit length lose their length in a target that keeps cosine vectors "
+                 "normalised (Qdrant)",
     "truncate-metadata": "the largest payload fields of a document over the target's size limit are left out",
 }
 """Every lossy step, by the name ``--allow-lossy`` / ``allow_lossy`` takes."""
@@ -167,6 +169,11 @@ def plan_collection(definition: Mapping[str, Any], source_engine: str, records: 
     touched = translator.touched.counts
     steps.insert(0, _id_step(survey, id_type, touched.get("id", 0)))
     for mapping in mappings:
+        normalized = touched.get(f"normalized:{mapping.source}", 0)
+        if normalized:
+            steps.append(Step("vector", mapping.source, LOSSY, f"{normalized} vector(s) are not of unit length; "
+                              f"{target_engine} keeps {mapping.target!r} vectors at unit length, so their lengths are "
+                              "lost (the directions, which cosine ranks by, are kept)", "normalize", normalized))
         precision = touched.get(f"precision:{mapping.source}", 0)
         if precision:
             steps.append(Step("vector", mapping.source, LOSSY, f"{precision} document(s) hold numbers that are not "
@@ -314,7 +321,8 @@ def _map_vectors(fields: list[SourceVector], capabilities: Capabilities,
         if capabilities.max_dimension is not None and (spec.dimension or 0) > capabilities.max_dimension:
             problems.append(f"vector field {spec.name!r} has {spec.dimension} dimensions; the target holds at most "
                             f"{capabilities.max_dimension}")
-        mappings.append(VectorMapping(spec.name, name, dtype, lossy_kind))
+        mappings.append(VectorMapping(spec.name, name, dtype, lossy_kind,
+                                      normalize=spec.kind == DENSE and metric in capabilities.normalizes))
         portable[name] = {"kind": spec.kind, "dtype": None if spec.kind == BIT else dtype, "dimension": spec.dimension,
                           "metric": metric, "nullable": spec.nullable}
         steps.append(Step("vector", spec.name, classification,

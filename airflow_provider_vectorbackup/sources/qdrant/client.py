@@ -81,7 +81,7 @@ class QdrantSource:
         mixed_ids=True, id_types=frozenset({"int", "uuid"}), int_ids=(0, 2 ** 64 - 1), dense_fields=None, sparse_fields=16,
         multi=True, metrics=frozenset({"cosine", "euclidean", "dot_product", "manhattan", "max_sim_cosine",
                                        "max_sim_dot_product", "max_sim_euclidean"}),
-        max_dimension=65536, name_pattern=r"^(<unnamed>|[A-Za-z0-9_][A-Za-z0-9_.-]{0,199})$",
+        normalizes=frozenset({"cosine", "max_sim_cosine"}), max_dimension=65536, name_pattern=r"^(<unnamed>|[A-Za-z0-9_][A-Za-z0-9_.-]{0,199})$",
         int_range=(-(2 ** 63), 2 ** 64 - 1), payload_kinds=frozenset({"string", "int", "float", "bool", "json"}),
         envelopes=False)
     """Named dense, sparse and multivector fields (names of at most 200 bytes); payload is any JSON. Not envelopes:
