@@ -141,3 +141,19 @@ def test_float64_vectors_into_float32_only_engines_are_lossy_and_float16_is_reve
     back = Translator("x", Capabilities(id_types=frozenset({"int"}), int_ids=(0, 10),
                                         dtypes=frozenset({"float16"})), [VectorMapping("v", "v")])
     assert back.translate(neutral(moved, "y")) == half
+
+
+def test_into_an_engine_that_normalises_cosine_vectors_their_length_is_a_lossy_step() -> None:
+    definition = {"vector": {"dimension": 2, "metric": "cosine"}}
+    documents = [{"_id": "unit", "$vector": [0.6, 0.8]}, {"_id": "long", "$vector": [3.0, 4.0]}]
+    plan = plan_collection(definition, "astra", lambda: documents, "qdrant", CAPABILITIES["qdrant"])
+    [refusal] = plan.refusal()
+    assert "1 vector(s) are not of unit length" in refusal and "--allow-lossy normalize" in refusal
+    allowed = plan_collection(definition, "astra", lambda: documents, "qdrant", CAPABILITIES["qdrant"],
+                              allowed=["normalize"])
+    translator = allowed.translator(CAPABILITIES["qdrant"])
+    moved = [translator.translate(neutral(d, "astra")) for d in documents]
+    assert [m["$vectors"]["vector"] for m in moved] == [dense([0.6, 0.8]), dense([0.6, 0.8])]
+    euclidean = plan_collection({"vector": {"dimension": 2, "metric": "euclidean"}}, "astra", lambda: documents,
+                                "qdrant", CAPABILITIES["qdrant"])
+    assert euclidean.refusal() == [], "only cosine vectors are kept at unit length"
