@@ -11,7 +11,7 @@ import pytest
 
 from airflow_provider_vectorbackup.connection import ConnectionSettings
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
-from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
+from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, TargetConflict, restore_snapshot
 from airflow_provider_vectorbackup.snapshot import SnapshotWriter
 from airflow_provider_vectorbackup.snapshot import vector_fields as vf
 from airflow_provider_vectorbackup.sources.base import InsertReport
@@ -128,3 +128,28 @@ def test_the_cli_refuses_a_lossy_step_naming_its_flag_and_runs_it_when_allowed(
     assert allowed.returncode == 0, allowed.stderr
     result = json.loads(allowed.stdout)["collections"]["points"]
     assert result["documents_restored"] == 12 and result["translation"]["lossy_documents"] == {"drop-sparse": 12}
+
+
+def test_a_payload_over_pinecones_limit_is_refused_and_truncated_only_when_allowed(
+        astra_source, pinecone_stand_in, tmp_path: Path) -> None:  # noqa: F811
+    from tests.sources.pinecone.standin import pinecone_source
+
+    source = astra_source()
+    source.create_collection("notes", {"vector": {"dimension": 4, "metric": "euclidean"}})
+    documents = [{"_id": f"n{i}", "title": f"note {i}", "$vector": [1.0, float(i), 0.5, -1.0]} for i in range(5)]
+    # Pinecone holds at most 40,960 bytes of metadata per record (the Data API, 8,000 bytes per string)
+    documents[2].update({f"part{k}": "x" * 7_000 for k in range(7)})
+    assert source.insert_documents("notes", documents).ok
+    store = LocalStore(tmp_path / "store")
+    assert not dump_snapshot(source, store, SNAPSHOT, DumpOptions()).failures
+    pinecone = pinecone_source(pinecone_stand_in)
+    with pytest.raises(TargetConflict, match=r"1 document\(s\) have a payload over pinecone's limit of 40960 bytes"
+                                             r"(.|\n)*--allow-lossy truncate-metadata"):
+        restore_snapshot(store, SNAPSHOT, pinecone, RestoreOptions())
+    assert pinecone.collection_definition("notes") is None
+    report = restore_snapshot(store, SNAPSHOT, pinecone, RestoreOptions(allow_lossy=("truncate-metadata",)))
+    result = report["collections"]["notes"]
+    assert report["ok"] and result["translation"]["lossy_documents"] == {"truncate-metadata": 1}
+    kept = {d["_id"]: d["payload"] for d in scan_all(pinecone, "notes")}
+    assert kept["n2"]["title"] == "note 2" and len(kept) == 5
+    assert 0 < sum(k.startswith("part") for k in kept["n2"]) < 7, "only the fields over the limit are left out"
