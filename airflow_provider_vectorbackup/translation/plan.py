@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from airflow_provider_vectorbackup.snapshot.vector_fields import BIT, DENSE, MULTI, SPARSE, declared_fields
+from airflow_provider_vectorbackup.snapshot.vector_fields import BIT, DENSE, MULTI, SPARSE, VectorField, declared_fields
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD
 from airflow_provider_vectorbackup.sources.portable import RESERVED_FIELD, Capabilities, PortableCollection
 from airflow_provider_vectorbackup.translation.documents import (
@@ -99,26 +99,15 @@ class CollectionPlan:
                 "target": self.portable.to_dict()}
 
 
-@dataclass(frozen=True)
-class SourceVector:
-    name: str
-    kind: str
-    dtype: str | None
-    dimension: int | None
-    metric: str | None
-    nullable: bool = False
-
-
-def source_vectors(definition: Mapping[str, Any]) -> list[SourceVector]:
+def source_vectors(definition: Mapping[str, Any]) -> list[VectorField]:
     """The vector fields of a snapshot's definition: the Data API's one ``$vector``, or the declared block."""
     if "engine" not in definition:
         vector = definition.get("vector") or {}
         if not vector.get("dimension"):
             return []
-        return [SourceVector(VECTOR_FIELD, DENSE, "float32", vector.get("dimension"), vector.get("metric") or "cosine",
-                             True)]
-    return [SourceVector(f.name, f.kind, f.dtype, f.dimension, f.metric, f.nullable)
-            for f in declared_fields(definition)]
+        return [VectorField(VECTOR_FIELD, DENSE, "float32", vector.get("dimension"), vector.get("metric") or "cosine",
+                            True)]
+    return declared_fields(definition)
 
 
 def plan_collection(definition: Mapping[str, Any], source_engine: str, records: Callable[[], Iterable[dict[str, Any]]],
@@ -197,12 +186,11 @@ def plan_collection(definition: Mapping[str, Any], source_engine: str, records: 
     return plan
 
 
-def _as_originally(spec: SourceVector, original: Mapping[str, Any] | None) -> SourceVector:
+def _as_originally(spec: VectorField, original: Mapping[str, Any] | None) -> VectorField:
     """A vector field under the name and element type it had before an earlier translation, as its documents say."""
     if original is None:
         return spec
-    return SourceVector(original["name"], spec.kind, original.get("dtype") or spec.dtype, spec.dimension, spec.metric,
-                        spec.nullable)
+    return replace(spec, name=original["name"], dtype=original.get("dtype") or spec.dtype)
 
 
 class _Survey:
@@ -271,7 +259,7 @@ def _id_step(survey: _Survey, id_type: str, changed: int) -> Step:
                 f"{RESERVED_FIELD!r}", documents=changed)
 
 
-def _map_vectors(fields: list[SourceVector], capabilities: Capabilities,
+def _map_vectors(fields: list[VectorField], capabilities: Capabilities,
                  problems: list[str]) -> tuple[list[VectorMapping], list[Step], dict[str, dict[str, Any]]]:
     mappings: list[VectorMapping] = []
     steps: list[Step] = []

@@ -22,9 +22,9 @@ import pytest
 
 from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
 from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
-from airflow_provider_vectorbackup.snapshot.digest import ContentDigest
 from airflow_provider_vectorbackup.sources.base import VectorSource
 from airflow_provider_vectorbackup.stores.local import LocalStore
+from tests.sources.test_conformance import digest_of, scanned
 from tests.translation.matrix import ENGINE_ORDER, documents_for, portable_for, predicted, summary
 
 pytestmark = pytest.mark.matrix
@@ -165,18 +165,10 @@ class Matrix:
         return snapshot_id
 
 
-def _digest(documents: list[dict[str, Any]]) -> str:
-    digest = ContentDigest()
-    for document in documents:
-        digest.add(document)
-    return digest.hexdigest()
-
-
 def _scan(source: VectorSource, name: str) -> list[dict[str, Any]]:
     definition = source.collection_definition(name)
     assert definition is not None, f"{source.kind} has no collection {name!r}"
-    with contextlib.closing(source.scan(name, definition).pages()) as pages:
-        return [document for page in pages for document in page]
+    return scanned(source, name, definition)
 
 
 PAIRS = [pytest.param(a, b, id=f"{a}->{b}") for a in ENGINE_ORDER for b in ENGINE_ORDER if a != b]
@@ -214,7 +206,7 @@ def test_a_collection_goes_to_another_engine_and_back_exactly(matrix: Matrix, or
     assert back_report["collections"][listed(via, target)]["ok"]
     returned = _scan(matrix.source(origin), back)
     original = _scan(matrix.source(origin), ORIGIN)
-    assert _digest(returned) == _digest(original), _first_difference(original, returned)
+    assert digest_of(returned) == digest_of(original), _first_difference(original, returned)
     there.drop_collection(target)
     matrix.source(origin).drop_collection(back)
 
