@@ -168,10 +168,11 @@ def test_only_the_airflow_layers_import_airflow() -> None:
 
 
 def test_the_lower_layers_never_import_the_jobs() -> None:
-    """``sources/``, ``stores/`` and ``snapshot/`` sit below ``jobs/`` (docs/architecture.md), which builds on them."""
+    """``sources/``, ``stores/``, ``snapshot/`` and ``translation/`` sit below ``jobs/`` (docs/architecture.md), which
+    builds on them."""
     jobs = "airflow_provider_vectorbackup.jobs"
     offenders = []
-    for layer in ("sources", "stores", "snapshot"):
+    for layer in ("sources", "stores", "snapshot", "translation"):
         for path in sorted((PACKAGE / layer).rglob("*.py")):
             offenders += [f"{path.relative_to(PACKAGE)}:{line} imports {name}" for line, name in _imported_names(path)
                           if name == jobs or name.startswith(jobs + ".")]
@@ -181,7 +182,7 @@ def test_the_lower_layers_never_import_the_jobs() -> None:
 def test_the_airflow_free_layers_load_no_airflow_module_at_runtime() -> None:
     """Statically clean is not enough: importing a layer must not pull Airflow in through another module."""
     layers = ["snapshot", "sources", "sources.astra", "stores", "stores.box", "stores.local", "stores.spec", "check",
-              "jobs.dump", "jobs.restore", "jobs.retention", "jobs.scale_out", "connection", "keys", "exceptions", "cli"]
+              "translation.plan", "jobs.dump", "jobs.restore", "jobs.retention", "jobs.scale_out", "connection", "keys", "exceptions", "cli"]
     code = ("import importlib, sys\n"
             f"for name in {layers!r}:\n"
             "    importlib.import_module('airflow_provider_vectorbackup.' + name)\n"
