@@ -907,6 +907,90 @@ def dedup_rss(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+
+# -- issue 17: restoring into another engine --------------------------------------------------------
+
+def cross_engine(workspace: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
+    """What translating costs: the same documents restored into a local Qdrant from a Qdrant snapshot (no
+    translation) and from a Data API snapshot (planned, then translated on the way), in this process; and the
+    translation alone against a plain read of the same records."""
+    import random
+
+    from qdrant_client import QdrantClient
+
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
+    from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
+    from airflow_provider_vectorbackup.snapshot import SnapshotWriter
+    from airflow_provider_vectorbackup.snapshot.reader import open_snapshot
+    from airflow_provider_vectorbackup.snapshot.vector_fields import dense
+    from airflow_provider_vectorbackup.sources.portable import PortableCollection
+    from airflow_provider_vectorbackup.sources.qdrant.client import QdrantSource
+    from airflow_provider_vectorbackup.stores.local import LocalStore
+    from airflow_provider_vectorbackup.translation.documents import neutral
+    from airflow_provider_vectorbackup.translation.plan import plan_collection
+
+    count, dimension = settings["documents"], settings["dimension"]
+    rng = random.Random(17)
+    vectors = [[rng.randint(-1024, 1024) / 1024 for _ in range(dimension)] for _ in range(count)]
+    store = LocalStore(workspace.folder / "store")
+    described = QdrantSource.from_connection(ConnectionSettings("bench", conn_type="qdrant", extra={"path": "unused"}))
+    qdrant_definition = described.portable_definition(PortableCollection(  # a Qdrant collection's own definition
+        "int", {"embedding": {"kind": "dense", "dtype": "float32", "dimension": dimension, "metric": "euclidean",
+                              "nullable": False}}, {"title": "string", "rank": "int"}))
+    with SnapshotWriter(store.root, source={"kind": "qdrant"}, snapshot_id="20260101T000000Z-qdrant") as writer:
+        with writer.collection("points", qdrant_definition) as collection:
+            collection.write_many([{"_id": i, "$vectors": {"embedding": dense(v)},
+                                    "payload": {"title": f"point {i}", "rank": i}} for i, v in enumerate(vectors)])
+    with SnapshotWriter(store.root, source={"kind": "astra"}, snapshot_id="20260101T000000Z-astra") as writer:
+        with writer.collection("points", {"vector": {"dimension": dimension, "metric": "euclidean"}}) as collection:
+            collection.write_many([{"_id": f"p{i}", "$vector": v, "title": f"point {i}", "rank": i}
+                                   for i, v in enumerate(vectors)])
+
+    sides: dict[str, dict[str, Any]] = {}
+    for name, snapshot_id in (("same engine", "20260101T000000Z-qdrant"), ("translated", "20260101T000000Z-astra")):
+        path = workspace.folder / f"qdrant-{snapshot_id[-6:]}"
+        client = QdrantClient(path=str(path), force_disable_check_same_thread=True)
+        try:
+            target = QdrantSource.from_connection(
+                ConnectionSettings("bench", conn_type="qdrant", extra={"path": str(path)}), client=client)
+            started = time.perf_counter()
+            report = restore_snapshot(store, snapshot_id, target, RestoreOptions(target_prefix="r_"))
+            seconds = time.perf_counter() - started
+        finally:
+            client.close()
+        result = report["collections"]["points"]
+        if not report["ok"] or result["documents_restored"] != count:
+            raise ScenarioFailed(f"the {name} restore did not validate: {result}")
+        sides[name] = {"seconds": round(seconds, 3), "docs_per_second": round(count / seconds, 1),
+                       "phases": report["phases"], "documents": count}
+
+    snapshot = open_snapshot(store.get("20260101T000000Z-astra").location)
+    started = time.perf_counter()
+    read = sum(1 for _ in snapshot.records("points"))
+    read_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    plan = plan_collection(snapshot.definition("points"), "astra", lambda: snapshot.records("points"), "qdrant",
+                           QdrantSource.capabilities)
+    translator = plan.translator(QdrantSource.capabilities)
+    translated = sum(1 for record in snapshot.records("points") if translator.translate(neutral(record, "astra")))
+    translate_seconds = time.perf_counter() - started
+    if read != translated != count:
+        raise ScenarioFailed(f"read {read}, translated {translated}, expected {count}")
+    sides["read records"] = {"seconds": round(read_seconds, 3), "docs_per_second": round(count / read_seconds, 1)}
+    sides["plan and translate"] = {"seconds": round(translate_seconds, 3),
+                                   "docs_per_second": round(count / translate_seconds, 1)}
+    ratio = _ratio(sides["translated"]["seconds"], sides["same engine"]["seconds"])
+    return {
+        "settings": settings, "sides": sides,
+        "headline": headline("docs/s", ["same engine", "translated"],
+                             [sides["same engine"]["docs_per_second"], sides["translated"]["docs_per_second"]],
+                             ratio=ratio, higher_is_better=True),
+        "targets": [],
+        "notes": [f"restore time translated / same engine: {ratio}x; the translation alone (two reads of the "
+                  f"snapshot and one translation of each record) takes {round(translate_seconds / read_seconds, 2)}x "
+                  "a plain read of the records. No target was set for this; the figures say what it costs."],
+    }
+
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("dump-latency", "Latency-bound dump",
              {"documents": 20_000, "dimension": 384, "page_size": 20, "latency_ms": 20.0},
@@ -954,4 +1038,6 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
               "latency_ms": 0.0, "format_1": True},
              {"small_documents": 300, "large_documents": 3_000, "dimension": 16, "page_size": 50,
               "latency_ms": 0.0, "format_1": True}, dedup_rss),
+    Scenario("cross-engine", "Restoring into another engine: what translating costs",
+             {"documents": 20_000, "dimension": 384}, {"documents": 300, "dimension": 16}, cross_engine),
 )}

@@ -43,7 +43,8 @@ ID = "_id"
 _UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ASTRA_EXTRAS = ("$vectorize", "$lexical")
 VECTOR_ENCODING = "$vector_encoding"
-"""An extra of Data API documents whose ``$vector`` was ``$binary``, so it goes back as it came."""
+"""An extra of Data API documents whose ``$vector`` was ``$binary`` (``"binary"``) or an array of float32 values
+written out in full (``"exact"``) rather than in their shortest form, so that it goes back as it came."""
 
 
 class TranslationError(ValueError):
@@ -109,8 +110,11 @@ def _from_astra(document: dict[str, Any]) -> Neutral:
     vector = document.get(VECTOR_FIELD)
     if isinstance(vector, list):
         vectors[VECTOR_FIELD] = dense(vector)
-        if any(_shortest_float32(v) != v for v in vector):
-            inexact.add(VECTOR_FIELD)
+        if any(_shortest_float32(v) != v for v in vector):  # not the Data API's own spelling of float32 values
+            if all(_widened_float32(v) == v for v in vector):
+                extras[VECTOR_ENCODING] = "exact"  # float32 values written out in full: kept so
+            else:
+                inexact.add(VECTOR_FIELD)
     elif isinstance(vector, dict) and "$binary" in vector:
         vectors[VECTOR_FIELD] = dense(binary_to_floats(vector["$binary"]))
         extras[VECTOR_ENCODING] = "binary"
@@ -153,6 +157,13 @@ def _apply_record(document: Neutral, text: Any) -> None:
 
 def _raw(data: str) -> bytes:
     return base64.b64decode(data)
+
+
+def _widened_float32(value: Any) -> Any:
+    """The float a number is once stored as float32 and read back in full (``None`` for a non-number)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return None
+    return struct.unpack("<f", struct.pack("<f", value))[0]
 
 
 def _shortest_float32(value: Any) -> Any:
@@ -338,6 +349,8 @@ class Translator:
             floats = unpack(_raw(value["data"]), value["dtype"])
             if document.extras.get(VECTOR_ENCODING) == "binary":
                 stored[VECTOR_FIELD] = {"$binary": floats_to_binary(floats)}
+            elif document.extras.get(VECTOR_ENCODING) == "exact":
+                stored[VECTOR_FIELD] = floats
             else:
                 stored[VECTOR_FIELD] = [_shortest_float32(v) for v in floats]
         stored.update(payload)

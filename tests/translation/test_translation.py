@@ -157,3 +157,13 @@ def test_into_an_engine_that_normalises_cosine_vectors_their_length_is_a_lossy_s
     euclidean = plan_collection({"vector": {"dimension": 2, "metric": "euclidean"}}, "astra", lambda: documents,
                                 "qdrant", CAPABILITIES["qdrant"])
     assert euclidean.refusal() == [], "only cosine vectors are kept at unit length"
+
+
+def test_data_api_arrays_of_float32_values_in_full_or_shortest_form_come_back_as_written() -> None:
+    full = {"_id": "full", "$vector": [0.123046875, -0.5, 0.0009765625]}  # float32 values, every digit
+    short = {"_id": "short", "$vector": [0.1, 0.2, 0.3]}  # the same kind of values as the Data API prints them
+    wide = {"_id": "wide", "$vector": [0.1234567890123, 0.5, 0.25]}  # no float32 value is this
+    plan = plan_collection(ASTRA_DEFINITION, "astra", lambda: [full, short, wide], "qdrant", CAPABILITIES["qdrant"])
+    [refusal] = plan.refusal()
+    assert "1 document(s) hold numbers that are not float32 values" in refusal
+    assert round_trip([full, short], "astra", "pgvector") == [full, short]
