@@ -497,9 +497,6 @@ def _lossy_keys(translation: CollectionPlan, kind: str) -> list[str]:
         return ["payload-limit"]
     if kind == "normalize":
         return [f"normalized:{m.source}" for m in translation.vectors]
-    if kind == "float32":
-        return [f"precision:{m.source}" for m in translation.vectors] + \
-            [f"vector:{m.source}" for m in translation.vectors if m.lossy == kind]
     return [f"vector:{m.source}" for m in translation.vectors if m.lossy == kind]
 
 

@@ -19,11 +19,12 @@ import base64
 import json
 import math
 import re
-import struct
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from airflow_provider_vectorbackup.snapshot.codec import ENVELOPE_KEY, VALUE_KEY
 from airflow_provider_vectorbackup.snapshot.vector_fields import DENSE, VECTORS_FIELD, dense, unpack
@@ -65,9 +66,6 @@ class Neutral:
     """The engine the document first came from."""
     renamed: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Vector fields an earlier translation renamed or widened: their name there → ``{"name", "dtype"}`` here."""
-    inexact: set[str] = field(default_factory=set)
-    """Vector fields whose numbers are not all float32 values (a Data API array written by another client):
-    translating them rounds to float32."""
 
 
 def id_kind(stored_id: Any) -> str:
@@ -106,15 +104,13 @@ def _from_astra(document: dict[str, Any]) -> Neutral:
         stored_id = {ENVELOPE_KEY: "uuid", VALUE_KEY: stored_id["$uuid"]}
     vectors: dict[str, dict[str, Any]] = {}
     extras: dict[str, Any] = {}
-    inexact = set()
     vector = document.get(VECTOR_FIELD)
     if isinstance(vector, list):
+        # The Data API keeps float32 elements, and a snapshot's digest reads them so (docs/format.md 7.1): the
+        # values are float32 values. Only their spelling may vary, and one written out in full is kept so.
         vectors[VECTOR_FIELD] = dense(vector)
-        if any(_shortest_float32(v) != v for v in vector):  # not the Data API's own spelling of float32 values
-            if all(_widened_float32(v) == v for v in vector):
-                extras[VECTOR_ENCODING] = "exact"  # float32 values written out in full: kept so
-            else:
-                inexact.add(VECTOR_FIELD)
+        if _spelled_in_full(vector) and not _spelled_shortest(vector):  # the cheap test first
+            extras[VECTOR_ENCODING] = "exact"
     elif isinstance(vector, dict) and "$binary" in vector:
         vectors[VECTOR_FIELD] = dense(binary_to_floats(vector["$binary"]))
         extras[VECTOR_ENCODING] = "binary"
@@ -126,7 +122,7 @@ def _from_astra(document: dict[str, Any]) -> Neutral:
             extras[key] = value
         else:
             payload[key] = value
-    return Neutral(stored_id, vectors, payload, extras, ASTRA, inexact=inexact)
+    return Neutral(stored_id, vectors, payload, extras, ASTRA)
 
 
 def _apply_record(document: Neutral, text: Any) -> None:
@@ -159,23 +155,25 @@ def _raw(data: str) -> bytes:
     return base64.b64decode(data)
 
 
-def _widened_float32(value: Any) -> Any:
-    """The float a number is once stored as float32 and read back in full (``None`` for a non-number)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        return None
-    return struct.unpack("<f", struct.pack("<f", value))[0]
+def _shortest(values: list[float]) -> list[float]:
+    """Each value as float32, spelled in its shortest form (how the Data API prints a stored element)."""
+    return [float(str(single)) for single in np.asarray(values, dtype=np.float32)]
 
 
-def _shortest_float32(value: Any) -> Any:
-    """The float a float32 prints back as in its shortest form (what the Data API returns for a stored element)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        return None
-    single = struct.unpack("<f", struct.pack("<f", value))[0]
-    for digits in range(1, 10):
-        text = f"{single:.{digits}g}"
-        if struct.unpack("<f", struct.pack("<f", float(text)))[0] == single:
-            return float(text) if ("." in text or "e" in text or isinstance(value, float)) else int(text)
-    return single
+def _spelled_shortest(vector: list[Any]) -> bool:
+    try:
+        return _shortest(vector) == vector
+    except (TypeError, ValueError):
+        return False
+
+
+def _spelled_in_full(vector: list[Any]) -> bool:
+    """Whether every element is a float32 value written with all its digits (as a float64 reads it)."""
+    try:
+        wide = np.asarray(vector, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.array_equal(wide.astype(np.float32).astype(np.float64), wide))
 
 
 @dataclass(frozen=True)
@@ -265,8 +263,6 @@ class Translator:
             if mapping is None or mapping.target is None:
                 self.touched.add(f"vector:{name}")
                 continue
-            if name in document.inexact:
-                self.touched.add(f"precision:{name}")
             original_dtype = value.get("dtype")
             if mapping.dtype and value.get("kind") == DENSE and value.get("dtype") != mapping.dtype:
                 value = dense(unpack(_raw(value["data"]), value["dtype"]), mapping.dtype)
@@ -352,7 +348,7 @@ class Translator:
             elif document.extras.get(VECTOR_ENCODING) == "exact":
                 stored[VECTOR_FIELD] = floats
             else:
-                stored[VECTOR_FIELD] = [_shortest_float32(v) for v in floats]
+                stored[VECTOR_FIELD] = _shortest(floats)
         stored.update(payload)
         return stored
 

@@ -27,7 +27,7 @@ from airflow_provider_vectorbackup.translation.values import kind_of
 EXACT, REVERSIBLE, LOSSY = "exact", "reversible", "lossy"
 
 LOSSY_KINDS = {
-    "float32": "vector elements rounded to float32 (a float64 field, or Data API numbers that are not float32 values)",
+    "float32": "vector elements of a float64 field rounded to float32",
     "drop-sparse": "sparse vector fields the target cannot hold are left out",
     "drop-multi": "multivector fields the target cannot hold are left out",
     "drop-vector": "dense or bit vector fields beyond what the target holds are left out",
@@ -163,10 +163,6 @@ def plan_collection(definition: Mapping[str, Any], source_engine: str, records: 
             steps.append(Step("vector", mapping.source, LOSSY, f"{normalized} vector(s) are not of unit length; "
                               f"{target_engine} keeps {mapping.target!r} vectors at unit length, so their lengths are "
                               "lost (the directions, which cosine ranks by, are kept)", "normalize", normalized))
-        precision = touched.get(f"precision:{mapping.source}", 0)
-        if precision:
-            steps.append(Step("vector", mapping.source, LOSSY, f"{precision} document(s) hold numbers that are not "
-                              "float32 values; they are rounded to float32", "float32", precision))
     steps += _field_steps(survey, capabilities, touched, text_fields)
     for extra in sorted(survey.extras):
         if extra in capabilities.extras:

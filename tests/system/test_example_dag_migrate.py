@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_vectorbackup.hooks.astra import AstraDBHook
-from airflow_provider_vectorbackup.testing import sample_data
 from tests.system.test_example_dags import run, task_states
 
 
@@ -49,10 +48,13 @@ def test_a_collection_migrates_into_qdrant_after_its_plan_is_checked(
 
 def test_a_plan_with_a_lossy_step_stops_the_migration_before_anything_is_written(
         airflow_db, astra_stand_in, astra_connection, box_stand_in, box_connection, qdrant_path) -> None:
-    sample_data.seed(astra_stand_in, {"faq": 12})  # vectors that are not float32 values: rounding them is lossy
+    source = AstraDBHook().get_conn()
+    source.create_collection("faq", {"vector": {"dimension": 4, "metric": "cosine"}})
+    assert source.insert_documents("faq", [{"_id": f"q-{i}", "$vector": [1.0, 2.0, float(i), 0.5]}
+                                           for i in range(12)]).ok  # not of unit length: Qdrant would lose it
     dag_run, ok = run("vector_migrate", collections=["faq"], target_prefix="migrated_", allow_lossy=[])
     states = task_states(dag_run)
     assert not ok and states["check_plan"] == "failed" and states["migrate"] != "success", states
     plan = dag_run.get_task_instance("plan").xcom_pull(task_ids="plan")
-    assert plan["written"] is False and "float32" in str(plan["collections"]["faq"]["translation"]["refused"])
+    assert plan["written"] is False and "--allow-lossy normalize" in str(plan["collections"]["faq"]["translation"])
     assert qdrant_collections(qdrant_path) == []
