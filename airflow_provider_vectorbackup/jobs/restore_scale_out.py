@@ -114,6 +114,11 @@ def plan_restore(store: Store, snapshot_id: str | None, source: VectorSource, op
     stored, as_of = snapshot_to_restore(store, snapshot_id, options)
     with tempfile.TemporaryDirectory(prefix="vectorbackup-restore-", dir=options.staging_dir) as staging:
         snapshot = verified_snapshot(store, stored, staging, options)
+        snapshot_kind = (snapshot.manifest.source or {}).get("kind", "astra")
+        if snapshot_kind != source.kind:
+            raise TargetConflict(f"snapshot {snapshot.snapshot_id} was taken from {snapshot_kind}: a restore into "
+                                 f"{source.kind} translates it, which runs in one task (RestoreOperator, or the CLI's "
+                                 f"restore); splitting it over tasks is not built yet; nothing was written")
         targets = plan_targets(source, snapshot, options)  # the single-task restore's checks
         definitions = {name: snapshot.definition(name) for name in targets}
         vectorize = [name for name, definition in definitions.items() if is_vectorize(definition)]

@@ -153,3 +153,14 @@ def test_a_payload_over_pinecones_limit_is_refused_and_truncated_only_when_allow
     kept = {d["_id"]: d["payload"] for d in scan_all(pinecone, "notes")}
     assert kept["n2"]["title"] == "note 2" and len(kept) == 5
     assert 0 < sum(k.startswith("part") for k in kept["n2"]) < 7, "only the fields over the limit are left out"
+
+
+def test_a_restore_over_mapped_tasks_into_another_engine_is_refused_before_writing(
+        astra_snapshot: LocalStore, qdrant_local) -> None:
+    from airflow_provider_vectorbackup.jobs.restore_scale_out import plan_restore
+
+    qdrant = qdrant_local.source()
+    with pytest.raises(TargetConflict, match="taken from astra: a restore into qdrant translates it, which runs in "
+                                             "one task.*nothing was written"):
+        plan_restore(astra_snapshot, SNAPSHOT, qdrant, RestoreOptions(target_prefix="q_"), slices_per_collection=2)
+    assert qdrant.list_collections() == []
