@@ -399,11 +399,12 @@ class _Restore:
         def documents() -> Iterator[dict[str, Any]]:
             nonlocal stripped, chosen, exhausted
             for record in snapshot.records(entry.name):
-                if self.options.where and not _matches(neutral(record, snapshot_kind).payload, self.options.where):
+                read = neutral(record, snapshot_kind) if self.options.where or translator is not None else None
+                if self.options.where and not _matches(read.payload, self.options.where):
                     continue
                 chosen += 1
                 if translator is not None:
-                    record = translator.translate(neutral(record, snapshot_kind))
+                    record = translator.translate(read)
                 if vectorize and VECTOR_FIELD in record and VECTORIZE_FIELD in record:
                     # The Data API refuses both together; keep the stored vector (no re-embedding), drop the text.
                     record = {k: v for k, v in record.items() if k != VECTORIZE_FIELD}
@@ -449,11 +450,9 @@ class _Restore:
             "throttled_requests": inserted.throttled, "fewest_in_flight": inserted.fewest_in_flight,
             "scan": back.scan,
         }
-        if translation is not None:
-            touched = translator.touched.counts if translator is not None else {}
-            result["translation"] = {**self._plan_of(entry.name),
-                                     "lossy_documents": {kind: sum(touched.get(key, 0) for key in _lossy_keys(
-                                         translation, kind)) for kind in translation.allowed}}
+        if translation is not None and translator is not None:
+            result["translation"] = {**self._plan_of(entry.name), "lossy_documents": {
+                kind: translator.touched.lossy(kind) for kind in translation.allowed}}
         result["recall_at_10"] = min(recall.values()) if recall else None
         result["queries"] = back.queries
         result["recall_by_field"] = recall
@@ -489,15 +488,6 @@ def same_shape(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 def _matches(payload: dict[str, Any], where: dict[str, Any]) -> bool:
     return all(name in payload and payload[name] == value for name, value in where.items())
-
-
-def _lossy_keys(translation: CollectionPlan, kind: str) -> list[str]:
-    """The translator's counters of the documents a lossy kind touched."""
-    if kind == "truncate-metadata":
-        return ["payload-limit"]
-    if kind == "normalize":
-        return [f"normalized:{m.source}" for m in translation.vectors]
-    return [f"vector:{m.source}" for m in translation.vectors if m.lossy == kind]
 
 
 class _Probe:

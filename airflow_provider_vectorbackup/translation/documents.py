@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from airflow_provider_vectorbackup.snapshot.codec import ENVELOPE_KEY, VALUE_KEY
-from airflow_provider_vectorbackup.snapshot.vector_fields import DENSE, VECTORS_FIELD, dense, unpack
+from airflow_provider_vectorbackup.snapshot.vector_fields import DENSE, VECTORS_FIELD, dense, dense_from_bytes, unpack
 from airflow_provider_vectorbackup.snapshot.vectors import VECTOR_FIELD, binary_to_floats, floats_to_binary
 from airflow_provider_vectorbackup.sources.portable import RESERVED_FIELD, Capabilities
+from airflow_provider_vectorbackup.sources.qdrant.cosine import canonical
 from airflow_provider_vectorbackup.translation.values import as_text, compact_json, fits, payload_bytes
 
 ID_NAMESPACE = uuid.UUID("6f1c0a52-8d3e-5b7a-9c41-2e0d7b5a9f13")
@@ -183,8 +184,8 @@ class VectorMapping:
     source: str
     target: str | None
     dtype: str | None = None
-    lossy: str | None = None
-    """The ``--allow-lossy`` kind this mapping needs (``None``: exact or reversible)."""
+    lossy: tuple[str, ...] = ()
+    """The ``--allow-lossy`` kinds this mapping needs: each document with the field counts under each."""
     normalize: bool = False
     """The target keeps this field's vectors at unit length: they are sent so, and a vector that was not is
     counted (its length is lost)."""
@@ -192,13 +193,18 @@ class VectorMapping:
 
 @dataclass
 class Touched:
-    """Documents each change touched, by step key, while translating: the plan's counts and the report's."""
+    """Documents each change touched while translating, by ``<what>:<field>`` (``id``, ``field:<name>``, and a
+    lossy kind with its vector field, e.g. ``drop-sparse:words``): the plan's counts and the report's."""
 
     counts: Counter[str] = field(default_factory=Counter)
     largest_payload: int = 0
 
     def add(self, key: str) -> None:
         self.counts[key] += 1
+
+    def lossy(self, kind: str) -> int:
+        """Documents a lossy kind touched, over every field."""
+        return sum(n for key, n in self.counts.items() if key == kind or key.startswith(kind + ":"))
 
 
 class Translator:
@@ -260,18 +266,18 @@ class Translator:
         renamed: dict[str, dict[str, Any]] = {}
         for name, value in document.vectors.items():
             mapping = self.vectors.get(name)
+            for kind in mapping.lossy if mapping is not None else ("drop-vector",):
+                self.touched.add(f"{kind}:{name}")
             if mapping is None or mapping.target is None:
-                self.touched.add(f"vector:{name}")
                 continue
             original_dtype = value.get("dtype")
             if mapping.dtype and value.get("kind") == DENSE and value.get("dtype") != mapping.dtype:
                 value = dense(unpack(_raw(value["data"]), value["dtype"]), mapping.dtype)
-                self.touched.add(f"vector:{name}")
             if mapping.normalize and value.get("kind") == DENSE:
                 unit = unit_length(value)
-                if unit != value:
+                if unit is not value:
                     value = unit
-                    self.touched.add(f"normalized:{name}")
+                    self.touched.add(f"normalize:{name}")
             vectors[mapping.target] = value
             if mapping.target != name or (original_dtype and original_dtype != value.get("dtype")):
                 renamed[mapping.target] = {"name": name, **({"dtype": original_dtype}
@@ -315,7 +321,7 @@ class Translator:
             payload[RESERVED_FIELD] = compact_json(record)
         size = payload_bytes(payload)
         if caps.payload_bytes is not None and size > caps.payload_bytes:
-            self.touched.add("payload-limit")
+            self.touched.add("truncate-metadata")
             if self.truncate_payload:
                 payload = self._truncated(payload, caps.payload_bytes)
                 size = payload_bytes(payload)
@@ -353,13 +359,18 @@ class Translator:
         return stored
 
 
+UNIT_LENGTH_TOLERANCE = 1e-6
+"""A vector whose length is within this of 1 counts as unit length, as a Qdrant server keeps it: an embedding model's
+normalised float32 output is not 1 to the last bit, and losing nothing, it is sent as it is."""
+
+
 def unit_length(value: dict[str, Any]) -> dict[str, Any]:
-    """A dense vector divided by its length (float64), as float32; a zero or non-finite one as it is."""
+    """The vector itself when of unit length (or zero, or not finite), else its canonical Cosine form."""
     values = unpack(_raw(value["data"]), value["dtype"])
     length = math.sqrt(math.fsum(v * v for v in values))
-    if not length or not math.isfinite(length):
+    if not length or not math.isfinite(length) or abs(length - 1.0) <= UNIT_LENGTH_TOLERANCE:
         return value
-    return dense([v / length for v in values], "float32")
+    return dense_from_bytes(canonical(values).astype("<f4").tobytes())
 
 
 def id_text(stored_id: Any) -> str:

@@ -157,8 +157,14 @@ def plan_collection(definition: Mapping[str, Any], source_engine: str, records: 
             problems.append(str(exc))
     touched = translator.touched.counts
     steps.insert(0, _id_step(survey, id_type, touched.get("id", 0)))
+    declared = {mapping.source for mapping in mappings}
+    for key, count in sorted(touched.items()):
+        kind, _, name = key.partition(":")
+        if kind == "drop-vector" and name not in declared:
+            steps.append(Step("vector", name, LOSSY, "a vector field the collection's definition does not declare; "
+                              "left out", "drop-vector", count))
     for mapping in mappings:
-        normalized = touched.get(f"normalized:{mapping.source}", 0)
+        normalized = touched.get(f"normalize:{mapping.source}", 0)
         if normalized:
             steps.append(Step("vector", mapping.source, LOSSY, f"{normalized} vector(s) are not of unit length; "
                               f"{target_engine} keeps {mapping.target!r} vectors at unit length, so their lengths are "
@@ -170,11 +176,11 @@ def plan_collection(definition: Mapping[str, Any], source_engine: str, records: 
         elif extra != "$vector_encoding" or target_engine != ASTRA:
             steps.append(Step("extra", extra, REVERSIBLE, f"{target_engine} has no {extra!r}: kept in {RESERVED_FIELD!r}",
                               documents=survey.extras[extra]))
-    if capabilities.payload_bytes is not None and touched.get("payload-limit"):
-        steps.append(Step("payload", "*", LOSSY, f"{touched['payload-limit']} document(s) have a payload over "
+    if capabilities.payload_bytes is not None and touched.get("truncate-metadata"):
+        steps.append(Step("payload", "*", LOSSY, f"{touched['truncate-metadata']} document(s) have a payload over "
                           f"{target_engine}'s limit of {capabilities.payload_bytes} bytes (largest "
                           f"{translator.touched.largest_payload} bytes after translation)", "truncate-metadata",
-                          touched["payload-limit"]))
+                          touched["truncate-metadata"]))
     payload_schema = {name: (kinds.pop() if len(kinds) == 1 else "json") for name, kinds in target_kinds.items()}
     portable = PortableCollection(id_type, portable_vectors, payload_schema, max_id_length)
     plan = CollectionPlan(source_engine, target_engine, steps, portable, mappings, text_fields, forced_id_type, problems,
@@ -276,42 +282,44 @@ def _map_vectors(fields: list[VectorField], capabilities: Capabilities,
             name = spec.name
         else:
             kind = {SPARSE: "drop-sparse", MULTI: "drop-multi"}.get(spec.kind, "drop-vector")
-            mappings.append(VectorMapping(spec.name, None, lossy=kind))
+            mappings.append(VectorMapping(spec.name, None, lossy=(kind,)))
             steps.append(Step("vector", spec.name, LOSSY, f"{spec.kind} field left out: the target holds no more "
                               f"{spec.kind if spec.kind != BIT else 'bit'} fields", kind))
             continue
         if not fixed and not pattern.match(name):
             name = _free_name("vector", portable)
         dtype = spec.dtype or "float32"
-        classification, changes, lossy_kind = EXACT, [], None
+        changes: list[str] = []
+        lossy: list[Step] = []
+        reversible = name != spec.name  # renamed, the original name kept
         if spec.kind != BIT and dtype not in capabilities.dtypes:
             if dtype in _WIDENS_TO_FLOAT32 and "float32" in capabilities.dtypes:
-                classification, lossy_kind = REVERSIBLE, None
                 changes.append(f"{dtype} elements stored as float32 (exact; the original type kept)")
+                reversible = True
             else:
-                classification, lossy_kind = LOSSY, "float32"
-                changes.append(f"{dtype} elements rounded to float32")
+                lossy.append(Step("vector", spec.name, LOSSY, f"{dtype} elements rounded to float32", "float32"))
             dtype = "float32"
         metric = spec.metric
         if metric is None:
             metric = "cosine" if "cosine" in capabilities.metrics else sorted(capabilities.metrics)[0]
             changes.append(f"the source records no metric; {metric} chosen for the target's index")
         elif metric not in capabilities.metrics:
-            changes.append(f"metric {metric} is not available; cosine instead")
-            classification, lossy_kind, metric = LOSSY, lossy_kind or "metric", "cosine"
+            lossy.append(Step("vector", spec.name, LOSSY, f"metric {metric} is not available; cosine instead",
+                              "metric"))
+            metric = "cosine"
         if name != spec.name:
             changes.append(f"renamed {name!r} (the original name kept in {RESERVED_FIELD!r})")
-            classification = REVERSIBLE if classification == EXACT else classification
         if capabilities.max_dimension is not None and (spec.dimension or 0) > capabilities.max_dimension:
             problems.append(f"vector field {spec.name!r} has {spec.dimension} dimensions; the target holds at most "
                             f"{capabilities.max_dimension}")
-        mappings.append(VectorMapping(spec.name, name, dtype, lossy_kind,
+        mappings.append(VectorMapping(spec.name, name, dtype, tuple(step.lossy_kind for step in lossy),
                                       normalize=spec.kind == DENSE and metric in capabilities.normalizes))
         portable[name] = {"kind": spec.kind, "dtype": None if spec.kind == BIT else dtype, "dimension": spec.dimension,
                           "metric": metric, "nullable": spec.nullable}
-        steps.append(Step("vector", spec.name, classification,
+        steps.append(Step("vector", spec.name, REVERSIBLE if reversible else EXACT,
                           f"{spec.kind}, dimension {spec.dimension}, {metric}, {dtype}"
-                          + ("; " + "; ".join(changes) if changes else ""), lossy_kind))
+                          + ("; " + "; ".join(changes) if changes else "")))
+        steps += lossy
     return mappings, steps, portable
 
 

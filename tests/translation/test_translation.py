@@ -98,7 +98,7 @@ def test_a_sparse_field_into_an_engine_without_sparse_is_lossy_and_named_with_it
     translator = allowed.translator(CAPABILITIES["chroma"])
     moved = [translator.translate(neutral(d, "qdrant")) for d in documents]
     assert all(set(d["$vectors"]) == {"embedding"} for d in moved)
-    assert translator.touched.counts["vector:words"] == 5
+    assert translator.touched.lossy("drop-sparse") == 5
 
 
 def test_a_payload_over_the_targets_limit_is_refused_unless_truncation_is_allowed() -> None:
@@ -130,11 +130,11 @@ def test_an_unknown_lossy_kind_is_refused() -> None:
 
 def test_float64_vectors_into_float32_only_engines_are_lossy_and_float16_is_reversible() -> None:
     caps = Capabilities(id_types=frozenset({"int"}), int_ids=(0, 10))
-    for dtype, expected in (("float64", "lossy"), ("float16", "reversible")):
+    for dtype, expected in (("float64", ["exact", "lossy"]), ("float16", ["reversible"])):
         definition = {"engine": "x", "id": {}, "native": {}, "vectors": {
             "v": {"kind": "dense", "dtype": dtype, "dimension": 2, "metric": "cosine"}}}
         plan = plan_collection(definition, "x", lambda: [], "y", caps)
-        assert [s.classification for s in plan.steps if s.part == "vector"] == [expected]
+        assert [s.classification for s in plan.steps if s.part == "vector"] == expected
     half = {"_id": 1, "$vectors": {"v": dense([0.5, 1.5], "float16")}, "payload": {}}
     translator = Translator("y", caps, [VectorMapping("v", "v", "float32")])
     moved = translator.translate(neutral(half, "x"))
@@ -174,3 +174,39 @@ def test_data_api_numbers_are_float32_values_so_a_longer_spelling_is_no_loss() -
     [back] = round_trip([wide], "astra", "pgvector")
     assert back["$vector"] == [0.12345679, 0.5, 0.25]
     assert canonical_json(back) == canonical_json(wide)
+
+
+def test_normalised_embeddings_are_not_counted_as_losing_their_length() -> None:
+    """An embedding model's unit vectors are not 1 to the last float32 bit; they lose nothing and go as they are."""
+    import numpy as np
+
+    rows = np.random.default_rng(4).normal(size=(20, 384))
+    unit = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)  # as a model hands them out
+    documents = [{"_id": f"e{i}", "$vector": [float(str(v)) for v in row]} for i, row in enumerate(unit)]
+    definition = {"vector": {"dimension": 384, "metric": "cosine"}}
+    plan = plan_collection(definition, "astra", lambda: documents, "qdrant", CAPABILITIES["qdrant"])
+    assert plan.refusal() == []
+
+
+def test_a_vector_field_no_definition_declares_is_a_lossy_step_not_a_silent_drop() -> None:
+    definition = {"engine": "qdrant", "id": {"type": "int"}, "native": {}, "vectors": {
+        "text": {"kind": "dense", "dtype": "float32", "dimension": 2, "metric": "cosine"}}}
+    documents = [{"_id": 1, "$vectors": {"text": dense([1.0, 0.0]), "stray": dense([0.5, 0.5])}, "payload": {}}]
+    plan = plan_collection(definition, "qdrant", lambda: documents, "chroma", CAPABILITIES["chroma"])
+    [refusal] = plan.refusal()
+    assert "'stray'" in refusal and "--allow-lossy drop-vector" in refusal
+
+
+def test_each_lossy_change_of_one_field_needs_its_own_consent() -> None:
+    definition = {"engine": "x", "id": {}, "native": {}, "vectors": {
+        "v": {"kind": "dense", "dtype": "float64", "dimension": 2, "metric": "manhattan"}}}
+    documents = [{"_id": "a", "$vectors": {"v": dense([1.0, 2.0], "float64")}, "payload": {}}]
+    only_float32 = plan_collection(definition, "x", lambda: documents, "chroma", CAPABILITIES["chroma"],
+                                   allowed=["float32"])
+    [refusal] = only_float32.refusal()
+    assert "metric manhattan" in refusal and "--allow-lossy metric" in refusal
+    both = plan_collection(definition, "x", lambda: documents, "chroma", CAPABILITIES["chroma"],
+                           allowed=["float32", "metric"])
+    translator = both.translator(CAPABILITIES["chroma"])
+    translator.translate(neutral(documents[0], "x"))
+    assert (translator.touched.lossy("float32"), translator.touched.lossy("metric")) == (1, 1)
