@@ -38,6 +38,10 @@ class ConnectionSettings:
                    password=connection.password or None, schema=connection.schema or None,
                    extra=dict(connection.extra_dejson or {}))
 
+    def without_password(self, text: str) -> str:
+        """``text`` with the password blanked out, should a client library have quoted it in an error."""
+        return text.replace(self.password, "***") if self.password else text
+
     def flag(self, key: str, default: bool = False) -> bool:
         """A yes/no extra, whether JSON gave a boolean or a URI's query string gave text (``"false"`` is no)."""
         value = (self.extra or {}).get(key)

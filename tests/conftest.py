@@ -7,8 +7,12 @@ import re
 import tempfile
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
 
 # Airflow reads these at import time, so they are set before any test module imports it.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="vectorbackup-airflow-home-"))
@@ -41,3 +45,22 @@ def seeded(astra_stand_in, astra_connection, box_stand_in, box_connection):
 
     sample_data.seed(astra_stand_in, {"articles": 120, "products": 40, "faq": 10})
     return astra_stand_in, box_stand_in
+
+
+def astra_settings(stand_in) -> ConnectionSettings:
+    """An ``astra_db`` connection to the stand-in's ``default_keyspace``, as the hook builds it."""
+    from airflow_provider_vectorbackup.connection import ConnectionSettings
+
+    return ConnectionSettings("astra_default", conn_type="astra_db", host=stand_in.url, password=stand_in.token,
+                              extra={"keyspace": "default_keyspace", "environment": "other"})
+
+
+@pytest.fixture
+def astra_source(astra_stand_in):
+    """Builds AstraSources on the stand-in, with no Airflow connection lookup (``retry_policy=`` optional)."""
+    from airflow_provider_vectorbackup.sources.astra.client import AstraSource
+
+    def build(*, retry_policy=None):
+        return AstraSource.from_connection(astra_settings(astra_stand_in), retry_policy=retry_policy)
+
+    return build

@@ -96,5 +96,4 @@ class VectorSourceHook(BaseHook):
 
     def _without_password(self, message: str) -> str:
         """``message`` with the connection's password blanked out, should a client library have quoted it."""
-        password = self.settings.password if "settings" in vars(self) else None
-        return message.replace(password, "***") if password else message
+        return self.settings.without_password(message) if "settings" in vars(self) else message

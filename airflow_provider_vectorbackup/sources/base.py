@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 SCAN_MODES = ("auto", "ranges", "single")
@@ -135,6 +135,23 @@ class InsertReport:
 
 class ScanRecord(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class CountedScanRecord:
+    """The scan record of an engine read by one stream of pages (Chroma, Pinecone): the counts before and after
+    show nothing was added or removed meanwhile."""
+
+    mode: str
+    streams: int
+    reason: str
+    page_size: int
+    documents: int = 0
+    count_before: int | None = None
+    count_after: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 class Scan(Protocol):

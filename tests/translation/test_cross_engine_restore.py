@@ -20,13 +20,12 @@ from airflow_provider_vectorbackup.sources.qdrant.client import QdrantSource
 from airflow_provider_vectorbackup.stores.local import LocalStore
 from airflow_provider_vectorbackup.translation.documents import ID_NAMESPACE
 from tests.cli.test_cli import run
-from tests.sources.conftest import astra_source  # noqa: F401  (fixture)
 
 SNAPSHOT = "20261201T000000Z"
 
 
 @pytest.fixture
-def astra_snapshot(astra_stand_in, astra_source, tmp_path: Path) -> LocalStore:  # noqa: F811
+def astra_snapshot(astra_stand_in, astra_source, tmp_path: Path) -> LocalStore:
     """A snapshot of a Data API collection whose vectors are float32 values, as the Data API stores them."""
     source = astra_source()
     source.create_collection("articles", {"vector": {"dimension": 8, "metric": "euclidean"}})
@@ -45,7 +44,7 @@ def scan_all(source, name: str) -> list[dict]:
 
 
 def test_a_data_api_snapshot_restores_into_qdrant_with_mapped_ids_and_comes_back_exactly(
-        astra_snapshot: LocalStore, astra_source, qdrant_local) -> None:  # noqa: F811
+        astra_snapshot: LocalStore, astra_source, qdrant_local) -> None:
     qdrant = qdrant_local.source()
     report = restore_snapshot(astra_snapshot, SNAPSHOT, qdrant, RestoreOptions(target_prefix="q_"))
     result = report["collections"]["articles"]
@@ -111,7 +110,7 @@ def test_the_cli_plans_without_writing_then_restores(
 
 
 def test_the_cli_refuses_a_lossy_step_naming_its_flag_and_runs_it_when_allowed(
-        astra_stand_in, astra_connection, astra_source, tmp_path: Path) -> None:  # noqa: F811
+        astra_stand_in, astra_connection, astra_source, tmp_path: Path) -> None:
     definition = {"engine": "qdrant", "id": {"type": "int", "field": None}, "native": {}, "vectors": {
         "text": {"kind": "dense", "dtype": "float32", "dimension": 2, "metric": "euclidean"},
         "words": {"kind": "sparse", "dtype": "float32", "dimension": None, "metric": "dot_product"}}}
@@ -131,7 +130,7 @@ def test_the_cli_refuses_a_lossy_step_naming_its_flag_and_runs_it_when_allowed(
 
 
 def test_a_payload_over_pinecones_limit_is_refused_and_truncated_only_when_allowed(
-        astra_source, pinecone_stand_in, tmp_path: Path) -> None:  # noqa: F811
+        astra_source, pinecone_stand_in, tmp_path: Path) -> None:
     from tests.sources.pinecone.standin import pinecone_source
 
     source = astra_source()

@@ -24,6 +24,8 @@ from airflow_provider_vectorbackup.jobs.dump import DumpOptions, dump_snapshot
 from airflow_provider_vectorbackup.jobs.restore import RestoreOptions, restore_snapshot
 from airflow_provider_vectorbackup.sources.base import VectorSource
 from airflow_provider_vectorbackup.stores.local import LocalStore
+from tests.conftest import astra_settings
+from tests.sources.conftest import weaviate_settings
 from tests.sources.test_conformance import digest_of, scanned
 from tests.translation.matrix import ENGINE_ORDER, documents_for, portable_for, predicted, summary
 
@@ -33,14 +35,10 @@ ORIGIN = "matrix"
 
 
 def _astra(stack: contextlib.ExitStack, folder: Path) -> VectorSource:
-    from airflow_provider_vectorbackup.connection import ConnectionSettings
     from airflow_provider_vectorbackup.sources.astra.client import AstraSource
     from airflow_provider_vectorbackup.testing.astra.standin import AstraStandIn
 
-    stand_in = stack.enter_context(AstraStandIn())
-    return AstraSource.from_connection(ConnectionSettings(
-        "astra_default", conn_type="astra_db", host=stand_in.url, password=stand_in.token,
-        extra={"keyspace": "default_keyspace", "environment": "other"}))
+    return AstraSource.from_connection(astra_settings(stack.enter_context(AstraStandIn())))
 
 
 def _qdrant(stack: contextlib.ExitStack, folder: Path) -> VectorSource:
@@ -93,14 +91,10 @@ def _pinecone(stack: contextlib.ExitStack, folder: Path) -> VectorSource:
 
 
 def _weaviate(stack: contextlib.ExitStack, folder: Path) -> VectorSource:
-    from airflow_provider_vectorbackup.connection import ConnectionSettings
     from airflow_provider_vectorbackup.sources.weaviate.client import WeaviateSource
     from airflow_provider_vectorbackup.testing.weaviate.standin import WeaviateStandIn
 
-    stand_in = stack.enter_context(WeaviateStandIn())
-    source = WeaviateSource.from_connection(ConnectionSettings(
-        "weaviate_default", conn_type="weaviate", host=stand_in.host, port=stand_in.http_port,
-        password=stand_in.api_key, extra={"grpc_port": stand_in.grpc_port}))
+    source = WeaviateSource.from_connection(weaviate_settings(stack.enter_context(WeaviateStandIn())))
     stack.callback(source.close)
     return source
 

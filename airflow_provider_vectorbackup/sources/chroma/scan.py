@@ -13,10 +13,9 @@ may miss or repeat records.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, check_scan_settings
+from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, CountedScanRecord, check_scan_settings
 from airflow_provider_vectorbackup.sources.chroma.records import INCLUDE, stored_page
 
 if TYPE_CHECKING:
@@ -29,22 +28,6 @@ class ScanFailed(RuntimeError):
     """Reading a collection failed or it changed while being read; the message names it and what to do."""
 
 
-@dataclass
-class ScanRecord:
-    """How a collection was read, and the counts that show nothing was missed."""
-
-    mode: str
-    streams: int
-    reason: str
-    page_size: int
-    documents: int = 0
-    count_before: int | None = None
-    count_after: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-
 class ChromaScan:
     """Yields a collection's pages in stored form; fills :attr:`record`."""
 
@@ -54,10 +37,10 @@ class ChromaScan:
         self.source = source
         self.name = name
         self.page_size = page_size
-        self.record: ScanRecord | None = None
+        self.record: CountedScanRecord | None = None
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
-        self.record = record = ScanRecord("single", 1, WHY_ONE_STREAM, self.page_size)
+        self.record = record = CountedScanRecord("single", 1, WHY_ONE_STREAM, self.page_size)
         collection = self._step("opening", lambda: self.source.collection(self.name))
         record.count_before = self._step("counting", collection.count)
         offset = 0

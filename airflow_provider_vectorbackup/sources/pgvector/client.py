@@ -142,9 +142,7 @@ class PgvectorSource:
         return connection
 
     def _safe(self, exc: BaseException) -> str:
-        message = str(exc).strip().replace("\n", " ")
-        password = self._settings.password
-        return message.replace(password, "***") if password else message
+        return self._settings.without_password(str(exc).strip().replace("\n", " "))
 
     @cached_property
     def _versions(self) -> tuple[str, str | None]:

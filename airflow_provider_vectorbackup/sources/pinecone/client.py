@@ -143,10 +143,7 @@ class PineconeSource:
 
     def safe_message(self, exc: BaseException) -> str:
         """An exception's text with the API key blanked out."""
-        message = str(exc)
-        if self._settings.password:
-            message = message.replace(self._settings.password, "***")
-        return message
+        return self._settings.without_password(str(exc))
 
     def describe_source(self) -> dict[str, Any]:
         import pinecone

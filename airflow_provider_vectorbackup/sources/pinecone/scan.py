@@ -13,10 +13,9 @@ after the last write to it.)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, check_scan_settings
+from airflow_provider_vectorbackup.sources.base import DEFAULT_STREAMS, CountedScanRecord, check_scan_settings
 from airflow_provider_vectorbackup.sources.pinecone.records import stored_form
 
 if TYPE_CHECKING:
@@ -33,22 +32,6 @@ class PodIndexNotListable(ScanFailed):
     """The collection lives in a pod-based index, whose ids Pinecone does not list: it cannot be read completely."""
 
 
-@dataclass
-class ScanRecord:
-    """How a namespace was read, and the counts that show nothing was missed."""
-
-    mode: str
-    streams: int
-    reason: str
-    page_size: int
-    documents: int = 0
-    count_before: int | None = None
-    count_after: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-
 class PineconeScan:
     """Yields a namespace's pages in stored form, in id order; fills :attr:`record`."""
 
@@ -58,11 +41,11 @@ class PineconeScan:
         self.source = source
         self.name = name
         self.page_size = page_size
-        self.record: ScanRecord | None = None
+        self.record: CountedScanRecord | None = None
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
         index, namespace = self.source.listable(self.name)
-        self.record = record = ScanRecord("single", 1, WHY_ONE_STREAM, self.page_size)
+        self.record = record = CountedScanRecord("single", 1, WHY_ONE_STREAM, self.page_size)
         record.count_before = self._step("counting", lambda: self.source.count_documents(self.name).count)
         wire = self.source.wire_namespace(namespace)
         pages = self._step("listing", lambda: index.list(namespace=wire, limit=self.page_size))

@@ -194,10 +194,7 @@ class QdrantSource:
 
     def _safe(self, exc: BaseException) -> str:
         """An error message with the API key blanked out."""
-        message = f"{type(exc).__name__}: {exc}"
-        if self._settings.password:
-            message = message.replace(self._settings.password, "***")
-        return message
+        return self._settings.without_password(f"{type(exc).__name__}: {exc}")
 
     def describe_source(self) -> dict[str, Any]:
         """The manifest's ``source`` block: kind, versions and where; never the API key."""

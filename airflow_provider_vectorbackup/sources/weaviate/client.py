@@ -177,10 +177,7 @@ class WeaviateSource:
                 self._client = None
 
     def _safe(self, exc: BaseException) -> str:
-        message = f"{type(exc).__name__}: {exc}"
-        if self._settings.password:
-            message = message.replace(self._settings.password, "***")
-        return message
+        return self._settings.without_password(f"{type(exc).__name__}: {exc}")
 
     def describe_source(self) -> dict[str, Any]:
         client_version = metadata.version("weaviate-client")
